@@ -1,0 +1,249 @@
+/**
+ * Zero-copy view of a Kafka RecordBatch v2 header.
+ *
+ * Byte layout (big-endian), offsets from the start of the batch:
+ *
+ * ```
+ *  0  baseOffset            int64   stamped by the leader     ┐ outside
+ *  8  batchLength           int32   bytes after this field    │ the CRC
+ * 12  partitionLeaderEpoch  int32   stamped by the leader     │
+ * 16  magic                 int8    must be 2                 ┘
+ * 17  crc                   uint32  CRC-32C of bytes 21..end
+ * 21  attributes            int16   bits 0-2 codec, 3 timestamp type, 4 transactional, 5 control
+ * 23  lastOffsetDelta       int32
+ * 27  baseTimestamp         int64
+ * 35  maxTimestamp          int64
+ * 43  producerId            int64   -1 when not idempotent
+ * 51  producerEpoch         int16
+ * 53  baseSequence          int32
+ * 57  recordCount           int32
+ * 61  records...                    (compressed as a whole when codec != 0)
+ * ```
+ *
+ * The broker never decodes records: it validates this header and the CRC, stamps
+ * baseOffset and partitionLeaderEpoch in place (both outside the CRC) and stores the
+ * same bytes.
+ */
+import { crc32c } from "./crc32c.ts";
+import { CorruptBatchError } from "./errors.ts";
+
+/** Size of the RecordBatch v2 header in bytes. */
+export const BATCH_HEADER_BYTES = 61;
+/** Bytes before batchLength's count starts: baseOffset (8) + batchLength (4). */
+export const BATCH_LOG_OVERHEAD_BYTES = 12;
+/** The only supported magic value. */
+export const MAGIC_V2 = 2;
+/** Offset of the first byte covered by the CRC (attributes). */
+export const CRC_START = 21;
+
+export const OFFSET_BASE_OFFSET = 0;
+export const OFFSET_BATCH_LENGTH = 8;
+export const OFFSET_PARTITION_LEADER_EPOCH = 12;
+export const OFFSET_MAGIC = 16;
+export const OFFSET_CRC = 17;
+export const OFFSET_ATTRIBUTES = 21;
+export const OFFSET_LAST_OFFSET_DELTA = 23;
+export const OFFSET_BASE_TIMESTAMP = 27;
+export const OFFSET_MAX_TIMESTAMP = 35;
+export const OFFSET_PRODUCER_ID = 43;
+export const OFFSET_PRODUCER_EPOCH = 51;
+export const OFFSET_BASE_SEQUENCE = 53;
+export const OFFSET_RECORD_COUNT = 57;
+
+/** Attribute bits. */
+export const ATTR_COMPRESSION_MASK = 0x07;
+export const ATTR_TIMESTAMP_TYPE_LOG_APPEND = 0x08;
+export const ATTR_TRANSACTIONAL = 0x10;
+export const ATTR_CONTROL = 0x20;
+export const ATTR_DELETE_HORIZON = 0x40;
+
+/** Smallest value batchLength may hold: a header with zero records. */
+const MIN_BATCH_LENGTH = BATCH_HEADER_BYTES - BATCH_LOG_OVERHEAD_BYTES;
+
+/**
+ * A read-only (except for the two stampable fields) view over one batch inside a buffer.
+ * Creating a view never copies; `validate()` checks bounds, magic and CRC.
+ */
+export class BatchHeaderView {
+  /** The buffer holding the batch. */
+  readonly buffer: Buffer;
+  /** Position of the batch's first byte inside `buffer`. */
+  readonly position: number;
+
+  /**
+   * Wraps the batch at `position`. Checks only that the 12-byte log overhead is present;
+   * call {@link BatchHeaderView.validate} before trusting any other field.
+   */
+  constructor(buffer: Buffer, position = 0) {
+    if (position < 0 || position + BATCH_LOG_OVERHEAD_BYTES > buffer.length) {
+      throw new CorruptBatchError(
+        `batch at byte ${position} is truncated: need ${BATCH_LOG_OVERHEAD_BYTES} bytes for the log overhead, have ${Math.max(0, buffer.length - position)}`,
+      );
+    }
+    this.buffer = buffer;
+    this.position = position;
+  }
+
+  /** batchLength: bytes after the batchLength field. */
+  get batchLength(): number {
+    return this.buffer.readInt32BE(this.position + OFFSET_BATCH_LENGTH);
+  }
+
+  /** Total bytes of the batch including baseOffset and batchLength. */
+  get sizeBytes(): number {
+    return this.batchLength + BATCH_LOG_OVERHEAD_BYTES;
+  }
+
+  get baseOffset(): bigint {
+    return this.buffer.readBigInt64BE(this.position + OFFSET_BASE_OFFSET);
+  }
+
+  get partitionLeaderEpoch(): number {
+    return this.buffer.readInt32BE(this.position + OFFSET_PARTITION_LEADER_EPOCH);
+  }
+
+  get magic(): number {
+    return this.buffer.readInt8(this.position + OFFSET_MAGIC);
+  }
+
+  get crc(): number {
+    return this.buffer.readUInt32BE(this.position + OFFSET_CRC);
+  }
+
+  get attributes(): number {
+    return this.buffer.readInt16BE(this.position + OFFSET_ATTRIBUTES);
+  }
+
+  /** Compression codec number: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd. */
+  get compressionCodec(): number {
+    return this.attributes & ATTR_COMPRESSION_MASK;
+  }
+
+  get isLogAppendTime(): boolean {
+    return (this.attributes & ATTR_TIMESTAMP_TYPE_LOG_APPEND) !== 0;
+  }
+
+  get isTransactional(): boolean {
+    return (this.attributes & ATTR_TRANSACTIONAL) !== 0;
+  }
+
+  get isControl(): boolean {
+    return (this.attributes & ATTR_CONTROL) !== 0;
+  }
+
+  get lastOffsetDelta(): number {
+    return this.buffer.readInt32BE(this.position + OFFSET_LAST_OFFSET_DELTA);
+  }
+
+  /** Offset of the last record: baseOffset + lastOffsetDelta. */
+  get lastOffset(): bigint {
+    return this.baseOffset + BigInt(this.lastOffsetDelta);
+  }
+
+  /** Offset after the last record. */
+  get nextOffset(): bigint {
+    return this.lastOffset + 1n;
+  }
+
+  get baseTimestamp(): bigint {
+    return this.buffer.readBigInt64BE(this.position + OFFSET_BASE_TIMESTAMP);
+  }
+
+  get maxTimestamp(): bigint {
+    return this.buffer.readBigInt64BE(this.position + OFFSET_MAX_TIMESTAMP);
+  }
+
+  get producerId(): bigint {
+    return this.buffer.readBigInt64BE(this.position + OFFSET_PRODUCER_ID);
+  }
+
+  get producerEpoch(): number {
+    return this.buffer.readInt16BE(this.position + OFFSET_PRODUCER_EPOCH);
+  }
+
+  get baseSequence(): number {
+    return this.buffer.readInt32BE(this.position + OFFSET_BASE_SEQUENCE);
+  }
+
+  get recordCount(): number {
+    return this.buffer.readInt32BE(this.position + OFFSET_RECORD_COUNT);
+  }
+
+  /** CRC-32C computed over attributes..end of the batch. */
+  computeCrc(): number {
+    const start = this.position + CRC_START;
+    const end = this.position + this.sizeBytes;
+    return crc32c(this.buffer.subarray(start, end));
+  }
+
+  /**
+   * Checks bounds, magic, header consistency and the CRC without decoding records.
+   * Throws {@link CorruptBatchError} describing the first problem found.
+   */
+  validate(): this {
+    this.validateFraming();
+    const expected = this.crc;
+    const actual = this.computeCrc();
+    if (expected !== actual) {
+      throw new CorruptBatchError(
+        `batch at offset ${this.baseOffset} failed its CRC-32C check (stored ${hex32(expected)}, computed ${hex32(actual)})`,
+      );
+    }
+    return this;
+  }
+
+  /** Checks length, magic and header fields, but not the CRC. */
+  validateFraming(): this {
+    const length = this.batchLength;
+    if (length < MIN_BATCH_LENGTH) {
+      throw new CorruptBatchError(
+        `batchLength ${length} is below the minimum ${MIN_BATCH_LENGTH} for a RecordBatch v2 header`,
+      );
+    }
+    const available = this.buffer.length - this.position;
+    if (this.sizeBytes > available) {
+      throw new CorruptBatchError(
+        `batch is truncated: batchLength says ${this.sizeBytes} bytes, only ${available} present`,
+      );
+    }
+    if (this.magic !== MAGIC_V2) {
+      throw new CorruptBatchError(
+        `unsupported magic ${this.magic}: only RecordBatch v2 (magic 2) is accepted`,
+      );
+    }
+    const count = this.recordCount;
+    const delta = this.lastOffsetDelta;
+    if (count < 0 || delta < 0) {
+      throw new CorruptBatchError(`negative recordCount ${count} or lastOffsetDelta ${delta}`);
+    }
+    // Each record needs at least 7 bytes (length, attributes, 3 varint deltas, key, value,
+    // header count), so a count larger than that bound is a lie that could drive allocation.
+    // Compressed batches may legitimately hold more records than raw bytes allow, so only
+    // uncompressed batches get the tight bound.
+    if (this.compressionCodec === 0 && count > (length - MIN_BATCH_LENGTH) / 7) {
+      throw new CorruptBatchError(
+        `recordCount ${count} cannot fit in ${length - MIN_BATCH_LENGTH} bytes of records`,
+      );
+    }
+    return this;
+  }
+
+  /** Stamps baseOffset in place. Outside the CRC, so the CRC stays valid. */
+  setBaseOffset(offset: bigint): void {
+    this.buffer.writeBigInt64BE(offset, this.position + OFFSET_BASE_OFFSET);
+  }
+
+  /** Stamps partitionLeaderEpoch in place. Outside the CRC, so the CRC stays valid. */
+  setPartitionLeaderEpoch(epoch: number): void {
+    this.buffer.writeInt32BE(epoch, this.position + OFFSET_PARTITION_LEADER_EPOCH);
+  }
+
+  /** The batch's bytes, without copying. */
+  bytes(): Buffer {
+    return this.buffer.subarray(this.position, this.position + this.sizeBytes);
+  }
+}
+
+function hex32(n: number): string {
+  return `0x${n.toString(16).padStart(8, "0")}`;
+}

@@ -1,0 +1,141 @@
+/**
+ * Wire error codes: one table for the whole cluster. Numbers follow Kafka's where Kafka has
+ * the same meaning, so operators can read them; they are never renumbered.
+ * Every code says whether a client may retry and what the user should do.
+ */
+
+/** One row of the error-code table. */
+export interface ErrorCodeInfo {
+  /** Stable numeric code carried in responses. */
+  readonly code: number;
+  /** Stable upper-snake name. */
+  readonly name: string;
+  /** True when retrying the same request may succeed without user action. */
+  readonly retriable: boolean;
+  /** What the user or operator should do, in one sentence. */
+  readonly action: string;
+}
+
+function row(code: number, name: string, retriable: boolean, action: string): ErrorCodeInfo {
+  return Object.freeze({ code, name, retriable, action });
+}
+
+/** The error-code table, keyed by name. */
+export const ErrorCode = Object.freeze({
+  NONE: row(0, "NONE", false, "Nothing to do: the request succeeded."),
+  UNKNOWN: row(-1, "UNKNOWN", false, "An unexpected server error; check the broker log and report it."),
+  OFFSET_OUT_OF_RANGE: row(
+    1,
+    "OFFSET_OUT_OF_RANGE",
+    false,
+    "Seek to an offset between the log start offset and the high watermark, or use an auto-offset-reset policy.",
+  ),
+  CORRUPT_MESSAGE: row(
+    2,
+    "CORRUPT_MESSAGE",
+    false,
+    "The batch failed validation (CRC, length or layout); re-encode it with a RecordBatch v2 encoder.",
+  ),
+  UNKNOWN_TOPIC_OR_PARTITION: row(
+    3,
+    "UNKNOWN_TOPIC_OR_PARTITION",
+    true,
+    "Create the topic or use a partition number below the topic's partition count.",
+  ),
+  NOT_LEADER_OR_FOLLOWER: row(
+    6,
+    "NOT_LEADER_OR_FOLLOWER",
+    true,
+    "Send the request to the current leader named in the response, or refresh metadata.",
+  ),
+  MESSAGE_TOO_LARGE: row(
+    10,
+    "MESSAGE_TOO_LARGE",
+    false,
+    "Send smaller batches or raise the topic's max.message.bytes.",
+  ),
+  UNSUPPORTED_COMPRESSION_TYPE: row(
+    76,
+    "UNSUPPORTED_COMPRESSION_TYPE",
+    false,
+    "Use one of none, gzip, snappy, lz4 or zstd.",
+  ),
+  INVALID_RECORD: row(
+    87,
+    "INVALID_RECORD",
+    false,
+    "A record inside the batch is malformed; fix the producer that encoded it.",
+  ),
+  KAFKA_STORAGE_ERROR: row(
+    56,
+    "KAFKA_STORAGE_ERROR",
+    true,
+    "The broker's log directory failed; the partition moves to another replica, check the broker's disk.",
+  ),
+} satisfies Record<string, ErrorCodeInfo>);
+
+/** Name of an error code in the table. */
+export type ErrorCodeName = keyof typeof ErrorCode;
+
+const byNumber = new Map<number, ErrorCodeInfo>(Object.values(ErrorCode).map((e) => [e.code, e]));
+
+/** Looks up an error code by its number; unknown numbers map to UNKNOWN. */
+export function errorCodeInfo(code: number): ErrorCodeInfo {
+  return byNumber.get(code) ?? ErrorCode.UNKNOWN;
+}
+
+/** Base class of every typed in-process Strand error. */
+export class StrandError extends Error {
+  /** The wire error code this error maps to. */
+  readonly errorCode: ErrorCodeInfo;
+
+  constructor(errorCode: ErrorCodeInfo, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.errorCode = errorCode;
+  }
+
+  /** True when retrying may succeed without user action. */
+  get retriable(): boolean {
+    return this.errorCode.retriable;
+  }
+}
+
+/** Bytes that do not form a valid RecordBatch v2 (bad length, CRC, magic or layout). */
+export class CorruptBatchError extends StrandError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ErrorCode.CORRUPT_MESSAGE, message, options);
+  }
+}
+
+/** A record inside an otherwise well-framed batch is malformed. */
+export class InvalidRecordError extends StrandError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ErrorCode.INVALID_RECORD, message, options);
+  }
+}
+
+/** The batch uses a compression codec number Strand does not know. */
+export class UnsupportedCompressionError extends StrandError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, message, options);
+  }
+}
+
+/**
+ * Asserts an invariant. A failure is a bug in Strand, not bad input: it throws an
+ * AssertionError that callers must not catch as an error path.
+ */
+export function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) {
+    throw new AssertionFailure(message);
+  }
+}
+
+/** Thrown by {@link assert}: a broken invariant, i.e. a bug. */
+export class AssertionFailure extends Error {
+  constructor(message: string) {
+    super(`assertion failed: ${message}`);
+    this.name = "AssertionFailure";
+  }
+}

@@ -1,0 +1,5 @@
+/**
+ * @strand/storage: the partition log. Files only, no network.
+ * @packageDocumentation
+ */
+export {};
