@@ -23,7 +23,12 @@ function row(code: number, name: string, retriable: boolean, action: string): Er
 /** The error-code table, keyed by name. */
 export const ErrorCode = Object.freeze({
   NONE: row(0, "NONE", false, "Nothing to do: the request succeeded."),
-  UNKNOWN: row(-1, "UNKNOWN", false, "An unexpected server error; check the broker log and report it."),
+  UNKNOWN: row(
+    -1,
+    "UNKNOWN",
+    false,
+    "An unexpected server error; check the broker log and report it.",
+  ),
   OFFSET_OUT_OF_RANGE: row(
     1,
     "OFFSET_OUT_OF_RANGE",
