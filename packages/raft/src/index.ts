@@ -1,0 +1,5 @@
+/**
+ * @strand/raft: Raft consensus as a pure, deterministic core plus a driver.
+ * @packageDocumentation
+ */
+export {};
