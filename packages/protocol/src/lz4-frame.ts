@@ -22,9 +22,12 @@
  * larger than the limit are rejected without decompressing.
  *
  * lz4-napi writes FLG 0x60 (version 1, independent blocks, no checksums, no content size)
- * and BD 0x40 (64 KiB) for inputs up to 64 KiB, BD 0x70 (4 MiB blocks) above: the same
- * header librdkafka and the Java client write for small batches, and a block size every
- * Kafka reader accepts.
+ * and picks the maximum block size from the input: BD 0x40 (64 KiB) up to 64 KiB, 0x50
+ * (256 KiB) up to 256 KiB, 0x70 (4 MiB) above. For batches up to 64 KiB the frame header is
+ * byte-identical to librdkafka's and the Java client's (04 22 4d 18 60 40 82); larger block
+ * sizes are part of the LZ4 frame spec and accepted by the Java client's
+ * KafkaLZ4BlockInputStream (BD 4..7) and by librdkafka (liblz4), so nothing Kafka reads
+ * rejects them.
  */
 import { compressFrameSync, decompressFrameSync } from "lz4-napi";
 import { CorruptBatchError } from "./errors.ts";

@@ -64,7 +64,7 @@ export interface RecordBatchInput {
   readonly baseTimestamp: bigint;
   /** Largest record timestamp; default computed from the records (baseTimestamp if none). */
   readonly maxTimestamp?: bigint;
-  /** Offset delta of the last record; default the last record's offsetDelta (-1 if none). */
+  /** Offset delta of the last record; default the last record's offsetDelta (0 if none). */
   readonly lastOffsetDelta?: number;
   /** Idempotent producer id; default -1 (none). */
   readonly producerId?: bigint;
@@ -161,7 +161,7 @@ function writeHeader(out: Buffer, input: RecordBatchInput, codecId: number): voi
   const records = input.records;
   const lastOffsetDelta =
     input.lastOffsetDelta ??
-    (records.length === 0 ? -1 : (records.at(-1)!.offsetDelta ?? records.length - 1));
+    (records.length === 0 ? 0 : (records.at(-1)!.offsetDelta ?? records.length - 1));
   const baseTimestamp = input.baseTimestamp;
   const maxTimestamp = input.maxTimestamp ?? computeMaxTimestamp(baseTimestamp, records);
   const fields = {
