@@ -36,25 +36,42 @@ export const MAGIC_V2 = 2;
 /** Offset of the first byte covered by the CRC (attributes). */
 export const CRC_START = 21;
 
+/** Byte offset of baseOffset (int64) within a batch. */
 export const OFFSET_BASE_OFFSET = 0;
+/** Byte offset of batchLength (int32). */
 export const OFFSET_BATCH_LENGTH = 8;
+/** Byte offset of partitionLeaderEpoch (int32). */
 export const OFFSET_PARTITION_LEADER_EPOCH = 12;
+/** Byte offset of magic (int8). */
 export const OFFSET_MAGIC = 16;
+/** Byte offset of the CRC-32C (uint32). */
 export const OFFSET_CRC = 17;
+/** Byte offset of attributes (int16). */
 export const OFFSET_ATTRIBUTES = 21;
+/** Byte offset of lastOffsetDelta (int32). */
 export const OFFSET_LAST_OFFSET_DELTA = 23;
+/** Byte offset of baseTimestamp (int64). */
 export const OFFSET_BASE_TIMESTAMP = 27;
+/** Byte offset of maxTimestamp (int64). */
 export const OFFSET_MAX_TIMESTAMP = 35;
+/** Byte offset of producerId (int64). */
 export const OFFSET_PRODUCER_ID = 43;
+/** Byte offset of producerEpoch (int16). */
 export const OFFSET_PRODUCER_EPOCH = 51;
+/** Byte offset of baseSequence (int32). */
 export const OFFSET_BASE_SEQUENCE = 53;
+/** Byte offset of recordCount (int32). */
 export const OFFSET_RECORD_COUNT = 57;
 
-/** Attribute bits. */
+/** Attributes bits 0-2: the compression codec number. */
 export const ATTR_COMPRESSION_MASK = 0x07;
+/** Attributes bit 3: timestamps are LogAppendTime. */
 export const ATTR_TIMESTAMP_TYPE_LOG_APPEND = 0x08;
+/** Attributes bit 4: the batch is part of a transaction. */
 export const ATTR_TRANSACTIONAL = 0x10;
+/** Attributes bit 5: a control batch (transaction markers). */
 export const ATTR_CONTROL = 0x20;
+/** Attributes bit 6: baseTimestamp holds the compaction delete horizon. */
 export const ATTR_DELETE_HORIZON = 0x40;
 
 /** Smallest value batchLength may hold: a header with zero records. */
@@ -94,22 +111,27 @@ export class BatchHeaderView {
     return this.batchLength + BATCH_LOG_OVERHEAD_BYTES;
   }
 
+  /** Offset of the first record (stamped by the leader). */
   get baseOffset(): bigint {
     return this.buffer.readBigInt64BE(this.position + OFFSET_BASE_OFFSET);
   }
 
+  /** Leader epoch of the leader that appended the batch. */
   get partitionLeaderEpoch(): number {
     return this.buffer.readInt32BE(this.position + OFFSET_PARTITION_LEADER_EPOCH);
   }
 
+  /** Format version; 2 for a valid batch. */
   get magic(): number {
     return this.buffer.readInt8(this.position + OFFSET_MAGIC);
   }
 
+  /** Stored CRC-32C of attributes..end, unsigned. */
   get crc(): number {
     return this.buffer.readUInt32BE(this.position + OFFSET_CRC);
   }
 
+  /** Raw attributes int16. */
   get attributes(): number {
     return this.buffer.readInt16BE(this.position + OFFSET_ATTRIBUTES);
   }
@@ -119,18 +141,22 @@ export class BatchHeaderView {
     return this.attributes & ATTR_COMPRESSION_MASK;
   }
 
+  /** True when timestamps are LogAppendTime (attributes bit 3). */
   get isLogAppendTime(): boolean {
     return (this.attributes & ATTR_TIMESTAMP_TYPE_LOG_APPEND) !== 0;
   }
 
+  /** True for a transactional batch (attributes bit 4). */
   get isTransactional(): boolean {
     return (this.attributes & ATTR_TRANSACTIONAL) !== 0;
   }
 
+  /** True for a control batch (attributes bit 5). */
   get isControl(): boolean {
     return (this.attributes & ATTR_CONTROL) !== 0;
   }
 
+  /** Offset delta of the last record from baseOffset. */
   get lastOffsetDelta(): number {
     return this.buffer.readInt32BE(this.position + OFFSET_LAST_OFFSET_DELTA);
   }
@@ -145,26 +171,32 @@ export class BatchHeaderView {
     return this.lastOffset + 1n;
   }
 
+  /** Timestamp (ms) the record deltas count from. */
   get baseTimestamp(): bigint {
     return this.buffer.readBigInt64BE(this.position + OFFSET_BASE_TIMESTAMP);
   }
 
+  /** Largest record timestamp (ms), or the append time. */
   get maxTimestamp(): bigint {
     return this.buffer.readBigInt64BE(this.position + OFFSET_MAX_TIMESTAMP);
   }
 
+  /** Idempotent producer id; -1 when none. */
   get producerId(): bigint {
     return this.buffer.readBigInt64BE(this.position + OFFSET_PRODUCER_ID);
   }
 
+  /** Producer epoch; -1 when none. */
   get producerEpoch(): number {
     return this.buffer.readInt16BE(this.position + OFFSET_PRODUCER_EPOCH);
   }
 
+  /** Sequence number of the first record; -1 when none. */
   get baseSequence(): number {
     return this.buffer.readInt32BE(this.position + OFFSET_BASE_SEQUENCE);
   }
 
+  /** Number of records the header declares. */
   get recordCount(): number {
     return this.buffer.readInt32BE(this.position + OFFSET_RECORD_COUNT);
   }
