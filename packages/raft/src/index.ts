@@ -1,5 +1,6 @@
 /**
- * @strand/raft: Raft consensus as a pure, deterministic core plus a driver.
+ * @strand/raft: Raft consensus as a pure, deterministic core plus (later) a driver that binds
+ * it to disk, clock and transport. See docs/raft.md.
  * @packageDocumentation
  */
-export {};
+export * from "./core/index.ts";
