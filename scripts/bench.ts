@@ -1,0 +1,27 @@
+/**
+ * Runs the benchmark suites: `npm run bench -- [storage|protocol|all] [suite options]`.
+ * Each suite is its own script; this one only dispatches, so `npm run bench` has one entry.
+ */
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+
+const suites: Record<string, string> = {
+  protocol: "bench-protocol.ts",
+  storage: "bench-storage.ts",
+};
+
+const [which = "all", ...rest] = process.argv.slice(2);
+if (which === "--help" || (which !== "all" && !(which in suites))) {
+  console.log(`usage: npm run bench -- [${Object.keys(suites).join("|")}|all] [options]`);
+  process.exit(which === "--help" ? 0 : 2);
+}
+const selected = which === "all" ? Object.values(suites) : [suites[which] as string];
+for (const script of selected) {
+  console.log(`\n== ${script}`);
+  const run = spawnSync(
+    process.execPath,
+    ["--conditions=strand-source", join(import.meta.dirname, script), ...rest],
+    { stdio: "inherit" },
+  );
+  if (run.status !== 0) process.exit(run.status ?? 1);
+}
