@@ -17,7 +17,7 @@
  * is its base offset, the next segment starts at the previous one's end); offsets in the log
  * are contiguous; epochs never decrease along the log; logStartOffset <= logEndOffset.
  */
-import { mkdir, readdir } from "node:fs/promises";
+import { mkdir, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import {
   AssertionFailure,
@@ -447,9 +447,17 @@ export class Log {
       readOffsetCheckpoint(path.join(this.dir, LOG_START_OFFSET_CHECKPOINT_FILE)),
     );
     const epochPath = path.join(this.dir, LEADER_EPOCH_CHECKPOINT_FILE);
-    const cache = await read(LEADER_EPOCH_CHECKPOINT_FILE, () =>
-      LeaderEpochCache.load(epochPath, this.logger),
+    // A missing epoch checkpoint beside existing segments is as bad as a corrupt one.
+    const epochFileExists = await stat(epochPath).then(
+      () => true,
+      () => false,
     );
+    const cache =
+      epochFileExists || !hasSegments
+        ? await read(LEADER_EPOCH_CHECKPOINT_FILE, () =>
+            LeaderEpochCache.load(epochPath, this.logger),
+          )
+        : undefined;
     this.epochCache = cache ?? new LeaderEpochCache(epochPath, [], this.logger);
     return {
       recoveryPoint: recoveryPoint ?? 0n,
