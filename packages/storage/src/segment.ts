@@ -53,8 +53,11 @@ export interface SegmentRead {
 
 /** Options of {@link LogSegment.read}. */
 export interface SegmentReadOptions {
+  /** Soft byte limit (whole batches only). */
   readonly maxBytes: number;
+  /** Exclusive bound: no batch starting at or after it. */
   readonly maxOffset: bigint;
+  /** Return the first batch even when it is larger than maxBytes. */
   readonly minOneBatch: boolean;
 }
 
@@ -70,9 +73,13 @@ export interface SegmentRecovery {
 
 /** Context a segment needs from its log. */
 export interface SegmentContext {
+  /** The partition folder. */
   readonly dir: string;
+  /** index.interval.bytes of the log. */
   readonly indexIntervalBytes: number;
+  /** The log's logger. */
   readonly logger: Logger;
+  /** Clock reading at creation or load (segment.ms without timestamps). */
   readonly nowMs: number;
 }
 
