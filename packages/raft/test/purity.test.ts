@@ -26,7 +26,7 @@ function sources(dir: string): string[] {
 }
 
 describe("purity", () => {
-  for (const part of ["core"]) {
+  for (const part of ["core", "sim"]) {
     it(`src/${part} uses no clock, randomness, timers or I/O`, () => {
       const files = sources(join(import.meta.dirname, "..", "src", part));
       expect(files.length).toBeGreaterThan(0);
