@@ -77,6 +77,103 @@ export const ErrorCode = Object.freeze({
     true,
     "The broker's log directory failed; the partition moves to another replica, check the broker's disk.",
   ),
+  // Controller (metadata) errors; numbers and names are Kafka's.
+  INVALID_TOPIC_EXCEPTION: row(
+    17,
+    "INVALID_TOPIC_EXCEPTION",
+    false,
+    "Use a topic name of 1 to 249 characters from [a-zA-Z0-9._-], not '.' or '..', that does not collide with an existing name when '.' and '_' are swapped.",
+  ),
+  UNSUPPORTED_VERSION: row(
+    35,
+    "UNSUPPORTED_VERSION",
+    false,
+    "The record or request version is newer than this node understands; upgrade the node before the cluster's feature level.",
+  ),
+  TOPIC_ALREADY_EXISTS: row(
+    36,
+    "TOPIC_ALREADY_EXISTS",
+    false,
+    "Pick another topic name, or delete the existing topic first.",
+  ),
+  INVALID_PARTITIONS: row(
+    37,
+    "INVALID_PARTITIONS",
+    false,
+    "Ask for at least one partition and no more than the controller's per-topic limit.",
+  ),
+  INVALID_REPLICATION_FACTOR: row(
+    38,
+    "INVALID_REPLICATION_FACTOR",
+    true,
+    "Use a replication factor of at least 1 and at most the number of live (unfenced) brokers, or start more brokers.",
+  ),
+  INVALID_REPLICA_ASSIGNMENT: row(
+    39,
+    "INVALID_REPLICA_ASSIGNMENT",
+    false,
+    "Give every partition the same number of distinct, registered broker ids, numbered from partition 0.",
+  ),
+  INVALID_CONFIG: row(
+    40,
+    "INVALID_CONFIG",
+    false,
+    "Use a known configuration key with a value of the documented type and range.",
+  ),
+  NOT_CONTROLLER: row(
+    41,
+    "NOT_CONTROLLER",
+    true,
+    "Send the request to the active controller (the metadata quorum's Raft leader) and retry.",
+  ),
+  INVALID_REQUEST: row(
+    42,
+    "INVALID_REQUEST",
+    false,
+    "The request is malformed for this API (e.g. an ISR without its leader); fix the caller.",
+  ),
+  FENCED_LEADER_EPOCH: row(
+    74,
+    "FENCED_LEADER_EPOCH",
+    true,
+    "The leader epoch in the request is stale; refresh metadata and retry with the current epoch.",
+  ),
+  STALE_BROKER_EPOCH: row(
+    77,
+    "STALE_BROKER_EPOCH",
+    false,
+    "The broker's registration is outdated (it restarted or was re-registered); register the broker again.",
+  ),
+  UNKNOWN_TOPIC_ID: row(
+    100,
+    "UNKNOWN_TOPIC_ID",
+    true,
+    "The topic id is unknown (deleted or not yet propagated); refresh metadata and use the current id.",
+  ),
+  DUPLICATE_BROKER_REGISTRATION: row(
+    101,
+    "DUPLICATE_BROKER_REGISTRATION",
+    false,
+    "Another live process holds this node.id; stop it or give this node a different node.id.",
+  ),
+  BROKER_ID_NOT_REGISTERED: row(
+    102,
+    "BROKER_ID_NOT_REGISTERED",
+    false,
+    "The broker is not registered with the controller; register it before heartbeating.",
+  ),
+  INELIGIBLE_REPLICA: row(
+    107,
+    "INELIGIBLE_REPLICA",
+    false,
+    "The proposed ISR names a replica that is not assigned, fenced or shutting down; drop it and retry with a fresh state.",
+  ),
+  INVALID_UPDATE_VERSION: row(
+    108,
+    "INVALID_UPDATE_VERSION",
+    false,
+    "The partition epoch in the request is stale; apply the latest partition state from metadata before proposing again.",
+  ),
 } satisfies Record<string, ErrorCodeInfo>);
 
 /** Name of an error code in the table. */

@@ -1,0 +1,388 @@
+/**
+ * The metadata image: an immutable view of the cluster metadata at one offset of the metadata
+ * log, and the delta that builds the next image from records (Kafka's MetadataImage and
+ * MetadataDelta). Only {@link MetadataDelta.replay} changes state, in an exhaustive switch;
+ * `apply()` freezes the result into a new image that shares unchanged maps and entries with
+ * the previous one.
+ */
+import { assert } from "@strand/protocol";
+import type {
+  BrokerControlledShutdownRecord,
+  BrokerListener,
+  ConfigResource,
+  FenceBrokerRecord,
+  MetadataProvenance,
+  MetadataRecord,
+  PartitionChangeRecord,
+  UnfenceBrokerRecord,
+} from "./records.ts";
+import {
+  type BrokerEpoch,
+  type BrokerId,
+  brokerEpoch,
+  type LeaderEpoch,
+  leaderEpoch,
+  type MetadataOffset,
+  metadataOffset,
+  type PartitionEpoch,
+  partitionEpoch,
+  type TopicId,
+} from "./types.ts";
+
+/** A registered broker. */
+export interface BrokerRegistration {
+  readonly id: BrokerId;
+  /** Offset of the broker's RegisterBroker record. */
+  readonly epoch: BrokerEpoch;
+  readonly incarnationId: string;
+  readonly listeners: readonly BrokerListener[];
+  readonly rack: string | null;
+  /** A fenced broker leads nothing and joins no ISR. */
+  readonly fenced: boolean;
+  readonly inControlledShutdown: boolean;
+}
+
+/** One partition's replica assignment and leadership. */
+export interface PartitionRegistration {
+  readonly topicId: TopicId;
+  readonly partition: number;
+  /** Preference order: the first replica is the preferred leader. */
+  readonly replicas: readonly BrokerId[];
+  readonly isr: readonly BrokerId[];
+  /** The leader, or null when the partition is offline. */
+  readonly leader: BrokerId | null;
+  readonly leaderEpoch: LeaderEpoch;
+  readonly partitionEpoch: PartitionEpoch;
+}
+
+/** A topic and its partitions. */
+export interface TopicImage {
+  readonly id: TopicId;
+  readonly name: string;
+  readonly partitions: ReadonlyMap<number, PartitionRegistration>;
+}
+
+/** The cluster metadata at one offset of the metadata log. Never mutated. */
+export interface MetadataImage {
+  /** Offset of the last batch applied (0: empty image). */
+  readonly offset: MetadataOffset;
+  /** Metadata log epoch (Raft term) of the last batch applied. */
+  readonly epoch: number;
+  readonly brokers: ReadonlyMap<BrokerId, BrokerRegistration>;
+  readonly topicsById: ReadonlyMap<TopicId, TopicImage>;
+  readonly topicsByName: ReadonlyMap<string, TopicImage>;
+  /** Dynamic configs by {@link configResourceKey}, then key -> value. */
+  readonly configs: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  /** Finalized feature levels. */
+  readonly features: ReadonlyMap<string, number>;
+  /** The last block of producer ids handed out, if any. */
+  readonly lastProducerIdsBlock: ProducerIdsBlock | null;
+  /** The first producer id of the next block to hand out. */
+  readonly nextProducerId: bigint;
+}
+
+/** A block of producer ids handed to a broker. */
+export interface ProducerIdsBlock {
+  readonly brokerId: BrokerId;
+  readonly brokerEpoch: BrokerEpoch;
+  readonly firstProducerId: bigint;
+  readonly size: number;
+}
+
+/** The first id after a block (0 when no block was handed out). */
+export function nextProducerId(block: ProducerIdsBlock | null): bigint {
+  return block === null ? 0n : block.firstProducerId + BigInt(block.size);
+}
+
+/** The image before any record. */
+export const EMPTY_IMAGE: MetadataImage = Object.freeze({
+  offset: metadataOffset(0),
+  epoch: 0,
+  brokers: new Map(),
+  topicsById: new Map(),
+  topicsByName: new Map(),
+  configs: new Map(),
+  features: new Map(),
+  lastProducerIdsBlock: null,
+  nextProducerId: 0n,
+});
+
+/** The map key of a config resource: `topic/orders`, `broker/3`, `cluster/`. */
+export function configResourceKey(resource: ConfigResource): string {
+  return `${resource.type}/${resource.name}`;
+}
+
+/** A partition identified by topic id and number. */
+export interface TopicIdPartition {
+  readonly topicId: TopicId;
+  readonly partition: number;
+}
+
+/**
+ * The changes of one or more record batches on top of a base image. Records go in through
+ * {@link replay}; {@link apply} returns the new image. The change sets tell brokers what
+ * moved (see {@link localChanges}).
+ */
+export class MetadataDelta {
+  /** The image the changes apply to. */
+  readonly base: MetadataImage;
+  /** Brokers registered, changed or removed. */
+  readonly changedBrokers = new Set<BrokerId>();
+  /** Topics created (by id). */
+  readonly createdTopics = new Set<TopicId>();
+  /** Topics removed, with their last state. */
+  readonly deletedTopics = new Map<TopicId, TopicImage>();
+  /** Partitions created or changed, per topic id. */
+  readonly changedPartitions = new Map<TopicId, Set<number>>();
+  /** Config resources changed, by {@link configResourceKey}. */
+  readonly changedConfigs = new Set<string>();
+  /** Features changed. */
+  readonly changedFeatures = new Set<string>();
+
+  #offset: MetadataOffset;
+  #epoch: number;
+  #brokers: Map<BrokerId, BrokerRegistration> | null = null;
+  #topics: Map<TopicId, TopicImage> | null = null;
+  #names: Map<string, TopicImage> | null = null;
+  #configs: Map<string, ReadonlyMap<string, string>> | null = null;
+  #features: Map<string, number> | null = null;
+  #lastProducerIdsBlock: ProducerIdsBlock | null;
+
+  constructor(base: MetadataImage) {
+    this.base = base;
+    this.#offset = base.offset;
+    this.#epoch = base.epoch;
+    this.#lastProducerIdsBlock = base.lastProducerIdsBlock;
+  }
+
+  #nextProducerId(): bigint {
+    return nextProducerId(this.#lastProducerIdsBlock);
+  }
+
+  /** Applies one record that sits at `offset` in the metadata log. */
+  replay(record: MetadataRecord, offset: MetadataOffset): void {
+    assert(offset >= this.#offset, `replay at offset ${offset} before ${this.#offset}`);
+    this.#offset = offset;
+    switch (record.type) {
+      case "registerBroker":
+        this.#putBroker({
+          id: record.brokerId,
+          epoch: record.brokerEpoch ?? brokerEpoch(offset),
+          incarnationId: record.incarnationId,
+          listeners: Object.freeze(record.listeners.map((l) => Object.freeze({ ...l }))),
+          rack: record.rack,
+          fenced: record.fenced,
+          inControlledShutdown: record.inControlledShutdown,
+        });
+        break;
+      case "unregisterBroker":
+        this.#broker(record.brokerId, record.brokerEpoch);
+        this.#brokersW().delete(record.brokerId);
+        this.changedBrokers.add(record.brokerId);
+        break;
+      case "fenceBroker":
+      case "unfenceBroker":
+      case "brokerControlledShutdown":
+        this.#changeBroker(record);
+        break;
+      case "topic":
+        this.#createTopic(record.topicId, record.name);
+        break;
+      case "partition": {
+        const { type: _, ...rest } = record;
+        this.#putPartition(Object.freeze({ ...rest }));
+        break;
+      }
+      case "partitionChange":
+        this.#changePartition(record);
+        break;
+      case "removeTopic":
+        this.#removeTopic(record.topicId);
+        break;
+      case "config":
+        this.#setConfig(record.resource, record.key, record.value);
+        break;
+      case "featureLevel":
+        this.#features ??= new Map(this.base.features);
+        if (record.level === 0) this.#features.delete(record.name);
+        else this.#features.set(record.name, record.level);
+        this.changedFeatures.add(record.name);
+        break;
+      case "producerIdsBlock": {
+        // Ids are never handed out twice; a snapshot's block may start after a gap.
+        assert(record.firstProducerId >= this.#nextProducerId(), "producer id block reused ids");
+        assert(record.size > 0, "empty producer id block");
+        const { type: _, ...block } = record;
+        this.#lastProducerIdsBlock = Object.freeze(block);
+        break;
+      }
+      case "noOp":
+        break;
+      default:
+        unreachable(record);
+    }
+  }
+
+  #changeBroker(
+    record: FenceBrokerRecord | UnfenceBrokerRecord | BrokerControlledShutdownRecord,
+  ): void {
+    const b = this.#broker(record.brokerId, record.brokerEpoch);
+    if (record.type === "fenceBroker") {
+      this.#putBroker({ ...b, fenced: true, inControlledShutdown: false });
+    } else if (record.type === "unfenceBroker") {
+      this.#putBroker({ ...b, fenced: false });
+    } else {
+      this.#putBroker({ ...b, inControlledShutdown: true });
+    }
+  }
+
+  /** Applies a whole batch that sits at `provenance.offset`. */
+  replayBatch(records: readonly MetadataRecord[], provenance: MetadataProvenance): void {
+    for (const record of records) this.replay(record, provenance.offset);
+    this.#offset = provenance.offset;
+    this.#epoch = provenance.epoch;
+  }
+
+  /** The current state of a broker (base plus changes so far). */
+  broker(id: BrokerId): BrokerRegistration | undefined {
+    return (this.#brokers ?? this.base.brokers).get(id);
+  }
+
+  /** The current state of a topic (base plus changes so far). */
+  topic(id: TopicId): TopicImage | undefined {
+    return (this.#topics ?? this.base.topicsById).get(id);
+  }
+
+  /** The new image: the base with every replayed change. */
+  apply(): MetadataImage {
+    return Object.freeze({
+      offset: this.#offset,
+      epoch: this.#epoch,
+      brokers: this.#brokers ?? this.base.brokers,
+      topicsById: this.#topics ?? this.base.topicsById,
+      topicsByName: this.#names ?? this.base.topicsByName,
+      configs: this.#configs ?? this.base.configs,
+      features: this.#features ?? this.base.features,
+      lastProducerIdsBlock: this.#lastProducerIdsBlock,
+      nextProducerId: this.#nextProducerId(),
+    });
+  }
+
+  #brokersW(): Map<BrokerId, BrokerRegistration> {
+    this.#brokers ??= new Map(this.base.brokers);
+    return this.#brokers;
+  }
+
+  #broker(id: BrokerId, epoch: BrokerEpoch): BrokerRegistration {
+    const b = this.broker(id);
+    assert(b !== undefined, `broker ${id} is not registered`);
+    assert(b.epoch === epoch, `broker ${id} epoch ${epoch} is not the registered ${b.epoch}`);
+    return b;
+  }
+
+  #putBroker(b: BrokerRegistration): void {
+    this.#brokersW().set(b.id, Object.freeze(b));
+    this.changedBrokers.add(b.id);
+  }
+
+  #topicsW(): [Map<TopicId, TopicImage>, Map<string, TopicImage>] {
+    this.#topics ??= new Map(this.base.topicsById);
+    this.#names ??= new Map(this.base.topicsByName);
+    return [this.#topics, this.#names];
+  }
+
+  #createTopic(id: TopicId, name: string): void {
+    const [byId, byName] = this.#topicsW();
+    assert(!byId.has(id), `topic id ${id} already exists`);
+    assert(!byName.has(name), `topic ${name} already exists`);
+    const topic: TopicImage = Object.freeze({ id, name, partitions: new Map() });
+    byId.set(id, topic);
+    byName.set(name, topic);
+    this.createdTopics.add(id);
+  }
+
+  #removeTopic(id: TopicId): void {
+    const [byId, byName] = this.#topicsW();
+    const topic = byId.get(id);
+    assert(topic !== undefined, `removing unknown topic ${id}`);
+    byId.delete(id);
+    byName.delete(topic.name);
+    this.changedPartitions.delete(id);
+    if (this.createdTopics.delete(id)) return;
+    this.deletedTopics.set(id, topic);
+    const key = configResourceKey({ type: "topic", name: topic.name });
+    if ((this.#configs ?? this.base.configs).has(key)) {
+      this.#configs ??= new Map(this.base.configs);
+      this.#configs.delete(key);
+      this.changedConfigs.add(key);
+    }
+  }
+
+  #putPartition(p: PartitionRegistration): void {
+    const [byId, byName] = this.#topicsW();
+    const topic = byId.get(p.topicId);
+    assert(topic !== undefined, `partition of unknown topic ${p.topicId}`);
+    assert(
+      p.isr.every((b) => p.replicas.includes(b)),
+      "ISR outside the replicas",
+    );
+    assert(p.leader === null || p.isr.includes(p.leader), "leader outside the ISR");
+    const partitions = new Map(topic.partitions).set(p.partition, p);
+    const next: TopicImage = Object.freeze({ ...topic, partitions });
+    byId.set(topic.id, next);
+    byName.set(topic.name, next);
+    const changed = this.changedPartitions.get(topic.id) ?? new Set<number>();
+    this.changedPartitions.set(topic.id, changed.add(p.partition));
+  }
+
+  #changePartition(record: PartitionChangeRecord): void {
+    const p = this.topic(record.topicId)?.partitions.get(record.partition);
+    assert(p !== undefined, `change of unknown partition ${record.topicId}:${record.partition}`);
+    const leaderChanged = record.leader !== undefined;
+    this.#putPartition({
+      ...p,
+      replicas: record.replicas ?? p.replicas,
+      isr: record.isr ?? p.isr,
+      leader: leaderChanged ? (record.leader ?? null) : p.leader,
+      leaderEpoch: leaderChanged ? leaderEpoch(p.leaderEpoch + 1) : p.leaderEpoch,
+      partitionEpoch: partitionEpoch(p.partitionEpoch + 1),
+    });
+  }
+
+  #setConfig(resource: ConfigResource, key: string, value: string | null): void {
+    const rk = configResourceKey(resource);
+    this.#configs ??= new Map(this.base.configs);
+    const entries = new Map(this.#configs.get(rk));
+    if (value === null) entries.delete(key);
+    else entries.set(key, value);
+    if (entries.size === 0) this.#configs.delete(rk);
+    else this.#configs.set(rk, entries);
+    this.changedConfigs.add(rk);
+  }
+}
+
+function unreachable(record: never): never {
+  throw new Error(`unknown metadata record ${JSON.stringify(record)}`);
+}
+
+/** Replays one record at `offset` and returns the new image (the base is unchanged). */
+export function replay(
+  image: MetadataImage,
+  record: MetadataRecord,
+  offset: MetadataOffset,
+): MetadataImage {
+  const delta = new MetadataDelta(image);
+  delta.replay(record, offset);
+  return delta.apply();
+}
+
+/** Replays a batch and returns the new image with the delta that describes the change. */
+export function applyBatch(
+  image: MetadataImage,
+  records: readonly MetadataRecord[],
+  provenance: MetadataProvenance,
+): { readonly image: MetadataImage; readonly delta: MetadataDelta } {
+  const delta = new MetadataDelta(image);
+  delta.replayBatch(records, provenance);
+  return { image: delta.apply(), delta };
+}
