@@ -12,6 +12,7 @@ import { protoDescriptor } from "@strand/protocol/gen/descriptor.ts";
 import type { MetadataRecord__Output } from "@strand/protocol/gen/strand/v1/MetadataRecord.ts";
 import type { MetadataRecordBatch__Output } from "@strand/protocol/gen/strand/v1/MetadataRecordBatch.ts";
 import type { PartitionChangeRecord__Output } from "@strand/protocol/gen/strand/v1/PartitionChangeRecord.ts";
+import Long from "long";
 import protobuf from "protobufjs";
 import {
   type ConfigResourceType,
@@ -29,6 +30,13 @@ import {
   partitionEpoch,
   topicId,
 } from "./types.ts";
+
+// protobufjs finds `long` through a CommonJS require that fails under ESM; without it, int64
+// values above 2^53 silently lose precision. Install it once for the process.
+if (!protobuf.util.Long) {
+  protobuf.util.Long = Long;
+  protobuf.configure();
+}
 
 const root = protobuf.Root.fromJSON(protoDescriptor);
 const BatchType = root.lookupType("strand.v1.MetadataRecordBatch");

@@ -1,0 +1,165 @@
+// Goal: createTopic follows Kafka's topic name rules (1..249 of [a-zA-Z0-9._-], not "." or
+// "..", no '.'/'_' collision), refuses duplicates, bad partition counts and bad configs, and
+// writes nothing in validateOnly mode; deleteTopic removes the topic with its partitions and
+// configs and a re-created topic gets a new id; alterConfigs validates keys and values.
+import { describe, expect, it } from "vitest";
+import { describeConfigs, describeTopic, listTopics, topicNameError } from "../src/index.ts";
+import { TestCluster } from "./helpers.ts";
+
+function cluster(): TestCluster {
+  const c = new TestCluster();
+  for (const id of [1, 2, 3]) c.addBroker(id, 0);
+  return c;
+}
+
+describe("topic names", () => {
+  it.each([
+    ["orders", null],
+    ["a", null],
+    ["A-b_c.9", null],
+    ["x".repeat(249), null],
+    ["", "empty"],
+    [".", "reserved"],
+    ["..", "reserved"],
+    ["x".repeat(250), "more than 249"],
+    ["has space", "outside"],
+    ["slash/name", "outside"],
+    ["ünïcode", "outside"],
+  ])("%j -> %s", (name, problem) => {
+    const error = topicNameError(name);
+    if (problem === null) expect(error).toBeNull();
+    else expect(error).toContain(problem);
+  });
+
+  it("createTopic refuses illegal and colliding names", () => {
+    const c = cluster();
+    expect(c.createTopic("..", 1, 1).response.errorCode.name).toBe("INVALID_TOPIC_EXCEPTION");
+    expect(c.createTopic("a.b", 1, 1).response.errorCode.name).toBe("NONE");
+    const clash = c.createTopic("a_b", 1, 1);
+    expect(clash.response.errorCode.name).toBe("INVALID_TOPIC_EXCEPTION");
+    expect(clash.response.errorMessage).toContain("collides");
+    expect(c.createTopic("a.b", 1, 1).response.errorCode.name).toBe("TOPIC_ALREADY_EXISTS");
+  });
+});
+
+describe("createTopic", () => {
+  it("refuses bad partition counts and bad configs, writing nothing", () => {
+    const c = cluster();
+    const before = c.image;
+    expect(c.createTopic("t", 0, 1).response.errorCode.name).toBe("INVALID_PARTITIONS");
+    expect(c.createTopic("t", 1.5, 1).response.errorCode.name).toBe("INVALID_PARTITIONS");
+    expect(c.createTopic("t", 10_001, 1).response.errorCode.name).toBe("INVALID_PARTITIONS");
+    expect(c.createTopic("t", 1, 1, { "no.such.key": "1" }).response.errorCode.name).toBe(
+      "INVALID_CONFIG",
+    );
+    expect(c.createTopic("t", 1, 1, { "retention.ms": "soon" }).response.errorCode.name).toBe(
+      "INVALID_CONFIG",
+    );
+    expect(c.createTopic("t", 1, 1, { "cleanup.policy": "shred" }).response.errorCode.name).toBe(
+      "INVALID_CONFIG",
+    );
+    expect(c.image).toBe(before);
+  });
+
+  it("checks explicit assignments", () => {
+    const c = cluster();
+    const run = (assignments: number[][]) =>
+      c.run(
+        {
+          type: "createTopic",
+          name: "t",
+          partitionCount: 0,
+          replicationFactor: 0,
+          assignments: assignments as never,
+        },
+        0,
+      ).response.errorCode.name;
+    expect(run([])).toBe("INVALID_REPLICA_ASSIGNMENT");
+    expect(run([[1, 2], [3]])).toBe("INVALID_REPLICA_ASSIGNMENT");
+    expect(run([[1, 1]])).toBe("INVALID_REPLICA_ASSIGNMENT");
+    expect(run([[1, 9]])).toBe("INVALID_REPLICA_ASSIGNMENT");
+    expect(
+      run([
+        [3, 1],
+        [1, 2],
+      ]),
+    ).toBe("NONE");
+    expect(describeTopic(c.image, "t")!.partitions.map((p) => p.replicas)).toEqual([
+      [3, 1],
+      [1, 2],
+    ]);
+  });
+
+  it("validateOnly answers without writing", () => {
+    const c = cluster();
+    const r = c.run(
+      {
+        type: "createTopic",
+        name: "t",
+        partitionCount: 3,
+        replicationFactor: 2,
+        validateOnly: true,
+      },
+      0,
+    );
+    expect(r.response.errorCode.name).toBe("NONE");
+    expect(r.response.assignments).toHaveLength(3);
+    expect(r.records).toEqual([]);
+  });
+
+  it("writes the topic, its partitions and configs in one batch", () => {
+    const c = cluster();
+    const r = c.createTopic("t", 2, 3, { "retention.ms": "1000" });
+    expect(r.records.map((x) => x.type)).toEqual(["topic", "partition", "partition", "config"]);
+    expect(c.log.at(-1)!.records).toBe(r.records);
+    const configs = describeConfigs(c.image, { type: "topic", name: "t" });
+    expect(configs).toContainEqual({ key: "retention.ms", value: "1000", source: "topic" });
+    expect(configs).toContainEqual({ key: "cleanup.policy", value: "delete", source: "default" });
+  });
+});
+
+describe("deleteTopic", () => {
+  it("removes the topic, its partitions and configs; a re-created topic gets a new id", () => {
+    const c = cluster();
+    const created = c.createTopic("t", 2, 2, { "retention.ms": "1000" });
+    const id = created.response.topicId!;
+    const r = c.run({ type: "deleteTopic", name: "t" }, 0);
+    expect(r.response).toMatchObject({ topicId: id });
+    expect(r.records).toEqual([{ type: "removeTopic", topicId: id }]);
+    expect(c.image.topicsById.has(id)).toBe(false);
+    expect(listTopics(c.image)).toEqual([]);
+    expect(c.image.configs.size).toBe(0);
+    const again = c.createTopic("t", 1, 1);
+    expect(again.response.topicId).not.toBe(id);
+    expect(c.run({ type: "deleteTopic", name: "nope" }, 0).response.errorCode.name).toBe(
+      "UNKNOWN_TOPIC_OR_PARTITION",
+    );
+  });
+});
+
+describe("alterConfigs", () => {
+  it("validates resources, keys and values; null deletes", () => {
+    const c = cluster();
+    c.createTopic("t", 1, 1);
+    const alter = (
+      resource: { type: "topic" | "broker" | "cluster"; name: string },
+      key: string,
+      value: string | null,
+    ) =>
+      c.run({ type: "alterConfigs", resource, changes: [{ key, value }] }, 0).response.errorCode
+        .name;
+    expect(alter({ type: "topic", name: "t" }, "min.insync.replicas", "2")).toBe("NONE");
+    expect(alter({ type: "topic", name: "t" }, "min.insync.replicas", "0")).toBe("INVALID_CONFIG");
+    expect(alter({ type: "topic", name: "missing" }, "retention.ms", "1")).toBe(
+      "UNKNOWN_TOPIC_OR_PARTITION",
+    );
+    expect(alter({ type: "broker", name: "x" }, "retention.ms", "1")).toBe("INVALID_REQUEST");
+    expect(alter({ type: "cluster", name: "c" }, "retention.ms", "1")).toBe("INVALID_REQUEST");
+    expect(alter({ type: "cluster", name: "" }, "retention.ms", "5")).toBe("NONE");
+    const configs = () => describeConfigs(c.image, { type: "topic", name: "t" });
+    expect(configs()).toContainEqual({ key: "retention.ms", value: "5", source: "cluster" });
+    expect(configs()).toContainEqual({ key: "min.insync.replicas", value: "2", source: "topic" });
+    expect(alter({ type: "topic", name: "t" }, "min.insync.replicas", null)).toBe("NONE");
+    expect(configs()).toContainEqual({ key: "min.insync.replicas", value: "1", source: "default" });
+  });
+});
