@@ -4,6 +4,7 @@
  * tests and the simulator.
  */
 import {
+  type BrokerRegistration,
   configResourceKey,
   type MetadataDelta,
   type MetadataImage,
@@ -34,9 +35,7 @@ export function listTopics(image: MetadataImage): string[] {
 }
 
 /** The brokers with their state, sorted by id. */
-export function describeCluster(
-  image: MetadataImage,
-): MetadataImage["brokers"] extends ReadonlyMap<BrokerId, infer B> ? B[] : never {
+export function describeCluster(image: MetadataImage): BrokerRegistration[] {
   return [...image.brokers.values()].sort((a, b) => a.id - b.id);
 }
 
