@@ -10,6 +10,22 @@ export {
   VOTERS_MAX,
 } from "./driver/codec.ts";
 export {
+  type CoreOptions,
+  DEFAULT_COMPACTION_LAG_ENTRIES,
+  DEFAULT_INBOX_INPUTS_MAX,
+  DEFAULT_SNAPSHOT_EVERY_ENTRIES,
+  DEFAULT_TICK_MS,
+  type DriverStorage,
+  type LeaderInfo,
+  type Proposed,
+  RaftDriver,
+  type RaftDriverOptions,
+  realScheduler,
+  type Scheduler,
+  type StateMachine,
+  type TimerHandle,
+} from "./driver/driver.ts";
+export {
   DriverClosedError,
   NotLeaderError,
   ProposalRefusedError,
@@ -25,3 +41,5 @@ export {
   type StorageMeta,
 } from "./driver/file-storage.ts";
 export { type LogFields, type Logger, noopLogger } from "./driver/logger.ts";
+export { InMemoryNetwork, InMemoryTransport } from "./transport/memory.ts";
+export type { ReceiveHandler, Transport } from "./transport/transport.ts";
