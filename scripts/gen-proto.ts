@@ -57,7 +57,9 @@ function generate(outDir: string): void {
   const descriptor = protobuf.loadSync(protos.map((p) => join(protoRoot, p))).toJSON();
   writeFileSync(
     join(outDir, "descriptor.ts"),
-    `${HEADER}/** The protobuf descriptor (protobufjs JSON form) of every Strand proto file. */\nexport const protoDescriptor = ${JSON.stringify(descriptor, null, 2)};\n`,
+    // Typed as INamespace: protobufjs declares IMethod.comment required, which toJSON() omits,
+    // so the literal type of any proto with a service would not be assignable to INamespace.
+    `${HEADER}import type { INamespace } from "protobufjs";\n\n/** The protobuf descriptor (protobufjs JSON form) of every Strand proto file. */\nexport const protoDescriptor: INamespace = ${JSON.stringify(descriptor, null, 2)} as unknown as INamespace;\n`,
   );
 }
 

@@ -41,5 +41,23 @@ export {
   type StorageMeta,
 } from "./driver/file-storage.ts";
 export { type LogFields, type Logger, noopLogger } from "./driver/logger.ts";
+export {
+  addRaftService,
+  DEFAULT_BATCH_BYTES_MAX,
+  DEFAULT_BATCH_MESSAGES_MAX,
+  DEFAULT_PEER_QUEUE_MESSAGES_MAX,
+  DEFAULT_RPC_TIMEOUT_MS,
+  GrpcTransport,
+  type GrpcTransportOptions,
+  type GrpcTransportStats,
+  INCOMING_BATCH_MESSAGES_MAX,
+} from "./transport/grpc.ts";
 export { InMemoryNetwork, InMemoryTransport } from "./transport/memory.ts";
 export type { ReceiveHandler, Transport } from "./transport/transport.ts";
+export {
+  InvalidMessageError,
+  int64FromWire,
+  messageFromWire,
+  messageToWire,
+  WIRE_ENTRIES_MAX,
+} from "./transport/wire.ts";

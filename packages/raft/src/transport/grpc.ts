@@ -1,0 +1,271 @@
+/**
+ * The gRPC transport of the internal listener (DESIGN.md §2): `strand.v1.RaftService/Step`
+ * carries one batch of Raft messages one way; answers come back as their own batches.
+ *
+ * Client side: one channel per peer (addresses from config, nodeId -> host:port), a bounded
+ * queue per peer ({@link DEFAULT_PEER_QUEUE_MESSAGES_MAX}), and at most one Step RPC in flight
+ * per peer, so messages stay in order and everything queued meanwhile goes out as the next
+ * batch. A full queue drops new messages; a failed RPC drops its batch and the queue (the peer
+ * is unreachable and Raft retries by itself on the next heartbeat).
+ *
+ * Server side: {@link addRaftService} registers RaftService on an existing `grpc.Server`;
+ * every incoming message is validated and an invalid one is dropped and logged.
+ */
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { protoDescriptor } from "@strand/protocol/gen/descriptor.ts";
+import type { ProtoGrpcType } from "@strand/protocol/gen/raft.ts";
+import type { RaftServiceClient } from "@strand/protocol/gen/strand/v1/RaftService.ts";
+import type { StepRequest__Output } from "@strand/protocol/gen/strand/v1/StepRequest.ts";
+import type { StepResponse } from "@strand/protocol/gen/strand/v1/StepResponse.ts";
+import { assert } from "../core/assert.ts";
+import type { Message, NodeId } from "../core/types.ts";
+import type { Logger } from "../driver/logger.ts";
+import { noopLogger } from "../driver/logger.ts";
+import type { ReceiveHandler, Transport } from "./transport.ts";
+import { InvalidMessageError, messageFromWire, messageToWire, wireBytesEstimate } from "./wire.ts";
+
+/** Default bound of each peer's send queue, in messages. */
+export const DEFAULT_PEER_QUEUE_MESSAGES_MAX = 4_096;
+/** Default most messages in one Step RPC. */
+export const DEFAULT_BATCH_MESSAGES_MAX = 1_024;
+/** Default most (estimated) bytes in one Step RPC: below gRPC's 4 MiB receive limit. */
+export const DEFAULT_BATCH_BYTES_MAX = 3 * 1024 * 1024;
+/** Default deadline of one Step RPC: below the default election timeout (1 s). */
+export const DEFAULT_RPC_TIMEOUT_MS = 1_000;
+/** Most messages one incoming Step request may carry; the rest are dropped. */
+export const INCOMING_BATCH_MESSAGES_MAX = 16_384;
+
+let cachedProto: ProtoGrpcType | null = null;
+
+/** The loaded strand.v1 package (from the generated descriptor, no .proto files at run time). */
+function raftProto(): ProtoGrpcType {
+  if (cachedProto === null) {
+    const def = protoLoader.fromJSON(protoDescriptor, {
+      longs: String,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+    });
+    cachedProto = grpc.loadPackageDefinition(def) as unknown as ProtoGrpcType;
+  }
+  return cachedProto;
+}
+
+/** Options of a {@link GrpcTransport}. */
+export interface GrpcTransportOptions {
+  /** This node's id: incoming messages for another node are dropped. */
+  readonly nodeId: NodeId;
+  /** Peer internal-listener addresses, `host:port` by node id. */
+  readonly peers: ReadonlyMap<NodeId, string>;
+  readonly logger?: Logger;
+  /** Channel credentials; default insecure (the internal listener is cluster-private). */
+  readonly credentials?: grpc.ChannelCredentials;
+  /** Per-peer send queue bound; default {@link DEFAULT_PEER_QUEUE_MESSAGES_MAX}. */
+  readonly peerQueueMessagesMax?: number;
+  /** Messages per RPC; default {@link DEFAULT_BATCH_MESSAGES_MAX}. */
+  readonly batchMessagesMax?: number;
+  /** Estimated bytes per RPC; default {@link DEFAULT_BATCH_BYTES_MAX}. */
+  readonly batchBytesMax?: number;
+  /** Deadline of one RPC; default {@link DEFAULT_RPC_TIMEOUT_MS}. */
+  readonly rpcTimeoutMs?: number;
+}
+
+/** Counters for metrics and tests. */
+export interface GrpcTransportStats {
+  sentMessages: number;
+  sentBatches: number;
+  /** Dropped on send: full queue, unknown peer, or a failed RPC. */
+  droppedMessages: number;
+  receivedMessages: number;
+  /** Dropped on receive: failed validation or addressed to another node. */
+  invalidMessages: number;
+}
+
+interface Peer {
+  readonly id: NodeId;
+  readonly address: string;
+  client: RaftServiceClient | null;
+  queue: Message[];
+  inFlight: boolean;
+  /** Whether the last RPC failed (to log transitions only, not every failure). */
+  down: boolean;
+}
+
+/** A {@link Transport} over gRPC. */
+export class GrpcTransport implements Transport {
+  readonly nodeId: NodeId;
+  /** Counters (monotonic). */
+  readonly stats: GrpcTransportStats = {
+    sentMessages: 0,
+    sentBatches: 0,
+    droppedMessages: 0,
+    receivedMessages: 0,
+    invalidMessages: 0,
+  };
+  private readonly logger: Logger;
+  private readonly credentials: grpc.ChannelCredentials;
+  private readonly peers = new Map<NodeId, Peer>();
+  private readonly queueMax: number;
+  private readonly batchMessagesMax: number;
+  private readonly batchBytesMax: number;
+  private readonly rpcTimeoutMs: number;
+  private handler: ReceiveHandler | null = null;
+  private closed = false;
+
+  constructor(options: GrpcTransportOptions) {
+    this.nodeId = options.nodeId;
+    this.logger = options.logger ?? noopLogger;
+    this.credentials = options.credentials ?? grpc.credentials.createInsecure();
+    this.queueMax = options.peerQueueMessagesMax ?? DEFAULT_PEER_QUEUE_MESSAGES_MAX;
+    this.batchMessagesMax = options.batchMessagesMax ?? DEFAULT_BATCH_MESSAGES_MAX;
+    this.batchBytesMax = options.batchBytesMax ?? DEFAULT_BATCH_BYTES_MAX;
+    this.rpcTimeoutMs = options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
+    assert(
+      this.queueMax >= 1 && this.batchMessagesMax >= 1 && this.batchBytesMax >= 1,
+      "bad limits",
+    );
+    assert(this.rpcTimeoutMs >= 1, "bad rpcTimeoutMs");
+    for (const [id, address] of options.peers) {
+      if (id === this.nodeId) continue;
+      this.peers.set(id, { id, address, client: null, queue: [], inFlight: false, down: false });
+    }
+  }
+
+  send(messages: readonly Message[]): void {
+    if (this.closed) return;
+    const touched = new Set<Peer>();
+    for (const m of messages) {
+      const peer = this.peers.get(m.to);
+      if (peer === undefined || peer.queue.length >= this.queueMax) {
+        this.stats.droppedMessages++;
+        if (peer === undefined)
+          this.logger.debug({ to: m.to }, "raft message for an unknown peer dropped");
+        continue;
+      }
+      peer.queue.push(m);
+      touched.add(peer);
+    }
+    for (const peer of touched) this.flush(peer);
+  }
+
+  onReceive(handler: ReceiveHandler): void {
+    this.handler = handler;
+  }
+
+  /**
+   * Validates proto messages received by the RaftService and hands the valid ones to the
+   * handler. Returns how many were accepted. Never throws on bad input.
+   */
+  receiveWire(raw: readonly unknown[]): number {
+    if (this.closed) return 0;
+    const valid: Message[] = [];
+    const n = Math.min(raw.length, INCOMING_BATCH_MESSAGES_MAX);
+    this.stats.invalidMessages += raw.length - n;
+    for (let k = 0; k < n; k++) {
+      try {
+        const m = messageFromWire(raw[k]);
+        if (m.to !== this.nodeId) throw new InvalidMessageError(`addressed to node ${m.to}`);
+        valid.push(m);
+      } catch (error) {
+        if (!(error instanceof InvalidMessageError)) throw error;
+        this.stats.invalidMessages++;
+        this.logger.warn(
+          { nodeId: this.nodeId, why: error.message },
+          "invalid raft message dropped",
+        );
+      }
+    }
+    this.stats.receivedMessages += valid.length;
+    if (valid.length > 0) this.handler?.(valid);
+    return valid.length;
+  }
+
+  /** Closes every peer channel. The gRPC server belongs to the caller and stays open. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.handler = null;
+    for (const peer of this.peers.values()) {
+      peer.queue = [];
+      peer.client?.close();
+      peer.client = null;
+    }
+  }
+
+  /** Sends the peer's queued messages as one RPC unless one is already in flight. */
+  private flush(peer: Peer): void {
+    if (this.closed || peer.inFlight || peer.queue.length === 0) return;
+    const batch = this.takeBatch(peer);
+    peer.client ??= new (raftProto().strand.v1.RaftService)(peer.address, this.credentials);
+    peer.inFlight = true;
+    const deadline = new Date(Date.now() + this.rpcTimeoutMs);
+    peer.client.Step({ messages: batch.map(messageToWire) }, { deadline }, (error) => {
+      peer.inFlight = false;
+      if (error !== null) this.failed(peer, batch.length, error);
+      else this.delivered(peer, batch.length);
+      this.flush(peer);
+    });
+  }
+
+  private takeBatch(peer: Peer): Message[] {
+    let bytes = 0;
+    let count = 0;
+    // Always take at least one message, so one oversized message cannot block the queue.
+    for (const m of peer.queue) {
+      const size = wireBytesEstimate(m);
+      if (count > 0 && (count >= this.batchMessagesMax || bytes + size > this.batchBytesMax)) break;
+      bytes += size;
+      count++;
+    }
+    return peer.queue.splice(0, count);
+  }
+
+  private delivered(peer: Peer, count: number): void {
+    this.stats.sentMessages += count;
+    this.stats.sentBatches++;
+    if (peer.down)
+      this.logger.info({ peer: peer.id, address: peer.address }, "raft peer reachable again");
+    peer.down = false;
+  }
+
+  /** The peer is unreachable or slow: drop this batch and the backlog (Raft will resend). */
+  private failed(peer: Peer, count: number, error: grpc.ServiceError): void {
+    this.stats.droppedMessages += count + peer.queue.length;
+    peer.queue = [];
+    if (!peer.down && !this.closed) {
+      this.logger.warn(
+        { peer: peer.id, address: peer.address, code: error.code, err: error.details },
+        "raft peer unreachable; dropping its messages until it answers",
+      );
+    }
+    peer.down = true;
+  }
+}
+
+/**
+ * Registers `strand.v1.RaftService` on `server` (the node's internal listener), delivering to
+ * `transport`. The server may already be bound. A request with garbage is answered with the
+ * count of accepted messages; it never fails the call nor crashes the node.
+ */
+export function addRaftService(
+  server: grpc.Server,
+  transport: GrpcTransport,
+  logger: Logger = noopLogger,
+): void {
+  const service = raftProto().strand.v1.RaftService.service;
+  server.addService(service, {
+    Step(
+      call: grpc.ServerUnaryCall<StepRequest__Output, StepResponse>,
+      callback: grpc.sendUnaryData<StepResponse>,
+    ): void {
+      let accepted = 0;
+      try {
+        const messages: unknown = call.request?.messages;
+        accepted = transport.receiveWire(Array.isArray(messages) ? messages : []);
+      } catch (error) {
+        logger.error({ err: error }, "raft Step handler failed");
+      }
+      callback(null, { accepted });
+    },
+  });
+}
