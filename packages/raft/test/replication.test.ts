@@ -147,6 +147,29 @@ describe("replication", () => {
     expect(c.status(3).commit).toBe(7);
   });
 
+  it("drops, without crashing, a snapshot larger than snapshotBytesMax sent by a peer", () => {
+    const c = new TestCluster(3, { snapshotChunkBytes: 4, snapshotBytesMax: 6 });
+    c.elect(1);
+    c.isolate(3);
+    for (let k = 0; k < 5; k++) c.propose(1, `s${k}`);
+    c.stabilize();
+    const leader = c.get(1);
+    const data = new TextEncoder().encode("s0s1s2s3s4");
+    const meta = { index: index(6), term: term(1), voters: leader.node.status().voters };
+    leader.storage.createSnapshot(meta, data);
+    leader.storage.compact(index(6));
+    c.heal();
+    const out = c.tick(1).concat(c.stabilize());
+    expect(out.filter((l) => l.includes("snapshot")).slice(0, 3)).toEqual([
+      "1->3 snapshot t1 snap=6@1 off=0 len=4",
+      "3->1 snapshotResponse t1 snap=6 next=4",
+      "1->3 snapshot t1 snap=6@1 off=4 len=4",
+    ]);
+    expect(out).not.toContain("3->1 snapshotResponse t1 snap=6 next=8");
+    expect(c.get(3).storage.snapshot().meta.index).toBe(0);
+    expect(c.status(3).role).toBe("follower");
+  });
+
   it("a restarted follower re-applies committed entries from its snapshot point", () => {
     const c = new TestCluster(3);
     c.elect(1);

@@ -545,6 +545,16 @@ export class RaftNode {
     this.send({ type: "heartbeatResponse", to: m.from, toDir: m.fromDir });
   }
 
+  /**
+   * A snapshot larger than snapshotBytesMax comes from a peer, so it is bad input, not a broken
+   * invariant: drop the transfer (no reply) rather than crash; the leader retries later.
+   */
+  private snapshotTooLarge(totalBytes: number): boolean {
+    if (totalBytes <= this.opts.snapshotBytesMax) return false;
+    this.receiving = null;
+    return true;
+  }
+
   private handleSnapshotChunk(m: SnapshotChunkMessage): void {
     const meta = m.meta;
     const reply = (nextOffset: number, installed: boolean, matchIndex: Index): void =>
@@ -573,14 +583,14 @@ export class RaftNode {
     const recv = this.receiving!;
     if (m.offset !== recv.bytes || !m.done) {
       if (m.offset === recv.bytes) {
-        assert(recv.bytes + m.data.length <= this.opts.snapshotBytesMax, "snapshot too large");
+        if (this.snapshotTooLarge(recv.bytes + m.data.length)) return;
         recv.chunks.push(m.data);
         recv.bytes += m.data.length;
       }
       reply(recv.bytes, false, index(0));
       return;
     }
-    assert(recv.bytes + m.data.length <= this.opts.snapshotBytesMax, "snapshot too large");
+    if (this.snapshotTooLarge(recv.bytes + m.data.length)) return;
     recv.chunks.push(m.data);
     recv.bytes += m.data.length;
     this.receiving = null;
