@@ -1,0 +1,304 @@
+/**
+ * Loads a node's configuration from its four sources, highest first: command-line flags,
+ * `STRAND_*` environment variables, a YAML file, the defaults in {@link SETTINGS}. Every value is
+ * parsed and range-checked; a typo'd key in a flag or the file is an error, not a silent default.
+ */
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { SETTINGS, type SettingSpec, settingSpec } from "./settings.ts";
+
+/** A host and port. */
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** One controller quorum voter. */
+export interface Voter extends HostPort {
+  readonly id: number;
+}
+
+/** The role names of `process.roles`. */
+export type NodeRole = "broker" | "controller";
+
+/** pino's level names. */
+export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+
+/** A parsed setting value. */
+export type SettingValue =
+  | number
+  | boolean
+  | string
+  | HostPort
+  | readonly NodeRole[]
+  | readonly Voter[];
+
+/** The resolved configuration of one node: every setting of {@link SETTINGS}, typed. */
+export interface NodeConfig {
+  readonly nodeId: number;
+  readonly roles: readonly NodeRole[];
+  readonly dataDir: string;
+  readonly clientListener: HostPort;
+  readonly internalListener: HostPort;
+  readonly adminListener: HostPort;
+  readonly advertisedClient: HostPort;
+  readonly advertisedInternal: HostPort;
+  readonly controllerVoters: readonly Voter[];
+  readonly defaultReplicationFactor: number;
+  readonly numPartitions: number;
+  readonly minInsyncReplicas: number;
+  readonly uncleanLeaderElectionEnable: boolean;
+  readonly replicaLagTimeMaxMs: number;
+  readonly replicaFetchMaxWaitMs: number;
+  readonly brokerHeartbeatIntervalMs: number;
+  readonly brokerSessionTimeoutMs: number;
+  readonly controllerTickMs: number;
+  readonly requestTimeoutMs: number;
+  readonly messageMaxBytes: number;
+  readonly logSegmentBytes: number;
+  readonly logRetentionMs: number;
+  readonly logRetentionBytes: number;
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: LogLevel;
+  /** Where each setting's value came from, by dotted key. */
+  readonly sources: ReadonlyMap<string, SettingSource>;
+}
+
+/** Where a setting's value came from: a flag, the environment, the file or the default. */
+export type SettingSource = "flag" | "env" | "file" | "default";
+
+/** Bad configuration: names the setting, the source and what is allowed. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Inputs to {@link loadNodeConfig}; all optional so tests can pass only what they need. */
+export interface ConfigSources {
+  /** `--key value` / `--key=value` pairs already split out of argv (keys without dashes). */
+  readonly flags?: Readonly<Record<string, string>>;
+  /** Environment, normally process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Path of a YAML file (flat dotted keys or nested maps). */
+  readonly configFile?: string;
+}
+
+/** `node.id` -> `STRAND_NODE_ID`. */
+export function envName(key: string): string {
+  return `STRAND_${key.toUpperCase().replace(/[.-]/g, "_")}`;
+}
+
+/** Loads, merges and parses every setting. Throws {@link ConfigError} on the first problem. */
+export function loadNodeConfig(sources: ConfigSources = {}): NodeConfig {
+  const file = sources.configFile ? readConfigFile(sources.configFile) : {};
+  const texts = new Map<string, { text: string; source: SettingSource }>();
+  for (const spec of SETTINGS) {
+    const picked = pickText(spec, sources, file);
+    if (picked) texts.set(spec.key, picked);
+  }
+  for (const key of Object.keys(sources.flags ?? {})) {
+    if (!settingSpec(normalizeKey(key))) throw new ConfigError(`unknown flag --${key}; see --help`);
+  }
+  const values = new Map<string, SettingValue>();
+  const origin = new Map<string, SettingSource>();
+  for (const spec of SETTINGS) {
+    const picked = texts.get(spec.key);
+    if (!picked) continue;
+    values.set(spec.key, parseSetting(spec, picked.text, picked.source));
+    origin.set(spec.key, picked.source);
+  }
+  deriveDefaults(values, origin);
+  checkCrossSettings(values);
+  return toNodeConfig(values, origin);
+}
+
+/** Dotted key -> camelCase field: `min.insync.replicas` -> `minInsyncReplicas`. */
+export function fieldName(key: string): string {
+  const renamed: Record<string, string> = {
+    "process.roles": "roles",
+    "listeners.client": "clientListener",
+    "listeners.internal": "internalListener",
+    "listeners.admin": "adminListener",
+    "controller.quorum.voters": "controllerVoters",
+  };
+  return renamed[key] ?? key.replace(/[.-]([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function toNodeConfig(
+  values: Map<string, SettingValue>,
+  origin: Map<string, SettingSource>,
+): NodeConfig {
+  const fields: Record<string, SettingValue | ReadonlyMap<string, SettingSource>> = {};
+  for (const spec of SETTINGS) {
+    const value = values.get(spec.key);
+    if (value === undefined) throw new ConfigError(`setting ${spec.key} has no value`);
+    fields[fieldName(spec.key)] = value;
+  }
+  fields.sources = origin;
+  return fields as unknown as NodeConfig;
+}
+
+function pickText(
+  spec: SettingSpec,
+  sources: ConfigSources,
+  file: Record<string, string>,
+): { text: string; source: SettingSource } | undefined {
+  const flags = sources.flags ?? {};
+  const flag = flags[spec.key] ?? flags[spec.key.replace(/\./g, "-")];
+  if (flag !== undefined) return { text: flag, source: "flag" };
+  const env = sources.env?.[envName(spec.key)];
+  if (env !== undefined && env !== "") return { text: env, source: "env" };
+  const fromFile = file[spec.key];
+  if (fromFile !== undefined) return { text: fromFile, source: "file" };
+  if (spec.defaultText !== null) return { text: spec.defaultText, source: "default" };
+  return undefined;
+}
+
+/** `node-id` and `node.id` name the same setting. */
+function normalizeKey(key: string): string {
+  if (settingSpec(key)) return key;
+  return SETTINGS.find((s) => s.key.replace(/\./g, "-") === key)?.key ?? key;
+}
+
+function readConfigFile(path: string): Record<string, string> {
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${path} must be a YAML map of settings`);
+  }
+  const flat: Record<string, string> = {};
+  flatten(parsed as Record<string, unknown>, "", flat, path);
+  return flat;
+}
+
+function flatten(
+  node: Record<string, unknown>,
+  prefix: string,
+  out: Record<string, string>,
+  path: string,
+): void {
+  for (const [name, value] of Object.entries(node)) {
+    const key = prefix ? `${prefix}.${name}` : name;
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+      flatten(value as Record<string, unknown>, key, out, path);
+      continue;
+    }
+    if (!settingSpec(key)) throw new ConfigError(`unknown setting "${key}" in ${path}`);
+    out[key] = Array.isArray(value) ? value.map(String).join(",") : String(value);
+  }
+}
+
+/** Parses one setting's text by its kind; errors name the key and the source. */
+export function parseSetting(spec: SettingSpec, text: string, source: SettingSource): SettingValue {
+  const where = `${spec.key} (from ${source})`;
+  const value = text.trim();
+  switch (spec.kind) {
+    case "integer":
+      return parseInteger(
+        where,
+        value,
+        spec.min ?? Number.NEGATIVE_INFINITY,
+        spec.max ?? Number.POSITIVE_INFINITY,
+      );
+    case "boolean":
+      if (value === "true" || value === "false") return value === "true";
+      throw new ConfigError(`${where} must be true or false, got "${text}"`);
+    case "string":
+      if (value.length === 0) throw new ConfigError(`${where} must not be empty`);
+      return value;
+    case "address":
+      return parseHostPort(where, value);
+    case "roles":
+      return parseRoles(where, value);
+    case "voters":
+      return parseVoters(where, value);
+    case "log-level":
+      return parseLogLevel(where, value);
+  }
+}
+
+function parseInteger(where: string, text: string, min: number, max: number): number {
+  if (!/^-?\d+$/.test(text)) throw new ConfigError(`${where} must be an integer, got "${text}"`);
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${where} must be between ${min} and ${max}, got ${text}`);
+  }
+  return n;
+}
+
+/** Parses `host:port` (IPv6 as `[::1]:9092`). */
+export function parseHostPort(where: string, text: string): HostPort {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  if (!match || port > 65_535) {
+    throw new ConfigError(`${where} must be host:port with a port of 0-65535, got "${text}"`);
+  }
+  return { host: match[1]!.replace(/^\[|\]$/g, ""), port };
+}
+
+function parseRoles(where: string, text: string): readonly NodeRole[] {
+  const roles = [...new Set(text.split(",").map((r) => r.trim()))];
+  const bad = roles.filter((r) => r !== "broker" && r !== "controller");
+  if (roles.length === 0 || bad.length > 0) {
+    throw new ConfigError(`${where} must be broker, controller or both, got "${text}"`);
+  }
+  return roles as NodeRole[];
+}
+
+function parseVoters(where: string, text: string): readonly Voter[] {
+  const voters = text.split(",").map((part) => {
+    const match = /^(\d+)@(.+)$/.exec(part.trim());
+    if (!match) throw new ConfigError(`${where}: "${part}" is not id@host:port`);
+    return { id: Number(match[1]), ...parseHostPort(where, match[2]!) };
+  });
+  const ids = voters.map((v) => v.id);
+  if (new Set(ids).size !== ids.length) throw new ConfigError(`${where} lists a voter id twice`);
+  return voters;
+}
+
+function parseLogLevel(where: string, text: string): LogLevel {
+  const levels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
+  if (!levels.includes(text)) throw new ConfigError(`${where} must be one of ${levels.join(", ")}`);
+  return text as LogLevel;
+}
+
+function deriveDefaults(
+  values: Map<string, SettingValue>,
+  origin: Map<string, SettingSource>,
+): void {
+  const derive = (key: string, value: SettingValue) => {
+    if (values.has(key)) return;
+    values.set(key, value);
+    origin.set(key, "default");
+  };
+  derive("data.dir", `./.strand/node-${values.get("node.id")}`);
+  derive("advertised.client", values.get("listeners.client")!);
+  derive("advertised.internal", values.get("listeners.internal")!);
+  const internal = values.get("advertised.internal") as HostPort;
+  derive("controller.quorum.voters", [{ id: values.get("node.id") as number, ...internal }]);
+}
+
+function checkCrossSettings(values: Map<string, SettingValue>): void {
+  const roles = values.get("process.roles") as readonly NodeRole[];
+  const voters = values.get("controller.quorum.voters") as readonly Voter[];
+  const id = values.get("node.id") as number;
+  if (roles.includes("controller") && !voters.some((v) => v.id === id)) {
+    throw new ConfigError(
+      `node ${id} has the controller role but is not in controller.quorum.voters; add ${id}@host:port`,
+    );
+  }
+  const heartbeat = values.get("broker.heartbeat.interval.ms") as number;
+  const session = values.get("broker.session.timeout.ms") as number;
+  if (session <= heartbeat) {
+    throw new ConfigError(
+      `broker.session.timeout.ms (${session}) must exceed broker.heartbeat.interval.ms (${heartbeat})`,
+    );
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * The node settings table: every setting a Strand node reads, its kind, default and meaning.
+ * Names follow Kafka's (`node.id`, `min.insync.replicas`, ...) so operators' knowledge carries
+ * over. docs/configuration.md renders this table; a test fails when they disagree.
+ */
+
+/** How a setting's text is parsed. */
+export type SettingKind =
+  | "integer"
+  | "boolean"
+  | "string"
+  | "address"
+  | "roles"
+  | "voters"
+  | "log-level";
+
+/** One row of the settings table. */
+export interface SettingSpec {
+  /** Dotted, Kafka-style name, e.g. `min.insync.replicas`. */
+  readonly key: string;
+  /** How the value is parsed and checked. */
+  readonly kind: SettingKind;
+  /** Default as text, or null when derived from other settings (see `derived`). */
+  readonly defaultText: string | null;
+  /** How a derived default is computed, for the docs. */
+  readonly derived?: string;
+  /** Inclusive bounds for integers. */
+  readonly min?: number;
+  readonly max?: number;
+  /** What it does, one sentence. */
+  readonly description: string;
+}
+
+const INT32_MAX = 2 ** 31 - 1;
+const MS_MAX = Number.MAX_SAFE_INTEGER;
+
+function setting(spec: SettingSpec): SettingSpec {
+  return Object.freeze(spec);
+}
+
+/** Every node setting, in documentation order. */
+export const SETTINGS: readonly SettingSpec[] = Object.freeze([
+  setting({
+    key: "node.id",
+    kind: "integer",
+    defaultText: "1",
+    min: 0,
+    max: INT32_MAX,
+    description: "This node's id, unique in the cluster; also its Raft voter id.",
+  }),
+  setting({
+    key: "process.roles",
+    kind: "roles",
+    defaultText: "broker,controller",
+    description: "Roles of this node: broker, controller, or both (combined mode).",
+  }),
+  setting({
+    key: "data.dir",
+    kind: "string",
+    defaultText: null,
+    derived: "./.strand/node-<node.id>",
+    description:
+      "Directory for partition logs and the metadata log; locked by one process at a time.",
+  }),
+  setting({
+    key: "listeners.client",
+    kind: "address",
+    defaultText: "127.0.0.1:9092",
+    description: "host:port of the client gRPC listener (produce, fetch, metadata, admin).",
+  }),
+  setting({
+    key: "listeners.internal",
+    kind: "address",
+    defaultText: "127.0.0.1:9093",
+    description: "host:port of the internal gRPC listener (Raft, registration, replica fetch).",
+  }),
+  setting({
+    key: "listeners.admin",
+    kind: "address",
+    defaultText: "127.0.0.1:9644",
+    description: "host:port of the admin HTTP listener (/metrics, /healthz, /readyz).",
+  }),
+  setting({
+    key: "advertised.client",
+    kind: "address",
+    defaultText: null,
+    derived: "listeners.client",
+    description: "Client address other nodes and clients are told to use for this node.",
+  }),
+  setting({
+    key: "advertised.internal",
+    kind: "address",
+    defaultText: null,
+    derived: "listeners.internal",
+    description: "Internal address other nodes use to reach this node.",
+  }),
+  setting({
+    key: "controller.quorum.voters",
+    kind: "voters",
+    defaultText: null,
+    derived: "<node.id>@<advertised.internal> (a single-node quorum)",
+    description:
+      "The controller quorum: id@host:port of every voter's internal listener, comma-separated.",
+  }),
+  setting({
+    key: "default.replication.factor",
+    kind: "integer",
+    defaultText: "3",
+    min: 1,
+    max: 32,
+    description:
+      "Replication factor of topics created without one, capped at the number of live brokers.",
+  }),
+  setting({
+    key: "num.partitions",
+    kind: "integer",
+    defaultText: "1",
+    min: 1,
+    max: 100_000,
+    description: "Partitions of topics created without a count.",
+  }),
+  setting({
+    key: "min.insync.replicas",
+    kind: "integer",
+    defaultText: "2",
+    min: 1,
+    max: 32,
+    description:
+      "acks=all produce is refused (NOT_ENOUGH_REPLICAS) while the ISR is smaller; capped at the replication factor.",
+  }),
+  setting({
+    key: "unclean.leader.election.enable",
+    kind: "boolean",
+    defaultText: "false",
+    description: "Allow electing a leader outside the ISR (may lose acknowledged records).",
+  }),
+  setting({
+    key: "replica.lag.time.max.ms",
+    kind: "integer",
+    defaultText: "30000",
+    min: 100,
+    max: MS_MAX,
+    description: "A follower not caught up for this long is removed from the ISR.",
+  }),
+  setting({
+    key: "replica.fetch.max.wait.ms",
+    kind: "integer",
+    defaultText: "500",
+    min: 1,
+    max: MS_MAX,
+    description: "Longest a follower's fetch waits at the leader for new data.",
+  }),
+  setting({
+    key: "broker.heartbeat.interval.ms",
+    kind: "integer",
+    defaultText: "2000",
+    min: 10,
+    max: MS_MAX,
+    description: "How often a broker heartbeats to the active controller.",
+  }),
+  setting({
+    key: "broker.session.timeout.ms",
+    kind: "integer",
+    defaultText: "9000",
+    min: 100,
+    max: MS_MAX,
+    description: "A broker without a heartbeat for this long is fenced and loses leadership.",
+  }),
+  setting({
+    key: "controller.tick.ms",
+    kind: "integer",
+    defaultText: "100",
+    min: 1,
+    max: 10_000,
+    description: "Raft tick; the election timeout is 10 to 20 ticks, heartbeats every tick.",
+  }),
+  setting({
+    key: "request.timeout.ms",
+    kind: "integer",
+    defaultText: "30000",
+    min: 1,
+    max: MS_MAX,
+    description: "Upper bound for a produce request's wait (acks=all) when the client sets none.",
+  }),
+  setting({
+    key: "message.max.bytes",
+    kind: "integer",
+    defaultText: "1048588",
+    min: 61,
+    max: INT32_MAX,
+    description: "Default max.message.bytes of topics: the largest accepted batch.",
+  }),
+  setting({
+    key: "log.segment.bytes",
+    kind: "integer",
+    defaultText: "1073741824",
+    min: 61,
+    max: INT32_MAX,
+    description: "Default segment.bytes of topics.",
+  }),
+  setting({
+    key: "log.retention.ms",
+    kind: "integer",
+    defaultText: "604800000",
+    min: -1,
+    max: MS_MAX,
+    description: "Default retention.ms of topics (-1 keeps forever).",
+  }),
+  setting({
+    key: "log.retention.bytes",
+    kind: "integer",
+    defaultText: "-1",
+    min: -1,
+    max: MS_MAX,
+    description: "Default retention.bytes of topics (-1 = no limit).",
+  }),
+  setting({
+    key: "shutdown.timeout.ms",
+    kind: "integer",
+    defaultText: "30000",
+    min: 100,
+    max: MS_MAX,
+    description: "SIGTERM: bound on controlled shutdown + draining in-flight requests before exit.",
+  }),
+  setting({
+    key: "log.level",
+    kind: "log-level",
+    defaultText: "info",
+    description: "pino log level: trace, debug, info, warn, error, fatal or silent.",
+  }),
+]);
+
+/** Looks up a setting by key. */
+export function settingSpec(key: string): SettingSpec | undefined {
+  return SETTINGS.find((s) => s.key === key);
+}

@@ -1,0 +1,128 @@
+// Goal: node configuration resolves flags > STRAND_* env > YAML file > defaults, a single node
+// needs no flags, every bad value is refused with a message naming the setting, and every
+// setting is documented in docs/configuration.md with its default.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  ConfigError,
+  envName,
+  fieldName,
+  loadNodeConfig,
+  parseFlags,
+  SETTINGS,
+} from "../src/config/index.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "strand-config-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function yamlFile(text: string): string {
+  const path = join(dir, `c${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe("node config", () => {
+  it("needs nothing for a single combined node", () => {
+    const config = loadNodeConfig();
+    expect(config.nodeId).toBe(1);
+    expect(config.roles).toEqual(["broker", "controller"]);
+    expect(config.clientListener).toEqual({ host: "127.0.0.1", port: 9092 });
+    expect(config.controllerVoters).toEqual([{ id: 1, host: "127.0.0.1", port: 9093 }]);
+    expect(config.dataDir).toBe("./.strand/node-1");
+    expect(config.minInsyncReplicas).toBe(2);
+    expect(config.uncleanLeaderElectionEnable).toBe(false);
+  });
+
+  it("gives every setting a typed field", () => {
+    const config = loadNodeConfig() as unknown as Record<string, unknown>;
+    for (const spec of SETTINGS) expect(config[fieldName(spec.key)], spec.key).toBeDefined();
+  });
+
+  it("takes flags over env over file over defaults", () => {
+    const configFile = yamlFile("node:\n  id: 4\nnum.partitions: 6\nlog.level: warn\n");
+    const env = { [envName("node.id")]: "5", [envName("num.partitions")]: "7" };
+    const config = loadNodeConfig({ flags: { "node-id": "6" }, env, configFile });
+    expect(config.nodeId).toBe(6);
+    expect(config.numPartitions).toBe(7);
+    expect(config.logLevel).toBe("warn");
+    expect(config.sources.get("node.id")).toBe("flag");
+    expect(config.sources.get("num.partitions")).toBe("env");
+    expect(config.sources.get("log.level")).toBe("file");
+    expect(config.sources.get("request.timeout.ms")).toBe("default");
+  });
+
+  it("parses voters and derives advertised addresses", () => {
+    const config = loadNodeConfig({
+      flags: {
+        "node.id": "2",
+        "listeners.internal": "127.0.0.1:19093",
+        "controller.quorum.voters": "1@127.0.0.1:9093, 2@127.0.0.1:19093,3@[::1]:9093",
+      },
+    });
+    expect(config.advertisedInternal).toEqual({ host: "127.0.0.1", port: 19093 });
+    expect(config.controllerVoters.map((v) => `${v.id}@${v.host}:${v.port}`)).toEqual([
+      "1@127.0.0.1:9093",
+      "2@127.0.0.1:19093",
+      "3@::1:9093",
+    ]);
+  });
+
+  const refusals: [string, Parameters<typeof loadNodeConfig>[0], RegExp][] = [
+    ["a non-integer", { flags: { "node.id": "x" } }, /node\.id \(from flag\) must be an integer/],
+    ["an out-of-range value", { env: { STRAND_MIN_INSYNC_REPLICAS: "0" } }, /between 1 and 32/],
+    ["a bad address", { flags: { "listeners.client": "localhost" } }, /host:port/],
+    ["an unknown flag", { flags: { "node.idd": "1" } }, /unknown flag --node\.idd/],
+    ["an unknown role", { flags: { "process.roles": "broker,leader" } }, /broker, controller/],
+    [
+      "a controller missing from the voters",
+      { flags: { "node.id": "9", "controller.quorum.voters": "1@127.0.0.1:9093" } },
+      /node 9 has the controller role/,
+    ],
+    [
+      "a session timeout below the heartbeat",
+      { flags: { "broker.session.timeout.ms": "1000" } },
+      /must exceed broker\.heartbeat\.interval\.ms/,
+    ],
+    ["a duplicate voter", { flags: { "controller.quorum.voters": "1@a:1,1@b:2" } }, /twice/],
+    ["a bad boolean", { env: { STRAND_UNCLEAN_LEADER_ELECTION_ENABLE: "yes" } }, /true or false/],
+  ];
+  for (const [what, sources, message] of refusals) {
+    it(`refuses ${what}`, () => {
+      expect(() => loadNodeConfig(sources)).toThrow(ConfigError);
+      expect(() => loadNodeConfig(sources)).toThrow(message);
+    });
+  }
+
+  it("refuses unknown keys and non-maps in the YAML file", () => {
+    expect(() => loadNodeConfig({ configFile: yamlFile("nodeid: 3\n") })).toThrow(
+      /unknown setting "nodeid"/,
+    );
+    expect(() => loadNodeConfig({ configFile: yamlFile("- a\n- b\n") })).toThrow(/YAML map/);
+    expect(() => loadNodeConfig({ configFile: join(dir, "missing.yaml") })).toThrow(
+      /cannot read config file/,
+    );
+  });
+
+  it("splits flags", () => {
+    expect(parseFlags(["--node.id", "3", "--num-partitions=4", "--config", "f.yaml"])).toEqual({
+      flags: { "node.id": "3", "num-partitions": "4" },
+      configFile: "f.yaml",
+      help: false,
+    });
+    expect(parseFlags(["-h"]).help).toBe(true);
+    expect(() => parseFlags(["--node.id"])).toThrow(/needs a value/);
+    expect(() => parseFlags(["stray"])).toThrow(/unexpected argument/);
+  });
+
+  it("is documented, every setting with its default and env name", () => {
+    const doc = readFileSync(join(import.meta.dirname, "../../../docs/configuration.md"), "utf8");
+    for (const spec of SETTINGS) {
+      const row = doc.split("\n").find((line) => line.startsWith(`| \`${spec.key}\` |`));
+      expect(row, `docs/configuration.md has no row for ${spec.key}`).toBeDefined();
+      expect(row).toContain(`\`${envName(spec.key)}\``);
+      expect(row).toContain(spec.defaultText ?? spec.derived ?? "");
+    }
+  });
+});
