@@ -1,0 +1,73 @@
+/**
+ * The admin HTTP listener: `/metrics` (Prometheus text format), `/healthz` (the process is up
+ * and its event loop answers) and `/readyz` (the node can serve: it reports the reason when not).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Registry } from "prom-client";
+
+/** Answers whether the node is ready, with the reason when it is not. */
+export type ReadinessCheck = () => { readonly ready: boolean; readonly reason: string };
+
+/** Options of {@link startAdminServer}. */
+export interface AdminServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly registry: Registry;
+  readonly readiness: ReadinessCheck;
+}
+
+/** A running admin listener. */
+export interface AdminServer {
+  /** The bound port (useful when asked for port 0). */
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Starts the admin HTTP listener; resolves once it is listening. */
+export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
+  const server = createServer((req, res) => {
+    route(req, res, options).catch((error: unknown) => {
+      res.writeHead(500, { "content-type": "text/plain" });
+      res.end(`internal error: ${(error as Error).message}\n`);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => closeServer(server),
+  };
+}
+
+async function route(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: AdminServerOptions,
+): Promise<void> {
+  const path = (req.url ?? "/").split("?")[0];
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    res.writeHead(405, { allow: "GET, HEAD" }).end();
+    return;
+  }
+  if (path === "/metrics") {
+    const body = await options.registry.metrics();
+    res.writeHead(200, { "content-type": options.registry.contentType }).end(body);
+  } else if (path === "/healthz") {
+    res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+  } else if (path === "/readyz") {
+    const { ready, reason } = options.readiness();
+    res.writeHead(ready ? 200 : 503, { "content-type": "text/plain" }).end(`${reason}\n`);
+  } else {
+    res.writeHead(404, { "content-type": "text/plain" }).end("try /metrics, /healthz or /readyz\n");
+  }
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
