@@ -47,17 +47,41 @@ export const ErrorCode = Object.freeze({
     true,
     "Create the topic or use a partition number below the topic's partition count.",
   ),
+  LEADER_NOT_AVAILABLE: row(
+    5,
+    "LEADER_NOT_AVAILABLE",
+    true,
+    "The partition has no leader right now (an election is in progress or every ISR member is down); refresh metadata and retry after a short backoff.",
+  ),
   NOT_LEADER_OR_FOLLOWER: row(
     6,
     "NOT_LEADER_OR_FOLLOWER",
     true,
     "Send the request to the current leader named in the response, or refresh metadata.",
   ),
+  REQUEST_TIMED_OUT: row(
+    7,
+    "REQUEST_TIMED_OUT",
+    true,
+    "The request's timeout passed before it completed (for acks=all the batch may still commit); retry, ideally with an idempotent producer.",
+  ),
   MESSAGE_TOO_LARGE: row(
     10,
     "MESSAGE_TOO_LARGE",
     false,
     "Send smaller batches or raise the topic's max.message.bytes.",
+  ),
+  NOT_ENOUGH_REPLICAS: row(
+    19,
+    "NOT_ENOUGH_REPLICAS",
+    true,
+    "The ISR is smaller than min.insync.replicas, so acks=all is refused and nothing was written; retry once lagging replicas catch up, or bring failed brokers back.",
+  ),
+  NOT_ENOUGH_REPLICAS_AFTER_APPEND: row(
+    20,
+    "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+    true,
+    "The batch was written but the ISR fell below min.insync.replicas before it was acknowledged; retry (an idempotent producer avoids a duplicate).",
   ),
   UNSUPPORTED_COMPRESSION_TYPE: row(
     76,
