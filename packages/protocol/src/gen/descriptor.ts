@@ -8,6 +8,1620 @@ export const protoDescriptor: INamespace = {
       "nested": {
         "v1": {
           "nested": {
+            "LeaderHint": {
+              "fields": {
+                "leaderId": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "leaderEpoch": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "host": {
+                  "type": "string",
+                  "id": 3
+                },
+                "port": {
+                  "type": "int32",
+                  "id": 4
+                }
+              }
+            },
+            "IsolationLevel": {
+              "values": {
+                "ISOLATION_LEVEL_UNSPECIFIED": 0,
+                "ISOLATION_LEVEL_READ_UNCOMMITTED": 1,
+                "ISOLATION_LEVEL_READ_COMMITTED": 2
+              }
+            },
+            "ProduceService": {
+              "methods": {
+                "Produce": {
+                  "requestType": "ProduceRequest",
+                  "responseType": "ProduceResponse"
+                },
+                "ProduceStream": {
+                  "requestType": "ProduceStreamRequest",
+                  "requestStream": true,
+                  "responseType": "ProduceStreamResponse",
+                  "responseStream": true
+                }
+              }
+            },
+            "Acks": {
+              "values": {
+                "ACKS_UNSPECIFIED": 0,
+                "ACKS_NONE": 1,
+                "ACKS_LEADER": 2,
+                "ACKS_ALL": 3
+              }
+            },
+            "ProducePartitionData": {
+              "fields": {
+                "partition": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "records": {
+                  "type": "bytes",
+                  "id": 2
+                }
+              }
+            },
+            "ProduceTopicData": {
+              "fields": {
+                "topic": {
+                  "type": "string",
+                  "id": 1
+                },
+                "partitions": {
+                  "rule": "repeated",
+                  "type": "ProducePartitionData",
+                  "id": 2
+                }
+              }
+            },
+            "ProduceRequest": {
+              "fields": {
+                "acks": {
+                  "type": "Acks",
+                  "id": 1
+                },
+                "timeoutMs": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "topics": {
+                  "rule": "repeated",
+                  "type": "ProduceTopicData",
+                  "id": 3
+                }
+              }
+            },
+            "ProducePartitionResult": {
+              "fields": {
+                "partition": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "errorCode": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 3
+                },
+                "baseOffset": {
+                  "type": "int64",
+                  "id": 4
+                },
+                "logAppendTimeMs": {
+                  "type": "int64",
+                  "id": 5
+                },
+                "logStartOffset": {
+                  "type": "int64",
+                  "id": 6
+                },
+                "leaderHint": {
+                  "type": "LeaderHint",
+                  "id": 7
+                }
+              }
+            },
+            "ProduceTopicResult": {
+              "fields": {
+                "topic": {
+                  "type": "string",
+                  "id": 1
+                },
+                "partitions": {
+                  "rule": "repeated",
+                  "type": "ProducePartitionResult",
+                  "id": 2
+                }
+              }
+            },
+            "ProduceResponse": {
+              "fields": {
+                "topics": {
+                  "rule": "repeated",
+                  "type": "ProduceTopicResult",
+                  "id": 1
+                }
+              }
+            },
+            "ProduceStreamRequest": {
+              "fields": {
+                "correlationId": {
+                  "type": "uint64",
+                  "id": 1
+                },
+                "request": {
+                  "type": "ProduceRequest",
+                  "id": 2
+                }
+              }
+            },
+            "ProduceStreamResponse": {
+              "fields": {
+                "correlationId": {
+                  "type": "uint64",
+                  "id": 1
+                },
+                "response": {
+                  "type": "ProduceResponse",
+                  "id": 2
+                }
+              }
+            },
+            "FetchService": {
+              "methods": {
+                "Fetch": {
+                  "requestType": "FetchRequest",
+                  "responseType": "FetchResponse"
+                },
+                "Subscribe": {
+                  "requestType": "SubscribeRequest",
+                  "responseType": "SubscribeResponse",
+                  "responseStream": true
+                },
+                "ListOffsets": {
+                  "requestType": "ListOffsetsRequest",
+                  "responseType": "ListOffsetsResponse"
+                }
+              }
+            },
+            "FetchPartition": {
+              "oneofs": {
+                "_currentLeaderEpoch": {
+                  "oneof": [
+                    "currentLeaderEpoch"
+                  ]
+                }
+              },
+              "fields": {
+                "partition": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "fetchOffset": {
+                  "type": "int64",
+                  "id": 2
+                },
+                "currentLeaderEpoch": {
+                  "type": "int32",
+                  "id": 3,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "partitionMaxBytes": {
+                  "type": "int32",
+                  "id": 4
+                }
+              }
+            },
+            "FetchTopic": {
+              "fields": {
+                "topic": {
+                  "type": "string",
+                  "id": 1
+                },
+                "partitions": {
+                  "rule": "repeated",
+                  "type": "FetchPartition",
+                  "id": 2
+                }
+              }
+            },
+            "FetchRequest": {
+              "fields": {
+                "maxWaitMs": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "minBytes": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "maxBytes": {
+                  "type": "int32",
+                  "id": 3
+                },
+                "isolationLevel": {
+                  "type": "IsolationLevel",
+                  "id": 4
+                },
+                "topics": {
+                  "rule": "repeated",
+                  "type": "FetchTopic",
+                  "id": 5
+                }
+              }
+            },
+            "FetchPartitionResult": {
+              "fields": {
+                "partition": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "errorCode": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 3
+                },
+                "highWatermark": {
+                  "type": "int64",
+                  "id": 4
+                },
+                "lastStableOffset": {
+                  "type": "int64",
+                  "id": 5
+                },
+                "logStartOffset": {
+                  "type": "int64",
+                  "id": 6
+                },
+                "records": {
+                  "type": "bytes",
+                  "id": 7
+                },
+                "leaderHint": {
+                  "type": "LeaderHint",
+                  "id": 8
+                }
+              }
+            },
+            "FetchTopicResult": {
+              "fields": {
+                "topic": {
+                  "type": "string",
+                  "id": 1
+                },
+                "partitions": {
+                  "rule": "repeated",
+                  "type": "FetchPartitionResult",
+                  "id": 2
+                }
+              }
+            },
+            "FetchResponse": {
+              "fields": {
+                "topics": {
+                  "rule": "repeated",
+                  "type": "FetchTopicResult",
+                  "id": 1
+                }
+              }
+            },
+            "SubscribeRequest": {
+              "fields": {
+                "topics": {
+                  "rule": "repeated",
+                  "type": "FetchTopic",
+                  "id": 1
+                },
+                "isolationLevel": {
+                  "type": "IsolationLevel",
+                  "id": 2
+                },
+                "maxBytes": {
+                  "type": "int32",
+                  "id": 3
+                }
+              }
+            },
+            "SubscribeResponse": {
+              "fields": {
+                "topic": {
+                  "type": "string",
+                  "id": 1
+                },
+                "result": {
+                  "type": "FetchPartitionResult",
+                  "id": 2
+                }
+              }
+            },
+            "OffsetSpec": {
+              "values": {
+                "OFFSET_SPEC_UNSPECIFIED": 0,
+                "OFFSET_SPEC_EARLIEST": 1,
+                "OFFSET_SPEC_LATEST": 2,
+                "OFFSET_SPEC_BY_TIMESTAMP": 3
+              }
+            },
+            "ListOffsetsPartition": {
+              "oneofs": {
+                "_currentLeaderEpoch": {
+                  "oneof": [
+                    "currentLeaderEpoch"
+                  ]
+                }
+              },
+              "fields": {
+                "partition": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "spec": {
+                  "type": "OffsetSpec",
+                  "id": 2
+                },
+                "timestampMs": {
+                  "type": "int64",
+                  "id": 3
+                },
+                "currentLeaderEpoch": {
+                  "type": "int32",
+                  "id": 4,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                }
+              }
+            },
+            "ListOffsetsTopic": {
+              "fields": {
+                "topic": {
+                  "type": "string",
+                  "id": 1
+                },
+                "partitions": {
+                  "rule": "repeated",
+                  "type": "ListOffsetsPartition",
+                  "id": 2
+                }
+              }
+            },
+            "ListOffsetsRequest": {
+              "fields": {
+                "isolationLevel": {
+                  "type": "IsolationLevel",
+                  "id": 1
+                },
+                "topics": {
+                  "rule": "repeated",
+                  "type": "ListOffsetsTopic",
+                  "id": 2
+                }
+              }
+            },
+            "ListOffsetsPartitionResult": {
+              "fields": {
+                "partition": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "errorCode": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 3
+                },
+                "offset": {
+                  "type": "int64",
+                  "id": 4
+                },
+                "timestampMs": {
+                  "type": "int64",
+                  "id": 5
+                },
+                "leaderEpoch": {
+                  "type": "int32",
+                  "id": 6
+                },
+                "leaderHint": {
+                  "type": "LeaderHint",
+                  "id": 7
+                }
+              }
+            },
+            "ListOffsetsTopicResult": {
+              "fields": {
+                "topic": {
+                  "type": "string",
+                  "id": 1
+                },
+                "partitions": {
+                  "rule": "repeated",
+                  "type": "ListOffsetsPartitionResult",
+                  "id": 2
+                }
+              }
+            },
+            "ListOffsetsResponse": {
+              "fields": {
+                "topics": {
+                  "rule": "repeated",
+                  "type": "ListOffsetsTopicResult",
+                  "id": 1
+                }
+              }
+            },
+            "MetadataService": {
+              "methods": {
+                "Metadata": {
+                  "requestType": "MetadataRequest",
+                  "responseType": "MetadataResponse"
+                }
+              }
+            },
+            "MetadataRequest": {
+              "fields": {
+                "topics": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 1
+                },
+                "allTopics": {
+                  "type": "bool",
+                  "id": 2
+                }
+              }
+            },
+            "BrokerMetadata": {
+              "oneofs": {
+                "_rack": {
+                  "oneof": [
+                    "rack"
+                  ]
+                }
+              },
+              "fields": {
+                "brokerId": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "host": {
+                  "type": "string",
+                  "id": 2
+                },
+                "port": {
+                  "type": "int32",
+                  "id": 3
+                },
+                "rack": {
+                  "type": "string",
+                  "id": 4,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                }
+              }
+            },
+            "PartitionMetadata": {
+              "fields": {
+                "partition": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "errorCode": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "leaderId": {
+                  "type": "int32",
+                  "id": 3
+                },
+                "leaderEpoch": {
+                  "type": "int32",
+                  "id": 4
+                },
+                "replicas": {
+                  "rule": "repeated",
+                  "type": "int32",
+                  "id": 5
+                },
+                "isr": {
+                  "rule": "repeated",
+                  "type": "int32",
+                  "id": 6
+                },
+                "offlineReplicas": {
+                  "rule": "repeated",
+                  "type": "int32",
+                  "id": 7
+                }
+              }
+            },
+            "TopicMetadata": {
+              "fields": {
+                "name": {
+                  "type": "string",
+                  "id": 1
+                },
+                "topicId": {
+                  "type": "string",
+                  "id": 2
+                },
+                "errorCode": {
+                  "type": "int32",
+                  "id": 3
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 4
+                },
+                "partitions": {
+                  "rule": "repeated",
+                  "type": "PartitionMetadata",
+                  "id": 5
+                }
+              }
+            },
+            "MetadataResponse": {
+              "fields": {
+                "brokers": {
+                  "rule": "repeated",
+                  "type": "BrokerMetadata",
+                  "id": 1
+                },
+                "controllerId": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "topics": {
+                  "rule": "repeated",
+                  "type": "TopicMetadata",
+                  "id": 3
+                },
+                "metadataOffset": {
+                  "type": "int64",
+                  "id": 4
+                }
+              }
+            },
+            "AdminService": {
+              "methods": {
+                "CreateTopics": {
+                  "requestType": "AdminServiceCreateTopicsRequest",
+                  "responseType": "AdminServiceCreateTopicsResponse"
+                },
+                "DeleteTopics": {
+                  "requestType": "AdminServiceDeleteTopicsRequest",
+                  "responseType": "AdminServiceDeleteTopicsResponse"
+                },
+                "DescribeTopics": {
+                  "requestType": "AdminServiceDescribeTopicsRequest",
+                  "responseType": "AdminServiceDescribeTopicsResponse"
+                },
+                "DescribeCluster": {
+                  "requestType": "AdminServiceDescribeClusterRequest",
+                  "responseType": "AdminServiceDescribeClusterResponse"
+                },
+                "DescribeConfigs": {
+                  "requestType": "AdminServiceDescribeConfigsRequest",
+                  "responseType": "AdminServiceDescribeConfigsResponse"
+                },
+                "AlterConfigs": {
+                  "requestType": "AdminServiceAlterConfigsRequest",
+                  "responseType": "AdminServiceAlterConfigsResponse"
+                }
+              }
+            },
+            "AdminReplicaAssignment": {
+              "fields": {
+                "brokerIds": {
+                  "rule": "repeated",
+                  "type": "int32",
+                  "id": 1
+                }
+              }
+            },
+            "AdminConfigEntry": {
+              "fields": {
+                "key": {
+                  "type": "string",
+                  "id": 1
+                },
+                "value": {
+                  "type": "string",
+                  "id": 2
+                }
+              }
+            },
+            "AdminNewTopic": {
+              "fields": {
+                "name": {
+                  "type": "string",
+                  "id": 1
+                },
+                "partitionCount": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "replicationFactor": {
+                  "type": "int32",
+                  "id": 3
+                },
+                "assignments": {
+                  "rule": "repeated",
+                  "type": "AdminReplicaAssignment",
+                  "id": 4
+                },
+                "configs": {
+                  "rule": "repeated",
+                  "type": "AdminConfigEntry",
+                  "id": 5
+                }
+              }
+            },
+            "AdminServiceCreateTopicsRequest": {
+              "fields": {
+                "topics": {
+                  "rule": "repeated",
+                  "type": "AdminNewTopic",
+                  "id": 1
+                },
+                "validateOnly": {
+                  "type": "bool",
+                  "id": 2
+                },
+                "timeoutMs": {
+                  "type": "int32",
+                  "id": 3
+                }
+              }
+            },
+            "AdminTopicResult": {
+              "fields": {
+                "name": {
+                  "type": "string",
+                  "id": 1
+                },
+                "topicId": {
+                  "type": "string",
+                  "id": 2
+                },
+                "errorCode": {
+                  "type": "int32",
+                  "id": 3
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 4
+                }
+              }
+            },
+            "AdminServiceCreateTopicsResponse": {
+              "fields": {
+                "topics": {
+                  "rule": "repeated",
+                  "type": "AdminTopicResult",
+                  "id": 1
+                }
+              }
+            },
+            "AdminServiceDeleteTopicsRequest": {
+              "fields": {
+                "names": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 1
+                },
+                "timeoutMs": {
+                  "type": "int32",
+                  "id": 2
+                }
+              }
+            },
+            "AdminServiceDeleteTopicsResponse": {
+              "fields": {
+                "topics": {
+                  "rule": "repeated",
+                  "type": "AdminTopicResult",
+                  "id": 1
+                }
+              }
+            },
+            "AdminServiceDescribeTopicsRequest": {
+              "fields": {
+                "names": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 1
+                }
+              }
+            },
+            "AdminServiceDescribeTopicsResponse": {
+              "fields": {
+                "topics": {
+                  "rule": "repeated",
+                  "type": "TopicMetadata",
+                  "id": 1
+                }
+              }
+            },
+            "AdminServiceDescribeClusterRequest": {
+              "fields": {}
+            },
+            "AdminBrokerState": {
+              "fields": {
+                "broker": {
+                  "type": "BrokerMetadata",
+                  "id": 1
+                },
+                "brokerEpoch": {
+                  "type": "int64",
+                  "id": 2
+                },
+                "fenced": {
+                  "type": "bool",
+                  "id": 3
+                },
+                "inControlledShutdown": {
+                  "type": "bool",
+                  "id": 4
+                }
+              }
+            },
+            "AdminServiceDescribeClusterResponse": {
+              "fields": {
+                "clusterId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "controllerId": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "brokers": {
+                  "rule": "repeated",
+                  "type": "AdminBrokerState",
+                  "id": 3
+                },
+                "metadataOffset": {
+                  "type": "int64",
+                  "id": 4
+                }
+              }
+            },
+            "AdminConfigResourceType": {
+              "values": {
+                "ADMIN_CONFIG_RESOURCE_TYPE_UNSPECIFIED": 0,
+                "ADMIN_CONFIG_RESOURCE_TYPE_TOPIC": 1,
+                "ADMIN_CONFIG_RESOURCE_TYPE_BROKER": 2,
+                "ADMIN_CONFIG_RESOURCE_TYPE_CLUSTER": 3
+              }
+            },
+            "AdminConfigResource": {
+              "fields": {
+                "type": {
+                  "type": "AdminConfigResourceType",
+                  "id": 1
+                },
+                "name": {
+                  "type": "string",
+                  "id": 2
+                }
+              }
+            },
+            "AdminServiceDescribeConfigsRequest": {
+              "fields": {
+                "resources": {
+                  "rule": "repeated",
+                  "type": "AdminConfigResource",
+                  "id": 1
+                },
+                "keys": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 2
+                }
+              }
+            },
+            "AdminConfigSource": {
+              "values": {
+                "ADMIN_CONFIG_SOURCE_UNSPECIFIED": 0,
+                "ADMIN_CONFIG_SOURCE_RESOURCE": 1,
+                "ADMIN_CONFIG_SOURCE_CLUSTER": 2,
+                "ADMIN_CONFIG_SOURCE_DEFAULT": 3
+              }
+            },
+            "AdminConfigValue": {
+              "fields": {
+                "key": {
+                  "type": "string",
+                  "id": 1
+                },
+                "value": {
+                  "type": "string",
+                  "id": 2
+                },
+                "source": {
+                  "type": "AdminConfigSource",
+                  "id": 3
+                }
+              }
+            },
+            "AdminConfigResult": {
+              "fields": {
+                "resource": {
+                  "type": "AdminConfigResource",
+                  "id": 1
+                },
+                "errorCode": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 3
+                },
+                "values": {
+                  "rule": "repeated",
+                  "type": "AdminConfigValue",
+                  "id": 4
+                }
+              }
+            },
+            "AdminServiceDescribeConfigsResponse": {
+              "fields": {
+                "results": {
+                  "rule": "repeated",
+                  "type": "AdminConfigResult",
+                  "id": 1
+                }
+              }
+            },
+            "AdminConfigChange": {
+              "oneofs": {
+                "_value": {
+                  "oneof": [
+                    "value"
+                  ]
+                }
+              },
+              "fields": {
+                "key": {
+                  "type": "string",
+                  "id": 1
+                },
+                "value": {
+                  "type": "string",
+                  "id": 2,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                }
+              }
+            },
+            "AdminResourceChanges": {
+              "fields": {
+                "resource": {
+                  "type": "AdminConfigResource",
+                  "id": 1
+                },
+                "changes": {
+                  "rule": "repeated",
+                  "type": "AdminConfigChange",
+                  "id": 2
+                }
+              }
+            },
+            "AdminServiceAlterConfigsRequest": {
+              "fields": {
+                "resources": {
+                  "rule": "repeated",
+                  "type": "AdminResourceChanges",
+                  "id": 1
+                },
+                "validateOnly": {
+                  "type": "bool",
+                  "id": 2
+                }
+              }
+            },
+            "AdminAlterConfigsResult": {
+              "fields": {
+                "resource": {
+                  "type": "AdminConfigResource",
+                  "id": 1
+                },
+                "errorCode": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 3
+                }
+              }
+            },
+            "AdminServiceAlterConfigsResponse": {
+              "fields": {
+                "results": {
+                  "rule": "repeated",
+                  "type": "AdminAlterConfigsResult",
+                  "id": 1
+                }
+              }
+            },
+            "ControllerService": {
+              "methods": {
+                "RegisterBroker": {
+                  "requestType": "RegisterBrokerRequest",
+                  "responseType": "RegisterBrokerResponse"
+                },
+                "BrokerHeartbeat": {
+                  "requestType": "BrokerHeartbeatRequest",
+                  "responseType": "BrokerHeartbeatResponse"
+                },
+                "CreateTopics": {
+                  "requestType": "CreateTopicsRequest",
+                  "responseType": "CreateTopicsResponse"
+                },
+                "DeleteTopics": {
+                  "requestType": "DeleteTopicsRequest",
+                  "responseType": "DeleteTopicsResponse"
+                },
+                "AlterPartition": {
+                  "requestType": "AlterPartitionRequest",
+                  "responseType": "AlterPartitionResponse"
+                },
+                "AllocateProducerIds": {
+                  "requestType": "AllocateProducerIdsRequest",
+                  "responseType": "AllocateProducerIdsResponse"
+                },
+                "AlterConfigs": {
+                  "requestType": "AlterConfigsRequest",
+                  "responseType": "AlterConfigsResponse"
+                },
+                "DescribeCluster": {
+                  "requestType": "DescribeClusterRequest",
+                  "responseType": "DescribeClusterResponse"
+                },
+                "FetchMetadata": {
+                  "requestType": "FetchMetadataRequest",
+                  "responseType": "FetchMetadataResponse",
+                  "responseStream": true
+                }
+              }
+            },
+            "ControllerError": {
+              "fields": {
+                "code": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "name": {
+                  "type": "string",
+                  "id": 2
+                },
+                "message": {
+                  "type": "string",
+                  "id": 3
+                },
+                "controllerId": {
+                  "type": "int32",
+                  "id": 4
+                },
+                "controllerAddress": {
+                  "type": "string",
+                  "id": 5
+                }
+              }
+            },
+            "BrokerEndpoint": {
+              "fields": {
+                "name": {
+                  "type": "string",
+                  "id": 1
+                },
+                "host": {
+                  "type": "string",
+                  "id": 2
+                },
+                "port": {
+                  "type": "int32",
+                  "id": 3
+                }
+              }
+            },
+            "RegisterBrokerRequest": {
+              "oneofs": {
+                "_rack": {
+                  "oneof": [
+                    "rack"
+                  ]
+                }
+              },
+              "fields": {
+                "brokerId": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "incarnationId": {
+                  "type": "string",
+                  "id": 2
+                },
+                "listeners": {
+                  "rule": "repeated",
+                  "type": "BrokerEndpoint",
+                  "id": 3
+                },
+                "rack": {
+                  "type": "string",
+                  "id": 4,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                }
+              }
+            },
+            "RegisterBrokerResponse": {
+              "fields": {
+                "error": {
+                  "type": "ControllerError",
+                  "id": 1
+                },
+                "brokerEpoch": {
+                  "type": "int64",
+                  "id": 2
+                }
+              }
+            },
+            "BrokerHeartbeatRequest": {
+              "fields": {
+                "brokerId": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "brokerEpoch": {
+                  "type": "int64",
+                  "id": 2
+                },
+                "metadataOffset": {
+                  "type": "int64",
+                  "id": 3
+                },
+                "wantFence": {
+                  "type": "bool",
+                  "id": 4
+                },
+                "wantShutdown": {
+                  "type": "bool",
+                  "id": 5
+                }
+              }
+            },
+            "BrokerHeartbeatResponse": {
+              "fields": {
+                "error": {
+                  "type": "ControllerError",
+                  "id": 1
+                },
+                "isCaughtUp": {
+                  "type": "bool",
+                  "id": 2
+                },
+                "isFenced": {
+                  "type": "bool",
+                  "id": 3
+                },
+                "shouldShutdown": {
+                  "type": "bool",
+                  "id": 4
+                }
+              }
+            },
+            "ReplicaAssignment": {
+              "fields": {
+                "brokerIds": {
+                  "rule": "repeated",
+                  "type": "int32",
+                  "id": 1
+                }
+              }
+            },
+            "CreatableTopic": {
+              "fields": {
+                "name": {
+                  "type": "string",
+                  "id": 1
+                },
+                "partitionCount": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "replicationFactor": {
+                  "type": "int32",
+                  "id": 3
+                },
+                "configs": {
+                  "keyType": "string",
+                  "type": "string",
+                  "id": 4
+                },
+                "assignments": {
+                  "rule": "repeated",
+                  "type": "ReplicaAssignment",
+                  "id": 5
+                }
+              }
+            },
+            "CreateTopicsRequest": {
+              "fields": {
+                "topics": {
+                  "rule": "repeated",
+                  "type": "CreatableTopic",
+                  "id": 1
+                },
+                "validateOnly": {
+                  "type": "bool",
+                  "id": 2
+                }
+              }
+            },
+            "CreateTopicResult": {
+              "fields": {
+                "name": {
+                  "type": "string",
+                  "id": 1
+                },
+                "error": {
+                  "type": "ControllerError",
+                  "id": 2
+                },
+                "topicId": {
+                  "type": "string",
+                  "id": 3
+                },
+                "assignments": {
+                  "rule": "repeated",
+                  "type": "ReplicaAssignment",
+                  "id": 4
+                }
+              }
+            },
+            "CreateTopicsResponse": {
+              "fields": {
+                "error": {
+                  "type": "ControllerError",
+                  "id": 1
+                },
+                "topics": {
+                  "rule": "repeated",
+                  "type": "CreateTopicResult",
+                  "id": 2
+                }
+              }
+            },
+            "DeleteTopicsRequest": {
+              "fields": {
+                "names": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 1
+                }
+              }
+            },
+            "DeleteTopicResult": {
+              "fields": {
+                "name": {
+                  "type": "string",
+                  "id": 1
+                },
+                "error": {
+                  "type": "ControllerError",
+                  "id": 2
+                },
+                "topicId": {
+                  "type": "string",
+                  "id": 3
+                }
+              }
+            },
+            "DeleteTopicsResponse": {
+              "fields": {
+                "error": {
+                  "type": "ControllerError",
+                  "id": 1
+                },
+                "topics": {
+                  "rule": "repeated",
+                  "type": "DeleteTopicResult",
+                  "id": 2
+                }
+              }
+            },
+            "PartitionState": {
+              "fields": {
+                "topicId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "partition": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "replicas": {
+                  "rule": "repeated",
+                  "type": "int32",
+                  "id": 3
+                },
+                "isr": {
+                  "rule": "repeated",
+                  "type": "int32",
+                  "id": 4
+                },
+                "leader": {
+                  "type": "int32",
+                  "id": 5
+                },
+                "leaderEpoch": {
+                  "type": "int32",
+                  "id": 6
+                },
+                "partitionEpoch": {
+                  "type": "int32",
+                  "id": 7
+                }
+              }
+            },
+            "AlterPartitionRequest": {
+              "fields": {
+                "brokerId": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "brokerEpoch": {
+                  "type": "int64",
+                  "id": 2
+                },
+                "topicId": {
+                  "type": "string",
+                  "id": 3
+                },
+                "partition": {
+                  "type": "int32",
+                  "id": 4
+                },
+                "leaderEpoch": {
+                  "type": "int32",
+                  "id": 5
+                },
+                "partitionEpoch": {
+                  "type": "int32",
+                  "id": 6
+                },
+                "isr": {
+                  "rule": "repeated",
+                  "type": "int32",
+                  "id": 7
+                }
+              }
+            },
+            "AlterPartitionResponse": {
+              "oneofs": {
+                "_partition": {
+                  "oneof": [
+                    "partition"
+                  ]
+                }
+              },
+              "fields": {
+                "error": {
+                  "type": "ControllerError",
+                  "id": 1
+                },
+                "partition": {
+                  "type": "PartitionState",
+                  "id": 2,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                }
+              }
+            },
+            "AllocateProducerIdsRequest": {
+              "fields": {
+                "brokerId": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "brokerEpoch": {
+                  "type": "int64",
+                  "id": 2
+                }
+              }
+            },
+            "AllocateProducerIdsResponse": {
+              "fields": {
+                "error": {
+                  "type": "ControllerError",
+                  "id": 1
+                },
+                "firstProducerId": {
+                  "type": "int64",
+                  "id": 2
+                },
+                "size": {
+                  "type": "int32",
+                  "id": 3
+                }
+              }
+            },
+            "ConfigTarget": {
+              "values": {
+                "CONFIG_TARGET_UNSPECIFIED": 0,
+                "CONFIG_TARGET_TOPIC": 1,
+                "CONFIG_TARGET_BROKER": 2,
+                "CONFIG_TARGET_CLUSTER": 3
+              }
+            },
+            "ConfigChange": {
+              "oneofs": {
+                "_value": {
+                  "oneof": [
+                    "value"
+                  ]
+                }
+              },
+              "fields": {
+                "key": {
+                  "type": "string",
+                  "id": 1
+                },
+                "value": {
+                  "type": "string",
+                  "id": 2,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                }
+              }
+            },
+            "AlterConfigsRequest": {
+              "fields": {
+                "target": {
+                  "type": "ConfigTarget",
+                  "id": 1
+                },
+                "name": {
+                  "type": "string",
+                  "id": 2
+                },
+                "changes": {
+                  "rule": "repeated",
+                  "type": "ConfigChange",
+                  "id": 3
+                },
+                "validateOnly": {
+                  "type": "bool",
+                  "id": 4
+                }
+              }
+            },
+            "AlterConfigsResponse": {
+              "fields": {
+                "error": {
+                  "type": "ControllerError",
+                  "id": 1
+                }
+              }
+            },
+            "DescribeClusterRequest": {
+              "fields": {}
+            },
+            "BrokerDescription": {
+              "oneofs": {
+                "_rack": {
+                  "oneof": [
+                    "rack"
+                  ]
+                }
+              },
+              "fields": {
+                "brokerId": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "brokerEpoch": {
+                  "type": "int64",
+                  "id": 2
+                },
+                "listeners": {
+                  "rule": "repeated",
+                  "type": "BrokerEndpoint",
+                  "id": 3
+                },
+                "rack": {
+                  "type": "string",
+                  "id": 4,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "fenced": {
+                  "type": "bool",
+                  "id": 5
+                },
+                "inControlledShutdown": {
+                  "type": "bool",
+                  "id": 6
+                }
+              }
+            },
+            "QuorumVoter": {
+              "fields": {
+                "nodeId": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "directoryId": {
+                  "type": "string",
+                  "id": 2
+                },
+                "address": {
+                  "type": "string",
+                  "id": 3
+                },
+                "matchIndex": {
+                  "type": "int64",
+                  "id": 4
+                }
+              }
+            },
+            "QuorumStatus": {
+              "fields": {
+                "nodeId": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "role": {
+                  "type": "string",
+                  "id": 2
+                },
+                "term": {
+                  "type": "int64",
+                  "id": 3
+                },
+                "leaderId": {
+                  "type": "int32",
+                  "id": 4
+                },
+                "commitIndex": {
+                  "type": "int64",
+                  "id": 5
+                },
+                "appliedIndex": {
+                  "type": "int64",
+                  "id": 6
+                },
+                "lastIndex": {
+                  "type": "int64",
+                  "id": 7
+                },
+                "voters": {
+                  "rule": "repeated",
+                  "type": "QuorumVoter",
+                  "id": 8
+                }
+              }
+            },
+            "DescribeClusterResponse": {
+              "fields": {
+                "error": {
+                  "type": "ControllerError",
+                  "id": 1
+                },
+                "activeControllerId": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "nodeId": {
+                  "type": "int32",
+                  "id": 3
+                },
+                "brokers": {
+                  "rule": "repeated",
+                  "type": "BrokerDescription",
+                  "id": 4
+                },
+                "metadataOffset": {
+                  "type": "int64",
+                  "id": 5
+                },
+                "quorum": {
+                  "type": "QuorumStatus",
+                  "id": 6
+                }
+              }
+            },
+            "FetchMetadataRequest": {
+              "fields": {
+                "appliedOffset": {
+                  "type": "int64",
+                  "id": 1
+                }
+              }
+            },
+            "MetadataLogBatch": {
+              "fields": {
+                "offset": {
+                  "type": "int64",
+                  "id": 1
+                },
+                "epoch": {
+                  "type": "int64",
+                  "id": 2
+                },
+                "records": {
+                  "type": "bytes",
+                  "id": 3
+                }
+              }
+            },
+            "MetadataSnapshotChunk": {
+              "fields": {
+                "offset": {
+                  "type": "int64",
+                  "id": 1
+                },
+                "epoch": {
+                  "type": "int64",
+                  "id": 2
+                },
+                "records": {
+                  "type": "bytes",
+                  "id": 3
+                },
+                "last": {
+                  "type": "bool",
+                  "id": 4
+                }
+              }
+            },
+            "FetchMetadataResponse": {
+              "oneofs": {
+                "payload": {
+                  "oneof": [
+                    "snapshot",
+                    "batch"
+                  ]
+                }
+              },
+              "fields": {
+                "snapshot": {
+                  "type": "MetadataSnapshotChunk",
+                  "id": 1
+                },
+                "batch": {
+                  "type": "MetadataLogBatch",
+                  "id": 2
+                }
+              }
+            },
             "MetadataRecordBatch": {
               "fields": {
                 "records": {
@@ -675,6 +2289,172 @@ export const protoDescriptor: INamespace = {
             },
             "RaftTimeoutNow": {
               "fields": {}
+            },
+            "ReplicationService": {
+              "methods": {
+                "ReplicaFetch": {
+                  "requestType": "ReplicaFetchRequest",
+                  "requestStream": true,
+                  "responseType": "ReplicaFetchResponse",
+                  "responseStream": true
+                }
+              }
+            },
+            "ReplicaFetchPartition": {
+              "fields": {
+                "topicId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "topic": {
+                  "type": "string",
+                  "id": 2
+                },
+                "partition": {
+                  "type": "int32",
+                  "id": 3
+                },
+                "fetchOffset": {
+                  "type": "int64",
+                  "id": 4
+                },
+                "lastFetchedEpoch": {
+                  "type": "int32",
+                  "id": 5
+                },
+                "currentLeaderEpoch": {
+                  "type": "int32",
+                  "id": 6
+                },
+                "logStartOffset": {
+                  "type": "int64",
+                  "id": 7
+                },
+                "partitionMaxBytes": {
+                  "type": "int32",
+                  "id": 8
+                }
+              }
+            },
+            "ReplicaFetchRequest": {
+              "fields": {
+                "correlationId": {
+                  "type": "uint64",
+                  "id": 1
+                },
+                "replicaId": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "brokerEpoch": {
+                  "type": "int64",
+                  "id": 3
+                },
+                "maxWaitMs": {
+                  "type": "int32",
+                  "id": 4
+                },
+                "minBytes": {
+                  "type": "int32",
+                  "id": 5
+                },
+                "maxBytes": {
+                  "type": "int32",
+                  "id": 6
+                },
+                "partitions": {
+                  "rule": "repeated",
+                  "type": "ReplicaFetchPartition",
+                  "id": 7
+                }
+              }
+            },
+            "DivergingEpoch": {
+              "fields": {
+                "epoch": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "endOffset": {
+                  "type": "int64",
+                  "id": 2
+                }
+              }
+            },
+            "ReplicaFetchPartitionResult": {
+              "oneofs": {
+                "_divergingEpoch": {
+                  "oneof": [
+                    "divergingEpoch"
+                  ]
+                }
+              },
+              "fields": {
+                "topicId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "partition": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "errorCode": {
+                  "type": "int32",
+                  "id": 3
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 4
+                },
+                "highWatermark": {
+                  "type": "int64",
+                  "id": 5
+                },
+                "logStartOffset": {
+                  "type": "int64",
+                  "id": 6
+                },
+                "records": {
+                  "type": "bytes",
+                  "id": 7
+                },
+                "divergingEpoch": {
+                  "type": "DivergingEpoch",
+                  "id": 8,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "leaderEpoch": {
+                  "type": "int32",
+                  "id": 9
+                },
+                "logEndOffset": {
+                  "type": "int64",
+                  "id": 10
+                }
+              }
+            },
+            "ReplicaFetchResponse": {
+              "fields": {
+                "correlationId": {
+                  "type": "uint64",
+                  "id": 1
+                },
+                "errorCode": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 3
+                },
+                "partitions": {
+                  "rule": "repeated",
+                  "type": "ReplicaFetchPartitionResult",
+                  "id": 4
+                }
+              }
             }
           }
         }

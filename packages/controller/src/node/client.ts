@@ -1,0 +1,104 @@
+/**
+ * ControllerClient: promise-returning ControllerService calls for brokers, tools and tests.
+ * A call rejects with the gRPC `ServiceError` (status code + details) on transport failures,
+ * INVALID_ARGUMENT, or its deadline; Strand error codes come back inside the response.
+ */
+import type * as grpc from "@grpc/grpc-js";
+import type { AllocateProducerIdsRequest } from "@strand/protocol/gen/strand/v1/AllocateProducerIdsRequest.ts";
+import type { AllocateProducerIdsResponse__Output } from "@strand/protocol/gen/strand/v1/AllocateProducerIdsResponse.ts";
+import type { AlterConfigsRequest } from "@strand/protocol/gen/strand/v1/AlterConfigsRequest.ts";
+import type { AlterConfigsResponse__Output } from "@strand/protocol/gen/strand/v1/AlterConfigsResponse.ts";
+import type { AlterPartitionRequest } from "@strand/protocol/gen/strand/v1/AlterPartitionRequest.ts";
+import type { AlterPartitionResponse__Output } from "@strand/protocol/gen/strand/v1/AlterPartitionResponse.ts";
+import type { BrokerHeartbeatRequest } from "@strand/protocol/gen/strand/v1/BrokerHeartbeatRequest.ts";
+import type { BrokerHeartbeatResponse__Output } from "@strand/protocol/gen/strand/v1/BrokerHeartbeatResponse.ts";
+import type { ControllerServiceClient } from "@strand/protocol/gen/strand/v1/ControllerService.ts";
+import type { CreateTopicsRequest } from "@strand/protocol/gen/strand/v1/CreateTopicsRequest.ts";
+import type { CreateTopicsResponse__Output } from "@strand/protocol/gen/strand/v1/CreateTopicsResponse.ts";
+import type { DeleteTopicsRequest } from "@strand/protocol/gen/strand/v1/DeleteTopicsRequest.ts";
+import type { DeleteTopicsResponse__Output } from "@strand/protocol/gen/strand/v1/DeleteTopicsResponse.ts";
+import type { DescribeClusterResponse__Output } from "@strand/protocol/gen/strand/v1/DescribeClusterResponse.ts";
+import type { FetchMetadataResponse__Output } from "@strand/protocol/gen/strand/v1/FetchMetadataResponse.ts";
+import type { RegisterBrokerRequest } from "@strand/protocol/gen/strand/v1/RegisterBrokerRequest.ts";
+import type { RegisterBrokerResponse__Output } from "@strand/protocol/gen/strand/v1/RegisterBrokerResponse.ts";
+import { controllerClient } from "./grpc.ts";
+
+/** Default deadline of one unary call. */
+export const DEFAULT_CALL_TIMEOUT_MS = 5_000;
+
+type Callback<Res> = (error: grpc.ServiceError | null, response?: Res) => void;
+
+/** See the module comment. */
+export class ControllerClient {
+  /** The address this client talks to. */
+  readonly address: string;
+  /** The generated client (for streams and options not wrapped here). */
+  readonly raw: ControllerServiceClient;
+  readonly #timeoutMs: number;
+
+  constructor(address: string, timeoutMs = DEFAULT_CALL_TIMEOUT_MS) {
+    this.address = address;
+    this.raw = controllerClient(address);
+    this.#timeoutMs = timeoutMs;
+  }
+
+  #unary<Res>(start: (options: grpc.CallOptions, callback: Callback<Res>) => void): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      start({ deadline: Date.now() + this.#timeoutMs }, (error, response) => {
+        if (error !== null) reject(error);
+        else if (response === undefined) reject(new Error("empty gRPC response"));
+        else resolve(response);
+      });
+    });
+  }
+
+  /** RegisterBroker. */
+  registerBroker(r: RegisterBrokerRequest): Promise<RegisterBrokerResponse__Output> {
+    return this.#unary((o, cb) => this.raw.RegisterBroker(r, o, cb));
+  }
+
+  /** BrokerHeartbeat. */
+  brokerHeartbeat(r: BrokerHeartbeatRequest): Promise<BrokerHeartbeatResponse__Output> {
+    return this.#unary((o, cb) => this.raw.BrokerHeartbeat(r, o, cb));
+  }
+
+  /** CreateTopics. */
+  createTopics(r: CreateTopicsRequest): Promise<CreateTopicsResponse__Output> {
+    return this.#unary((o, cb) => this.raw.CreateTopics(r, o, cb));
+  }
+
+  /** DeleteTopics. */
+  deleteTopics(r: DeleteTopicsRequest): Promise<DeleteTopicsResponse__Output> {
+    return this.#unary((o, cb) => this.raw.DeleteTopics(r, o, cb));
+  }
+
+  /** AlterPartition. */
+  alterPartition(r: AlterPartitionRequest): Promise<AlterPartitionResponse__Output> {
+    return this.#unary((o, cb) => this.raw.AlterPartition(r, o, cb));
+  }
+
+  /** AllocateProducerIds. */
+  allocateProducerIds(r: AllocateProducerIdsRequest): Promise<AllocateProducerIdsResponse__Output> {
+    return this.#unary((o, cb) => this.raw.AllocateProducerIds(r, o, cb));
+  }
+
+  /** AlterConfigs. */
+  alterConfigs(r: AlterConfigsRequest): Promise<AlterConfigsResponse__Output> {
+    return this.#unary((o, cb) => this.raw.AlterConfigs(r, o, cb));
+  }
+
+  /** DescribeCluster. */
+  describeCluster(): Promise<DescribeClusterResponse__Output> {
+    return this.#unary((o, cb) => this.raw.DescribeCluster({}, o, cb));
+  }
+
+  /** Opens a FetchMetadata stream after `appliedOffset`; cancel it when done. */
+  fetchMetadata(appliedOffset: number): grpc.ClientReadableStream<FetchMetadataResponse__Output> {
+    return this.raw.FetchMetadata({ appliedOffset: String(appliedOffset) });
+  }
+
+  /** Closes the channel. */
+  close(): void {
+    this.raw.close();
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The controller quorum's I/O edge: ControllerNode (Raft + gRPC services), MetadataFollower
+ * (brokers following the committed log), the ControllerService client helpers and the
+ * wire conversions. Exported from @strand/controller.
+ */
+export { ControllerClient, DEFAULT_CALL_TIMEOUT_MS } from "./client.ts";
+export {
+  bootstrapDirectoryId,
+  parseVoters,
+  QUORUM_VOTERS_MAX,
+  type VoterConfig,
+  voterAddress,
+} from "./config.ts";
+export {
+  type DeltaListener,
+  type FollowerTimers,
+  MetadataFollower,
+  type MetadataFollowerOptions,
+} from "./follower.ts";
+export {
+  controllerClient,
+  controllerProto,
+  controllerServiceDefinition,
+} from "./grpc.ts";
+export {
+  ControllerNode,
+  type ControllerNodeOptions,
+  DEFAULT_CONTROLLER_TICK_MS,
+  DEFAULT_NOOP_INTERVAL_MS,
+  METADATA_LOG_DIR,
+} from "./node.ts";
+export { ObservedTransport } from "./quorum.ts";
+export {
+  DEFAULT_CACHED_BATCHES_MAX,
+  type LoggedBatch,
+  MetadataStateMachine,
+  type MetadataStateMachineOptions,
+} from "./state-machine.ts";
+export {
+  FETCH_STREAMS_MAX,
+  SNAPSHOT_CHUNK_RECORDS_MAX,
+  STREAM_BATCHES_PER_ROUND_MAX,
+} from "./stream.ts";
+export {
+  type ControllerHint,
+  errorToWire,
+  InvalidArgumentError,
+  REQUEST_ITEMS_MAX,
+  STRING_BYTES_MAX,
+} from "./wire.ts";

@@ -1,0 +1,395 @@
+/**
+ * ControllerNode: one voter of the metadata quorum. It binds a RaftDriver (FileStorage in
+ * `<dataDir>/__cluster_metadata`, gRPC transport) to the {@link Controller}:
+ *
+ * - every committed entry is replayed through `Controller.apply` (MetadataStateMachine), so
+ *   every voter keeps the same image;
+ * - the Raft leader activates the controller only once it has applied the first entry of its
+ *   own term (its no-op): earlier entries commit only then (Kafka's rule); it deactivates on
+ *   losing leadership, and pending requests get NOT_CONTROLLER;
+ * - `MetadataLog.append` is `driver.propose`, with the offset predicted synchronously: the
+ *   active controller is the only proposer in its term, so its entries land at consecutive
+ *   indexes after its no-op. A proposal that fails or lands elsewhere deactivates the
+ *   controller; it re-activates when everything it proposed is settled and applied;
+ * - a timer calls `Controller.tick` (session expiry, rebalance) and, on the active
+ *   controller, writes a NoOp record when nothing was written for `noOpIntervalMs`, so
+ *   followers see the log move;
+ * - one gRPC server on the internal listener hosts RaftService and ControllerService.
+ */
+
+import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import type { DescribeClusterResponse } from "@strand/protocol/gen/strand/v1/DescribeClusterResponse.ts";
+import {
+  addRaftService,
+  type CoreOptions,
+  FileStorage,
+  GrpcTransport,
+  type LeaderInfo,
+  type NodeId,
+  nodeId,
+  RaftDriver,
+  realScheduler,
+  type Scheduler,
+  type TimerHandle,
+} from "@strand/raft";
+import { encodeMetadataBatch } from "../codec.ts";
+import { Controller } from "../controller.ts";
+import type { MetadataImage } from "../image.ts";
+import type { MetadataRecord } from "../records.ts";
+import type { ControllerConfig } from "../requests.ts";
+import { type Logger, type MetadataOffset, metadataOffset, noopLogger } from "../types.ts";
+import { bootstrapDirectoryId, type VoterConfig, voterAddress } from "./config.ts";
+import { controllerServiceDefinition } from "./grpc.ts";
+import { ObservedTransport } from "./quorum.ts";
+import { controllerServiceHandlers, type ServiceHost } from "./service.ts";
+import { type LoggedBatch, MetadataStateMachine } from "./state-machine.ts";
+import type { ControllerHint } from "./wire.ts";
+
+/** Name of the metadata log's directory under the data dir (Kafka's name). */
+export const METADATA_LOG_DIR = "__cluster_metadata";
+/** Default period of the controller timer (tick, activation checks, no-ops). */
+export const DEFAULT_CONTROLLER_TICK_MS = 100;
+/** Default idle time after which the active controller writes a NoOp (Kafka: 500 ms). */
+export const DEFAULT_NOOP_INTERVAL_MS = 500;
+
+/** Options of {@link ControllerNode.start}. */
+export interface ControllerNodeOptions {
+  /** This node's id; must be one of `voters`. */
+  readonly nodeId: number;
+  /** The node's data directory; the metadata log lives in `<dataDir>/__cluster_metadata`. */
+  readonly dataDir: string;
+  /** Address the internal listener binds, `host:port` (port 0: any free port). */
+  readonly listen: string;
+  /** The quorum's voters with their internal addresses. */
+  readonly voters: readonly VoterConfig[];
+  readonly logger?: Logger;
+  /** The clock (`nowMs`) for the controller; default `Date.now`. */
+  readonly clock?: () => number;
+  /** Timers for Raft ticks and the controller timer; default real, unref'd timers. */
+  readonly scheduler?: Scheduler;
+  /** Raft tick; default 100 ms (election timeout = electionTicks ticks). */
+  readonly tickMs?: number;
+  /** Raft core options (electionTicks 10, heartbeatTicks 1 by default). */
+  readonly core?: CoreOptions;
+  /** Period of the controller timer; default {@link DEFAULT_CONTROLLER_TICK_MS}. */
+  readonly controllerTickMs?: number;
+  /** Idle time before a NoOp record; default {@link DEFAULT_NOOP_INTERVAL_MS}. */
+  readonly noOpIntervalMs?: number;
+  /** Take a snapshot every this many entries; default the driver's (10 000). */
+  readonly snapshotEveryEntries?: number;
+  /** Entries (and served batches) kept behind a snapshot; default 1 000. */
+  readonly compactionLagEntries?: number;
+  /** Controller timeouts and limits (session timeout, heartbeat interval...). */
+  readonly controller?: Partial<ControllerConfig>;
+  /** Deadline of one Raft Step RPC; default the transport's. */
+  readonly raftRpcTimeoutMs?: number;
+}
+
+/** See the module comment. Create with {@link ControllerNode.start}. */
+export class ControllerNode {
+  /** This node's id. */
+  readonly id: NodeId;
+  /** The controller state machine (image, sessions, handle). */
+  readonly controller: Controller;
+  /** The internal listener's bound port. */
+  readonly port: number;
+  readonly #o: ControllerNodeOptions;
+  readonly #logger: Logger;
+  readonly #clock: () => number;
+  readonly #machine: MetadataStateMachine;
+  readonly #server: grpc.Server;
+  readonly #transport: ObservedTransport;
+  readonly #addresses: ReadonlyMap<number, string>;
+  #driver: RaftDriver | null = null;
+  #timer: TimerHandle | null = null;
+  #closed = false;
+  #closing: Promise<void> | null = null;
+  /** Next offset this active controller's append gets; null = not writable. */
+  #nextOffset: number | null = null;
+  #activeTerm = -1;
+  #outstanding = 0;
+  #lastAppendMs = 0;
+  #fatal: ((error: unknown) => void)[] = [];
+
+  private constructor(
+    o: ControllerNodeOptions,
+    server: grpc.Server,
+    port: number,
+    t: GrpcTransport,
+  ) {
+    this.#o = o;
+    this.id = nodeId(o.nodeId);
+    this.port = port;
+    this.#logger = o.logger ?? noopLogger;
+    this.#clock = o.clock ?? Date.now;
+    this.#server = server;
+    this.#transport = new ObservedTransport(t);
+    this.#addresses = new Map(o.voters.map((v) => [v.id, voterAddress(v)]));
+    this.controller = new Controller({
+      log: { append: (records, nowMs) => this.#append(records, nowMs) },
+      logger: this.#logger,
+      ...(o.controller === undefined ? {} : { config: o.controller }),
+    });
+    this.#machine = new MetadataStateMachine({
+      controller: this.controller,
+      keepBehindSnapshot: o.compactionLagEntries ?? 1_000,
+      onApplied: (batch) => this.#afterApply(batch),
+    });
+    server.addService(controllerServiceDefinition(), controllerServiceHandlers(this.#host()));
+  }
+
+  /** Opens the metadata log, binds the internal listener and starts Raft and the timer. */
+  static async start(o: ControllerNodeOptions): Promise<ControllerNode> {
+    const self = o.voters.find((v) => v.id === o.nodeId);
+    if (self === undefined) throw new Error(`node ${o.nodeId} is not in the voter list`);
+    const logger = o.logger ?? noopLogger;
+    const bootstrapVoters = o.voters.map((v) => ({
+      id: v.id,
+      dir: v.dir ?? bootstrapDirectoryId(v.id),
+    }));
+    const storage = await FileStorage.open({
+      dir: join(o.dataDir, METADATA_LOG_DIR),
+      nodeId: self.id,
+      directoryId: self.dir ?? bootstrapDirectoryId(self.id),
+      bootstrapVoters,
+      logger,
+    });
+    const peers = new Map(o.voters.map((v) => [v.id, voterAddress(v)]));
+    const transport = new GrpcTransport({
+      nodeId: self.id,
+      peers,
+      logger,
+      ...(o.raftRpcTimeoutMs === undefined ? {} : { rpcTimeoutMs: o.raftRpcTimeoutMs }),
+    });
+    const server = new grpc.Server();
+    addRaftService(server, transport, logger);
+    let node: ControllerNode;
+    try {
+      const port = await bind(server, o.listen);
+      node = new ControllerNode(o, server, port, transport);
+    } catch (error) {
+      server.forceShutdown();
+      await transport.close();
+      await storage.close();
+      throw error;
+    }
+    await node.#startDriver(storage);
+    logger.info({ nodeId: o.nodeId, port: node.port }, "controller node started");
+    return node;
+  }
+
+  async #startDriver(storage: FileStorage): Promise<void> {
+    const o = this.#o;
+    const driver = await RaftDriver.start({
+      id: this.id,
+      storage,
+      transport: this.#transport,
+      stateMachine: this.#machine,
+      scheduler: o.scheduler ?? realScheduler,
+      logger: this.#logger,
+      ...(o.tickMs === undefined ? {} : { tickMs: o.tickMs }),
+      ...(o.core === undefined ? {} : { core: o.core }),
+      ...(o.snapshotEveryEntries === undefined
+        ? {}
+        : { snapshotEveryEntries: o.snapshotEveryEntries }),
+      ...(o.compactionLagEntries === undefined
+        ? {}
+        : { compactionLagEntries: o.compactionLagEntries }),
+    });
+    this.#driver = driver;
+    driver.onLeaderChange((info) => this.#onLeaderChange(info));
+    driver.onFatal((error) => {
+      this.#logger.error({ err: error, nodeId: this.id }, "raft driver failed: the node stops");
+      for (const l of this.#fatal) l(error);
+    });
+    const every = o.controllerTickMs ?? DEFAULT_CONTROLLER_TICK_MS;
+    this.#timer = (o.scheduler ?? realScheduler).setInterval(() => this.#onTimer(), every);
+  }
+
+  get #raft(): RaftDriver {
+    const d = this.#driver;
+    if (d === null) throw new Error("the raft driver is not started");
+    return d;
+  }
+
+  /** The Raft driver (status, campaign, transfer). */
+  get driver(): RaftDriver {
+    return this.#raft;
+  }
+
+  /** The committed metadata image (same on every voter at the same offset). */
+  get image(): MetadataImage {
+    return this.controller.image;
+  }
+
+  /** The internal listener's address as configured for this voter. */
+  get address(): string {
+    return this.#addresses.get(this.id) ?? `127.0.0.1:${this.port}`;
+  }
+
+  /** Committed batches after `offset` still held in memory (null: behind the tail). */
+  batchesAfter(offset: number, countMax: number): readonly LoggedBatch[] | null {
+    return this.#machine.batchesAfter(offset, countMax);
+  }
+
+  /** Calls `listener` if the node stops on a fatal error (the process should exit). */
+  onFatal(listener: (error: unknown) => void): void {
+    this.#fatal.push(listener);
+  }
+
+  /** Where NOT_CONTROLLER answers send callers: the Raft leader as this node knows it. */
+  hint(): ControllerHint {
+    const leader = this.#driver?.status().leader ?? null;
+    return { id: leader, address: leader === null ? null : (this.#addresses.get(leader) ?? null) };
+  }
+
+  // ------------------------------------------------------------------ the metadata log
+
+  #append(records: readonly MetadataRecord[], nowMs: number): MetadataOffset | null {
+    if (this.#nextOffset === null || this.#closed) return null;
+    const offset = this.#nextOffset++;
+    this.#outstanding++;
+    this.#lastAppendMs = nowMs;
+    this.#raft.propose(encodeMetadataBatch(records)).then(
+      (at) => {
+        this.#outstanding--;
+        if (at.index !== offset) this.#demote(`proposal landed at ${at.index}, not ${offset}`);
+      },
+      (error: unknown) => {
+        this.#outstanding--;
+        this.#demote(`proposal at ${offset} failed: ${String(error)}`);
+      },
+    );
+    return metadataOffset(offset);
+  }
+
+  #afterApply(_batch: LoggedBatch): void {
+    this.#maybeActivate();
+  }
+
+  /**
+   * Activates once this node leads, has applied an entry of its own term (its no-op, the
+   * first entry of the term: everything before it is then committed and applied) and has
+   * nothing of its own in flight.
+   */
+  #maybeActivate(): void {
+    if (this.controller.isActive || this.#closed || this.#driver === null) return;
+    const s = this.#driver.status();
+    if (s.role !== "leader" || this.#outstanding > 0) return;
+    const applied: number = this.#machine.appliedOffset;
+    const last: number = s.lastIndex;
+    if (applied !== last || this.image.epoch !== s.term) return;
+    this.#nextOffset = applied + 1;
+    this.#activeTerm = s.term;
+    const now = this.#clock();
+    this.#lastAppendMs = now;
+    this.controller.activate(now);
+    this.#logger.info({ nodeId: this.id, term: s.term, offset: applied }, "active controller");
+  }
+
+  #demote(why: string): void {
+    this.#nextOffset = null;
+    if (!this.controller.isActive) return;
+    this.controller.deactivate();
+    this.#logger.warn({ nodeId: this.id, why }, "controller deactivated");
+  }
+
+  #onLeaderChange(info: LeaderInfo): void {
+    if (info.leader !== this.id || info.term !== this.#activeTerm) this.#demote("lost leadership");
+  }
+
+  #onTimer(): void {
+    if (this.#closed || this.#driver === null) return;
+    const s = this.#driver.status();
+    if (this.controller.isActive && (s.role !== "leader" || s.term !== this.#activeTerm))
+      this.#demote("lost leadership");
+    this.#maybeActivate();
+    if (!this.controller.isActive) return;
+    const now = this.#clock();
+    this.controller.tick(now);
+    if (now - this.#lastAppendMs >= (this.#o.noOpIntervalMs ?? DEFAULT_NOOP_INTERVAL_MS))
+      this.#append([{ type: "noOp" }], now);
+  }
+
+  // ------------------------------------------------------------------ the services
+
+  #host(): ServiceHost {
+    return {
+      controller: this.controller,
+      logger: this.#logger,
+      machine: this.#machine,
+      openStreams: 0,
+      nowMs: () => this.#clock(),
+      hint: () => this.hint(),
+      describe: () => this.describe(),
+      committedImage: () => this.controller.image,
+      isClosed: () => this.#closed,
+    };
+  }
+
+  /** The DescribeCluster answer: brokers, the active controller, the quorum. */
+  describe(): DescribeClusterResponse {
+    const s = this.#raft.status();
+    const image = this.controller.image;
+    const match = (id: NodeId): string => {
+      if (s.role !== "leader") return "-1";
+      if (id === this.id) return String(s.lastIndex);
+      return String(this.#transport.matchIndex(id, s.term) ?? -1);
+    };
+    return {
+      error: { code: 0 },
+      activeControllerId: this.controller.isActive ? this.id : (s.leader ?? 0),
+      nodeId: this.id,
+      metadataOffset: String(image.offset),
+      brokers: [...image.brokers.values()].map((b) => ({
+        brokerId: b.id,
+        brokerEpoch: String(b.epoch),
+        listeners: b.listeners.map((l) => ({ ...l })),
+        ...(b.rack === null ? {} : { rack: b.rack }),
+        fenced: b.fenced,
+        inControlledShutdown: b.inControlledShutdown,
+      })),
+      quorum: {
+        nodeId: this.id,
+        role: s.role,
+        term: String(s.term),
+        leaderId: s.leader ?? 0,
+        commitIndex: String(s.commit),
+        appliedIndex: String(this.#machine.appliedOffset),
+        lastIndex: String(s.lastIndex),
+        voters: s.voters.map((v) => ({
+          nodeId: v.id,
+          directoryId: v.dir,
+          address: this.#addresses.get(v.id) ?? "",
+          matchIndex: match(v.id),
+        })),
+      },
+    };
+  }
+
+  /** Stops the timer, fails pending requests, ends streams, stops Raft and the server. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    this.#timer?.cancel();
+    this.#demote("closing");
+    this.controller.deactivate();
+    this.#machine.wakeAll();
+    this.#server.forceShutdown();
+    await this.#driver?.close();
+    this.#logger.info({ nodeId: this.id }, "controller node closed");
+  }
+}
+
+function bind(server: grpc.Server, address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) =>
+      error === null ? resolve(port) : reject(error),
+    );
+  });
+}

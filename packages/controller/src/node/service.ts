@@ -1,0 +1,213 @@
+/**
+ * The ControllerService handlers (proto/strand/v1/controller.proto). Writes go through
+ * `Controller.handle`, which answers NOT_CONTROLLER on a node that is not active; this layer
+ * adds the active controller's id and address to that answer. Input is validated by wire.ts;
+ * a malformed request gets gRPC INVALID_ARGUMENT, an unexpected failure INTERNAL (and a log
+ * line), never a crash. FetchMetadata streams the committed log (see {@link streamMetadata}).
+ */
+import * as grpc from "@grpc/grpc-js";
+import { ErrorCode } from "@strand/protocol";
+import type { AllocateProducerIdsRequest__Output } from "@strand/protocol/gen/strand/v1/AllocateProducerIdsRequest.ts";
+import type { AllocateProducerIdsResponse } from "@strand/protocol/gen/strand/v1/AllocateProducerIdsResponse.ts";
+import type { AlterConfigsRequest__Output } from "@strand/protocol/gen/strand/v1/AlterConfigsRequest.ts";
+import type { AlterConfigsResponse } from "@strand/protocol/gen/strand/v1/AlterConfigsResponse.ts";
+import type { AlterPartitionRequest__Output } from "@strand/protocol/gen/strand/v1/AlterPartitionRequest.ts";
+import type { AlterPartitionResponse } from "@strand/protocol/gen/strand/v1/AlterPartitionResponse.ts";
+import type { BrokerHeartbeatRequest__Output } from "@strand/protocol/gen/strand/v1/BrokerHeartbeatRequest.ts";
+import type { BrokerHeartbeatResponse } from "@strand/protocol/gen/strand/v1/BrokerHeartbeatResponse.ts";
+import type { ControllerError } from "@strand/protocol/gen/strand/v1/ControllerError.ts";
+import type { CreateTopicsRequest__Output } from "@strand/protocol/gen/strand/v1/CreateTopicsRequest.ts";
+import type { CreateTopicsResponse } from "@strand/protocol/gen/strand/v1/CreateTopicsResponse.ts";
+import type { DeleteTopicsRequest__Output } from "@strand/protocol/gen/strand/v1/DeleteTopicsRequest.ts";
+import type { DeleteTopicsResponse } from "@strand/protocol/gen/strand/v1/DeleteTopicsResponse.ts";
+import type { DescribeClusterResponse } from "@strand/protocol/gen/strand/v1/DescribeClusterResponse.ts";
+import type { RegisterBrokerRequest__Output } from "@strand/protocol/gen/strand/v1/RegisterBrokerRequest.ts";
+import type { RegisterBrokerResponse } from "@strand/protocol/gen/strand/v1/RegisterBrokerResponse.ts";
+import type { Controller } from "../controller.ts";
+import type { Logger } from "../types.ts";
+import { fail, type MetadataSource, streamMetadata } from "./stream.ts";
+import {
+  allocateProducerIdsFromWire,
+  alterConfigsFromWire,
+  alterPartitionFromWire,
+  type ControllerHint,
+  createTopicFromWire,
+  heartbeatFromWire,
+  InvalidArgumentError,
+  list,
+  partitionToWire,
+  registerBrokerFromWire,
+  responseError,
+  str,
+} from "./wire.ts";
+
+/** What the handlers need from the node. */
+export interface ServiceHost extends MetadataSource {
+  readonly controller: Controller;
+  readonly logger: Logger;
+  /** The injected clock. */
+  nowMs(): number;
+  /** Where NOT_CONTROLLER answers send the caller. */
+  hint(): ControllerHint;
+  /** The DescribeCluster answer. */
+  describe(): DescribeClusterResponse;
+}
+
+type Handler<Req, Res> = (request: Req) => Promise<Res>;
+
+/** Wraps a handler: validation errors become INVALID_ARGUMENT, anything else INTERNAL. */
+function unary<Req, Res>(host: ServiceHost, name: string, fn: Handler<Req, Res>) {
+  return (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>): void => {
+    fn(call.request).then(
+      (response) => callback(null, response),
+      (error: unknown) => {
+        if (error instanceof InvalidArgumentError) {
+          callback({ code: grpc.status.INVALID_ARGUMENT, details: `${name}: ${error.message}` });
+          return;
+        }
+        host.logger.error({ err: error, rpc: name }, "controller RPC failed");
+        callback({
+          code: grpc.status.INTERNAL,
+          details: `${name} failed on the server: ${String(error)}; retry, and report it if it persists`,
+        });
+      },
+    );
+  };
+}
+
+function notActive(host: ServiceHost): ControllerError | null {
+  if (host.controller.isActive) return null;
+  return responseError(
+    { errorCode: ErrorCode.NOT_CONTROLLER, errorMessage: "this node is not the active controller" },
+    host.hint(),
+  );
+}
+
+async function createTopics(
+  host: ServiceHost,
+  r: CreateTopicsRequest__Output,
+): Promise<CreateTopicsResponse> {
+  const requests = list<CreateTopicsRequest__Output["topics"][number]>(r.topics, "topics").map(
+    (t) => createTopicFromWire(t, r.validateOnly === true),
+  );
+  const error = notActive(host);
+  const now = host.nowMs();
+  const results = await Promise.all(requests.map((q) => host.controller.handle(q, now)));
+  return {
+    error: error ?? { code: 0 },
+    topics: results.map((res, k) => ({
+      name: requests[k]?.name ?? "",
+      error: responseError(res, host.hint()),
+      topicId: res.topicId ?? "",
+      assignments: res.assignments.map((a) => ({ brokerIds: [...a] })),
+    })),
+  };
+}
+
+async function deleteTopics(
+  host: ServiceHost,
+  r: DeleteTopicsRequest__Output,
+): Promise<DeleteTopicsResponse> {
+  const names = list<unknown>(r.names, "names").map((n, k) => str(n, `names[${k}]`));
+  const error = notActive(host);
+  const now = host.nowMs();
+  const results = await Promise.all(
+    names.map((name) => host.controller.handle({ type: "deleteTopic", name }, now)),
+  );
+  return {
+    error: error ?? { code: 0 },
+    topics: results.map((res, k) => ({
+      name: names[k] ?? "",
+      error: responseError(res, host.hint()),
+      topicId: res.topicId ?? "",
+    })),
+  };
+}
+
+async function registerBroker(
+  host: ServiceHost,
+  r: RegisterBrokerRequest__Output,
+): Promise<RegisterBrokerResponse> {
+  const res = await host.controller.handle(registerBrokerFromWire(r), host.nowMs());
+  return { error: responseError(res, host.hint()), brokerEpoch: String(res.brokerEpoch ?? 0) };
+}
+
+async function heartbeat(
+  host: ServiceHost,
+  r: BrokerHeartbeatRequest__Output,
+): Promise<BrokerHeartbeatResponse> {
+  const res = await host.controller.handle(heartbeatFromWire(r), host.nowMs());
+  return {
+    error: responseError(res, host.hint()),
+    isCaughtUp: res.isCaughtUp,
+    isFenced: res.isFenced,
+    shouldShutdown: res.shouldShutdown,
+  };
+}
+
+async function alterPartition(
+  host: ServiceHost,
+  r: AlterPartitionRequest__Output,
+): Promise<AlterPartitionResponse> {
+  const res = await host.controller.handle(alterPartitionFromWire(r), host.nowMs());
+  return {
+    error: responseError(res, host.hint()),
+    ...(res.partition === null ? {} : { partition: partitionToWire(res.partition) }),
+  };
+}
+
+async function allocateProducerIds(
+  host: ServiceHost,
+  r: AllocateProducerIdsRequest__Output,
+): Promise<AllocateProducerIdsResponse> {
+  const res = await host.controller.handle(allocateProducerIdsFromWire(r), host.nowMs());
+  return {
+    error: responseError(res, host.hint()),
+    firstProducerId: res.firstProducerId.toString(),
+    size: res.size,
+  };
+}
+
+async function alterConfigs(
+  host: ServiceHost,
+  r: AlterConfigsRequest__Output,
+): Promise<AlterConfigsResponse> {
+  const res = await host.controller.handle(alterConfigsFromWire(r), host.nowMs());
+  return { error: responseError(res, host.hint()) };
+}
+
+/** The ControllerService implementation for a `grpc.Server`. */
+export function controllerServiceHandlers(host: ServiceHost): grpc.UntypedServiceImplementation {
+  return {
+    RegisterBroker: unary(host, "RegisterBroker", (r: RegisterBrokerRequest__Output) =>
+      registerBroker(host, r),
+    ),
+    BrokerHeartbeat: unary(host, "BrokerHeartbeat", (r: BrokerHeartbeatRequest__Output) =>
+      heartbeat(host, r),
+    ),
+    CreateTopics: unary(host, "CreateTopics", (r: CreateTopicsRequest__Output) =>
+      createTopics(host, r),
+    ),
+    DeleteTopics: unary(host, "DeleteTopics", (r: DeleteTopicsRequest__Output) =>
+      deleteTopics(host, r),
+    ),
+    AlterPartition: unary(host, "AlterPartition", (r: AlterPartitionRequest__Output) =>
+      alterPartition(host, r),
+    ),
+    AllocateProducerIds: unary(
+      host,
+      "AllocateProducerIds",
+      (r: AllocateProducerIdsRequest__Output) => allocateProducerIds(host, r),
+    ),
+    AlterConfigs: unary(host, "AlterConfigs", (r: AlterConfigsRequest__Output) =>
+      alterConfigs(host, r),
+    ),
+    DescribeCluster: unary(host, "DescribeCluster", async () => host.describe()),
+    FetchMetadata: (call: Parameters<typeof streamMetadata>[1]) => {
+      streamMetadata(host, call).catch((error: unknown) => {
+        host.logger.error({ err: error }, "FetchMetadata stream failed");
+        fail(call, grpc.status.INTERNAL, `FetchMetadata failed on the server: ${String(error)}`);
+      });
+    },
+  };
+}
