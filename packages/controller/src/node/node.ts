@@ -121,7 +121,7 @@ export class ControllerNode {
     this.#o = o;
     this.id = nodeId(o.nodeId);
     this.port = port;
-    this.#logger = o.logger ?? noopLogger;
+    this.#logger = withFields(o.logger ?? noopLogger, { nodeId: o.nodeId });
     this.#clock = o.clock ?? Date.now;
     this.#server = server;
     this.#transport = new ObservedTransport(t);
@@ -143,7 +143,7 @@ export class ControllerNode {
   static async start(o: ControllerNodeOptions): Promise<ControllerNode> {
     const self = o.voters.find((v) => v.id === o.nodeId);
     if (self === undefined) throw new Error(`node ${o.nodeId} is not in the voter list`);
-    const logger = o.logger ?? noopLogger;
+    const logger = withFields(o.logger ?? noopLogger, { nodeId: o.nodeId });
     const bootstrapVoters = o.voters.map((v) => ({
       id: v.id,
       dir: v.dir ?? bootstrapDirectoryId(v.id),
@@ -292,7 +292,8 @@ export class ControllerNode {
     this.#nextOffset = null;
     if (!this.controller.isActive) return;
     this.controller.deactivate();
-    this.#logger.warn({ nodeId: this.id, why }, "controller deactivated");
+    if (this.#closed) this.#logger.info({ why }, "controller deactivated");
+    else this.#logger.warn({ why }, "controller deactivated");
   }
 
   #onLeaderChange(info: LeaderInfo): void {
@@ -339,7 +340,13 @@ export class ControllerNode {
     };
     return {
       error: { code: 0 },
-      activeControllerId: this.controller.isActive ? this.id : (s.leader ?? 0),
+      // A leader that has not activated yet (still applying its term's first entry) is not
+      // reported: callers would get NOT_CONTROLLER from it.
+      activeControllerId: this.controller.isActive
+        ? this.id
+        : s.leader === this.id
+          ? 0
+          : (s.leader ?? 0),
       nodeId: this.id,
       metadataOffset: String(image.offset),
       brokers: [...image.brokers.values()].map((b) => ({
@@ -384,6 +391,16 @@ export class ControllerNode {
     await this.#driver?.close();
     this.#logger.info({ nodeId: this.id }, "controller node closed");
   }
+}
+
+/** A logger that adds `fields` to every line (a child logger for any pino-like logger). */
+export function withFields(logger: Logger, fields: object): Logger {
+  return {
+    debug: (obj, msg) => logger.debug({ ...fields, ...obj }, msg),
+    info: (obj, msg) => logger.info({ ...fields, ...obj }, msg),
+    warn: (obj, msg) => logger.warn({ ...fields, ...obj }, msg),
+    error: (obj, msg) => logger.error({ ...fields, ...obj }, msg),
+  };
 }
 
 function bind(server: grpc.Server, address: string): Promise<number> {
