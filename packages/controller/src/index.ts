@@ -65,6 +65,7 @@ export {
   type DeltaListener,
   errorToWire,
   FETCH_STREAMS_MAX,
+  FORWARDED_BY_HEADER,
   type FollowerTimers,
   InvalidArgumentError,
   type LoggedBatch,

@@ -39,7 +39,7 @@ afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
 
-async function startCluster(): Promise<Cluster> {
+async function startCluster(forward = false): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), "strand-node-"));
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
   const ports = await freePorts(3);
@@ -57,6 +57,7 @@ async function startCluster(): Promise<Cluster> {
         snapshotEveryEntries: 10,
         compactionLagEntries: 2,
         controller: { sessionTimeoutMs: SESSION_TIMEOUT_MS, heartbeatIntervalMs: 100 },
+        forward,
       }),
     ),
   );
@@ -253,5 +254,19 @@ describe("ControllerNode quorum over gRPC", () => {
     await expectSameImages([...rest.map((n) => () => n.image), () => f.image]);
     expect(f.image.brokers.has(brokerId(7))).toBe(true);
     expect(f.connects).toBeGreaterThan(1);
+  });
+
+  it("forwards a standby's writes to the active controller when forward is on", async () => {
+    const c = await startCluster(true);
+    const leader = await waitFor("an active controller", () => active(c));
+    const standby = c.nodes.find((n) => n !== leader)!;
+    const res = await client(standby.address).registerBroker({
+      brokerId: 4,
+      incarnationId: "i-4",
+      listeners: [{ name: "client", host: "127.0.0.1", port: 9004 }],
+    });
+    expect(res.error?.code).toBe(0);
+    expect(Number(res.brokerEpoch)).toBeGreaterThan(0);
+    await waitFor("the standby applied it", () => standby.image.brokers.has(brokerId(4)));
   });
 });

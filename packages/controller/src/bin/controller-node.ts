@@ -22,6 +22,7 @@ options:
   --tick-ms MS               Raft tick (default 100; election timeout 10-20 ticks)
   --election-ticks N         minimum election timeout in ticks (default 10)
   --session-timeout-ms MS    broker session timeout (default 9000)
+  --forward                  standbys forward ControllerService writes to the active controller
   --help                     print this and exit`;
 
 interface Args {
@@ -32,6 +33,7 @@ interface Args {
   readonly tickMs?: number;
   readonly electionTicks?: number;
   readonly sessionTimeoutMs?: number;
+  readonly forward: boolean;
 }
 
 function positiveInt(text: string | undefined, name: string): number | undefined {
@@ -52,6 +54,7 @@ function parse(argv: readonly string[]): Args | null {
       "tick-ms": { type: "string" },
       "election-ticks": { type: "string" },
       "session-timeout-ms": { type: "string" },
+      forward: { type: "boolean" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -67,7 +70,7 @@ function parse(argv: readonly string[]): Args | null {
     sessionTimeoutMs: positiveInt(values["session-timeout-ms"], "--session-timeout-ms"),
   };
   const set = Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined));
-  return { nodeId, dataDir, listen, voters, ...set };
+  return { nodeId, dataDir, listen, voters, forward: values.forward === true, ...set };
 }
 
 async function main(): Promise<void> {
@@ -90,6 +93,7 @@ async function main(): Promise<void> {
     listen: args.listen,
     voters: parseVoters(args.voters),
     logger,
+    forward: args.forward,
     ...(args.tickMs === undefined ? {} : { tickMs: args.tickMs }),
     ...(args.electionTicks === undefined ? {} : { core: { electionTicks: args.electionTicks } }),
     ...(args.sessionTimeoutMs === undefined

@@ -3,7 +3,7 @@
  * A call rejects with the gRPC `ServiceError` (status code + details) on transport failures,
  * INVALID_ARGUMENT, or its deadline; Strand error codes come back inside the response.
  */
-import type * as grpc from "@grpc/grpc-js";
+import * as grpc from "@grpc/grpc-js";
 import type { AllocateProducerIdsRequest } from "@strand/protocol/gen/strand/v1/AllocateProducerIdsRequest.ts";
 import type { AllocateProducerIdsResponse__Output } from "@strand/protocol/gen/strand/v1/AllocateProducerIdsResponse.ts";
 import type { AlterConfigsRequest } from "@strand/protocol/gen/strand/v1/AlterConfigsRequest.ts";
@@ -53,38 +53,59 @@ export class ControllerClient {
   }
 
   /** RegisterBroker. */
-  registerBroker(r: RegisterBrokerRequest): Promise<RegisterBrokerResponse__Output> {
-    return this.#unary((o, cb) => this.raw.RegisterBroker(r, o, cb));
+  registerBroker(
+    r: RegisterBrokerRequest,
+    metadata: grpc.Metadata = new grpc.Metadata(),
+  ): Promise<RegisterBrokerResponse__Output> {
+    return this.#unary((o, cb) => this.raw.RegisterBroker(r, metadata, o, cb));
   }
 
   /** BrokerHeartbeat. */
-  brokerHeartbeat(r: BrokerHeartbeatRequest): Promise<BrokerHeartbeatResponse__Output> {
-    return this.#unary((o, cb) => this.raw.BrokerHeartbeat(r, o, cb));
+  brokerHeartbeat(
+    r: BrokerHeartbeatRequest,
+    metadata: grpc.Metadata = new grpc.Metadata(),
+  ): Promise<BrokerHeartbeatResponse__Output> {
+    return this.#unary((o, cb) => this.raw.BrokerHeartbeat(r, metadata, o, cb));
   }
 
   /** CreateTopics. */
-  createTopics(r: CreateTopicsRequest): Promise<CreateTopicsResponse__Output> {
-    return this.#unary((o, cb) => this.raw.CreateTopics(r, o, cb));
+  createTopics(
+    r: CreateTopicsRequest,
+    metadata: grpc.Metadata = new grpc.Metadata(),
+  ): Promise<CreateTopicsResponse__Output> {
+    return this.#unary((o, cb) => this.raw.CreateTopics(r, metadata, o, cb));
   }
 
   /** DeleteTopics. */
-  deleteTopics(r: DeleteTopicsRequest): Promise<DeleteTopicsResponse__Output> {
-    return this.#unary((o, cb) => this.raw.DeleteTopics(r, o, cb));
+  deleteTopics(
+    r: DeleteTopicsRequest,
+    metadata: grpc.Metadata = new grpc.Metadata(),
+  ): Promise<DeleteTopicsResponse__Output> {
+    return this.#unary((o, cb) => this.raw.DeleteTopics(r, metadata, o, cb));
   }
 
   /** AlterPartition. */
-  alterPartition(r: AlterPartitionRequest): Promise<AlterPartitionResponse__Output> {
-    return this.#unary((o, cb) => this.raw.AlterPartition(r, o, cb));
+  alterPartition(
+    r: AlterPartitionRequest,
+    metadata: grpc.Metadata = new grpc.Metadata(),
+  ): Promise<AlterPartitionResponse__Output> {
+    return this.#unary((o, cb) => this.raw.AlterPartition(r, metadata, o, cb));
   }
 
   /** AllocateProducerIds. */
-  allocateProducerIds(r: AllocateProducerIdsRequest): Promise<AllocateProducerIdsResponse__Output> {
-    return this.#unary((o, cb) => this.raw.AllocateProducerIds(r, o, cb));
+  allocateProducerIds(
+    r: AllocateProducerIdsRequest,
+    metadata: grpc.Metadata = new grpc.Metadata(),
+  ): Promise<AllocateProducerIdsResponse__Output> {
+    return this.#unary((o, cb) => this.raw.AllocateProducerIds(r, metadata, o, cb));
   }
 
   /** AlterConfigs. */
-  alterConfigs(r: AlterConfigsRequest): Promise<AlterConfigsResponse__Output> {
-    return this.#unary((o, cb) => this.raw.AlterConfigs(r, o, cb));
+  alterConfigs(
+    r: AlterConfigsRequest,
+    metadata: grpc.Metadata = new grpc.Metadata(),
+  ): Promise<AlterConfigsResponse__Output> {
+    return this.#unary((o, cb) => this.raw.AlterConfigs(r, metadata, o, cb));
   }
 
   /** DescribeCluster. */

@@ -30,6 +30,7 @@ export {
   METADATA_LOG_DIR,
 } from "./node.ts";
 export { ObservedTransport } from "./quorum.ts";
+export { FORWARDED_BY_HEADER } from "./service.ts";
 export {
   DEFAULT_CACHED_BATCHES_MAX,
   type LoggedBatch,

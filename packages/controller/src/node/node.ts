@@ -39,6 +39,7 @@ import type { MetadataImage } from "../image.ts";
 import type { MetadataRecord } from "../records.ts";
 import type { ControllerConfig } from "../requests.ts";
 import { type Logger, type MetadataOffset, metadataOffset, noopLogger } from "../types.ts";
+import { ControllerClient } from "./client.ts";
 import { bootstrapDirectoryId, type VoterConfig, voterAddress } from "./config.ts";
 import { controllerServiceDefinition } from "./grpc.ts";
 import { ObservedTransport } from "./quorum.ts";
@@ -82,6 +83,11 @@ export interface ControllerNodeOptions {
   readonly compactionLagEntries?: number;
   /** Controller timeouts and limits (session timeout, heartbeat interval...). */
   readonly controller?: Partial<ControllerConfig>;
+  /**
+   * A standby forwards ControllerService writes to the active controller (once) instead of
+   * answering NOT_CONTROLLER; default false (callers follow the NOT_CONTROLLER hint).
+   */
+  readonly forward?: boolean;
   /** Deadline of one Raft Step RPC; default the transport's. */
   readonly raftRpcTimeoutMs?: number;
 }
@@ -111,6 +117,7 @@ export class ControllerNode {
   #outstanding = 0;
   #lastAppendMs = 0;
   #fatal: ((error: unknown) => void)[] = [];
+  readonly #forwardClients = new Map<number, ControllerClient>();
 
   private constructor(
     o: ControllerNodeOptions,
@@ -325,8 +332,24 @@ export class ControllerNode {
       hint: () => this.hint(),
       describe: () => this.describe(),
       committedImage: () => this.controller.image,
+      nodeId: this.id,
+      forwardTarget: () => this.#forwardTarget(),
       isClosed: () => this.#closed,
     };
+  }
+
+  #forwardTarget(): ControllerClient | null {
+    const leader = this.#driver?.status().leader ?? null;
+    if (this.#o.forward !== true || this.#closed || leader === null || leader === this.id)
+      return null;
+    const address = this.#addresses.get(leader);
+    if (address === undefined) return null;
+    let client = this.#forwardClients.get(leader);
+    if (client === undefined) {
+      client = new ControllerClient(address);
+      this.#forwardClients.set(leader, client);
+    }
+    return client;
   }
 
   /** The DescribeCluster answer: brokers, the active controller, the quorum. */
@@ -388,6 +411,7 @@ export class ControllerNode {
     this.controller.deactivate();
     this.#machine.wakeAll();
     this.#server.forceShutdown();
+    for (const c of this.#forwardClients.values()) c.close();
     await this.#driver?.close();
     this.#logger.info({ nodeId: this.id }, "controller node closed");
   }

@@ -25,6 +25,7 @@ import type { RegisterBrokerRequest__Output } from "@strand/protocol/gen/strand/
 import type { RegisterBrokerResponse } from "@strand/protocol/gen/strand/v1/RegisterBrokerResponse.ts";
 import type { Controller } from "../controller.ts";
 import type { Logger } from "../types.ts";
+import type { ControllerClient } from "./client.ts";
 import { fail, type MetadataSource, streamMetadata } from "./stream.ts";
 import {
   allocateProducerIdsFromWire,
@@ -51,14 +52,22 @@ export interface ServiceHost extends MetadataSource {
   hint(): ControllerHint;
   /** The DescribeCluster answer. */
   describe(): DescribeClusterResponse;
+  /** This node's id (marks forwarded requests). */
+  readonly nodeId: number;
+  /** A client of the active controller when this standby forwards writes, else null. */
+  forwardTarget(): ControllerClient | null;
 }
 
-type Handler<Req, Res> = (request: Req) => Promise<Res>;
+type Handler<Req, Res> = (request: Req, metadata: grpc.Metadata) => Promise<Res>;
+type Remote<Req, Res> = (target: ControllerClient, request: Req, md: grpc.Metadata) => Promise<Res>;
+
+/** gRPC metadata key on a request a standby forwarded: such a request is not forwarded again. */
+export const FORWARDED_BY_HEADER = "strand-forwarded-by";
 
 /** Wraps a handler: validation errors become INVALID_ARGUMENT, anything else INTERNAL. */
 function unary<Req, Res>(host: ServiceHost, name: string, fn: Handler<Req, Res>) {
   return (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>): void => {
-    fn(call.request).then(
+    fn(call.request, call.metadata).then(
       (response) => callback(null, response),
       (error: unknown) => {
         if (error instanceof InvalidArgumentError) {
@@ -73,6 +82,36 @@ function unary<Req, Res>(host: ServiceHost, name: string, fn: Handler<Req, Res>)
       },
     );
   };
+}
+
+/**
+ * A write RPC: handled here on the active controller; on a standby with forwarding on, sent
+ * once to the active controller (and its answer relayed). If forwarding fails, the local
+ * handler answers (NOT_CONTROLLER with the hint), so the caller can retry there itself.
+ */
+function write<Req, Res>(
+  host: ServiceHost,
+  name: string,
+  local: (r: Req) => Promise<Res>,
+  remote: Remote<Req, Res>,
+) {
+  return unary(host, name, async (request: Req, metadata: grpc.Metadata) => {
+    const forwarded = metadata.get(FORWARDED_BY_HEADER).length > 0;
+    const target = host.controller.isActive || forwarded ? null : host.forwardTarget();
+    if (target !== null) {
+      const md = new grpc.Metadata();
+      md.set(FORWARDED_BY_HEADER, String(host.nodeId));
+      try {
+        return await remote(target, request, md);
+      } catch (error) {
+        host.logger.debug(
+          { rpc: name, to: target.address, err: String(error) },
+          "forwarding failed",
+        );
+      }
+    }
+    return local(request);
+  });
 }
 
 function notActive(host: ServiceHost): ControllerError | null {
@@ -179,28 +218,47 @@ async function alterConfigs(
 /** The ControllerService implementation for a `grpc.Server`. */
 export function controllerServiceHandlers(host: ServiceHost): grpc.UntypedServiceImplementation {
   return {
-    RegisterBroker: unary(host, "RegisterBroker", (r: RegisterBrokerRequest__Output) =>
-      registerBroker(host, r),
+    RegisterBroker: write(
+      host,
+      "RegisterBroker",
+      (r: RegisterBrokerRequest__Output) => registerBroker(host, r),
+      (c, r, md) => c.registerBroker(r, md),
     ),
-    BrokerHeartbeat: unary(host, "BrokerHeartbeat", (r: BrokerHeartbeatRequest__Output) =>
-      heartbeat(host, r),
+    BrokerHeartbeat: write(
+      host,
+      "BrokerHeartbeat",
+      (r: BrokerHeartbeatRequest__Output) => heartbeat(host, r),
+      (c, r, md) => c.brokerHeartbeat(r, md),
     ),
-    CreateTopics: unary(host, "CreateTopics", (r: CreateTopicsRequest__Output) =>
-      createTopics(host, r),
+    CreateTopics: write(
+      host,
+      "CreateTopics",
+      (r: CreateTopicsRequest__Output) => createTopics(host, r),
+      (c, r, md) => c.createTopics(r, md),
     ),
-    DeleteTopics: unary(host, "DeleteTopics", (r: DeleteTopicsRequest__Output) =>
-      deleteTopics(host, r),
+    DeleteTopics: write(
+      host,
+      "DeleteTopics",
+      (r: DeleteTopicsRequest__Output) => deleteTopics(host, r),
+      (c, r, md) => c.deleteTopics(r, md),
     ),
-    AlterPartition: unary(host, "AlterPartition", (r: AlterPartitionRequest__Output) =>
-      alterPartition(host, r),
+    AlterPartition: write(
+      host,
+      "AlterPartition",
+      (r: AlterPartitionRequest__Output) => alterPartition(host, r),
+      (c, r, md) => c.alterPartition(r, md),
     ),
-    AllocateProducerIds: unary(
+    AllocateProducerIds: write(
       host,
       "AllocateProducerIds",
       (r: AllocateProducerIdsRequest__Output) => allocateProducerIds(host, r),
+      (c, r, md) => c.allocateProducerIds(r, md),
     ),
-    AlterConfigs: unary(host, "AlterConfigs", (r: AlterConfigsRequest__Output) =>
-      alterConfigs(host, r),
+    AlterConfigs: write(
+      host,
+      "AlterConfigs",
+      (r: AlterConfigsRequest__Output) => alterConfigs(host, r),
+      (c, r, md) => c.alterConfigs(r, md),
     ),
     DescribeCluster: unary(host, "DescribeCluster", async () => host.describe()),
     FetchMetadata: (call: Parameters<typeof streamMetadata>[1]) => {
