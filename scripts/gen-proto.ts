@@ -54,7 +54,11 @@ function generate(outDir: string): void {
     { stdio: ["ignore", "ignore", "inherit"] },
   );
   for (const file of listFiles(outDir, ".ts")) fixGenerated(file);
-  const descriptor = protobuf.loadSync(protos.map((p) => join(protoRoot, p))).toJSON();
+  // Resolve `import "strand/v1/x.proto"` against proto/, as proto-loader's -I does above.
+  const protoTree = new protobuf.Root();
+  protoTree.resolvePath = (_origin, target) =>
+    target.startsWith("/") ? target : join(protoRoot, target);
+  const descriptor = protoTree.loadSync(protos).toJSON();
   writeFileSync(
     join(outDir, "descriptor.ts"),
     // Typed as INamespace: protobufjs declares IMethod.comment required, which toJSON() omits,
