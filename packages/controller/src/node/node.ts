@@ -17,6 +17,7 @@
  * - one gRPC server on the internal listener hosts RaftService and ControllerService.
  */
 
+import { access } from "node:fs/promises";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import type { DescribeClusterResponse } from "@strand/protocol/gen/strand/v1/DescribeClusterResponse.ts";
@@ -90,6 +91,40 @@ export interface ControllerNodeOptions {
   readonly forward?: boolean;
   /** Deadline of one Raft Step RPC; default the transport's. */
   readonly raftRpcTimeoutMs?: number;
+  /**
+   * Register RaftService and ControllerService on this caller-owned server (already bound to
+   * `port`) instead of creating and binding one: `listen` is then ignored and `close()` leaves
+   * the server running (its owner shuts it down). Default: the node creates its own server.
+   */
+  readonly sharedServer?: { readonly server: grpc.Server; readonly port: number };
+  /**
+   * What to do when `<dataDir>/__cluster_metadata` is not formatted yet: `"format"` (the
+   * default) formats it with the voter's directory id; `"refuse"` throws
+   * {@link UnformattedMetadataDirError}, so a voter that lost its disk does not silently come
+   * back as its former self (KIP-853's concern; see docs/operations.md).
+   */
+  readonly formatPolicy?: "format" | "refuse";
+}
+
+/** Thrown by {@link ControllerNode.start} under `formatPolicy: "refuse"` for an empty dir. */
+export class UnformattedMetadataDirError extends Error {
+  /** The metadata log directory that has no `meta.json`. */
+  readonly dir: string;
+  constructor(dir: string) {
+    super(`metadata directory ${dir} is not formatted`);
+    this.name = "UnformattedMetadataDirError";
+    this.dir = dir;
+  }
+}
+
+/** True when the metadata log directory under `dataDir` has been formatted (has meta.json). */
+export async function metadataDirFormatted(dataDir: string): Promise<boolean> {
+  try {
+    await access(join(dataDir, METADATA_LOG_DIR, "meta.json"));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** See the module comment. Create with {@link ControllerNode.start}. */
@@ -105,6 +140,7 @@ export class ControllerNode {
   readonly #clock: () => number;
   readonly #machine: MetadataStateMachine;
   readonly #server: grpc.Server;
+  readonly #ownsServer: boolean;
   readonly #transport: ObservedTransport;
   readonly #addresses: ReadonlyMap<number, string>;
   #driver: RaftDriver | null = null;
@@ -131,6 +167,7 @@ export class ControllerNode {
     this.#logger = withFields(o.logger ?? noopLogger, { nodeId: o.nodeId });
     this.#clock = o.clock ?? Date.now;
     this.#server = server;
+    this.#ownsServer = o.sharedServer === undefined;
     this.#transport = new ObservedTransport(t);
     this.#addresses = new Map(o.voters.map((v) => [v.id, voterAddress(v)]));
     this.controller = new Controller({
@@ -151,6 +188,8 @@ export class ControllerNode {
     const self = o.voters.find((v) => v.id === o.nodeId);
     if (self === undefined) throw new Error(`node ${o.nodeId} is not in the voter list`);
     const logger = withFields(o.logger ?? noopLogger, { nodeId: o.nodeId });
+    if (o.formatPolicy === "refuse" && !(await metadataDirFormatted(o.dataDir)))
+      throw new UnformattedMetadataDirError(join(o.dataDir, METADATA_LOG_DIR));
     const bootstrapVoters = o.voters.map((v) => ({
       id: v.id,
       dir: v.dir ?? bootstrapDirectoryId(v.id),
@@ -169,14 +208,14 @@ export class ControllerNode {
       logger,
       ...(o.raftRpcTimeoutMs === undefined ? {} : { rpcTimeoutMs: o.raftRpcTimeoutMs }),
     });
-    const server = new grpc.Server();
+    const server = o.sharedServer?.server ?? new grpc.Server();
     addRaftService(server, transport, logger);
     let node: ControllerNode;
     try {
-      const port = await bind(server, o.listen);
+      const port = o.sharedServer?.port ?? (await bind(server, o.listen));
       node = new ControllerNode(o, server, port, transport);
     } catch (error) {
-      server.forceShutdown();
+      if (o.sharedServer === undefined) server.forceShutdown();
       await transport.close();
       await storage.close();
       throw error;
@@ -410,7 +449,7 @@ export class ControllerNode {
     this.#demote("closing");
     this.controller.deactivate();
     this.#machine.wakeAll();
-    this.#server.forceShutdown();
+    if (this.#ownsServer) this.#server.forceShutdown();
     for (const c of this.#forwardClients.values()) c.close();
     await this.#driver?.close();
     this.#logger.info({ nodeId: this.id }, "controller node closed");
