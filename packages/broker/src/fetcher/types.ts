@@ -1,0 +1,49 @@
+/**
+ * What the replica fetcher needs of a followed partition. The replica manager implements it
+ * over its `Partition`; the fetcher never changes roles, only the log and the follower state.
+ */
+import type { BrokerId, MetadataImage } from "@strand/controller";
+import type { Log, Logger } from "@strand/storage";
+import type { BrokerMetrics } from "../admin/metrics.ts";
+import type { FollowerPartitionState } from "../replication/follower-partition.ts";
+
+/** A partition a fetcher replicates. */
+export interface FetcherPartition {
+  /** `${topic}-${partition}`. */
+  readonly key: string;
+  readonly topic: string;
+  readonly topicId: string;
+  readonly partition: number;
+  readonly log: Log;
+  /** The pure follower state now (replaced by `resetFollower`). */
+  follower(): FollowerPartitionState | null;
+  /** A fresh follower state from the log's position (after a failed append). */
+  resetFollower(): FollowerPartitionState | null;
+  /** The follower's HW moved. */
+  onHighWatermark(highWatermark: bigint): void;
+}
+
+/** Settings and collaborators of the fetchers. */
+export interface FetcherOptions {
+  /** This (follower) broker. */
+  readonly brokerId: BrokerId;
+  /** Its registration epoch, sent with every request. */
+  readonly brokerEpoch: () => number;
+  /** The metadata image, for leader addresses. */
+  readonly image: () => MetadataImage;
+  readonly logger: Logger;
+  readonly metrics: BrokerMetrics | null;
+  readonly clock: () => number;
+  /** `replica.fetch.max.wait.ms`. */
+  readonly maxWaitMs: number;
+  /** `replica.fetch.max.bytes`. */
+  readonly partitionMaxBytes: number;
+  /** `replica.fetch.response.max.bytes`. */
+  readonly responseMaxBytes: number;
+  /** An answer later than max wait + this abandons the stream. */
+  readonly responseTimeoutMs: number;
+  /** First reconnect / error backoff. */
+  readonly backoffMs: number;
+  /** Largest reconnect backoff. */
+  readonly backoffMaxMs: number;
+}

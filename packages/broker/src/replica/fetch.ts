@@ -1,0 +1,177 @@
+/**
+ * Consumer fetch on the leader: whole batches below the HW only, fencing by leader epoch, and
+ * a long poll parked in the DelayedFetchPurgatory that completes on HW advances (no polling)
+ * or at maxWaitMs, or when the caller aborts.
+ */
+import {
+  BATCH_HEADER_BYTES,
+  BATCH_LOG_OVERHEAD_BYTES,
+  ErrorCode,
+  OFFSET_BATCH_LENGTH,
+  OFFSET_RECORD_COUNT,
+} from "@strand/protocol";
+import { OffsetOutOfRangeError } from "@strand/storage";
+import type { ReplicaContext } from "./context.ts";
+import { errorOf, NO_ERROR, notLeaderError, partitionError } from "./errors.ts";
+import { partitionKey } from "./partition.ts";
+import type {
+  FetchOptions,
+  FetchPartition,
+  FetchPartitionResult,
+  PartitionError,
+} from "./types.ts";
+
+/** Longest long poll, whatever the caller asks. */
+const FETCH_WAIT_MS_MAX = 60_000;
+
+interface ReadAll {
+  readonly results: FetchPartitionResult[];
+  readonly bytes: number;
+  readonly failed: boolean;
+  /** Readable partitions (led here, no error) -> their fetch offset. */
+  readonly readable: Map<string, bigint>;
+}
+
+/** A consumer fetch: read now, or park until minBytes, maxWaitMs or abort. */
+export async function fetch(
+  ctx: ReplicaContext,
+  options: FetchOptions,
+  partitions: readonly FetchPartition[],
+): Promise<FetchPartitionResult[]> {
+  const first = await readAll(ctx, options, partitions);
+  const minBytes = Math.max(1, options.minBytes);
+  const waitMs = Math.min(Math.max(0, options.maxWaitMs), FETCH_WAIT_MS_MAX);
+  if (waitMs === 0 || first.failed || first.bytes >= minBytes || first.readable.size === 0) {
+    return first.results;
+  }
+  if (options.signal?.aborted === true || ctx.closed) return first.results;
+  return new Promise((resolve) => {
+    let settled = false;
+    const complete = (): void => {
+      if (settled) return;
+      settled = true;
+      options.signal?.removeEventListener("abort", complete);
+      readAll(ctx, options, partitions).then(
+        (again) => resolve(again.results),
+        () => resolve(first.results),
+      );
+    };
+    const deadlineMs = ctx.clock() + waitMs;
+    const waiter = ctx.consumerFetches.register({
+      partitions: first.readable,
+      minBytes,
+      bytesAvailable: first.bytes,
+      deadlineMs,
+      value: { complete },
+    });
+    if (waiter === null) {
+      settled = true;
+      resolve(first.results);
+      return;
+    }
+    ctx.timer.schedule(deadlineMs);
+    options.signal?.addEventListener("abort", complete, { once: true });
+  });
+}
+
+async function readAll(
+  ctx: ReplicaContext,
+  options: FetchOptions,
+  partitions: readonly FetchPartition[],
+): Promise<ReadAll> {
+  const results: FetchPartitionResult[] = [];
+  const readable = new Map<string, bigint>();
+  let bytes = 0;
+  let failed = false;
+  for (const fp of partitions) {
+    const budget = Math.max(0, options.maxBytes - bytes);
+    const r = await readOne(ctx, fp, Math.min(budget, fp.partitionMaxBytes), bytes === 0);
+    results.push(r);
+    if (r.errorCode !== 0) failed = true;
+    else readable.set(partitionKey(fp.topic, fp.partition), fp.fetchOffset);
+    bytes += r.records.length;
+  }
+  return { results, bytes, failed, readable };
+}
+
+async function readOne(
+  ctx: ReplicaContext,
+  fp: FetchPartition,
+  maxBytes: number,
+  minOneBatch: boolean,
+): Promise<FetchPartitionResult> {
+  const p = ctx.partitions.get(partitionKey(fp.topic, fp.partition));
+  const state = p?.leader ?? null;
+  if (p === undefined || state === null) {
+    return empty(fp, notLeaderError(ctx.deps.image(), fp.topic, fp.partition, ctx.brokerId));
+  }
+  const epochError = checkEpoch(fp.currentLeaderEpoch, state.leaderEpoch);
+  if (epochError !== null) return empty(fp, epochError);
+  const hw = state.highWatermark;
+  const base = {
+    topic: fp.topic,
+    partition: fp.partition,
+    highWatermark: hw,
+    lastStableOffset: hw,
+  };
+  try {
+    const read = await p.log.read(fp.fetchOffset, { maxBytes, maxOffset: hw, minOneBatch });
+    ctx.metrics?.bytesOutTotal.inc({ topic: fp.topic }, read.records.length);
+    ctx.metrics?.recordsOutTotal.inc({ topic: fp.topic }, countRecords(read.records));
+    return { ...NO_ERROR, ...base, logStartOffset: read.logStartOffset, records: read.records };
+  } catch (thrown) {
+    const error =
+      thrown instanceof OffsetOutOfRangeError
+        ? partitionError(
+            ErrorCode.OFFSET_OUT_OF_RANGE,
+            `offset ${fp.fetchOffset} is outside [${thrown.logStartOffset}, ${hw}]`,
+          )
+        : errorOf(thrown).error;
+    return { ...error, ...base, logStartOffset: p.log.logStartOffset, records: EMPTY };
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Kafka's fencing of a client's leader epoch (-1 skips the check). */
+function checkEpoch(requested: number, current: number): PartitionError | null {
+  if (requested < 0 || requested === current) return null;
+  if (requested < current) {
+    return partitionError(
+      ErrorCode.FENCED_LEADER_EPOCH,
+      `leader epoch ${requested} is older than the current ${current}`,
+    );
+  }
+  // Kafka answers UNKNOWN_LEADER_EPOCH (75), which the code table lacks: the leader has not
+  // seen that epoch yet, so the client retries after refreshing metadata, as for NOT_LEADER.
+  return partitionError(
+    ErrorCode.NOT_LEADER_OR_FOLLOWER,
+    `leader epoch ${requested} is newer than this leader's ${current} (UNKNOWN_LEADER_EPOCH)`,
+  );
+}
+
+function empty(fp: FetchPartition, error: PartitionError): FetchPartitionResult {
+  return {
+    ...error,
+    topic: fp.topic,
+    partition: fp.partition,
+    highWatermark: -1n,
+    lastStableOffset: -1n,
+    logStartOffset: -1n,
+    records: EMPTY,
+  };
+}
+
+/** Records in whole batches read from a log, from their headers only (no decoding). */
+export function countRecords(batches: Buffer): number {
+  let count = 0;
+  let position = 0;
+  // Each turn moves past one batch; a log batch is never shorter than its header.
+  while (position + BATCH_HEADER_BYTES <= batches.length) {
+    count += batches.readInt32BE(position + OFFSET_RECORD_COUNT);
+    const size = batches.readInt32BE(position + OFFSET_BATCH_LENGTH) + BATCH_LOG_OVERHEAD_BYTES;
+    if (size < BATCH_HEADER_BYTES) break;
+    position += size;
+  }
+  return count;
+}

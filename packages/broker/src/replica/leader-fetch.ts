@@ -1,0 +1,237 @@
+/**
+ * The leader's side of a ReplicaFetch request: check the follower (registered, broker epoch),
+ * then per partition let the pure `LeaderPartitionState` fence the epoch, check divergence and
+ * record the follower's log end (the HW may advance, an ISR expansion may be proposed), and
+ * read from the fetch offset up to the leader's log end (followers read past the HW). A
+ * request with nothing to send is parked in the replica-fetch purgatory until the leader
+ * appends or `replica.fetch.max.wait.ms` passes.
+ */
+import { brokerId as toBrokerId } from "@strand/controller";
+import { ErrorCode, type ErrorCodeInfo, errorCodeInfo } from "@strand/protocol";
+import type { ReplicaFetchPartition__Output } from "@strand/protocol/gen/strand/v1/ReplicaFetchPartition.ts";
+import type { ReplicaFetchPartitionResult } from "@strand/protocol/gen/strand/v1/ReplicaFetchPartitionResult.ts";
+import type { ReplicaFetchRequest__Output } from "@strand/protocol/gen/strand/v1/ReplicaFetchRequest.ts";
+import type { ReplicaFetchResponse } from "@strand/protocol/gen/strand/v1/ReplicaFetchResponse.ts";
+import type { ReplicaContext } from "./context.ts";
+import { errorOf } from "./errors.ts";
+import { onHighWatermarkAdvanced } from "./events.ts";
+import { sendIsrProposal } from "./isr.ts";
+import { partitionKey } from "./partition.ts";
+import { int64FromWire } from "./replication-wire.ts";
+
+/** Most partitions in one replica fetch. */
+export const REPLICA_FETCH_PARTITIONS_MAX = 100_000;
+const EMPTY = Buffer.alloc(0);
+
+interface ReadOutcome {
+  readonly response: ReplicaFetchResponse;
+  /** Some partition has records, a diverging epoch or an error: answer now. */
+  readonly answerNow: boolean;
+  /** Partitions that may get data later -> fetch offset. */
+  readonly waiting: Map<string, bigint>;
+}
+
+/** Answers one request, long-polling when nothing is available; null when the stream closed. */
+export async function answerReplicaFetch(
+  ctx: ReplicaContext,
+  request: ReplicaFetchRequest__Output,
+  isOpen: () => boolean,
+): Promise<ReplicaFetchResponse | null> {
+  const refused = checkRequest(ctx, request);
+  if (refused !== null) return refused;
+  const first = await readForFollower(ctx, request);
+  const waitMs = Math.min(Math.max(0, request.maxWaitMs), ctx.config.replicaFetchMaxWaitMs * 10);
+  if (first.answerNow || waitMs === 0 || first.waiting.size === 0 || ctx.closed) {
+    return first.response;
+  }
+  return new Promise((resolve) => {
+    let settled = false;
+    const complete = (): void => {
+      if (settled) return;
+      settled = true;
+      if (!isOpen() || ctx.closed) {
+        resolve(ctx.closed ? first.response : null);
+        return;
+      }
+      readForFollower(ctx, request).then(
+        (again) => resolve(again.response),
+        () => resolve(first.response),
+      );
+    };
+    const deadlineMs = ctx.clock() + waitMs;
+    const minBytes = Math.max(1, request.minBytes);
+    const waiter = ctx.replicaFetches.register({
+      partitions: first.waiting,
+      minBytes,
+      bytesAvailable: 0,
+      deadlineMs,
+      value: { complete },
+    });
+    if (waiter === null) {
+      settled = true;
+      resolve(first.response);
+      return;
+    }
+    ctx.timer.schedule(deadlineMs);
+  });
+}
+
+function checkRequest(
+  ctx: ReplicaContext,
+  request: ReplicaFetchRequest__Output,
+): ReplicaFetchResponse | null {
+  const refuse = (error: ErrorCodeInfo, message: string): ReplicaFetchResponse => ({
+    correlationId: request.correlationId,
+    errorCode: error.code,
+    errorMessage: `${error.name}: ${message}. ${error.action}`,
+    partitions: [],
+  });
+  const replicaId = toBrokerIdOrNull(request.replicaId);
+  const broker = replicaId === null ? undefined : ctx.deps.image().brokers.get(replicaId);
+  if (broker === undefined) {
+    return refuse(
+      ErrorCode.BROKER_ID_NOT_REGISTERED,
+      `broker ${request.replicaId} is not registered`,
+    );
+  }
+  const epoch = int64FromWire(request.brokerEpoch);
+  if (epoch === null || epoch < BigInt(broker.epoch)) {
+    return refuse(
+      ErrorCode.STALE_BROKER_EPOCH,
+      `broker epoch ${request.brokerEpoch} is older than ${broker.epoch}`,
+    );
+  }
+  if (request.partitions.length > REPLICA_FETCH_PARTITIONS_MAX) {
+    return refuse(
+      ErrorCode.INVALID_REQUEST,
+      `more than ${REPLICA_FETCH_PARTITIONS_MAX} partitions`,
+    );
+  }
+  return null;
+}
+
+function toBrokerIdOrNull(id: number): ReturnType<typeof toBrokerId> | null {
+  return Number.isInteger(id) && id >= 0 && id <= 2 ** 31 - 1 ? toBrokerId(id) : null;
+}
+
+async function readForFollower(
+  ctx: ReplicaContext,
+  request: ReplicaFetchRequest__Output,
+): Promise<ReadOutcome> {
+  const results: ReplicaFetchPartitionResult[] = [];
+  const waiting = new Map<string, bigint>();
+  let answerNow = false;
+  let bytes = 0;
+  for (const entry of request.partitions) {
+    const budget = Math.max(0, Math.max(1, request.maxBytes) - bytes);
+    const maxBytes = Math.min(budget, Math.max(1, entry.partitionMaxBytes));
+    const r = await readPartition(ctx, request.replicaId, entry, maxBytes, bytes === 0);
+    results.push(r.result);
+    bytes += r.bytes;
+    if (r.result.errorCode !== 0 || r.result.divergingEpoch != null || r.bytes > 0)
+      answerNow = true;
+    else if (r.fetchOffset !== null)
+      waiting.set(partitionKey(entry.topic, entry.partition), r.fetchOffset);
+  }
+  const response = {
+    correlationId: request.correlationId,
+    errorCode: 0,
+    errorMessage: "",
+    partitions: results,
+  };
+  return { response, answerNow, waiting };
+}
+
+interface PartitionRead {
+  readonly result: ReplicaFetchPartitionResult;
+  readonly bytes: number;
+  readonly fetchOffset: bigint | null;
+}
+
+async function readPartition(
+  ctx: ReplicaContext,
+  replicaId: number,
+  entry: ReplicaFetchPartition__Output,
+  maxBytes: number,
+  minOneBatch: boolean,
+): Promise<PartitionRead> {
+  const failed = (
+    error: ErrorCodeInfo,
+    message: string,
+    extra: Partial<ReplicaFetchPartitionResult> = {},
+  ): PartitionRead => ({
+    result: {
+      topicId: entry.topicId,
+      partition: entry.partition,
+      errorCode: error.code,
+      errorMessage: message,
+      ...extra,
+    },
+    bytes: 0,
+    fetchOffset: null,
+  });
+  const p = ctx.partitions.get(partitionKey(entry.topic, entry.partition));
+  if (p === undefined)
+    return failed(
+      ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+      `${entry.topic}-${entry.partition} is not on this broker`,
+    );
+  if (p.topicId !== entry.topicId)
+    return failed(ErrorCode.UNKNOWN_TOPIC_ID, `topic id ${entry.topicId} is not ${p.topicId}`);
+  const state = p.leader;
+  if (state === null) {
+    const stale = entry.currentLeaderEpoch < p.leaderEpoch;
+    return failed(
+      stale ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.NOT_LEADER_OR_FOLLOWER,
+      `broker ${ctx.brokerId} does not lead ${p.key}`,
+    );
+  }
+  const fetchOffset = int64FromWire(entry.fetchOffset);
+  const log = p.log;
+  const bounds = () => ({
+    highWatermark: state.highWatermark.toString(),
+    logStartOffset: log.logStartOffset.toString(),
+    logEndOffset: log.logEndOffset.toString(),
+    leaderEpoch: state.leaderEpoch,
+  });
+  if (fetchOffset === null || fetchOffset < 0n) {
+    return failed(ErrorCode.OFFSET_OUT_OF_RANGE, `bad fetch offset ${entry.fetchOffset}`, bounds());
+  }
+  const outcome = state.onFollowerFetch({
+    replicaId: toBrokerIdOrNull(replicaId) ?? toBrokerId(0),
+    fetchOffset,
+    lastFetchedEpoch: entry.lastFetchedEpoch,
+    currentLeaderEpoch: entry.currentLeaderEpoch,
+    leaderLogStartOffset: log.logStartOffset,
+    leaderLogEndOffset: log.logEndOffset,
+    nowMs: ctx.clock(),
+  });
+  if (outcome.kind === "error") return failed(outcome.error, outcome.message, bounds());
+  if (outcome.kind === "diverging") {
+    const { epoch, endOffset } = outcome.divergingEpoch;
+    return failed(ErrorCode.NONE, "", {
+      ...bounds(),
+      divergingEpoch: { epoch, endOffset: endOffset.toString() },
+    });
+  }
+  if (outcome.highWatermarkAdvanced) onHighWatermarkAdvanced(ctx, p);
+  if (outcome.isrProposal !== null) sendIsrProposal(ctx, p, state, outcome.isrProposal);
+  try {
+    const read = await log.read(fetchOffset, { maxBytes, minOneBatch });
+    const result = {
+      topicId: entry.topicId,
+      partition: entry.partition,
+      errorCode: 0,
+      errorMessage: "",
+      records: read.records,
+      ...bounds(),
+    };
+    return { result, bytes: read.records.length, fetchOffset };
+  } catch (thrown) {
+    const { error } = errorOf(thrown);
+    return failed(errorCodeInfo(error.errorCode), error.errorMessage, {
+      ...bounds(),
+      records: EMPTY,
+    });
+  }
+}

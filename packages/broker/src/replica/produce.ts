@@ -1,0 +1,153 @@
+/**
+ * Produce on the leader: validate, refuse acks=all below min ISR, append with offsets and the
+ * leader epoch stamped, feed the pure state, then answer per acks (none: at once; leader:
+ * after the append; all: when the HW passes the batch, via the AcksAllPurgatory).
+ * Batches stay opaque: the log validates headers and CRCs; nothing decodes records.
+ */
+import type { MetadataImage } from "@strand/controller";
+import { ErrorCode } from "@strand/protocol";
+import type { LeaderPartitionState } from "../replication/leader-partition.ts";
+import type { ReplicaContext } from "./context.ts";
+import { errorOf, NO_ERROR, notLeaderError, partitionError } from "./errors.ts";
+import { onHighWatermarkAdvanced, onLeaderLogEnd } from "./events.ts";
+import { type Partition, partitionKey } from "./partition.ts";
+import type {
+  AcksMode,
+  PartitionError,
+  ProduceOptions,
+  ProducePartition,
+  ProducePartitionResult,
+} from "./types.ts";
+
+interface Appended {
+  readonly state: LeaderPartitionState;
+  readonly firstOffset: bigint;
+  readonly lastOffset: bigint;
+}
+
+/** Produces to every partition in parallel; partitions of one call never wait for each other. */
+export function produce(
+  ctx: ReplicaContext,
+  options: ProduceOptions,
+  partitions: readonly ProducePartition[],
+): Promise<ProducePartitionResult[]> {
+  const image = ctx.deps.image();
+  // Each call queues on its partition's lock synchronously, so appends keep call order.
+  const results = partitions.map((pp) => producePartition(ctx, image, options, pp));
+  if (options.acks !== "none") return Promise.all(results);
+  for (const r of results) {
+    void r.then((res) => {
+      if (res.errorCode !== 0)
+        ctx.logger.debug(
+          { topic: res.topic, partition: res.partition, errorMessage: res.errorMessage },
+          "acks=none produce failed",
+        );
+    });
+  }
+  return Promise.resolve(partitions.map((pp) => result(pp, NO_ERROR, -1n, -1n)));
+}
+
+async function producePartition(
+  ctx: ReplicaContext,
+  image: MetadataImage,
+  options: ProduceOptions,
+  pp: ProducePartition,
+): Promise<ProducePartitionResult> {
+  const p = ctx.partitions.get(partitionKey(pp.topic, pp.partition));
+  if (p === undefined || p.leader === null) {
+    return result(pp, notLeaderError(image, pp.topic, pp.partition, ctx.brokerId), -1n, -1n);
+  }
+  const appended = await p.lock.run(() => appendAsLeader(ctx, p, options.acks, pp.records));
+  if ("errorCode" in appended) return result(pp, appended, -1n, p.log.logStartOffset);
+  if (options.acks !== "all")
+    return result(pp, NO_ERROR, appended.firstOffset, p.log.logStartOffset);
+  const error = await waitForHighWatermark(ctx, p, appended, options.timeoutMs);
+  return result(
+    pp,
+    error,
+    error.errorCode === 0 ? appended.firstOffset : -1n,
+    p.log.logStartOffset,
+  );
+}
+
+function result(
+  pp: ProducePartition,
+  error: PartitionError,
+  baseOffset: bigint,
+  logStartOffset: bigint,
+): ProducePartitionResult {
+  return {
+    ...error,
+    topic: pp.topic,
+    partition: pp.partition,
+    baseOffset,
+    logAppendTimeMs: -1n,
+    logStartOffset,
+  };
+}
+
+/** Under the partition lock: still the leader? then append and feed the state. */
+async function appendAsLeader(
+  ctx: ReplicaContext,
+  p: Partition,
+  acks: AcksMode,
+  records: Buffer,
+): Promise<Appended | PartitionError> {
+  const state = p.leader;
+  if (state === null) return notLeaderError(ctx.deps.image(), p.topic, p.partition, ctx.brokerId);
+  if (!Buffer.isBuffer(records) || records.length === 0) {
+    return partitionError(ErrorCode.CORRUPT_MESSAGE, "a produce needs at least one whole batch");
+  }
+  const refused = state.checkProduce(acks);
+  if (refused !== null) return partitionError(refused.error, refused.message);
+  let appended: { firstOffset: bigint; lastOffset: bigint; appendedBytes: number };
+  try {
+    appended = await p.log.append(records, { assignOffsets: true, leaderEpoch: state.leaderEpoch });
+  } catch (thrown) {
+    const { error, unexpected } = errorOf(thrown);
+    if (unexpected)
+      ctx.logger.error({ topic: p.topic, partition: p.partition, err: thrown }, "append failed");
+    return error;
+  }
+  const endOffset = appended.lastOffset + 1n;
+  const advanced = state.onLeaderAppend(p.log.logEndOffset);
+  ctx.metrics?.bytesInTotal.inc({ topic: p.topic }, appended.appendedBytes);
+  // Offsets are contiguous (no compaction): the offset span is the record count.
+  ctx.metrics?.recordsInTotal.inc({ topic: p.topic }, Number(endOffset - appended.firstOffset));
+  onLeaderLogEnd(ctx, p, endOffset, appended.appendedBytes);
+  if (advanced) onHighWatermarkAdvanced(ctx, p);
+  return { state, firstOffset: appended.firstOffset, lastOffset: appended.lastOffset };
+}
+
+/** acks=all: done when the HW passes the batch, REQUEST_TIMED_OUT at the deadline. */
+function waitForHighWatermark(
+  ctx: ReplicaContext,
+  p: Partition,
+  appended: Appended,
+  timeoutMs: number,
+): Promise<PartitionError> {
+  const requiredOffset = appended.lastOffset + 1n;
+  const state = p.leader;
+  if (state === null) {
+    return Promise.resolve(notLeaderError(ctx.deps.image(), p.topic, p.partition, ctx.brokerId));
+  }
+  const now = state.acksAllResult(requiredOffset);
+  if (now.done) {
+    return Promise.resolve(
+      now.error.code === 0
+        ? NO_ERROR
+        : partitionError(now.error, "the ISR fell below min.insync.replicas"),
+    );
+  }
+  return new Promise((resolve) => {
+    const deadlineMs = ctx.clock() + Math.max(0, timeoutMs);
+    const waiter = ctx.acks.register(p.key, { requiredOffset, deadlineMs, value: { resolve } });
+    if (waiter === null) {
+      resolve(
+        partitionError(ErrorCode.REQUEST_TIMED_OUT, "too many acks=all produces are waiting"),
+      );
+      return;
+    }
+    ctx.timer.schedule(deadlineMs);
+  });
+}
