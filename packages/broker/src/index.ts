@@ -14,35 +14,23 @@ export {
   SETTINGS,
   type SettingSpec,
 } from "./config/index.ts";
-export { ControllerRouter, type ControllerRouterOptions } from "./node/controllers.ts";
-export { checkFormatPolicy, metadataFormatted, NodeStartError } from "./node/format.ts";
-export { BrokerLifecycle, type BrokerLifecycleOptions, type LifecycleState } from "./node/lifecycle.ts";
-export { createNodeLogger, type NodeLogger } from "./node/logger.ts";
-export { type BoundPorts, BrokerNode, type BrokerNodeOptions } from "./node/node.ts";
-export { createReplicaManager, type NodeReplicaManager, REPLICA_MANAGER_AVAILABLE } from "./node/replica-factory.ts";
-export {
-  addClientServices,
-  CLIENT_SERVICE_NAMES,
-  type ClientStubs,
-  type ControllerWrites,
-  clientProto,
-  clientStubs,
-  FORWARDED_HEADER,
-  HealthStatus,
-  healthClient,
-  healthServiceDefinition,
-  InvalidArgumentError,
-  RETRY_AFTER_HEADER,
-  type ServiceContext,
-  type ServiceLogger,
-  type ServingStatus,
-  type TopicDefaults,
-  UnavailableError,
-} from "./services/index.ts";
-
 export { ReplicaFetcherManager } from "./fetcher/fetcher-manager.ts";
 export { ReplicaFetcher } from "./fetcher/replica-fetcher.ts";
 export type { FetcherOptions, FetcherPartition } from "./fetcher/types.ts";
+export { ControllerRouter, type ControllerRouterOptions } from "./node/controllers.ts";
+export { checkFormatPolicy, metadataFormatted, NodeStartError } from "./node/format.ts";
+export {
+  BrokerLifecycle,
+  type BrokerLifecycleOptions,
+  type LifecycleState,
+} from "./node/lifecycle.ts";
+export { createNodeLogger, type NodeLogger } from "./node/logger.ts";
+export { type BoundPorts, BrokerNode, type BrokerNodeOptions } from "./node/node.ts";
+export {
+  createReplicaManager,
+  type NodeReplicaManager,
+  REPLICA_MANAGER_AVAILABLE,
+} from "./node/replica-factory.ts";
 export {
   type HighWatermarks,
   HW_CHECKPOINT_FILE,
@@ -132,3 +120,22 @@ export {
   type ReplicationConfig,
   type ReplicationError,
 } from "./replication/types.ts";
+export {
+  addClientServices,
+  CLIENT_SERVICE_NAMES,
+  type ClientStubs,
+  type ControllerWrites,
+  clientProto,
+  clientStubs,
+  FORWARDED_HEADER,
+  HealthStatus,
+  healthClient,
+  healthServiceDefinition,
+  InvalidArgumentError,
+  RETRY_AFTER_HEADER,
+  type ServiceContext,
+  type ServiceLogger,
+  type ServingStatus,
+  type TopicDefaults,
+  UnavailableError,
+} from "./services/index.ts";

@@ -1,0 +1,144 @@
+/**
+ * ControllerRouter: calls the active controller through any voter's internal listener,
+ * following NOT_CONTROLLER hints (`controller_address`) and rotating through the voters on
+ * transport errors, with a bounded number of attempts and a short backoff between them.
+ */
+import type * as grpc from "@grpc/grpc-js";
+import { ControllerClient } from "@strand/controller";
+import { ErrorCode } from "@strand/protocol";
+import type { AlterConfigsRequest } from "@strand/protocol/gen/strand/v1/AlterConfigsRequest.ts";
+import type { AlterConfigsResponse__Output } from "@strand/protocol/gen/strand/v1/AlterConfigsResponse.ts";
+import type { AlterPartitionRequest } from "@strand/protocol/gen/strand/v1/AlterPartitionRequest.ts";
+import type { AlterPartitionResponse__Output } from "@strand/protocol/gen/strand/v1/AlterPartitionResponse.ts";
+import type { BrokerHeartbeatRequest } from "@strand/protocol/gen/strand/v1/BrokerHeartbeatRequest.ts";
+import type { BrokerHeartbeatResponse__Output } from "@strand/protocol/gen/strand/v1/BrokerHeartbeatResponse.ts";
+import type { ControllerError__Output } from "@strand/protocol/gen/strand/v1/ControllerError.ts";
+import type { CreateTopicsRequest } from "@strand/protocol/gen/strand/v1/CreateTopicsRequest.ts";
+import type { CreateTopicsResponse__Output } from "@strand/protocol/gen/strand/v1/CreateTopicsResponse.ts";
+import type { DeleteTopicsRequest } from "@strand/protocol/gen/strand/v1/DeleteTopicsRequest.ts";
+import type { DeleteTopicsResponse__Output } from "@strand/protocol/gen/strand/v1/DeleteTopicsResponse.ts";
+import type { RegisterBrokerRequest } from "@strand/protocol/gen/strand/v1/RegisterBrokerRequest.ts";
+import type { RegisterBrokerResponse__Output } from "@strand/protocol/gen/strand/v1/RegisterBrokerResponse.ts";
+import type { ControllerWrites } from "../services/context.ts";
+
+/** Options of {@link ControllerRouter}. */
+export interface ControllerRouterOptions {
+  /** Voters' internal addresses by node id. */
+  readonly voters: ReadonlyMap<number, string>;
+  /** Deadline of one call; default 5 000 ms. */
+  readonly callTimeoutMs?: number;
+  /** Attempts per request before giving up; default 3 per voter + 2. */
+  readonly attemptsMax?: number;
+  /** Backoff before the next attempt; default 100 ms. */
+  readonly backoffMs?: number;
+}
+
+type WithError = { readonly error: ControllerError__Output | null };
+
+const RETRYABLE_STATUS = new Set([1, 4, 14]); // CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE
+
+/** See the module comment. */
+export class ControllerRouter implements ControllerWrites {
+  readonly #voters: ReadonlyMap<number, string>;
+  readonly #clients = new Map<string, ControllerClient>();
+  readonly #timeoutMs: number;
+  readonly #attemptsMax: number;
+  readonly #backoffMs: number;
+  #current: string;
+  #activeId = -1;
+  #closed = false;
+
+  constructor(o: ControllerRouterOptions) {
+    if (o.voters.size === 0) throw new Error("ControllerRouter needs at least one voter");
+    this.#voters = o.voters;
+    this.#timeoutMs = o.callTimeoutMs ?? 5_000;
+    this.#attemptsMax = o.attemptsMax ?? o.voters.size * 3 + 2;
+    this.#backoffMs = o.backoffMs ?? 100;
+    this.#current = [...o.voters.values()][0] ?? "";
+  }
+
+  /** The active controller's id as last answered, or -1. */
+  get activeId(): number {
+    return this.#activeId;
+  }
+
+  #client(address: string): ControllerClient {
+    let c = this.#clients.get(address);
+    if (c === undefined) {
+      c = new ControllerClient(address, this.#timeoutMs);
+      this.#clients.set(address, c);
+    }
+    return c;
+  }
+
+  #rotate(): void {
+    const addresses = [...this.#voters.values()];
+    this.#current =
+      addresses[(addresses.indexOf(this.#current) + 1) % addresses.length] ?? this.#current;
+  }
+
+  /** Sends `call` to the active controller; see the module comment. */
+  async call<R extends WithError>(call: (client: ControllerClient) => Promise<R>): Promise<R> {
+    let last: R | null = null;
+    let lastError: unknown = null;
+    for (let attempt = 0; attempt < this.#attemptsMax && !this.#closed; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, this.#backoffMs));
+      const address = this.#current;
+      try {
+        const response = await call(this.#client(address));
+        if (response.error?.code !== ErrorCode.NOT_CONTROLLER.code) {
+          this.#activeId = [...this.#voters].find(([, a]) => a === address)?.[0] ?? -1;
+          return response;
+        }
+        last = response;
+        this.#activeId = -1;
+        const hinted = response.error.controllerAddress;
+        if (hinted !== "" && hinted !== address) this.#current = hinted;
+        else this.#rotate();
+      } catch (error) {
+        lastError = error;
+        if (!RETRYABLE_STATUS.has((error as grpc.ServiceError).code)) throw error;
+        this.#rotate();
+      }
+    }
+    if (last !== null) return last;
+    throw lastError ?? new Error("the controller router is closed");
+  }
+
+  /** RegisterBroker on the active controller. */
+  registerBroker(r: RegisterBrokerRequest): Promise<RegisterBrokerResponse__Output> {
+    return this.call((c) => c.registerBroker(r));
+  }
+
+  /** BrokerHeartbeat on the active controller. */
+  brokerHeartbeat(r: BrokerHeartbeatRequest): Promise<BrokerHeartbeatResponse__Output> {
+    return this.call((c) => c.brokerHeartbeat(r));
+  }
+
+  /** AlterPartition on the active controller. */
+  alterPartition(r: AlterPartitionRequest): Promise<AlterPartitionResponse__Output> {
+    return this.call((c) => c.alterPartition(r));
+  }
+
+  /** CreateTopics on the active controller. */
+  createTopics(r: CreateTopicsRequest): Promise<CreateTopicsResponse__Output> {
+    return this.call((c) => c.createTopics(r));
+  }
+
+  /** DeleteTopics on the active controller. */
+  deleteTopics(r: DeleteTopicsRequest): Promise<DeleteTopicsResponse__Output> {
+    return this.call((c) => c.deleteTopics(r));
+  }
+
+  /** AlterConfigs on the active controller. */
+  alterConfigs(r: AlterConfigsRequest): Promise<AlterConfigsResponse__Output> {
+    return this.call((c) => c.alterConfigs(r));
+  }
+
+  /** Closes every channel; pending calls stop retrying. */
+  close(): void {
+    this.#closed = true;
+    for (const c of this.#clients.values()) c.close();
+    this.#clients.clear();
+  }
+}

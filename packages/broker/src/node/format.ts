@@ -1,0 +1,43 @@
+/**
+ * The directory-id rule (in the spirit of Kafka's KIP-853): a controller voter whose metadata
+ * directory is empty may format it only when that cannot resurrect a voter that lost its
+ * disk: when it is the only voter (a standalone quorum) or when the operator says this is
+ * the first formation of a new cluster (`--bootstrap`). Otherwise the node refuses to start:
+ * an empty disk on a multi-voter quorum looks exactly like a wiped voter, and letting it vote
+ * with an empty log could elect a leader that lacks committed metadata.
+ */
+
+import { access } from "node:fs/promises";
+import { join } from "node:path";
+import { METADATA_LOG_DIR } from "@strand/controller";
+import type { NodeConfig } from "../config/index.ts";
+
+/** The node may not start: the message is the one line an operator sees. */
+export class NodeStartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NodeStartError";
+  }
+}
+
+/** True when `<dataDir>/__cluster_metadata/meta.json` exists. */
+export async function metadataFormatted(dataDir: string): Promise<boolean> {
+  try {
+    await access(join(dataDir, METADATA_LOG_DIR, "meta.json"));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Throws {@link NodeStartError} when the rule forbids formatting an empty metadata dir. */
+export async function checkFormatPolicy(config: NodeConfig, bootstrap: boolean): Promise<void> {
+  if (await metadataFormatted(config.dataDir)) return;
+  if (config.controllerVoters.length === 1 || bootstrap) return;
+  const dir = join(config.dataDir, METADATA_LOG_DIR);
+  throw new NodeStartError(
+    `metadata directory ${dir} is empty and node ${config.nodeId} is one of ${config.controllerVoters.length} controller voters: ` +
+      "pass --bootstrap if this is the first start of a brand-new cluster; if this voter lost its disk, do not reuse its identity " +
+      "(see docs/operations.md, 'Directory ids and formatting')",
+  );
+}

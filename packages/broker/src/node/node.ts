@@ -1,0 +1,407 @@
+/**
+ * BrokerNode: one Strand node process (DESIGN.md §2). It wires, in order: the pino logger,
+ * the data dir with its LogManager (its lock file stops a second process on the same dir),
+ * the metrics registry, the internal gRPC listener (ONE server shared by RaftService,
+ * ControllerService and ReplicationService), the controller (role controller), the broker
+ * (role broker: replica manager, MetadataFollower feeding it, registration and heartbeats,
+ * the client gRPC listener with the four client services), grpc.health.v1 on both gRPC
+ * listeners, and the admin HTTP listener whose /readyz is registered + unfenced + caught up.
+ * `shutdown()` is the SIGTERM path: controlled shutdown, stop accepting, finish in-flight,
+ * close everything in reverse order.
+ */
+import { mkdir } from "node:fs/promises";
+import * as grpc from "@grpc/grpc-js";
+import { ControllerNode, MetadataFollower, type MetadataImage } from "@strand/controller";
+import { nodeId } from "@strand/raft";
+import { LogManager } from "@strand/storage";
+import { type AdminServer, startAdminServer } from "../admin/http.ts";
+import { type BrokerMetrics, createBrokerMetrics } from "../admin/metrics.ts";
+import type { HostPort, NodeConfig } from "../config/index.ts";
+import { replicationServiceDefinition } from "../replica/replication-wire.ts";
+import type { ServiceContext, ServiceLogger } from "../services/context.ts";
+import { type ClientStubs, clientStubs } from "../services/grpc.ts";
+import { HealthStatus, healthServiceDefinition } from "../services/health.ts";
+import { addClientServices, CLIENT_SERVICE_NAMES } from "../services/index.ts";
+import { alterPartitionVia } from "./alter-partition.ts";
+import { ControllerRouter } from "./controllers.ts";
+import { checkFormatPolicy } from "./format.ts";
+import { BrokerLifecycle } from "./lifecycle.ts";
+import { createNodeLogger, type NodeLogger } from "./logger.ts";
+import { createReplicaManager, type NodeReplicaManager } from "./replica-factory.ts";
+
+/** Options of {@link BrokerNode.start} besides the configuration. */
+export interface BrokerNodeOptions {
+  /** A pino logger; default one built from `log.level` writing JSON lines to stdout. */
+  readonly logger?: NodeLogger;
+  /** First formation of a new cluster: an empty metadata dir may be formatted (see format.ts). */
+  readonly bootstrap?: boolean;
+  /** Replaces the replica manager (tests); default {@link createReplicaManager}. */
+  readonly replicaManager?: typeof createReplicaManager;
+}
+
+/** Ports the node actually bound (useful with port 0). */
+export interface BoundPorts {
+  readonly client: number;
+  readonly internal: number;
+  readonly admin: number;
+}
+
+interface BrokerParts {
+  readonly replicas: NodeReplicaManager;
+  readonly follower: MetadataFollower;
+  readonly lifecycle: BrokerLifecycle;
+  readonly clientServer: grpc.Server;
+  readonly clientPort: number;
+}
+
+/** See the module comment. */
+export class BrokerNode {
+  readonly config: NodeConfig;
+  readonly logger: NodeLogger;
+  readonly metrics: BrokerMetrics;
+  readonly health: HealthStatus;
+  #logs: LogManager | null = null;
+  #internal: grpc.Server | null = null;
+  #internalPort = 0;
+  #controller: ControllerNode | null = null;
+  #router: ControllerRouter | null = null;
+  #broker: BrokerParts | null = null;
+  #admin: AdminServer | null = null;
+  readonly #peers = new Map<string, ClientStubs>();
+  readonly #shutdown = new AbortController();
+  readonly #imageWaiters = new Set<() => void>();
+  #stopping: Promise<void> | null = null;
+  #fatal: ((error: unknown) => void) | null = null;
+
+  private constructor(config: NodeConfig, logger: NodeLogger) {
+    this.config = config;
+    this.logger = logger;
+    this.metrics = createBrokerMetrics(config.nodeId);
+    this.health = new HealthStatus(CLIENT_SERVICE_NAMES);
+  }
+
+  /** Starts a node; on failure everything started so far is closed and the error rethrown. */
+  static async start(config: NodeConfig, options: BrokerNodeOptions = {}): Promise<BrokerNode> {
+    const logger = options.logger ?? createNodeLogger(config);
+    const node = new BrokerNode(config, logger);
+    try {
+      await node.#start(options);
+    } catch (error) {
+      await node.#closeAll().catch(() => undefined);
+      throw error;
+    }
+    return node;
+  }
+
+  async #start(options: BrokerNodeOptions): Promise<void> {
+    const c = this.config;
+    await mkdir(c.dataDir, { recursive: true });
+    const isController = c.roles.includes("controller");
+    if (isController) await checkFormatPolicy(c, options.bootstrap === true);
+    this.#logs = await LogManager.open(c.dataDir, {
+      logger: this.#child("storage"),
+      defaultConfig: {
+        segmentBytes: c.logSegmentBytes,
+        retentionMs: c.logRetentionMs,
+        retentionBytes: c.logRetentionBytes,
+        maxMessageBytes: c.messageMaxBytes,
+      },
+    });
+    this.#internal = new grpc.Server();
+    this.#internal.addService(healthServiceDefinition(), this.health.handlers());
+    this.#internalPort = await bind(this.#internal, c.internalListener);
+    if (isController) await this.#startController();
+    this.#router = new ControllerRouter({
+      voters: new Map(c.controllerVoters.map((v) => [v.id, address(v)])),
+    });
+    if (c.roles.includes("broker")) this.#broker = await this.#startBroker(options);
+    this.#admin = await startAdminServer({
+      ...c.adminListener,
+      registry: this.metrics.registry,
+      readiness: () => this.readiness(),
+    });
+    this.logger.info(
+      { nodeId: c.nodeId, roles: c.roles, ports: this.ports, dataDir: c.dataDir },
+      "node started",
+    );
+  }
+
+  async #startController(): Promise<void> {
+    const c = this.config;
+    const server = this.#internal;
+    if (server === null) throw new Error("internal server missing");
+    this.#controller = await ControllerNode.start({
+      nodeId: c.nodeId,
+      dataDir: c.dataDir,
+      listen: address(c.internalListener),
+      voters: c.controllerVoters.map((v) => ({ id: nodeId(v.id), host: v.host, port: v.port })),
+      logger: this.#child("controller"),
+      tickMs: c.controllerTickMs,
+      controllerTickMs: c.controllerTickMs,
+      controller: {
+        sessionTimeoutMs: c.brokerSessionTimeoutMs,
+        heartbeatIntervalMs: c.brokerHeartbeatIntervalMs,
+      },
+      sharedServer: { server, port: this.#internalPort },
+      formatPolicy: "format",
+    });
+    this.#controller.onFatal((error) => this.#fatal?.(error));
+  }
+
+  async #startBroker(options: BrokerNodeOptions): Promise<BrokerParts> {
+    const c = this.config;
+    const router = this.#router;
+    const logs = this.#logs;
+    if (router === null || logs === null || this.#internal === null)
+      throw new Error("node parts missing");
+    const voters = [...c.controllerVoters].sort((a, b) =>
+      a.id === c.nodeId ? -1 : b.id === c.nodeId ? 1 : 0,
+    );
+    const follower = new MetadataFollower({
+      controllers: voters.map(address),
+      logger: this.#child("metadata"),
+    });
+    let lifecycle: BrokerLifecycle | null = null;
+    const replicas = (options.replicaManager ?? createReplicaManager)({
+      deps: {
+        brokerId: c.nodeId,
+        brokerEpoch: () => lifecycle?.brokerEpoch ?? -1,
+        alterPartition: (r) => alterPartitionVia(router, r),
+        image: () => follower.image,
+      },
+      logManager: logs,
+      config: {
+        replicaLagTimeMaxMs: c.replicaLagTimeMaxMs,
+        replicaFetchMaxWaitMs: c.replicaFetchMaxWaitMs,
+        minInsyncReplicas: c.minInsyncReplicas,
+        messageMaxBytes: c.messageMaxBytes,
+      },
+      logger: this.#child("replica"),
+      metrics: this.metrics,
+    });
+    this.#followInto(follower, replicas);
+    const handlers = replicas.replicationServiceHandlers?.();
+    if (handlers !== undefined) this.#internal.addService(replicationServiceDefinition(), handlers);
+    lifecycle = new BrokerLifecycle({
+      brokerId: c.nodeId,
+      client: c.advertisedClient,
+      internal: c.advertisedInternal,
+      router,
+      appliedOffset: () => follower.appliedOffset,
+      heartbeatIntervalMs: c.brokerHeartbeatIntervalMs,
+      logger: this.#child("lifecycle"),
+    });
+    const clientServer = new grpc.Server();
+    addClientServices(clientServer, this.#serviceContext(replicas, follower));
+    clientServer.addService(healthServiceDefinition(), this.health.handlers());
+    const clientPort = await bind(clientServer, c.clientListener);
+    follower.start();
+    lifecycle.start();
+    return { replicas, follower, lifecycle, clientServer, clientPort };
+  }
+
+  /** Applies each committed delta to the replica manager, one at a time, in order. */
+  #followInto(follower: MetadataFollower, replicas: NodeReplicaManager): void {
+    let chain = Promise.resolve();
+    follower.onDelta((delta, image) => {
+      chain = chain
+        .then(() => replicas.applyMetadata(delta, image))
+        .catch((error: unknown) =>
+          this.logger.error(
+            { err: String(error), offset: image.offset },
+            "applying metadata failed",
+          ),
+        );
+      for (const wake of [...this.#imageWaiters]) wake();
+      this.#updateHealth();
+    });
+  }
+
+  #serviceContext(replicas: NodeReplicaManager, follower: MetadataFollower): ServiceContext {
+    const c = this.config;
+    return {
+      nodeId: c.nodeId,
+      replicas,
+      image: () => follower.image,
+      controllerId: () => this.#controllerId(),
+      controller: this.#router as ControllerRouter,
+      peer: (id) => this.#peer(follower.image, id),
+      metrics: this.metrics,
+      logger: this.#child("services"),
+      defaults: {
+        numPartitions: c.numPartitions,
+        defaultReplicationFactor: c.defaultReplicationFactor,
+        minInsyncReplicas: c.minInsyncReplicas,
+        requestTimeoutMs: c.requestTimeoutMs,
+      },
+      waitForImage: (predicate, timeoutMs) => this.#waitForImage(follower, predicate, timeoutMs),
+      shutdownSignal: this.#shutdown.signal,
+    };
+  }
+
+  #controllerId(): number {
+    const local = this.#controller?.describe().activeControllerId ?? 0;
+    if (local > 0) return local;
+    return this.#router?.activeId ?? -1;
+  }
+
+  #peer(image: MetadataImage, id: number): ClientStubs | null {
+    const broker = [...image.brokers.values()].find((b) => b.id === id);
+    const l = broker?.listeners.find((x) => x.name === "client");
+    if (l === undefined) return null;
+    const key = address(l);
+    let stubs = this.#peers.get(key);
+    if (stubs === undefined) {
+      stubs = clientStubs(key);
+      this.#peers.set(key, stubs);
+    }
+    return stubs;
+  }
+
+  #waitForImage(
+    follower: MetadataFollower,
+    predicate: (image: MetadataImage) => boolean,
+    timeoutMs: number,
+  ): Promise<boolean> {
+    if (predicate(follower.image)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.#imageWaiters.delete(check);
+        resolve(ok);
+      };
+      const check = () => {
+        if (predicate(follower.image)) done(true);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.#imageWaiters.add(check);
+    });
+  }
+
+  #updateHealth(): void {
+    this.health.setAll(this.readiness().ready ? "SERVING" : "NOT_SERVING");
+  }
+
+  /** Ready = registered, unfenced and caught up (broker); a known Raft leader (controller only). */
+  readiness(): { ready: boolean; reason: string } {
+    if (this.#stopping !== null) return { ready: false, reason: "shutting down" };
+    const b = this.#broker;
+    if (b === null) {
+      const leader = this.#controller?.driver.status().leader ?? null;
+      return leader === null
+        ? { ready: false, reason: "no controller quorum leader yet" }
+        : { ready: true, reason: "ready" };
+    }
+    const s = b.lifecycle.state;
+    if (!s.registered) return { ready: false, reason: "not registered with the controller yet" };
+    if (s.fenced) return { ready: false, reason: "fenced: catching up with the metadata log" };
+    if (!s.caughtUp) return { ready: false, reason: "metadata not caught up" };
+    return { ready: true, reason: "ready" };
+  }
+
+  /** The bound ports. */
+  get ports(): BoundPorts {
+    return {
+      client: this.#broker?.clientPort ?? 0,
+      internal: this.#internalPort,
+      admin: this.#admin?.port ?? 0,
+    };
+  }
+
+  /** The controller of a controller-role node (null otherwise). */
+  get controller(): ControllerNode | null {
+    return this.#controller;
+  }
+
+  /** Calls `listener` once if a fatal error stops the node (the process should exit 1). */
+  onFatal(listener: (error: unknown) => void): void {
+    this.#fatal = listener;
+  }
+
+  /** Keeps readiness/health current (called by the CLI and tests after start). */
+  watchHealth(everyMs = 200): void {
+    const timer = setInterval(() => this.#updateHealth(), everyMs);
+    timer.unref();
+    this.#shutdown.signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+  }
+
+  /** The SIGTERM path; see the module comment. Idempotent. */
+  shutdown(): Promise<void> {
+    this.#stopping ??= this.#shutdownSequence();
+    return this.#stopping;
+  }
+
+  async #shutdownSequence(): Promise<void> {
+    const c = this.config;
+    const deadline = Date.now() + c.shutdownTimeoutMs;
+    this.health.setAll("NOT_SERVING");
+    const b = this.#broker;
+    if (b !== null) {
+      const unreachableMs = Math.max(2_000, c.controllerTickMs * 40);
+      const agreed = await b.lifecycle.controlledShutdown(
+        Math.max(0, deadline - Date.now() - 500),
+        unreachableMs,
+      );
+      this.logger.info(
+        { agreed },
+        agreed
+          ? "controlled shutdown complete"
+          : "controlled shutdown not confirmed; stopping anyway",
+      );
+    }
+    this.#shutdown.abort();
+    if (b !== null) await drain(b.clientServer, Math.max(100, deadline - Date.now() - 200));
+    await this.#closeAll();
+    this.logger.info({ nodeId: c.nodeId }, "node stopped");
+  }
+
+  async #closeAll(): Promise<void> {
+    this.#shutdown.abort();
+    this.health.endWatches();
+    const b = this.#broker;
+    if (b !== null) {
+      b.lifecycle.close();
+      b.clientServer.forceShutdown();
+      await b.follower.close();
+      await b.replicas.close();
+    }
+    for (const p of this.#peers.values()) p.close();
+    this.#router?.close();
+    await this.#controller?.close();
+    this.#internal?.forceShutdown();
+    await this.#admin?.close();
+    await this.#logs?.close();
+  }
+
+  #child(component: string): ServiceLogger {
+    return this.logger.child({ nodeId: this.config.nodeId, component });
+  }
+}
+
+function address(h: HostPort): string {
+  return h.host.includes(":") ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`;
+}
+
+function bind(server: grpc.Server, at: HostPort): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address(at), grpc.ServerCredentials.createInsecure(), (error, port) =>
+      error === null
+        ? resolve(port)
+        : reject(new Error(`cannot listen on ${address(at)}: ${error.message}`)),
+    );
+  });
+}
+
+/** Stops accepting and waits up to `timeoutMs` for in-flight calls, then cancels the rest. */
+function drain(server: grpc.Server, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, timeoutMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,253 @@
+/**
+ * AdminService: topic and config writes are forwarded to the active controller (the node's
+ * ControllerWrites follows NOT_CONTROLLER hints) with the cluster defaults filled in
+ * (num.partitions; default.replication.factor capped at the live brokers;
+ * min.insync.replicas capped at the replication factor); a create or delete answers once
+ * this broker's image shows the change (bounded), so the next request here sees it. Reads
+ * (DescribeTopics, DescribeCluster, DescribeConfigs) come from the local image.
+ */
+import { type ConfigResource, describeConfigs, type MetadataImage } from "@strand/controller";
+import { ErrorCode } from "@strand/protocol";
+import type { AdminConfigResource__Output } from "@strand/protocol/gen/strand/v1/AdminConfigResource.ts";
+import type { AdminNewTopic__Output } from "@strand/protocol/gen/strand/v1/AdminNewTopic.ts";
+import type { AdminServiceHandlers } from "@strand/protocol/gen/strand/v1/AdminService.ts";
+import type { AdminServiceAlterConfigsRequest__Output } from "@strand/protocol/gen/strand/v1/AdminServiceAlterConfigsRequest.ts";
+import type { AdminServiceAlterConfigsResponse } from "@strand/protocol/gen/strand/v1/AdminServiceAlterConfigsResponse.ts";
+import type { AdminServiceCreateTopicsRequest__Output } from "@strand/protocol/gen/strand/v1/AdminServiceCreateTopicsRequest.ts";
+import type { AdminServiceCreateTopicsResponse } from "@strand/protocol/gen/strand/v1/AdminServiceCreateTopicsResponse.ts";
+import type { AdminServiceDeleteTopicsRequest__Output } from "@strand/protocol/gen/strand/v1/AdminServiceDeleteTopicsRequest.ts";
+import type { AdminServiceDeleteTopicsResponse } from "@strand/protocol/gen/strand/v1/AdminServiceDeleteTopicsResponse.ts";
+import type { AdminServiceDescribeClusterResponse } from "@strand/protocol/gen/strand/v1/AdminServiceDescribeClusterResponse.ts";
+import type { AdminServiceDescribeConfigsRequest__Output } from "@strand/protocol/gen/strand/v1/AdminServiceDescribeConfigsRequest.ts";
+import type { AdminServiceDescribeConfigsResponse } from "@strand/protocol/gen/strand/v1/AdminServiceDescribeConfigsResponse.ts";
+import type { AdminTopicResult } from "@strand/protocol/gen/strand/v1/AdminTopicResult.ts";
+import type { ControllerError__Output } from "@strand/protocol/gen/strand/v1/ControllerError.ts";
+import type { CreatableTopic } from "@strand/protocol/gen/strand/v1/CreatableTopic.ts";
+import type { ServiceContext, TopicDefaults } from "./context.ts";
+import { unaryHandler } from "./instrument.ts";
+import { clientAddress, topicMetadata } from "./metadata.ts";
+import { InvalidArgumentError, int32Field, listField, stringField, WAIT_MS_MAX } from "./wire.ts";
+
+const REPLICATION_FACTOR_MAX = 32;
+
+/** The error text of a controller answer, empty on success. */
+function errorText(e: ControllerError__Output | null | undefined): {
+  code: number;
+  message: string;
+} {
+  if (e === null || e === undefined || e.code === 0) return { code: 0, message: "" };
+  return { code: e.code, message: `${e.name}: ${e.message}` };
+}
+
+/** Fills in cluster defaults for one new topic; validates its fields. */
+export function withDefaults(
+  t: AdminNewTopic__Output,
+  i: number,
+  defaults: TopicDefaults,
+  liveBrokers: number,
+): CreatableTopic {
+  const where = `topics[${i}]`;
+  const assignments = listField(t.assignments, `${where}.assignments`).map((a, k) => ({
+    brokerIds: [...listField(a.brokerIds, `${where}.assignments[${k}].broker_ids`)],
+  }));
+  const partitionCount = int32Field(t.partitionCount, `${where}.partition_count`);
+  const rf = int32Field(
+    t.replicationFactor,
+    `${where}.replication_factor`,
+    0,
+    REPLICATION_FACTOR_MAX,
+  );
+  const replicationFactor =
+    rf !== 0 ? rf : Math.max(1, Math.min(defaults.defaultReplicationFactor, liveBrokers));
+  const configs: Record<string, string> = {};
+  listField(t.configs, `${where}.configs`).forEach((c, k) => {
+    configs[stringField(c.key, `${where}.configs[${k}].key`)] = stringField(
+      c.value,
+      `${where}.configs[${k}].value`,
+    );
+  });
+  const effectiveRf =
+    assignments.length > 0 ? (assignments[0]?.brokerIds.length ?? 1) : replicationFactor;
+  configs["min.insync.replicas"] ??= String(
+    Math.max(1, Math.min(defaults.minInsyncReplicas, effectiveRf)),
+  );
+  return {
+    name: stringField(t.name, `${where}.name`),
+    partitionCount: partitionCount === 0 ? defaults.numPartitions : partitionCount,
+    replicationFactor,
+    configs,
+    assignments,
+  };
+}
+
+async function createTopics(
+  ctx: ServiceContext,
+  req: AdminServiceCreateTopicsRequest__Output,
+): Promise<AdminServiceCreateTopicsResponse> {
+  const image = ctx.image();
+  const live = [...image.brokers.values()].filter((b) => !b.fenced).length;
+  const topics = listField(req.topics, "topics", 1).map((t, i) =>
+    withDefaults(t, i, ctx.defaults, live),
+  );
+  const timeoutMs =
+    int32Field(req.timeoutMs, "timeout_ms", 0, WAIT_MS_MAX) || ctx.defaults.requestTimeoutMs;
+  const response = await ctx.controller.createTopics({ topics, validateOnly: req.validateOnly });
+  const top = errorText(response.error);
+  const results: AdminTopicResult[] = topics.map((t) => {
+    const r = response.topics.find((x) => x.name === t.name);
+    const e = top.code !== 0 ? top : errorText(r?.error);
+    return {
+      name: t.name ?? "",
+      topicId: e.code === 0 ? (r?.topicId ?? "") : "",
+      errorCode: e.code,
+      errorMessage: e.message,
+    };
+  });
+  const created = results
+    .filter((r) => r.errorCode === 0 && !req.validateOnly)
+    .map((r) => r.name ?? "");
+  if (created.length > 0)
+    await ctx.waitForImage((img) => created.every((n) => img.topicsByName.has(n)), timeoutMs);
+  return { topics: results };
+}
+
+async function deleteTopics(
+  ctx: ServiceContext,
+  req: AdminServiceDeleteTopicsRequest__Output,
+): Promise<AdminServiceDeleteTopicsResponse> {
+  const names = listField(req.names, "names", 1).map((n, i) => stringField(n, `names[${i}]`));
+  const timeoutMs =
+    int32Field(req.timeoutMs, "timeout_ms", 0, WAIT_MS_MAX) || ctx.defaults.requestTimeoutMs;
+  const response = await ctx.controller.deleteTopics({ names });
+  const top = errorText(response.error);
+  const results: AdminTopicResult[] = names.map((name) => {
+    const r = response.topics.find((x) => x.name === name);
+    const e = top.code !== 0 ? top : errorText(r?.error);
+    return { name, topicId: r?.topicId ?? "", errorCode: e.code, errorMessage: e.message };
+  });
+  const deleted = results.filter((r) => r.errorCode === 0).map((r) => r.name ?? "");
+  if (deleted.length > 0)
+    await ctx.waitForImage((img) => deleted.every((n) => !img.topicsByName.has(n)), timeoutMs);
+  return { topics: results };
+}
+
+function describeCluster(ctx: ServiceContext): AdminServiceDescribeClusterResponse {
+  const image = ctx.image();
+  return {
+    clusterId: "",
+    controllerId: ctx.controllerId(),
+    metadataOffset: String(image.offset),
+    brokers: [...image.brokers.values()]
+      .sort((a, b) => a.id - b.id)
+      .map((b) => {
+        const a = clientAddress(image, b.id) ?? { host: "", port: 0 };
+        return {
+          broker: {
+            brokerId: b.id,
+            host: a.host,
+            port: a.port,
+            ...(b.rack === null ? {} : { rack: b.rack }),
+          },
+          brokerEpoch: String(b.epoch),
+          fenced: b.fenced,
+          inControlledShutdown: b.inControlledShutdown,
+        };
+      }),
+  };
+}
+
+const RESOURCE_TYPES: Record<string, ConfigResource["type"]> = {
+  ADMIN_CONFIG_RESOURCE_TYPE_TOPIC: "topic",
+  ADMIN_CONFIG_RESOURCE_TYPE_BROKER: "broker",
+  ADMIN_CONFIG_RESOURCE_TYPE_CLUSTER: "cluster",
+};
+
+function resourceOf(r: AdminConfigResource__Output | null, where: string): ConfigResource {
+  const type = r === null ? undefined : RESOURCE_TYPES[String(r.type)];
+  if (r === null || type === undefined)
+    throw new InvalidArgumentError(`${where}.type must be TOPIC, BROKER or CLUSTER`);
+  return { type, name: stringField(r.name, `${where}.name`) };
+}
+
+function describeConfigsResponse(
+  image: MetadataImage,
+  req: AdminServiceDescribeConfigsRequest__Output,
+): AdminServiceDescribeConfigsResponse {
+  const keys = new Set(listField(req.keys, "keys").map((k, i) => stringField(k, `keys[${i}]`)));
+  const sources = {
+    topic: "ADMIN_CONFIG_SOURCE_RESOURCE",
+    broker: "ADMIN_CONFIG_SOURCE_RESOURCE",
+    cluster: "ADMIN_CONFIG_SOURCE_CLUSTER",
+    default: "ADMIN_CONFIG_SOURCE_DEFAULT",
+  } as const;
+  return {
+    results: listField(req.resources, "resources", 1).map((r, i) => {
+      const resource = resourceOf(r, `resources[${i}]`);
+      if (resource.type === "topic" && !image.topicsByName.has(resource.name)) {
+        const e = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+        return {
+          resource: r,
+          errorCode: e.code,
+          errorMessage: `${e.name}: topic ${resource.name} does not exist; ${e.action}`,
+          values: [],
+        };
+      }
+      const values = describeConfigs(image, resource)
+        .filter((c) => keys.size === 0 || keys.has(c.key))
+        .map((c) => ({ key: c.key, value: c.value, source: sources[c.source] }));
+      return { resource: r, errorCode: 0, errorMessage: "", values };
+    }),
+  };
+}
+
+async function alterConfigs(
+  ctx: ServiceContext,
+  req: AdminServiceAlterConfigsRequest__Output,
+): Promise<AdminServiceAlterConfigsResponse> {
+  const targets = {
+    topic: "CONFIG_TARGET_TOPIC",
+    broker: "CONFIG_TARGET_BROKER",
+    cluster: "CONFIG_TARGET_CLUSTER",
+  } as const;
+  const parsed = listField(req.resources, "resources", 1).map((r, i) => ({
+    wire: r.resource,
+    resource: resourceOf(r.resource, `resources[${i}].resource`),
+    changes: listField(r.changes, `resources[${i}].changes`, 1).map((c, k) => ({
+      key: stringField(c.key, `resources[${i}].changes[${k}].key`),
+      ...(c.value === undefined
+        ? {}
+        : { value: stringField(c.value, `resources[${i}].changes[${k}].value`) }),
+    })),
+  }));
+  const results = [];
+  for (const p of parsed) {
+    const response = await ctx.controller.alterConfigs({
+      target: targets[p.resource.type],
+      name: p.resource.name,
+      changes: p.changes,
+      validateOnly: req.validateOnly,
+    });
+    const e = errorText(response.error);
+    results.push({ resource: p.wire, errorCode: e.code, errorMessage: e.message });
+  }
+  return { results };
+}
+
+/** The AdminService handlers. */
+export function adminServiceHandlers(ctx: ServiceContext): AdminServiceHandlers {
+  return {
+    CreateTopics: unaryHandler(ctx, "CreateTopics", (call) => createTopics(ctx, call.request)),
+    DeleteTopics: unaryHandler(ctx, "DeleteTopics", (call) => deleteTopics(ctx, call.request)),
+    DescribeTopics: unaryHandler(ctx, "DescribeTopics", async (call) => {
+      const names = listField(call.request.names, "names").map((n, i) =>
+        stringField(n, `names[${i}]`),
+      );
+      return { topics: topicMetadata(ctx.image(), names.length === 0 ? null : names) };
+    }),
+    DescribeCluster: unaryHandler(ctx, "DescribeCluster", async () => describeCluster(ctx)),
+    DescribeConfigs: unaryHandler(ctx, "DescribeConfigs", async (call) =>
+      describeConfigsResponse(ctx.image(), call.request),
+    ),
+    AlterConfigs: unaryHandler(ctx, "AlterConfigs", (call) => alterConfigs(ctx, call.request)),
+  };
+}

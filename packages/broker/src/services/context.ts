@@ -1,0 +1,60 @@
+/**
+ * What the client services need from the node: the replica manager, the metadata image, the
+ * controller, peers' client listeners (for forwarding), metrics and a logger. The node builds
+ * one {@link ServiceContext}; tests build their own around stand-ins.
+ */
+import type { MetadataImage } from "@strand/controller";
+import type { AlterConfigsRequest } from "@strand/protocol/gen/strand/v1/AlterConfigsRequest.ts";
+import type { AlterConfigsResponse__Output } from "@strand/protocol/gen/strand/v1/AlterConfigsResponse.ts";
+import type { CreateTopicsRequest } from "@strand/protocol/gen/strand/v1/CreateTopicsRequest.ts";
+import type { CreateTopicsResponse__Output } from "@strand/protocol/gen/strand/v1/CreateTopicsResponse.ts";
+import type { DeleteTopicsRequest } from "@strand/protocol/gen/strand/v1/DeleteTopicsRequest.ts";
+import type { DeleteTopicsResponse__Output } from "@strand/protocol/gen/strand/v1/DeleteTopicsResponse.ts";
+import type { BrokerMetrics } from "../admin/metrics.ts";
+import type { ReplicaManagerApi } from "../replica/types.ts";
+import type { ClientStubs } from "./grpc.ts";
+
+/** A structured logger (pino-compatible). */
+export interface ServiceLogger {
+  readonly debug: (obj: object, msg: string) => void;
+  readonly info: (obj: object, msg: string) => void;
+  readonly warn: (obj: object, msg: string) => void;
+  readonly error: (obj: object, msg: string) => void;
+}
+
+/** Writes to the active controller (following NOT_CONTROLLER hints). */
+export interface ControllerWrites {
+  createTopics(request: CreateTopicsRequest): Promise<CreateTopicsResponse__Output>;
+  deleteTopics(request: DeleteTopicsRequest): Promise<DeleteTopicsResponse__Output>;
+  alterConfigs(request: AlterConfigsRequest): Promise<AlterConfigsResponse__Output>;
+}
+
+/** Cluster defaults applied to topics created without explicit values. */
+export interface TopicDefaults {
+  readonly numPartitions: number;
+  readonly defaultReplicationFactor: number;
+  readonly minInsyncReplicas: number;
+  /** Wait for a created topic to reach this broker's image, when the request sets none. */
+  readonly requestTimeoutMs: number;
+}
+
+/** See the module comment. */
+export interface ServiceContext {
+  /** This broker's id. */
+  readonly nodeId: number;
+  readonly replicas: ReplicaManagerApi;
+  /** The metadata image this broker follows (committed). */
+  image(): MetadataImage;
+  /** The active controller's id as last seen, or -1. */
+  controllerId(): number;
+  readonly controller: ControllerWrites;
+  /** Client stubs to another broker's client listener, by broker id (null: unknown). */
+  peer(brokerId: number): ClientStubs | null;
+  readonly metrics: BrokerMetrics;
+  readonly logger: ServiceLogger;
+  readonly defaults: TopicDefaults;
+  /** Resolves once the image's offset reaches `offset` or `timeoutMs` passes. */
+  waitForImage(predicate: (image: MetadataImage) => boolean, timeoutMs: number): Promise<boolean>;
+  /** Aborted when the node starts shutting down (ends long polls and streams). */
+  readonly shutdownSignal: AbortSignal;
+}

@@ -1,0 +1,113 @@
+/**
+ * MetadataService: where partitions live, answered from this broker's committed metadata
+ * image (no controller round trip): live brokers with their client addresses, the active
+ * controller, and topics with leader, leader epoch, replicas, ISR and offline replicas.
+ */
+import type { MetadataImage, TopicImage } from "@strand/controller";
+import { ErrorCode } from "@strand/protocol";
+import type { MetadataRequest__Output } from "@strand/protocol/gen/strand/v1/MetadataRequest.ts";
+import type { MetadataResponse } from "@strand/protocol/gen/strand/v1/MetadataResponse.ts";
+import type { MetadataServiceHandlers } from "@strand/protocol/gen/strand/v1/MetadataService.ts";
+import type { PartitionMetadata } from "@strand/protocol/gen/strand/v1/PartitionMetadata.ts";
+import type { TopicMetadata } from "@strand/protocol/gen/strand/v1/TopicMetadata.ts";
+import type { ServiceContext } from "./context.ts";
+import { unaryHandler } from "./instrument.ts";
+import { listField, stringField } from "./wire.ts";
+
+/** One broker's client address from the image, or null when it has no client listener. */
+export function clientAddress(
+  image: MetadataImage,
+  id: number,
+): { host: string; port: number } | null {
+  const broker = [...image.brokers.values()].find((b) => b.id === id);
+  const l = broker?.listeners.find((x) => x.name === "client");
+  return l === undefined ? null : { host: l.host, port: l.port };
+}
+
+function partitionMetadata(image: MetadataImage, topic: TopicImage): PartitionMetadata[] {
+  const live = (id: number) => {
+    const b = [...image.brokers.values()].find((x) => x.id === id);
+    return b !== undefined && !b.fenced;
+  };
+  return [...topic.partitions.values()]
+    .sort((a, b) => a.partition - b.partition)
+    .map((p) => ({
+      partition: p.partition,
+      errorCode: p.leader === null ? ErrorCode.LEADER_NOT_AVAILABLE.code : 0,
+      leaderId: p.leader ?? -1,
+      leaderEpoch: p.leaderEpoch,
+      replicas: [...p.replicas],
+      isr: [...p.isr],
+      offlineReplicas: p.replicas.filter((r) => !live(r)),
+    }));
+}
+
+/** Describes topics by name (all topics when `names` is null), errors inline. */
+export function topicMetadata(
+  image: MetadataImage,
+  names: readonly string[] | null,
+): TopicMetadata[] {
+  const wanted = names ?? [...image.topicsByName.keys()].sort();
+  return wanted.map((name) => {
+    const topic = image.topicsByName.get(name);
+    if (topic === undefined) {
+      const e = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      return {
+        name,
+        topicId: "",
+        errorCode: e.code,
+        errorMessage: `${e.name}: topic ${name} does not exist; ${e.action}`,
+        partitions: [],
+      };
+    }
+    return {
+      name,
+      topicId: topic.id,
+      errorCode: 0,
+      errorMessage: "",
+      partitions: partitionMetadata(image, topic),
+    };
+  });
+}
+
+/** Answers a MetadataRequest from `image`. */
+export function metadataResponse(
+  image: MetadataImage,
+  controllerId: number,
+  req: MetadataRequest__Output,
+): MetadataResponse {
+  const names = req.allTopics
+    ? null
+    : listField(req.topics, "topics").map((t, i) => stringField(t, `topics[${i}]`));
+  const brokers = [...image.brokers.values()]
+    .filter((b) => !b.fenced)
+    .sort((a, b) => a.id - b.id)
+    .flatMap((b) => {
+      const a = clientAddress(image, b.id);
+      return a === null
+        ? []
+        : [
+            {
+              brokerId: b.id,
+              host: a.host,
+              port: a.port,
+              ...(b.rack === null ? {} : { rack: b.rack }),
+            },
+          ];
+    });
+  return {
+    brokers,
+    controllerId,
+    topics: topicMetadata(image, names),
+    metadataOffset: String(image.offset),
+  };
+}
+
+/** The MetadataService handlers. */
+export function metadataServiceHandlers(ctx: ServiceContext): MetadataServiceHandlers {
+  return {
+    Metadata: unaryHandler(ctx, "Metadata", async (call) =>
+      metadataResponse(ctx.image(), ctx.controllerId(), call.request),
+    ),
+  };
+}

@@ -1,0 +1,333 @@
+/**
+ * ProduceService: Produce (unary) and ProduceStream (correlation ids). Protobuf is turned
+ * into the replica manager's contract types at the edge; every field is validated; batches
+ * are framed and CRC-checked here so a corrupt partition fails alone (CORRUPT_MESSAGE) and
+ * garbage never reaches a log. Partitions led elsewhere are forwarded one hop (routing.ts).
+ */
+import type * as grpc from "@grpc/grpc-js";
+import { ErrorCode, scanBatches } from "@strand/protocol";
+import type { ProducePartitionResult as WireResult } from "@strand/protocol/gen/strand/v1/ProducePartitionResult.ts";
+import type {
+  ProduceRequest,
+  ProduceRequest__Output,
+} from "@strand/protocol/gen/strand/v1/ProduceRequest.ts";
+import type {
+  ProduceResponse,
+  ProduceResponse__Output,
+} from "@strand/protocol/gen/strand/v1/ProduceResponse.ts";
+import type { ProduceServiceHandlers } from "@strand/protocol/gen/strand/v1/ProduceService.ts";
+import type { ProduceStreamRequest__Output } from "@strand/protocol/gen/strand/v1/ProduceStreamRequest.ts";
+import type { ProduceStreamResponse } from "@strand/protocol/gen/strand/v1/ProduceStreamResponse.ts";
+import type {
+  AcksMode,
+  PartitionError,
+  ProduceOptions,
+  ProducePartition,
+  ProducePartitionResult,
+} from "../replica/types.ts";
+import type { ServiceContext } from "./context.ts";
+import { countStream, statusLabel, unaryHandler } from "./instrument.ts";
+import { isForwarded, routeRequest, unaryCall } from "./routing.ts";
+import {
+  codeName,
+  hintFromWire,
+  hintToWire,
+  InvalidArgumentError,
+  int32Field,
+  listField,
+  noDuplicates,
+  partitionError,
+  topicField,
+  toStatus,
+  UnavailableError,
+  WAIT_MS_MAX,
+} from "./wire.ts";
+
+/** Produce requests in flight on one ProduceStream at most. */
+export const STREAM_IN_FLIGHT_MAX = 1_000;
+/** Extra time a forwarded produce may take over its own timeout (network, queueing). */
+const FORWARD_SLACK_MS = 5_000;
+
+/** A validated produce request. */
+interface ParsedProduce {
+  readonly options: ProduceOptions;
+  readonly items: readonly ProducePartition[];
+  /** Items whose batches are malformed, by index: never routed. */
+  readonly corrupt: ReadonlyMap<number, PartitionError>;
+}
+
+const ACKS: Record<string, AcksMode> = {
+  ACKS_UNSPECIFIED: "all",
+  ACKS_NONE: "none",
+  ACKS_LEADER: "leader",
+  ACKS_ALL: "all",
+};
+
+/** Validates a ProduceRequest; throws InvalidArgumentError naming the bad field. */
+export function parseProduce(req: ProduceRequest__Output, defaultTimeoutMs: number): ParsedProduce {
+  const acks = ACKS[String(req.acks)];
+  if (acks === undefined)
+    throw new InvalidArgumentError(
+      `acks ${String(req.acks)} is unknown; use ACKS_NONE, ACKS_LEADER or ACKS_ALL`,
+    );
+  const timeoutMs = int32Field(req.timeoutMs, "timeout_ms", 0, WAIT_MS_MAX);
+  const items: ProducePartition[] = [];
+  const corrupt = new Map<number, PartitionError>();
+  listField(req.topics, "topics", 1).forEach((t, ti) => {
+    const topic = topicField(t.topic, `topics[${ti}].topic`);
+    listField(t.partitions, `topics[${ti}].partitions`, 1).forEach((p, pi) => {
+      const where = `topics[${ti}].partitions[${pi}]`;
+      const partition = int32Field(p.partition, `${where}.partition`);
+      const records = p.records;
+      if (!Buffer.isBuffer(records) || records.length === 0)
+        throw new InvalidArgumentError(
+          `${where}.records is empty; send one or more RecordBatch v2 batches`,
+        );
+      const problem = batchProblem(records);
+      if (problem !== null)
+        corrupt.set(
+          items.length,
+          partitionError(ErrorCode.CORRUPT_MESSAGE, `${topic}-${partition}: ${problem}`),
+        );
+      items.push({ topic, partition, records });
+    });
+  });
+  noDuplicates(
+    items.map((i) => `${i.topic}-${i.partition}`),
+    "partition",
+  );
+  return {
+    options: { acks, timeoutMs: timeoutMs === 0 ? defaultTimeoutMs : timeoutMs },
+    items,
+    corrupt,
+  };
+}
+
+/** Why `records` is not a run of whole, valid RecordBatch v2 batches, or null. */
+export function batchProblem(records: Buffer): string | null {
+  try {
+    const scan = scanBatches(records);
+    if (scan.batches.length === 0)
+      return `the ${records.length} record bytes hold no complete batch`;
+    if (scan.partialTail)
+      return `${records.length - scan.validBytes} bytes after the last whole batch`;
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+function failedResult(item: ProducePartition, error: PartitionError): ProducePartitionResult {
+  return {
+    topic: item.topic,
+    partition: item.partition,
+    ...error,
+    baseOffset: -1n,
+    logAppendTimeMs: -1n,
+    logStartOffset: -1n,
+  };
+}
+
+/** Serves a parsed produce: routes, forwards, merges. */
+export async function produce(
+  ctx: ServiceContext,
+  parsed: ParsedProduce,
+  forwarded: boolean,
+): Promise<ProducePartitionResult[]> {
+  const routable = parsed.items.filter((_, i) => !parsed.corrupt.has(i));
+  const served = await routeRequest(ctx, "Produce", routable, forwarded, {
+    local: async (items) =>
+      alignByKey(items, await ctx.replicas.produce(parsed.options, items), failedResult),
+    remote: (stubs, items, metadata) =>
+      forwardProduce(stubs.produce, parsed.options, items, metadata),
+    failed: failedResult,
+  });
+  let k = 0;
+  return parsed.items.map((item, i) => {
+    const bad = parsed.corrupt.get(i);
+    return bad === undefined ? served[k++]! : failedResult(item, bad);
+  });
+}
+
+/** Orders results like `items` (matched by topic and partition); a missing one is UNKNOWN. */
+export function alignByKey<
+  T extends { topic: string; partition: number },
+  R extends { topic: string; partition: number },
+>(items: readonly T[], results: readonly R[], missing: (item: T, error: PartitionError) => R): R[] {
+  const byKey = new Map(results.map((r) => [`${r.topic}\u0000${r.partition}`, r]));
+  return items.map(
+    (item) =>
+      byKey.get(`${item.topic}\u0000${item.partition}`) ??
+      missing(
+        item,
+        partitionError(ErrorCode.UNKNOWN, `no result for ${item.topic}-${item.partition}`),
+      ),
+  );
+}
+
+async function forwardProduce(
+  client: {
+    Produce: (
+      r: ProduceRequest,
+      m: grpc.Metadata,
+      o: grpc.CallOptions,
+      cb: (e: grpc.ServiceError | null, r?: ProduceResponse__Output) => void,
+    ) => unknown;
+  },
+  options: ProduceOptions,
+  items: readonly ProducePartition[],
+  metadata: grpc.Metadata,
+): Promise<ProducePartitionResult[]> {
+  const acks =
+    options.acks === "none" ? "ACKS_NONE" : options.acks === "leader" ? "ACKS_LEADER" : "ACKS_ALL";
+  const request: ProduceRequest = {
+    acks,
+    timeoutMs: options.timeoutMs,
+    topics: groupByTopic(items, (i) => ({ partition: i.partition, records: i.records })).map(
+      ([topic, partitions]) => ({ topic, partitions }),
+    ),
+  };
+  const response = await unaryCall<ProduceResponse__Output>(
+    (o, cb) => client.Produce(request, metadata, o, cb),
+    options.timeoutMs + FORWARD_SLACK_MS,
+  );
+  const results: ProducePartitionResult[] = [];
+  for (const t of response.topics)
+    for (const p of t.partitions) {
+      const hint = hintFromWire(p.leaderHint);
+      results.push({
+        topic: t.topic,
+        partition: p.partition,
+        errorCode: p.errorCode,
+        errorMessage: p.errorMessage,
+        ...(hint === undefined ? {} : { leaderHint: hint }),
+        baseOffset: BigInt(p.baseOffset),
+        logAppendTimeMs: BigInt(p.logAppendTimeMs),
+        logStartOffset: BigInt(p.logStartOffset),
+      });
+    }
+  return alignByKey(items, results, failedResult);
+}
+
+/** Groups items by topic, keeping first-seen topic order. */
+export function groupByTopic<T extends { topic: string }, P>(
+  items: readonly T[],
+  map: (item: T) => P,
+): [string, P[]][] {
+  const groups = new Map<string, P[]>();
+  for (const item of items) {
+    const list = groups.get(item.topic) ?? [];
+    list.push(map(item));
+    groups.set(item.topic, list);
+  }
+  return [...groups.entries()];
+}
+
+/** Contract results -> ProduceResponse. */
+export function produceResponse(results: readonly ProducePartitionResult[]): ProduceResponse {
+  return {
+    topics: groupByTopic(
+      results,
+      (r): WireResult => ({
+        partition: r.partition,
+        errorCode: r.errorCode,
+        errorMessage: r.errorMessage,
+        baseOffset: String(r.baseOffset),
+        logAppendTimeMs: String(r.logAppendTimeMs),
+        logStartOffset: String(r.logStartOffset),
+        leaderHint: hintToWire(r.leaderHint),
+      }),
+    ).map(([topic, partitions]) => ({ topic, partitions })),
+  };
+}
+
+function outcome(response: ProduceResponse): string {
+  for (const t of response.topics ?? [])
+    for (const p of t.partitions ?? [])
+      if ((p.errorCode ?? 0) !== 0) return codeName(p.errorCode ?? 0);
+  return "NONE";
+}
+
+async function handleProduce(
+  ctx: ServiceContext,
+  req: ProduceRequest__Output,
+  forwarded: boolean,
+): Promise<ProduceResponse> {
+  const parsed = parseProduce(req, ctx.defaults.requestTimeoutMs);
+  if (parsed.options.acks === "none") {
+    produce(ctx, parsed, forwarded).catch((error: unknown) =>
+      ctx.logger.warn({ err: String(error) }, "acks=none produce failed"),
+    );
+    return { topics: [] };
+  }
+  return produceResponse(await produce(ctx, parsed, forwarded));
+}
+
+/** The ProduceService handlers. */
+export function produceServiceHandlers(ctx: ServiceContext): ProduceServiceHandlers {
+  return {
+    Produce: unaryHandler(
+      ctx,
+      "Produce",
+      (call) => handleProduce(ctx, call.request, isForwarded(call.metadata)),
+      outcome,
+    ),
+    ProduceStream: (call) => produceStream(ctx, call),
+  };
+}
+
+function produceStream(
+  ctx: ServiceContext,
+  call: grpc.ServerDuplexStream<ProduceStreamRequest__Output, ProduceStreamResponse>,
+): void {
+  const forwarded = isForwarded(call.metadata);
+  let inFlight = 0;
+  let failed = false;
+  let ended = false;
+  const finishIfDone = () => {
+    if (ended && inFlight === 0 && !failed) call.end();
+  };
+  const fail = (error: unknown) => {
+    if (failed) return;
+    failed = true;
+    const status = toStatus(error);
+    countStream(ctx, "ProduceStream", statusLabel(status.code));
+    call.emit("error", status);
+  };
+  const onAbort = () =>
+    fail(new UnavailableError("the broker is shutting down; reconnect to another broker"));
+  ctx.shutdownSignal.addEventListener("abort", onAbort, { once: true });
+  call.on("data", (msg: ProduceStreamRequest__Output) => {
+    if (failed) return;
+    if (inFlight >= STREAM_IN_FLIGHT_MAX)
+      return fail(
+        new InvalidArgumentError(
+          `more than ${STREAM_IN_FLIGHT_MAX} produce requests in flight on one stream; wait for responses`,
+        ),
+      );
+    if (msg.request === null)
+      return fail(new InvalidArgumentError(`request ${msg.correlationId} has no request body`));
+    inFlight++;
+    const stop = ctx.metrics.requestDurationSeconds.startTimer({ method: "ProduceStream" });
+    handleProduce(ctx, msg.request, forwarded).then(
+      (response) => {
+        stop();
+        inFlight--;
+        ctx.metrics.requestsTotal.inc({ method: "ProduceStream", code: outcome(response) });
+        if (!failed && !call.cancelled) call.write({ correlationId: msg.correlationId, response });
+        finishIfDone();
+      },
+      (error: unknown) => {
+        stop();
+        inFlight--;
+        fail(error);
+      },
+    );
+  });
+  call.on("end", () => {
+    ended = true;
+    finishIfDone();
+  });
+  call.on("close", () => ctx.shutdownSignal.removeEventListener("abort", onAbort));
+  call.on("error", () => undefined);
+}

@@ -1,0 +1,209 @@
+/**
+ * Partition routing (DESIGN.md §6, the thin path): any broker accepts any request. Each
+ * partition goes to its leader as this broker's metadata image names it: served locally when
+ * this broker leads it, otherwise forwarded ONE hop to the leader's client listener, grouped
+ * per leader, results merged back in request order. A forwarded request carries
+ * {@link FORWARDED_HEADER} and is never forwarded again: a partition whose leader is elsewhere
+ * answers NOT_LEADER_OR_FOLLOWER with a leader hint instead.
+ */
+import * as grpc from "@grpc/grpc-js";
+import type { MetadataImage } from "@strand/controller";
+import { assert, ErrorCode } from "@strand/protocol";
+import type { LeaderHint, PartitionError } from "../replica/types.ts";
+import type { ServiceContext } from "./context.ts";
+import { type ClientStubs, FORWARDED_HEADER } from "./grpc.ts";
+import { partitionError, UnavailableError } from "./wire.ts";
+
+/** Identifies a partition in a request. */
+export interface PartitionKey {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+/** Where each item of a request goes, by index. */
+export interface RoutePlan {
+  readonly local: number[];
+  readonly remote: Map<number, number[]>;
+  readonly failed: Map<number, PartitionError>;
+}
+
+/** How to serve a routed request's items. */
+export interface RouteHandlers<T, R> {
+  /** Serves items this broker leads. */
+  local(items: readonly T[]): Promise<R[]>;
+  /** Forwards items to their leader; answers one result per item, in order. */
+  remote(stubs: ClientStubs, items: readonly T[], metadata: grpc.Metadata): Promise<R[]>;
+  /** The result for an item that cannot be served. */
+  failed(item: T, error: PartitionError): R;
+}
+
+/** True when the call came from another broker (never forward it again). */
+export function isForwarded(metadata: grpc.Metadata): boolean {
+  return metadata.get(FORWARDED_HEADER).length > 0;
+}
+
+/** The client address of broker `id` as a leader hint (undefined when unknown). */
+export function leaderHint(
+  image: MetadataImage,
+  id: number,
+  leaderEpoch: number,
+): LeaderHint | undefined {
+  const broker = [...image.brokers.values()].find((b) => b.id === id);
+  const client = broker?.listeners.find((l) => l.name === "client");
+  if (client === undefined) return undefined;
+  return { leaderId: id, leaderEpoch, host: client.host, port: client.port };
+}
+
+/** Decides where each item goes; see the module comment. */
+export function planRoutes(
+  ctx: ServiceContext,
+  items: readonly PartitionKey[],
+  forwarded: boolean,
+): RoutePlan {
+  const image = ctx.image();
+  const plan: RoutePlan = { local: [], remote: new Map(), failed: new Map() };
+  items.forEach((item, index) => {
+    const topic = image.topicsByName.get(item.topic);
+    const registration = topic?.partitions.get(item.partition);
+    if (topic === undefined || registration === undefined) {
+      const what =
+        topic === undefined
+          ? `topic ${item.topic} does not exist`
+          : `topic ${item.topic} has no partition ${item.partition} (it has ${topic.partitions.size})`;
+      plan.failed.set(index, partitionError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, what));
+      return;
+    }
+    const leader = registration.leader;
+    const where = `${item.topic}-${item.partition}`;
+    if (leader === null) {
+      plan.failed.set(
+        index,
+        partitionError(ErrorCode.LEADER_NOT_AVAILABLE, `${where} has no leader`),
+      );
+      return;
+    }
+    if (leader === ctx.nodeId) {
+      plan.local.push(index);
+      return;
+    }
+    const hint = leaderHint(image, leader, registration.leaderEpoch);
+    if (hint === undefined) {
+      plan.failed.set(
+        index,
+        partitionError(
+          ErrorCode.LEADER_NOT_AVAILABLE,
+          `${where}'s leader ${leader} has no client address`,
+        ),
+      );
+    } else if (forwarded) {
+      plan.failed.set(
+        index,
+        partitionError(
+          ErrorCode.NOT_LEADER_OR_FOLLOWER,
+          `broker ${ctx.nodeId} does not lead ${where}; broker ${leader} at ${hint.host}:${hint.port} does`,
+          hint,
+        ),
+      );
+    } else {
+      const group = plan.remote.get(leader) ?? [];
+      group.push(index);
+      plan.remote.set(leader, group);
+    }
+  });
+  return plan;
+}
+
+/**
+ * Serves `items` per {@link planRoutes}: local ones through `handlers.local`, remote ones by
+ * forwarding per leader, the rest as failures. Throws UnavailableError when no item has a
+ * leader at all, so clients back off and retry (gRPC UNAVAILABLE).
+ */
+export async function routeRequest<T extends PartitionKey, R>(
+  ctx: ServiceContext,
+  method: string,
+  items: readonly T[],
+  forwarded: boolean,
+  handlers: RouteHandlers<T, R>,
+): Promise<R[]> {
+  const plan = planRoutes(ctx, items, forwarded);
+  const noLeader = [...plan.failed.values()].filter(
+    (e) => e.errorCode === ErrorCode.LEADER_NOT_AVAILABLE.code,
+  );
+  if (items.length > 0 && noLeader.length === items.length)
+    throw new UnavailableError(
+      `no leader for the requested partitions (an election may be in progress); retry shortly`,
+    );
+  const results = new Array<R | undefined>(items.length);
+  for (const [index, error] of plan.failed) results[index] = handlers.failed(items[index]!, error);
+  const jobs: Promise<void>[] = [];
+  if (plan.local.length > 0) {
+    jobs.push(
+      handlers.local(plan.local.map((i) => items[i]!)).then((out) => {
+        assert(out.length === plan.local.length, "local results must match the items");
+        plan.local.forEach((i, k) => {
+          results[i] = out[k];
+        });
+      }),
+    );
+  }
+  for (const [leader, indexes] of plan.remote)
+    jobs.push(forwardGroup(ctx, method, leader, indexes, items, results, handlers));
+  await Promise.all(jobs);
+  return results.map((r, i) => {
+    assert(r !== undefined, `no result for item ${i}`);
+    return r;
+  });
+}
+
+async function forwardGroup<T extends PartitionKey, R>(
+  ctx: ServiceContext,
+  method: string,
+  leader: number,
+  indexes: readonly number[],
+  items: readonly T[],
+  results: (R | undefined)[],
+  handlers: RouteHandlers<T, R>,
+): Promise<void> {
+  const group = indexes.map((i) => items[i]!);
+  const stubs = ctx.peer(leader);
+  const metadata = new grpc.Metadata();
+  metadata.set(FORWARDED_HEADER, String(ctx.nodeId));
+  let out: R[] | null = null;
+  let why = `broker ${leader} is not reachable`;
+  if (stubs !== null) {
+    ctx.metrics.forwardedRequestsTotal.inc({ method });
+    try {
+      out = await handlers.remote(stubs, group, metadata);
+      if (out.length !== group.length) {
+        why = `broker ${leader} answered ${out.length} results for ${group.length} partitions`;
+        out = null;
+      }
+    } catch (error) {
+      why = `forwarding to broker ${leader} failed: ${(error as Error).message}`;
+      ctx.logger.warn({ leader, method, err: String(error) }, "forwarding failed");
+    }
+  }
+  indexes.forEach((i, k) => {
+    results[i] =
+      out === null
+        ? handlers.failed(items[i]!, partitionError(ErrorCode.LEADER_NOT_AVAILABLE, why))
+        : out[k];
+  });
+}
+
+/** Promise wrapper for a forwarded unary call with a deadline. */
+export function unaryCall<Res>(
+  start: (
+    options: grpc.CallOptions,
+    callback: (error: grpc.ServiceError | null, response?: Res) => void,
+  ) => void,
+  timeoutMs: number,
+): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    start({ deadline: Date.now() + timeoutMs }, (error, response) => {
+      if (error !== null) reject(error);
+      else if (response === undefined) reject(new Error("empty gRPC response"));
+      else resolve(response);
+    });
+  });
+}
