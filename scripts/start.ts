@@ -1,71 +1,104 @@
 /**
- * `npm start` until the broker lands: a demonstration of the partition log. It opens (and, if
- * needed, recovers) a log under ./.strand/demo, appends a few batches, reads them back, and
- * closes cleanly. Run it twice to see the data kept; `--crash` exits without closing, so the
- * next run shows recovery at work.
+ * `npm start`: a 3-node combined Strand cluster on 127.0.0.1 for a newcomer. Node N (1..3)
+ * listens on client 9092+10(N-1), internal 9093+10(N-1), admin 9644+10(N-1)
+ * (so 9092/9093/9644, 9102/9103/9654, 9112/9113/9664), with data in ./.strand/node-N kept
+ * between runs. `--bootstrap` is passed only when a node's data dir does not exist yet (the
+ * first formation; see docs/operations.md). Ctrl-C (SIGINT) or SIGTERM stops every node
+ * cleanly (SIGTERM each, wait) and exits 0.
  *
- * Usage: npm start -- [--data-dir DIR] [--records N] [--crash] [--help]
+ * Usage: npm start [-- --help]
  */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { decodeRecordBatch, encodeRecordBatch, iterateBatches } from "@strand/protocol";
-import { Log } from "@strand/storage";
 
-const { values } = parseArgs({
-  options: {
-    "data-dir": { type: "string", default: ".strand" },
-    records: { type: "string", default: "5" },
-    crash: { type: "boolean", default: false },
-    help: { type: "boolean", default: false },
-  },
+const NODES = 3;
+const root = join(import.meta.dirname, "..");
+const bin = join(root, "packages/cli/src/main.ts");
+const ports = (n: number) => ({
+  client: 9092 + 10 * (n - 1),
+  internal: 9093 + 10 * (n - 1),
+  admin: 9644 + 10 * (n - 1),
 });
-if (values.help) {
+
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
   console.log(
-    "usage: npm start -- [--data-dir DIR] [--records N] [--crash]\n" +
-      "  Appends N records to the demo partition log and reads the log back.\n" +
-      "  --crash exits without a clean close, so the next run recovers the log.",
+    "usage: npm start\n  Runs a 3-node combined cluster on 127.0.0.1 with data in ./.strand/node-N.\n" +
+      "  node N: client 9092+10(N-1), internal 9093+10(N-1), admin 9644+10(N-1). Ctrl-C stops it.",
   );
   process.exit(0);
 }
 
-const dir = join(values["data-dir"], "demo", "orders-0");
-const log = await Log.open(dir, { segmentBytes: 64 * 1024 });
-const report = log.recoveryReport;
-console.log(`opened ${dir}: offsets [${log.logStartOffset}, ${log.logEndOffset})`);
+const voters = Array.from(
+  { length: NODES },
+  (_, k) => `${k + 1}@127.0.0.1:${ports(k + 1).internal}`,
+).join(",");
+const children: ChildProcess[] = [];
+for (let n = 1; n <= NODES; n++) {
+  const p = ports(n);
+  const dataDir = join(root, ".strand", `node-${n}`);
+  const args = [
+    ...[
+      "--conditions=strand-source",
+      bin,
+      "server",
+      "start",
+      "--node.id",
+      String(n),
+      "--data.dir",
+      dataDir,
+    ],
+    ...[
+      "--listeners.client",
+      `127.0.0.1:${p.client}`,
+      "--listeners.internal",
+      `127.0.0.1:${p.internal}`,
+    ],
+    ...[
+      "--listeners.admin",
+      `127.0.0.1:${p.admin}`,
+      "--controller.quorum.voters",
+      voters,
+      "--log.level",
+      "warn",
+    ],
+    ...(existsSync(dataDir) ? [] : ["--bootstrap"]),
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  child.once("exit", (code, signal) => {
+    if (!stopping)
+      console.error(`node ${n} exited (code ${code}, signal ${signal}); stopping the cluster`);
+    void stop();
+  });
+  children.push(child);
+  console.log(
+    `node ${n}: client 127.0.0.1:${p.client}  internal 127.0.0.1:${p.internal}  admin http://127.0.0.1:${p.admin}  data ${dataDir}`,
+  );
+}
 console.log(
-  report.cleanShutdown
-    ? "  clean shutdown marker found: no recovery scan needed"
-    : `  recovered: ${report.segmentsRecovered} segment(s), ${report.batchesRecovered} batch(es) re-validated, ${report.bytesTruncated} torn byte(s) truncated`,
+  "try: curl -s http://127.0.0.1:9644/readyz   (gRPC clients: 127.0.0.1:9092; Ctrl-C stops the cluster)",
 );
 
-const count = Number(values.records);
-const now = Date.now();
-const batch = encodeRecordBatch({
-  baseTimestamp: BigInt(now),
-  records: Array.from({ length: count }, (_, i) => ({
-    key: Buffer.from(`order-${i}`),
-    value: Buffer.from(JSON.stringify({ item: i, at: new Date(now).toISOString() })),
-    headers: [{ key: "source", value: Buffer.from("npm-start") }],
-  })),
-});
-const appended = await log.append(batch, { assignOffsets: true, leaderEpoch: 0 });
-console.log(
-  `appended ${count} record(s) at offsets ${appended.firstOffset}..${appended.lastOffset}`,
-);
-
-const from = log.logEndOffset > 10n ? log.logEndOffset - 10n : log.logStartOffset;
-const read = await log.read(from, { maxBytes: 1024 * 1024 });
-console.log(`last records (from offset ${read.firstOffset}):`);
-for (const view of iterateBatches(read.records)) {
-  for (const record of decodeRecordBatch(view.bytes()).records) {
-    if (record.offset < from) continue;
-    console.log(`  ${record.offset}  ${record.key?.toString()}  ${record.value?.toString()}`);
-  }
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  const exits = children.map((c) =>
+    c.exitCode !== null || c.signalCode !== null
+      ? Promise.resolve()
+      : new Promise<void>((r) => c.once("exit", () => r())),
+  );
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGTERM");
+  // Bounded: shutdown.timeout.ms (30 s) + slack, then SIGKILL what is left.
+  const timer = setTimeout(() => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  }, 35_000);
+  await Promise.all(exits);
+  clearTimeout(timer);
+  process.exit(0);
 }
-
-if (values.crash) {
-  console.log("exiting without a clean close (--crash): the next start recovers the log");
-  process.exit(1);
-}
-await log.close();
-console.log("closed cleanly. Run `npm start` again: the records are still there.");
+process.on("SIGINT", () => void stop());
+process.on("SIGTERM", () => void stop());
