@@ -1,0 +1,5 @@
+/**
+ * @strand/client: the TypeScript SDK (Admin, Producer, Consumer, metadata cache).
+ * @packageDocumentation
+ */
+export {};
