@@ -162,6 +162,12 @@ export const ErrorCode = Object.freeze({
     true,
     "The leader epoch in the request is stale; refresh metadata and retry with the current epoch.",
   ),
+  UNKNOWN_LEADER_EPOCH: row(
+    75,
+    "UNKNOWN_LEADER_EPOCH",
+    true,
+    "The broker has not yet seen the leader epoch in the request; retry after a short backoff or refresh metadata.",
+  ),
   STALE_BROKER_EPOCH: row(
     77,
     "STALE_BROKER_EPOCH",

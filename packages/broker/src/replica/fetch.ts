@@ -142,11 +142,10 @@ function checkEpoch(requested: number, current: number): PartitionError | null {
       `leader epoch ${requested} is older than the current ${current}`,
     );
   }
-  // Kafka answers UNKNOWN_LEADER_EPOCH (75), which the code table lacks: the leader has not
-  // seen that epoch yet, so the client retries after refreshing metadata, as for NOT_LEADER.
+  // The leader has not seen that epoch yet (its metadata lags the client's): retriable.
   return partitionError(
-    ErrorCode.NOT_LEADER_OR_FOLLOWER,
-    `leader epoch ${requested} is newer than this leader's ${current} (UNKNOWN_LEADER_EPOCH)`,
+    ErrorCode.UNKNOWN_LEADER_EPOCH,
+    `leader epoch ${requested} is newer than this leader's ${current}; retry shortly`,
   );
 }
 
