@@ -70,6 +70,7 @@ export class BrokerNode {
   readonly #peers = new Map<string, ClientStubs>();
   readonly #shutdown = new AbortController();
   readonly #imageWaiters = new Set<() => void>();
+  #appliedImage: MetadataImage | null = null;
   #stopping: Promise<void> | null = null;
   #fatal: ((error: unknown) => void) | null = null;
 
@@ -200,7 +201,10 @@ export class BrokerNode {
     return { replicas, follower, lifecycle, clientServer, clientPort };
   }
 
-  /** Applies each committed delta to the replica manager, one at a time, in order. */
+  /**
+   * Applies each committed delta to the replica manager, one at a time, in order; image
+   * waiters (admin writes) wake once the replica manager has applied the image.
+   */
   #followInto(follower: MetadataFollower, replicas: NodeReplicaManager): void {
     let chain = Promise.resolve();
     follower.onDelta((delta, image) => {
@@ -211,9 +215,12 @@ export class BrokerNode {
             { err: String(error), offset: image.offset },
             "applying metadata failed",
           ),
-        );
-      for (const wake of [...this.#imageWaiters]) wake();
-      this.#updateHealth();
+        )
+        .then(() => {
+          this.#appliedImage = image;
+          for (const wake of [...this.#imageWaiters]) wake();
+          this.#updateHealth();
+        });
     });
   }
 
@@ -234,7 +241,7 @@ export class BrokerNode {
         minInsyncReplicas: c.minInsyncReplicas,
         requestTimeoutMs: c.requestTimeoutMs,
       },
-      waitForImage: (predicate, timeoutMs) => this.#waitForImage(follower, predicate, timeoutMs),
+      waitForImage: (predicate, timeoutMs) => this.#waitForImage(predicate, timeoutMs),
       shutdownSignal: this.#shutdown.signal,
     };
   }
@@ -258,12 +265,9 @@ export class BrokerNode {
     return stubs;
   }
 
-  #waitForImage(
-    follower: MetadataFollower,
-    predicate: (image: MetadataImage) => boolean,
-    timeoutMs: number,
-  ): Promise<boolean> {
-    if (predicate(follower.image)) return Promise.resolve(true);
+  #waitForImage(predicate: (image: MetadataImage) => boolean, timeoutMs: number): Promise<boolean> {
+    const applied = () => this.#appliedImage !== null && predicate(this.#appliedImage);
+    if (applied()) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (ok: boolean) => {
         clearTimeout(timer);
@@ -271,7 +275,7 @@ export class BrokerNode {
         resolve(ok);
       };
       const check = () => {
-        if (predicate(follower.image)) done(true);
+        if (applied()) done(true);
       };
       const timer = setTimeout(() => done(false), timeoutMs);
       this.#imageWaiters.add(check);

@@ -13,6 +13,7 @@ import type * as grpc from "@grpc/grpc-js";
 import type { MetadataDelta, MetadataImage } from "@strand/controller";
 import { ErrorCode } from "@strand/protocol";
 import type { ReplicaManagerOptions } from "../replica/options.ts";
+import { ReplicaManager } from "../replica/replica-manager.ts";
 import type {
   FetchPartition,
   FetchPartitionResult,
@@ -25,7 +26,7 @@ import type {
 } from "../replica/types.ts";
 
 /** True once {@link createReplicaManager} builds the real replica manager. */
-export const REPLICA_MANAGER_AVAILABLE: boolean = false;
+export const REPLICA_MANAGER_AVAILABLE: boolean = true;
 
 /** The replica manager as the node uses it: the contract plus its internal service. */
 export interface NodeReplicaManager extends ReplicaManagerApi {
@@ -35,6 +36,13 @@ export interface NodeReplicaManager extends ReplicaManagerApi {
 
 /** Builds the node's replica manager; see the module comment. */
 export function createReplicaManager(options: ReplicaManagerOptions): NodeReplicaManager {
+  return new ReplicaManager(options);
+}
+
+/** The data-plane placeholder (kept for tests of the node without replication). */
+export function createPlaceholderReplicaManager(
+  options: ReplicaManagerOptions,
+): NodeReplicaManager {
   return new PlaceholderReplicaManager(options.deps.brokerId);
 }
 
