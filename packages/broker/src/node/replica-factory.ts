@@ -1,13 +1,9 @@
 /**
- * THE SINGLE CONSTRUCTION POINT of the node's replica manager.
- *
- * The real `ReplicaManager` (packages/broker/src/replica/, being written in parallel) takes
- * {@link ReplicaManagerOptions} and exposes `replicationServiceHandlers()` for the internal
- * listener. Until it lands, {@link createReplicaManager} returns a placeholder that answers
- * every partition with LEADER_NOT_AVAILABLE ("the data plane is not built yet"), so the node
- * still runs its controller, registration, metadata and admin paths. To switch: replace the
- * body of {@link createReplicaManager} with `new ReplicaManager(options)` and set
- * {@link REPLICA_MANAGER_AVAILABLE} to true (the multi-process round-trip tests key on it).
+ * THE SINGLE CONSTRUCTION POINT of the node's replica manager: {@link createReplicaManager}
+ * builds the real `ReplicaManager` (packages/broker/src/replica/) from
+ * {@link ReplicaManagerOptions}; its `replicationServiceHandlers()` go on the internal listener.
+ * {@link createPlaceholderReplicaManager} answers every partition with LEADER_NOT_AVAILABLE
+ * and holds no replicas: for running the node's control paths without a data plane.
  */
 import type * as grpc from "@grpc/grpc-js";
 import type { MetadataDelta, MetadataImage } from "@strand/controller";
