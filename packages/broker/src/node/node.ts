@@ -22,6 +22,7 @@ import type { ServiceContext, ServiceLogger } from "../services/context.ts";
 import { type ClientStubs, clientStubs } from "../services/grpc.ts";
 import { HealthStatus, healthServiceDefinition } from "../services/health.ts";
 import { addClientServices, CLIENT_SERVICE_NAMES } from "../services/index.ts";
+import { addReflection } from "../services/reflection.ts";
 import { alterPartitionVia } from "./alter-partition.ts";
 import { ControllerRouter } from "./controllers.ts";
 import { checkFormatPolicy } from "./format.ts";
@@ -116,6 +117,7 @@ export class BrokerNode {
       voters: new Map(c.controllerVoters.map((v) => [v.id, address(v)])),
     });
     if (c.roles.includes("broker")) this.#broker = await this.#startBroker(options);
+    addReflection(this.#internal, internalServiceNames(c.roles));
     this.#admin = await startAdminServer({
       ...c.adminListener,
       registry: this.metrics.registry,
@@ -195,6 +197,7 @@ export class BrokerNode {
     const clientServer = new grpc.Server();
     addClientServices(clientServer, this.#serviceContext(replicas, follower));
     clientServer.addService(healthServiceDefinition(), this.health.handlers());
+    addReflection(clientServer, CLIENT_SERVICE_NAMES);
     const clientPort = await bind(clientServer, c.clientListener);
     follower.start();
     lifecycle.start();
@@ -408,4 +411,13 @@ function drain(server: grpc.Server, timeoutMs: number): Promise<void> {
       resolve();
     });
   });
+}
+
+/** The strand.v1 services the internal listener serves for these roles (for reflection). */
+function internalServiceNames(roles: readonly string[]): string[] {
+  const names: string[] = [];
+  if (roles.includes("controller"))
+    names.push("strand.v1.RaftService", "strand.v1.ControllerService");
+  if (roles.includes("broker")) names.push("strand.v1.ReplicationService");
+  return names;
 }
