@@ -138,6 +138,8 @@ export class LogManager {
         continue;
       }
       const tp = parseTopicPartitionDir(entry.name);
+      // Folders starting with "__" without a partition (the metadata log) belong to others.
+      if (tp === undefined && entry.name.startsWith("__")) continue;
       if (tp === undefined) {
         this.logger.warn(
           { dataDir: this.dataDir, dir: entry.name },

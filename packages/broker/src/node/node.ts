@@ -381,7 +381,7 @@ export class BrokerNode {
   }
 
   #child(component: string): ServiceLogger {
-    return this.logger.child({ nodeId: this.config.nodeId, component });
+    return this.logger.child({ component });
   }
 }
 

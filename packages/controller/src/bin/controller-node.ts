@@ -86,7 +86,10 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const logger = pino({ base: { pid: process.pid } }, pino.destination({ sync: true }));
+  const logger = pino(
+    { base: { pid: process.pid, nodeId: args.nodeId } },
+    pino.destination({ sync: true }),
+  );
   const node = await ControllerNode.start({
     nodeId: args.nodeId,
     dataDir: args.dataDir,

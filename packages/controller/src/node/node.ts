@@ -164,7 +164,7 @@ export class ControllerNode {
     this.#o = o;
     this.id = nodeId(o.nodeId);
     this.port = port;
-    this.#logger = withFields(o.logger ?? noopLogger, { nodeId: o.nodeId });
+    this.#logger = o.logger ?? noopLogger;
     this.#clock = o.clock ?? Date.now;
     this.#server = server;
     this.#ownsServer = o.sharedServer === undefined;
@@ -187,7 +187,7 @@ export class ControllerNode {
   static async start(o: ControllerNodeOptions): Promise<ControllerNode> {
     const self = o.voters.find((v) => v.id === o.nodeId);
     if (self === undefined) throw new Error(`node ${o.nodeId} is not in the voter list`);
-    const logger = withFields(o.logger ?? noopLogger, { nodeId: o.nodeId });
+    const logger = o.logger ?? noopLogger;
     if (o.formatPolicy === "refuse" && !(await metadataDirFormatted(o.dataDir)))
       throw new UnformattedMetadataDirError(join(o.dataDir, METADATA_LOG_DIR));
     const bootstrapVoters = o.voters.map((v) => ({
