@@ -53,8 +53,14 @@ export class DeadlineTimer {
     this.#armedAtMs = Number.POSITIVE_INFINITY;
     if (this.#closed) return;
     const nowMs = this.#clock();
-    while (this.#heap.length > 0 && this.#heap[0]! <= nowMs) this.#pop();
-    this.#onDeadline(nowMs);
+    // setTimeout may fire a millisecond before the wall clock reaches the deadline: then
+    // nothing is due yet, so re-arm instead of waking the purgatories for nothing.
+    let due = false;
+    while (this.#heap.length > 0 && this.#heap[0]! <= nowMs) {
+      this.#pop();
+      due = true;
+    }
+    if (due) this.#onDeadline(nowMs);
     this.#arm();
   }
 
