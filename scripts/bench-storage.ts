@@ -3,7 +3,7 @@
  * 16 KiB and 256 KiB batches, beside a raw sequential write of the same bytes to the same
  * disk in the same run. A script, not a test.
  *
- *   npm run bench:storage -- [--total-mib 256] [--dir DIR] [--json] [--help]
+ *   npm run bench:storage -- [--total-mib 128] [--rounds 5] [--dir DIR] [--json] [--help]
  */
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -27,7 +27,8 @@ interface CaseResult {
 function usage(): string {
   return [
     "usage: npm run bench:storage -- [options]",
-    "  --total-mib N   bytes written per case, in MiB (default 256)",
+    "  --total-mib N   bytes written per round, in MiB (default 128)",
+    "  --rounds N      alternating raw/append rounds per case; medians reported (default 5)",
     "  --dir DIR       parent directory for the temp data (default the OS temp dir)",
     "  --json          print the results as JSON",
   ].join("\n");
@@ -77,31 +78,58 @@ async function timeRead(log: Log): Promise<{ seconds: number; bytes: number }> {
   return { seconds: Number(process.hrtime.bigint() - start) / 1e9, bytes };
 }
 
-async function runCase(parent: string, batchKiB: number, totalBytes: number): Promise<CaseResult> {
-  const { batch, records } = makeBatch(batchKiB * 1024);
-  const iterations = Math.ceil(totalBytes / batch.length);
-  const bytes = iterations * batch.length;
+/** One raw-write round and one append + read round on the same bytes, in a fresh dir. */
+async function runRound(
+  parent: string,
+  batch: Buffer,
+  iterations: number,
+): Promise<{ raw: number; append: number; read: { seconds: number; bytes: number } }> {
   const dir = await mkdtemp(join(parent, "strand-bench-"));
   try {
-    const rawSeconds = await timeRawWrite(join(dir, "raw.bin"), batch, iterations);
+    const raw = await timeRawWrite(join(dir, "raw.bin"), batch, iterations);
     await rm(join(dir, "raw.bin"));
     const log = await Log.open(join(dir, "bench-0"));
-    const appendSeconds = await timeAppend(log, batch, iterations);
+    const append = await timeAppend(log, batch, iterations);
     const read = await timeRead(log);
     await log.close();
-    const mb = bytes / 1e6;
-    return {
-      batchKiB,
-      rawWriteMBps: mb / rawSeconds,
-      appendMBps: mb / appendSeconds,
-      appendRecordsPerSec: (iterations * records) / appendSeconds,
-      appendShareOfRaw: rawSeconds / appendSeconds,
-      readMBps: read.bytes / 1e6 / read.seconds,
-      readRecordsPerSec: (iterations * records) / read.seconds,
-    };
+    return { raw, append, read };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+/**
+ * Alternates raw and append rounds so both see the same machine load, and reports medians:
+ * a single round on a shared 2-core machine swings by tens of percent.
+ */
+async function runCase(
+  parent: string,
+  batchKiB: number,
+  totalBytes: number,
+  rounds: number,
+): Promise<CaseResult> {
+  const { batch, records } = makeBatch(batchKiB * 1024);
+  const iterations = Math.ceil(totalBytes / batch.length);
+  const mb = (iterations * batch.length) / 1e6;
+  const results = [];
+  for (let i = 0; i < rounds; i++) results.push(await runRound(parent, batch, iterations));
+  const raw = median(results.map((r) => r.raw));
+  const append = median(results.map((r) => r.append));
+  const read = median(results.map((r) => r.read.seconds));
+  return {
+    batchKiB,
+    rawWriteMBps: mb / raw,
+    appendMBps: mb / append,
+    appendRecordsPerSec: (iterations * records) / append,
+    appendShareOfRaw: median(results.map((r) => r.raw / r.append)),
+    readMBps: mb / read,
+    readRecordsPerSec: (iterations * records) / read,
+  };
 }
 
 function printTable(results: readonly CaseResult[]): void {
@@ -119,7 +147,8 @@ function printTable(results: readonly CaseResult[]): void {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      "total-mib": { type: "string", default: "256" },
+      "total-mib": { type: "string", default: "128" },
+      rounds: { type: "string", default: "5" },
       dir: { type: "string", default: tmpdir() },
       json: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
@@ -131,7 +160,10 @@ async function main(): Promise<void> {
   }
   const totalBytes = Number(values["total-mib"]) * 1024 * 1024;
   const results: CaseResult[] = [];
-  for (const batchKiB of [16, 256]) results.push(await runCase(values.dir, batchKiB, totalBytes));
+  const rounds = Number(values.rounds);
+  for (const batchKiB of [16, 256]) {
+    results.push(await runCase(values.dir, batchKiB, totalBytes, rounds));
+  }
   if (values.json) console.log(JSON.stringify(results, null, 2));
   else printTable(results);
 }
