@@ -1,5 +1,59 @@
 /**
- * @strand/client: the TypeScript SDK (Admin, Producer, Consumer, metadata cache).
+ * @strand/client: the TypeScript SDK for Strand (Admin, Producer, Consumer, metadata cache,
+ * partition-aware routing). Start with {@link Strand}; docs/client.md has examples.
  * @packageDocumentation
  */
-export {};
+export type {
+  AdminCallOptions,
+  BrokerDescription,
+  ClusterDescription,
+  ConfigChanges,
+  ConfigResource,
+  ConfigValue,
+  NewTopic,
+  PartitionDescription,
+  PartitionOffsets,
+  ResourceConfigs,
+  TopicDescription,
+  TopicResult,
+} from "./admin.ts";
+export { Admin } from "./admin.ts";
+export type {
+  ConsumerOptions,
+  EachBatchPayload,
+  EachMessagePayload,
+  RunOptions,
+  SeekOptions,
+  SeekTarget,
+} from "./consumer.ts";
+export { Consumer } from "./consumer.ts";
+export type { ErrorLocation, StrandClientErrorOptions, StrandErrorCode } from "./errors.ts";
+export {
+  AbortedError,
+  CLIENT_ERROR_CODES,
+  ConnectionError,
+  NotLeaderError,
+  OffsetOutOfRangeError,
+  StrandClientError,
+  TimeoutError,
+  UnknownTopicError,
+} from "./errors.ts";
+export type { LogFields, Logger } from "./logger.ts";
+export { silentLogger } from "./logger.ts";
+export type { ProducerIdentity, ProducerOptions, ProducerRecord } from "./producer.ts";
+export { Producer } from "./producer.ts";
+export type { RetryOptions } from "./retry.ts";
+export { DEFAULT_RETRY } from "./retry.ts";
+export type { StrandOptions } from "./strand.ts";
+export { Strand } from "./strand.ts";
+export type {
+  Acks,
+  ConsumedHeader,
+  ConsumedMessage,
+  ConsumerBatch,
+  HeaderValue,
+  Message,
+  MessageHeaders,
+  RecordMetadata,
+  TopicPartition,
+} from "./types.ts";

@@ -1,0 +1,231 @@
+/**
+ * The record accumulator: records wait per partition in batches of up to `batchSizeBytes`
+ * until the batch is full, `lingerMs` has passed since its first record, or a flush asks
+ * for everything. Batches of one partition leave strictly in order, and at most one request
+ * per partition is in flight, so a retry never reorders a partition (Kafka's guarantee with
+ * max.in.flight=1; with idempotence the broker would also refuse an out-of-order sequence).
+ * Also the partitioners: keyed records use Kafka's murmur2 (`partitionForKey`), keyless
+ * records a sticky partition that moves on when its batch fills (KIP-480).
+ */
+import { assert, type RecordInput } from "@strand/protocol";
+import type { RecordMetadata } from "./types.ts";
+
+/** Bytes a record costs beyond its key, value and headers (varints, attributes, deltas). */
+export const RECORD_OVERHEAD_BYTES = 21;
+/** Most records in one batch (an int32 count in the header; kept modest). */
+export const BATCH_RECORDS_MAX = 100_000;
+
+/** One send() call waiting for its records. */
+export class PendingSend {
+  /** One slot per message, filled as batches complete. */
+  readonly results: (RecordMetadata | undefined)[];
+  /** The promise send() returns. */
+  readonly promise: Promise<RecordMetadata[]>;
+  #remaining: number;
+  #settled = false;
+  #resolve!: (value: RecordMetadata[]) => void;
+  #reject!: (error: unknown) => void;
+
+  constructor(count: number) {
+    assert(count > 0, "a send has at least one message");
+    this.results = new Array(count);
+    this.#remaining = count;
+    this.promise = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  /** True once resolved or rejected (e.g. aborted): its unsent records are dropped. */
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  /** Records message `index`'s outcome. */
+  complete(index: number, metadata: RecordMetadata): void {
+    if (this.#settled) return;
+    assert(this.results[index] === undefined, `message ${index} completed twice`);
+    this.results[index] = metadata;
+    if (--this.#remaining === 0) {
+      this.#settled = true;
+      this.#resolve(this.results.map((r) => r!));
+    }
+  }
+
+  /** Fails the whole send (the first error wins). */
+  fail(error: unknown): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#reject(error);
+  }
+}
+
+/** One record in a batch, with the send it belongs to. */
+export interface BatchEntry {
+  /** Key, value, headers. */
+  readonly record: RecordInput;
+  /** Create time, ms. */
+  readonly timestamp: bigint;
+  /** Estimated encoded size. */
+  readonly bytes: number;
+  /** The send() waiting for it. */
+  readonly pending: PendingSend;
+  /** Its index in that send's messages. */
+  readonly index: number;
+}
+
+/** A batch for one partition. */
+export class ProducerBatch {
+  readonly topic: string;
+  readonly partition: number;
+  /** Acks of every record in it (sends with other acks start a new batch). */
+  readonly acks: string;
+  /** When the first record arrived (Date.now ms): linger and delivery timeout count from it. */
+  readonly createdMs: number;
+  readonly entries: BatchEntry[] = [];
+  /** Estimated encoded size. */
+  bytes = 0;
+  /** No more records will be added. */
+  closed = false;
+  /** The encoded bytes, fixed at first send so retries resend the same batch. */
+  encoded: Buffer | null = null;
+  /** Records in `encoded`, in order (aborted ones dropped before encoding). */
+  sent: BatchEntry[] = [];
+  /** The last retriable error, reported if the delivery timeout expires. */
+  lastError: unknown = null;
+
+  constructor(topic: string, partition: number, acks: string, createdMs: number) {
+    this.topic = topic;
+    this.partition = partition;
+    this.acks = acks;
+    this.createdMs = createdMs;
+  }
+}
+
+/** A partition's queue of batches and its retry state. */
+export class PartitionQueue {
+  readonly topic: string;
+  readonly partition: number;
+  readonly batches: ProducerBatch[] = [];
+  /** A request for this partition is in flight. */
+  inFlight = false;
+  /** Not before this time (Date.now ms): backoff after a retriable error. */
+  retryAtMs = 0;
+  /** Consecutive retriable failures (the backoff exponent). */
+  attempts = 0;
+  /** Consecutive immediate retries at hinted leaders. */
+  hops = 0;
+
+  constructor(topic: string, partition: number) {
+    this.topic = topic;
+    this.partition = partition;
+  }
+}
+
+/** Options of the accumulator. */
+export interface AccumulatorOptions {
+  /** Close a batch at this estimated size. */
+  readonly batchSizeBytes: number;
+}
+
+/** Per-partition batches; see the module comment. */
+export class Accumulator {
+  readonly queues = new Map<string, PartitionQueue>();
+  readonly #options: AccumulatorOptions;
+
+  constructor(options: AccumulatorOptions) {
+    assert(options.batchSizeBytes > 0, "batchSizeBytes must be positive");
+    this.#options = options;
+  }
+
+  /** The queue of a partition, created on first use. */
+  queue(topic: string, partition: number): PartitionQueue {
+    const key = `${topic}\u0000${partition}`;
+    let q = this.queues.get(key);
+    if (q === undefined) {
+      q = new PartitionQueue(topic, partition);
+      this.queues.set(key, q);
+    }
+    return q;
+  }
+
+  /** The open (not closed) batch of a partition, if any. */
+  openBatch(topic: string, partition: number): ProducerBatch | undefined {
+    const last = this.queues.get(`${topic}\u0000${partition}`)?.batches.at(-1);
+    return last !== undefined && !last.closed ? last : undefined;
+  }
+
+  /** True when `bytes` more would overflow the partition's open, non-empty batch. */
+  wouldOverflow(topic: string, partition: number, bytes: number): boolean {
+    const open = this.openBatch(topic, partition);
+    return (
+      open !== undefined &&
+      open.entries.length > 0 &&
+      open.bytes + bytes > this.#options.batchSizeBytes
+    );
+  }
+
+  /**
+   * Appends an entry to its partition's open batch (a new one when none, when the acks
+   * differ, or when it would overflow). Returns the batch and whether it was created.
+   */
+  append(
+    topic: string,
+    partition: number,
+    acks: string,
+    entry: BatchEntry,
+    nowMs: number,
+  ): { batch: ProducerBatch; created: boolean } {
+    const q = this.queue(topic, partition);
+    let batch = this.openBatch(topic, partition);
+    let created = false;
+    if (
+      batch === undefined ||
+      batch.acks !== acks ||
+      batch.entries.length >= BATCH_RECORDS_MAX ||
+      this.wouldOverflow(topic, partition, entry.bytes)
+    ) {
+      if (batch !== undefined) batch.closed = true;
+      batch = new ProducerBatch(topic, partition, acks, nowMs);
+      q.batches.push(batch);
+      created = true;
+    }
+    batch.entries.push(entry);
+    batch.bytes += entry.bytes;
+    if (batch.bytes >= this.#options.batchSizeBytes) batch.closed = true;
+    return { batch, created };
+  }
+}
+
+/** Chooses partitions: explicit, keyed (murmur2) or sticky (KIP-480). */
+export class StickyPartitioner {
+  readonly #sticky = new Map<string, number>();
+  readonly #random: () => number;
+
+  constructor(random: () => number) {
+    this.#random = random;
+  }
+
+  /** The current sticky partition of `topic` (chosen at random the first time). */
+  current(topic: string, numPartitions: number): number {
+    let p = this.#sticky.get(topic);
+    if (p === undefined || p >= numPartitions) {
+      p = Math.floor(this.#random() * numPartitions);
+      this.#sticky.set(topic, p);
+    }
+    return p;
+  }
+
+  /** Moves `topic` to another partition (a different one when there are several). */
+  next(topic: string, numPartitions: number): number {
+    const previous = this.current(topic, numPartitions);
+    let p = previous;
+    if (numPartitions > 1) {
+      p = Math.floor(this.#random() * (numPartitions - 1));
+      if (p >= previous) p++;
+    }
+    assert(p >= 0 && p < numPartitions, `sticky partition ${p} out of range`);
+    this.#sticky.set(topic, p);
+    return p;
+  }
+}

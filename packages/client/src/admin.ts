@@ -1,0 +1,484 @@
+/**
+ * The admin client: topics, cluster, configs and offsets. Topic and config writes go to any
+ * broker (it forwards them to the active controller); reads come from any broker's metadata
+ * image; offsets come from each partition's leader (ListOffsets). Transport failures and
+ * retriable codes are retried with backoff until the operation's deadline.
+ */
+import { ErrorCode } from "@strand/protocol";
+import type { AdminServiceAlterConfigsResponse__Output } from "@strand/protocol/gen/strand/v1/AdminServiceAlterConfigsResponse.ts";
+import type { AdminServiceCreateTopicsResponse__Output } from "@strand/protocol/gen/strand/v1/AdminServiceCreateTopicsResponse.ts";
+import type { AdminServiceDeleteTopicsResponse__Output } from "@strand/protocol/gen/strand/v1/AdminServiceDeleteTopicsResponse.ts";
+import type { AdminServiceDescribeClusterResponse__Output } from "@strand/protocol/gen/strand/v1/AdminServiceDescribeClusterResponse.ts";
+import type { AdminServiceDescribeConfigsResponse__Output } from "@strand/protocol/gen/strand/v1/AdminServiceDescribeConfigsResponse.ts";
+import type { AdminServiceDescribeTopicsResponse__Output } from "@strand/protocol/gen/strand/v1/AdminServiceDescribeTopicsResponse.ts";
+import type { AdminTopicResult__Output } from "@strand/protocol/gen/strand/v1/AdminTopicResult.ts";
+import type { ClientContext } from "./context.ts";
+import { ConnectionError, errorForCode, StrandClientError, TimeoutError } from "./errors.ts";
+import { type BrokerConnection, unary } from "./grpc.ts";
+import { listOffsets } from "./offsets.ts";
+import { anySignal, backoffMs, sleep } from "./retry.ts";
+
+/** Options every admin call accepts. */
+export interface AdminCallOptions {
+  /** Cancels the call. */
+  readonly signal?: AbortSignal;
+  /** Total time to spend, retries included, in milliseconds (default: requestTimeoutMs). */
+  readonly timeoutMs?: number;
+}
+
+/** A topic to create. */
+export interface NewTopic {
+  /** The name: 1-249 characters of [a-zA-Z0-9._-], not "." or "..". */
+  readonly topic: string;
+  /** Partitions; default the cluster's num.partitions. */
+  readonly numPartitions?: number;
+  /** Replicas per partition; default the cluster's default.replication.factor. */
+  readonly replicationFactor?: number;
+  /** Explicit replicas per partition (broker ids, preferred leader first). */
+  readonly replicaAssignment?: readonly (readonly number[])[];
+  /** Topic configs, e.g. `{ "retention.ms": "3600000" }`. */
+  readonly configs?: Readonly<Record<string, string>>;
+}
+
+/** A created or deleted topic. */
+export interface TopicResult {
+  /** The topic name. */
+  readonly topic: string;
+  /** The topic id. */
+  readonly topicId: string;
+}
+
+/** One partition of a described topic. */
+export interface PartitionDescription {
+  /** The partition number. */
+  readonly partition: number;
+  /** The leader's broker id, or -1. */
+  readonly leader: number;
+  /** The leader epoch. */
+  readonly leaderEpoch: number;
+  /** Assigned replicas, preferred leader first. */
+  readonly replicas: readonly number[];
+  /** In-sync replicas. */
+  readonly isr: readonly number[];
+  /** Assigned replicas that are offline. */
+  readonly offlineReplicas: readonly number[];
+  /** The log start offset (-1n when the leader could not be asked). */
+  readonly logStartOffset: bigint;
+  /** The high watermark (-1n when the leader could not be asked). */
+  readonly highWatermark: bigint;
+}
+
+/** A described topic. */
+export interface TopicDescription {
+  /** The topic name. */
+  readonly topic: string;
+  /** The topic id. */
+  readonly topicId: string;
+  /** Partitions by number. */
+  readonly partitions: readonly PartitionDescription[];
+}
+
+/** One broker of the cluster. */
+export interface BrokerDescription {
+  /** node.id. */
+  readonly brokerId: number;
+  /** Client listener host. */
+  readonly host: string;
+  /** Client listener port. */
+  readonly port: number;
+  /** Rack, if set. */
+  readonly rack: string | null;
+  /** Whether the broker is fenced. */
+  readonly fenced: boolean;
+  /** Whether it is shutting down. */
+  readonly inControlledShutdown: boolean;
+}
+
+/** The cluster. */
+export interface ClusterDescription {
+  /** The cluster id. */
+  readonly clusterId: string;
+  /** The active controller's id, or -1. */
+  readonly controllerId: number;
+  /** Every registered broker. */
+  readonly brokers: readonly BrokerDescription[];
+}
+
+/** A resource that has configs. */
+export interface ConfigResource {
+  /** The kind of resource. */
+  readonly type: "topic" | "broker" | "cluster";
+  /** Topic name, broker id in decimal, or "" for the cluster. */
+  readonly name: string;
+}
+
+/** One effective config value. */
+export interface ConfigValue {
+  /** The key. */
+  readonly key: string;
+  /** The effective value. */
+  readonly value: string;
+  /** Where the value comes from. */
+  readonly source: "resource" | "cluster" | "default" | "unknown";
+}
+
+/** The configs of one resource. */
+export interface ResourceConfigs {
+  /** The resource. */
+  readonly resource: ConfigResource;
+  /** Its effective values. */
+  readonly values: readonly ConfigValue[];
+}
+
+/** Changes to one resource: a string sets a key, null deletes it. */
+export interface ConfigChanges {
+  /** The resource. */
+  readonly resource: ConfigResource;
+  /** Key -> new value, or null to delete. */
+  readonly changes: Readonly<Record<string, string | null>>;
+}
+
+/** Earliest and latest offsets of one partition. */
+export interface PartitionOffsets {
+  /** The partition. */
+  readonly partition: number;
+  /** The log start offset. */
+  readonly low: bigint;
+  /** The high watermark (the next offset to be committed). */
+  readonly high: bigint;
+  /** Same as `high` (KafkaJS's field name). */
+  readonly offset: bigint;
+}
+
+const RESOURCE_TYPES = {
+  topic: "ADMIN_CONFIG_RESOURCE_TYPE_TOPIC",
+  broker: "ADMIN_CONFIG_RESOURCE_TYPE_BROKER",
+  cluster: "ADMIN_CONFIG_RESOURCE_TYPE_CLUSTER",
+} as const;
+const SOURCES: Record<string, ConfigValue["source"]> = {
+  ADMIN_CONFIG_SOURCE_RESOURCE: "resource",
+  ADMIN_CONFIG_SOURCE_CLUSTER: "cluster",
+  ADMIN_CONFIG_SOURCE_DEFAULT: "default",
+};
+
+function throwFirst(
+  results: readonly { errorCode: number; errorMessage: string; where: { topic?: string } }[],
+): void {
+  const bad = results.find((r) => r.errorCode !== 0);
+  if (bad !== undefined) throw errorForCode(bad.errorCode, bad.errorMessage, bad.where);
+}
+
+/** Cluster administration; get one from `strand.admin()`. */
+export class Admin {
+  readonly #ctx: ClientContext;
+
+  /** @internal Use `strand.admin()`. */
+  constructor(ctx: ClientContext) {
+    this.#ctx = ctx;
+  }
+
+  /** Calls any broker, retrying transport failures with backoff until the deadline. */
+  async #anyBroker<T>(
+    what: string,
+    call: (c: BrokerConnection, signal: AbortSignal | undefined) => Promise<T>,
+    options: AdminCallOptions,
+  ): Promise<T> {
+    const ctx = this.#ctx;
+    const signal = anySignal(options.signal, ctx.closed);
+    const deadline = Date.now() + (options.timeoutMs ?? ctx.requestTimeoutMs);
+    let last: StrandClientError | null = null;
+    for (let attempt = 0; attempt < 10_000; attempt++) {
+      try {
+        if (ctx.metadata.brokers.size === 0) await ctx.metadata.refresh([], signal);
+        const addresses = [...ctx.metadata.brokers.values()];
+        const address = addresses[attempt % Math.max(1, addresses.length)];
+        if (address === undefined)
+          throw new ConnectionError("the cluster reports no live broker", { retriable: true });
+        return await call(ctx.pool.get(address), signal);
+      } catch (error) {
+        if (!(error instanceof StrandClientError) || !error.retriable) throw error;
+        last = error;
+      }
+      const wait = backoffMs(attempt, ctx.retry, ctx.random);
+      if (Date.now() + wait > deadline) break;
+      await sleep(wait, signal);
+    }
+    throw new TimeoutError(`${what} did not complete in time: ${last?.message ?? "no attempt"}`, {
+      code: ErrorCode.REQUEST_TIMED_OUT,
+      retriable: true,
+      cause: last,
+    });
+  }
+
+  #opts(signal: AbortSignal | undefined, method: string, address: string) {
+    return { address, method, timeoutMs: this.#ctx.requestTimeoutMs, signal };
+  }
+
+  /** Creates topics; throws the first topic's error (e.g. TOPIC_ALREADY_EXISTS, code 36). */
+  async createTopics(
+    topics: readonly NewTopic[],
+    options: AdminCallOptions & { readonly validateOnly?: boolean } = {},
+  ): Promise<TopicResult[]> {
+    const request = {
+      validateOnly: options.validateOnly ?? false,
+      timeoutMs: this.#ctx.requestTimeoutMs,
+      topics: topics.map((t) => ({
+        name: t.topic,
+        partitionCount: t.numPartitions ?? 0,
+        replicationFactor: t.replicationFactor ?? 0,
+        assignments: (t.replicaAssignment ?? []).map((ids) => ({ brokerIds: [...ids] })),
+        configs: Object.entries(t.configs ?? {}).map(([key, value]) => ({ key, value })),
+      })),
+    };
+    const response = await this.#anyBroker(
+      "createTopics",
+      (c, signal) =>
+        unary<AdminServiceCreateTopicsResponse__Output>(
+          (o, cb) => c.admin.CreateTopics(request, o, cb),
+          this.#opts(signal, "CreateTopics", c.address),
+        ),
+      options,
+    );
+    return topicResults(response.topics);
+  }
+
+  /** Deletes topics; throws the first topic's error. */
+  async deleteTopics(
+    topics: readonly string[],
+    options: AdminCallOptions = {},
+  ): Promise<TopicResult[]> {
+    const request = { names: [...topics], timeoutMs: this.#ctx.requestTimeoutMs };
+    const response = await this.#anyBroker(
+      "deleteTopics",
+      (c, signal) =>
+        unary<AdminServiceDeleteTopicsResponse__Output>(
+          (o, cb) => c.admin.DeleteTopics(request, o, cb),
+          this.#opts(signal, "DeleteTopics", c.address),
+        ),
+      options,
+    );
+    return topicResults(response.topics);
+  }
+
+  /** The names of every topic, sorted. */
+  async listTopics(options: AdminCallOptions = {}): Promise<string[]> {
+    const response = await this.#anyBroker(
+      "listTopics",
+      (_c, signal) => this.#ctx.metadata.request(null, signal),
+      options,
+    );
+    this.#ctx.metadata.apply(response);
+    return response.topics.map((t) => t.name).sort();
+  }
+
+  /** Describes topics (every topic when `topics` is empty or omitted). */
+  async describeTopics(
+    topics: readonly string[] = [],
+    options: AdminCallOptions = {},
+  ): Promise<TopicDescription[]> {
+    const response = await this.#anyBroker(
+      "describeTopics",
+      (c, signal) =>
+        unary<AdminServiceDescribeTopicsResponse__Output>(
+          (o, cb) => c.admin.DescribeTopics({ names: [...topics] }, o, cb),
+          this.#opts(signal, "DescribeTopics", c.address),
+        ),
+      options,
+    );
+    throwFirst(response.topics.map((t) => ({ ...t, where: { topic: t.name } })));
+    const described: TopicDescription[] = [];
+    for (const t of response.topics) {
+      const offsets = await this.#offsetsOrUnknown(t.name, t.partitions.length, options);
+      described.push({
+        topic: t.name,
+        topicId: t.topicId,
+        partitions: t.partitions.map((p) => ({
+          partition: p.partition,
+          leader: p.leaderId,
+          leaderEpoch: p.leaderEpoch,
+          replicas: [...p.replicas],
+          isr: [...p.isr],
+          offlineReplicas: [...p.offlineReplicas],
+          logStartOffset: offsets.get(p.partition)?.low ?? -1n,
+          highWatermark: offsets.get(p.partition)?.high ?? -1n,
+        })),
+      });
+    }
+    return described;
+  }
+
+  async #offsetsOrUnknown(
+    topic: string,
+    partitions: number,
+    options: AdminCallOptions,
+  ): Promise<Map<number, PartitionOffsets>> {
+    if (partitions === 0) return new Map();
+    try {
+      return new Map((await this.fetchTopicOffsets(topic, options)).map((o) => [o.partition, o]));
+    } catch (error) {
+      if (!(error instanceof StrandClientError) || !error.retriable) throw error;
+      this.#ctx.logger.warn({ topic, err: error.message }, "offsets unavailable for describe");
+      return new Map();
+    }
+  }
+
+  /** The brokers (fenced ones too) and the active controller. */
+  async describeCluster(options: AdminCallOptions = {}): Promise<ClusterDescription> {
+    const r = await this.#anyBroker(
+      "describeCluster",
+      (c, signal) =>
+        unary<AdminServiceDescribeClusterResponse__Output>(
+          (o, cb) => c.admin.DescribeCluster({}, o, cb),
+          this.#opts(signal, "DescribeCluster", c.address),
+        ),
+      options,
+    );
+    return {
+      clusterId: r.clusterId,
+      controllerId: r.controllerId,
+      brokers: r.brokers.map((b) => ({
+        brokerId: b.broker?.brokerId ?? -1,
+        host: b.broker?.host ?? "",
+        port: b.broker?.port ?? 0,
+        rack: b.broker?.rack ?? null,
+        fenced: b.fenced,
+        inControlledShutdown: b.inControlledShutdown,
+      })),
+    };
+  }
+
+  /** Effective configs of resources (only `keys` when given). */
+  async describeConfigs(
+    resources: readonly ConfigResource[],
+    options: AdminCallOptions & { readonly keys?: readonly string[] } = {},
+  ): Promise<ResourceConfigs[]> {
+    const request = {
+      resources: resources.map((r) => ({ type: RESOURCE_TYPES[r.type], name: r.name })),
+      keys: [...(options.keys ?? [])],
+    };
+    const response = await this.#anyBroker(
+      "describeConfigs",
+      (c, signal) =>
+        unary<AdminServiceDescribeConfigsResponse__Output>(
+          (o, cb) => c.admin.DescribeConfigs(request, o, cb),
+          this.#opts(signal, "DescribeConfigs", c.address),
+        ),
+      options,
+    );
+    throwFirst(response.results.map((r, i) => ({ ...r, where: whereOf(resources[i]) })));
+    return response.results.map((r, i) => ({
+      resource: resources[i]!,
+      values: r.values.map((v) => ({
+        key: v.key,
+        value: v.value,
+        source: SOURCES[String(v.source)] ?? "unknown",
+      })),
+    }));
+  }
+
+  /** Sets (string) or deletes (null) configs; throws the first resource's error. */
+  async alterConfigs(
+    changes: readonly ConfigChanges[],
+    options: AdminCallOptions & { readonly validateOnly?: boolean } = {},
+  ): Promise<void> {
+    const request = {
+      validateOnly: options.validateOnly ?? false,
+      resources: changes.map((c) => ({
+        resource: { type: RESOURCE_TYPES[c.resource.type], name: c.resource.name },
+        changes: Object.entries(c.changes).map(([key, value]) =>
+          value === null ? { key } : { key, value },
+        ),
+      })),
+    };
+    const response = await this.#anyBroker(
+      "alterConfigs",
+      (c, signal) =>
+        unary<AdminServiceAlterConfigsResponse__Output>(
+          (o, cb) => c.admin.AlterConfigs(request, o, cb),
+          this.#opts(signal, "AlterConfigs", c.address),
+        ),
+      options,
+    );
+    throwFirst(response.results.map((r, i) => ({ ...r, where: whereOf(changes[i]?.resource) })));
+  }
+
+  /** Earliest (log start) and latest (high watermark) offsets of every partition. */
+  async fetchTopicOffsets(
+    topic: string,
+    options: AdminCallOptions = {},
+  ): Promise<PartitionOffsets[]> {
+    const ctx = this.#ctx;
+    const signal = anySignal(options.signal, ctx.closed);
+    const t = await ctx.metadata.ensureTopic(topic, signal);
+    const deadlineMs = Date.now() + (options.timeoutMs ?? ctx.requestTimeoutMs);
+    const lookups = t.partitions.flatMap((p) => [
+      { topic, partition: p.partition, query: "earliest" as const },
+      { topic, partition: p.partition, query: "latest" as const },
+    ]);
+    // ListOffsets names each partition once per request: one request per query kind.
+    const [low, high] = await Promise.all([
+      listOffsets(
+        ctx,
+        lookups.filter((l) => l.query === "earliest"),
+        { signal, deadlineMs },
+      ),
+      listOffsets(
+        ctx,
+        lookups.filter((l) => l.query === "latest"),
+        { signal, deadlineMs },
+      ),
+    ]);
+    return low.map((l, i) => ({
+      partition: l.partition,
+      low: l.offset,
+      high: high[i]!.offset,
+      offset: high[i]!.offset,
+    }));
+  }
+
+  /**
+   * Per partition, the first offset whose batch timestamp is >= `timestampMs`; a partition
+   * with no such batch answers its high watermark (as KafkaJS does).
+   */
+  async fetchTopicOffsetsByTimestamp(
+    topic: string,
+    timestampMs: number | bigint,
+    options: AdminCallOptions = {},
+  ): Promise<{ partition: number; offset: bigint }[]> {
+    const ctx = this.#ctx;
+    const signal = anySignal(options.signal, ctx.closed);
+    const t = await ctx.metadata.ensureTopic(topic, signal);
+    const deadlineMs = Date.now() + (options.timeoutMs ?? ctx.requestTimeoutMs);
+    const query = { timestamp: BigInt(timestampMs) };
+    const found = await listOffsets(
+      ctx,
+      t.partitions.map((p) => ({ topic, partition: p.partition, query })),
+      { signal, deadlineMs },
+    );
+    const missing = found.filter((f) => f.offset < 0n);
+    const latest =
+      missing.length === 0
+        ? []
+        : await listOffsets(
+            ctx,
+            missing.map((m) => ({ topic, partition: m.partition, query: "latest" as const })),
+            { signal, deadlineMs },
+          );
+    return found.map((f) => ({
+      partition: f.partition,
+      offset:
+        f.offset >= 0n
+          ? f.offset
+          : (latest.find((l) => l.partition === f.partition)?.offset ?? -1n),
+    }));
+  }
+}
+
+function whereOf(resource: ConfigResource | undefined): { topic?: string } {
+  return resource?.type === "topic" ? { topic: resource.name } : {};
+}
+
+function topicResults(results: readonly AdminTopicResult__Output[]): TopicResult[] {
+  throwFirst(results.map((r) => ({ ...r, where: { topic: r.name } })));
+  return results.map((r) => ({ topic: r.name, topicId: r.topicId }));
+}

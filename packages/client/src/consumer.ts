@@ -1,0 +1,533 @@
+/**
+ * The consumer (no groups yet): manual `assign` and `seek`, long-poll fetches straight to
+ * each partition's leader (one request per leader at a time, partitions of a leader
+ * together), records decoded with decodeRecordBatch and those below the fetch position
+ * skipped (a fetch may return a batch that starts earlier). Brokers serve only committed
+ * records (below the high watermark). OFFSET_OUT_OF_RANGE follows `autoOffsetReset`;
+ * NOT_LEADER_OR_FOLLOWER with a hint refetches at the new leader at once; other retriable
+ * errors back off per partition and refresh metadata. A seek bumps the partition's
+ * generation so data fetched for an old position is dropped.
+ */
+import { assert, decodeRecordBatch, ErrorCode, iterateBatches } from "@strand/protocol";
+import type { FetchResponse__Output } from "@strand/protocol/gen/strand/v1/FetchResponse.ts";
+import type { ClientContext } from "./context.ts";
+import {
+  AbortedError,
+  abortedError,
+  errorForCode,
+  OffsetOutOfRangeError,
+  StrandClientError,
+} from "./errors.ts";
+import { unary } from "./grpc.ts";
+import { listOffsets, type OffsetQuery } from "./offsets.ts";
+import { anySignal, backoffMs, sleep } from "./retry.ts";
+import { refreshQuietly } from "./routing.ts";
+import type { ConsumedMessage, ConsumerBatch, TopicPartition } from "./types.ts";
+
+/** Consumer settings; every field has a default (docs/client.md lists them). */
+export interface ConsumerOptions {
+  /** Where to start when there is no position or it is out of range (default "latest"). */
+  readonly autoOffsetReset?: "earliest" | "latest" | "none";
+  /** A fetch answers once this many bytes are available (default 1). */
+  readonly minBytes?: number;
+  /** At most this many bytes per fetch response (default 52428800, Kafka's fetch.max.bytes). */
+  readonly maxBytes?: number;
+  /** At most this many bytes per partition (default 1048576). */
+  readonly maxBytesPerPartition?: number;
+  /** Longest wait of a fetch for minBytes, in milliseconds (default 500). */
+  readonly maxWaitMs?: number;
+}
+
+/** Where seek() moves a partition: an offset, an end, or the first record at a time (ms). */
+export type SeekTarget =
+  | bigint
+  | number
+  | "earliest"
+  | "latest"
+  | { readonly timestamp: number | bigint };
+
+/** What seek() takes. */
+export interface SeekOptions extends TopicPartition {
+  /** The new position. */
+  readonly offset: SeekTarget;
+}
+
+/** Arguments of an eachMessage handler. */
+export interface EachMessagePayload {
+  /** The topic. */
+  readonly topic: string;
+  /** The partition. */
+  readonly partition: number;
+  /** The record. */
+  readonly message: ConsumedMessage;
+}
+
+/** Arguments of an eachBatch handler. */
+export interface EachBatchPayload {
+  /** The batch. */
+  readonly batch: ConsumerBatch;
+}
+
+/** What run() takes: exactly one of eachMessage and eachBatch. */
+export interface RunOptions {
+  /** Called for every record, in order per partition; awaited. */
+  readonly eachMessage?: (payload: EachMessagePayload) => Promise<void> | void;
+  /** Called for every fetched batch of a partition; awaited. */
+  readonly eachBatch?: (payload: EachBatchPayload) => Promise<void> | void;
+  /** Stops run() (it then resolves). */
+  readonly signal?: AbortSignal;
+}
+
+interface Position {
+  readonly topic: string;
+  readonly partition: number;
+  /** The next offset to fetch; null while a reset is pending. */
+  offset: bigint | null;
+  /** The pending reset (seek to an end or a timestamp), or null. */
+  reset: OffsetQuery | null;
+  generation: number;
+  paused: boolean;
+  fetching: boolean;
+  retryAtMs: number;
+  attempts: number;
+}
+
+interface Buffered {
+  readonly position: Position;
+  readonly generation: number;
+  readonly batch: ConsumerBatch;
+}
+
+const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+/** Decodes fetched bytes: records at or after `from` and the offset after the last batch. */
+export function decodeFetched(
+  records: Buffer,
+  from: bigint,
+): { messages: ConsumedMessage[]; nextOffset: bigint | null } {
+  const messages: ConsumedMessage[] = [];
+  let nextOffset: bigint | null = null;
+  for (const view of iterateBatches(records)) {
+    nextOffset = view.nextOffset;
+    if (view.isControl || view.lastOffset < from) continue;
+    const batch = decodeRecordBatch(records, { position: view.position, verifyCrc: false });
+    for (const r of batch.records) {
+      if (r.offset < from) continue;
+      messages.push({
+        offset: r.offset,
+        key: r.key,
+        value: r.value,
+        headers: r.headers.map((h) => ({ key: h.key, value: h.value })),
+        timestamp: r.timestamp,
+      });
+    }
+  }
+  return { messages, nextOffset };
+}
+
+/** A consumer; get one from `strand.consumer(options)`. */
+export class Consumer implements AsyncIterable<ConsumerBatch> {
+  readonly #ctx: ClientContext;
+  readonly #options: Required<ConsumerOptions>;
+  readonly #positions = new Map<string, Position>();
+  readonly #buffer: Buffered[] = [];
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #stop = new AbortController();
+  #failure: unknown = null;
+  #closed = false;
+
+  /** @internal Use `strand.consumer(options)`. */
+  constructor(ctx: ClientContext, options: ConsumerOptions = {}) {
+    this.#ctx = ctx;
+    const reset = options.autoOffsetReset ?? "latest";
+    if (!["earliest", "latest", "none"].includes(reset))
+      throw new RangeError(`autoOffsetReset must be "earliest", "latest" or "none"`);
+    this.#options = {
+      autoOffsetReset: reset,
+      minBytes: options.minBytes ?? 1,
+      maxBytes: options.maxBytes ?? 52_428_800,
+      maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
+      maxWaitMs: options.maxWaitMs ?? 500,
+    };
+  }
+
+  /** Replaces the assignment; new partitions start per autoOffsetReset until seek(). */
+  assign(partitions: readonly TopicPartition[]): void {
+    const next = new Map<string, Position>();
+    for (const tp of partitions) {
+      assert(Number.isInteger(tp.partition) && tp.partition >= 0, "partition must be >= 0");
+      const key = keyOf(tp.topic, tp.partition);
+      const reset = this.#options.autoOffsetReset;
+      next.set(
+        key,
+        this.#positions.get(key) ?? {
+          topic: tp.topic,
+          partition: tp.partition,
+          offset: null,
+          reset: reset === "none" ? null : reset,
+          generation: 0,
+          paused: false,
+          fetching: false,
+          retryAtMs: 0,
+          attempts: 0,
+        },
+      );
+    }
+    this.#positions.clear();
+    for (const [k, v] of next) this.#positions.set(k, v);
+    this.#dropBuffered((b) => !this.#positions.has(keyOf(b.batch.topic, b.batch.partition)));
+  }
+
+  /** The assigned partitions. */
+  assignment(): TopicPartition[] {
+    return [...this.#positions.values()].map((p) => ({ topic: p.topic, partition: p.partition }));
+  }
+
+  /** Moves an assigned partition's position; data fetched for the old one is dropped. */
+  seek(options: SeekOptions): void {
+    const p = this.#position(options);
+    p.generation++;
+    p.attempts = 0;
+    p.retryAtMs = 0;
+    const target = options.offset;
+    if (typeof target === "bigint" || typeof target === "number") {
+      const offset = BigInt(target);
+      if (offset < 0n) throw new RangeError(`offset must be >= 0, got ${offset}`);
+      p.offset = offset;
+      p.reset = null;
+    } else {
+      p.offset = null;
+      p.reset = typeof target === "string" ? target : { timestamp: BigInt(target.timestamp) };
+    }
+    this.#dropBuffered((b) => b.position === p);
+  }
+
+  /** The next offset to be returned for a partition (null while unknown). */
+  position(tp: TopicPartition): bigint | null {
+    return this.#position(tp).offset;
+  }
+
+  /** Stops returning records of these partitions until resume(). */
+  pause(partitions: readonly TopicPartition[]): void {
+    for (const tp of partitions) this.#position(tp).paused = true;
+  }
+
+  /** Resumes paused partitions. */
+  resume(partitions: readonly TopicPartition[]): void {
+    for (const tp of partitions) this.#position(tp).paused = false;
+  }
+
+  /** The paused partitions. */
+  paused(): TopicPartition[] {
+    return [...this.#positions.values()]
+      .filter((p) => p.paused)
+      .map((p) => ({ topic: p.topic, partition: p.partition }));
+  }
+
+  #position(tp: TopicPartition): Position {
+    const p = this.#positions.get(keyOf(tp.topic, tp.partition));
+    if (p === undefined)
+      throw new RangeError(`${tp.topic}-${tp.partition} is not assigned; assign() it first`);
+    return p;
+  }
+
+  #dropBuffered(drop: (b: Buffered) => boolean): void {
+    for (let i = this.#buffer.length - 1; i >= 0; i--)
+      if (drop(this.#buffer[i]!)) this.#buffer.splice(i, 1);
+  }
+
+  /**
+   * One round: starts fetches for every fetchable partition, waits for the first answer (at
+   * most about maxWaitMs), and returns the batches ready for unpaused partitions (maybe none).
+   */
+  async poll(options: { readonly signal?: AbortSignal } = {}): Promise<ConsumerBatch[]> {
+    const signal = anySignal(options.signal, this.#stop.signal, this.#ctx.closed);
+    if (signal?.aborted === true) throw abortedError("poll()", signal.reason);
+    this.#throwFailure();
+    if (!this.#hasReady()) {
+      await this.#resolveResets(signal);
+      this.#startFetches(signal);
+      await this.#waitForAnswer(signal);
+      this.#throwFailure();
+    }
+    return this.#takeReady();
+  }
+
+  #throwFailure(): void {
+    if (this.#failure === null) return;
+    const failure = this.#failure;
+    this.#failure = null;
+    throw failure;
+  }
+
+  #hasReady(): boolean {
+    return this.#buffer.some((b) => !b.position.paused);
+  }
+
+  #takeReady(): ConsumerBatch[] {
+    const out: ConsumerBatch[] = [];
+    for (let i = 0; i < this.#buffer.length; ) {
+      const b = this.#buffer[i]!;
+      if (b.position.paused) {
+        i++;
+        continue;
+      }
+      this.#buffer.splice(i, 1);
+      if (b.generation === b.position.generation) out.push(b.batch);
+    }
+    return out;
+  }
+
+  async #waitForAnswer(signal: AbortSignal | undefined): Promise<void> {
+    if (this.#inFlight.size === 0) {
+      const now = Date.now();
+      const waits = [...this.#positions.values()]
+        .map((p) => p.retryAtMs - now)
+        .filter((w) => w > 0);
+      await sleep(Math.min(this.#options.maxWaitMs, ...waits, this.#options.maxWaitMs), signal);
+      return;
+    }
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<void>((_, reject) => {
+      onAbort = () => reject(abortedError("poll()", signal?.reason));
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      await Promise.race([...this.#inFlight, aborted]);
+    } finally {
+      if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
+      aborted.catch(() => undefined);
+    }
+  }
+
+  /** Resolves pending resets (earliest, latest, timestamp) with ListOffsets. */
+  async #resolveResets(signal: AbortSignal | undefined): Promise<void> {
+    const now = Date.now();
+    const due = [...this.#positions.values()].filter(
+      (p) => p.offset === null && p.reset !== null && p.retryAtMs <= now,
+    );
+    const noPolicy = [...this.#positions.values()].find(
+      (p) => p.offset === null && p.reset === null,
+    );
+    if (noPolicy !== undefined)
+      throw new OffsetOutOfRangeError(
+        `${noPolicy.topic}-${noPolicy.partition} has no position and autoOffsetReset is "none"; seek() it first`,
+        {
+          code: ErrorCode.OFFSET_OUT_OF_RANGE,
+          topic: noPolicy.topic,
+          partition: noPolicy.partition,
+        },
+      );
+    if (due.length === 0) return;
+    const generations = due.map((p) => p.generation);
+    try {
+      const found = await listOffsets(
+        this.#ctx,
+        due.map((p) => ({ topic: p.topic, partition: p.partition, query: p.reset! })),
+        { signal, deadlineMs: Date.now() + this.#ctx.requestTimeoutMs },
+      );
+      found.forEach((f, i) => {
+        const p = due[i]!;
+        if (p.generation !== generations[i]) return;
+        if (f.offset < 0n) {
+          p.reset = "latest"; // no record at or after the timestamp: the end, as Kafka
+          return;
+        }
+        p.offset = f.offset;
+        p.reset = null;
+      });
+    } catch (error) {
+      if (!(error instanceof StrandClientError) || !error.retriable) throw error;
+      for (const p of due) this.#backoff(p, error);
+    }
+  }
+
+  #startFetches(signal: AbortSignal | undefined): void {
+    const now = Date.now();
+    const byLeader = new Map<string, Position[]>();
+    for (const p of this.#positions.values()) {
+      if (p.fetching || p.paused || p.offset === null || p.retryAtMs > now) continue;
+      const leader = this.#ctx.metadata.leader(p.topic, p.partition);
+      if (leader === null) {
+        this.#backoff(p, errorForCode(ErrorCode.LEADER_NOT_AVAILABLE.code, "", p));
+        continue;
+      }
+      byLeader.set(leader.address, [...(byLeader.get(leader.address) ?? []), p]);
+    }
+    for (const [address, parts] of byLeader) {
+      for (const p of parts) p.fetching = true;
+      const job: Promise<void> = this.#fetchFrom(address, parts, signal).finally(() => {
+        for (const p of parts) p.fetching = false;
+        this.#inFlight.delete(job);
+      });
+      this.#inFlight.add(job);
+    }
+  }
+
+  async #fetchFrom(
+    address: string,
+    parts: Position[],
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const snapshot = parts.map((p) => ({ p, offset: p.offset!, generation: p.generation }));
+    const byTopic = new Map<string, typeof snapshot>();
+    for (const s of snapshot) byTopic.set(s.p.topic, [...(byTopic.get(s.p.topic) ?? []), s]);
+    let response: FetchResponse__Output;
+    try {
+      response = await unary<FetchResponse__Output>(
+        (o, cb) =>
+          this.#ctx.pool.get(address).fetch.Fetch(
+            {
+              maxWaitMs: this.#options.maxWaitMs,
+              minBytes: this.#options.minBytes,
+              maxBytes: this.#options.maxBytes,
+              isolationLevel: "ISOLATION_LEVEL_READ_COMMITTED",
+              topics: [...byTopic].map(([topic, list]) => ({
+                topic,
+                partitions: list.map((s) => {
+                  const epoch = this.#ctx.metadata.leader(topic, s.p.partition)?.leaderEpoch;
+                  return {
+                    partition: s.p.partition,
+                    fetchOffset: String(s.offset),
+                    partitionMaxBytes: this.#options.maxBytesPerPartition,
+                    ...(epoch === undefined ? {} : { currentLeaderEpoch: epoch }),
+                  };
+                }),
+              })),
+            },
+            o,
+            cb,
+          ),
+        {
+          address,
+          method: "Fetch",
+          timeoutMs: this.#options.maxWaitMs + this.#ctx.requestTimeoutMs,
+          signal,
+        },
+      );
+    } catch (error) {
+      if (error instanceof AbortedError) return;
+      if (error instanceof StrandClientError && error.retriable) {
+        for (const p of parts) this.#backoff(p, error);
+        return;
+      }
+      this.#failure ??= error;
+      return;
+    }
+    for (const s of snapshot) {
+      const result = response.topics
+        .find((t) => t.topic === s.p.topic)
+        ?.partitions.find((x) => x.partition === s.p.partition);
+      if (result === undefined || s.p.generation !== s.generation) continue;
+      this.#onResult(s.p, s.offset, result);
+    }
+  }
+
+  #onResult(
+    p: Position,
+    from: bigint,
+    result: FetchResponse__Output["topics"][number]["partitions"][number],
+  ): void {
+    if (result.errorCode === 0) {
+      const { messages, nextOffset } = decodeFetched(result.records, from);
+      p.attempts = 0;
+      if (nextOffset !== null && nextOffset > from) p.offset = nextOffset;
+      if (messages.length > 0) {
+        const batch = {
+          topic: p.topic,
+          partition: p.partition,
+          messages,
+          highWatermark: BigInt(result.highWatermark),
+        };
+        this.#buffer.push({ position: p, generation: p.generation, batch });
+      }
+      return;
+    }
+    const error = errorForCode(result.errorCode, result.errorMessage, p);
+    if (result.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE.code) {
+      const policy = this.#options.autoOffsetReset;
+      if (policy === "none") {
+        this.#failure ??= error;
+        return;
+      }
+      this.#ctx.logger.warn(
+        { topic: p.topic, partition: p.partition, offset: String(from), policy },
+        "offset out of range: resetting",
+      );
+      p.offset = null;
+      p.reset = policy;
+      return;
+    }
+    if (
+      result.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER.code &&
+      this.#ctx.metadata.applyHint(p.topic, p.partition, result.leaderHint)
+    )
+      return;
+    if (error.retriable) this.#backoff(p, error);
+    else this.#failure ??= error;
+  }
+
+  #backoff(p: Position, error: StrandClientError): void {
+    const wait = backoffMs(p.attempts++, this.#ctx.retry, this.#ctx.random);
+    p.retryAtMs = Date.now() + wait;
+    this.#ctx.logger.debug(
+      { topic: p.topic, partition: p.partition, waitMs: wait, err: error.message },
+      "fetch retry",
+    );
+    void refreshQuietly(this.#ctx, [p.topic], undefined);
+  }
+
+  /** Batches as they arrive, until close() or `signal` (then the iteration ends). */
+  async *batches(
+    options: { readonly signal?: AbortSignal } = {},
+  ): AsyncGenerator<ConsumerBatch, void, undefined> {
+    for (let round = 0; round < Number.MAX_SAFE_INTEGER; round++) {
+      let batches: ConsumerBatch[];
+      try {
+        batches = await this.poll(options);
+      } catch (error) {
+        if (error instanceof AbortedError) return;
+        throw error;
+      }
+      for (const b of batches) yield b;
+    }
+  }
+
+  /** `for await (const batch of consumer)`: {@link batches} without a signal. */
+  [Symbol.asyncIterator](): AsyncIterator<ConsumerBatch> {
+    return this.batches();
+  }
+
+  /**
+   * Calls `eachMessage` (or `eachBatch`) for everything fetched, until `signal` fires or the
+   * consumer closes (then it resolves). A handler that throws stops run() with its error.
+   * A seek() inside a handler skips the rest of that partition's current batch.
+   */
+  async run(options: RunOptions): Promise<void> {
+    const { eachMessage, eachBatch } = options;
+    if ((eachMessage === undefined) === (eachBatch === undefined))
+      throw new RangeError("run() takes exactly one of eachMessage and eachBatch");
+    for await (const batch of this.batches({
+      ...(options.signal ? { signal: options.signal } : {}),
+    })) {
+      if (eachBatch !== undefined) {
+        await eachBatch({ batch });
+        continue;
+      }
+      const p = this.#positions.get(keyOf(batch.topic, batch.partition));
+      const generation = p?.generation;
+      for (const message of batch.messages) {
+        if (p === undefined || p.generation !== generation || options.signal?.aborted) break;
+        await eachMessage!({ topic: batch.topic, partition: batch.partition, message });
+      }
+    }
+  }
+
+  /** Stops fetching; pending poll()s and run() end. Does not close the client. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stop.abort();
+    await Promise.allSettled([...this.#inFlight]);
+  }
+}

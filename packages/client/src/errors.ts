@@ -1,0 +1,137 @@
+/**
+ * Typed errors of the SDK. Every error the SDK throws is a {@link StrandClientError}: it
+ * carries a wire error code (the broker's Strand error code, number and name, from
+ * docs/errors.md), a `retriable` flag (whether retrying may succeed without user action) and
+ * the broker's message when a broker sent one. Subclasses name the cases callers branch on,
+ * in the spirit of KafkaJS (`KafkaJSNotLeaderError`, `KafkaJSTimeout`, ...).
+ */
+import { ErrorCode, type ErrorCodeInfo, errorCodeInfo } from "@strand/protocol";
+
+/** A wire error code: its number and its stable name (see docs/errors.md). */
+export interface StrandErrorCode {
+  /** The numeric code carried in responses (0 = NONE, -1 = UNKNOWN). */
+  readonly code: number;
+  /** The stable upper-snake name, e.g. `NOT_LEADER_OR_FOLLOWER`. */
+  readonly name: string;
+}
+
+/** Where an error happened, when it concerns one partition. */
+export interface ErrorLocation {
+  /** The topic. */
+  readonly topic?: string;
+  /** The partition number. */
+  readonly partition?: number;
+  /** The broker address (host:port) that answered or failed. */
+  readonly broker?: string;
+}
+
+/** Options of {@link StrandClientError}'s constructor. */
+export interface StrandClientErrorOptions extends ErrorLocation {
+  /** The wire error code; default UNKNOWN (-1). */
+  readonly code?: StrandErrorCode;
+  /** Whether retrying may succeed; default the code table's flag. */
+  readonly retriable?: boolean;
+  /** The message the broker sent with the code, if any. */
+  readonly brokerMessage?: string;
+  /** The underlying error. */
+  readonly cause?: unknown;
+}
+
+/** Base class of every error the SDK throws. */
+export class StrandClientError extends Error {
+  /** The wire error code (number and name). */
+  readonly code: StrandErrorCode;
+  /** True when retrying the same operation may succeed without user action. */
+  readonly retriable: boolean;
+  /** The broker's message (what went wrong and what to do); empty when none. */
+  readonly brokerMessage: string;
+  /** The topic concerned, if any. */
+  readonly topic: string | undefined;
+  /** The partition concerned, if any. */
+  readonly partition: number | undefined;
+  /** The broker address concerned, if any. */
+  readonly broker: string | undefined;
+
+  /** Creates an error; `message` is for humans, `options.code` for programs. */
+  constructor(message: string, options: StrandClientErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    const code = options.code ?? ErrorCode.UNKNOWN;
+    this.code = { code: code.code, name: code.name };
+    this.retriable = options.retriable ?? errorCodeInfo(code.code).retriable;
+    this.brokerMessage = options.brokerMessage ?? "";
+    this.topic = options.topic;
+    this.partition = options.partition;
+    this.broker = options.broker;
+  }
+}
+
+/** The broker does not lead the partition (NOT_LEADER_OR_FOLLOWER, retriable). */
+export class NotLeaderError extends StrandClientError {}
+
+/** An operation did not finish in time: a request deadline or the delivery timeout. */
+export class TimeoutError extends StrandClientError {}
+
+/** The requested offset is outside [log start, high watermark] (OFFSET_OUT_OF_RANGE). */
+export class OffsetOutOfRangeError extends StrandClientError {}
+
+/** The topic or partition does not exist (UNKNOWN_TOPIC_OR_PARTITION). */
+export class UnknownTopicError extends StrandClientError {}
+
+/** No broker could be reached, or a connection failed mid-request (retriable). */
+export class ConnectionError extends StrandClientError {}
+
+/** The caller's AbortSignal fired, or the client was closed, before the operation ended. */
+export class AbortedError extends StrandClientError {}
+
+/** Client-side codes for conditions that have no broker code; numbers are Kafka's. */
+export const CLIENT_ERROR_CODES = Object.freeze({
+  /** A connection failed (Kafka's NETWORK_EXCEPTION). */
+  NETWORK_EXCEPTION: Object.freeze({ code: 13, name: "NETWORK_EXCEPTION" }),
+  /** The caller aborted, or the client was closed. */
+  ABORTED: Object.freeze({ code: -1, name: "ABORTED" }),
+});
+
+function brokerText(message: string): string {
+  return message === "" ? "" : `: ${message}`;
+}
+
+/** The typed error for a per-partition or per-item Strand error code from a broker. */
+export function errorForCode(
+  code: number,
+  brokerMessage: string,
+  where: ErrorLocation = {},
+): StrandClientError {
+  const info: ErrorCodeInfo = errorCodeInfo(code);
+  const place =
+    where.topic === undefined
+      ? ""
+      : ` (${where.topic}${where.partition === undefined ? "" : `-${where.partition}`})`;
+  const message = `${info.name}${place}${brokerText(brokerMessage || info.action)}`;
+  const options = {
+    ...where,
+    code: code === info.code ? info : { code, name: info.name },
+    brokerMessage,
+  };
+  switch (info.code) {
+    case ErrorCode.NOT_LEADER_OR_FOLLOWER.code:
+      return new NotLeaderError(message, options);
+    case ErrorCode.REQUEST_TIMED_OUT.code:
+      return new TimeoutError(message, options);
+    case ErrorCode.OFFSET_OUT_OF_RANGE.code:
+      return new OffsetOutOfRangeError(message, options);
+    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code:
+      return new UnknownTopicError(message, options);
+    default:
+      return new StrandClientError(message, options);
+  }
+}
+
+/** The error an aborted operation rejects with. */
+export function abortedError(what: string, reason?: unknown): AbortedError {
+  return new AbortedError(`${what} was aborted`, {
+    code: CLIENT_ERROR_CODES.ABORTED,
+    retriable: false,
+    ...(reason === undefined ? {} : { cause: reason }),
+  });
+}

@@ -1,0 +1,204 @@
+/**
+ * The client services of `strand.v1` (Produce, Fetch, Metadata, Admin) loaded from the
+ * generated descriptor (no .proto files at run time), one pooled channel per broker address,
+ * and a promise wrapper for unary calls with a deadline and an AbortSignal. gRPC failures
+ * become typed errors here, the only place that knows gRPC status codes.
+ */
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { assert, ErrorCode } from "@strand/protocol";
+import type { ProtoGrpcType } from "@strand/protocol/gen/client.ts";
+import { protoDescriptor } from "@strand/protocol/gen/descriptor.ts";
+import type { AdminServiceClient } from "@strand/protocol/gen/strand/v1/AdminService.ts";
+import type { FetchServiceClient } from "@strand/protocol/gen/strand/v1/FetchService.ts";
+import type { MetadataServiceClient } from "@strand/protocol/gen/strand/v1/MetadataService.ts";
+import type { ProduceServiceClient } from "@strand/protocol/gen/strand/v1/ProduceService.ts";
+import {
+  AbortedError,
+  abortedError,
+  CLIENT_ERROR_CODES,
+  ConnectionError,
+  StrandClientError,
+  TimeoutError,
+} from "./errors.ts";
+
+/** Largest message a client channel accepts (fetch responses), in bytes. */
+export const RECEIVE_MESSAGE_BYTES_MAX = 256 * 1024 * 1024;
+/** Trailer on UNAVAILABLE answers: how long to wait before retrying (broker's wire.ts). */
+export const RETRY_AFTER_HEADER = "strand-retry-after-ms";
+
+let cached: ProtoGrpcType | null = null;
+
+/** The loaded strand.v1 package (cached). int64 fields are decimal strings, enums names. */
+export function clientProto(): ProtoGrpcType {
+  if (cached === null) {
+    const def = protoLoader.fromJSON(protoDescriptor, {
+      longs: String,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+    });
+    cached = grpc.loadPackageDefinition(def) as unknown as ProtoGrpcType;
+  }
+  return cached;
+}
+
+/** Stubs for the four client services of one broker, sharing one channel. */
+export class BrokerConnection {
+  /** The broker's client address, host:port. */
+  readonly address: string;
+  /** ProduceService stub. */
+  readonly produce: ProduceServiceClient;
+  /** FetchService stub. */
+  readonly fetch: FetchServiceClient;
+  /** MetadataService stub. */
+  readonly metadata: MetadataServiceClient;
+  /** AdminService stub. */
+  readonly admin: AdminServiceClient;
+
+  constructor(address: string) {
+    const v1 = clientProto().strand.v1;
+    const creds = grpc.credentials.createInsecure();
+    this.address = address;
+    this.produce = new v1.ProduceService(address, creds, {
+      "grpc.max_receive_message_length": RECEIVE_MESSAGE_BYTES_MAX,
+      "grpc.max_send_message_length": RECEIVE_MESSAGE_BYTES_MAX,
+      "grpc.keepalive_time_ms": 30_000,
+    });
+    const options = { channelOverride: this.produce.getChannel() };
+    this.fetch = new v1.FetchService(address, creds, options);
+    this.metadata = new v1.MetadataService(address, creds, options);
+    this.admin = new v1.AdminService(address, creds, options);
+  }
+
+  /** Closes the channel; calls in flight fail with CANCELLED. */
+  close(): void {
+    this.produce.close();
+  }
+}
+
+/** Connections per broker address, created on first use and reused until close(). */
+export class ConnectionPool {
+  readonly #connections = new Map<string, BrokerConnection>();
+  #closed = false;
+
+  /** The connection to `address` (host:port), opened on first use. */
+  get(address: string): BrokerConnection {
+    if (this.#closed) throw abortedError(`a request to ${address} after close()`);
+    assert(/^[^:]+:\d+$/.test(address) || address.startsWith("["), `bad address ${address}`);
+    let connection = this.#connections.get(address);
+    if (connection === undefined) {
+      connection = new BrokerConnection(address);
+      this.#connections.set(address, connection);
+    }
+    return connection;
+  }
+
+  /** Number of open connections. */
+  get size(): number {
+    return this.#connections.size;
+  }
+
+  /** Closes every connection. */
+  close(): void {
+    this.#closed = true;
+    for (const c of this.#connections.values()) c.close();
+    this.#connections.clear();
+  }
+}
+
+/** Options of one unary call. */
+export interface CallOptions {
+  /** The broker address, for error messages. */
+  readonly address: string;
+  /** The gRPC deadline, in milliseconds from now. */
+  readonly timeoutMs: number;
+  /** Cancels the call. */
+  readonly signal?: AbortSignal | undefined;
+  /** What the call does, for error messages (e.g. "Produce"). */
+  readonly method: string;
+}
+
+/** Starts a unary call: `start(options, callback)` returns the call so it can be cancelled. */
+export type UnaryStart<Res> = (
+  options: grpc.CallOptions,
+  callback: (error: grpc.ServiceError | null, response?: Res) => void,
+) => grpc.ClientUnaryCall;
+
+/** Runs a unary call with a deadline; rejects with a typed error. */
+export function unary<Res>(start: UnaryStart<Res>, options: CallOptions): Promise<Res> {
+  const signal = options.signal;
+  if (signal?.aborted === true) return Promise.reject(abortedError(options.method, signal.reason));
+  return new Promise<Res>((resolve, reject) => {
+    let settled = false;
+    const onAbort = () => {
+      if (settled) return;
+      settled = true;
+      call.cancel();
+      reject(abortedError(options.method, signal?.reason));
+    };
+    const call = start({ deadline: Date.now() + options.timeoutMs }, (error, response) => {
+      signal?.removeEventListener("abort", onAbort);
+      if (settled) return;
+      settled = true;
+      if (error !== null) reject(fromGrpcError(error, options));
+      else if (response === undefined)
+        reject(new ConnectionError(`${options.method} to ${options.address}: empty response`));
+      else resolve(response);
+    });
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Maps a gRPC failure to a typed error (DESIGN.md §6: status codes carry transport meaning). */
+export function fromGrpcError(error: grpc.ServiceError, options: CallOptions): StrandClientError {
+  const where = `${options.method} to ${options.address}`;
+  const base = { broker: options.address, cause: error, brokerMessage: error.details ?? "" };
+  switch (error.code) {
+    case grpc.status.DEADLINE_EXCEEDED:
+      return new TimeoutError(`${where} timed out after ${options.timeoutMs} ms`, {
+        ...base,
+        code: ErrorCode.REQUEST_TIMED_OUT,
+        retriable: true,
+      });
+    case grpc.status.UNAVAILABLE:
+      return new ConnectionError(`${where} failed: ${error.details}`, {
+        ...base,
+        code: CLIENT_ERROR_CODES.NETWORK_EXCEPTION,
+        retriable: true,
+      });
+    case grpc.status.CANCELLED:
+      return new AbortedError(`${where} was cancelled`, {
+        ...base,
+        code: CLIENT_ERROR_CODES.ABORTED,
+        retriable: false,
+      });
+    case grpc.status.INVALID_ARGUMENT:
+      return new StrandClientError(`${where} was refused: ${error.details}`, {
+        ...base,
+        code: ErrorCode.INVALID_REQUEST,
+        retriable: false,
+      });
+    case grpc.status.RESOURCE_EXHAUSTED:
+      return new StrandClientError(`${where} is too large: ${error.details}`, {
+        ...base,
+        code: ErrorCode.MESSAGE_TOO_LARGE,
+        retriable: false,
+      });
+    default:
+      return new StrandClientError(`${where} failed (gRPC ${error.code}): ${error.details}`, {
+        ...base,
+        code: ErrorCode.UNKNOWN,
+        retriable: false,
+      });
+  }
+}
+
+/** The retry-after hint of an UNAVAILABLE answer, in milliseconds, or null. */
+export function retryAfterMs(error: unknown): number | null {
+  if (!(error instanceof StrandClientError)) return null;
+  const cause = error.cause as Partial<grpc.ServiceError> | undefined;
+  const value = cause?.metadata?.get(RETRY_AFTER_HEADER)[0];
+  const ms = value === undefined ? Number.NaN : Number(value);
+  return Number.isFinite(ms) && ms >= 0 ? ms : null;
+}

@@ -1,0 +1,688 @@
+/**
+ * The producer: send() partitions each message (explicit, murmur2 of the key, or sticky),
+ * appends it to its partition's batch (accumulator.ts) and resolves once every record of the
+ * send has an offset. A sender drains ready batches to partition leaders: per broker at most
+ * `maxInFlightRequests` Produce requests, per partition at most one (later batches of a
+ * partition ride together in its next request), so retries keep each partition's order.
+ * Errors follow the routing rules (routing.ts): NOT_LEADER_OR_FOLLOWER with a hint retries at
+ * the new leader at once; other retriable errors back off and refresh metadata; a batch that
+ * has not succeeded `deliveryTimeoutMs` after its first record fails with TimeoutError.
+ *
+ * Idempotence: batches carry producerId, producerEpoch and a per-partition baseSequence once
+ * the producer has an identity (`ProducerIdentity`). The cluster has no InitProducerId RPC
+ * yet, so today the identity stays null and batches go out with -1 (non-idempotent); see
+ * docs/client.md.
+ */
+
+import * as grpc from "@grpc/grpc-js";
+import {
+  assert,
+  type CompressionName,
+  ErrorCode,
+  encodeRecordBatch,
+  partitionForKey,
+  type RecordHeader,
+} from "@strand/protocol";
+import type { ProduceResponse__Output } from "@strand/protocol/gen/strand/v1/ProduceResponse.ts";
+import {
+  Accumulator,
+  type BatchEntry,
+  type PartitionQueue,
+  PendingSend,
+  type ProducerBatch,
+  RECORD_OVERHEAD_BYTES,
+  StickyPartitioner,
+} from "./accumulator.ts";
+import type { ClientContext } from "./context.ts";
+import { abortedError, errorForCode, StrandClientError, TimeoutError } from "./errors.ts";
+import { unary } from "./grpc.ts";
+import { anySignal, backoffMs, sleep } from "./retry.ts";
+import { IMMEDIATE_HOPS_MAX, refreshQuietly } from "./routing.ts";
+import type { Acks, HeaderValue, Message, MessageHeaders, RecordMetadata } from "./types.ts";
+
+/** Producer settings; every field has a default (docs/client.md lists them). */
+export interface ProducerOptions {
+  /** Default acks of sends (default "all"). */
+  readonly acks?: Acks;
+  /** Close a batch at this many bytes (default 16384, Kafka's batch.size). */
+  readonly batchSize?: number;
+  /** Wait this long for more records before sending a batch that is not full (default 5). */
+  readonly lingerMs?: number;
+  /** Produce requests in flight per broker (default 5). */
+  readonly maxInFlightRequests?: number;
+  /** Compression of batches (default "none"). */
+  readonly compression?: CompressionName;
+  /** Ask the cluster for a producer id and sequence batches (default true; see docs). */
+  readonly idempotent?: boolean;
+  /** Largest Produce request, in bytes (default 1048576, Kafka's max.request.size). */
+  readonly maxRequestBytes?: number;
+  /** Bytes of records buffered before send() waits (default 32 MiB, Kafka's buffer.memory). */
+  readonly bufferMemoryBytes?: number;
+  /** Overrides the client's deliveryTimeoutMs for this producer. */
+  readonly deliveryTimeoutMs?: number;
+}
+
+/** What send() takes. */
+export interface ProducerRecord {
+  /** The topic. */
+  readonly topic: string;
+  /** The messages, in order. */
+  readonly messages: readonly Message[];
+  /** Overrides the producer's acks. */
+  readonly acks?: Acks;
+  /** Stops waiting; records not yet in a request are dropped. */
+  readonly signal?: AbortSignal;
+}
+
+/** A producer id and epoch from the cluster (idempotence). */
+export interface ProducerIdentity {
+  /** The producer id. */
+  readonly producerId: bigint;
+  /** The producer epoch. */
+  readonly producerEpoch: number;
+}
+
+const ACKS_WIRE = { all: "ACKS_ALL", leader: "ACKS_LEADER", none: "ACKS_NONE" } as const;
+/** Slack over the broker's produce timeout before the client gives up on a request. */
+const REQUEST_SLACK_MS = 5_000;
+const SEQUENCE_MAX = 2 ** 31 - 1;
+
+interface Resolved {
+  readonly acks: Acks;
+  readonly batchSizeBytes: number;
+  readonly lingerMs: number;
+  readonly maxInFlightRequests: number;
+  readonly compression: CompressionName;
+  readonly idempotent: boolean;
+  readonly maxRequestBytes: number;
+  readonly bufferMemoryBytes: number;
+  readonly deliveryTimeoutMs: number;
+}
+
+function positiveInt(value: number | undefined, fallback: number, name: string, min = 1): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < min) throw new RangeError(`${name} must be an integer >= ${min}`);
+  return v;
+}
+
+/** Fills in defaults; throws RangeError on a bad value. */
+export function producerDefaults(options: ProducerOptions, ctx: ClientContext): Resolved {
+  const acks = options.acks ?? "all";
+  if (!(acks in ACKS_WIRE)) throw new RangeError(`acks must be "all", "leader" or "none"`);
+  return {
+    acks,
+    batchSizeBytes: positiveInt(options.batchSize, 16_384, "batchSize"),
+    lingerMs: positiveInt(options.lingerMs, 5, "lingerMs", 0),
+    maxInFlightRequests: positiveInt(options.maxInFlightRequests, 5, "maxInFlightRequests"),
+    compression: options.compression ?? "none",
+    idempotent: options.idempotent ?? true,
+    maxRequestBytes: positiveInt(options.maxRequestBytes, 1_048_576, "maxRequestBytes"),
+    bufferMemoryBytes: positiveInt(
+      options.bufferMemoryBytes,
+      32 * 1024 * 1024,
+      "bufferMemoryBytes",
+    ),
+    deliveryTimeoutMs: positiveInt(
+      options.deliveryTimeoutMs,
+      ctx.deliveryTimeoutMs,
+      "deliveryTimeoutMs",
+    ),
+  };
+}
+
+const encoder = new TextEncoder();
+
+function bytesOf(v: Uint8Array | string | null | undefined): Uint8Array | null {
+  if (v === null || v === undefined) return null;
+  return typeof v === "string" ? encoder.encode(v) : v;
+}
+
+/** Message headers -> record headers, in order. */
+export function toRecordHeaders(headers: MessageHeaders | undefined): RecordHeader[] {
+  if (headers === undefined) return [];
+  if (Array.isArray(headers))
+    return headers.map((h: { key: string; value: HeaderValue }) => ({
+      key: h.key,
+      value: bytesOf(h.value),
+    }));
+  const out: RecordHeader[] = [];
+  for (const [key, value] of Object.entries(
+    headers as Readonly<Record<string, HeaderValue | readonly HeaderValue[]>>,
+  )) {
+    const values: readonly HeaderValue[] = Array.isArray(value) ? value : [value as HeaderValue];
+    for (const v of values) out.push({ key, value: bytesOf(v) });
+  }
+  return out;
+}
+
+function entrySize(
+  key: Uint8Array | null,
+  value: Uint8Array | null,
+  headers: RecordHeader[],
+): number {
+  let bytes = RECORD_OVERHEAD_BYTES + (key?.length ?? 0) + (value?.length ?? 0);
+  for (const h of headers) bytes += 2 + Buffer.byteLength(h.key) + (h.value?.length ?? 0);
+  return bytes;
+}
+
+/** A producer; get one from `strand.producer(options)`. */
+export class Producer {
+  readonly #ctx: ClientContext;
+  readonly #options: Resolved;
+  readonly #accumulator: Accumulator;
+  readonly #partitioner: StickyPartitioner;
+  readonly #inFlight = new Map<string, number>();
+  readonly #unsettled = new Set<PendingSend>();
+  readonly #sequences = new Map<string, number>();
+  readonly #spaceWaiters: (() => void)[] = [];
+  #identity: ProducerIdentity | null = null;
+  #identityReady: Promise<void> | null = null;
+  #bufferedBytes = 0;
+  #flushing = 0;
+  #drainScheduled = false;
+  #closed = false;
+
+  /** @internal Use `strand.producer(options)`. */
+  constructor(ctx: ClientContext, options: ProducerOptions = {}) {
+    this.#ctx = ctx;
+    this.#options = producerDefaults(options, ctx);
+    this.#accumulator = new Accumulator({ batchSizeBytes: this.#options.batchSizeBytes });
+    this.#partitioner = new StickyPartitioner(ctx.random);
+  }
+
+  /** True when batches carry a producer id (idempotent appends). */
+  get idempotent(): boolean {
+    return this.#identity !== null;
+  }
+
+  /**
+   * Sends messages to a topic; resolves with each record's partition and offset, in message
+   * order. Rejects with a typed error (a StrandClientError) when a record cannot be
+   * delivered within deliveryTimeoutMs, on a non-retriable error, or when aborted.
+   */
+  async send(record: ProducerRecord): Promise<RecordMetadata[]> {
+    if (this.#closed) throw abortedError("send() after close()");
+    if (record.messages.length === 0) return [];
+    const signal = anySignal(record.signal, this.#ctx.closed);
+    if (signal?.aborted === true) throw abortedError("send()", signal.reason);
+    await this.#ensureIdentity();
+    const topic = await this.#ctx.metadata.ensureTopic(record.topic, signal);
+    const acks = ACKS_WIRE[record.acks ?? this.#options.acks];
+    const pending = new PendingSend(record.messages.length);
+    this.#unsettled.add(pending);
+    void pending.promise.then(
+      () => this.#unsettled.delete(pending),
+      () => this.#unsettled.delete(pending),
+    );
+    const onAbort = () => pending.fail(abortedError("send()", signal?.reason));
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      for (const [index, message] of record.messages.entries()) {
+        const entry = this.#entry(message, pending, index);
+        // The fast path stays synchronous so one send's records stay together in a batch.
+        if (!this.#tryReserve(entry.bytes)) await this.#reserve(entry.bytes, signal);
+        let appended = false;
+        try {
+          if (!pending.settled) {
+            const n = topic.partitions.length;
+            const partition = this.#choosePartition(record.topic, message, entry, n);
+            const { batch, created } = this.#accumulator.append(
+              record.topic,
+              partition,
+              acks,
+              entry,
+              Date.now(),
+            );
+            // KIP-480: a keyless record that filled the sticky partition's batch moves it on.
+            if (batch.closed && message.partition === undefined && entry.record.key === null)
+              this.#partitioner.next(record.topic, n);
+            if (created && this.#options.lingerMs > 0)
+              setTimeout(() => this.#wake(), this.#options.lingerMs).unref();
+            appended = true;
+          }
+        } finally {
+          if (!appended) this.#release(entry.bytes);
+        }
+        if (!appended) break;
+      }
+    } catch (error) {
+      pending.fail(error);
+    }
+    this.#wake();
+    try {
+      return await pending.promise;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #entry(message: Message, pending: PendingSend, index: number): BatchEntry {
+    const key = bytesOf(message.key);
+    const value = bytesOf(message.value);
+    const headers = toRecordHeaders(message.headers);
+    const timestamp = BigInt(message.timestamp ?? Date.now());
+    return {
+      record: { key, value, headers },
+      timestamp,
+      bytes: entrySize(key, value, headers),
+      pending,
+      index,
+    };
+  }
+
+  #choosePartition(topic: string, message: Message, entry: BatchEntry, n: number): number {
+    if (message.partition !== undefined) {
+      if (!Number.isInteger(message.partition) || message.partition < 0 || message.partition >= n)
+        throw errorForCode(
+          ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code,
+          `topic ${topic} has ${n} partitions; partition ${message.partition} does not exist`,
+          { topic, partition: message.partition },
+        );
+      return message.partition;
+    }
+    if (entry.record.key !== null) return partitionForKey(entry.record.key, n);
+    let p = this.#partitioner.current(topic, n);
+    if (this.#accumulator.wouldOverflow(topic, p, entry.bytes)) {
+      const full = this.#accumulator.openBatch(topic, p);
+      if (full !== undefined) full.closed = true;
+      p = this.#partitioner.next(topic, n);
+    }
+    return p;
+  }
+
+  #tryReserve(bytes: number): boolean {
+    const fits =
+      this.#bufferedBytes === 0 || this.#bufferedBytes + bytes <= this.#options.bufferMemoryBytes;
+    if (fits) this.#bufferedBytes += bytes;
+    return fits;
+  }
+
+  /** Waits until `bytes` fit in the buffer (bufferMemoryBytes). */
+  async #reserve(bytes: number, signal: AbortSignal | undefined): Promise<void> {
+    const deadline = Date.now() + this.#options.deliveryTimeoutMs;
+    for (let round = 0; round < 1_000_000; round++) {
+      if (this.#tryReserve(bytes)) return;
+      if (signal?.aborted === true) throw abortedError("send()", signal.reason);
+      if (Date.now() > deadline)
+        throw new TimeoutError(
+          `the producer buffer stayed full for ${this.#options.deliveryTimeoutMs} ms`,
+          {
+            code: ErrorCode.REQUEST_TIMED_OUT,
+            retriable: true,
+          },
+        );
+      await new Promise<void>((resolve) => {
+        this.#spaceWaiters.push(resolve);
+        setTimeout(resolve, 100).unref();
+      });
+    }
+  }
+
+  #release(bytes: number): void {
+    this.#bufferedBytes -= bytes;
+    assert(this.#bufferedBytes >= 0, "buffered bytes never go negative");
+    for (const w of this.#spaceWaiters.splice(0)) w();
+  }
+
+  /** Looks for a producer id once (idempotence); see the module comment. */
+  #ensureIdentity(): Promise<void> {
+    if (!this.#options.idempotent) return Promise.resolve();
+    this.#identityReady ??= initProducerId(
+      this.#ctx,
+      Date.now() + this.#options.deliveryTimeoutMs,
+    ).then(
+      (identity) => {
+        this.#identity = identity;
+      },
+      (error: unknown) => {
+        this.#identityReady = null; // the next send asks again
+        throw error;
+      },
+    );
+    return this.#identityReady;
+  }
+
+  /** Sends everything buffered now and waits for it (successes and failures alike). */
+  async flush(): Promise<void> {
+    this.#flushing++;
+    try {
+      this.#wake();
+      await Promise.allSettled([...this.#unsettled].map((p) => p.promise));
+    } finally {
+      this.#flushing--;
+    }
+  }
+
+  /** Flushes, then refuses further sends. Does not close the client. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.flush();
+    this.#closed = true;
+  }
+
+  #wake(): void {
+    if (this.#drainScheduled) return;
+    this.#drainScheduled = true;
+    setImmediate(() => {
+      this.#drainScheduled = false;
+      this.#drain();
+    });
+  }
+
+  /** Sends ready batches to their leaders within the in-flight limits. */
+  #drain(): void {
+    const now = Date.now();
+    const ready = new Map<string, PartitionQueue[]>();
+    for (const q of this.#accumulator.queues.values()) {
+      if (q.inFlight || q.batches.length === 0 || q.retryAtMs > now) continue;
+      this.#dropSettledAndExpired(q, now);
+      const head = q.batches[0];
+      if (head === undefined) continue;
+      const lingered = now - head.createdMs >= this.#options.lingerMs;
+      if (!(head.closed || lingered || this.#flushing > 0 || q.batches.length > 1)) continue;
+      const leader = this.#ctx.metadata.leader(q.topic, q.partition);
+      if (leader === null) {
+        this.#backoff(q, errorForCode(ErrorCode.LEADER_NOT_AVAILABLE.code, "", q));
+        continue;
+      }
+      ready.set(leader.address, [...(ready.get(leader.address) ?? []), q]);
+    }
+    for (const [address, queues] of ready) this.#sendTo(address, queues);
+  }
+
+  /** Drops head batches whose sends all settled (aborted) and fails expired ones. */
+  #dropSettledAndExpired(q: PartitionQueue, now: number): void {
+    for (let i = 0; i < 100_000 && q.batches.length > 0; i++) {
+      const head = q.batches[0]!;
+      if (head.encoded === null && head.entries.every((e) => e.pending.settled)) {
+        q.batches.shift();
+        this.#release(head.bytes);
+        continue;
+      }
+      if (now - head.createdMs > this.#options.deliveryTimeoutMs) {
+        q.batches.shift();
+        this.#failBatch(head, this.#expired(head));
+        continue;
+      }
+      return;
+    }
+  }
+
+  #expired(batch: ProducerBatch): TimeoutError {
+    const last = batch.lastError instanceof Error ? `: last error ${batch.lastError.message}` : "";
+    return new TimeoutError(
+      `records for ${batch.topic}-${batch.partition} were not delivered within deliveryTimeoutMs ${this.#options.deliveryTimeoutMs}${last}`,
+      {
+        code: ErrorCode.REQUEST_TIMED_OUT,
+        retriable: true,
+        topic: batch.topic,
+        partition: batch.partition,
+        cause: batch.lastError ?? undefined,
+      },
+    );
+  }
+
+  #sendTo(address: string, queues: PartitionQueue[]): void {
+    let index = 0;
+    for (let guard = 0; guard < queues.length && index < queues.length; guard++) {
+      if ((this.#inFlight.get(address) ?? 0) >= this.#options.maxInFlightRequests) return;
+      const acks = queues[index]!.batches[0]!.acks;
+      const parts: { q: PartitionQueue; batches: ProducerBatch[] }[] = [];
+      let bytes = 0;
+      for (; index < queues.length; index++) {
+        const q = queues[index]!;
+        if (q.batches[0]!.acks !== acks) break;
+        const taken = this.#take(
+          q,
+          acks,
+          this.#options.maxRequestBytes - bytes,
+          parts.length === 0,
+        );
+        if (taken.length === 0) break;
+        bytes += taken.reduce((s, b) => s + b.encoded!.length, 0);
+        parts.push({ q, batches: taken });
+      }
+      if (parts.length === 0) return;
+      this.#inFlight.set(address, (this.#inFlight.get(address) ?? 0) + 1);
+      for (const p of parts) p.q.inFlight = true;
+      void this.#produce(address, acks, parts);
+    }
+  }
+
+  /** Takes a partition's head batches with `acks` up to `budget` bytes (one at least if `first`). */
+  #take(q: PartitionQueue, acks: string, budget: number, first: boolean): ProducerBatch[] {
+    const taken: ProducerBatch[] = [];
+    let used = 0;
+    for (const batch of q.batches) {
+      if (batch.acks !== acks) break;
+      if (batch.entries.every((e) => e.pending.settled) && batch.encoded === null) break;
+      const encoded = this.#encode(batch);
+      if (used + encoded.length > budget && !(first && taken.length === 0)) break;
+      used += encoded.length;
+      batch.closed = true;
+      taken.push(batch);
+    }
+    return taken;
+  }
+
+  /** Encodes a batch once (retries resend the same bytes, sequence included). */
+  #encode(batch: ProducerBatch): Buffer {
+    if (batch.encoded !== null) return batch.encoded;
+    batch.closed = true;
+    batch.sent = batch.entries.filter((e) => !e.pending.settled);
+    assert(batch.sent.length > 0, "an encoded batch has records");
+    const baseTimestamp = batch.sent[0]!.timestamp;
+    const identity = this.#identity;
+    let baseSequence = -1;
+    if (identity !== null) {
+      const key = `${batch.topic}\u0000${batch.partition}`;
+      baseSequence = this.#sequences.get(key) ?? 0;
+      this.#sequences.set(key, (baseSequence + batch.sent.length) % (SEQUENCE_MAX + 1));
+    }
+    batch.encoded = encodeRecordBatch({
+      baseTimestamp,
+      compression: this.#options.compression,
+      producerId: identity?.producerId ?? -1n,
+      producerEpoch: identity?.producerEpoch ?? -1,
+      baseSequence,
+      records: batch.sent.map((e) => ({
+        ...e.record,
+        timestampDelta: e.timestamp - baseTimestamp,
+      })),
+    });
+    return batch.encoded;
+  }
+
+  async #produce(
+    address: string,
+    acks: string,
+    parts: { q: PartitionQueue; batches: ProducerBatch[] }[],
+  ): Promise<void> {
+    const byTopic = new Map<string, { partition: number; records: Buffer }[]>();
+    for (const { q, batches } of parts) {
+      const list = byTopic.get(q.topic) ?? [];
+      list.push({ partition: q.partition, records: Buffer.concat(batches.map((b) => b.encoded!)) });
+      byTopic.set(q.topic, list);
+    }
+    const timeoutMs = this.#ctx.requestTimeoutMs;
+    try {
+      const response = await unary<ProduceResponse__Output>(
+        (o, cb) =>
+          this.#ctx.pool.get(address).produce.Produce(
+            {
+              acks: acks as (typeof ACKS_WIRE)[Acks],
+              timeoutMs,
+              topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+            },
+            o,
+            cb,
+          ),
+        {
+          address,
+          method: "Produce",
+          timeoutMs: timeoutMs + REQUEST_SLACK_MS,
+          signal: this.#ctx.closed,
+        },
+      );
+      for (const part of parts) this.#onResult(part.q, part.batches, acks, response);
+    } catch (error) {
+      for (const part of parts) this.#onFailure(part.q, part.batches, error);
+    } finally {
+      this.#inFlight.set(address, (this.#inFlight.get(address) ?? 1) - 1);
+      this.#wake();
+    }
+  }
+
+  #onResult(
+    q: PartitionQueue,
+    batches: ProducerBatch[],
+    acks: string,
+    response: ProduceResponse__Output,
+  ): void {
+    if (acks === ACKS_WIRE.none) {
+      this.#complete(q, batches, -1n);
+      return;
+    }
+    const result = response.topics
+      .find((t) => t.topic === q.topic)
+      ?.partitions.find((p) => p.partition === q.partition);
+    if (result === undefined) {
+      this.#onFailure(
+        q,
+        batches,
+        errorForCode(-1, "the broker sent no result for this partition", q),
+      );
+      return;
+    }
+    if (result.errorCode === 0) {
+      this.#complete(q, batches, BigInt(result.baseOffset));
+      return;
+    }
+    const error = errorForCode(result.errorCode, result.errorMessage, q);
+    if (
+      result.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER.code &&
+      q.hops < IMMEDIATE_HOPS_MAX &&
+      this.#ctx.metadata.applyHint(q.topic, q.partition, result.leaderHint)
+    ) {
+      // Retry at the hinted leader at once: same batches, back at the head, in order.
+      q.hops++;
+      for (const b of batches) b.lastError = error;
+      q.inFlight = false;
+      return;
+    }
+    this.#onFailure(q, batches, error);
+  }
+
+  #complete(q: PartitionQueue, batches: ProducerBatch[], baseOffset: bigint): void {
+    assert(q.batches[0] === batches[0], "completed batches are the partition's head");
+    q.batches.splice(0, batches.length);
+    q.inFlight = false;
+    q.attempts = 0;
+    q.hops = 0;
+    let offset = baseOffset;
+    for (const batch of batches) {
+      for (const e of batch.sent) {
+        e.pending.complete(e.index, { topic: q.topic, partition: q.partition, offset });
+        if (baseOffset >= 0n) offset++;
+      }
+      this.#release(batch.bytes);
+    }
+  }
+
+  #onFailure(q: PartitionQueue, batches: ProducerBatch[], error: unknown): void {
+    q.inFlight = false;
+    if (error instanceof StrandClientError && error.retriable && !this.#ctx.closed.aborted) {
+      for (const b of batches) b.lastError = error;
+      this.#backoff(q, error);
+      return;
+    }
+    q.batches.splice(0, batches.length);
+    for (const b of batches) this.#failBatch(b, error);
+  }
+
+  /** Schedules a retry of the partition after backoff and refreshes its metadata. */
+  #backoff(q: PartitionQueue, error: StrandClientError): void {
+    const wait = backoffMs(q.attempts++, this.#ctx.retry, this.#ctx.random);
+    q.hops = 0;
+    q.retryAtMs = Date.now() + wait;
+    for (const b of q.batches) b.lastError ??= error;
+    this.#ctx.logger.debug(
+      { topic: q.topic, partition: q.partition, waitMs: wait, err: error.message },
+      "produce retry",
+    );
+    void refreshQuietly(this.#ctx, [q.topic], undefined);
+    setTimeout(() => this.#wake(), wait + 1).unref();
+  }
+
+  #failBatch(batch: ProducerBatch, error: unknown): void {
+    for (const e of batch.entries) e.pending.fail(error);
+    this.#release(batch.bytes);
+  }
+}
+
+/** The InitProducerId method, looked up at run time (older brokers lack it). */
+type InitProducerIdMethod = (
+  request: Record<string, never>,
+  options: grpc.CallOptions,
+  callback: (
+    error: grpc.ServiceError | null,
+    response?: {
+      producerId: string;
+      producerEpoch: number;
+      errorCode: number;
+      errorMessage: string;
+    },
+  ) => void,
+) => grpc.ClientUnaryCall;
+
+/**
+ * Asks any broker for a producer id (ProduceService.InitProducerId), retrying retriable
+ * failures until the delivery timeout. A cluster that does not implement the RPC (gRPC
+ * UNIMPLEMENTED, or a descriptor without it) gets null: the producer then runs without
+ * idempotence and says so in the log.
+ */
+export async function initProducerId(
+  ctx: ClientContext,
+  deadlineMs: number,
+): Promise<ProducerIdentity | null> {
+  for (let attempt = 0; attempt < 10_000; attempt++) {
+    try {
+      if (ctx.metadata.brokers.size === 0) await ctx.metadata.refresh([], ctx.closed);
+      const addresses = [...ctx.metadata.brokers.values()];
+      const address = addresses[attempt % Math.max(1, addresses.length)] ?? "";
+      const stub = ctx.pool.get(address).produce as unknown as Record<string, unknown>;
+      if (typeof stub.InitProducerId !== "function")
+        return noIdempotence(ctx, "its API has no InitProducerId");
+      const method = (stub.InitProducerId as InitProducerIdMethod).bind(stub);
+      type Answer = Parameters<Parameters<InitProducerIdMethod>[2]>[1] & object;
+      const r = await unary<Answer>((o, cb) => method({}, o, cb), {
+        address,
+        method: "InitProducerId",
+        timeoutMs: ctx.requestTimeoutMs,
+        signal: ctx.closed,
+      });
+      if (r.errorCode !== 0) throw errorForCode(r.errorCode, r.errorMessage);
+      const identity = { producerId: BigInt(r.producerId), producerEpoch: r.producerEpoch };
+      assert(identity.producerId >= 0n && identity.producerEpoch >= 0, "a valid producer id");
+      ctx.logger.info(
+        { producerId: String(identity.producerId), producerEpoch: identity.producerEpoch },
+        "idempotent producer",
+      );
+      return identity;
+    } catch (error) {
+      const cause = (error as { cause?: { code?: number } }).cause;
+      if (cause?.code === grpc.status.UNIMPLEMENTED)
+        return noIdempotence(ctx, "the broker does not implement InitProducerId");
+      if (!(error instanceof StrandClientError) || !error.retriable) throw error;
+      const wait = backoffMs(attempt, ctx.retry, ctx.random);
+      if (Date.now() + wait > deadlineMs) throw error;
+      await sleep(wait, ctx.closed);
+    }
+  }
+  throw new StrandClientError("InitProducerId did not succeed");
+}
+
+function noIdempotence(ctx: ClientContext, why: string): null {
+  ctx.logger.warn({ why }, "the producer runs without idempotence (retries may duplicate records)");
+  return null;
+}

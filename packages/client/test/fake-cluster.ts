@@ -1,0 +1,340 @@
+// An in-process fake Strand cluster for the client's unit tests: N gRPC servers on
+// 127.0.0.1 (random ports) implementing MetadataService, ProduceService (Produce),
+// FetchService (Fetch, ListOffsets) and a minimal AdminService over one shared in-memory
+// state. Every broker knows the true leaders but answers Metadata from `view` (which tests
+// may leave stale), and refuses partitions it does not lead with NOT_LEADER_OR_FOLLOWER and
+// a leader hint, as the real broker does. `faults` inject per-partition errors.
+import * as grpc from "@grpc/grpc-js";
+import { iterateBatches } from "@strand/protocol";
+import { clientProto } from "../src/grpc.ts";
+
+export interface FakePartition {
+  leader: number;
+  epoch: number;
+  logStart: bigint;
+  batches: Buffer[];
+  next: bigint;
+}
+
+export interface ProduceCall {
+  readonly broker: number;
+  readonly topic: string;
+  readonly partition: number;
+  readonly batches: number;
+  readonly records: number;
+  readonly at: number;
+  /** producerId/baseSequence of each batch. */
+  readonly sequences: string[];
+}
+
+/** A fault: answer `code` (with a hint when NOT_LEADER) `times` times, or hang. */
+export interface Fault {
+  code: number;
+  times: number;
+  hang?: boolean;
+}
+
+export class FakeCluster {
+  readonly servers: grpc.Server[] = [];
+  readonly ports: number[] = [];
+  readonly topics = new Map<string, FakePartition[]>();
+  /** What Metadata answers as leader/epoch per partition; undefined = the truth. */
+  readonly view = new Map<string, { leader: number; epoch: number }>();
+  readonly produceCalls: ProduceCall[] = [];
+  readonly metadataCalls: number[] = [];
+  readonly fetchCalls: { broker: number; offsets: string[] }[] = [];
+  readonly faults = new Map<string, Fault>();
+  /** Whether InitProducerId answers (else UNIMPLEMENTED, as brokers without idempotence). */
+  producerIds = false;
+
+  static async start(count: number): Promise<FakeCluster> {
+    const c = new FakeCluster();
+    for (let id = 1; id <= count; id++) {
+      const server = new grpc.Server();
+      const v1 = clientProto().strand.v1;
+      server.addService(v1.MetadataService.service, { Metadata: c.#unary(() => c.metadata(id)) });
+      server.addService(v1.ProduceService.service, {
+        Produce: c.#unary((req) => c.produce(id, req)),
+        ProduceStream: (call: grpc.ServerDuplexStream<unknown, unknown>) => call.end(),
+        InitProducerId: (_call: unknown, cb: grpc.sendUnaryData<unknown>) =>
+          c.producerIds
+            ? cb(null, { producerId: "42", producerEpoch: 0, errorCode: 0, errorMessage: "" })
+            : cb({ code: grpc.status.UNIMPLEMENTED, details: "not yet" }, null),
+      });
+      server.addService(v1.FetchService.service, {
+        Fetch: c.#unary((req) => c.fetch(id, req)),
+        ListOffsets: c.#unary((req) => c.listOffsets(id, req)),
+        Subscribe: (call: grpc.ServerWritableStream<unknown, unknown>) => call.end(),
+      });
+      server.addService(v1.AdminService.service, {
+        CreateTopics: c.#unary((req) => c.createTopics(req)),
+        DeleteTopics: c.#unary(() => ({ topics: [] })),
+        DescribeTopics: c.#unary(() => ({ topics: c.metadata(id).topics })),
+        DescribeCluster: c.#unary(() => ({ clusterId: "fake", controllerId: 1, brokers: [] })),
+        DescribeConfigs: c.#unary(() => ({ results: [] })),
+        AlterConfigs: c.#unary(() => ({ results: [] })),
+      });
+      const port = await new Promise<number>((resolve, reject) =>
+        server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) =>
+          e ? reject(e) : resolve(p),
+        ),
+      );
+      c.servers.push(server);
+      c.ports.push(port);
+    }
+    return c;
+  }
+
+  get addresses(): string[] {
+    return this.ports.map((p) => `127.0.0.1:${p}`);
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: a test double serving untyped requests
+  #unary(fn: (req: any) => unknown): grpc.handleUnaryCall<any, any> {
+    return (call, cb) => {
+      try {
+        const out = fn(call.request);
+        if (out === HANG) return;
+        cb(null, out);
+      } catch (error) {
+        cb({ code: grpc.status.INTERNAL, details: String(error) }, null);
+      }
+    };
+  }
+
+  addTopic(
+    name: string,
+    partitions: number,
+    leader = (p: number) => 1 + (p % this.ports.length),
+  ): void {
+    this.topics.set(
+      name,
+      Array.from({ length: partitions }, (_, p) => ({
+        leader: leader(p),
+        epoch: 0,
+        logStart: 0n,
+        batches: [],
+        next: 0n,
+      })),
+    );
+  }
+
+  hint(leader: number, epoch: number) {
+    return {
+      leaderId: leader,
+      leaderEpoch: epoch,
+      host: "127.0.0.1",
+      port: this.ports[leader - 1]!,
+    };
+  }
+
+  metadata(broker: number) {
+    this.metadataCalls.push(broker);
+    return {
+      brokers: this.ports.map((port, i) => ({ brokerId: i + 1, host: "127.0.0.1", port })),
+      controllerId: 1,
+      metadataOffset: String(this.metadataCalls.length),
+      topics: [...this.topics].map(([name, parts]) => ({
+        name,
+        topicId: `id-${name}`,
+        errorCode: 0,
+        errorMessage: "",
+        partitions: parts.map((p, i) => {
+          const v = this.view.get(`${name}-${i}`) ?? { leader: p.leader, epoch: p.epoch };
+          return {
+            partition: i,
+            errorCode: 0,
+            leaderId: v.leader,
+            leaderEpoch: v.epoch,
+            replicas: [v.leader],
+            isr: [v.leader],
+            offlineReplicas: [],
+          };
+        }),
+      })),
+    };
+  }
+
+  #fault(key: string): Fault | null {
+    const f = this.faults.get(key);
+    if (f === undefined || f.times <= 0) return null;
+    f.times--;
+    return f;
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: untyped request
+  produce(broker: number, req: any): unknown {
+    const topics = [];
+    for (const t of req.topics) {
+      const partitions = [];
+      for (const d of t.partitions) {
+        const part = this.topics.get(t.topic)?.[d.partition];
+        const base = {
+          partition: d.partition,
+          baseOffset: "-1",
+          logAppendTimeMs: "-1",
+          logStartOffset: "-1",
+          errorMessage: "",
+          leaderHint: null,
+        };
+        if (part === undefined) {
+          partitions.push({ ...base, errorCode: 3, errorMessage: "unknown" });
+          continue;
+        }
+        if (part.leader !== broker) {
+          partitions.push({
+            ...base,
+            errorCode: 6,
+            errorMessage: "not leader",
+            leaderHint: this.hint(part.leader, part.epoch),
+          });
+          continue;
+        }
+        const fault = this.#fault(`${t.topic}-${d.partition}`);
+        if (fault?.hang === true) return HANG;
+        if (fault !== null) {
+          partitions.push({
+            ...base,
+            errorCode: fault.code,
+            errorMessage: `injected ${fault.code}`,
+          });
+          continue;
+        }
+        const first = part.next;
+        let batches = 0;
+        let records = 0;
+        const sequences: string[] = [];
+        for (const view of iterateBatches(d.records)) {
+          sequences.push(`${view.producerId}/${view.baseSequence}`);
+          const copy = Buffer.from(
+            d.records.subarray(view.position, view.position + view.sizeBytes),
+          );
+          copy.writeBigInt64BE(part.next, 0);
+          part.batches.push(copy);
+          part.next += BigInt(view.lastOffsetDelta + 1);
+          batches++;
+          records += view.lastOffsetDelta + 1;
+        }
+        this.produceCalls.push({
+          broker,
+          topic: t.topic,
+          partition: d.partition,
+          batches,
+          records,
+          at: Date.now(),
+          sequences,
+        });
+        partitions.push({
+          ...base,
+          errorCode: 0,
+          baseOffset: String(first),
+          logStartOffset: String(part.logStart),
+        });
+      }
+      topics.push({ topic: t.topic, partitions });
+    }
+    return { topics };
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: untyped request
+  fetch(broker: number, req: any): unknown {
+    const topics = [];
+    const offsets: string[] = [];
+    for (const t of req.topics) {
+      const partitions = [];
+      for (const f of t.partitions) {
+        offsets.push(`${t.topic}-${f.partition}@${f.fetchOffset}`);
+        const part = this.topics.get(t.topic)![f.partition]!;
+        const base = {
+          partition: f.partition,
+          highWatermark: String(part.next),
+          lastStableOffset: String(part.next),
+          logStartOffset: String(part.logStart),
+          records: Buffer.alloc(0),
+          errorMessage: "",
+          leaderHint: null,
+          errorCode: 0,
+        };
+        if (part.leader !== broker) {
+          partitions.push({
+            ...base,
+            errorCode: 6,
+            leaderHint: this.hint(part.leader, part.epoch),
+          });
+          continue;
+        }
+        const offset = BigInt(f.fetchOffset);
+        if (offset < part.logStart || offset > part.next) {
+          partitions.push({ ...base, errorCode: 1, errorMessage: "out of range" });
+          continue;
+        }
+        const out = part.batches.filter((b) => {
+          const last = b.readBigInt64BE(0) + BigInt(b.readInt32BE(23));
+          return last >= offset;
+        });
+        partitions.push({ ...base, records: Buffer.concat(out) });
+      }
+      topics.push({ topic: t.topic, partitions });
+    }
+    this.fetchCalls.push({ broker, offsets });
+    return { topics };
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: untyped request
+  listOffsets(broker: number, req: any): unknown {
+    return {
+      topics: req.topics.map(
+        (t: {
+          topic: string;
+          partitions: { partition: number; spec: string; timestampMs: string }[];
+        }) => ({
+          topic: t.topic,
+          partitions: t.partitions.map((p) => {
+            const part = this.topics.get(t.topic)![p.partition]!;
+            const base = {
+              partition: p.partition,
+              errorCode: 0,
+              errorMessage: "",
+              offset: "-1",
+              timestampMs: "-1",
+              leaderEpoch: part.epoch,
+              leaderHint: null,
+            };
+            if (part.leader !== broker)
+              return { ...base, errorCode: 6, leaderHint: this.hint(part.leader, part.epoch) };
+            if (p.spec === "OFFSET_SPEC_EARLIEST")
+              return { ...base, offset: String(part.logStart) };
+            if (p.spec === "OFFSET_SPEC_LATEST") return { ...base, offset: String(part.next) };
+            const ts = BigInt(p.timestampMs);
+            const found = part.batches.find((b) => b.readBigInt64BE(35) >= ts);
+            return found === undefined
+              ? base
+              : {
+                  ...base,
+                  offset: String(found.readBigInt64BE(0)),
+                  timestampMs: String(found.readBigInt64BE(35)),
+                };
+          }),
+        }),
+      ),
+    };
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: untyped request
+  createTopics(req: any): unknown {
+    return {
+      topics: req.topics.map((t: { name: string; partitionCount: number }) => {
+        if (this.topics.has(t.name))
+          return { name: t.name, topicId: "", errorCode: 36, errorMessage: "exists" };
+        this.addTopic(t.name, t.partitionCount || 1);
+        return { name: t.name, topicId: `id-${t.name}`, errorCode: 0, errorMessage: "" };
+      }),
+    };
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.servers) s.forceShutdown();
+  }
+}
+
+const HANG = Symbol("hang");
