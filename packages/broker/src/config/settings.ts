@@ -109,7 +109,7 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     min: 1,
     max: 32,
     description:
-      "Replication factor of topics created without one, capped at the number of live brokers.",
+      "Replication factor of topics created without one, capped at the number of registered brokers.",
   }),
   setting({
     key: "num.partitions",

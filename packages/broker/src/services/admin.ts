@@ -1,7 +1,7 @@
 /**
  * AdminService: topic and config writes are forwarded to the active controller (the node's
  * ControllerWrites follows NOT_CONTROLLER hints) with the cluster defaults filled in
- * (num.partitions; default.replication.factor capped at the live brokers;
+ * (num.partitions; default.replication.factor capped at the registered brokers;
  * min.insync.replicas capped at the replication factor); a create or delete answers once
  * this broker's image shows the change (bounded), so the next request here sees it. Reads
  * (DescribeTopics, DescribeCluster, DescribeConfigs) come from the local image.
@@ -44,7 +44,7 @@ export function withDefaults(
   t: AdminNewTopic__Output,
   i: number,
   defaults: TopicDefaults,
-  liveBrokers: number,
+  registeredBrokers: number,
 ): CreatableTopic {
   const where = `topics[${i}]`;
   const assignments = listField(t.assignments, `${where}.assignments`).map((a, k) => ({
@@ -58,7 +58,7 @@ export function withDefaults(
     REPLICATION_FACTOR_MAX,
   );
   const replicationFactor =
-    rf !== 0 ? rf : Math.max(1, Math.min(defaults.defaultReplicationFactor, liveBrokers));
+    rf !== 0 ? rf : Math.max(1, Math.min(defaults.defaultReplicationFactor, registeredBrokers));
   const configs: Record<string, string> = {};
   listField(t.configs, `${where}.configs`).forEach((c, k) => {
     configs[stringField(c.key, `${where}.configs[${k}].key`)] = stringField(
@@ -85,9 +85,12 @@ async function createTopics(
   req: AdminServiceCreateTopicsRequest__Output,
 ): Promise<AdminServiceCreateTopicsResponse> {
   const image = ctx.image();
-  const live = [...image.brokers.values()].filter((b) => !b.fenced).length;
+  // Cap the default at the brokers the cluster knows, fenced or not: capping at the live ones
+  // would silently create under-replicated topics while a broker restarts. The controller
+  // still refuses an RF above the live brokers (INVALID_REPLICATION_FACTOR).
+  const registered = image.brokers.size;
   const topics = listField(req.topics, "topics", 1).map((t, i) =>
-    withDefaults(t, i, ctx.defaults, live),
+    withDefaults(t, i, ctx.defaults, registered),
   );
   const timeoutMs =
     int32Field(req.timeoutMs, "timeout_ms", 0, WAIT_MS_MAX) || ctx.defaults.requestTimeoutMs;
