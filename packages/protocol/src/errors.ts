@@ -101,6 +101,25 @@ export const ErrorCode = Object.freeze({
     true,
     "The broker's log directory failed; the partition moves to another replica, check the broker's disk.",
   ),
+  // Idempotent producer errors; numbers and names are Kafka's (docs/idempotence.md).
+  OUT_OF_ORDER_SEQUENCE_NUMBER: row(
+    45,
+    "OUT_OF_ORDER_SEQUENCE_NUMBER",
+    false,
+    "The batch's sequence number does not follow the last one the partition accepted from this producer; if an earlier batch is still being retried send this one after it, otherwise get a new producer id with InitProducerId and resend.",
+  ),
+  INVALID_PRODUCER_EPOCH: row(
+    47,
+    "INVALID_PRODUCER_EPOCH",
+    false,
+    "A newer epoch of this producer id has written to the partition, so this producer is fenced; close it and start a new producer.",
+  ),
+  UNKNOWN_PRODUCER_ID: row(
+    59,
+    "UNKNOWN_PRODUCER_ID",
+    false,
+    "The partition has no state for this producer id (expired after producer.id.expiration.ms without writes, or never seen) and the batch does not start at sequence 0; get a new producer id with InitProducerId and resend.",
+  ),
   // Controller (metadata) errors; numbers and names are Kafka's.
   INVALID_TOPIC_EXCEPTION: row(
     17,

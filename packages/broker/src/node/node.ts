@@ -17,6 +17,7 @@ import { LogManager } from "@strand/storage";
 import { type AdminServer, startAdminServer } from "../admin/http.ts";
 import { type BrokerMetrics, createBrokerMetrics } from "../admin/metrics.ts";
 import type { HostPort, NodeConfig } from "../config/index.ts";
+import { allocateProducerIdsVia } from "../producer/allocate-via.ts";
 import { replicationServiceDefinition } from "../replica/replication-wire.ts";
 import type { ServiceContext, ServiceLogger } from "../services/context.ts";
 import { type ClientStubs, clientStubs } from "../services/grpc.ts";
@@ -170,6 +171,7 @@ export class BrokerNode {
         brokerId: c.nodeId,
         brokerEpoch: () => lifecycle?.brokerEpoch ?? -1,
         alterPartition: (r) => alterPartitionVia(router, r),
+        allocateProducerIds: allocateProducerIdsVia(router),
         image: () => follower.image,
       },
       logManager: logs,

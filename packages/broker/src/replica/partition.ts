@@ -4,7 +4,8 @@
  * serializes leader appends with role changes, so an append never lands after leadership moved.
  */
 import type { BrokerId, LeaderEpoch, PartitionEpoch, TopicId } from "@strand/controller";
-import type { Log } from "@strand/storage";
+import type { Log, Logger } from "@strand/storage";
+import { PartitionProducerState } from "../producer/partition-producers.ts";
 import type { FollowerPartitionState } from "../replication/follower-partition.ts";
 import type { LeaderPartitionState } from "../replication/leader-partition.ts";
 import { Mutex } from "./mutex.ts";
@@ -39,6 +40,8 @@ export class Partition {
   readonly log: Log;
   /** Serializes leader appends with role changes. */
   readonly lock = new Mutex();
+  /** Idempotent producers' state, kept in step with the log (docs/idempotence.md). */
+  readonly producers: PartitionProducerState;
   role: PartitionRole;
   replicas: readonly BrokerId[] = [];
   /** The controller's ISR (the leader's own view is in its state). */
@@ -59,6 +62,7 @@ export class Partition {
     role: PartitionRole;
     leaderEpoch: LeaderEpoch;
     partitionEpoch: PartitionEpoch;
+    logger?: Logger;
   }) {
     this.topic = init.topic;
     this.partition = init.partition;
@@ -68,6 +72,7 @@ export class Partition {
     this.role = init.role;
     this.leaderEpoch = init.leaderEpoch;
     this.partitionEpoch = init.partitionEpoch;
+    this.producers = new PartitionProducerState(init.log, init.logger);
   }
 
   /** The leader state when this replica leads, else null. */

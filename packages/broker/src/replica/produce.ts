@@ -6,6 +6,7 @@
  */
 import type { MetadataImage } from "@strand/controller";
 import { ErrorCode } from "@strand/protocol";
+import { prepareLeaderAppend } from "../producer/leader-append.ts";
 import type { LeaderPartitionState } from "../replication/leader-partition.ts";
 import type { ReplicaContext } from "./context.ts";
 import { errorOf, NO_ERROR, notLeaderError, partitionError } from "./errors.ts";
@@ -100,15 +101,23 @@ async function appendAsLeader(
   }
   const refused = state.checkProduce(acks);
   if (refused !== null) return partitionError(refused.error, refused.message);
+  // Idempotence: retried batches answer their original offsets and are not appended again.
+  const prepared = await prepareLeaderAppend(ctx, p, records);
+  if ("errorCode" in prepared) return prepared;
+  if (prepared.records === null) return { state, ...prepared.duplicate! };
   let appended: { firstOffset: bigint; lastOffset: bigint; appendedBytes: number };
   try {
-    appended = await p.log.append(records, { assignOffsets: true, leaderEpoch: state.leaderEpoch });
+    appended = await p.log.append(prepared.records, {
+      assignOffsets: true,
+      leaderEpoch: state.leaderEpoch,
+    });
   } catch (thrown) {
     const { error, unexpected } = errorOf(thrown);
     if (unexpected)
       ctx.logger.error({ topic: p.topic, partition: p.partition, err: thrown }, "append failed");
     return error;
   }
+  p.producers.onLeaderAppend(prepared.records, appended.firstOffset);
   const endOffset = appended.lastOffset + 1n;
   const advanced = state.onLeaderAppend(p.log.logEndOffset);
   ctx.metrics?.bytesInTotal.inc({ topic: p.topic }, appended.appendedBytes);
@@ -116,7 +125,8 @@ async function appendAsLeader(
   ctx.metrics?.recordsInTotal.inc({ topic: p.topic }, Number(endOffset - appended.firstOffset));
   onLeaderLogEnd(ctx, p, endOffset, appended.appendedBytes);
   if (advanced) onHighWatermarkAdvanced(ctx, p);
-  return { state, firstOffset: appended.firstOffset, lastOffset: appended.lastOffset };
+  const firstOffset = prepared.duplicate?.firstOffset ?? appended.firstOffset;
+  return { state, firstOffset, lastOffset: appended.lastOffset };
 }
 
 /** acks=all: done when the HW passes the batch, REQUEST_TIMED_OUT at the deadline. */

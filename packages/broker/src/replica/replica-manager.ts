@@ -14,6 +14,12 @@ import { brokerId as toBrokerId } from "@strand/controller";
 import { ErrorCode } from "@strand/protocol";
 import { noopLogger } from "@strand/storage";
 import { ReplicaFetcherManager } from "../fetcher/fetcher-manager.ts";
+import {
+  expireProducers,
+  type ProducerStateSettings,
+  resolveProducerStateSettings,
+} from "../producer/expiration.ts";
+import { ProducerIdManager, ProducerIdsUnavailableError } from "../producer/producer-id-manager.ts";
 import { AcksAllPurgatory, DelayedFetchPurgatory } from "../replication/purgatory.ts";
 import type { ReplicaContext } from "./context.ts";
 import { DeadlineTimer } from "./deadline-timer.ts";
@@ -36,6 +42,7 @@ import type {
   FetchOptions,
   FetchPartition,
   FetchPartitionResult,
+  InitProducerIdResult,
   ListOffsetsResult,
   OffsetSpec,
   PartitionStatus,
@@ -55,10 +62,11 @@ export class ReplicaManager implements ReplicaManagerApi {
   readonly #metadata = new Mutex();
   readonly #intervals: ReturnType<typeof setInterval>[] = [];
   #checkpointing: Promise<void> = Promise.resolve();
+  readonly #producerIds: ProducerIdManager | null;
   #closing: Promise<void> | null = null;
 
   /** Starts empty; replicas appear with `applyMetadata`. Reads the HW checkpoint in the background. */
-  constructor(options: ReplicaManagerOptions) {
+  constructor(options: ReplicaManagerOptions & ProducerStateSettings) {
     const config = resolveReplicaConfig(options.config);
     const clock = options.clock ?? (() => Date.now());
     const logger = options.logger ?? noopLogger;
@@ -105,6 +113,28 @@ export class ReplicaManager implements ReplicaManagerApi {
       config.highWatermarkCheckpointIntervalMs,
       () => void this.checkpointHighWatermarks(),
     );
+    this.#producerIds = this.#startProducerState(options);
+  }
+
+  /** Idle producer ids expire periodically; InitProducerId needs `deps.allocateProducerIds`. */
+  #startProducerState(
+    options: ReplicaManagerOptions & ProducerStateSettings,
+  ): ProducerIdManager | null {
+    const ctx = this.#ctx;
+    const settings = resolveProducerStateSettings(options);
+    this.#every(settings.producerIdExpirationCheckIntervalMs, () =>
+      expireProducers(
+        ctx.partitions.values(),
+        ctx.clock(),
+        settings.producerIdExpirationMs,
+        ctx.logger,
+      ),
+    );
+    const allocate = options.deps.allocateProducerIds;
+    if (allocate === undefined) return null;
+    return new ProducerIdManager(() =>
+      allocate({ brokerId: options.deps.brokerId, brokerEpoch: options.deps.brokerEpoch() }),
+    );
   }
 
   #every(intervalMs: number, task: () => void): void {
@@ -129,6 +159,17 @@ export class ReplicaManager implements ReplicaManagerApi {
     partitions: readonly ProducePartition[],
   ): Promise<ProducePartitionResult[]> {
     return produce(this.#ctx, options, partitions);
+  }
+
+  /** {@inheritDoc ReplicaManagerApi.initProducerId} */
+  initProducerId(): Promise<InitProducerIdResult> {
+    if (this.#producerIds === null) {
+      const error = new ProducerIdsUnavailableError(
+        "this broker was built without a controller connection for producer ids",
+      );
+      return Promise.reject(error);
+    }
+    return this.#producerIds.initProducerId();
   }
 
   /** {@inheritDoc ReplicaManagerApi.fetch} */

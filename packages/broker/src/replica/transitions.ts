@@ -101,6 +101,7 @@ async function replicaOf(
     role: { kind: "follower", state: null },
     leaderEpoch: reg.leaderEpoch,
     partitionEpoch: reg.partitionEpoch,
+    logger: ctx.logger,
   });
   const checkpoint = await ctx.checkpoint;
   p.followerHighWatermark = checkpoint.get(key) ?? 0n;
@@ -177,6 +178,9 @@ async function becomeLeader(
       nowMs: ctx.clock(),
     });
     p.role = { kind: "leader", state };
+    // Producer state from the replicated log; the first idempotent produce waits for it.
+    p.producers.invalidate();
+    p.producers.syncInBackground();
     p.leaderId = ctx.brokerId;
     p.leaderEpoch = reg.leaderEpoch;
     p.partitionEpoch = reg.partitionEpoch;
@@ -235,6 +239,7 @@ async function becomeFollower(
     }
     p.leaderId = reg.leader;
     p.leaderEpoch = reg.leaderEpoch;
+    p.producers.invalidate(); // the log may be truncated to the new leader's
     const state = reg.leader === null ? null : newFollowerState(ctx, image, p, reg.leader);
     p.role = { kind: "follower", state };
     ctx.logger.info(
@@ -280,6 +285,7 @@ function fetcherPartition(ctx: ReplicaContext, p: Partition): FetcherPartition {
     },
     onHighWatermark: (hw) => {
       p.followerHighWatermark = hw;
+      p.producers.syncInBackground(); // producer state from the replicated batches
     },
   };
 }

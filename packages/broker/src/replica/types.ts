@@ -113,6 +113,27 @@ export interface PartitionStatus {
   readonly isr: readonly number[];
 }
 
+/** A block of producer ids from the active controller (AllocateProducerIds), or its error. */
+export interface ProducerIdBlockResult {
+  /** Strand error code; 0 = NONE. */
+  readonly errorCode: number;
+  readonly errorMessage: string;
+  /** First id of the block [first, first + size); -1n on error. */
+  readonly firstProducerId: bigint;
+  readonly size: number;
+}
+
+/** Result of InitProducerId: a new producer id with its epoch, or an error code. */
+export interface InitProducerIdResult {
+  /** Strand error code; 0 = NONE. */
+  readonly errorCode: number;
+  readonly errorMessage: string;
+  /** -1n on error. */
+  readonly producerId: bigint;
+  /** 0 for a new id; -1 on error. */
+  readonly producerEpoch: number;
+}
+
 /** What the replica manager needs from the rest of the node. */
 export interface ReplicaManagerDeps {
   /** This broker's id and the epoch it registered with (sent on AlterPartition, replica fetch). */
@@ -122,6 +143,14 @@ export interface ReplicaManagerDeps {
   alterPartition(request: AlterPartitionRequest): Promise<AlterPartitionResponse>;
   /** The current metadata image (for leader addresses and partition registrations). */
   image(): MetadataImage;
+  /**
+   * AllocateProducerIds on the active controller; throws when it cannot be reached. Absent:
+   * InitProducerId is unavailable on this broker (docs/idempotence.md).
+   */
+  allocateProducerIds?(request: {
+    readonly brokerId: number;
+    readonly brokerEpoch: number;
+  }): Promise<ProducerIdBlockResult>;
 }
 
 /** The replica manager as the services use it. */
@@ -139,6 +168,11 @@ export interface ReplicaManagerApi {
   applyMetadata(delta: MetadataDelta, image: MetadataImage): Promise<void>;
   /** State of every local replica. */
   partitionStatuses(): readonly PartitionStatus[];
+  /**
+   * A new idempotent producer id (InitProducerId). Throws ProducerIdsUnavailableError when no
+   * id block can be obtained now; absent on stand-ins without a controller.
+   */
+  initProducerId?(): Promise<InitProducerIdResult>;
   /** Stops fetchers, fails waiters, closes logs. */
   close(): Promise<void>;
 }

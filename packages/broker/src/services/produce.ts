@@ -26,6 +26,7 @@ import type {
   ProducePartitionResult,
 } from "../replica/types.ts";
 import type { ServiceContext } from "./context.ts";
+import { initProducerIdHandler } from "./init-producer-id.ts";
 import { countStream, statusLabel, unaryHandler } from "./instrument.ts";
 import { isForwarded, routeRequest, unaryCall } from "./routing.ts";
 import {
@@ -277,6 +278,7 @@ export function produceServiceHandlers(ctx: ServiceContext): ProduceServiceHandl
       outcome,
     ),
     ProduceStream: (call) => produceStream(ctx, call),
+    InitProducerId: initProducerIdHandler(ctx),
   };
 }
 

@@ -34,6 +34,8 @@ import type { FetchResponse as _strand_v1_FetchResponse, FetchResponse__Output a
 import type { FetchServiceClient as _strand_v1_FetchServiceClient, FetchServiceDefinition as _strand_v1_FetchServiceDefinition } from './strand/v1/FetchService.ts';
 import type { FetchTopic as _strand_v1_FetchTopic, FetchTopic__Output as _strand_v1_FetchTopic__Output } from './strand/v1/FetchTopic.ts';
 import type { FetchTopicResult as _strand_v1_FetchTopicResult, FetchTopicResult__Output as _strand_v1_FetchTopicResult__Output } from './strand/v1/FetchTopicResult.ts';
+import type { InitProducerIdRequest as _strand_v1_InitProducerIdRequest, InitProducerIdRequest__Output as _strand_v1_InitProducerIdRequest__Output } from './strand/v1/InitProducerIdRequest.ts';
+import type { InitProducerIdResponse as _strand_v1_InitProducerIdResponse, InitProducerIdResponse__Output as _strand_v1_InitProducerIdResponse__Output } from './strand/v1/InitProducerIdResponse.ts';
 import type { LeaderHint as _strand_v1_LeaderHint, LeaderHint__Output as _strand_v1_LeaderHint__Output } from './strand/v1/LeaderHint.ts';
 import type { ListOffsetsPartition as _strand_v1_ListOffsetsPartition, ListOffsetsPartition__Output as _strand_v1_ListOffsetsPartition__Output } from './strand/v1/ListOffsetsPartition.ts';
 import type { ListOffsetsPartitionResult as _strand_v1_ListOffsetsPartitionResult, ListOffsetsPartitionResult__Output as _strand_v1_ListOffsetsPartitionResult__Output } from './strand/v1/ListOffsetsPartitionResult.ts';
@@ -108,6 +110,8 @@ export interface ProtoGrpcType {
       FetchService: SubtypeConstructor<typeof grpc.Client, _strand_v1_FetchServiceClient> & { service: _strand_v1_FetchServiceDefinition }
       FetchTopic: MessageTypeDefinition<_strand_v1_FetchTopic, _strand_v1_FetchTopic__Output>
       FetchTopicResult: MessageTypeDefinition<_strand_v1_FetchTopicResult, _strand_v1_FetchTopicResult__Output>
+      InitProducerIdRequest: MessageTypeDefinition<_strand_v1_InitProducerIdRequest, _strand_v1_InitProducerIdRequest__Output>
+      InitProducerIdResponse: MessageTypeDefinition<_strand_v1_InitProducerIdResponse, _strand_v1_InitProducerIdResponse__Output>
       IsolationLevel: EnumTypeDefinition
       LeaderHint: MessageTypeDefinition<_strand_v1_LeaderHint, _strand_v1_LeaderHint__Output>
       ListOffsetsPartition: MessageTypeDefinition<_strand_v1_ListOffsetsPartition, _strand_v1_ListOffsetsPartition__Output>

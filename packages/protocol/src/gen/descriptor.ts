@@ -46,6 +46,10 @@ export const protoDescriptor: INamespace = {
                   "requestStream": true,
                   "responseType": "ProduceStreamResponse",
                   "responseStream": true
+                },
+                "InitProducerId": {
+                  "requestType": "InitProducerIdRequest",
+                  "responseType": "InitProducerIdResponse"
                 }
               }
             },
@@ -174,6 +178,29 @@ export const protoDescriptor: INamespace = {
                 "response": {
                   "type": "ProduceResponse",
                   "id": 2
+                }
+              }
+            },
+            "InitProducerIdRequest": {
+              "fields": {}
+            },
+            "InitProducerIdResponse": {
+              "fields": {
+                "producerId": {
+                  "type": "int64",
+                  "id": 1
+                },
+                "producerEpoch": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "errorCode": {
+                  "type": "int32",
+                  "id": 3
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 4
                 }
               }
             },

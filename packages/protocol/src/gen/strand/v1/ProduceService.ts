@@ -2,6 +2,8 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { InitProducerIdRequest as _strand_v1_InitProducerIdRequest, InitProducerIdRequest__Output as _strand_v1_InitProducerIdRequest__Output } from '../../strand/v1/InitProducerIdRequest.ts';
+import type { InitProducerIdResponse as _strand_v1_InitProducerIdResponse, InitProducerIdResponse__Output as _strand_v1_InitProducerIdResponse__Output } from '../../strand/v1/InitProducerIdResponse.ts';
 import type { ProduceRequest as _strand_v1_ProduceRequest, ProduceRequest__Output as _strand_v1_ProduceRequest__Output } from '../../strand/v1/ProduceRequest.ts';
 import type { ProduceResponse as _strand_v1_ProduceResponse, ProduceResponse__Output as _strand_v1_ProduceResponse__Output } from '../../strand/v1/ProduceResponse.ts';
 import type { ProduceStreamRequest as _strand_v1_ProduceStreamRequest, ProduceStreamRequest__Output as _strand_v1_ProduceStreamRequest__Output } from '../../strand/v1/ProduceStreamRequest.ts';
@@ -11,6 +13,27 @@ import type { ProduceStreamResponse as _strand_v1_ProduceStreamResponse, Produce
  * Appends record batches to partition logs.
  */
 export interface ProduceServiceClient extends grpc.Client {
+  /**
+   * Gives an idempotent producer a new producer id with epoch 0 (Kafka's InitProducerId
+   * without transactional ids; docs/idempotence.md). Any broker answers, from a block of ids
+   * it obtained from the active controller (AllocateProducerIds). A broker that cannot obtain
+   * a block right now answers gRPC UNAVAILABLE with a retry-after header.
+   */
+  InitProducerId(argument: _strand_v1_InitProducerIdRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_InitProducerIdResponse__Output>): grpc.ClientUnaryCall;
+  InitProducerId(argument: _strand_v1_InitProducerIdRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_InitProducerIdResponse__Output>): grpc.ClientUnaryCall;
+  InitProducerId(argument: _strand_v1_InitProducerIdRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_InitProducerIdResponse__Output>): grpc.ClientUnaryCall;
+  InitProducerId(argument: _strand_v1_InitProducerIdRequest, callback: grpc.requestCallback<_strand_v1_InitProducerIdResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Gives an idempotent producer a new producer id with epoch 0 (Kafka's InitProducerId
+   * without transactional ids; docs/idempotence.md). Any broker answers, from a block of ids
+   * it obtained from the active controller (AllocateProducerIds). A broker that cannot obtain
+   * a block right now answers gRPC UNAVAILABLE with a retry-after header.
+   */
+  initProducerId(argument: _strand_v1_InitProducerIdRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_InitProducerIdResponse__Output>): grpc.ClientUnaryCall;
+  initProducerId(argument: _strand_v1_InitProducerIdRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_InitProducerIdResponse__Output>): grpc.ClientUnaryCall;
+  initProducerId(argument: _strand_v1_InitProducerIdRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_InitProducerIdResponse__Output>): grpc.ClientUnaryCall;
+  initProducerId(argument: _strand_v1_InitProducerIdRequest, callback: grpc.requestCallback<_strand_v1_InitProducerIdResponse__Output>): grpc.ClientUnaryCall;
+  
   /**
    * Appends batches to one or more partitions and answers once the `acks` condition holds
    * for every partition (or `timeout_ms` passes).
@@ -48,6 +71,14 @@ export interface ProduceServiceClient extends grpc.Client {
  */
 export interface ProduceServiceHandlers extends grpc.UntypedServiceImplementation {
   /**
+   * Gives an idempotent producer a new producer id with epoch 0 (Kafka's InitProducerId
+   * without transactional ids; docs/idempotence.md). Any broker answers, from a block of ids
+   * it obtained from the active controller (AllocateProducerIds). A broker that cannot obtain
+   * a block right now answers gRPC UNAVAILABLE with a retry-after header.
+   */
+  InitProducerId: grpc.handleUnaryCall<_strand_v1_InitProducerIdRequest__Output, _strand_v1_InitProducerIdResponse>;
+  
+  /**
    * Appends batches to one or more partitions and answers once the `acks` condition holds
    * for every partition (or `timeout_ms` passes).
    */
@@ -62,6 +93,7 @@ export interface ProduceServiceHandlers extends grpc.UntypedServiceImplementatio
 }
 
 export interface ProduceServiceDefinition extends grpc.ServiceDefinition {
+  InitProducerId: MethodDefinition<_strand_v1_InitProducerIdRequest, _strand_v1_InitProducerIdResponse, _strand_v1_InitProducerIdRequest__Output, _strand_v1_InitProducerIdResponse__Output>
   Produce: MethodDefinition<_strand_v1_ProduceRequest, _strand_v1_ProduceResponse, _strand_v1_ProduceRequest__Output, _strand_v1_ProduceResponse__Output>
   ProduceStream: MethodDefinition<_strand_v1_ProduceStreamRequest, _strand_v1_ProduceStreamResponse, _strand_v1_ProduceStreamRequest__Output, _strand_v1_ProduceStreamResponse__Output>
 }

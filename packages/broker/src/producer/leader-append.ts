@@ -1,0 +1,47 @@
+/**
+ * The leader's idempotence check before an append (called under the partition lock): bring
+ * the producer state to the log end, then decide per batch (producer-state.ts `checkBatches`).
+ * Produces without producer ids skip the state entirely.
+ */
+import type { ReplicaContext } from "../replica/context.ts";
+import { errorOf, partitionError } from "../replica/errors.ts";
+import type { Partition } from "../replica/partition.ts";
+import type { PartitionError } from "../replica/types.ts";
+import { checkBatches, hasProducerIds, type OffsetRange } from "./producer-state.ts";
+
+/** What the leader appends: `records` (null: every batch was a retried duplicate). */
+export interface PreparedAppend {
+  /** The bytes to append (a suffix of the produce), or null when nothing is new. */
+  readonly records: Buffer | null;
+  /** The original offsets of the leading retried batches, or null when there were none. */
+  readonly duplicate: OffsetRange | null;
+}
+
+/** See the module comment. Errors are answered, never thrown (broken invariants excepted). */
+export async function prepareLeaderAppend(
+  ctx: ReplicaContext,
+  p: Partition,
+  records: Buffer,
+): Promise<PreparedAppend | PartitionError> {
+  try {
+    if (!hasProducerIds(records)) return { records, duplicate: null };
+    await p.producers.sync();
+    const check = checkBatches(p.producers.map, records);
+    if (check.kind === "refuse") return partitionError(check.error, check.message);
+    if (check.skipBytes === 0) return { records, duplicate: null };
+    ctx.logger.debug(
+      { topic: p.topic, partition: p.partition, duplicate: String(check.duplicate?.firstOffset) },
+      "retried idempotent batch answered with its original offset",
+    );
+    const rest = check.skipBytes === records.length ? null : records.subarray(check.skipBytes);
+    return { records: rest, duplicate: check.duplicate };
+  } catch (thrown) {
+    const { error, unexpected } = errorOf(thrown);
+    if (unexpected)
+      ctx.logger.error(
+        { topic: p.topic, partition: p.partition, err: thrown },
+        "producer state check failed",
+      );
+    return error;
+  }
+}

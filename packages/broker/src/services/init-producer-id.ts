@@ -1,0 +1,45 @@
+/**
+ * ProduceService.InitProducerId: a new idempotent producer id with epoch 0, served by any
+ * broker from its block of ids (packages/broker/src/producer/producer-id-manager.ts). When no
+ * block can be had the answer is gRPC UNAVAILABLE with a retry-after header; a refusal by the
+ * controller is an error code in the response.
+ */
+import type * as grpc from "@grpc/grpc-js";
+import type { InitProducerIdRequest__Output } from "@strand/protocol/gen/strand/v1/InitProducerIdRequest.ts";
+import type { InitProducerIdResponse } from "@strand/protocol/gen/strand/v1/InitProducerIdResponse.ts";
+import { ProducerIdsUnavailableError } from "../producer/producer-id-manager.ts";
+import type { ServiceContext } from "./context.ts";
+import { unaryHandler } from "./instrument.ts";
+import { codeName, UnavailableError } from "./wire.ts";
+
+/** The InitProducerId handler. */
+export function initProducerIdHandler(
+  ctx: ServiceContext,
+): grpc.handleUnaryCall<InitProducerIdRequest__Output, InitProducerIdResponse> {
+  return unaryHandler(
+    ctx,
+    "InitProducerId",
+    () => initProducerId(ctx),
+    (response) => codeName(response.errorCode ?? 0),
+  );
+}
+
+async function initProducerId(ctx: ServiceContext): Promise<InitProducerIdResponse> {
+  const replicas = ctx.replicas;
+  if (replicas.initProducerId === undefined)
+    throw new UnavailableError(
+      "this broker does not serve producer ids; send InitProducerId to another broker",
+    );
+  try {
+    const result = await replicas.initProducerId();
+    return {
+      producerId: String(result.producerId),
+      producerEpoch: result.producerEpoch,
+      errorCode: result.errorCode,
+      errorMessage: result.errorMessage,
+    };
+  } catch (error) {
+    if (error instanceof ProducerIdsUnavailableError) throw new UnavailableError(error.message);
+    throw error;
+  }
+}
