@@ -437,6 +437,8 @@ export class SequenceProducer {
 
   /** Runs until {@link stop}, at most `maxAttempts` sends. */
   start(maxAttempts = 20_000): void {
+    if (this.#loop !== undefined && !this.#stopping) throw new Error("already running");
+    this.#stopping = false;
     this.#loop = this.#run(maxAttempts);
   }
 
@@ -447,6 +449,13 @@ export class SequenceProducer {
 
   /** Sends one batch now; answers the partition's error code (or a gRPC status name). */
   async sendOnce(): Promise<{ code: number | string; acked?: AckedBatch }> {
+    const answer = await this.#send();
+    const key = String(answer.code);
+    this.codes.set(key, (this.codes.get(key) ?? 0) + 1);
+    return answer;
+  }
+
+  async #send(): Promise<{ code: number | string; acked?: AckedBatch }> {
     const o = this.#o;
     if (this.#leaderId < 0 || !o.cluster.isUp(this.#leaderId)) {
       const p = await o.cluster.partition(o.topic, o.partition);
@@ -494,8 +503,6 @@ export class SequenceProducer {
     let backoffMs = 20;
     for (let i = 0; i < maxAttempts && !this.#stopping; i++) {
       const { code } = await this.sendOnce();
-      const key = String(code);
-      this.codes.set(key, (this.codes.get(key) ?? 0) + 1);
       if (code === 0) {
         backoffMs = 20;
         continue;
