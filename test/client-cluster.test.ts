@@ -8,13 +8,36 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ConsumerBatch, type Message, type RecordMetadata, Strand } from "@strand/client";
+import {
+  type ConsumerBatch,
+  type Logger,
+  type Message,
+  type RecordMetadata,
+  Strand,
+  silentLogger,
+} from "@strand/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { layout, type NodeProcess, startNode, waitReady } from "./support/cluster.ts";
 
 const nodes: NodeProcess[] = [];
 let root = "";
 let strand: Strand;
+
+/** Client log lines on stdout when STRAND_TEST_CLIENT_LOGS is set (debugging). */
+function testLogger(bindings: Record<string, unknown> = {}): Logger {
+  if (!process.env.STRAND_TEST_CLIENT_LOGS) return silentLogger;
+  const line =
+    (level: string) =>
+    (fields: Readonly<Record<string, unknown>>, message: string): void =>
+      console.log(level, message, JSON.stringify({ ...bindings, ...fields }));
+  return {
+    debug: line("debug"),
+    info: line("info"),
+    warn: line("warn"),
+    error: line("error"),
+    child: (more) => testLogger({ ...bindings, ...more }),
+  };
+}
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "strand-client-"));
@@ -24,6 +47,7 @@ beforeAll(async () => {
   strand = new Strand({
     brokers: nodes.map((n) => n.clientAddress),
     clientId: "client-cluster-test",
+    logger: testLogger(),
     requestTimeoutMs: 5_000,
     deliveryTimeoutMs: 30_000,
     retry: { initialMs: 50, maxMs: 500, multiplier: 2 },

@@ -180,6 +180,7 @@ export class Producer {
   #bufferedBytes = 0;
   #flushing = 0;
   #drainScheduled = false;
+  #wakeAtMs: number | null = null;
   #closed = false;
 
   /** @internal Use `strand.producer(options)`. */
@@ -236,8 +237,7 @@ export class Producer {
             // KIP-480: a keyless record that filled the sticky partition's batch moves it on.
             if (batch.closed && message.partition === undefined && entry.record.key === null)
               this.#partitioner.next(record.topic, n);
-            if (created && this.#options.lingerMs > 0)
-              setTimeout(() => this.#wake(), this.#options.lingerMs).unref();
+            if (created && this.#options.lingerMs > 0) this.#wakeIn(this.#options.lingerMs);
             appended = true;
           }
         } finally {
@@ -360,6 +360,20 @@ export class Producer {
     this.#closed = true;
   }
 
+  /** Wakes the sender in `ms` unless a wake-up is already due by then. */
+  #wakeIn(ms: number): void {
+    const at = Date.now() + Math.max(1, ms);
+    if (this.#wakeAtMs !== null && this.#wakeAtMs <= at) return;
+    this.#wakeAtMs = at;
+    setTimeout(
+      () => {
+        if (this.#wakeAtMs === at) this.#wakeAtMs = null;
+        this.#wake();
+      },
+      Math.max(1, ms),
+    ).unref();
+  }
+
   #wake(): void {
     if (this.#drainScheduled) return;
     this.#drainScheduled = true;
@@ -378,8 +392,12 @@ export class Producer {
       this.#dropSettledAndExpired(q, now);
       const head = q.batches[0];
       if (head === undefined) continue;
-      const lingered = now - head.createdMs >= this.#options.lingerMs;
-      if (!(head.closed || lingered || this.#flushing > 0 || q.batches.length > 1)) continue;
+      const lingerLeftMs = head.createdMs + this.#options.lingerMs - now;
+      if (!(head.closed || lingerLeftMs <= 0 || this.#flushing > 0 || q.batches.length > 1)) {
+        // Timers may fire a little before Date.now() says the linger has passed: look again.
+        this.#wakeIn(lingerLeftMs);
+        continue;
+      }
       const leader = this.#ctx.metadata.leader(q.topic, q.partition);
       if (leader === null) {
         this.#backoff(q, errorForCode(ErrorCode.LEADER_NOT_AVAILABLE.code, "", q));
@@ -611,7 +629,7 @@ export class Producer {
       "produce retry",
     );
     void refreshQuietly(this.#ctx, [q.topic], undefined);
-    setTimeout(() => this.#wake(), wait + 1).unref();
+    this.#wakeIn(wait + 1);
   }
 
   #failBatch(batch: ProducerBatch, error: unknown): void {
