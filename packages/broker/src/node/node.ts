@@ -20,7 +20,7 @@ import type { HostPort, NodeConfig } from "../config/index.ts";
 import { allocateProducerIdsVia } from "../producer/allocate-via.ts";
 import { replicationServiceDefinition } from "../replica/replication-wire.ts";
 import type { ServiceContext, ServiceLogger } from "../services/context.ts";
-import { type ClientStubs, clientStubs } from "../services/grpc.ts";
+import { CLIENT_CHANNEL_OPTIONS, type ClientStubs, clientStubs } from "../services/grpc.ts";
 import { HealthStatus, healthServiceDefinition } from "../services/health.ts";
 import { addClientServices, CLIENT_SERVICE_NAMES } from "../services/index.ts";
 import { addReflection } from "../services/reflection.ts";
@@ -196,7 +196,7 @@ export class BrokerNode {
       heartbeatIntervalMs: c.brokerHeartbeatIntervalMs,
       logger: this.#child("lifecycle"),
     });
-    const clientServer = new grpc.Server();
+    const clientServer = new grpc.Server(CLIENT_CHANNEL_OPTIONS);
     addClientServices(clientServer, this.#serviceContext(replicas, follower));
     clientServer.addService(healthServiceDefinition(), this.health.handlers());
     addReflection(clientServer, CLIENT_SERVICE_NAMES);

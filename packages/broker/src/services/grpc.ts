@@ -12,6 +12,19 @@ import type { FetchServiceClient } from "@strand/protocol/gen/strand/v1/FetchSer
 import type { MetadataServiceClient } from "@strand/protocol/gen/strand/v1/MetadataService.ts";
 import type { ProduceServiceClient } from "@strand/protocol/gen/strand/v1/ProduceService.ts";
 
+/**
+ * Largest gRPC message on the client listener and on forwarding stubs (Kafka's
+ * socket.request.max.bytes): a produce may carry up to max.message.bytes per partition, well
+ * past grpc-js's 4 MiB default.
+ */
+export const CLIENT_MESSAGE_BYTES_MAX = 100 * 1024 * 1024;
+
+/** Channel and server options that lift grpc-js's message size limits to the one above. */
+export const CLIENT_CHANNEL_OPTIONS = {
+  "grpc.max_receive_message_length": CLIENT_MESSAGE_BYTES_MAX,
+  "grpc.max_send_message_length": CLIENT_MESSAGE_BYTES_MAX,
+} as const;
+
 /** Metadata header marking a request one broker forwarded to a partition leader. */
 export const FORWARDED_HEADER = "strand-forwarded";
 /** Trailer on UNAVAILABLE answers: how long to wait before retrying, in milliseconds. */
@@ -48,7 +61,7 @@ export interface ClientStubs {
 export function clientStubs(address: string): ClientStubs {
   const v1 = clientProto().strand.v1;
   const creds = grpc.credentials.createInsecure();
-  const produce = new v1.ProduceService(address, creds);
+  const produce = new v1.ProduceService(address, creds, CLIENT_CHANNEL_OPTIONS);
   // The other stubs share the first stub's channel.
   const options = { channelOverride: produce.getChannel() };
   const fetch = new v1.FetchService(address, creds, options);
