@@ -70,6 +70,15 @@ export function notLeaderError(
     );
   }
   const hint = leaderHintOf(image, topic, partition);
+  if (p.leader === brokerId) {
+    // The image names this broker, but its replica manager has not taken over yet (or has just
+    // handed the partition off): "does not lead X, which is led by <itself>" would be nonsense.
+    return partitionError(
+      ErrorCode.NOT_LEADER_OR_FOLLOWER,
+      `broker ${brokerId} is taking over the leadership of ${topic}-${partition} and cannot serve it yet; retry after a short backoff`,
+      hint,
+    );
+  }
   const who = p.leader === null ? "has no leader" : `is led by broker ${p.leader}`;
   return partitionError(
     ErrorCode.NOT_LEADER_OR_FOLLOWER,
