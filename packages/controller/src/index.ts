@@ -63,6 +63,7 @@ export {
   DEFAULT_CONTROLLER_TICK_MS,
   DEFAULT_NOOP_INTERVAL_MS,
   type DeltaListener,
+  endpointRecord,
   errorToWire,
   FETCH_STREAMS_MAX,
   FORWARDED_BY_HEADER,
@@ -81,8 +82,12 @@ export {
   SNAPSHOT_CHUNK_RECORDS_MAX,
   STREAM_BATCHES_PER_ROUND_MAX,
   STRING_BYTES_MAX,
+  VOTER_ENDPOINT_CONFIG_KEY,
+  type VoterChangeOutcome,
   type VoterConfig,
+  type VoterEndpoint,
   voterAddress,
+  voterEndpoints,
 } from "./node/index.ts";
 export { alterPartition, electPreferredLeaders } from "./partitions.ts";
 export {

@@ -16,6 +16,8 @@ export interface HostPort {
 /** One controller quorum voter. */
 export interface Voter extends HostPort {
   readonly id: number;
+  /** Its metadata directory id (KIP-853), when given as `id@host:port:uuid`. */
+  readonly dir?: string;
 }
 
 /** The role names of `process.roles`. */
@@ -253,10 +255,14 @@ function parseRoles(where: string, text: string): readonly NodeRole[] {
 }
 
 function parseVoters(where: string, text: string): readonly Voter[] {
-  const voters = text.split(",").map((part) => {
-    const match = /^(\d+)@(.+)$/.exec(part.trim());
-    if (!match) throw new ConfigError(`${where}: "${part}" is not id@host:port`);
-    return { id: Number(match[1]), ...parseHostPort(where, match[2]!) };
+  const voters = text.split(",").map((part): Voter => {
+    const match =
+      /^(\d+)@(.+?)(?::([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}))?$/.exec(
+        part.trim(),
+      );
+    if (!match) throw new ConfigError(`${where}: "${part}" is not id@host:port[:directory-uuid]`);
+    const voter = { id: Number(match[1]), ...parseHostPort(where, match[2]!) };
+    return match[3] === undefined ? voter : { ...voter, dir: match[3] };
   });
   const ids = voters.map((v) => v.id);
   if (new Set(ids).size !== ids.length) throw new ConfigError(`${where} lists a voter id twice`);

@@ -100,7 +100,7 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     defaultText: null,
     derived: "<node.id>@<advertised.internal> (a single-node quorum)",
     description:
-      "The controller quorum: id@host:port of every voter's internal listener, comma-separated.",
+      "The controller quorum: id@host:port[:directory-uuid] of every voter's internal listener, comma-separated.",
   }),
   setting({
     key: "default.replication.factor",

@@ -30,14 +30,23 @@ export async function metadataFormatted(dataDir: string): Promise<boolean> {
   }
 }
 
-/** Throws {@link NodeStartError} when the rule forbids formatting an empty metadata dir. */
-export async function checkFormatPolicy(config: NodeConfig, bootstrap: boolean): Promise<void> {
+/**
+ * Throws {@link NodeStartError} when the rule forbids formatting an empty metadata dir.
+ * `newDirectory` (a replacement controller) always may: it formats with a fresh random
+ * directory id and starts as a non-voter until AddRaftVoter adds it, so it cannot
+ * resurrect the voter whose disk was lost.
+ */
+export async function checkFormatPolicy(
+  config: NodeConfig,
+  bootstrap: boolean,
+  newDirectory = false,
+): Promise<void> {
   if (await metadataFormatted(config.dataDir)) return;
-  if (config.controllerVoters.length === 1 || bootstrap) return;
+  if (config.controllerVoters.length === 1 || bootstrap || newDirectory) return;
   const dir = join(config.dataDir, METADATA_LOG_DIR);
   throw new NodeStartError(
     `metadata directory ${dir} is empty and node ${config.nodeId} is one of ${config.controllerVoters.length} controller voters: ` +
       "pass --bootstrap if this is the first start of a brand-new cluster; if this voter lost its disk, do not reuse its identity " +
-      "(see docs/operations.md, 'Directory ids and formatting')",
+      "(start it with a new directory id and add it back: docs/operations.md, 'Replacing a controller whose disk was lost')",
   );
 }

@@ -12,7 +12,7 @@
 import { mkdir } from "node:fs/promises";
 import * as grpc from "@grpc/grpc-js";
 import { ControllerNode, MetadataFollower, type MetadataImage } from "@strand/controller";
-import { nodeId } from "@strand/raft";
+import { directoryId, nodeId } from "@strand/raft";
 import { LogManager } from "@strand/storage";
 import { type AdminServer, startAdminServer } from "../admin/http.ts";
 import { type BrokerMetrics, createBrokerMetrics } from "../admin/metrics.ts";
@@ -37,6 +37,11 @@ export interface BrokerNodeOptions {
   readonly logger?: NodeLogger;
   /** First formation of a new cluster: an empty metadata dir may be formatted (see format.ts). */
   readonly bootstrap?: boolean;
+  /**
+   * Replacement controller (`--new-directory`): an empty metadata dir is formatted with a fresh
+   * random directory id and the node starts as a non-voter until AddRaftVoter adds it.
+   */
+  readonly newDirectory?: boolean;
   /** Replaces the replica manager (tests); default {@link createReplicaManager}. */
   readonly replicaManager?: typeof createReplicaManager;
 }
@@ -100,7 +105,8 @@ export class BrokerNode {
     const c = this.config;
     await mkdir(c.dataDir, { recursive: true });
     const isController = c.roles.includes("controller");
-    if (isController) await checkFormatPolicy(c, options.bootstrap === true);
+    if (isController)
+      await checkFormatPolicy(c, options.bootstrap === true, options.newDirectory === true);
     this.#logs = await LogManager.open(c.dataDir, {
       logger: this.#child("storage"),
       defaultConfig: {
@@ -113,7 +119,7 @@ export class BrokerNode {
     this.#internal = new grpc.Server();
     this.#internal.addService(healthServiceDefinition(), this.health.handlers());
     this.#internalPort = await bind(this.#internal, c.internalListener);
-    if (isController) await this.#startController();
+    if (isController) await this.#startController(options.newDirectory === true);
     this.#router = new ControllerRouter({
       voters: new Map(c.controllerVoters.map((v) => [v.id, address(v)])),
     });
@@ -130,7 +136,7 @@ export class BrokerNode {
     );
   }
 
-  async #startController(): Promise<void> {
+  async #startController(newDirectory: boolean): Promise<void> {
     const c = this.config;
     const server = this.#internal;
     if (server === null) throw new Error("internal server missing");
@@ -138,7 +144,12 @@ export class BrokerNode {
       nodeId: c.nodeId,
       dataDir: c.dataDir,
       listen: address(c.internalListener),
-      voters: c.controllerVoters.map((v) => ({ id: nodeId(v.id), host: v.host, port: v.port })),
+      voters: c.controllerVoters.map((v) => ({
+        id: nodeId(v.id),
+        host: v.host,
+        port: v.port,
+        ...(v.dir === undefined ? {} : { dir: directoryId(v.dir) }),
+      })),
       logger: this.#child("controller"),
       tickMs: c.controllerTickMs,
       controllerTickMs: c.controllerTickMs,
@@ -148,6 +159,7 @@ export class BrokerNode {
       },
       sharedServer: { server, port: this.#internalPort },
       formatPolicy: "format",
+      newDirectory,
     });
     this.#controller.onFatal((error) => this.#fatal?.(error));
   }

@@ -4,6 +4,8 @@
  * INVALID_ARGUMENT, or its deadline; Strand error codes come back inside the response.
  */
 import * as grpc from "@grpc/grpc-js";
+import type { AddRaftVoterRequest } from "@strand/protocol/gen/strand/v1/AddRaftVoterRequest.ts";
+import type { AddRaftVoterResponse__Output } from "@strand/protocol/gen/strand/v1/AddRaftVoterResponse.ts";
 import type { AllocateProducerIdsRequest } from "@strand/protocol/gen/strand/v1/AllocateProducerIdsRequest.ts";
 import type { AllocateProducerIdsResponse__Output } from "@strand/protocol/gen/strand/v1/AllocateProducerIdsResponse.ts";
 import type { AlterConfigsRequest } from "@strand/protocol/gen/strand/v1/AlterConfigsRequest.ts";
@@ -21,6 +23,8 @@ import type { DescribeClusterResponse__Output } from "@strand/protocol/gen/stran
 import type { FetchMetadataResponse__Output } from "@strand/protocol/gen/strand/v1/FetchMetadataResponse.ts";
 import type { RegisterBrokerRequest } from "@strand/protocol/gen/strand/v1/RegisterBrokerRequest.ts";
 import type { RegisterBrokerResponse__Output } from "@strand/protocol/gen/strand/v1/RegisterBrokerResponse.ts";
+import type { RemoveRaftVoterRequest } from "@strand/protocol/gen/strand/v1/RemoveRaftVoterRequest.ts";
+import type { RemoveRaftVoterResponse__Output } from "@strand/protocol/gen/strand/v1/RemoveRaftVoterResponse.ts";
 import { controllerClient } from "./grpc.ts";
 
 /** Default deadline of one unary call. */
@@ -106,6 +110,22 @@ export class ControllerClient {
     metadata: grpc.Metadata = new grpc.Metadata(),
   ): Promise<AlterConfigsResponse__Output> {
     return this.#unary((o, cb) => this.raw.AlterConfigs(r, metadata, o, cb));
+  }
+
+  /** AddRaftVoter (answered by the active controller once the new voter set commits). */
+  addRaftVoter(
+    r: AddRaftVoterRequest,
+    metadata: grpc.Metadata = new grpc.Metadata(),
+  ): Promise<AddRaftVoterResponse__Output> {
+    return this.#unary((o, cb) => this.raw.AddRaftVoter(r, metadata, o, cb));
+  }
+
+  /** RemoveRaftVoter (answered by the active controller once the new voter set commits). */
+  removeRaftVoter(
+    r: RemoveRaftVoterRequest,
+    metadata: grpc.Metadata = new grpc.Metadata(),
+  ): Promise<RemoveRaftVoterResponse__Output> {
+    return this.#unary((o, cb) => this.raw.RemoveRaftVoter(r, metadata, o, cb));
   }
 
   /** DescribeCluster. */

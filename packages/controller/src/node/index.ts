@@ -43,6 +43,14 @@ export {
   STREAM_BATCHES_PER_ROUND_MAX,
 } from "./stream.ts";
 export {
+  endpointRecord,
+  VOTER_ENDPOINT_CONFIG_KEY,
+  type VoterChangeOutcome,
+  type VoterEndpoint,
+  voterEndpoints,
+  voterFromWire,
+} from "./voters.ts";
+export {
   type ControllerHint,
   errorToWire,
   InvalidArgumentError,

@@ -14,12 +14,16 @@
  * - a timer calls `Controller.tick` (session expiry, rebalance) and, on the active
  *   controller, writes a NoOp record when nothing was written for `noOpIntervalMs`, so
  *   followers see the log move;
- * - one gRPC server on the internal listener hosts RaftService and ControllerService.
+ * - one gRPC server on the internal listener hosts RaftService and ControllerService;
+ * - voter changes (AddRaftVoter / RemoveRaftVoter, one at a time) are proposed by the active
+ *   controller; a new voter's address is committed first as a metadata record that every
+ *   node applies and adds to its transport (see voters.ts).
  */
 
 import { access } from "node:fs/promises";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
+import { ErrorCode } from "@strand/protocol";
 import type { DescribeClusterResponse } from "@strand/protocol/gen/strand/v1/DescribeClusterResponse.ts";
 import {
   addRaftService,
@@ -28,11 +32,14 @@ import {
   GrpcTransport,
   type LeaderInfo,
   type NodeId,
+  NotLeaderError,
   nodeId,
+  ProposalRefusedError,
   RaftDriver,
   realScheduler,
   type Scheduler,
   type TimerHandle,
+  type VoterChange,
 } from "@strand/raft";
 import { encodeMetadataBatch } from "../codec.ts";
 import { Controller } from "../controller.ts";
@@ -46,6 +53,14 @@ import { controllerServiceDefinition } from "./grpc.ts";
 import { ObservedTransport } from "./quorum.ts";
 import { controllerServiceHandlers, type ServiceHost } from "./service.ts";
 import { type LoggedBatch, MetadataStateMachine } from "./state-machine.ts";
+import {
+  endpointRecord,
+  VOTER_CHANGE_OK,
+  type VoterChangeOutcome,
+  type VoterEndpoint,
+  voterChangeError,
+  voterEndpoints,
+} from "./voters.ts";
 import type { ControllerHint } from "./wire.ts";
 
 /** Name of the metadata log's directory under the data dir (Kafka's name). */
@@ -57,7 +72,7 @@ export const DEFAULT_NOOP_INTERVAL_MS = 500;
 
 /** Options of {@link ControllerNode.start}. */
 export interface ControllerNodeOptions {
-  /** This node's id; must be one of `voters`. */
+  /** This node's id; must be one of `voters` (unless `newDirectory` formats a new dir). */
   readonly nodeId: number;
   /** The node's data directory; the metadata log lives in `<dataDir>/__cluster_metadata`. */
   readonly dataDir: string;
@@ -104,6 +119,14 @@ export interface ControllerNodeOptions {
    * back as its former self (KIP-853's concern; see docs/operations.md).
    */
   readonly formatPolicy?: "format" | "refuse";
+  /**
+   * On an unformatted metadata dir: format it with a fresh random directory id and without
+   * this node in its bootstrap voter set, so it starts as a non-voter that never campaigns
+   * until AddRaftVoter adds (nodeId, that id); it still follows the log once added. This is
+   * how a controller whose disk was lost is replaced (docs/operations.md). Overrides
+   * `formatPolicy: "refuse"`; ignored when the dir is already formatted.
+   */
+  readonly newDirectory?: boolean;
 }
 
 /** Thrown by {@link ControllerNode.start} under `formatPolicy: "refuse"` for an empty dir. */
@@ -142,7 +165,13 @@ export class ControllerNode {
   readonly #server: grpc.Server;
   readonly #ownsServer: boolean;
   readonly #transport: ObservedTransport;
-  readonly #addresses: ReadonlyMap<number, string>;
+  readonly #grpc: GrpcTransport;
+  /** Voter addresses: configuration first, then those committed by AddRaftVoter. */
+  readonly #addresses: Map<number, string>;
+  /** The image configs the addresses were last synced from (identity check). */
+  #syncedConfigs: MetadataImage["configs"] | null = null;
+  /** A voter change of this node is in progress (one at a time). */
+  #changing = false;
   #driver: RaftDriver | null = null;
   #timer: TimerHandle | null = null;
   #closed = false;
@@ -169,6 +198,7 @@ export class ControllerNode {
     this.#server = server;
     this.#ownsServer = o.sharedServer === undefined;
     this.#transport = new ObservedTransport(t);
+    this.#grpc = t;
     this.#addresses = new Map(o.voters.map((v) => [v.id, voterAddress(v)]));
     this.controller = new Controller({
       log: { append: (records, nowMs) => this.#append(records, nowMs) },
@@ -185,25 +215,11 @@ export class ControllerNode {
 
   /** Opens the metadata log, binds the internal listener and starts Raft and the timer. */
   static async start(o: ControllerNodeOptions): Promise<ControllerNode> {
-    const self = o.voters.find((v) => v.id === o.nodeId);
-    if (self === undefined) throw new Error(`node ${o.nodeId} is not in the voter list`);
     const logger = o.logger ?? noopLogger;
-    if (o.formatPolicy === "refuse" && !(await metadataDirFormatted(o.dataDir)))
-      throw new UnformattedMetadataDirError(join(o.dataDir, METADATA_LOG_DIR));
-    const bootstrapVoters = o.voters.map((v) => ({
-      id: v.id,
-      dir: v.dir ?? bootstrapDirectoryId(v.id),
-    }));
-    const storage = await FileStorage.open({
-      dir: join(o.dataDir, METADATA_LOG_DIR),
-      nodeId: self.id,
-      directoryId: self.dir ?? bootstrapDirectoryId(self.id),
-      bootstrapVoters,
-      logger,
-    });
+    const storage = await openStorage(o, logger);
     const peers = new Map(o.voters.map((v) => [v.id, voterAddress(v)]));
     const transport = new GrpcTransport({
-      nodeId: self.id,
+      nodeId: nodeId(o.nodeId),
       peers,
       logger,
       ...(o.raftRpcTimeoutMs === undefined ? {} : { rpcTimeoutMs: o.raftRpcTimeoutMs }),
@@ -244,6 +260,7 @@ export class ControllerNode {
         : { compactionLagEntries: o.compactionLagEntries }),
     });
     this.#driver = driver;
+    this.#syncEndpoints();
     driver.onLeaderChange((info) => this.#onLeaderChange(info));
     driver.onFatal((error) => {
       this.#logger.error({ err: error, nodeId: this.id }, "raft driver failed: the node stops");
@@ -293,25 +310,53 @@ export class ControllerNode {
   // ------------------------------------------------------------------ the metadata log
 
   #append(records: readonly MetadataRecord[], nowMs: number): MetadataOffset | null {
+    return this.#appendTracked(records, nowMs)?.offset ?? null;
+  }
+
+  /** Appends one batch at the next predicted offset; `done` is true once it commits there. */
+  #appendTracked(
+    records: readonly MetadataRecord[],
+    nowMs: number,
+  ): { offset: MetadataOffset; done: Promise<boolean> } | null {
     if (this.#nextOffset === null || this.#closed) return null;
     const offset = this.#nextOffset++;
     this.#outstanding++;
     this.#lastAppendMs = nowMs;
-    this.#raft.propose(encodeMetadataBatch(records)).then(
+    const done = this.#raft.propose(encodeMetadataBatch(records)).then(
       (at) => {
         this.#outstanding--;
         if (at.index !== offset) this.#demote(`proposal landed at ${at.index}, not ${offset}`);
+        return at.index === offset;
       },
       (error: unknown) => {
         this.#outstanding--;
         this.#demote(`proposal at ${offset} failed: ${String(error)}`);
+        return false;
       },
     );
-    return metadataOffset(offset);
+    return { offset: metadataOffset(offset), done };
   }
 
   #afterApply(_batch: LoggedBatch): void {
+    this.#syncEndpoints();
     this.#maybeActivate();
+  }
+
+  /** Adds voter addresses committed in the image (AddRaftVoter) to the transport. */
+  #syncEndpoints(): void {
+    const configs = this.controller.image.configs;
+    if (configs === this.#syncedConfigs) return;
+    this.#syncedConfigs = configs;
+    for (const [id, address] of voterEndpoints(this.controller.image))
+      this.#setAddress(id, address);
+  }
+
+  #setAddress(id: NodeId, address: string): void {
+    if (this.#addresses.get(id) === address) return;
+    this.#addresses.set(id, address);
+    this.#grpc.setPeer(id, address);
+    this.#forwardClients.get(id)?.close();
+    this.#forwardClients.delete(id);
   }
 
   /**
@@ -348,6 +393,7 @@ export class ControllerNode {
 
   #onTimer(): void {
     if (this.#closed || this.#driver === null) return;
+    this.#syncEndpoints();
     const s = this.#driver.status();
     if (this.controller.isActive && (s.role !== "leader" || s.term !== this.#activeTerm))
       this.#demote("lost leadership");
@@ -370,6 +416,8 @@ export class ControllerNode {
       nowMs: () => this.#clock(),
       hint: () => this.hint(),
       describe: () => this.describe(),
+      addVoter: (v) => this.addVoter(v),
+      removeVoter: (v) => this.removeVoter(v),
       committedImage: () => this.controller.image,
       nodeId: this.id,
       forwardTarget: () => this.#forwardTarget(),
@@ -427,6 +475,8 @@ export class ControllerNode {
         commitIndex: String(s.commit),
         appliedIndex: String(this.#machine.appliedOffset),
         lastIndex: String(s.lastIndex),
+        directoryId: s.dir,
+        isVoter: s.isVoter,
         voters: s.voters.map((v) => ({
           nodeId: v.id,
           directoryId: v.dir,
@@ -435,6 +485,104 @@ export class ControllerNode {
         })),
       },
     };
+  }
+
+  // ------------------------------------------------------------------ voter changes
+
+  /**
+   * AddRaftVoter: commits `v`'s address (a metadata record every node applies), then the Raft
+   * configuration entry that adds (v.id, v.dir); resolves once that entry is committed.
+   */
+  async addVoter(v: VoterEndpoint): Promise<VoterChangeOutcome> {
+    const voters = this.#driver?.status().voters ?? [];
+    const same = voters.find((k) => k.id === v.id);
+    const refusal =
+      this.#changeRefusal() ??
+      (same === undefined
+        ? null
+        : voterChangeError(
+            ErrorCode.INVALID_REQUEST,
+            `node ${v.id} is already a voter (directory ${same.dir}): remove it with RemoveRaftVoter first`,
+          ));
+    if (refusal !== null) return refusal;
+    this.#changing = true;
+    try {
+      if (voterEndpoints(this.image).get(v.id) !== v.address) {
+        const at = this.#appendTracked([endpointRecord(v)], this.#clock());
+        if (at === null || !(await at.done)) return this.#notController();
+      }
+      this.#setAddress(v.id, v.address);
+      return await this.#proposeChange({ type: "addVoter", voter: { id: v.id, dir: v.dir } });
+    } finally {
+      this.#changing = false;
+    }
+  }
+
+  /** RemoveRaftVoter: proposes the configuration without (v.id, v.dir); resolves on commit. */
+  async removeVoter(v: VoterEndpoint): Promise<VoterChangeOutcome> {
+    const voters = this.#driver?.status().voters ?? [];
+    const present = voters.some((k) => k.id === v.id && k.dir === v.dir);
+    const refusal =
+      this.#changeRefusal() ??
+      (!present
+        ? voterChangeError(
+            ErrorCode.INVALID_REQUEST,
+            `node ${v.id} with directory ${v.dir} is not a voter; DescribeCluster lists the voters`,
+          )
+        : voters.length === 1
+          ? voterChangeError(
+              ErrorCode.INVALID_REQUEST,
+              `node ${v.id} is the last voter: removing it would leave the quorum without voters`,
+            )
+          : null);
+    if (refusal !== null) return refusal;
+    this.#changing = true;
+    try {
+      return await this.#proposeChange({ type: "removeVoter", voter: { id: v.id, dir: v.dir } });
+    } finally {
+      this.#changing = false;
+    }
+  }
+
+  #notController(): VoterChangeOutcome {
+    return voterChangeError(ErrorCode.NOT_CONTROLLER, "this node is not the active controller");
+  }
+
+  /** Why no voter change can start now, or null. */
+  #changeRefusal(): VoterChangeOutcome | null {
+    if (!this.controller.isActive || this.#nextOffset === null || this.#closed)
+      return this.#notController();
+    if (!this.#changing) return null;
+    return voterChangeError(
+      ErrorCode.REQUEST_TIMED_OUT,
+      "another voter change is in progress: retry once it has committed (one change at a time)",
+    );
+  }
+
+  /** Proposes a configuration entry at the next predicted offset (like a metadata batch). */
+  async #proposeChange(change: VoterChange): Promise<VoterChangeOutcome> {
+    if (this.#nextOffset === null || this.#closed) return this.#notController();
+    const offset = this.#nextOffset++;
+    this.#outstanding++;
+    try {
+      const at = await this.#raft.proposeVoterChange(change);
+      if (at.index !== offset) this.#demote(`voter change landed at ${at.index}, not ${offset}`);
+      this.#logger.info({ nodeId: this.id, change, index: at.index }, "voter change committed");
+      return VOTER_CHANGE_OK;
+    } catch (error) {
+      this.#demote(`voter change at ${offset} failed: ${String(error)}`);
+      if (error instanceof ProposalRefusedError && error.reason === "configChangePending")
+        return voterChangeError(ErrorCode.REQUEST_TIMED_OUT, "a voter change is pending: retry");
+      if (error instanceof ProposalRefusedError && error.reason === "invalidChange")
+        return voterChangeError(
+          ErrorCode.INVALID_REQUEST,
+          `invalid voter change: ${error.message}`,
+        );
+      if (error instanceof NotLeaderError) return this.#notController();
+      return voterChangeError(ErrorCode.REQUEST_TIMED_OUT, `voter change failed: ${String(error)}`);
+    } finally {
+      this.#outstanding--;
+    }
   }
 
   /** Stops the timer, fails pending requests, ends streams, stops Raft and the server. */
@@ -464,6 +612,39 @@ export function withFields(logger: Logger, fields: object): Logger {
     warn: (obj, msg) => logger.warn({ ...fields, ...obj }, msg),
     error: (obj, msg) => logger.error({ ...fields, ...obj }, msg),
   };
+}
+
+/**
+ * Opens the metadata log: formats an empty dir with the voter's directory id (bootstrap), or
+ * with a fresh random one as a non-voter (`newDirectory`); a formatted dir keeps its own id.
+ */
+async function openStorage(o: ControllerNodeOptions, logger: Logger): Promise<FileStorage> {
+  const self = o.voters.find((v) => v.id === o.nodeId);
+  const formatted = await metadataDirFormatted(o.dataDir);
+  const joining = !formatted && o.newDirectory === true;
+  if (self === undefined && o.newDirectory !== true)
+    throw new Error(`node ${o.nodeId} is not in the voter list`);
+  if (!formatted && !joining && o.formatPolicy === "refuse")
+    throw new UnformattedMetadataDirError(join(o.dataDir, METADATA_LOG_DIR));
+  const bootstrapVoters = o.voters
+    .filter((v) => !joining || v.id !== o.nodeId)
+    .map((v) => ({ id: v.id, dir: v.dir ?? bootstrapDirectoryId(v.id) }));
+  // A formatted dir keeps the id it was formatted with (checked when one is configured).
+  const dirId =
+    formatted || joining ? self?.dir : (self?.dir ?? bootstrapDirectoryId(nodeId(o.nodeId)));
+  const storage = await FileStorage.open({
+    dir: join(o.dataDir, METADATA_LOG_DIR),
+    nodeId: nodeId(o.nodeId),
+    ...(dirId === undefined ? {} : { directoryId: dirId }),
+    bootstrapVoters,
+    logger,
+  });
+  if (joining)
+    logger.info(
+      { nodeId: o.nodeId, directoryId: storage.directoryId },
+      "formatted a new metadata directory: a non-voter until AddRaftVoter adds it",
+    );
+  return storage;
 }
 
 function bind(server: grpc.Server, address: string): Promise<number> {

@@ -7,6 +7,8 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { ErrorCode } from "@strand/protocol";
+import type { AddRaftVoterRequest__Output } from "@strand/protocol/gen/strand/v1/AddRaftVoterRequest.ts";
+import type { AddRaftVoterResponse } from "@strand/protocol/gen/strand/v1/AddRaftVoterResponse.ts";
 import type { AllocateProducerIdsRequest__Output } from "@strand/protocol/gen/strand/v1/AllocateProducerIdsRequest.ts";
 import type { AllocateProducerIdsResponse } from "@strand/protocol/gen/strand/v1/AllocateProducerIdsResponse.ts";
 import type { AlterConfigsRequest__Output } from "@strand/protocol/gen/strand/v1/AlterConfigsRequest.ts";
@@ -23,10 +25,13 @@ import type { DeleteTopicsResponse } from "@strand/protocol/gen/strand/v1/Delete
 import type { DescribeClusterResponse } from "@strand/protocol/gen/strand/v1/DescribeClusterResponse.ts";
 import type { RegisterBrokerRequest__Output } from "@strand/protocol/gen/strand/v1/RegisterBrokerRequest.ts";
 import type { RegisterBrokerResponse } from "@strand/protocol/gen/strand/v1/RegisterBrokerResponse.ts";
+import type { RemoveRaftVoterRequest__Output } from "@strand/protocol/gen/strand/v1/RemoveRaftVoterRequest.ts";
+import type { RemoveRaftVoterResponse } from "@strand/protocol/gen/strand/v1/RemoveRaftVoterResponse.ts";
 import type { Controller } from "../controller.ts";
 import type { Logger } from "../types.ts";
 import type { ControllerClient } from "./client.ts";
 import { fail, type MetadataSource, streamMetadata } from "./stream.ts";
+import { type VoterChangeOutcome, type VoterEndpoint, voterFromWire } from "./voters.ts";
 import {
   allocateProducerIdsFromWire,
   alterConfigsFromWire,
@@ -56,6 +61,10 @@ export interface ServiceHost extends MetadataSource {
   readonly nodeId: number;
   /** A client of the active controller when this standby forwards writes, else null. */
   forwardTarget(): ControllerClient | null;
+  /** AddRaftVoter on this node (NOT_CONTROLLER unless it is the active controller). */
+  addVoter(v: VoterEndpoint): Promise<VoterChangeOutcome>;
+  /** RemoveRaftVoter on this node (NOT_CONTROLLER unless it is the active controller). */
+  removeVoter(v: VoterEndpoint): Promise<VoterChangeOutcome>;
 }
 
 type Handler<Req, Res> = (request: Req, metadata: grpc.Metadata) => Promise<Res>;
@@ -215,6 +224,22 @@ async function alterConfigs(
   return { error: responseError(res, host.hint()) };
 }
 
+async function addRaftVoter(
+  host: ServiceHost,
+  r: AddRaftVoterRequest__Output,
+): Promise<AddRaftVoterResponse> {
+  const v = voterFromWire(r.nodeId, r.directoryId, r.address);
+  return { error: responseError(await host.addVoter(v), host.hint()) };
+}
+
+async function removeRaftVoter(
+  host: ServiceHost,
+  r: RemoveRaftVoterRequest__Output,
+): Promise<RemoveRaftVoterResponse> {
+  const v = voterFromWire(r.nodeId, r.directoryId);
+  return { error: responseError(await host.removeVoter(v), host.hint()) };
+}
+
 /** The ControllerService implementation for a `grpc.Server`. */
 export function controllerServiceHandlers(host: ServiceHost): grpc.UntypedServiceImplementation {
   return {
@@ -259,6 +284,18 @@ export function controllerServiceHandlers(host: ServiceHost): grpc.UntypedServic
       "AlterConfigs",
       (r: AlterConfigsRequest__Output) => alterConfigs(host, r),
       (c, r, md) => c.alterConfigs(r, md),
+    ),
+    AddRaftVoter: write(
+      host,
+      "AddRaftVoter",
+      (r: AddRaftVoterRequest__Output) => addRaftVoter(host, r),
+      (c, r, md) => c.addRaftVoter(r, md),
+    ),
+    RemoveRaftVoter: write(
+      host,
+      "RemoveRaftVoter",
+      (r: RemoveRaftVoterRequest__Output) => removeRaftVoter(host, r),
+      (c, r, md) => c.removeRaftVoter(r, md),
     ),
     DescribeCluster: unary(host, "DescribeCluster", async () => host.describe()),
     FetchMetadata: (call: Parameters<typeof streamMetadata>[1]) => {

@@ -2,6 +2,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AddRaftVoterRequest as _strand_v1_AddRaftVoterRequest, AddRaftVoterRequest__Output as _strand_v1_AddRaftVoterRequest__Output } from './strand/v1/AddRaftVoterRequest.ts';
+import type { AddRaftVoterResponse as _strand_v1_AddRaftVoterResponse, AddRaftVoterResponse__Output as _strand_v1_AddRaftVoterResponse__Output } from './strand/v1/AddRaftVoterResponse.ts';
 import type { AllocateProducerIdsRequest as _strand_v1_AllocateProducerIdsRequest, AllocateProducerIdsRequest__Output as _strand_v1_AllocateProducerIdsRequest__Output } from './strand/v1/AllocateProducerIdsRequest.ts';
 import type { AllocateProducerIdsResponse as _strand_v1_AllocateProducerIdsResponse, AllocateProducerIdsResponse__Output as _strand_v1_AllocateProducerIdsResponse__Output } from './strand/v1/AllocateProducerIdsResponse.ts';
 import type { AlterConfigsRequest as _strand_v1_AlterConfigsRequest, AlterConfigsRequest__Output as _strand_v1_AlterConfigsRequest__Output } from './strand/v1/AlterConfigsRequest.ts';
@@ -33,6 +35,8 @@ import type { QuorumStatus as _strand_v1_QuorumStatus, QuorumStatus__Output as _
 import type { QuorumVoter as _strand_v1_QuorumVoter, QuorumVoter__Output as _strand_v1_QuorumVoter__Output } from './strand/v1/QuorumVoter.ts';
 import type { RegisterBrokerRequest as _strand_v1_RegisterBrokerRequest, RegisterBrokerRequest__Output as _strand_v1_RegisterBrokerRequest__Output } from './strand/v1/RegisterBrokerRequest.ts';
 import type { RegisterBrokerResponse as _strand_v1_RegisterBrokerResponse, RegisterBrokerResponse__Output as _strand_v1_RegisterBrokerResponse__Output } from './strand/v1/RegisterBrokerResponse.ts';
+import type { RemoveRaftVoterRequest as _strand_v1_RemoveRaftVoterRequest, RemoveRaftVoterRequest__Output as _strand_v1_RemoveRaftVoterRequest__Output } from './strand/v1/RemoveRaftVoterRequest.ts';
+import type { RemoveRaftVoterResponse as _strand_v1_RemoveRaftVoterResponse, RemoveRaftVoterResponse__Output as _strand_v1_RemoveRaftVoterResponse__Output } from './strand/v1/RemoveRaftVoterResponse.ts';
 import type { ReplicaAssignment as _strand_v1_ReplicaAssignment, ReplicaAssignment__Output as _strand_v1_ReplicaAssignment__Output } from './strand/v1/ReplicaAssignment.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -42,6 +46,8 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   strand: {
     v1: {
+      AddRaftVoterRequest: MessageTypeDefinition<_strand_v1_AddRaftVoterRequest, _strand_v1_AddRaftVoterRequest__Output>
+      AddRaftVoterResponse: MessageTypeDefinition<_strand_v1_AddRaftVoterResponse, _strand_v1_AddRaftVoterResponse__Output>
       AllocateProducerIdsRequest: MessageTypeDefinition<_strand_v1_AllocateProducerIdsRequest, _strand_v1_AllocateProducerIdsRequest__Output>
       AllocateProducerIdsResponse: MessageTypeDefinition<_strand_v1_AllocateProducerIdsResponse, _strand_v1_AllocateProducerIdsResponse__Output>
       AlterConfigsRequest: MessageTypeDefinition<_strand_v1_AlterConfigsRequest, _strand_v1_AlterConfigsRequest__Output>
@@ -77,6 +83,8 @@ export interface ProtoGrpcType {
       QuorumVoter: MessageTypeDefinition<_strand_v1_QuorumVoter, _strand_v1_QuorumVoter__Output>
       RegisterBrokerRequest: MessageTypeDefinition<_strand_v1_RegisterBrokerRequest, _strand_v1_RegisterBrokerRequest__Output>
       RegisterBrokerResponse: MessageTypeDefinition<_strand_v1_RegisterBrokerResponse, _strand_v1_RegisterBrokerResponse__Output>
+      RemoveRaftVoterRequest: MessageTypeDefinition<_strand_v1_RemoveRaftVoterRequest, _strand_v1_RemoveRaftVoterRequest__Output>
+      RemoveRaftVoterResponse: MessageTypeDefinition<_strand_v1_RemoveRaftVoterResponse, _strand_v1_RemoveRaftVoterResponse__Output>
       ReplicaAssignment: MessageTypeDefinition<_strand_v1_ReplicaAssignment, _strand_v1_ReplicaAssignment__Output>
     }
   }

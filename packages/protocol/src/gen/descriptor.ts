@@ -1031,6 +1031,14 @@ export const protoDescriptor: INamespace = {
                   "requestType": "FetchMetadataRequest",
                   "responseType": "FetchMetadataResponse",
                   "responseStream": true
+                },
+                "AddRaftVoter": {
+                  "requestType": "AddRaftVoterRequest",
+                  "responseType": "AddRaftVoterResponse"
+                },
+                "RemoveRaftVoter": {
+                  "requestType": "RemoveRaftVoterRequest",
+                  "responseType": "RemoveRaftVoterResponse"
                 }
               }
             },
@@ -1553,6 +1561,14 @@ export const protoDescriptor: INamespace = {
                   "rule": "repeated",
                   "type": "QuorumVoter",
                   "id": 8
+                },
+                "directoryId": {
+                  "type": "string",
+                  "id": 9
+                },
+                "isVoter": {
+                  "type": "bool",
+                  "id": 10
                 }
               }
             },
@@ -1646,6 +1662,50 @@ export const protoDescriptor: INamespace = {
                 "batch": {
                   "type": "MetadataLogBatch",
                   "id": 2
+                }
+              }
+            },
+            "AddRaftVoterRequest": {
+              "fields": {
+                "nodeId": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "directoryId": {
+                  "type": "string",
+                  "id": 2
+                },
+                "address": {
+                  "type": "string",
+                  "id": 3
+                }
+              }
+            },
+            "AddRaftVoterResponse": {
+              "fields": {
+                "error": {
+                  "type": "ControllerError",
+                  "id": 1
+                }
+              }
+            },
+            "RemoveRaftVoterRequest": {
+              "fields": {
+                "nodeId": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "directoryId": {
+                  "type": "string",
+                  "id": 2
+                }
+              }
+            },
+            "RemoveRaftVoterResponse": {
+              "fields": {
+                "error": {
+                  "type": "ControllerError",
+                  "id": 1
                 }
               }
             },

@@ -84,7 +84,7 @@ export interface GrpcTransportStats {
 
 interface Peer {
   readonly id: NodeId;
-  readonly address: string;
+  address: string;
   client: RaftServiceClient | null;
   queue: Message[];
   inFlight: boolean;
@@ -151,6 +151,33 @@ export class GrpcTransport implements Transport {
 
   onReceive(handler: ReceiveHandler): void {
     this.handler = handler;
+  }
+
+  /**
+   * Adds a peer at run time, or moves an existing one to a new address (a voter added by a
+   * configuration change). A moved peer's channel is closed and its queue dropped (Raft
+   * resends); the same address again is a no-op. This node's own id is ignored.
+   */
+  setPeer(id: NodeId, address: string): void {
+    assert(address.length > 0, "empty peer address");
+    if (this.closed || id === this.nodeId) return;
+    const peer = this.peers.get(id);
+    if (peer?.address === address) return;
+    if (peer === undefined) {
+      this.peers.set(id, { id, address, client: null, queue: [], inFlight: false, down: false });
+    } else {
+      this.stats.droppedMessages += peer.queue.length;
+      peer.queue = [];
+      peer.client?.close();
+      peer.client = null;
+      peer.address = address;
+    }
+    this.logger.info({ peer: id, address }, "raft peer address set");
+  }
+
+  /** The address messages to `id` go to, or undefined when `id` is not a known peer. */
+  peerAddress(id: NodeId): string | undefined {
+    return this.peers.get(id)?.address;
   }
 
   /**

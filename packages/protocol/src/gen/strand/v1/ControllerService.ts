@@ -2,6 +2,8 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { AddRaftVoterRequest as _strand_v1_AddRaftVoterRequest, AddRaftVoterRequest__Output as _strand_v1_AddRaftVoterRequest__Output } from '../../strand/v1/AddRaftVoterRequest.ts';
+import type { AddRaftVoterResponse as _strand_v1_AddRaftVoterResponse, AddRaftVoterResponse__Output as _strand_v1_AddRaftVoterResponse__Output } from '../../strand/v1/AddRaftVoterResponse.ts';
 import type { AllocateProducerIdsRequest as _strand_v1_AllocateProducerIdsRequest, AllocateProducerIdsRequest__Output as _strand_v1_AllocateProducerIdsRequest__Output } from '../../strand/v1/AllocateProducerIdsRequest.ts';
 import type { AllocateProducerIdsResponse as _strand_v1_AllocateProducerIdsResponse, AllocateProducerIdsResponse__Output as _strand_v1_AllocateProducerIdsResponse__Output } from '../../strand/v1/AllocateProducerIdsResponse.ts';
 import type { AlterConfigsRequest as _strand_v1_AlterConfigsRequest, AlterConfigsRequest__Output as _strand_v1_AlterConfigsRequest__Output } from '../../strand/v1/AlterConfigsRequest.ts';
@@ -20,11 +22,34 @@ import type { FetchMetadataRequest as _strand_v1_FetchMetadataRequest, FetchMeta
 import type { FetchMetadataResponse as _strand_v1_FetchMetadataResponse, FetchMetadataResponse__Output as _strand_v1_FetchMetadataResponse__Output } from '../../strand/v1/FetchMetadataResponse.ts';
 import type { RegisterBrokerRequest as _strand_v1_RegisterBrokerRequest, RegisterBrokerRequest__Output as _strand_v1_RegisterBrokerRequest__Output } from '../../strand/v1/RegisterBrokerRequest.ts';
 import type { RegisterBrokerResponse as _strand_v1_RegisterBrokerResponse, RegisterBrokerResponse__Output as _strand_v1_RegisterBrokerResponse__Output } from '../../strand/v1/RegisterBrokerResponse.ts';
+import type { RemoveRaftVoterRequest as _strand_v1_RemoveRaftVoterRequest, RemoveRaftVoterRequest__Output as _strand_v1_RemoveRaftVoterRequest__Output } from '../../strand/v1/RemoveRaftVoterRequest.ts';
+import type { RemoveRaftVoterResponse as _strand_v1_RemoveRaftVoterResponse, RemoveRaftVoterResponse__Output as _strand_v1_RemoveRaftVoterResponse__Output } from '../../strand/v1/RemoveRaftVoterResponse.ts';
 
 /**
  * The controller service.
  */
 export interface ControllerServiceClient extends grpc.Client {
+  /**
+   * Adds one voter (node id, directory id) to the metadata quorum (Kafka's KIP-853
+   * AddRaftVoter). The active controller first commits the voter's internal address (so every
+   * node can reach it), then a Raft configuration entry with the new voter set; the answer
+   * comes once that entry is committed. One voter change at a time.
+   */
+  AddRaftVoter(argument: _strand_v1_AddRaftVoterRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AddRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  AddRaftVoter(argument: _strand_v1_AddRaftVoterRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AddRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  AddRaftVoter(argument: _strand_v1_AddRaftVoterRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AddRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  AddRaftVoter(argument: _strand_v1_AddRaftVoterRequest, callback: grpc.requestCallback<_strand_v1_AddRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Adds one voter (node id, directory id) to the metadata quorum (Kafka's KIP-853
+   * AddRaftVoter). The active controller first commits the voter's internal address (so every
+   * node can reach it), then a Raft configuration entry with the new voter set; the answer
+   * comes once that entry is committed. One voter change at a time.
+   */
+  addRaftVoter(argument: _strand_v1_AddRaftVoterRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AddRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  addRaftVoter(argument: _strand_v1_AddRaftVoterRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AddRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  addRaftVoter(argument: _strand_v1_AddRaftVoterRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AddRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  addRaftVoter(argument: _strand_v1_AddRaftVoterRequest, callback: grpc.requestCallback<_strand_v1_AddRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  
   /**
    * A broker asks for a block of producer ids.
    */
@@ -162,12 +187,39 @@ export interface ControllerServiceClient extends grpc.Client {
   registerBroker(argument: _strand_v1_RegisterBrokerRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_RegisterBrokerResponse__Output>): grpc.ClientUnaryCall;
   registerBroker(argument: _strand_v1_RegisterBrokerRequest, callback: grpc.requestCallback<_strand_v1_RegisterBrokerResponse__Output>): grpc.ClientUnaryCall;
   
+  /**
+   * Removes one voter (node id, directory id) from the metadata quorum (Kafka's KIP-853
+   * RemoveRaftVoter); answered once the new configuration is committed. A removed directory
+   * id can never vote again. One voter change at a time; the last voter cannot be removed.
+   */
+  RemoveRaftVoter(argument: _strand_v1_RemoveRaftVoterRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_RemoveRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  RemoveRaftVoter(argument: _strand_v1_RemoveRaftVoterRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_RemoveRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  RemoveRaftVoter(argument: _strand_v1_RemoveRaftVoterRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_RemoveRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  RemoveRaftVoter(argument: _strand_v1_RemoveRaftVoterRequest, callback: grpc.requestCallback<_strand_v1_RemoveRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Removes one voter (node id, directory id) from the metadata quorum (Kafka's KIP-853
+   * RemoveRaftVoter); answered once the new configuration is committed. A removed directory
+   * id can never vote again. One voter change at a time; the last voter cannot be removed.
+   */
+  removeRaftVoter(argument: _strand_v1_RemoveRaftVoterRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_RemoveRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  removeRaftVoter(argument: _strand_v1_RemoveRaftVoterRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_RemoveRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  removeRaftVoter(argument: _strand_v1_RemoveRaftVoterRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_RemoveRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  removeRaftVoter(argument: _strand_v1_RemoveRaftVoterRequest, callback: grpc.requestCallback<_strand_v1_RemoveRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  
 }
 
 /**
  * The controller service.
  */
 export interface ControllerServiceHandlers extends grpc.UntypedServiceImplementation {
+  /**
+   * Adds one voter (node id, directory id) to the metadata quorum (Kafka's KIP-853
+   * AddRaftVoter). The active controller first commits the voter's internal address (so every
+   * node can reach it), then a Raft configuration entry with the new voter set; the answer
+   * comes once that entry is committed. One voter change at a time.
+   */
+  AddRaftVoter: grpc.handleUnaryCall<_strand_v1_AddRaftVoterRequest__Output, _strand_v1_AddRaftVoterResponse>;
+  
   /**
    * A broker asks for a block of producer ids.
    */
@@ -216,9 +268,17 @@ export interface ControllerServiceHandlers extends grpc.UntypedServiceImplementa
    */
   RegisterBroker: grpc.handleUnaryCall<_strand_v1_RegisterBrokerRequest__Output, _strand_v1_RegisterBrokerResponse>;
   
+  /**
+   * Removes one voter (node id, directory id) from the metadata quorum (Kafka's KIP-853
+   * RemoveRaftVoter); answered once the new configuration is committed. A removed directory
+   * id can never vote again. One voter change at a time; the last voter cannot be removed.
+   */
+  RemoveRaftVoter: grpc.handleUnaryCall<_strand_v1_RemoveRaftVoterRequest__Output, _strand_v1_RemoveRaftVoterResponse>;
+  
 }
 
 export interface ControllerServiceDefinition extends grpc.ServiceDefinition {
+  AddRaftVoter: MethodDefinition<_strand_v1_AddRaftVoterRequest, _strand_v1_AddRaftVoterResponse, _strand_v1_AddRaftVoterRequest__Output, _strand_v1_AddRaftVoterResponse__Output>
   AllocateProducerIds: MethodDefinition<_strand_v1_AllocateProducerIdsRequest, _strand_v1_AllocateProducerIdsResponse, _strand_v1_AllocateProducerIdsRequest__Output, _strand_v1_AllocateProducerIdsResponse__Output>
   AlterConfigs: MethodDefinition<_strand_v1_AlterConfigsRequest, _strand_v1_AlterConfigsResponse, _strand_v1_AlterConfigsRequest__Output, _strand_v1_AlterConfigsResponse__Output>
   AlterPartition: MethodDefinition<_strand_v1_AlterPartitionRequest, _strand_v1_AlterPartitionResponse, _strand_v1_AlterPartitionRequest__Output, _strand_v1_AlterPartitionResponse__Output>
@@ -228,4 +288,5 @@ export interface ControllerServiceDefinition extends grpc.ServiceDefinition {
   DescribeCluster: MethodDefinition<_strand_v1_DescribeClusterRequest, _strand_v1_DescribeClusterResponse, _strand_v1_DescribeClusterRequest__Output, _strand_v1_DescribeClusterResponse__Output>
   FetchMetadata: MethodDefinition<_strand_v1_FetchMetadataRequest, _strand_v1_FetchMetadataResponse, _strand_v1_FetchMetadataRequest__Output, _strand_v1_FetchMetadataResponse__Output>
   RegisterBroker: MethodDefinition<_strand_v1_RegisterBrokerRequest, _strand_v1_RegisterBrokerResponse, _strand_v1_RegisterBrokerRequest__Output, _strand_v1_RegisterBrokerResponse__Output>
+  RemoveRaftVoter: MethodDefinition<_strand_v1_RemoveRaftVoterRequest, _strand_v1_RemoveRaftVoterResponse, _strand_v1_RemoveRaftVoterRequest__Output, _strand_v1_RemoveRaftVoterResponse__Output>
 }

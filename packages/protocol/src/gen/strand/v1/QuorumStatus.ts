@@ -39,6 +39,14 @@ export interface QuorumStatus {
    * The voters.
    */
   'voters'?: (_strand_v1_QuorumVoter)[];
+  /**
+   * The answering node's own storage directory id (what AddRaftVoter needs for it).
+   */
+  'directoryId'?: (string);
+  /**
+   * Whether the answering node's (node id, directory id) is a voter of its configuration.
+   */
+  'isVoter'?: (boolean);
 }
 
 /**
@@ -77,4 +85,12 @@ export interface QuorumStatus__Output {
    * The voters.
    */
   'voters': (_strand_v1_QuorumVoter__Output)[];
+  /**
+   * The answering node's own storage directory id (what AddRaftVoter needs for it).
+   */
+  'directoryId': (string);
+  /**
+   * Whether the answering node's (node id, directory id) is a voter of its configuration.
+   */
+  'isVoter': (boolean);
 }

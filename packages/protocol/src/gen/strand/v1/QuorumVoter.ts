@@ -15,7 +15,8 @@ export interface QuorumVoter {
    */
   'directoryId'?: (string);
   /**
-   * The voter's internal address (host:port), from configuration.
+   * The voter's internal address (host:port): the one committed by AddRaftVoter, else the
+   * one from configuration (controller.quorum.voters).
    */
   'address'?: (string);
   /**
@@ -38,7 +39,8 @@ export interface QuorumVoter__Output {
    */
   'directoryId': (string);
   /**
-   * The voter's internal address (host:port), from configuration.
+   * The voter's internal address (host:port): the one committed by AddRaftVoter, else the
+   * one from configuration (controller.quorum.voters).
    */
   'address': (string);
   /**
