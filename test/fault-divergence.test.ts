@@ -22,9 +22,10 @@ const SEED = faultSeed(5_003);
 const TOPIC = "diverge";
 let cluster: FaultCluster | undefined;
 
-afterEach(async () => {
-  if (process.env.STRAND_TEST_DUMP_LOGS && cluster !== undefined) console.log(cluster.logs());
-  await cluster?.destroy();
+afterEach(async (ctx) => {
+  await cluster?.destroy(
+    ctx.task.result?.state === "fail" ? `fault-divergence-${SEED}` : undefined,
+  );
   cluster = undefined;
 });
 
@@ -140,5 +141,5 @@ describe("divergence", () => {
         `records, ${truncated.length} truncated) after ${k} committed; new leader ${after.leaderId} took ${m}; log end ` +
         `${leaderLog.logEndOffset}, epochs ${JSON.stringify(leaderLog.epochs, (_, v) => (typeof v === "bigint" ? Number(v) : v))}`,
     );
-  }, 60_000);
+  }, 90_000);
 });

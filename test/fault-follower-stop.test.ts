@@ -25,9 +25,10 @@ const TOPIC = "stall";
 const LAG_MS = 2_000;
 let cluster: FaultCluster | undefined;
 
-afterEach(async () => {
-  if (process.env.STRAND_TEST_DUMP_LOGS && cluster !== undefined) console.log(cluster.logs());
-  await cluster?.destroy();
+afterEach(async (ctx) => {
+  await cluster?.destroy(
+    ctx.task.result?.state === "fail" ? `fault-follower-stop-${SEED}` : undefined,
+  );
   cluster = undefined;
 });
 
@@ -138,5 +139,5 @@ describe("SIGSTOPped followers", () => {
         `HW frozen at ${frozen} with both stopped; ${producer.acked.length} acks, answers ` +
         `${JSON.stringify(Object.fromEntries(producer.codes))}; final HW ${highWatermark}`,
     );
-  }, 60_000);
+  }, 90_000);
 });

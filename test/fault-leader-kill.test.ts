@@ -23,9 +23,10 @@ const SEED = faultSeed(5_001);
 const TOPIC = "kill";
 let cluster: FaultCluster | undefined;
 
-afterEach(async () => {
-  if (process.env.STRAND_TEST_DUMP_LOGS && cluster !== undefined) console.log(cluster.logs());
-  await cluster?.destroy();
+afterEach(async (ctx) => {
+  await cluster?.destroy(
+    ctx.task.result?.state === "fail" ? `fault-leader-kill-${SEED}` : undefined,
+  );
   cluster = undefined;
 });
 
@@ -120,5 +121,5 @@ describe("SIGKILL of the partition leader under acks=all", () => {
       expect(log.epochs, `node ${k + 1}`).toEqual(leaderLog.epochs);
       expect(log.bytes.equals(leaderLog.bytes), `node ${k + 1} byte-identical`).toBe(true);
     }
-  }, 60_000);
+  }, 90_000);
 });

@@ -3,7 +3,7 @@
 // carry a deadline (a stopped node never answers); a producer that records every acknowledged
 // batch and a tail consumer that records every record it saw; reading a partition by fetch or
 // from a stopped node's data dir with @strand/storage. Every loop is bounded in count and time.
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as grpc from "@grpc/grpc-js";
@@ -77,7 +77,7 @@ export class FaultCluster {
       : full;
     const c = new FaultCluster(l, mkdtempSync(join(tmpdir(), "strand-fault-")), options);
     for (let id = 1; id <= options.count; id++) c.#spawn(id, !options.dedicatedController);
-    await c.waitReady(c.nodes, 30_000);
+    await c.waitReady(c.nodes, 40_000);
     return c;
   }
 
@@ -147,7 +147,7 @@ export class FaultCluster {
     return this.#spawn(id, false);
   }
 
-  async waitReady(nodes: readonly NodeProcess[], timeoutMs = 20_000): Promise<void> {
+  async waitReady(nodes: readonly NodeProcess[], timeoutMs = 30_000): Promise<void> {
     await Promise.all(
       nodes.map((n) =>
         waitFor(
@@ -283,9 +283,20 @@ export class FaultCluster {
     await Promise.all(this.#all.map((n) => n.kill("SIGKILL")));
   }
 
-  /** killAll, then removes the data. */
-  async destroy(): Promise<void> {
+  /**
+   * killAll, then removes the data. With `failed`, every node's log lines (and stderr) go to
+   * test-results/<failed>-<time>.log first, and the path is printed.
+   */
+  async destroy(failed?: string): Promise<void> {
     await this.killAll();
+    if (failed !== undefined || process.env.STRAND_TEST_DUMP_LOGS) {
+      const dir = join(import.meta.dirname, "../../test-results");
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, `${failed ?? "fault"}-${Date.now()}.log`);
+      const stderr = this.#all.map((n) => `${n.id} stderr: ${n.stderr}`).join("\n");
+      writeFileSync(file, `${this.logs()}\n${stderr}\n`);
+      console.log(`node logs: ${file}`);
+    }
     rmSync(this.dataRoot, { recursive: true, force: true });
   }
 
@@ -502,12 +513,16 @@ export class SequenceProducer {
   async #run(maxAttempts: number): Promise<void> {
     let backoffMs = 20;
     for (let i = 0; i < maxAttempts && !this.#stopping; i++) {
+      const sentTo = this.#leaderId;
       const { code } = await this.sendOnce();
       if (code === 0) {
         backoffMs = 20;
         continue;
       }
-      if (code === Code.NOT_LEADER_OR_FOLLOWER && this.#leaderId >= 0) continue;
+      // A hint to another broker is followed at once; one naming the broker just asked (it is
+      // still taking over) is retried after the backoff.
+      if (code === Code.NOT_LEADER_OR_FOLLOWER && this.#leaderId >= 0 && this.#leaderId !== sentTo)
+        continue;
       await new Promise((r) => setTimeout(r, backoffMs));
       backoffMs = Math.min(backoffMs * 2, 400);
     }
