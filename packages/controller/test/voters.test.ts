@@ -216,4 +216,55 @@ describe("replacing a controller voter (AddRaftVoter / RemoveRaftVoter)", () => 
     });
     for (const n of final) expect(imageHex(n)).toBe(imageHex(leader));
   }, 60_000);
+
+  it("removes the active controller itself (leadership moves) and refuses to remove the last voter", async () => {
+    const root = mkdtempSync(join(tmpdir(), "strand-voters-"));
+    cleanup.push(() => rmSync(root, { recursive: true, force: true }));
+    const ports = await freePorts(4);
+    const voters: VoterConfig[] = ports
+      .slice(0, 3)
+      .map((port, k) => ({ id: nodeId(k + 1), host: "127.0.0.1", port }));
+    const nodes = await Promise.all(
+      voters.map((v) =>
+        start({
+          nodeId: v.id,
+          dataDir: join(root, `n${v.id}`),
+          listen: `127.0.0.1:${v.port}`,
+          voters,
+        }),
+      ),
+    );
+    const first = await activeOf(nodes);
+    const res = await client(first.address).removeRaftVoter({
+      nodeId: first.id,
+      directoryId: first.driver.dir,
+    });
+    expect(res.error?.code).toBe(0);
+    const rest = nodes.filter((n) => n !== first);
+    const next = await activeOf(rest);
+    await commitOne(next);
+    expect(first.driver.status().isVoter).toBe(false);
+    expect(first.controller.isActive).toBe(false);
+    expect(
+      next.driver
+        .status()
+        .voters.map((k) => k.id)
+        .sort(),
+    ).toEqual(rest.map((n) => n.id).sort());
+
+    // A standalone quorum: its only voter cannot be removed.
+    const solo = await start({
+      nodeId: nodeId(9),
+      dataDir: join(root, "solo"),
+      listen: `127.0.0.1:${ports[3]}`,
+      voters: [{ id: nodeId(9), host: "127.0.0.1", port: ports[3]! }],
+    });
+    await activeOf([solo]);
+    const last = await client(solo.address).removeRaftVoter({
+      nodeId: 9,
+      directoryId: solo.driver.dir,
+    });
+    expect(last.error?.code).toBe(ErrorCode.INVALID_REQUEST.code);
+    expect(last.error?.message).toMatch(/last voter/);
+  }, 30_000);
 });

@@ -571,18 +571,30 @@ export class ControllerNode {
       return VOTER_CHANGE_OK;
     } catch (error) {
       this.#demote(`voter change at ${offset} failed: ${String(error)}`);
-      if (error instanceof ProposalRefusedError && error.reason === "configChangePending")
-        return voterChangeError(ErrorCode.REQUEST_TIMED_OUT, "a voter change is pending: retry");
-      if (error instanceof ProposalRefusedError && error.reason === "invalidChange")
-        return voterChangeError(
-          ErrorCode.INVALID_REQUEST,
-          `invalid voter change: ${error.message}`,
-        );
-      if (error instanceof NotLeaderError) return this.#notController();
-      return voterChangeError(ErrorCode.REQUEST_TIMED_OUT, `voter change failed: ${String(error)}`);
+      return this.#changeFailed(error, change, offset);
     } finally {
       this.#outstanding--;
     }
+  }
+
+  /**
+   * Maps a failed voter change to its outcome. A leader that removed itself steps down as the
+   * removal commits, so the driver reports "not leader, maybe committed": that is success
+   * when the change is in this node's configuration and committed (commit reached `offset`).
+   */
+  #changeFailed(error: unknown, change: VoterChange, offset: number): VoterChangeOutcome {
+    if (error instanceof NotLeaderError) {
+      const s = this.#raft.status();
+      const has = s.voters.some((k) => k.id === change.voter.id && k.dir === change.voter.dir);
+      const inEffect = has === (change.type === "addVoter");
+      if (error.maybeCommitted && inEffect && s.commit >= offset) return VOTER_CHANGE_OK;
+      return this.#notController();
+    }
+    if (error instanceof ProposalRefusedError && error.reason === "configChangePending")
+      return voterChangeError(ErrorCode.REQUEST_TIMED_OUT, "a voter change is pending: retry");
+    if (error instanceof ProposalRefusedError && error.reason === "invalidChange")
+      return voterChangeError(ErrorCode.INVALID_REQUEST, `invalid voter change: ${error.message}`);
+    return voterChangeError(ErrorCode.REQUEST_TIMED_OUT, `voter change failed: ${String(error)}`);
   }
 
   /** Stops the timer, fails pending requests, ends streams, stops Raft and the server. */
