@@ -1,11 +1,12 @@
 /**
- * Runs the benchmark suites: `npm run bench -- [storage|protocol|all] [suite options]`.
+ * Runs the benchmark suites: `npm run bench -- [cluster|storage|protocol|all] [suite options]`.
  * Each suite is its own script; this one only dispatches, so `npm run bench` has one entry.
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 
 const suites: Record<string, string> = {
+  cluster: "bench-cluster.ts",
   protocol: "bench-protocol.ts",
   storage: "bench-storage.ts",
 };

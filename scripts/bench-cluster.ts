@@ -1,0 +1,860 @@
+/**
+ * Cluster benchmark: a local 3-node combined Strand cluster (started and stopped here), a topic
+ * with RF 3, acks=all and min.insync.replicas 2, and
+ *
+ * 1. produce throughput and per-request latency over ProduceStream (pipelined, straight to each
+ *    partition's leader) for 100-byte records in 16 KiB and 256 KiB batches encoded once;
+ * 2. fetch throughput from the start of the log, straight from the leaders, large max bytes;
+ * 3. end-to-end latency at a fixed rate: a paced acks=all producer and Subscribe consumers; the
+ *    send time travels in the first record's key of each batch;
+ * 4. the ceiling: a bare grpc-js bidi stream between two processes carrying the same bytes with
+ *    the same streams and in-flight depth (scripts/bench-grpc-ceiling.ts).
+ *
+ * A script, never a test. Percentiles come from a log-bucketed histogram (scripts/bench/
+ * histogram.ts, < 0.8 % relative error; max exact). MB = 10^6 bytes of RecordBatch bytes.
+ *
+ *   npm run bench -- cluster [--records N] [--record-size 100] [--batch-bytes 16384,262144]
+ *     [--partitions 6] [--in-flight N] [--e2e-rate 50000] [--e2e-seconds 10] [--e2e-linger-ms 5]
+ *     [--phases produce,fetch,e2e,ceiling] [--profile DIR] [--json] [--help]
+ */
+import { execSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import * as grpc from "@grpc/grpc-js";
+import { clientProto } from "@strand/broker";
+import { decodeRecordBatch, encodeRecordBatch, type RecordInput } from "@strand/protocol";
+import type { FetchResponse__Output } from "@strand/protocol/gen/strand/v1/FetchResponse.ts";
+import type { MetadataResponse__Output } from "@strand/protocol/gen/strand/v1/MetadataResponse.ts";
+import type { ProduceStreamResponse__Output } from "@strand/protocol/gen/strand/v1/ProduceStreamResponse.ts";
+import type { SubscribeResponse__Output } from "@strand/protocol/gen/strand/v1/SubscribeResponse.ts";
+import { BenchCluster } from "./bench/cluster.ts";
+import {
+  nowUs,
+  printProfileSummary,
+  summarizeProfiles,
+  type WindowUs,
+} from "./bench/cpuprofile.ts";
+import { Histogram, type LatencySummaryMs } from "./bench/histogram.ts";
+import { type CeilingResult, measureCeiling } from "./bench-grpc-ceiling.ts";
+
+const TARGET_PRODUCE_RECORDS_PER_SEC = 250_000;
+const TARGET_FETCH_RECORDS_PER_SEC = 500_000;
+const TARGET_E2E_P99_MS = 20;
+const WARMUP_SECONDS = 1.5;
+/** Produce is stopped after this long even if --records are not all sent (bounds the run). */
+const PRODUCE_SECONDS_MAX = 20;
+const FETCH_SECONDS_MAX = 20;
+const FETCH_PARTITION_MAX_BYTES = 8 * 1024 * 1024;
+const E2E_IN_FLIGHT_MAX = 200;
+const E2E_BATCH_BYTES_MAX = 256 * 1024;
+const E2E_DRAIN_MS = 3_000;
+const CEILING_SECONDS = 3;
+const BATCH_HEADER_BYTES = 61;
+const CHANNEL_OPTIONS = {
+  "grpc.max_receive_message_length": -1,
+  "grpc.max_send_message_length": -1,
+};
+/**
+ * Default pipelining depth per leader stream, in bytes: enough to keep a leader busy (32 x 16 KiB
+ * batches) without queueing seconds of 256 KiB batches, which only adds latency.
+ */
+const IN_FLIGHT_BYTES = 512 * 1024;
+const PHASES = ["produce", "fetch", "e2e", "ceiling"] as const;
+
+interface Options {
+  readonly records: number;
+  readonly recordSize: number;
+  readonly batchBytes: readonly number[];
+  readonly partitions: number;
+  /** Requests in flight per leader stream; null = as many as fit in IN_FLIGHT_BYTES. */
+  readonly inFlight: number | null;
+  readonly e2eRate: number;
+  readonly e2eSeconds: number;
+  readonly e2eLingerMs: number;
+  readonly phases: ReadonlySet<string>;
+  readonly profileDir: string | undefined;
+  readonly json: boolean;
+}
+
+function inFlightFor(options: Options, batchBytes: number): number {
+  return options.inFlight ?? Math.max(2, Math.floor(IN_FLIGHT_BYTES / batchBytes));
+}
+
+function usage(): string {
+  return [
+    "usage: npm run bench -- cluster [options]",
+    "  --records N            records produced per batch size (default 2000000; capped at 20 s)",
+    "  --record-size N        value bytes per record (default 100)",
+    "  --batch-bytes A,B      batch sizes in bytes, comma-separated (default 16384,262144)",
+    "  --partitions N         partitions of each bench topic (default 6)",
+    "  --in-flight N          produce requests in flight per leader stream (default: 512 KiB",
+    "                         worth, i.e. 32 of 16 KiB, 2 of 256 KiB)",
+    "  --e2e-rate N           records/s of the paced end-to-end producer (default 50000)",
+    "  --e2e-seconds N        measured end-to-end seconds (default 10)",
+    "  --e2e-linger-ms N      the paced producer sends what is due every N ms (default 5)",
+    "  --phases LIST          any of produce,fetch,e2e,ceiling (default all)",
+    "  --profile DIR          run every node with --cpu-prof into DIR and summarize self time",
+    "  --json                 print the results as JSON",
+  ].join("\n");
+}
+
+function parseOptions(): Options | null {
+  const { values } = parseArgs({
+    options: {
+      records: { type: "string", default: "2000000" },
+      "record-size": { type: "string", default: "100" },
+      "batch-bytes": { type: "string", default: "16384,262144" },
+      partitions: { type: "string", default: "6" },
+      "in-flight": { type: "string" },
+      "e2e-rate": { type: "string", default: "50000" },
+      "e2e-seconds": { type: "string", default: "10" },
+      "e2e-linger-ms": { type: "string", default: "5" },
+      phases: { type: "string", default: PHASES.join(",") },
+      profile: { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) return null;
+  const positive = (name: string, text: string) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`);
+    return n;
+  };
+  const phases = new Set(values.phases.split(","));
+  for (const p of phases)
+    if (!(PHASES as readonly string[]).includes(p))
+      throw new Error(`--phases: unknown phase ${p}; use ${PHASES.join(",")}`);
+  return {
+    records: positive("records", values.records),
+    recordSize: positive("record-size", values["record-size"]),
+    batchBytes: values["batch-bytes"].split(",").map((b) => positive("batch-bytes", b)),
+    partitions: positive("partitions", values.partitions),
+    inFlight: values["in-flight"] === undefined ? null : positive("in-flight", values["in-flight"]),
+    e2eRate: positive("e2e-rate", values["e2e-rate"]),
+    e2eSeconds: positive("e2e-seconds", values["e2e-seconds"]),
+    e2eLingerMs: positive("e2e-linger-ms", values["e2e-linger-ms"]),
+    phases,
+    profileDir: values.profile === undefined ? undefined : resolve(values.profile),
+    json: values.json,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// gRPC plumbing
+
+type V1 = ReturnType<typeof clientProto>["strand"]["v1"];
+
+interface Conn {
+  readonly nodeId: number;
+  readonly produce: InstanceType<V1["ProduceService"]>;
+  readonly fetch: InstanceType<V1["FetchService"]>;
+  readonly metadata: InstanceType<V1["MetadataService"]>;
+  readonly admin: InstanceType<V1["AdminService"]>;
+}
+
+function connect(nodeId: number, address: string): Conn {
+  const v1 = clientProto().strand.v1;
+  const creds = grpc.credentials.createInsecure();
+  const produce = new v1.ProduceService(address, creds, CHANNEL_OPTIONS);
+  const shared = { ...CHANNEL_OPTIONS, channelOverride: produce.getChannel() };
+  return {
+    nodeId,
+    produce,
+    fetch: new v1.FetchService(address, creds, shared),
+    metadata: new v1.MetadataService(address, creds, shared),
+    admin: new v1.AdminService(address, creds, shared),
+  };
+}
+
+function unary<T>(
+  start: (cb: (error: grpc.ServiceError | null, response?: T) => void) => unknown,
+): Promise<T> {
+  return new Promise((res, rej) => {
+    start((error, response) => (error !== null ? rej(error) : res(response as T)));
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Creates `topic` (RF 3, min ISR 2) and waits until every partition has a leader and ISR 3. */
+async function createTopic(
+  conns: readonly Conn[],
+  topic: string,
+  partitions: number,
+): Promise<Map<number, Conn>> {
+  const created = await unary<{ topics: { errorCode: number; errorMessage: string }[] }>((cb) =>
+    conns[0]!.admin.CreateTopics(
+      {
+        topics: [
+          {
+            name: topic,
+            partitionCount: partitions,
+            replicationFactor: 3,
+            configs: [{ key: "min.insync.replicas", value: "2" }],
+          },
+        ],
+        timeoutMs: 10_000,
+      },
+      cb,
+    ),
+  );
+  if (created.topics[0]?.errorCode !== 0)
+    throw new Error(`CreateTopics ${topic}: ${created.topics[0]?.errorMessage}`);
+  for (let round = 0; round < 300; round++) {
+    const leaders = await leadersOf(conns, topic, partitions);
+    if (leaders !== null) return leaders;
+    await sleep(100);
+  }
+  throw new Error(`${topic}: partitions did not get leaders with a full ISR in 30 s`);
+}
+
+/** partition -> leader connection, once every node agrees and each ISR has 3 members. */
+async function leadersOf(
+  conns: readonly Conn[],
+  topic: string,
+  partitions: number,
+): Promise<Map<number, Conn> | null> {
+  const byId = new Map(conns.map((c) => [c.nodeId, c]));
+  let leaders: Map<number, Conn> | null = null;
+  for (const c of conns) {
+    const md = await unary<MetadataResponse__Output>((cb) =>
+      c.metadata.Metadata({ topics: [topic] }, cb),
+    );
+    const parts = md.topics[0]?.partitions ?? [];
+    if (parts.length !== partitions) return null;
+    const here = new Map<number, Conn>();
+    for (const p of parts) {
+      const leader = byId.get(p.leaderId);
+      if (leader === undefined || p.isr.length !== 3) return null;
+      here.set(p.partition, leader);
+    }
+    if (leaders !== null && [...here].some(([p, l]) => leaders?.get(p) !== l)) return null;
+    leaders = here;
+  }
+  return leaders;
+}
+
+/** leader connection -> the partitions it leads. */
+function byLeader(leaders: ReadonlyMap<number, Conn>): Map<Conn, number[]> {
+  const out = new Map<Conn, number[]>();
+  for (const [partition, conn] of [...leaders].sort((a, b) => a[0] - b[0])) {
+    const list = out.get(conn) ?? [];
+    list.push(partition);
+    out.set(conn, list);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Produce
+
+interface EncodedBatch {
+  readonly bytes: Buffer;
+  readonly records: number;
+}
+
+/** One batch of `recordSize`-byte records, as many as fit in `batchBytes`. */
+function encodeBatch(batchBytes: number, recordSize: number): EncodedBatch {
+  const value = Buffer.alloc(recordSize, "x");
+  let count = Math.max(1, Math.floor((batchBytes - BATCH_HEADER_BYTES) / (recordSize + 6)));
+  for (;;) {
+    const records: RecordInput[] = Array.from({ length: count }, () => ({ key: null, value }));
+    const bytes = encodeRecordBatch({ baseTimestamp: BigInt(Date.now()), records });
+    if (bytes.length <= batchBytes || count === 1) return { bytes, records: count };
+    count--;
+  }
+}
+
+interface ProduceResult {
+  readonly batchBytes: number;
+  readonly streams: number;
+  readonly inFlightPerStream: number;
+  readonly recordsPerBatch: number;
+  readonly records: number;
+  readonly requests: number;
+  readonly errors: number;
+  readonly seconds: number;
+  readonly recordsPerSec: number;
+  readonly mbPerSec: number;
+  readonly latencyMs: LatencySummaryMs;
+  firstError?: string;
+}
+
+interface ProduceRun {
+  readonly topic: string;
+  readonly batch: EncodedBatch;
+  readonly leaders: ReadonlyMap<number, Conn>;
+  readonly inFlight: number;
+  readonly recordsBudget: number;
+  readonly secondsMax: number;
+}
+
+/** Pipelined ProduceStream per leader; one batch (one partition) per request. */
+async function produceRun(run: ProduceRun): Promise<ProduceResult> {
+  const hist = new Histogram();
+  const state = { sentRecords: 0, acked: 0, requests: 0, errors: 0, firstError: "" };
+  const started = performance.now();
+  const deadline = started + run.secondsMax * 1000;
+  let lastAck = started;
+  let nextId = 0;
+  const more = () => state.sentRecords < run.recordsBudget && performance.now() < deadline;
+  await Promise.all(
+    [...byLeader(run.leaders)].map(
+      ([conn, partitions]) =>
+        new Promise<void>((resolveStream, rejectStream) => {
+          const call = conn.produce.ProduceStream();
+          const sentAt = new Map<number, number>();
+          let turn = 0;
+          const send = () => {
+            const id = nextId++;
+            const partition = partitions[turn++ % partitions.length]!;
+            sentAt.set(id, performance.now());
+            state.sentRecords += run.batch.records;
+            call.write({
+              correlationId: String(id),
+              request: {
+                acks: "ACKS_ALL",
+                timeoutMs: 30_000,
+                topics: [
+                  { topic: run.topic, partitions: [{ partition, records: run.batch.bytes }] },
+                ],
+              },
+            });
+          };
+          call.on("data", (r: ProduceStreamResponse__Output) => {
+            const id = Number(r.correlationId);
+            const now = performance.now();
+            hist.record((now - sentAt.get(id)!) * 1000);
+            sentAt.delete(id);
+            lastAck = now;
+            state.requests++;
+            const p = r.response?.topics[0]?.partitions[0];
+            if (p === undefined || p.errorCode !== 0) {
+              state.errors++;
+              state.firstError ||= `${p?.errorCode}: ${p?.errorMessage}`;
+            } else state.acked += run.batch.records;
+            if (more()) send();
+            else if (sentAt.size === 0) call.end();
+          });
+          call.on("error", rejectStream);
+          call.on("end", () => resolveStream());
+          for (let i = 0; i < run.inFlight && more(); i++) send();
+        }),
+    ),
+  );
+  const seconds = (lastAck - started) / 1000;
+  return {
+    batchBytes: run.batch.bytes.length,
+    streams: byLeader(run.leaders).size,
+    inFlightPerStream: run.inFlight,
+    recordsPerBatch: run.batch.records,
+    records: state.acked,
+    requests: state.requests,
+    errors: state.errors,
+    seconds,
+    recordsPerSec: state.acked / seconds,
+    mbPerSec: (state.acked / run.batch.records) * (run.batch.bytes.length / 1e6 / seconds),
+    latencyMs: hist.summaryMs(),
+    ...(state.firstError === "" ? {} : { firstError: state.firstError }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fetch
+
+interface FetchResult {
+  readonly topic: string;
+  readonly records: number;
+  readonly bytes: number;
+  readonly requests: number;
+  readonly seconds: number;
+  readonly recordsPerSec: number;
+  readonly mbPerSec: number;
+}
+
+/** Records and the next offset of whole batches in `buf` (header fields only, no CRC). */
+function scanRecords(buf: Buffer): { records: number; next: bigint | null } {
+  let records = 0;
+  let next: bigint | null = null;
+  for (let pos = 0; pos + BATCH_HEADER_BYTES <= buf.length; ) {
+    const size = 12 + buf.readInt32BE(pos + 8);
+    if (pos + size > buf.length) break;
+    records += buf.readInt32BE(pos + 57);
+    next = buf.readBigInt64BE(pos) + BigInt(buf.readInt32BE(pos + 23)) + 1n;
+    pos += size;
+  }
+  return { records, next };
+}
+
+/** One fetch loop per partition (straight to its leader) from offset 0 to the high watermark. */
+async function fetchRun(topic: string, leaders: ReadonlyMap<number, Conn>): Promise<FetchResult> {
+  const totals = { records: 0, bytes: 0, requests: 0 };
+  const started = performance.now();
+  const deadline = started + FETCH_SECONDS_MAX * 1000;
+  await Promise.all(
+    [...leaders].map(async ([partition, conn]) => {
+      let offset = 0n;
+      let hw = 1n;
+      while (offset < hw && performance.now() < deadline) {
+        const r = await unary<FetchResponse__Output>((cb) =>
+          conn.fetch.Fetch(
+            {
+              maxWaitMs: 0,
+              minBytes: 0,
+              maxBytes: FETCH_PARTITION_MAX_BYTES,
+              topics: [
+                {
+                  topic,
+                  partitions: [
+                    {
+                      partition,
+                      fetchOffset: String(offset),
+                      partitionMaxBytes: FETCH_PARTITION_MAX_BYTES,
+                    },
+                  ],
+                },
+              ],
+            },
+            cb,
+          ),
+        );
+        const p = r.topics[0]?.partitions[0];
+        if (p === undefined || p.errorCode !== 0)
+          throw new Error(`fetch ${topic}-${partition}: ${p?.errorCode} ${p?.errorMessage}`);
+        hw = BigInt(p.highWatermark);
+        const scan = scanRecords(p.records);
+        totals.records += scan.records;
+        totals.bytes += p.records.length;
+        totals.requests++;
+        if (scan.next === null) break;
+        offset = scan.next;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    topic,
+    ...totals,
+    seconds,
+    recordsPerSec: totals.records / seconds,
+    mbPerSec: totals.bytes / 1e6 / seconds,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// End to end
+
+interface E2eResult {
+  readonly targetRecordsPerSec: number;
+  readonly lingerMs: number;
+  readonly producedRecordsPerSec: number;
+  readonly seconds: number;
+  readonly records: number;
+  readonly missing: number;
+  readonly errors: number;
+  readonly firstError: string;
+  readonly latencyMs: LatencySummaryMs;
+  readonly ackLatencyMs: LatencySummaryMs;
+}
+
+/** A batch of `count` records whose first key is the send time (performance.now(), float64). */
+function timedBatch(count: number, value: Buffer, sentAtMs: number): Buffer {
+  const key = Buffer.allocUnsafe(8);
+  key.writeDoubleBE(sentAtMs, 0);
+  const records: RecordInput[] = Array.from({ length: count }, (_, i) => ({
+    key: i === 0 ? key : null,
+    value,
+  }));
+  return encodeRecordBatch({ baseTimestamp: BigInt(Date.now()), records });
+}
+
+/** Subscribe streams on every leader: records each batch's latency (record-weighted). */
+function subscribeAll(
+  topic: string,
+  leaders: ReadonlyMap<number, Conn>,
+  onBatch: (sentAtMs: number, records: number) => void,
+): { cancel(): void } {
+  const calls = [...byLeader(leaders)].map(([conn, partitions]) => {
+    const call = conn.fetch.Subscribe({
+      topics: [
+        { topic, partitions: partitions.map((partition) => ({ partition, fetchOffset: "0" })) },
+      ],
+      maxBytes: 0,
+    });
+    call.on("data", (msg: SubscribeResponse__Output) => {
+      const buf = msg.result?.records;
+      if (buf === undefined || buf.length === 0) return;
+      for (let pos = 0; pos + BATCH_HEADER_BYTES <= buf.length; ) {
+        const size = 12 + buf.readInt32BE(pos + 8);
+        const batch = decodeRecordBatch(buf, { position: pos, verifyCrc: false });
+        const key = batch.records[0]?.key;
+        if (key !== null && key !== undefined && key.length === 8)
+          onBatch(key.readDoubleBE(0), batch.records.length);
+        pos += size;
+      }
+    });
+    call.on("error", () => undefined);
+    return call;
+  });
+  return {
+    cancel: () => {
+      for (const c of calls) c.cancel();
+    },
+  };
+}
+
+/**
+ * A producer paced to `rate` records/s: every linger interval it sends the records due so far
+ * as one batch (round robin over partitions, as a producer with linger.ms would). Latency runs
+ * from that send to the consumer's receipt, so it excludes the linger wait itself.
+ */
+async function e2eRun(
+  topic: string,
+  leaders: ReadonlyMap<number, Conn>,
+  options: Options,
+): Promise<E2eResult> {
+  const latency = new Histogram();
+  const ackLatency = new Histogram();
+  const value = Buffer.alloc(options.recordSize, "x");
+  const started = performance.now();
+  const measureFrom = started + WARMUP_SECONDS * 1000;
+  const measureTo = measureFrom + options.e2eSeconds * 1000;
+  const counts = { produced: 0, measuredSent: 0, measuredSeen: 0, errors: 0, firstError: "" };
+  const sub = subscribeAll(topic, leaders, (sentAtMs, records) => {
+    if (sentAtMs < measureFrom || sentAtMs >= measureTo) return;
+    latency.record((performance.now() - sentAtMs) * 1000, records);
+    counts.measuredSeen += records;
+  });
+  const streams = [...byLeader(leaders)].map(([conn, partitions]) => {
+    const call = conn.produce.ProduceStream();
+    const sentAt = new Map<number, number>();
+    call.on("data", (r: ProduceStreamResponse__Output) => {
+      const id = Number(r.correlationId);
+      ackLatency.record((performance.now() - sentAt.get(id)!) * 1000);
+      sentAt.delete(id);
+      const p = r.response?.topics[0]?.partitions[0];
+      if (p === undefined || p.errorCode !== 0) {
+        counts.errors++;
+        counts.firstError ||= `${p?.errorCode}: ${p?.errorMessage}`;
+      }
+    });
+    call.on("error", () => undefined);
+    return { call, partitions, sentAt };
+  });
+  let turn = 0;
+  let nextId = 0;
+  // A batch holds at most what fits in E2E_BATCH_BYTES_MAX (a producer's batch.size); a late
+  // tick sends several batches rather than one over max.message.bytes.
+  const batchRecordsMax = Math.max(1, Math.floor(E2E_BATCH_BYTES_MAX / (options.recordSize + 8)));
+  while (performance.now() < measureTo) {
+    await sleep(options.e2eLingerMs);
+    const now = Math.min(performance.now(), measureTo);
+    let due = Math.floor(((now - started) / 1000) * options.e2eRate) - counts.produced;
+    for (let k = 0; due > 0 && k < streams.length * 16; k++) {
+      const slot = turn++;
+      const s = streams[slot % streams.length]!;
+      if (s.sentAt.size >= E2E_IN_FLIGHT_MAX) continue;
+      const count = Math.min(due, batchRecordsMax);
+      const partition = s.partitions[Math.floor(slot / streams.length) % s.partitions.length]!;
+      const id = nextId++;
+      const sentAtMs = performance.now();
+      s.sentAt.set(id, sentAtMs);
+      s.call.write({
+        correlationId: String(id),
+        request: {
+          acks: "ACKS_ALL",
+          timeoutMs: 30_000,
+          topics: [
+            { topic, partitions: [{ partition, records: timedBatch(count, value, sentAtMs) }] },
+          ],
+        },
+      });
+      due -= count;
+      counts.produced += count;
+      if (sentAtMs >= measureFrom) counts.measuredSent += count;
+    }
+  }
+  for (let i = 0; i < E2E_DRAIN_MS / 10 && counts.measuredSeen < counts.measuredSent; i++)
+    await sleep(10);
+  for (const s of streams) s.call.end();
+  sub.cancel();
+  return {
+    targetRecordsPerSec: options.e2eRate,
+    lingerMs: options.e2eLingerMs,
+    producedRecordsPerSec: counts.produced / ((measureTo - started) / 1000),
+    seconds: options.e2eSeconds,
+    records: counts.measuredSeen,
+    missing: counts.measuredSent - counts.measuredSeen,
+    errors: counts.errors,
+    firstError: counts.firstError,
+    latencyMs: latency.summaryMs(),
+    ackLatencyMs: ackLatency.summaryMs(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+/** A measured phase on the profiles' clock. */
+interface PhaseWindow extends WindowUs {
+  readonly name: string;
+}
+
+interface Report {
+  readonly machine: { cpu: string; cores: number; memGiB: number; node: string; load: string };
+  readonly options: Omit<Options, "phases"> & { phases: string[] };
+  readonly leaders: Record<string, number[]>;
+  readonly windows: PhaseWindow[];
+  readonly produce: ProduceResult[];
+  readonly fetch: FetchResult[];
+  readonly e2e: E2eResult | null;
+  readonly ceiling: (CeilingResult & { strandShare: number | null })[];
+  readonly targets: { name: string; target: string; result: string; met: boolean }[];
+}
+
+function machine(): Report["machine"] {
+  let cpu = cpus()[0]?.model ?? "unknown";
+  try {
+    cpu = execSync("lscpu | grep 'Model name'", { encoding: "utf8" })
+      .replace(/Model name:\s*/, "")
+      .trim();
+  } catch {
+    // lscpu missing: keep the os.cpus() model
+  }
+  const load = execSync("cat /proc/loadavg", { encoding: "utf8" }).trim();
+  return {
+    cpu,
+    cores: cpus().length,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    load,
+  };
+}
+
+const fmt = (n: number, digits = 0) =>
+  Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: digits }) : "-";
+
+function targets(r: Omit<Report, "targets">): Report["targets"] {
+  const out: Report["targets"] = [];
+  const small = r.produce.find((p) => p.batchBytes <= 16_384) ?? r.produce[0];
+  if (small !== undefined)
+    out.push({
+      name: `produce, ${fmt(small.batchBytes)} B batches`,
+      target: `>= ${fmt(TARGET_PRODUCE_RECORDS_PER_SEC)} records/s`,
+      result: `${fmt(small.recordsPerSec)} records/s`,
+      met: small.recordsPerSec >= TARGET_PRODUCE_RECORDS_PER_SEC,
+    });
+  for (const f of r.fetch)
+    out.push({
+      name: `fetch ${f.topic}`,
+      target: `>= ${fmt(TARGET_FETCH_RECORDS_PER_SEC)} records/s`,
+      result: `${fmt(f.recordsPerSec)} records/s`,
+      met: f.recordsPerSec >= TARGET_FETCH_RECORDS_PER_SEC,
+    });
+  if (r.e2e !== null)
+    out.push({
+      name: `end-to-end p99 at ${fmt(r.e2e.targetRecordsPerSec)} records/s`,
+      target: `<= ${TARGET_E2E_P99_MS} ms`,
+      result: `${r.e2e.latencyMs.p99} ms`,
+      met: r.e2e.latencyMs.p99 <= TARGET_E2E_P99_MS && r.e2e.missing === 0,
+    });
+  return out;
+}
+
+function printReport(r: Report): void {
+  const m = r.machine;
+  console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, Node ${m.node}`);
+  console.log(`load before: ${m.load}`);
+  console.log(`leaders (node -> partitions): ${JSON.stringify(r.leaders)}`);
+  if (r.produce.length > 0) {
+    console.log(
+      "\nproduce (acks=all, RF 3, min ISR 2)  rec/batch     records/s      MB/s   p50 ms   p95 ms   p99 ms p99.9 ms   max ms  errors",
+    );
+    for (const p of r.produce) {
+      console.log(
+        `  ${`${fmt(p.batchBytes)} B, ${p.streams} streams x ${p.inFlightPerStream} in flight`.padEnd(34)} ${fmt(p.recordsPerBatch).padStart(9)} ${fmt(p.recordsPerSec).padStart(13)} ${fmt(p.mbPerSec, 1).padStart(9)} ${[p.latencyMs.p50, p.latencyMs.p95, p.latencyMs.p99, p.latencyMs.p999, p.latencyMs.max].map((x) => fmt(x, 1).padStart(8)).join(" ")} ${String(p.errors).padStart(7)}`,
+      );
+      if (p.firstError !== undefined) console.log(`    first error: ${p.firstError}`);
+    }
+  }
+  if (r.fetch.length > 0) {
+    console.log("\nfetch from offset 0 (leaders)            records/s      MB/s  requests");
+    for (const f of r.fetch)
+      console.log(
+        `  ${f.topic.padEnd(36)} ${fmt(f.recordsPerSec).padStart(13)} ${fmt(f.mbPerSec, 1).padStart(9)} ${String(f.requests).padStart(9)}`,
+      );
+  }
+  if (r.e2e !== null) {
+    const e = r.e2e;
+    console.log(
+      `\nend to end at ${fmt(e.targetRecordsPerSec)} records/s, linger ${e.lingerMs} ms (produced ${fmt(e.producedRecordsPerSec)}/s, ${e.seconds} s, ${fmt(e.records)} records, missing ${e.missing}, errors ${e.errors})`,
+    );
+    const row = (name: string, l: LatencySummaryMs) =>
+      console.log(
+        `  ${name.padEnd(30)} p50 ${fmt(l.p50, 2)} ms  p95 ${fmt(l.p95, 2)} ms  p99 ${fmt(l.p99, 2)} ms  max ${fmt(l.max, 2)} ms`,
+      );
+    row("produce send -> consume", e.latencyMs);
+    row("produce send -> ack (acks=all)", e.ackLatencyMs);
+    if (e.firstError !== "") console.log(`  first error: ${e.firstError}`);
+  }
+  if (r.ceiling.length > 0) {
+    console.log(
+      "\nceiling: bare grpc-js bidi stream, 2 processes       MB/s   Strand produce share",
+    );
+    for (const c of r.ceiling)
+      console.log(
+        `  ${`${c.mode}, ${fmt(c.payloadBytes)} B x ${c.streams} streams x ${c.inFlight} in flight`.padEnd(50)} ${fmt(c.mbPerSec, 1).padStart(7)}   ${c.strandShare === null ? "-" : `${(100 * c.strandShare).toFixed(0)} %`}`,
+      );
+  }
+  console.log("\ntargets");
+  for (const t of r.targets)
+    console.log(`  ${t.met ? "met   " : "MISSED"} ${t.name}: ${t.result} (target ${t.target})`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function runCluster(
+  options: Options,
+  cluster: BenchCluster,
+): Promise<Omit<Report, "targets" | "ceiling" | "machine" | "options">> {
+  const conns = cluster.nodes.map((n) => connect(n.id, n.clientAddress));
+  const leadersReport: Record<string, number[]> = {};
+  const windows: PhaseWindow[] = [];
+  const timed = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+    const fromUs = nowUs();
+    const result = await run();
+    windows.push({ name, fromUs, toUs: nowUs() });
+    return result;
+  };
+  const produce: ProduceResult[] = [];
+  const fetch: FetchResult[] = [];
+  let e2e: E2eResult | null = null;
+  const log = (s: string) => (options.json ? undefined : console.error(s));
+  try {
+    for (const batchBytes of options.batchBytes) {
+      if (!options.phases.has("produce") && !options.phases.has("fetch")) break;
+      const topic = `bench-${batchBytes}`;
+      const leaders = await createTopic(conns, topic, options.partitions);
+      for (const [c, ps] of byLeader(leaders)) leadersReport[`${topic} node ${c.nodeId}`] = ps;
+      const batch = encodeBatch(batchBytes, options.recordSize);
+      const base = { topic, batch, leaders, inFlight: inFlightFor(options, batch.bytes.length) };
+      log(`produce ${topic}: warm-up ${WARMUP_SECONDS} s`);
+      await produceRun({
+        ...base,
+        recordsBudget: Number.POSITIVE_INFINITY,
+        secondsMax: WARMUP_SECONDS,
+      });
+      log(`produce ${topic}: ${fmt(options.records)} records`);
+      const p = await timed(`produce ${topic}`, () =>
+        produceRun({ ...base, recordsBudget: options.records, secondsMax: PRODUCE_SECONDS_MAX }),
+      );
+      if (options.phases.has("produce")) produce.push(p);
+      if (options.phases.has("fetch")) {
+        log(`fetch ${topic} from offset 0`);
+        fetch.push(await timed(`fetch ${topic}`, () => fetchRun(topic, leaders)));
+      }
+    }
+    if (options.phases.has("e2e")) {
+      const leaders = await createTopic(conns, "bench-e2e", options.partitions);
+      log(`end to end at ${fmt(options.e2eRate)} records/s for ${options.e2eSeconds} s`);
+      e2e = await timed("e2e", () => e2eRun("bench-e2e", leaders, options));
+    }
+  } finally {
+    for (const c of conns) c.produce.close();
+  }
+  return { leaders: leadersReport, windows, produce, fetch, e2e };
+}
+
+async function runCeilings(
+  options: Options,
+  produce: readonly ProduceResult[],
+): Promise<Report["ceiling"]> {
+  const out: Report["ceiling"] = [];
+  for (const batchBytes of options.batchBytes) {
+    const payload = encodeBatch(batchBytes, options.recordSize).bytes;
+    const strand = produce.find((p) => p.batchBytes === payload.length);
+    for (const mode of ["raw", "proto"] as const) {
+      const c = await measureCeiling({
+        mode,
+        payload,
+        streams: Math.min(3, options.partitions),
+        inFlight: inFlightFor(options, payload.length),
+        seconds: CEILING_SECONDS,
+      });
+      out.push({ ...c, strandShare: strand === undefined ? null : strand.mbPerSec / c.mbPerSec });
+    }
+  }
+  return out;
+}
+
+/** Self time per node during each measured phase (start-up and warm-up excluded). */
+function summarizeCpuProfiles(dir: string, windows: readonly PhaseWindow[], json: boolean): void {
+  for (const w of windows)
+    for (const node of readdirSync(dir).sort()) {
+      const files = readdirSync(join(dir, node))
+        .filter((f) => f.endsWith(".cpuprofile"))
+        .map((f) => join(dir, node, f));
+      if (files.length === 0) continue;
+      const summary = summarizeProfiles(files, 20, w);
+      if (json) console.log(JSON.stringify({ phase: w.name, profile: node, ...summary }));
+      else printProfileSummary(`cpu profile ${node}, ${w.name}`, summary);
+    }
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  if (options === null) {
+    console.log(usage());
+    return;
+  }
+  const m = machine();
+  let cluster: BenchCluster | null = null;
+  const onSignal = () => {
+    void (cluster?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  process.once("exit", () => cluster?.killNow());
+  let clusterPart: Awaited<ReturnType<typeof runCluster>> = {
+    leaders: {},
+    windows: [],
+    produce: [],
+    fetch: [],
+    e2e: null,
+  };
+  if (["produce", "fetch", "e2e"].some((p) => options.phases.has(p))) {
+    if (!options.json) console.error("starting a 3-node combined cluster");
+    const started = new BenchCluster();
+    cluster = started;
+    try {
+      await started.start({
+        nodes: 3,
+        ...(options.profileDir === undefined ? {} : { cpuProfileDir: options.profileDir }),
+      });
+      clusterPart = await runCluster(options, started);
+    } finally {
+      await started.stop();
+    }
+  }
+  if (!options.json && options.phases.has("ceiling")) console.error("ceiling: bare grpc-js");
+  const ceiling = options.phases.has("ceiling")
+    ? await runCeilings(options, clusterPart.produce)
+    : [];
+  const partial = {
+    machine: m,
+    options: { ...options, phases: [...options.phases] },
+    ...clusterPart,
+    ceiling,
+  };
+  const report: Report = { ...partial, targets: targets(partial) };
+  if (options.json) console.log(JSON.stringify(report, null, 2));
+  else printReport(report);
+  if (options.profileDir !== undefined)
+    summarizeCpuProfiles(options.profileDir, clusterPart.windows, options.json);
+}
+
+await main();
