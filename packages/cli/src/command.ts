@@ -1,0 +1,182 @@
+/**
+ * The shape of a client command (everything but `server start`): its options, usage, help,
+ * and the run function, plus the options every client command shares (connection, output).
+ */
+import { connect } from "node:net";
+import { Strand } from "@strand/client";
+import {
+  flag,
+  int,
+  type OptionSpec,
+  type OptionValues,
+  optionHelp,
+  parseArgs,
+  str,
+  UsageError,
+} from "./args.ts";
+import { CliError } from "./output.ts";
+
+/** Output format of a command. */
+export type Format = "text" | "json";
+
+/** Options shared by every client command. */
+export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
+  {
+    name: "brokers",
+    type: "string",
+    valueName: "HOST:PORT,...",
+    description: "bootstrap brokers (env STRAND_BROKERS; default 127.0.0.1:9092)",
+  },
+  {
+    name: "format",
+    short: "f",
+    type: "string",
+    valueName: "text|json",
+    description: "output: human tables (default) or JSON for scripts",
+  },
+  {
+    name: "timeout-ms",
+    type: "string",
+    valueName: "MS",
+    description: "deadline of each cluster call, retries included (default 5000)",
+  },
+  { name: "help", short: "h", type: "boolean", description: "print this help" },
+];
+
+/** What a running command gets. */
+export interface Invocation {
+  /** Parsed options (long names). */
+  readonly options: OptionValues;
+  /** Positional arguments. */
+  readonly args: readonly string[];
+  /** The output format. */
+  readonly format: Format;
+  /** Fires on SIGINT/SIGTERM. */
+  readonly signal: AbortSignal;
+  /**
+   * The client, created on first use (closed by the caller) after a quick TCP probe of the
+   * bootstrap brokers, so an unreachable cluster fails in about a second.
+   */
+  client(): Promise<Strand>;
+  /** Per-call deadline, in milliseconds. */
+  readonly timeoutMs: number;
+}
+
+/** A client command. */
+export interface Command {
+  /** Words after `strand`, e.g. ["topic", "create"]. */
+  readonly path: readonly string[];
+  /** A few words for the command list. */
+  readonly brief: string;
+  /** What it does, for --help. */
+  readonly summary: string;
+  /** Positional arguments in the usage line, e.g. "NAME". */
+  readonly args: string;
+  /** How many positionals it takes (min, max). */
+  readonly arity: readonly [number, number];
+  /** Its own options. */
+  readonly options: readonly OptionSpec[];
+  /** Example lines for --help. */
+  readonly examples: readonly string[];
+  /** Runs; resolves with the exit code. */
+  readonly run: (inv: Invocation) => Promise<number>;
+}
+
+/** The --help text of a command. */
+export function commandHelp(c: Command): string {
+  return [
+    `usage: strand ${c.path.join(" ")}${c.args === "" ? "" : ` ${c.args}`} [options]`,
+    "",
+    c.summary,
+    "",
+    "options:",
+    ...optionHelp(c.options),
+    ...optionHelp(GLOBAL_OPTIONS),
+    "",
+    "examples:",
+    ...c.examples.map((e) => `  ${e}`),
+  ].join("\n");
+}
+
+/** The brokers to bootstrap from: --brokers, STRAND_BROKERS, or 127.0.0.1:9092. */
+export function brokersOf(options: OptionValues, env: NodeJS.ProcessEnv): string[] {
+  const raw = str(options, "brokers") ?? env.STRAND_BROKERS ?? "127.0.0.1:9092";
+  const list = raw
+    .split(",")
+    .map((b) => b.trim())
+    .filter((b) => b !== "");
+  if (list.length === 0) throw new UsageError("--brokers lists no broker");
+  for (const b of list)
+    if (!/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/.test(b))
+      throw new UsageError(`broker address "${b}" is not host:port`);
+  return list;
+}
+
+/** Resolves when one broker accepts a TCP connection; a CliError when none does in time. */
+export async function probeBrokers(brokers: readonly string[], timeoutMs: number): Promise<void> {
+  const reasons = await Promise.all(
+    brokers.map(
+      (address) =>
+        new Promise<string | null>((resolve) => {
+          const at = address.lastIndexOf(":");
+          const host = address.slice(0, at).replace(/^\[|\]$/g, "");
+          const socket = connect({ host, port: Number(address.slice(at + 1)) });
+          const done = (reason: string | null) => {
+            socket.destroy();
+            resolve(reason);
+          };
+          socket.setTimeout(timeoutMs, () => done(`${address}: no answer in ${timeoutMs} ms`));
+          socket.once("connect", () => done(null));
+          socket.once("error", (e: NodeJS.ErrnoException) =>
+            done(`${address}: ${e.code ?? e.message}`),
+          );
+        }),
+    ),
+  );
+  if (reasons.includes(null)) return;
+  throw new CliError(
+    `no broker reachable (${reasons.join(", ")}); check --brokers or STRAND_BROKERS and that the cluster is up`,
+  );
+}
+
+/** Parses argv for `c` and builds its invocation; help is reported as null. */
+export function prepare(
+  c: Command,
+  argv: readonly string[],
+  signal: AbortSignal,
+  env: NodeJS.ProcessEnv,
+): { invocation: Invocation | null; close: () => Promise<void> } {
+  const parsed = parseArgs(argv, [...c.options, ...GLOBAL_OPTIONS]);
+  if (flag(parsed.options, "help")) return { invocation: null, close: async () => undefined };
+  const [min, max] = c.arity;
+  if (parsed.positionals.length < min)
+    throw new UsageError(`strand ${c.path.join(" ")} needs ${c.args}`);
+  if (parsed.positionals.length > max)
+    throw new UsageError(`unexpected argument "${parsed.positionals[max]}"`);
+  const formatRaw = str(parsed.options, "format") ?? "text";
+  if (formatRaw !== "text" && formatRaw !== "json")
+    throw new UsageError(`--format must be text or json, got "${formatRaw}"`);
+  const format: Format = flag(parsed.options, "json") ? "json" : formatRaw;
+  const timeoutMs = int(parsed.options, "timeout-ms", { min: 1, fallback: 5_000 })!;
+  const brokers = brokersOf(parsed.options, env);
+  let strand: Strand | null = null;
+  const invocation: Invocation = {
+    options: parsed.options,
+    args: parsed.positionals,
+    format,
+    signal,
+    timeoutMs,
+    client: async () => {
+      if (strand !== null) return strand;
+      await probeBrokers(brokers, Math.min(2_000, timeoutMs));
+      strand ??= new Strand({
+        brokers,
+        clientId: "strand-cli",
+        requestTimeoutMs: timeoutMs,
+        retry: { initialMs: 50, maxMs: 500 },
+      });
+      return strand;
+    },
+  };
+  return { invocation, close: async () => strand?.close() };
+}

@@ -1,0 +1,76 @@
+/**
+ * `strand server start`: runs one node (DESIGN.md §2). Loaded only for this command, so the
+ * client commands start without loading the broker.
+ */
+import {
+  BrokerNode,
+  ConfigError,
+  envName,
+  loadNodeConfig,
+  NodeStartError,
+  parseFlags,
+  SETTINGS,
+} from "@strand/broker";
+
+function serverHelp(): string {
+  const rows = SETTINGS.map((s) => {
+    const def = s.defaultText ?? s.derived ?? "";
+    return `  --${s.key.padEnd(34)} ${s.description}\n      env ${envName(s.key)}; default ${def}`;
+  });
+  return [
+    "usage: strand server start [--config FILE] [--bootstrap] [--<setting> VALUE ...]",
+    "",
+    "Runs one node. Settings come from flags > STRAND_* environment > the YAML file > defaults.",
+    "  --config FILE                        YAML file of settings (flat dotted keys or nested maps)",
+    "  --bootstrap                          first start of a brand-new multi-voter cluster: format an empty metadata dir",
+    "  --help                               print this help",
+    "",
+    "settings:",
+    ...rows,
+  ].join("\n");
+}
+
+/** Runs `strand server start ARGS` until SIGTERM/SIGINT. */
+export async function serverStart(argv: readonly string[]): Promise<void> {
+  const bootstrap = argv.includes("--bootstrap");
+  let config: ReturnType<typeof loadNodeConfig>;
+  try {
+    const parsed = parseFlags(argv.filter((a) => a !== "--bootstrap"));
+    if (parsed.help) {
+      process.stdout.write(`${serverHelp()}\n`);
+      return;
+    }
+    config = loadNodeConfig({
+      flags: parsed.flags,
+      env: process.env,
+      ...(parsed.configFile === undefined ? {} : { configFile: parsed.configFile }),
+    });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`strand: ${error.message}\n`);
+    process.exit(2);
+  }
+  let node: BrokerNode;
+  try {
+    node = await BrokerNode.start(config, { bootstrap });
+  } catch (error) {
+    process.stderr.write(`strand: ${(error as Error).message}\n`);
+    process.exit(error instanceof NodeStartError ? 2 : 1);
+  }
+  node.watchHealth();
+  node.onFatal(() => process.exit(1));
+  const stop = (signal: string): void => {
+    node.logger.info({ signal }, "stopping");
+    const timer = setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 2_000);
+    timer.unref();
+    node.shutdown().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        node.logger.error({ err: String(error) }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+}
