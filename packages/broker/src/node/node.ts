@@ -25,6 +25,7 @@ import { HealthStatus, healthServiceDefinition } from "../services/health.ts";
 import { addClientServices, CLIENT_SERVICE_NAMES } from "../services/index.ts";
 import { addReflection } from "../services/reflection.ts";
 import { alterPartitionVia } from "./alter-partition.ts";
+import { InitialCatchUp } from "./catch-up.ts";
 import { ControllerRouter } from "./controllers.ts";
 import { checkFormatPolicy } from "./format.ts";
 import { BrokerLifecycle } from "./lifecycle.ts";
@@ -196,7 +197,11 @@ export class BrokerNode {
       logger: this.#child("replica"),
       metrics: this.metrics,
     });
-    this.#followInto(follower, replicas);
+    this.#followInto(
+      follower,
+      replicas,
+      new InitialCatchUp(c.nodeId, () => lifecycle?.incarnationId),
+    );
     const handlers = replicas.replicationServiceHandlers?.();
     if (handlers !== undefined) this.#internal.addService(replicationServiceDefinition(), handlers);
     lifecycle = new BrokerLifecycle({
@@ -219,12 +224,19 @@ export class BrokerNode {
   }
 
   /**
-   * Applies each committed delta to the replica manager, one at a time, in order; image
+   * Applies each committed delta to the replica manager, one at a time, in order, once the
+   * initial catch-up is over (before: held, then applied as one, see catch-up.ts); image
    * waiters (admin writes) wake once the replica manager has applied the image.
    */
-  #followInto(follower: MetadataFollower, replicas: NodeReplicaManager): void {
+  #followInto(
+    follower: MetadataFollower,
+    replicas: NodeReplicaManager,
+    catchUp: InitialCatchUp,
+  ): void {
     let chain = Promise.resolve();
-    follower.onDelta((delta, image) => {
+    follower.onDelta((offered, image) => {
+      const delta = catchUp.offer(offered, image);
+      if (delta === null) return;
       chain = chain
         .then(() => replicas.applyMetadata(delta, image))
         .catch((error: unknown) =>
