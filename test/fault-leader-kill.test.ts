@@ -5,13 +5,16 @@
 // read from the new leader, holds every acknowledged record at its acknowledged offset, in
 // order, with contiguous offsets and no value twice, and every record the consumer was ever
 // given is still at its offset with its value. The killed node restarts, rejoins the ISR, and
-// its log ends byte-identical to the other two replicas' (read from their data dirs).
+// its log ends byte-identical to the other two replicas' (read from their data dirs). While it
+// restarts, a client with stale metadata sends it acks=leader batches: it must acknowledge
+// none that do not stay (it once did, as leader of the old epoch while replaying metadata).
 import { afterEach, describe, expect, it } from "vitest";
 import {
   checkPartition,
   FaultCluster,
   faultSeed,
   fetchAll,
+  PinnedProducer,
   readPartitionDir,
   SequenceProducer,
   TailConsumer,
@@ -92,9 +95,20 @@ describe("SIGKILL of the partition leader under acks=all", () => {
     expect(consumer.seen.size).toBeGreaterThan(seenBeforeKill);
 
     // The killed node comes back as a follower, catches up and rejoins the ISR.
+    // Meanwhile a client whose metadata still names it leader sends it acks=leader batches from
+    // the moment its listener is up: whatever it acknowledges must stay (a restarted broker
+    // must not act as leader of an epoch it lost while it was down).
     const back = c.restart(victim);
+    const stale = new PinnedProducer({
+      address: back.clientAddress,
+      brokerId: victim,
+      topic: TOPIC,
+      partition: 0,
+    });
+    stale.start();
     await c.waitReady([back]);
     await c.waitPartition(`node ${victim} back in the ISR`, TOPIC, 0, (p) => p.isr.length === 3);
+    await stale.stop();
     const followers = [1, 2, 3].filter((id) => id !== after.leaderId);
     await waitFor(
       "both followers at the leader's log end",
@@ -107,7 +121,8 @@ describe("SIGKILL of the partition leader under acks=all", () => {
     console.log(
       `seed ${SEED}: killed leader ${victim} after ${ackedAtKill} acks; new leader ${after.leaderId}; ` +
         `${producer.acked.length} acks, answers ${JSON.stringify(Object.fromEntries(producer.codes))}; ` +
-        `consumer saw ${consumer.seen.size} records; HW ${highWatermark}`,
+        `consumer saw ${consumer.seen.size} records; HW ${highWatermark}; the restarted node ` +
+        `answered a stale client ${JSON.stringify(Object.fromEntries(stale.codes))}`,
     );
     await c.killAll();
     const logs = await Promise.all(
@@ -116,6 +131,10 @@ describe("SIGKILL of the partition leader under acks=all", () => {
     const leaderLog = logs[after.leaderId - 1]!;
     expect(leaderLog.records.slice(0, records.length)).toEqual(records);
     expect(checkPartition(leaderLog.records, producer.acked, consumer.seen)).toEqual([]);
+    expect(
+      checkPartition(leaderLog.records, stale.acked, new Map()),
+      `acks from restarted node ${victim}: ${JSON.stringify(Object.fromEntries(stale.codes))}`,
+    ).toEqual([]);
     for (const [k, log] of logs.entries()) {
       expect(log.logEndOffset, `node ${k + 1}`).toBe(leaderLog.logEndOffset);
       expect(log.epochs, `node ${k + 1}`).toEqual(leaderLog.epochs);

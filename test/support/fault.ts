@@ -6,12 +6,13 @@
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type * as grpc from "@grpc/grpc-js";
-import { type ClientStubs, clientStubs } from "@strand/broker";
+import * as grpc from "@grpc/grpc-js";
+import { type ClientStubs, clientProto, clientStubs } from "@strand/broker";
 import { decodeRecordBatch, encodeRecordBatch, iterateBatches } from "@strand/protocol";
 import type { FetchResponse__Output } from "@strand/protocol/gen/strand/v1/FetchResponse.ts";
 import type { MetadataResponse__Output } from "@strand/protocol/gen/strand/v1/MetadataResponse.ts";
 import type { ProduceResponse__Output } from "@strand/protocol/gen/strand/v1/ProduceResponse.ts";
+import type { ProduceServiceClient } from "@strand/protocol/gen/strand/v1/ProduceService.ts";
 import { Log } from "@strand/storage";
 import { type ClusterLayout, layout, type NodeProcess, startNode, unary } from "./cluster.ts";
 import { waitFor } from "./free-ports.ts";
@@ -663,4 +664,78 @@ export function checkPartition(
 export function faultSeed(fallback: number): number {
   const env = process.env.STRAND_FAULT_SEED;
   return env === undefined ? fallback : Number(env);
+}
+
+/**
+ * A client whose metadata still names one broker as the leader (it never refreshes): it sends
+ * acks=leader batches to that broker alone, as fast as it answers, and records what it was
+ * told is acknowledged. Its own channel (no shared subchannel, short reconnect backoff) reaches
+ * a restarted broker as soon as its listener is up.
+ */
+export class PinnedProducer {
+  readonly acked: AckedBatch[] = [];
+  readonly codes = new Map<string, number>();
+  #client: ProduceServiceClient;
+  #brokerId: number;
+  #topic: string;
+  #partition: number;
+  #seq = 0;
+  #stopping = false;
+  #loop: Promise<void> | undefined;
+
+  constructor(o: { address: string; brokerId: number; topic: string; partition: number }) {
+    const Service = clientProto().strand.v1.ProduceService;
+    this.#client = new Service(o.address, grpc.credentials.createInsecure(), {
+      "grpc.use_local_subchannel_pool": 1,
+      "grpc.initial_reconnect_backoff_ms": 20,
+      "grpc.max_reconnect_backoff_ms": 100,
+    });
+    this.#brokerId = o.brokerId;
+    this.#topic = o.topic;
+    this.#partition = o.partition;
+  }
+
+  start(maxAttempts = 50_000): void {
+    this.#loop = this.#run(maxAttempts);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await this.#loop;
+    this.#client.close();
+  }
+
+  async #run(maxAttempts: number): Promise<void> {
+    for (let i = 0; i < maxAttempts && !this.#stopping; i++) {
+      const values = [`z-${this.#seq++}`];
+      const records = encodeRecordBatch({
+        baseTimestamp: 1_700_000_000_000n,
+        records: values.map((v) => ({ key: null, value: Buffer.from(v) })),
+      });
+      let code: string;
+      try {
+        const res = await unary<ProduceResponse__Output>((cb) =>
+          this.#client.Produce(
+            {
+              acks: "ACKS_LEADER",
+              timeoutMs: 500,
+              topics: [
+                { topic: this.#topic, partitions: [{ partition: this.#partition, records }] },
+              ],
+            },
+            within(1_000),
+            cb,
+          ),
+        );
+        const p = res.topics[0]?.partitions[0];
+        code = String(p?.errorCode);
+        if (p?.errorCode === Code.NONE)
+          this.acked.push({ baseOffset: BigInt(p.baseOffset), values, leaderId: this.#brokerId });
+      } catch (error) {
+        code = `GRPC_${(error as grpc.ServiceError).code}`;
+      }
+      this.codes.set(code, (this.codes.get(code) ?? 0) + 1);
+      if (code !== "0") await new Promise((r) => setTimeout(r, 5));
+    }
+  }
 }
