@@ -329,7 +329,11 @@ export class ReplicaFetcher {
         const bytes = Buffer.isBuffer(action.records)
           ? action.records
           : Buffer.from(action.records);
-        await p.log.append(bytes, { assignOffsets: false, leaderEpoch: state.leaderEpoch });
+        const appended = await p.log.append(bytes, {
+          assignOffsets: false,
+          leaderEpoch: state.leaderEpoch,
+        });
+        p.onAppended(bytes, appended.firstOffset);
         p.onHighWatermark(state.onAppended(position()));
         return;
       }

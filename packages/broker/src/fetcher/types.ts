@@ -21,6 +21,8 @@ export interface FetcherPartition {
   resetFollower(): FollowerPartitionState | null;
   /** The follower's HW moved. */
   onHighWatermark(highWatermark: bigint): void;
+  /** Batches were just appended at `firstOffset` (feeds state kept beside the log). */
+  onAppended(records: Buffer, firstOffset: bigint): void;
 }
 
 /** Settings and collaborators of the fetchers. */

@@ -92,7 +92,10 @@ export class PartitionProducerState {
       });
   }
 
-  /** Applies batches the leader just appended at `firstOffset` (headers stamped by the log). */
+  /**
+   * Applies batches just appended at `firstOffset`, as leader (headers stamped by the log) or
+   * as follower (replicated bytes), so the state follows the log without reading it back.
+   */
   onLeaderAppend(records: Buffer, firstOffset: bigint): void {
     if (this.#mappedEnd !== firstOffset) {
       // Not in step (a sync failed earlier): the next sync reads these batches from the log.

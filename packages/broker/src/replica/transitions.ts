@@ -285,7 +285,12 @@ function fetcherPartition(ctx: ReplicaContext, p: Partition): FetcherPartition {
     },
     onHighWatermark: (hw) => {
       p.followerHighWatermark = hw;
-      p.producers.syncInBackground(); // producer state from the replicated batches
+      // A no-op while the state is in step with the log (onAppended keeps it so); after a
+      // truncation or a missed append it re-reads the log from the last verified batch.
+      p.producers.syncInBackground();
     },
+    // Producer state from the bytes just replicated: re-reading them from the log cost four
+    // reads per replicated batch (see docs/benchmarks.md, Cluster).
+    onAppended: (records, firstOffset) => p.producers.onLeaderAppend(records, firstOffset),
   };
 }
