@@ -20,6 +20,43 @@ const PROGRESS_INTERVAL_MS = 2_000;
 /** Record bytes kept outstanding by perf produce (half the producer's 32 MiB buffer). */
 const OUTSTANDING_BYTES_MAX = 16 * 1024 * 1024;
 const MIB = 1024 * 1024;
+/**
+ * Records per send() call. The SDK adds an abort listener per pending send() to one shared
+ * signal, which costs O(pending sends) each (docs/benchmarks.md "Perf (CLI)"), so perf
+ * produce hands records over in groups: every record of a group is created at the group's
+ * send() time (in paced runs, the records due in the same millisecond), so its latency is
+ * still its own send-to-acknowledgement time. Consecutive keyless records share a batch
+ * (sticky partitioner), so a group rarely waits for more than one batch.
+ */
+const GROUP_RECORDS_MAX = 64;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(1, ms)));
+
+/** Counts records in flight; below(n) resolves once at most n are. */
+class Window {
+  outstanding = 0;
+  #waiter: { readonly limit: number; readonly resolve: () => void } | null = null;
+
+  add(n: number): void {
+    this.outstanding += n;
+  }
+
+  settle(n: number): void {
+    this.outstanding -= n;
+    const w = this.#waiter;
+    if (w !== null && this.outstanding <= w.limit) {
+      this.#waiter = null;
+      w.resolve();
+    }
+  }
+
+  below(limit: number): Promise<void> {
+    if (this.outstanding <= limit) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#waiter = { limit, resolve };
+    });
+  }
+}
 
 /** The summary of a perf run (`--json` prints it). */
 export interface PerfSummary {
@@ -165,49 +202,49 @@ async function perfProduce(inv: Invocation): Promise<number> {
     ...(lingerMs === undefined ? {} : { lingerMs }),
   });
   const payload = randomPayload(size);
-  const message = { value: payload };
-  const messages = [message];
+  const group = Array.from({ length: GROUP_RECORDS_MAX }, () => ({ value: payload }));
   const h = new Histogram();
   const progress = new Progress(inv, "sent");
-  const outstandingMax = Math.max(100, Math.floor(OUTSTANDING_BYTES_MAX / (size + 70)));
-  let outstanding = 0;
+  const outstandingMax = Math.max(
+    GROUP_RECORDS_MAX,
+    Math.floor(OUTSTANDING_BYTES_MAX / (size + 70)),
+  );
+  const window = new Window();
   let acked = 0;
   let failure: unknown = null;
-  let wake: (() => void) | null = null;
-  const settle = () => {
-    outstanding--;
-    if (wake !== null && (outstanding < outstandingMax || outstanding === 0)) {
-      const w = wake;
-      wake = null;
-      w();
-    }
-  };
   const start = performance.now();
   try {
-    for (let i = 0; i < records && failure === null && !inv.signal.aborted; i++) {
+    for (let sent = 0; sent < records && failure === null && !inv.signal.aborted; ) {
+      let n = Math.min(GROUP_RECORDS_MAX, records - sent);
       if (throughput > 0) {
-        const aheadMs = start + (i * 1000) / throughput - performance.now();
-        if (aheadMs >= 1) await new Promise((r) => setTimeout(r, aheadMs));
+        const elapsedMs = performance.now() - start;
+        const due = Math.floor((elapsedMs * throughput) / 1000) + 1; // records due by now
+        if (due <= sent) {
+          await sleep(((sent + 1) * 1000) / throughput - elapsedMs);
+          continue;
+        }
+        n = Math.min(n, due - sent);
       }
-      if (outstanding >= outstandingMax) await new Promise<void>((r) => (wake = r));
+      if (window.outstanding >= outstandingMax) await window.below(outstandingMax - 1);
       const sentAt = performance.now();
-      outstanding++;
-      producer.send({ topic, messages }).then(
+      window.add(n);
+      sent += n;
+      producer.send({ topic, messages: n === GROUP_RECORDS_MAX ? group : group.slice(0, n) }).then(
         () => {
           const us = (performance.now() - sentAt) * 1000;
-          h.record(us);
-          progress.add(1, size, us);
-          acked++;
-          settle();
+          h.record(us, n);
+          progress.add(n, n * size, us);
+          acked += n;
+          window.settle(n);
         },
         (error: unknown) => {
           failure ??= error;
-          settle();
+          window.settle(n);
         },
       );
     }
     await producer.flush();
-    if (outstanding > 0) await new Promise<void>((r) => (wake = r));
+    await window.below(0);
   } finally {
     progress.stop();
   }

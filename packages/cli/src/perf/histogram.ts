@@ -73,12 +73,13 @@ export class Histogram {
     return this.bucketRange(this.#index(clamp(value)));
   }
 
-  /** Records one value (rounded, clamped to [0, 2^32 - 1]). */
-  record(value: number): void {
+  /** Records `count` occurrences of a value (rounded, clamped to [0, 2^32 - 1]). */
+  record(value: number, count = 1): void {
+    if (!Number.isInteger(count) || count < 1) throw new RangeError("count must be >= 1");
     const v = clamp(value);
-    this.#counts[this.#index(v)]! += 1;
-    this.#count++;
-    this.#sum += v;
+    this.#counts[this.#index(v)]! += count;
+    this.#count += count;
+    this.#sum += v * count;
     if (v < this.#min) this.#min = v;
     if (v > this.#max) this.#max = v;
   }
