@@ -217,6 +217,9 @@ export class Producer {
     );
     const onAbort = () => pending.fail(abortedError("send()", signal?.reason));
     signal?.addEventListener("abort", onAbort, { once: true });
+    // The signal may have fired while identity or metadata were awaited: an abort event that
+    // already happened is never delivered to a listener added later.
+    if (signal?.aborted === true) onAbort();
     try {
       for (const [index, message] of record.messages.entries()) {
         const entry = this.#entry(message, pending, index);
