@@ -219,7 +219,7 @@ export class Producer {
     signal?.addEventListener("abort", onAbort, { once: true });
     // The signal may have fired while identity or metadata were awaited: an abort event that
     // already happened is never delivered to a listener added later.
-    if (signal?.aborted === true) onAbort();
+    if (isAborted(signal)) onAbort();
     try {
       for (const [index, message] of record.messages.entries()) {
         const entry = this.#entry(message, pending, index);
@@ -706,4 +706,9 @@ export async function initProducerId(
 function noIdempotence(ctx: ClientContext, why: string): null {
   ctx.logger.warn({ why }, "the producer runs without idempotence (retries may duplicate records)");
   return null;
+}
+
+/** Reads `aborted` afresh (TypeScript narrows it after an earlier check across awaits). */
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
 }
