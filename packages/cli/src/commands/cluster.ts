@@ -66,6 +66,9 @@ export function healthOf(
     }
   const reasons: string[] = [];
   if (cluster.controllerId < 0) reasons.push("no active controller");
+  const fenced = cluster.brokers.filter((b) => b.fenced).map((b) => b.brokerId);
+  if (fenced.length > 0)
+    reasons.push(`fenced broker(s) (down or not heartbeating): ${fenced.join(", ")}`);
   const sample = (xs: readonly string[]) =>
     `${xs.slice(0, 5).join(", ")}${xs.length > 5 ? `, +${xs.length - 5} more` : ""}`;
   if (offline.length > 0)
@@ -78,7 +81,7 @@ export function healthOf(
     healthy: reasons.length === 0,
     controllerId: cluster.controllerId,
     brokers: cluster.brokers.length,
-    fencedBrokers: cluster.brokers.filter((b) => b.fenced).map((b) => b.brokerId),
+    fencedBrokers: fenced,
     offlinePartitions: offline,
     underReplicatedPartitions: under,
     reasons,
@@ -130,7 +133,7 @@ export const clusterCommands: readonly Command[] = [
     path: ["cluster", "health"],
     brief: "exit 0 when the cluster is healthy",
     summary:
-      "Exits 0 when healthy; 3 with the reason when there is no active controller, a partition has no leader (offline) or its ISR is smaller than its replicas (under-replicated).",
+      "Exits 0 when healthy; 3 with the reason when there is no active controller, a broker is fenced, a partition has no leader (offline) or its ISR is smaller than its replicas (under-replicated).",
     args: "",
     arity: [0, 0],
     options: [],
