@@ -189,6 +189,16 @@ export class Producer {
     this.#options = producerDefaults(options, ctx);
     this.#accumulator = new Accumulator({ batchSizeBytes: this.#options.batchSizeBytes });
     this.#partitioner = new StickyPartitioner(ctx.random);
+    // One listener fails every unsettled send when the client closes: a listener per send on
+    // this shared signal made each send O(pending) (EventTarget scans its listeners on add).
+    ctx.closed.addEventListener(
+      "abort",
+      () => {
+        for (const pending of this.#unsettled)
+          pending.fail(abortedError("send()", ctx.closed.reason));
+      },
+      { once: true },
+    );
   }
 
   /** True when batches carry a producer id (idempotent appends). */
@@ -215,8 +225,11 @@ export class Producer {
       () => this.#unsettled.delete(pending),
       () => this.#unsettled.delete(pending),
     );
+    // Only a caller's own signal needs a per-send listener; the client's close is covered by
+    // the one listener set up in the constructor.
+    const ownSignal = record.signal === undefined ? undefined : signal;
     const onAbort = () => pending.fail(abortedError("send()", signal?.reason));
-    signal?.addEventListener("abort", onAbort, { once: true });
+    ownSignal?.addEventListener("abort", onAbort, { once: true });
     // The signal may have fired while identity or metadata were awaited: an abort event that
     // already happened is never delivered to a listener added later.
     if (isAborted(signal)) onAbort();
@@ -255,7 +268,7 @@ export class Producer {
     try {
       return await pending.promise;
     } finally {
-      signal?.removeEventListener("abort", onAbort);
+      ownSignal?.removeEventListener("abort", onAbort);
     }
   }
 
@@ -374,7 +387,8 @@ export class Producer {
         this.#wake();
       },
       Math.max(1, ms),
-    ).unref();
+    );
+    // Not unref'd: a script that only awaits send() must not exit while its batch lingers.
   }
 
   #wake(): void {
