@@ -18,11 +18,13 @@ function serverHelp(): string {
     return `  --${s.key.padEnd(34)} ${s.description}\n      env ${envName(s.key)}; default ${def}`;
   });
   return [
-    "usage: strand server start [--config FILE] [--bootstrap] [--<setting> VALUE ...]",
+    "usage: strand server start [--config FILE] [--bootstrap | --new-directory] [--<setting> VALUE ...]",
     "",
     "Runs one node. Settings come from flags > STRAND_* environment > the YAML file > defaults.",
     "  --config FILE                        YAML file of settings (flat dotted keys or nested maps)",
     "  --bootstrap                          first start of a brand-new multi-voter cluster: format an empty metadata dir",
+    "  --new-directory                      a replacement controller (lost disk): format an empty metadata dir with a",
+    "                                       fresh directory id and wait to be added with AddRaftVoter (docs/operations.md)",
     "  --help                               print this help",
     "",
     "settings:",
@@ -33,9 +35,13 @@ function serverHelp(): string {
 /** Runs `strand server start ARGS` until SIGTERM/SIGINT. */
 export async function serverStart(argv: readonly string[]): Promise<void> {
   const bootstrap = argv.includes("--bootstrap");
+  const newDirectory = argv.includes("--new-directory");
   let config: ReturnType<typeof loadNodeConfig>;
   try {
-    const parsed = parseFlags(argv.filter((a) => a !== "--bootstrap"));
+    if (bootstrap && newDirectory) {
+      throw new ConfigError("--bootstrap and --new-directory exclude each other; see --help");
+    }
+    const parsed = parseFlags(argv.filter((a) => a !== "--bootstrap" && a !== "--new-directory"));
     if (parsed.help) {
       process.stdout.write(`${serverHelp()}\n`);
       return;
@@ -52,7 +58,7 @@ export async function serverStart(argv: readonly string[]): Promise<void> {
   }
   let node: BrokerNode;
   try {
-    node = await BrokerNode.start(config, { bootstrap });
+    node = await BrokerNode.start(config, { bootstrap, newDirectory });
   } catch (error) {
     process.stderr.write(`strand: ${(error as Error).message}\n`);
     process.exit(error instanceof NodeStartError ? 2 : 1);
