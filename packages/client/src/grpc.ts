@@ -5,10 +5,8 @@
  * become typed errors here, the only place that knows gRPC status codes.
  */
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
-import { assert, ErrorCode } from "@strand/protocol";
+import { assert, ErrorCode, strandPackageDefinition } from "@strand/protocol";
 import type { ProtoGrpcType } from "@strand/protocol/gen/client.ts";
-import { protoDescriptor } from "@strand/protocol/gen/descriptor.ts";
 import type { AdminServiceClient } from "@strand/protocol/gen/strand/v1/AdminService.ts";
 import type { FetchServiceClient } from "@strand/protocol/gen/strand/v1/FetchService.ts";
 import type { MetadataServiceClient } from "@strand/protocol/gen/strand/v1/MetadataService.ts";
@@ -32,12 +30,7 @@ let cached: ProtoGrpcType | null = null;
 /** The loaded strand.v1 package (cached). int64 fields are decimal strings, enums names. */
 export function clientProto(): ProtoGrpcType {
   if (cached === null) {
-    const def = protoLoader.fromJSON(protoDescriptor, {
-      longs: String,
-      enums: String,
-      defaults: true,
-      oneofs: true,
-    });
+    const def = strandPackageDefinition();
     cached = grpc.loadPackageDefinition(def) as unknown as ProtoGrpcType;
   }
   return cached;

@@ -57,6 +57,7 @@ export {
   StrandError,
   UnsupportedCompressionError,
 } from "./errors.ts";
+export { PROTO_LOADER_OPTIONS, strandPackageDefinition } from "./grpc-definition.ts";
 export { lz4FrameOutputBound } from "./lz4-frame.ts";
 export { murmur2, partitionForKey } from "./murmur2.ts";
 export {

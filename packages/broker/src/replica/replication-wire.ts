@@ -3,8 +3,7 @@
  * descriptor (no .proto files at run time), and int64 conversions at the wire boundary.
  */
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
-import { protoDescriptor } from "@strand/protocol/gen/descriptor.ts";
+import { strandPackageDefinition } from "@strand/protocol";
 import type { ProtoGrpcType } from "@strand/protocol/gen/replication.ts";
 import type { ReplicationServiceClient } from "@strand/protocol/gen/strand/v1/ReplicationService.ts";
 
@@ -13,12 +12,7 @@ let cached: ProtoGrpcType | null = null;
 /** The loaded strand.v1 package with ReplicationService (cached). */
 export function replicationProto(): ProtoGrpcType {
   if (cached === null) {
-    const def = protoLoader.fromJSON(protoDescriptor, {
-      longs: String,
-      enums: String,
-      defaults: true,
-      oneofs: true,
-    });
+    const def = strandPackageDefinition();
     cached = grpc.loadPackageDefinition(def) as unknown as ProtoGrpcType;
   }
   return cached;

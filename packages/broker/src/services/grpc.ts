@@ -4,9 +4,8 @@
  * client stubs for tests, tools and forwarding.
  */
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
+import { strandPackageDefinition } from "@strand/protocol";
 import type { ProtoGrpcType } from "@strand/protocol/gen/client.ts";
-import { protoDescriptor } from "@strand/protocol/gen/descriptor.ts";
 import type { AdminServiceClient } from "@strand/protocol/gen/strand/v1/AdminService.ts";
 import type { FetchServiceClient } from "@strand/protocol/gen/strand/v1/FetchService.ts";
 import type { MetadataServiceClient } from "@strand/protocol/gen/strand/v1/MetadataService.ts";
@@ -35,12 +34,7 @@ let cached: ProtoGrpcType | null = null;
 /** The loaded strand.v1 package with the client services (cached). */
 export function clientProto(): ProtoGrpcType {
   if (cached === null) {
-    const def = protoLoader.fromJSON(protoDescriptor, {
-      longs: String,
-      enums: String,
-      defaults: true,
-      oneofs: true,
-    });
+    const def = strandPackageDefinition();
     cached = grpc.loadPackageDefinition(def) as unknown as ProtoGrpcType;
   }
   return cached;

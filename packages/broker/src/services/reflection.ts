@@ -3,21 +3,15 @@
  * generic tools can list Strand's services and describe their messages without .proto files.
  */
 import type * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
-import { protoDescriptor } from "@strand/protocol/gen/descriptor.ts";
+import { strandPackageDefinition } from "@strand/protocol";
 
 /**
  * Registers the reflection service on `server`. When `services` is given, reflection lists
  * only those fully qualified services (those the listener actually serves).
  */
 export function addReflection(server: grpc.Server, services?: readonly string[]): void {
-  const definition = protoLoader.fromJSON(protoDescriptor, {
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
+  const definition = strandPackageDefinition();
   const options = services === undefined ? undefined : { services: [...services] };
   new ReflectionService(definition, options).addToServer(server);
 }

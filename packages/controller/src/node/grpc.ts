@@ -4,9 +4,8 @@
  * wrappers for unary calls.
  */
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
+import { strandPackageDefinition } from "@strand/protocol";
 import type { ProtoGrpcType } from "@strand/protocol/gen/controller.ts";
-import { protoDescriptor } from "@strand/protocol/gen/descriptor.ts";
 import type { ControllerServiceClient } from "@strand/protocol/gen/strand/v1/ControllerService.ts";
 
 let cached: ProtoGrpcType | null = null;
@@ -14,12 +13,7 @@ let cached: ProtoGrpcType | null = null;
 /** The loaded strand.v1 package with ControllerService (cached). */
 export function controllerProto(): ProtoGrpcType {
   if (cached === null) {
-    const def = protoLoader.fromJSON(protoDescriptor, {
-      longs: String,
-      enums: String,
-      defaults: true,
-      oneofs: true,
-    });
+    const def = strandPackageDefinition();
     cached = grpc.loadPackageDefinition(def) as unknown as ProtoGrpcType;
   }
   return cached;

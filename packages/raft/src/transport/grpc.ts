@@ -12,8 +12,7 @@
  * every incoming message is validated and an invalid one is dropped and logged.
  */
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
-import { protoDescriptor } from "@strand/protocol/gen/descriptor.ts";
+import { strandPackageDefinition } from "@strand/protocol";
 import type { ProtoGrpcType } from "@strand/protocol/gen/raft.ts";
 import type { RaftServiceClient } from "@strand/protocol/gen/strand/v1/RaftService.ts";
 import type { StepRequest__Output } from "@strand/protocol/gen/strand/v1/StepRequest.ts";
@@ -41,12 +40,7 @@ let cachedProto: ProtoGrpcType | null = null;
 /** The loaded strand.v1 package (from the generated descriptor, no .proto files at run time). */
 function raftProto(): ProtoGrpcType {
   if (cachedProto === null) {
-    const def = protoLoader.fromJSON(protoDescriptor, {
-      longs: String,
-      enums: String,
-      defaults: true,
-      oneofs: true,
-    });
+    const def = strandPackageDefinition();
     cachedProto = grpc.loadPackageDefinition(def) as unknown as ProtoGrpcType;
   }
   return cachedProto;
