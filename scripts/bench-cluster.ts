@@ -574,7 +574,8 @@ async function e2eRun(
       });
       due -= count;
       counts.produced += count;
-      if (sentAtMs >= measureFrom) counts.measuredSent += count;
+      // The same window as the consumer's: a tick that wakes just after measureTo still sends.
+      if (sentAtMs >= measureFrom && sentAtMs < measureTo) counts.measuredSent += count;
     }
   }
   for (let i = 0; i < E2E_DRAIN_MS / 10 && counts.measuredSeen < counts.measuredSent; i++)
