@@ -180,7 +180,7 @@ describe("producer", () => {
 
   it("puts keyed records where Kafka's Java client does (shared murmur2 vectors)", async () => {
     const vectors = JSON.parse(
-      readFileSync(path.resolve(repoRoot, "../shared/vectors/murmur2-partitioner.json"), "utf8"),
+      readFileSync(path.resolve(repoRoot, "test/vectors/murmur2-partitioner.json"), "utf8"),
     ) as { rows: { keyHex: string; partitions: Record<string, number> }[] };
     const counts = Object.keys(vectors.rows[0]!.partitions).map(Number);
     const { cluster, strand } = await setup(1);

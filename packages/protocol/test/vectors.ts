@@ -1,9 +1,9 @@
-// Loads the shared Kafka client vectors (../shared/vectors beside the repository clone).
+// Loads the Kafka client vectors kept in the repository (test/vectors, see its README).
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-/** Root of the shared vectors: a sibling of the repository clone. */
-export const VECTORS_DIR = fileURLToPath(new URL("../../../../shared/vectors/", import.meta.url));
+/** Root of the vectors: test/vectors at the repository root. */
+export const VECTORS_DIR = fileURLToPath(new URL("../../../test/vectors/", import.meta.url));
 
 /** One record as a vector's `expect` spells it. */
 export interface VectorRecord {
