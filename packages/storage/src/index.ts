@@ -36,18 +36,19 @@ export {
 export {
   type AppendOptions,
   type AppendResult,
-  CLEAN_SHUTDOWN_FILE,
-  type DeletionResult,
-  LOG_START_OFFSET_CHECKPOINT_FILE,
   Log,
   type LogOptions,
-  RECOVERY_POINT_CHECKPOINT_FILE,
   type ReadOptions,
   type ReadResult,
-  type RecoveryReport,
   type TimestampOffset,
   type TruncationResult,
 } from "./log.ts";
+export {
+  CLEAN_SHUTDOWN_FILE,
+  LOG_START_OFFSET_CHECKPOINT_FILE,
+  RECOVERY_POINT_CHECKPOINT_FILE,
+  type RecoveryReport,
+} from "./log-loader.ts";
 export {
   intervalScheduler,
   LOCK_FILE,
@@ -58,4 +59,5 @@ export {
   type TopicPartition,
   topicPartitionDir,
 } from "./log-manager.ts";
+export type { DeletionResult } from "./log-retention.ts";
 export { type Clock, type Logger, type LogMethod, noopLogger, systemClock } from "./logger.ts";
