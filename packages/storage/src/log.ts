@@ -15,24 +15,21 @@
  *
  * Invariants: segments are sorted by base offset and contiguous (each segment's first batch
  * is its base offset, the next segment starts at the previous one's end); offsets in the log
- * are contiguous; epochs never decrease along the log; logStartOffset <= logEndOffset.
+ * are contiguous; epochs never decrease along the log; logStartOffset <= logEndOffset. They
+ * are asserted where they can break, and the assertions stay on in production: a broken one
+ * takes the log offline through the failure funnel.
+ *
+ * Split as Kafka splits UnifiedLog: opening and crash recovery live in log-loader.ts
+ * (LogLoader), batch validation in log-validator.ts (LogValidator), the retention policy in
+ * log-retention.ts. This class keeps the lock, the failure funnel, append, roll, flush, read,
+ * truncation, and applying deletions.
  */
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import {
-  BatchHeaderView,
-  CorruptBatchError,
-  InvalidRecordError,
-  StrandError,
-} from "@strand/protocol";
+import { StrandError } from "@strand/protocol";
 import { AssertionFailure, assert } from "./assert.ts";
 import { type LogConfig, resolveLogConfig } from "./config.ts";
-import {
-  InvalidAppendError,
-  LogStorageError,
-  OffsetOutOfRangeError,
-  RecordTooLargeError,
-} from "./errors.ts";
+import { LogStorageError, OffsetOutOfRangeError } from "./errors.ts";
 import { fsyncDir, writeFileAtomic, writeOffsetCheckpoint } from "./files.ts";
 import type { EpochEndOffset, EpochEntry, LeaderEpochCache } from "./leader-epoch-cache.ts";
 import {
@@ -48,6 +45,7 @@ import {
   deletableSegmentCount,
   retentionDeleteCount,
 } from "./log-retention.ts";
+import { type BatchesInfo, checkLeaderEpoch, validateBatches } from "./log-validator.ts";
 import { type Clock, type Logger, noopLogger, systemClock } from "./logger.ts";
 import { Mutex } from "./mutex.ts";
 import { LogSegment, type SegmentContext } from "./segment.ts";
@@ -128,14 +126,6 @@ export interface TimestampOffset {
   readonly offset: bigint;
   /** The batch's maxTimestamp. */
   readonly timestamp: bigint;
-}
-
-interface BatchesInfo {
-  readonly firstOffset: bigint;
-  readonly lastOffset: bigint;
-  readonly maxTimestamp: bigint;
-  readonly batchCount: number;
-  readonly epochStarts: EpochEntry[];
 }
 
 /** A partition log. Create with {@link Log.open}. */
@@ -251,7 +241,6 @@ export class Log {
     return active;
   }
 
-  /** Index of the last segment whose base offset is <= `offset` (0 when below all). */
   /** Runs a state-changing operation alone; I/O failures take the log offline. */
   private exclusive<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     return this.mutex.run(async () => {
@@ -303,8 +292,18 @@ export class Log {
    */
   append(batches: Buffer, options: AppendOptions): Promise<AppendResult> {
     return this.exclusive("append", async () => {
-      const info = this.validateBatches(batches, options);
+      const info = validateBatches(batches, options, {
+        config: this.config,
+        logEndOffset: this.logEndOffsetValue,
+        epochCache: this.epochCache,
+      });
+      // Offsets are contiguous and never reused: the append starts at the log end and moves it.
+      assert(
+        info.firstOffset === this.logEndOffsetValue && info.lastOffset >= info.firstOffset,
+        `append of offsets ${info.firstOffset}..${info.lastOffset} at log end ${this.logEndOffsetValue}`,
+      );
       const segment = await this.maybeRoll(info, batches.length);
+      assert(segment === this.activeSegment(), "appends go to the last segment only");
       await segment.append(batches);
       this.logEndOffsetValue = info.lastOffset + 1n;
       await this.recordEpochs(info.firstOffset, info.epochStarts);
@@ -318,91 +317,6 @@ export class Log {
         batchCount: info.batchCount,
       };
     });
-  }
-
-  /** One header pass: validate, check limits and order, stamp (leader), collect epochs. */
-  private validateBatches(batches: Buffer, options: AppendOptions): BatchesInfo {
-    if (batches.length === 0)
-      throw new CorruptBatchError("append of zero bytes: at least one batch is required");
-    if (batches.length > this.config.segmentBytes) {
-      throw new RecordTooLargeError(
-        `append of ${batches.length} bytes exceeds segment.bytes ${this.config.segmentBytes}`,
-      );
-    }
-    let latestEpoch = options.assignOffsets
-      ? this.checkLeaderEpoch(options.leaderEpoch)
-      : this.epochBefore(this.logEndOffsetValue);
-    const epochStarts: EpochEntry[] = [];
-    let next = this.logEndOffsetValue;
-    let maxTimestamp = -1n;
-    let position = 0;
-    let batchCount = 0;
-    // Each turn consumes one validated batch (>= header size) or throws.
-    while (position < batches.length) {
-      const view = new BatchHeaderView(batches, position).validate();
-      if (view.sizeBytes > this.config.maxMessageBytes) {
-        throw new RecordTooLargeError(
-          `batch of ${view.sizeBytes} bytes exceeds max.message.bytes ${this.config.maxMessageBytes}`,
-        );
-      }
-      if (options.assignOffsets) {
-        stampBatch(view, next, options.leaderEpoch);
-      } else {
-        latestEpoch = this.checkFollowerBatch(view, next, latestEpoch, epochStarts);
-      }
-      if (view.maxTimestamp > maxTimestamp) maxTimestamp = view.maxTimestamp;
-      next = view.nextOffset;
-      position += view.sizeBytes;
-      batchCount += 1;
-    }
-    if (options.assignOffsets && options.leaderEpoch > this.epochCache.latestEpoch()) {
-      epochStarts.push({ epoch: options.leaderEpoch, startOffset: this.logEndOffsetValue });
-    }
-    return {
-      firstOffset: this.logEndOffsetValue,
-      lastOffset: next - 1n,
-      maxTimestamp,
-      batchCount,
-      epochStarts,
-    };
-  }
-
-  private checkLeaderEpoch(epoch: number): number {
-    if (!Number.isInteger(epoch) || epoch < 0 || epoch > 2 ** 31 - 1) {
-      throw new InvalidAppendError(`leader epoch ${epoch} is not a non-negative int32`);
-    }
-    const latest = this.epochCache.latestEpoch();
-    if (epoch < latest)
-      throw new InvalidAppendError(
-        `leader epoch ${epoch} is older than the log's latest epoch ${latest}`,
-      );
-    return epoch;
-  }
-
-  /** Epoch of the last batch before `offset` (cache entries at or past it announce no data). */
-  private epochBefore(offset: bigint): number {
-    return this.epochCache.entries().findLast((e) => e.startOffset < offset)?.epoch ?? -1;
-  }
-
-  private checkFollowerBatch(
-    view: BatchHeaderView,
-    expected: bigint,
-    latestEpoch: number,
-    epochStarts: EpochEntry[],
-  ): number {
-    if (view.baseOffset !== expected) {
-      throw new InvalidAppendError(
-        `follower batch starts at offset ${view.baseOffset}, the log continues at ${expected}`,
-      );
-    }
-    const epoch = view.partitionLeaderEpoch;
-    if (epoch < latestEpoch) {
-      throw new InvalidAppendError(
-        `batch at offset ${expected} has leader epoch ${epoch}, below the log's ${latestEpoch}`,
-      );
-    }
-    if (epoch > latestEpoch) epochStarts.push({ epoch, startOffset: expected });
-    return epoch;
   }
 
   /** Makes the epoch cache describe the appended batches, persisting it when it changed. */
@@ -425,7 +339,7 @@ export class Log {
    */
   assignLeaderEpoch(epoch: number): Promise<void> {
     return this.exclusive("assign leader epoch", async () => {
-      this.checkLeaderEpoch(epoch);
+      checkLeaderEpoch(epoch, this.epochCache);
       if (this.epochCache.assign(epoch, this.logEndOffsetValue)) await this.epochCache.persist();
     });
   }
@@ -462,6 +376,10 @@ export class Log {
   private async roll(baseOffset: bigint, reason: string): Promise<LogSegment> {
     const previous = this.activeSegment();
     assert(baseOffset === this.logEndOffsetValue, "a new segment starts at the log end offset");
+    assert(
+      baseOffset > previous.baseOffset,
+      `new segment ${baseOffset} does not follow segment ${previous.baseOffset}`,
+    );
     await previous.seal();
     const segment = await LogSegment.create(this.segmentContext(), baseOffset);
     this.segments.push(segment);
@@ -489,6 +407,10 @@ export class Log {
   }
 
   private async flushLocked(): Promise<void> {
+    assert(
+      this.recoveryPointValue <= this.logEndOffsetValue,
+      `recovery point ${this.recoveryPointValue} is beyond the log end ${this.logEndOffsetValue}`,
+    );
     const from = floorSegmentIndex(this.segments, this.recoveryPointValue);
     for (const segment of this.segments.slice(from)) await segment.flush();
     this.recoveryPointValue = this.logEndOffsetValue;
@@ -521,6 +443,11 @@ export class Log {
 
   private async checkpointRecoveryPointLocked(): Promise<void> {
     if (this.checkpointedRecoveryPoint === this.recoveryPointValue) return;
+    // A checkpoint past the log end would let recovery skip data appended after a crash.
+    assert(
+      this.recoveryPointValue <= this.logEndOffsetValue,
+      `recovery point ${this.recoveryPointValue} checkpointed beyond the log end ${this.logEndOffsetValue}`,
+    );
     await writeOffsetCheckpoint(
       path.join(this.dir, RECOVERY_POINT_CHECKPOINT_FILE),
       this.recoveryPointValue,
@@ -627,15 +554,16 @@ export class Log {
       let segmentsDeleted = 0;
       // Delete newest first so a crash mid-way leaves a contiguous prefix.
       while (this.segments.length > 1 && this.activeSegment().baseOffset >= offset) {
-        const removed = this.segments.pop()!;
-        bytesRemoved += removed.sizeBytes;
+        bytesRemoved += await deleteSegments([this.segments.pop()!]);
         segmentsDeleted += 1;
-        await removed.deleteFiles();
-        await removed.release();
       }
       const active = this.activeSegment();
       bytesRemoved += await active.truncateTo(offset);
       this.logEndOffsetValue = (await active.readNextOffset()) ?? active.baseOffset;
+      assert(
+        this.logEndOffsetValue <= offset,
+        `truncation to ${offset} left the log end at ${this.logEndOffsetValue}`,
+      );
       await this.afterTruncation();
       this.logger.info(
         { dir: this.dir, offset: offset.toString(), bytesRemoved, segmentsDeleted },
@@ -681,10 +609,7 @@ export class Log {
   private async replaceAllSegments(offset: bigint): Promise<void> {
     const old = this.segments;
     this.segments = [];
-    for (const segment of old) {
-      await segment.deleteFiles();
-      await segment.release();
-    }
+    await deleteSegments(old);
     this.segments.push(await LogSegment.create(this.segmentContext(), offset));
     await fsyncDir(this.dir);
     this.logEndOffsetValue = offset;
@@ -743,6 +668,10 @@ export class Log {
       if (newStart > this.logStartOffsetValue) await this.advanceLogStart(newStart);
       this.segments = this.segments.slice(deleteCount);
     }
+    assert(
+      this.segments[0]!.baseOffset <= this.logStartOffsetValue,
+      `log start ${this.logStartOffsetValue} is below the first segment ${this.segments[0]!.baseOffset}`,
+    );
     const bytesDeleted = await deleteSegments(doomed);
     if (doomed.length > 0) {
       this.logger.info(
@@ -800,19 +729,6 @@ export class Log {
   }
 }
 
-/** Stamps the leader path fields; both are outside the CRC, which stays valid. */
-function stampBatch(view: BatchHeaderView, baseOffset: bigint, leaderEpoch: number): void {
-  // Kafka rejects a client batch whose offset span disagrees with its record count.
-  if (view.recordCount !== view.lastOffsetDelta + 1) {
-    throw new InvalidRecordError(
-      `batch declares ${view.recordCount} records but lastOffsetDelta ${view.lastOffsetDelta}`,
-    );
-  }
-  view.setBaseOffset(baseOffset);
-  view.setPartitionLeaderEpoch(leaderEpoch);
-}
-
-/** The larger of two offsets (Math.max does not take bigints). */
 function bigintMax(a: bigint, b: bigint): bigint {
   return a > b ? a : b;
 }
