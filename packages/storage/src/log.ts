@@ -15,50 +15,46 @@
  *
  * Invariants: segments are sorted by base offset and contiguous (each segment's first batch
  * is its base offset, the next segment starts at the previous one's end); offsets in the log
- * are contiguous; epochs never decrease along the log; logStartOffset <= logEndOffset.
+ * are contiguous; epochs never decrease along the log; logStartOffset <= logEndOffset. They
+ * are asserted where they can break, and the assertions stay on in production: a broken one
+ * takes the log offline through the failure funnel.
+ *
+ * Split as Kafka splits UnifiedLog: opening and crash recovery live in log-loader.ts
+ * (LogLoader), batch validation in log-validator.ts (LogValidator), the retention policy in
+ * log-retention.ts. This class keeps the lock, the failure funnel, append, roll, flush, read,
+ * truncation, and applying deletions.
  */
-import { mkdir, readdir, stat } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import {
-  AssertionFailure,
-  assert,
-  BatchHeaderView,
-  CorruptBatchError,
-  InvalidRecordError,
-  StrandError,
-} from "@strand/protocol";
+import { StrandError } from "@strand/protocol";
+import { AssertionFailure, assert } from "./assert.ts";
 import { type LogConfig, resolveLogConfig } from "./config.ts";
+import { LogStorageError, OffsetOutOfRangeError } from "./errors.ts";
+import { fsyncDir, writeFileAtomic, writeOffsetCheckpoint } from "./files.ts";
+import type { EpochEndOffset, EpochEntry, LeaderEpochCache } from "./leader-epoch-cache.ts";
 import {
-  InvalidAppendError,
-  LogStorageError,
-  OffsetOutOfRangeError,
-  RecordTooLargeError,
-} from "./errors.ts";
+  CLEAN_SHUTDOWN_FILE,
+  LOG_START_OFFSET_CHECKPOINT_FILE,
+  type LoadedLog,
+  LogLoader,
+  RECOVERY_POINT_CHECKPOINT_FILE,
+  type RecoveryReport,
+} from "./log-loader.ts";
 import {
-  fsyncDir,
-  parseSegmentFileName,
-  readOffsetCheckpoint,
-  TMP_SUFFIX,
-  unlinkIfExists,
-  writeFileAtomic,
-  writeOffsetCheckpoint,
-} from "./files.ts";
-import {
-  type EpochEndOffset,
-  type EpochEntry,
-  LEADER_EPOCH_CHECKPOINT_FILE,
-  LeaderEpochCache,
-} from "./leader-epoch-cache.ts";
+  type DeletionResult,
+  deletableSegmentCount,
+  retentionDeleteCount,
+} from "./log-retention.ts";
+import { type BatchesInfo, checkLeaderEpoch, validateBatches } from "./log-validator.ts";
 import { type Clock, type Logger, noopLogger, systemClock } from "./logger.ts";
 import { Mutex } from "./mutex.ts";
 import { LogSegment, type SegmentContext } from "./segment.ts";
-
-/** Marker written by close() after everything is durable; its presence skips recovery. */
-export const CLEAN_SHUTDOWN_FILE = ".clean-shutdown";
-/** Per-log recovery point checkpoint. */
-export const RECOVERY_POINT_CHECKPOINT_FILE = "recovery-point-offset-checkpoint";
-/** Per-log log start offset checkpoint. */
-export const LOG_START_OFFSET_CHECKPOINT_FILE = "log-start-offset-checkpoint";
+import {
+  deleteSegments,
+  floorSegmentIndex,
+  releaseSegments,
+  segmentContext,
+} from "./segment-list.ts";
 
 /** Dependencies injected into a log. */
 export interface LogOptions {
@@ -114,44 +110,6 @@ export interface ReadResult {
   readonly logEndOffset: bigint;
 }
 
-/** What open() found and repaired; also logged as one warn line when anything was repaired. */
-export interface RecoveryReport {
-  /** True when a clean-shutdown marker was found, so no segment was re-validated. */
-  readonly cleanShutdown: boolean;
-  /** Recovery point read from the checkpoint (0 when missing or unreadable). */
-  readonly recoveryPointOffset: bigint;
-  /** Segments whose batches were re-validated. */
-  readonly segmentsRecovered: number;
-  /** Batches re-validated. */
-  readonly batchesRecovered: number;
-  /** Bytes cut from the end of the segment holding the first torn or corrupt batch. */
-  readonly bytesTruncated: number;
-  /** Segments deleted because they followed a torn or corrupt batch. */
-  readonly segmentsDeleted: number;
-  /** Bytes in those deleted segments. */
-  readonly bytesDeleted: number;
-  /** Indexes found missing or corrupt in segments that were not re-validated, and rebuilt. */
-  readonly indexesRebuilt: number;
-  /** Checkpoints that were unreadable and replaced (their names). */
-  readonly checkpointsReset: readonly string[];
-  /** Why the scan stopped early, when it did. */
-  readonly stopDetail?: string;
-  /** Log start offset after open. */
-  readonly logStartOffset: bigint;
-  /** Log end offset after open. */
-  readonly logEndOffset: bigint;
-}
-
-/** Result of retention or deleteRecordsBefore. */
-export interface DeletionResult {
-  /** Whole segments deleted. */
-  readonly segmentsDeleted: number;
-  /** Bytes in them. */
-  readonly bytesDeleted: number;
-  /** Log start offset afterwards. */
-  readonly logStartOffset: bigint;
-}
-
 /** Result of truncateTo. */
 export interface TruncationResult {
   /** Bytes removed from the end of the log, deleted segments included. */
@@ -170,27 +128,6 @@ export interface TimestampOffset {
   readonly timestamp: bigint;
 }
 
-interface BatchesInfo {
-  readonly firstOffset: bigint;
-  readonly lastOffset: bigint;
-  readonly maxTimestamp: bigint;
-  readonly batchCount: number;
-  readonly epochStarts: EpochEntry[];
-}
-
-interface MutableReport {
-  cleanShutdown: boolean;
-  recoveryPointOffset: bigint;
-  segmentsRecovered: number;
-  batchesRecovered: number;
-  bytesTruncated: number;
-  segmentsDeleted: number;
-  bytesDeleted: number;
-  indexesRebuilt: number;
-  checkpointsReset: string[];
-  stopDetail?: string;
-}
-
 /** A partition log. Create with {@link Log.open}. */
 export class Log {
   /** The partition folder. */
@@ -200,49 +137,53 @@ export class Log {
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly mutex = new Mutex();
-  private segments: LogSegment[] = [];
-  private epochCache: LeaderEpochCache;
-  private logStartOffsetValue = 0n;
-  private logEndOffsetValue = 0n;
-  private recoveryPointValue = 0n;
-  private checkpointedRecoveryPoint = -1n;
+  private segments: LogSegment[];
+  private readonly epochCache: LeaderEpochCache;
+  private logStartOffsetValue: bigint;
+  private logEndOffsetValue: bigint;
+  private recoveryPointValue: bigint;
+  private checkpointedRecoveryPoint: bigint;
   private unflushedMessages = 0;
   private lastFlushMs: number;
   private failure: Error | undefined;
   private closed = false;
-  private report: RecoveryReport | undefined;
+  private readonly report: RecoveryReport;
 
-  private constructor(dir: string, config: LogConfig, options: LogOptions) {
+  private constructor(dir: string, config: LogConfig, options: LogOptions, loaded: LoadedLog) {
     this.dir = dir;
     this.config = config;
     this.logger = options.logger ?? noopLogger;
     this.clock = options.clock ?? systemClock;
     this.lastFlushMs = this.clock();
-    this.epochCache = new LeaderEpochCache(
-      path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE),
-      [],
-      this.logger,
-    );
+    this.segments = loaded.segments;
+    this.epochCache = loaded.epochCache;
+    this.logStartOffsetValue = loaded.logStartOffset;
+    this.logEndOffsetValue = loaded.logEndOffset;
+    this.recoveryPointValue = loaded.recoveryPoint;
+    // The loader wrote every checkpoint, the recovery point included.
+    this.checkpointedRecoveryPoint = loaded.recoveryPoint;
+    this.report = loaded.report;
   }
 
   /**
-   * Opens (creating if needed) the log in `dir`, recovering it if it was not closed cleanly.
-   * Throws InvalidLogConfigError for bad config and LogStorageError for unusable files.
+   * Opens (creating if needed) the log in `dir`, recovering it if it was not closed cleanly
+   * (see {@link LogLoader}). Throws InvalidLogConfigError for bad config and LogStorageError
+   * for unusable files.
    */
   static async open(
     dir: string,
     config: Partial<LogConfig> = {},
     options: LogOptions = {},
   ): Promise<Log> {
-    const log = new Log(dir, resolveLogConfig(config), options);
+    const resolved = resolveLogConfig(config);
+    const logger = options.logger ?? noopLogger;
     try {
       await mkdir(dir, { recursive: true });
-      await log.load();
+      const loaded = await LogLoader.load(dir, resolved, logger, options.clock ?? systemClock);
+      return new Log(dir, resolved, options, loaded);
     } catch (error) {
-      await log.releaseSegments();
       throw toStorageError(`opening log ${dir}`, error);
     }
-    return log;
   }
 
   /** First offset still in the log. */
@@ -262,7 +203,6 @@ export class Log {
 
   /** What the last open found and repaired. */
   get recoveryReport(): RecoveryReport {
-    assert(this.report !== undefined, "recovery report read before open finished");
     return this.report;
   }
 
@@ -292,35 +232,13 @@ export class Log {
   }
 
   private segmentContext(): SegmentContext {
-    return {
-      dir: this.dir,
-      indexIntervalBytes: this.config.indexIntervalBytes,
-      logger: this.logger,
-      nowMs: this.clock(),
-    };
+    return segmentContext(this.dir, this.config, this.logger, this.clock);
   }
 
   private activeSegment(): LogSegment {
     const active = this.segments.at(-1);
     assert(active !== undefined, "a log always has an active segment");
     return active;
-  }
-
-  /** Index of the last segment whose base offset is <= `offset` (0 when below all). */
-  private floorSegmentIndex(offset: bigint): number {
-    let low = 0;
-    let high = this.segments.length - 1;
-    let found = 0;
-    while (low <= high) {
-      const mid = (low + high) >>> 1;
-      if (this.segments[mid]!.baseOffset <= offset) {
-        found = mid;
-        low = mid + 1;
-      } else {
-        high = mid - 1;
-      }
-    }
-    return found;
   }
 
   /** Runs a state-changing operation alone; I/O failures take the log offline. */
@@ -363,229 +281,6 @@ export class Log {
     return wrapped;
   }
 
-  // ---------------------------------------------------------------- open and recovery
-
-  private async load(): Promise<void> {
-    const names = await readdir(this.dir);
-    const report: MutableReport = {
-      cleanShutdown: names.includes(CLEAN_SHUTDOWN_FILE),
-      recoveryPointOffset: 0n,
-      segmentsRecovered: 0,
-      batchesRecovered: 0,
-      bytesTruncated: 0,
-      segmentsDeleted: 0,
-      bytesDeleted: 0,
-      indexesRebuilt: 0,
-      checkpointsReset: [],
-    };
-    const bases = await this.removeLeftovers(names);
-    const checkpoints = await this.readCheckpoints(report, bases.length > 0);
-    report.recoveryPointOffset = checkpoints.recoveryPoint;
-    for (const base of bases)
-      this.segments.push(await LogSegment.open(this.segmentContext(), base));
-    if (this.segments.length > 0 && (!report.cleanShutdown || checkpoints.fullScan)) {
-      await this.recoverSegments(checkpoints.fullScan ? 0n : checkpoints.recoveryPoint, report);
-    }
-    await this.checkIndexes(report);
-    if (this.segments.length === 0) {
-      this.segments.push(
-        await LogSegment.create(this.segmentContext(), checkpoints.logStartOffset ?? 0n),
-      );
-    }
-    await this.settleOffsets(checkpoints.logStartOffset);
-    await this.writeAllCheckpoints();
-    await unlinkIfExists(path.join(this.dir, CLEAN_SHUTDOWN_FILE));
-    await fsyncDir(this.dir);
-    this.finishReport(report);
-  }
-
-  /** Deletes interrupted checkpoint writes and index files without a log; returns log bases. */
-  private async removeLeftovers(names: readonly string[]): Promise<bigint[]> {
-    const logBases = new Set<bigint>();
-    for (const name of names) {
-      const parsed = parseSegmentFileName(name);
-      if (parsed?.kind === "log") logBases.add(parsed.baseOffset);
-    }
-    for (const name of names) {
-      const parsed = parseSegmentFileName(name);
-      const orphanIndex =
-        parsed !== undefined && parsed.kind !== "log" && !logBases.has(parsed.baseOffset);
-      if (name.endsWith(TMP_SUFFIX) || orphanIndex) {
-        this.logger.info({ dir: this.dir, file: name }, "deleting leftover file");
-        await unlinkIfExists(path.join(this.dir, name));
-      }
-    }
-    return [...logBases].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  }
-
-  /**
-   * Reads the three checkpoints. An unreadable checkpoint is reported and replaced by the
-   * safe choice: recovery point 0 (re-validate everything), log start offset from the first
-   * segment, and for the epoch cache a full scan that rebuilds it from the batches' epochs.
-   */
-  private async readCheckpoints(
-    report: MutableReport,
-    hasSegments: boolean,
-  ): Promise<{ recoveryPoint: bigint; logStartOffset: bigint | undefined; fullScan: boolean }> {
-    const read = async <T>(name: string, reader: () => Promise<T>): Promise<T | undefined> => {
-      try {
-        return await reader();
-      } catch (error) {
-        if (!(error instanceof LogStorageError)) throw error;
-        this.logger.warn(
-          { dir: this.dir, file: name, err: error.message },
-          "checkpoint unreadable; ignoring it",
-        );
-        report.checkpointsReset.push(name);
-        return undefined;
-      }
-    };
-    const recoveryPoint = await read(RECOVERY_POINT_CHECKPOINT_FILE, () =>
-      readOffsetCheckpoint(path.join(this.dir, RECOVERY_POINT_CHECKPOINT_FILE)),
-    );
-    const logStartOffset = await read(LOG_START_OFFSET_CHECKPOINT_FILE, () =>
-      readOffsetCheckpoint(path.join(this.dir, LOG_START_OFFSET_CHECKPOINT_FILE)),
-    );
-    const epochPath = path.join(this.dir, LEADER_EPOCH_CHECKPOINT_FILE);
-    // A missing epoch checkpoint beside existing segments is as bad as a corrupt one.
-    const epochFileExists = await stat(epochPath).then(
-      () => true,
-      () => false,
-    );
-    const cache =
-      epochFileExists || !hasSegments
-        ? await read(LEADER_EPOCH_CHECKPOINT_FILE, () =>
-            LeaderEpochCache.load(epochPath, this.logger),
-          )
-        : undefined;
-    this.epochCache = cache ?? new LeaderEpochCache(epochPath, [], this.logger);
-    return {
-      recoveryPoint: recoveryPoint ?? 0n,
-      logStartOffset,
-      fullScan: hasSegments && cache === undefined,
-    };
-  }
-
-  /**
-   * Re-validates every segment from the one holding `recoveryPoint` to the end, cutting the
-   * log at the first torn or corrupt batch and deleting every later segment. The epoch cache
-   * tail is rebuilt from the batches scanned.
-   */
-  private async recoverSegments(recoveryPoint: bigint, report: MutableReport): Promise<void> {
-    const first = this.floorSegmentIndex(recoveryPoint);
-    this.epochCache.truncateFromEnd(this.segments[first]!.baseOffset);
-    let expected: bigint | undefined;
-    for (let i = first; i < this.segments.length; i++) {
-      const segment = this.segments[i]!;
-      if (expected !== undefined && segment.baseOffset !== expected) {
-        report.stopDetail = `segment ${segment.baseOffset} does not start at ${expected}`;
-        await this.dropSegmentsFrom(i, report);
-        return;
-      }
-      const recovery = await segment.recover((view) => this.recoverBatchEpoch(view, report));
-      report.segmentsRecovered += 1;
-      report.bytesTruncated += recovery.truncatedBytes;
-      expected = recovery.nextOffset ?? segment.baseOffset;
-      if (recovery.stop.reason !== "end") {
-        report.stopDetail = `segment ${segment.baseOffset} byte ${recovery.stop.position}: ${recovery.stop.detail}`;
-        await this.dropSegmentsFrom(i + 1, report);
-        return;
-      }
-    }
-  }
-
-  /** Epoch bookkeeping for one recovered batch; a string reports corruption. */
-  private recoverBatchEpoch(view: BatchHeaderView, report: MutableReport): string | undefined {
-    const epoch = view.partitionLeaderEpoch;
-    const latest = this.epochCache.latestEpoch();
-    if (epoch < latest) return `leader epoch ${epoch} below the previous batch's ${latest}`;
-    if (epoch > latest) this.epochCache.assign(epoch, view.baseOffset);
-    report.batchesRecovered += 1;
-    return undefined;
-  }
-
-  private async dropSegmentsFrom(index: number, report: MutableReport): Promise<void> {
-    const dropped = this.segments.splice(index);
-    for (const segment of dropped) {
-      report.segmentsDeleted += 1;
-      report.bytesDeleted += segment.sizeBytes;
-      await segment.deleteFiles();
-      await segment.release();
-    }
-  }
-
-  /**
-   * Checks every segment's indexes (rebuilding missing or corrupt ones), then unloads those
-   * of sealed segments so memory holds only the active segment's indexes.
-   */
-  private async checkIndexes(report: MutableReport): Promise<void> {
-    for (const [i, segment] of this.segments.entries()) {
-      if (await segment.loadIndexes()) report.indexesRebuilt += 1;
-      if (i < this.segments.length - 1) await segment.unloadIndexes();
-    }
-  }
-
-  /** Sets log end, log start and recovery point after load, and trims the epoch cache. */
-  private async settleOffsets(checkpointedStart: bigint | undefined): Promise<void> {
-    const active = this.activeSegment();
-    this.logEndOffsetValue = (await active.readNextOffset()) ?? active.baseOffset;
-    const firstBase = this.segments[0]!.baseOffset;
-    let start =
-      checkpointedStart !== undefined && checkpointedStart > firstBase
-        ? checkpointedStart
-        : firstBase;
-    if (start > this.logEndOffsetValue) {
-      this.logger.warn(
-        {
-          dir: this.dir,
-          logStartOffset: start.toString(),
-          logEndOffset: this.logEndOffsetValue.toString(),
-        },
-        "log start offset beyond the recovered log end; starting the log empty at it",
-      );
-      await this.replaceAllSegments(start);
-      start = this.logEndOffsetValue;
-    }
-    this.logStartOffsetValue = start;
-    this.epochCache.truncateFromStart(start);
-    // An entry past the log end describes no batch: the data it announced was lost.
-    this.epochCache.truncateFromEnd(this.logEndOffsetValue + 1n);
-    // Recovered segments were fsynced by recovery; earlier ones were flushed before the
-    // recovery point was checkpointed; after a clean close everything was flushed.
-    this.recoveryPointValue = this.logEndOffsetValue;
-  }
-
-  private async writeAllCheckpoints(): Promise<void> {
-    await this.epochCache.persist();
-    await writeOffsetCheckpoint(
-      path.join(this.dir, LOG_START_OFFSET_CHECKPOINT_FILE),
-      this.logStartOffsetValue,
-    );
-    await this.checkpointRecoveryPointLocked();
-  }
-
-  private finishReport(report: MutableReport): void {
-    this.report = Object.freeze({
-      ...report,
-      checkpointsReset: Object.freeze([...report.checkpointsReset]),
-      logStartOffset: this.logStartOffsetValue,
-      logEndOffset: this.logEndOffsetValue,
-    });
-    const fields = { dir: this.dir, ...stringifyBigints(this.report) };
-    const repaired =
-      report.bytesTruncated +
-        report.segmentsDeleted +
-        report.indexesRebuilt +
-        report.checkpointsReset.length >
-      0;
-    if (repaired) this.logger.warn(fields, "log recovered: truncated, dropped or rebuilt files");
-    else
-      this.logger.info(
-        fields,
-        report.cleanShutdown ? "log opened after a clean shutdown" : "log recovered",
-      );
-  }
-
   // ---------------------------------------------------------------- append
 
   /**
@@ -597,8 +292,18 @@ export class Log {
    */
   append(batches: Buffer, options: AppendOptions): Promise<AppendResult> {
     return this.exclusive("append", async () => {
-      const info = this.validateBatches(batches, options);
+      const info = validateBatches(batches, options, {
+        config: this.config,
+        logEndOffset: this.logEndOffsetValue,
+        epochCache: this.epochCache,
+      });
+      // Offsets are contiguous and never reused: the append starts at the log end and moves it.
+      assert(
+        info.firstOffset === this.logEndOffsetValue && info.lastOffset >= info.firstOffset,
+        `append of offsets ${info.firstOffset}..${info.lastOffset} at log end ${this.logEndOffsetValue}`,
+      );
       const segment = await this.maybeRoll(info, batches.length);
+      assert(segment === this.activeSegment(), "appends go to the last segment only");
       await segment.append(batches);
       this.logEndOffsetValue = info.lastOffset + 1n;
       await this.recordEpochs(info.firstOffset, info.epochStarts);
@@ -612,91 +317,6 @@ export class Log {
         batchCount: info.batchCount,
       };
     });
-  }
-
-  /** One header pass: validate, check limits and order, stamp (leader), collect epochs. */
-  private validateBatches(batches: Buffer, options: AppendOptions): BatchesInfo {
-    if (batches.length === 0)
-      throw new CorruptBatchError("append of zero bytes: at least one batch is required");
-    if (batches.length > this.config.segmentBytes) {
-      throw new RecordTooLargeError(
-        `append of ${batches.length} bytes exceeds segment.bytes ${this.config.segmentBytes}`,
-      );
-    }
-    let latestEpoch = options.assignOffsets
-      ? this.checkLeaderEpoch(options.leaderEpoch)
-      : this.epochBefore(this.logEndOffsetValue);
-    const epochStarts: EpochEntry[] = [];
-    let next = this.logEndOffsetValue;
-    let maxTimestamp = -1n;
-    let position = 0;
-    let batchCount = 0;
-    // Each turn consumes one validated batch (>= header size) or throws.
-    while (position < batches.length) {
-      const view = new BatchHeaderView(batches, position).validate();
-      if (view.sizeBytes > this.config.maxMessageBytes) {
-        throw new RecordTooLargeError(
-          `batch of ${view.sizeBytes} bytes exceeds max.message.bytes ${this.config.maxMessageBytes}`,
-        );
-      }
-      if (options.assignOffsets) {
-        stampBatch(view, next, options.leaderEpoch);
-      } else {
-        latestEpoch = this.checkFollowerBatch(view, next, latestEpoch, epochStarts);
-      }
-      if (view.maxTimestamp > maxTimestamp) maxTimestamp = view.maxTimestamp;
-      next = view.nextOffset;
-      position += view.sizeBytes;
-      batchCount += 1;
-    }
-    if (options.assignOffsets && options.leaderEpoch > this.epochCache.latestEpoch()) {
-      epochStarts.push({ epoch: options.leaderEpoch, startOffset: this.logEndOffsetValue });
-    }
-    return {
-      firstOffset: this.logEndOffsetValue,
-      lastOffset: next - 1n,
-      maxTimestamp,
-      batchCount,
-      epochStarts,
-    };
-  }
-
-  private checkLeaderEpoch(epoch: number): number {
-    if (!Number.isInteger(epoch) || epoch < 0 || epoch > 2 ** 31 - 1) {
-      throw new InvalidAppendError(`leader epoch ${epoch} is not a non-negative int32`);
-    }
-    const latest = this.epochCache.latestEpoch();
-    if (epoch < latest)
-      throw new InvalidAppendError(
-        `leader epoch ${epoch} is older than the log's latest epoch ${latest}`,
-      );
-    return epoch;
-  }
-
-  /** Epoch of the last batch before `offset` (cache entries at or past it announce no data). */
-  private epochBefore(offset: bigint): number {
-    return this.epochCache.entries().findLast((e) => e.startOffset < offset)?.epoch ?? -1;
-  }
-
-  private checkFollowerBatch(
-    view: BatchHeaderView,
-    expected: bigint,
-    latestEpoch: number,
-    epochStarts: EpochEntry[],
-  ): number {
-    if (view.baseOffset !== expected) {
-      throw new InvalidAppendError(
-        `follower batch starts at offset ${view.baseOffset}, the log continues at ${expected}`,
-      );
-    }
-    const epoch = view.partitionLeaderEpoch;
-    if (epoch < latestEpoch) {
-      throw new InvalidAppendError(
-        `batch at offset ${expected} has leader epoch ${epoch}, below the log's ${latestEpoch}`,
-      );
-    }
-    if (epoch > latestEpoch) epochStarts.push({ epoch, startOffset: expected });
-    return epoch;
   }
 
   /** Makes the epoch cache describe the appended batches, persisting it when it changed. */
@@ -719,7 +339,7 @@ export class Log {
    */
   assignLeaderEpoch(epoch: number): Promise<void> {
     return this.exclusive("assign leader epoch", async () => {
-      this.checkLeaderEpoch(epoch);
+      checkLeaderEpoch(epoch, this.epochCache);
       if (this.epochCache.assign(epoch, this.logEndOffsetValue)) await this.epochCache.persist();
     });
   }
@@ -756,6 +376,10 @@ export class Log {
   private async roll(baseOffset: bigint, reason: string): Promise<LogSegment> {
     const previous = this.activeSegment();
     assert(baseOffset === this.logEndOffsetValue, "a new segment starts at the log end offset");
+    assert(
+      baseOffset > previous.baseOffset,
+      `new segment ${baseOffset} does not follow segment ${previous.baseOffset}`,
+    );
     await previous.seal();
     const segment = await LogSegment.create(this.segmentContext(), baseOffset);
     this.segments.push(segment);
@@ -783,7 +407,11 @@ export class Log {
   }
 
   private async flushLocked(): Promise<void> {
-    const from = this.floorSegmentIndex(this.recoveryPointValue);
+    assert(
+      this.recoveryPointValue <= this.logEndOffsetValue,
+      `recovery point ${this.recoveryPointValue} is beyond the log end ${this.logEndOffsetValue}`,
+    );
+    const from = floorSegmentIndex(this.segments, this.recoveryPointValue);
     for (const segment of this.segments.slice(from)) await segment.flush();
     this.recoveryPointValue = this.logEndOffsetValue;
     this.unflushedMessages = 0;
@@ -815,6 +443,11 @@ export class Log {
 
   private async checkpointRecoveryPointLocked(): Promise<void> {
     if (this.checkpointedRecoveryPoint === this.recoveryPointValue) return;
+    // A checkpoint past the log end would let recovery skip data appended after a crash.
+    assert(
+      this.recoveryPointValue <= this.logEndOffsetValue,
+      `recovery point ${this.recoveryPointValue} checkpointed beyond the log end ${this.logEndOffsetValue}`,
+    );
     await writeOffsetCheckpoint(
       path.join(this.dir, RECOVERY_POINT_CHECKPOINT_FILE),
       this.recoveryPointValue,
@@ -854,7 +487,7 @@ export class Log {
     };
     if (startOffset >= maxOffset) return empty;
     // Pin the candidate segments synchronously so retention cannot close them mid-read.
-    const candidates = this.segments.slice(this.floorSegmentIndex(startOffset));
+    const candidates = this.segments.slice(floorSegmentIndex(this.segments, startOffset));
     for (const segment of candidates) segment.retain();
     try {
       for (const segment of candidates) {
@@ -921,15 +554,16 @@ export class Log {
       let segmentsDeleted = 0;
       // Delete newest first so a crash mid-way leaves a contiguous prefix.
       while (this.segments.length > 1 && this.activeSegment().baseOffset >= offset) {
-        const removed = this.segments.pop()!;
-        bytesRemoved += removed.sizeBytes;
+        bytesRemoved += await deleteSegments([this.segments.pop()!]);
         segmentsDeleted += 1;
-        await removed.deleteFiles();
-        await removed.release();
       }
       const active = this.activeSegment();
       bytesRemoved += await active.truncateTo(offset);
       this.logEndOffsetValue = (await active.readNextOffset()) ?? active.baseOffset;
+      assert(
+        this.logEndOffsetValue <= offset,
+        `truncation to ${offset} left the log end at ${this.logEndOffsetValue}`,
+      );
       await this.afterTruncation();
       this.logger.info(
         { dir: this.dir, offset: offset.toString(), bytesRemoved, segmentsDeleted },
@@ -975,14 +609,16 @@ export class Log {
   private async replaceAllSegments(offset: bigint): Promise<void> {
     const old = this.segments;
     this.segments = [];
-    for (const segment of old) {
-      await segment.deleteFiles();
-      await segment.release();
-    }
+    await deleteSegments(old);
     this.segments.push(await LogSegment.create(this.segmentContext(), offset));
     await fsyncDir(this.dir);
     this.logEndOffsetValue = offset;
   }
+
+  /**
+   * Advances the log start offset to `offset` (DeleteRecords), persists it, trims the epoch
+   * cache, and deletes closed segments wholly below it. `offset` must be <= the log end.
+   */
 
   /**
    * Advances the log start offset to `offset` (DeleteRecords), persists it, trims the epoch
@@ -1001,8 +637,19 @@ export class Log {
     });
   }
 
+  /**
+   * Applies retention.ms and retention.bytes (see {@link retentionDeleteCount}), deleting
+   * whole closed segments from the oldest, never the active one.
+   */
+  applyRetention(nowMs: number): Promise<DeletionResult> {
+    return this.exclusive("retention", async () =>
+      this.deleteOldSegments(await retentionDeleteCount(this.segments, this.config, nowMs)),
+    );
+  }
+
   private async advanceLogStart(offset: bigint): Promise<void> {
     assert(offset <= this.logEndOffsetValue, "log start offset beyond the log end");
+    assert(offset >= this.logStartOffsetValue, "log start offset moving backwards");
     this.logStartOffsetValue = offset;
     // Checkpoint first: if we crash before deleting files, open() still hides them.
     await writeOffsetCheckpoint(path.join(this.dir, LOG_START_OFFSET_CHECKPOINT_FILE), offset);
@@ -1014,25 +661,18 @@ export class Log {
    * offset; never the active segment.
    */
   private async deleteOldSegments(count: number): Promise<DeletionResult> {
-    let deleteCount = Math.min(count, this.segments.length - 1);
-    while (
-      deleteCount < this.segments.length - 1 &&
-      this.segments[deleteCount + 1]!.baseOffset <= this.logStartOffsetValue
-    ) {
-      deleteCount += 1;
-    }
+    const deleteCount = deletableSegmentCount(this.segments, count, this.logStartOffsetValue);
     const doomed = this.segments.slice(0, deleteCount);
     if (doomed.length > 0) {
       const newStart = this.segments[deleteCount]!.baseOffset;
       if (newStart > this.logStartOffsetValue) await this.advanceLogStart(newStart);
       this.segments = this.segments.slice(deleteCount);
     }
-    let bytesDeleted = 0;
-    for (const segment of doomed) {
-      bytesDeleted += segment.sizeBytes;
-      await segment.deleteFiles();
-      await segment.release();
-    }
+    assert(
+      this.segments[0]!.baseOffset <= this.logStartOffsetValue,
+      `log start ${this.logStartOffsetValue} is below the first segment ${this.segments[0]!.baseOffset}`,
+    );
+    const bytesDeleted = await deleteSegments(doomed);
     if (doomed.length > 0) {
       this.logger.info(
         { dir: this.dir, segments: doomed.length, bytesDeleted },
@@ -1046,36 +686,14 @@ export class Log {
     };
   }
 
-  /**
-   * Applies retention.ms (by each closed segment's largest timestamp, else its file mtime)
-   * and retention.bytes, deleting whole closed segments from the oldest, never the active one.
-   */
-  applyRetention(nowMs: number): Promise<DeletionResult> {
-    return this.exclusive("retention", async () => {
-      const closed = this.segments.slice(0, -1);
-      let count = 0;
-      if (this.config.retentionMs >= 0) {
-        for (const segment of closed) {
-          const largest = await segment.largestTimestamp();
-          const newestMs = largest >= 0n ? Number(largest) : await segment.lastModifiedMs();
-          if (nowMs - newestMs <= this.config.retentionMs) break;
-          count += 1;
-        }
-      }
-      if (this.config.retentionBytes >= 0) {
-        let excess = this.sizeBytes - this.config.retentionBytes;
-        let bySize = 0;
-        for (const segment of closed) {
-          if (excess - segment.sizeBytes < 0) break;
-          excess -= segment.sizeBytes;
-          bySize += 1;
-        }
-        count = Math.max(count, bySize);
-      }
-      return this.deleteOldSegments(count);
-    });
+  private async writeAllCheckpoints(): Promise<void> {
+    await this.epochCache.persist();
+    await writeOffsetCheckpoint(
+      path.join(this.dir, LOG_START_OFFSET_CHECKPOINT_FILE),
+      this.logStartOffsetValue,
+    );
+    await this.checkpointRecoveryPointLocked();
   }
-
   // ---------------------------------------------------------------- close
 
   /**
@@ -1107,23 +725,10 @@ export class Log {
   private async releaseSegments(): Promise<void> {
     const segments = this.segments;
     this.segments = [];
-    for (const segment of segments) await segment.release().catch(() => undefined);
+    await releaseSegments(segments);
   }
 }
 
-/** Stamps the leader path fields; both are outside the CRC, which stays valid. */
-function stampBatch(view: BatchHeaderView, baseOffset: bigint, leaderEpoch: number): void {
-  // Kafka rejects a client batch whose offset span disagrees with its record count.
-  if (view.recordCount !== view.lastOffsetDelta + 1) {
-    throw new InvalidRecordError(
-      `batch declares ${view.recordCount} records but lastOffsetDelta ${view.lastOffsetDelta}`,
-    );
-  }
-  view.setBaseOffset(baseOffset);
-  view.setPartitionLeaderEpoch(leaderEpoch);
-}
-
-/** The larger of two offsets (Math.max does not take bigints). */
 function bigintMax(a: bigint, b: bigint): bigint {
   return a > b ? a : b;
 }
@@ -1133,13 +738,4 @@ function toStorageError(context: string, error: unknown): Error {
   if (error instanceof StrandError || error instanceof AssertionFailure) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new LogStorageError(`${context} failed: ${message}`, { cause: error });
-}
-
-function stringifyBigints(report: RecoveryReport): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(report).map(([key, value]) => [
-      key,
-      typeof value === "bigint" ? value.toString() : value,
-    ]),
-  );
 }

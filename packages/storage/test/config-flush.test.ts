@@ -5,14 +5,10 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  DEFAULT_LOG_CONFIG,
-  InvalidLogConfigError,
-  Log,
-  LogStorageError,
-  RECOVERY_POINT_CHECKPOINT_FILE,
-  resolveLogConfig,
-} from "../src/index.ts";
+import { DEFAULT_LOG_CONFIG, resolveLogConfig } from "../src/config.ts";
+import { InvalidLogConfigError, LogStorageError } from "../src/errors.ts";
+import { Log } from "../src/log.ts";
+import { RECOVERY_POINT_CHECKPOINT_FILE } from "../src/log-loader.ts";
 import { buildBatch, manualClock, tempDir } from "./helpers.ts";
 
 let dir: string;

@@ -5,7 +5,7 @@
 import { readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { OffsetIndex, TimeIndex } from "../src/index.ts";
+import { OffsetIndex, TimeIndex } from "../src/indexes.ts";
 import { tempDir } from "./helpers.ts";
 
 let dir: string;

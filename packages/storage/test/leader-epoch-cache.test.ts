@@ -5,7 +5,8 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { LeaderEpochCache, LogStorageError, UNDEFINED_EPOCH } from "../src/index.ts";
+import { LogStorageError } from "../src/errors.ts";
+import { LeaderEpochCache, UNDEFINED_EPOCH } from "../src/leader-epoch-cache.ts";
 import { recordingLogger, tempDir } from "./helpers.ts";
 
 let dir: string;

@@ -4,12 +4,8 @@
 // reject offsets outside [logStartOffset, logEndOffset] with OFFSET_OUT_OF_RANGE.
 import { BatchHeaderView, CorruptBatchError, ErrorCode, iterateBatches } from "@strand/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  InvalidAppendError,
-  Log,
-  OffsetOutOfRangeError,
-  RecordTooLargeError,
-} from "../src/index.ts";
+import { InvalidAppendError, OffsetOutOfRangeError, RecordTooLargeError } from "../src/errors.ts";
+import { Log } from "../src/log.ts";
 import { buildBatch, buildBatches, tempDir } from "./helpers.ts";
 
 let dir: string;

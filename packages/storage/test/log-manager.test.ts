@@ -5,14 +5,14 @@
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { LogStorageError } from "../src/errors.ts";
 import {
   LOCK_FILE,
   LogManager,
-  LogStorageError,
   parseTopicPartitionDir,
   type Scheduler,
   topicPartitionDir,
-} from "../src/index.ts";
+} from "../src/log-manager.ts";
 import { buildBatch, manualClock, tempDir } from "./helpers.ts";
 
 let dir: string;

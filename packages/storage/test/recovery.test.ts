@@ -16,13 +16,10 @@ import {
 import path from "node:path";
 import { iterateBatches } from "@strand/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  CLEAN_SHUTDOWN_FILE,
-  LEADER_EPOCH_CHECKPOINT_FILE,
-  Log,
-  offsetFileStem,
-  RECOVERY_POINT_CHECKPOINT_FILE,
-} from "../src/index.ts";
+import { offsetFileStem } from "../src/files.ts";
+import { LEADER_EPOCH_CHECKPOINT_FILE } from "../src/leader-epoch-cache.ts";
+import { Log } from "../src/log.ts";
+import { CLEAN_SHUTDOWN_FILE, RECOVERY_POINT_CHECKPOINT_FILE } from "../src/log-loader.ts";
 import { buildBatch, recordingLogger, tempDir } from "./helpers.ts";
 
 let dir: string;

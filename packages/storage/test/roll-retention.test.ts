@@ -7,7 +7,8 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { iterateBatches } from "@strand/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Log, OffsetOutOfRangeError } from "../src/index.ts";
+import { OffsetOutOfRangeError } from "../src/errors.ts";
+import { Log } from "../src/log.ts";
 import { buildBatch, manualClock, tempDir } from "./helpers.ts";
 
 let dir: string;

@@ -5,7 +5,8 @@ import { rm } from "node:fs/promises";
 import path from "node:path";
 import { iterateBatches } from "@strand/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { CLEAN_SHUTDOWN_FILE, Log } from "../src/index.ts";
+import { Log } from "../src/log.ts";
+import { CLEAN_SHUTDOWN_FILE } from "../src/log-loader.ts";
 import { buildBatch, tempDir } from "./helpers.ts";
 
 let dir: string;

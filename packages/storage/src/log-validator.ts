@@ -1,0 +1,135 @@
+/**
+ * Append validation, as Kafka's LogValidator: one pass over the batch headers that checks
+ * framing, CRC and size limits, offset order (follower) and leader epochs, and stamps offsets
+ * and the epoch in place (leader). Nothing is decoded and nothing is copied.
+ */
+import { BatchHeaderView, CorruptBatchError, InvalidRecordError } from "@strand/protocol";
+import type { LogConfig } from "./config.ts";
+import { InvalidAppendError, RecordTooLargeError } from "./errors.ts";
+import type { EpochEntry, LeaderEpochCache } from "./leader-epoch-cache.ts";
+import type { AppendOptions } from "./log.ts";
+
+/** What validation learned about the batches of one append. */
+export interface BatchesInfo {
+  /** Offset of the first batch: the log end offset. */
+  readonly firstOffset: bigint;
+  /** Last offset of the last batch. */
+  readonly lastOffset: bigint;
+  /** Largest maxTimestamp, -1n when none. */
+  readonly maxTimestamp: bigint;
+  /** Number of batches. */
+  readonly batchCount: number;
+  /** Epochs that start within the batches, for the epoch cache. */
+  readonly epochStarts: EpochEntry[];
+}
+
+/** The log state validation reads. */
+export interface ValidationContext {
+  /** Size limits. */
+  readonly config: LogConfig;
+  /** Where the batches must start. */
+  readonly logEndOffset: bigint;
+  /** Epoch order is checked against it; it is not changed here. */
+  readonly epochCache: LeaderEpochCache;
+}
+
+/** One header pass: validate, check limits and order, stamp (leader), collect epochs. */
+export function validateBatches(
+  batches: Buffer,
+  options: AppendOptions,
+  log: ValidationContext,
+): BatchesInfo {
+  if (batches.length === 0)
+    throw new CorruptBatchError("append of zero bytes: at least one batch is required");
+  if (batches.length > log.config.segmentBytes) {
+    throw new RecordTooLargeError(
+      `append of ${batches.length} bytes exceeds segment.bytes ${log.config.segmentBytes}`,
+    );
+  }
+  let latestEpoch = options.assignOffsets
+    ? checkLeaderEpoch(options.leaderEpoch, log.epochCache)
+    : epochBefore(log.logEndOffset, log.epochCache);
+  const epochStarts: EpochEntry[] = [];
+  let next = log.logEndOffset;
+  let maxTimestamp = -1n;
+  let position = 0;
+  let batchCount = 0;
+  // Each turn consumes one validated batch (>= header size) or throws.
+  while (position < batches.length) {
+    const view = new BatchHeaderView(batches, position).validate();
+    if (view.sizeBytes > log.config.maxMessageBytes) {
+      throw new RecordTooLargeError(
+        `batch of ${view.sizeBytes} bytes exceeds max.message.bytes ${log.config.maxMessageBytes}`,
+      );
+    }
+    if (options.assignOffsets) {
+      stampBatch(view, next, options.leaderEpoch);
+    } else {
+      latestEpoch = checkFollowerBatch(view, next, latestEpoch, epochStarts);
+    }
+    if (view.maxTimestamp > maxTimestamp) maxTimestamp = view.maxTimestamp;
+    next = view.nextOffset;
+    position += view.sizeBytes;
+    batchCount += 1;
+  }
+  if (options.assignOffsets && options.leaderEpoch > log.epochCache.latestEpoch()) {
+    epochStarts.push({ epoch: options.leaderEpoch, startOffset: log.logEndOffset });
+  }
+  return {
+    firstOffset: log.logEndOffset,
+    lastOffset: next - 1n,
+    maxTimestamp,
+    batchCount,
+    epochStarts,
+  };
+}
+
+export function checkLeaderEpoch(epoch: number, epochCache: LeaderEpochCache): number {
+  if (!Number.isInteger(epoch) || epoch < 0 || epoch > 2 ** 31 - 1) {
+    throw new InvalidAppendError(`leader epoch ${epoch} is not a non-negative int32`);
+  }
+  const latest = epochCache.latestEpoch();
+  if (epoch < latest)
+    throw new InvalidAppendError(
+      `leader epoch ${epoch} is older than the log's latest epoch ${latest}`,
+    );
+  return epoch;
+}
+
+/** Epoch of the last batch before `offset` (cache entries at or past it announce no data). */
+function epochBefore(offset: bigint, epochCache: LeaderEpochCache): number {
+  return epochCache.entries().findLast((e) => e.startOffset < offset)?.epoch ?? -1;
+}
+
+function checkFollowerBatch(
+  view: BatchHeaderView,
+  expected: bigint,
+  latestEpoch: number,
+  epochStarts: EpochEntry[],
+): number {
+  if (view.baseOffset !== expected) {
+    throw new InvalidAppendError(
+      `follower batch starts at offset ${view.baseOffset}, the log continues at ${expected}`,
+    );
+  }
+  const epoch = view.partitionLeaderEpoch;
+  if (epoch < latestEpoch) {
+    throw new InvalidAppendError(
+      `batch at offset ${expected} has leader epoch ${epoch}, below the log's ${latestEpoch}`,
+    );
+  }
+  if (epoch > latestEpoch) epochStarts.push({ epoch, startOffset: expected });
+  return epoch;
+}
+
+/** Stamps the leader path fields; both are outside the CRC, which stays valid. */
+function stampBatch(view: BatchHeaderView, baseOffset: bigint, leaderEpoch: number): void {
+  // Kafka rejects a client batch whose offset span disagrees with its record count.
+  if (view.recordCount !== view.lastOffsetDelta + 1) {
+    throw new InvalidRecordError(
+      `batch declares ${view.recordCount} records but lastOffsetDelta ${view.lastOffsetDelta}`,
+    );
+  }
+  view.setBaseOffset(baseOffset);
+  view.setPartitionLeaderEpoch(leaderEpoch);
+}
