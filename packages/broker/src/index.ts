@@ -14,9 +14,59 @@ export {
   SETTINGS,
   type SettingSpec,
 } from "./config/index.ts";
-export { ReplicaFetcherManager } from "./fetcher/fetcher-manager.ts";
-export { ReplicaFetcher } from "./fetcher/replica-fetcher.ts";
-export type { FetcherOptions, FetcherPartition } from "./fetcher/types.ts";
+export {
+  type FetchEpochValidation,
+  type FetchPosition,
+  type TruncationTarget,
+  truncationTarget,
+  validateFetchEpoch,
+} from "./core/divergence.ts";
+export {
+  type FollowerAction,
+  type FollowerFetchRequest,
+  type FollowerFetchResponse,
+  type FollowerPartitionOptions,
+  FollowerPartitionState,
+  type FollowerStatus,
+  type LocalLogPosition,
+} from "./core/follower-partition.ts";
+export {
+  type AcksAllResult,
+  type AlterPartitionOutcome,
+  type AlterPartitionResult,
+  type FollowerFetch,
+  type FollowerFetchOutcome,
+  type LeaderPartitionOptions,
+  LeaderPartitionState,
+} from "./core/leader-partition.ts";
+export {
+  AcksAllPurgatory,
+  type AcksAllRegistration,
+  type AcksAllWaiter,
+  DelayedFetchPurgatory,
+  type DelayedFetchRegistration,
+  type DelayedFetchWaiter,
+  type PurgatoryOptions,
+} from "./core/purgatory.ts";
+export {
+  type FetchObservation,
+  initialReplicaState,
+  isCaughtUp,
+  type ReplicaState,
+  UNKNOWN_OFFSET,
+  updateFetchState,
+} from "./core/replica-state.ts";
+export {
+  type Acks,
+  DEFAULT_REPLICATION_CONFIG,
+  type DivergingEpoch,
+  type EndOffsetForEpoch,
+  type IsrProposal,
+  NO_EPOCH,
+  type PartitionStateUpdate,
+  type ReplicationConfig,
+  type ReplicationError,
+} from "./core/types.ts";
 export { ControllerRouter, type ControllerRouterOptions } from "./node/controllers.ts";
 export { checkFormatPolicy, metadataFormatted, NodeStartError } from "./node/format.ts";
 export {
@@ -31,6 +81,9 @@ export {
   type NodeReplicaManager,
   REPLICA_MANAGER_AVAILABLE,
 } from "./node/replica-factory.ts";
+export { ReplicaFetcherManager } from "./replica/follower/fetcher-manager.ts";
+export { ReplicaFetcher } from "./replica/follower/replica-fetcher.ts";
+export type { FetcherOptions, FetcherPartition } from "./replica/follower/types.ts";
 export {
   type HighWatermarks,
   HW_CHECKPOINT_FILE,
@@ -46,11 +99,6 @@ export {
   resolveReplicaConfig,
 } from "./replica/options.ts";
 export { ReplicaManager } from "./replica/replica-manager.ts";
-export {
-  replicationClient,
-  replicationProto,
-  replicationServiceDefinition,
-} from "./replica/replication-wire.ts";
 export type {
   AcksMode,
   FetchOptions,
@@ -67,59 +115,6 @@ export type {
   ReplicaManagerApi,
   ReplicaManagerDeps,
 } from "./replica/types.ts";
-export {
-  type FetchEpochValidation,
-  type FetchPosition,
-  type TruncationTarget,
-  truncationTarget,
-  validateFetchEpoch,
-} from "./replication/divergence.ts";
-export {
-  type FollowerAction,
-  type FollowerFetchRequest,
-  type FollowerFetchResponse,
-  type FollowerPartitionOptions,
-  FollowerPartitionState,
-  type FollowerStatus,
-  type LocalLogPosition,
-} from "./replication/follower-partition.ts";
-export {
-  type AcksAllResult,
-  type AlterPartitionOutcome,
-  type AlterPartitionResult,
-  type FollowerFetch,
-  type FollowerFetchOutcome,
-  type LeaderPartitionOptions,
-  LeaderPartitionState,
-} from "./replication/leader-partition.ts";
-export {
-  AcksAllPurgatory,
-  type AcksAllRegistration,
-  type AcksAllWaiter,
-  DelayedFetchPurgatory,
-  type DelayedFetchRegistration,
-  type DelayedFetchWaiter,
-  type PurgatoryOptions,
-} from "./replication/purgatory.ts";
-export {
-  type FetchObservation,
-  initialReplicaState,
-  isCaughtUp,
-  type ReplicaState,
-  UNKNOWN_OFFSET,
-  updateFetchState,
-} from "./replication/replica-state.ts";
-export {
-  type Acks,
-  DEFAULT_REPLICATION_CONFIG,
-  type DivergingEpoch,
-  type EndOffsetForEpoch,
-  type IsrProposal,
-  NO_EPOCH,
-  type PartitionStateUpdate,
-  type ReplicationConfig,
-  type ReplicationError,
-} from "./replication/types.ts";
 export {
   addClientServices,
   CLIENT_SERVICE_NAMES,
@@ -139,3 +134,8 @@ export {
   type TopicDefaults,
   UnavailableError,
 } from "./services/index.ts";
+export {
+  replicationClient,
+  replicationProto,
+  replicationServiceDefinition,
+} from "./services/replication-wire.ts";

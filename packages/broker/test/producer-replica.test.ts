@@ -25,11 +25,11 @@ import {
 import { ErrorCode, encodeRecordBatch, iterateBatches } from "@strand/protocol";
 import { Log, LogManager } from "@strand/storage";
 import { afterEach, describe, expect, it } from "vitest";
-import { PartitionProducerState } from "../src/producer/partition-producers.ts";
+import { checkBatches } from "../src/core/producer-state.ts";
 import { ProducerIdManager } from "../src/producer/producer-id-manager.ts";
-import { checkBatches } from "../src/producer/producer-state.ts";
+import { PartitionProducerState } from "../src/replica/partition-producers.ts";
 import { ReplicaManager } from "../src/replica/replica-manager.ts";
-import { replicationServiceDefinition } from "../src/replica/replication-wire.ts";
+import { replicationServiceDefinition } from "../src/services/replication-wire.ts";
 
 const TOPIC = "payments";
 const TOPIC_ID = topicId("00000000-0000-4000-8000-0000000000aa");

@@ -32,7 +32,7 @@ import { ReplicaManager } from "../src/replica/replica-manager.ts";
 import {
   replicationClient,
   replicationServiceDefinition,
-} from "../src/replica/replication-wire.ts";
+} from "../src/services/replication-wire.ts";
 
 const TOPIC = "orders";
 const TOPIC_ID = topicId("00000000-0000-4000-8000-000000000001");

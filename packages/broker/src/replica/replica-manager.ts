@@ -13,21 +13,18 @@ import type { MetadataDelta, MetadataImage } from "@strand/controller";
 import { brokerId as toBrokerId } from "@strand/controller";
 import { ErrorCode } from "@strand/protocol";
 import { noopLogger } from "@strand/storage";
-import { ReplicaFetcherManager } from "../fetcher/fetcher-manager.ts";
-import {
-  expireProducers,
-  type ProducerStateSettings,
-  resolveProducerStateSettings,
-} from "../producer/expiration.ts";
+import { AcksAllPurgatory, DelayedFetchPurgatory } from "../core/purgatory.ts";
 import { ProducerIdManager, ProducerIdsUnavailableError } from "../producer/producer-id-manager.ts";
-import { AcksAllPurgatory, DelayedFetchPurgatory } from "../replication/purgatory.ts";
+import { createReplicationHandlers, type OpenStreams } from "../services/replication-service.ts";
 import type { ReplicaContext } from "./context.ts";
 import { DeadlineTimer } from "./deadline-timer.ts";
 import { notLeaderError, partitionError } from "./errors.ts";
 import { expireWaiters, releaseLeaderWaiters } from "./events.ts";
-import { fetch } from "./fetch.ts";
+import { ReplicaFetcherManager } from "./follower/fetcher-manager.ts";
 import { type HighWatermarks, readHighWatermarks, writeHighWatermarks } from "./hw-checkpoint.ts";
-import { checkIsr } from "./isr.ts";
+import { fetch } from "./leader/fetch.ts";
+import { checkIsr } from "./leader/isr.ts";
+import { produce } from "./leader/produce.ts";
 import { Mutex } from "./mutex.ts";
 import {
   type ReplicaManagerConfig,
@@ -35,8 +32,11 @@ import {
   resolveReplicaConfig,
 } from "./options.ts";
 import { partitionKey } from "./partition.ts";
-import { produce } from "./produce.ts";
-import { createReplicationHandlers, type OpenStreams } from "./replication-service.ts";
+import {
+  expireProducers,
+  type ProducerStateSettings,
+  resolveProducerStateSettings,
+} from "./producer-expiration.ts";
 import { applyDelta } from "./transitions.ts";
 import type {
   FetchOptions,

@@ -15,13 +15,13 @@ import type { ReplicaFetchPartitionResult__Output } from "@strand/protocol/gen/s
 import type { ReplicaFetchRequest } from "@strand/protocol/gen/strand/v1/ReplicaFetchRequest.ts";
 import type { ReplicaFetchResponse__Output } from "@strand/protocol/gen/strand/v1/ReplicaFetchResponse.ts";
 import type { ReplicationServiceClient } from "@strand/protocol/gen/strand/v1/ReplicationService.ts";
-import { INTERNAL_LISTENER } from "../replica/options.ts";
-import { int64FromWire, replicationClient } from "../replica/replication-wire.ts";
 import type {
   FollowerAction,
   FollowerFetchResponse,
   FollowerPartitionState,
-} from "../replication/follower-partition.ts";
+} from "../../core/follower-partition.ts";
+import { int64FromWire, replicationClient } from "../../services/replication-wire.ts";
+import { INTERNAL_LISTENER } from "../options.ts";
 import type { FetcherOptions, FetcherPartition } from "./types.ts";
 
 type FetchCall = grpc.ClientDuplexStream<ReplicaFetchRequest, ReplicaFetchResponse__Output>;

@@ -7,8 +7,8 @@
 import type * as grpc from "@grpc/grpc-js";
 import type { ReplicaFetchRequest__Output } from "@strand/protocol/gen/strand/v1/ReplicaFetchRequest.ts";
 import type { ReplicaFetchResponse } from "@strand/protocol/gen/strand/v1/ReplicaFetchResponse.ts";
-import type { ReplicaContext } from "./context.ts";
-import { answerReplicaFetch } from "./leader-fetch.ts";
+import type { ReplicaContext } from "../replica/context.ts";
+import { answerReplicaFetch } from "../replica/leader/leader-fetch.ts";
 
 /** Requests a follower may have queued on one stream before it is cut off. */
 export const STREAM_QUEUED_REQUESTS_MAX = 4;

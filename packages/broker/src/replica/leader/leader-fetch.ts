@@ -12,12 +12,12 @@ import type { ReplicaFetchPartition__Output } from "@strand/protocol/gen/strand/
 import type { ReplicaFetchPartitionResult } from "@strand/protocol/gen/strand/v1/ReplicaFetchPartitionResult.ts";
 import type { ReplicaFetchRequest__Output } from "@strand/protocol/gen/strand/v1/ReplicaFetchRequest.ts";
 import type { ReplicaFetchResponse } from "@strand/protocol/gen/strand/v1/ReplicaFetchResponse.ts";
-import type { ReplicaContext } from "./context.ts";
-import { errorOf } from "./errors.ts";
-import { onHighWatermarkAdvanced } from "./events.ts";
+import { int64FromWire } from "../../services/replication-wire.ts";
+import type { ReplicaContext } from "../context.ts";
+import { errorOf } from "../errors.ts";
+import { onHighWatermarkAdvanced } from "../events.ts";
+import { partitionKey } from "../partition.ts";
 import { sendIsrProposal } from "./isr.ts";
-import { partitionKey } from "./partition.ts";
-import { int64FromWire } from "./replication-wire.ts";
 
 /** Most partitions in one replica fetch. */
 export const REPLICA_FETCH_PARTITIONS_MAX = 100_000;

@@ -4,8 +4,8 @@
  */
 import type { BrokerId, MetadataImage } from "@strand/controller";
 import type { Log, Logger } from "@strand/storage";
-import type { BrokerMetrics } from "../admin/metrics.ts";
-import type { FollowerPartitionState } from "../replication/follower-partition.ts";
+import type { BrokerMetrics } from "../../admin/metrics.ts";
+import type { FollowerPartitionState } from "../../core/follower-partition.ts";
 
 /** A partition a fetcher replicates. */
 export interface FetcherPartition {
