@@ -29,6 +29,8 @@ import { checkBatches } from "../src/core/producer-state.ts";
 import { ProducerIdManager } from "../src/producer/producer-id-manager.ts";
 import { PartitionProducerState } from "../src/replica/partition-producers.ts";
 import { ReplicaManager } from "../src/replica/replica-manager.ts";
+import { grpcReplicationTransport } from "../src/services/replication-client.ts";
+import { createReplicationHandlers } from "../src/services/replication-service.ts";
 import { replicationServiceDefinition } from "../src/services/replication-wire.ts";
 
 const TOPIC = "payments";
@@ -156,8 +158,12 @@ class Cluster {
       },
       logManager,
       config: CONFIG,
+      replicationTransport: grpcReplicationTransport(),
     });
-    server.addService(replicationServiceDefinition(), manager.replicationServiceHandlers());
+    server.addService(
+      replicationServiceDefinition(),
+      createReplicationHandlers(manager.replicaFetchLeader()),
+    );
     const node = { id, logManager, manager, server };
     this.nodes.set(id, node);
     const { delta } = applyBatch(EMPTY_IMAGE, this.records, {

@@ -22,6 +22,7 @@ import { CLIENT_CHANNEL_OPTIONS, type ClientStubs, clientStubs } from "../servic
 import { HealthStatus, healthServiceDefinition } from "../services/health.ts";
 import { addClientServices, CLIENT_SERVICE_NAMES } from "../services/index.ts";
 import { addReflection } from "../services/reflection.ts";
+import { createReplicationHandlers } from "../services/replication-service.ts";
 import { replicationServiceDefinition } from "../services/replication-wire.ts";
 import { allocateProducerIdsVia } from "./allocate-producer-ids.ts";
 import { alterPartitionVia } from "./alter-partition.ts";
@@ -202,8 +203,10 @@ export class BrokerNode {
       replicas,
       new InitialCatchUp(c.nodeId, () => lifecycle?.incarnationId),
     );
-    const handlers = replicas.replicationServiceHandlers?.();
-    if (handlers !== undefined) this.#internal.addService(replicationServiceDefinition(), handlers);
+    this.#internal.addService(
+      replicationServiceDefinition(),
+      createReplicationHandlers(replicas.replicaFetchLeader()),
+    );
     lifecycle = new BrokerLifecycle({
       brokerId: c.nodeId,
       client: c.advertisedClient,
