@@ -19,6 +19,7 @@ import type {
   ReplicaFetchAnswer,
   ReplicaFetchPartitionAnswer,
   ReplicaFetchPartitionQuery,
+  ReplicaFetchQuery,
 } from "../replica-fetch.ts";
 import type {
   FetcherOptions,
@@ -188,7 +189,7 @@ export class ReplicaFetcher {
     const call = this.#ensureStream();
     this.#correlationId += 1n;
     const correlationId = this.#correlationId.toString();
-    const query = {
+    const query: ReplicaFetchQuery = {
       correlationId,
       replicaId: this.#o.brokerId,
       brokerEpoch: BigInt(this.#o.brokerEpoch()),
