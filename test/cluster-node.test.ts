@@ -3,12 +3,11 @@
 // metadata and forwards partition requests one hop to the leader (same answer as the smart
 // path, counted in strand_broker_forwarded_requests_total); bad input gets a clear error while
 // the node keeps serving; a whole-cluster restart keeps the topics; SIGTERM exits 0 in time; an
-// empty metadata dir on a multi-voter node without --bootstrap is refused. Produce/fetch round
-// trips run once the real replica manager is wired (REPLICA_MANAGER_AVAILABLE).
+// empty metadata dir on a multi-voter node without --bootstrap is refused; produce/fetch round
+// trip the exact bytes.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPLICA_MANAGER_AVAILABLE } from "@strand/broker";
 import { encodeRecordBatch } from "@strand/protocol";
 import type { ProduceResponse__Output } from "@strand/protocol/gen/strand/v1/ProduceResponse.ts";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -119,31 +118,28 @@ describe("one node", () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
-  it.skipIf(!REPLICA_MANAGER_AVAILABLE)(
-    "round trip: produce acks=all, fetch back the exact bytes",
-    async () => {
-      const l = await layout(1);
-      const node = startNode(l, 1, tempRoot());
-      nodes.push(node);
-      await waitReady([node]);
-      const s = stubs(node.clientAddress);
-      await unary((cb) => s.admin.CreateTopics({ topics: [{ name: "t", partitionCount: 1 }] }, cb));
-      const records = batch(["a", "b", "c"]);
-      const r = await produceTo(node.clientAddress, "t", 0, records);
-      expect(r.topics[0]?.partitions[0]).toMatchObject({ errorCode: 0, baseOffset: "0" });
-      const f = await unary<{ topics: { partitions: { records: Buffer; errorCode: number }[] }[] }>(
-        (cb) =>
-          s.fetch.Fetch(
-            {
-              maxWaitMs: 100,
-              topics: [{ topic: "t", partitions: [{ partition: 0, fetchOffset: "0" }] }],
-            },
-            cb,
-          ),
-      );
-      expect(f.topics[0]?.partitions[0]?.records.subarray(61)).toEqual(records.subarray(61));
-    },
-  );
+  it("round trip: produce acks=all, fetch back the exact bytes", async () => {
+    const l = await layout(1);
+    const node = startNode(l, 1, tempRoot());
+    nodes.push(node);
+    await waitReady([node]);
+    const s = stubs(node.clientAddress);
+    await unary((cb) => s.admin.CreateTopics({ topics: [{ name: "t", partitionCount: 1 }] }, cb));
+    const records = batch(["a", "b", "c"]);
+    const r = await produceTo(node.clientAddress, "t", 0, records);
+    expect(r.topics[0]?.partitions[0]).toMatchObject({ errorCode: 0, baseOffset: "0" });
+    const f = await unary<{ topics: { partitions: { records: Buffer; errorCode: number }[] }[] }>(
+      (cb) =>
+        s.fetch.Fetch(
+          {
+            maxWaitMs: 100,
+            topics: [{ topic: "t", partitions: [{ partition: 0, fetchOffset: "0" }] }],
+          },
+          cb,
+        ),
+    );
+    expect(f.topics[0]?.partitions[0]?.records.subarray(61)).toEqual(records.subarray(61));
+  });
 });
 
 describe("three combined nodes", () => {
@@ -179,8 +175,7 @@ describe("three combined nodes", () => {
     expect(viaOther.topics[0]?.partitions[0]?.errorCode).toBe(
       viaLeader.topics[0]?.partitions[0]?.errorCode,
     );
-    if (REPLICA_MANAGER_AVAILABLE)
-      expect(BigInt(viaOther.topics[0]!.partitions[0]!.baseOffset)).toBe(1n);
+    expect(BigInt(viaOther.topics[0]!.partitions[0]!.baseOffset)).toBe(1n);
     expect(
       metricSum(
         (await other.http("/metrics")).body,

@@ -1,7 +1,11 @@
 // Goal: imports point downward only (DESIGN.md §1). A package may depend on, and import,
 // only the Strand packages below it, and every @strand import is declared in package.json.
+// Inside the broker, folders keep their roles: core/ imports nothing of the shell, the leader
+// and follower wings of replica/ do not import each other, and only the gRPC edge (services/,
+// node/) sees generated protobuf types or gRPC. The folder checker also runs over a fixture tree
+// that breaks each rule, so a checker that stopped biting would fail here.
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const root = join(import.meta.dirname, "..");
@@ -34,6 +38,92 @@ function strandImports(file: string): string[] {
   return [...found].map((m) => m[1] ?? m[2] ?? "");
 }
 
+/** A folder rule inside one package's src tree; folders are relative to that src root. */
+interface FolderRule {
+  /** Why the rule exists, for the failure message. */
+  readonly name: string;
+  /** Files under these folders are checked ("" is the whole tree). */
+  readonly from: readonly string[];
+  /** Folders under `from` that the rule skips. */
+  readonly except?: readonly string[];
+  /** Relative imports may not resolve into these folders. */
+  readonly forbidFolders?: readonly string[];
+  /** Relative imports must stay inside the checked file's own `from` folder. */
+  readonly stayWithin?: boolean;
+  /** Package imports starting with these are forbidden. */
+  readonly forbidModules?: readonly string[];
+}
+
+/** The broker's folder rules (docs/architecture.md, "Broker layout" in docs/decisions.md). */
+const brokerRules: readonly FolderRule[] = [
+  {
+    name: "core/ is pure: it imports nothing of the broker's shell, gRPC or generated code",
+    from: ["core"],
+    stayWithin: true,
+    forbidModules: ["@grpc/", "@strand/protocol/gen/"],
+  },
+  {
+    name: "the leader wing does not import the follower wing",
+    from: ["replica/leader"],
+    forbidFolders: ["replica/follower"],
+  },
+  {
+    name: "the follower wing does not import the leader wing",
+    from: ["replica/follower"],
+    forbidFolders: ["replica/leader"],
+  },
+  {
+    name: "only the gRPC edge (services/, node/) imports generated types or gRPC",
+    from: [""],
+    except: ["services", "node"],
+    forbidModules: ["@grpc/", "@strand/protocol/gen/"],
+  },
+  {
+    name: "the domain (core/, replica/, producer/) does not import the edge",
+    from: ["core", "replica", "producer"],
+    forbidFolders: ["services", "node"],
+  },
+];
+
+/** Is `path` (relative, "/"-separated) inside `folder` ("" contains everything)? */
+function within(path: string, folder: string): boolean {
+  return folder === "" || path === folder || path.startsWith(`${folder}/`);
+}
+
+function moduleSpecifiers(file: string): string[] {
+  const text = readFileSync(file, "utf8");
+  const found = text.matchAll(/(?:from|import)\s*\(?\s*["']([^"']+)["']/g);
+  return [...found].map((m) => m[1] ?? "");
+}
+
+/**
+ * Every import under `srcRoot` that breaks one of `rules`, as "file imports spec (rule)".
+ * Relative imports are resolved against the importing file; package imports are matched by prefix.
+ */
+function folderViolations(srcRoot: string, rules: readonly FolderRule[]): string[] {
+  const toRel = (path: string) => relative(srcRoot, path).split(sep).join("/");
+  const violations: string[] = [];
+  for (const file of sourceFiles(srcRoot)) {
+    const rel = toRel(file);
+    for (const rule of rules) {
+      const home = rule.from.find((f) => within(rel, f));
+      if (home === undefined || rule.except?.some((f) => within(rel, f))) continue;
+      for (const spec of moduleSpecifiers(file)) {
+        const broken = spec.startsWith(".")
+          ? breaksFolders(toRel(resolve(dirname(file), spec)), home, rule)
+          : (rule.forbidModules ?? []).some((m) => spec.startsWith(m));
+        if (broken) violations.push(`${rel} imports ${spec} (${rule.name})`);
+      }
+    }
+  }
+  return violations;
+}
+
+function breaksFolders(target: string, home: string, rule: FolderRule): boolean {
+  if (rule.stayWithin === true && !within(target, home)) return true;
+  return (rule.forbidFolders ?? []).some((f) => within(target, f));
+}
+
 const packages = readdirSync(packagesDir).filter((name) =>
   statSync(join(packagesDir, name, "package.json"), { throwIfNoEntry: false })?.isFile(),
 );
@@ -59,4 +149,22 @@ describe("package layering", () => {
       }
     });
   }
+});
+
+describe("broker folder layering", () => {
+  const brokerSrc = join(packagesDir, "broker", "src");
+
+  it("the broker's folders keep their roles", () => {
+    expect(sourceFiles(join(brokerSrc, "core")).length).toBeGreaterThanOrEqual(5);
+    expect(folderViolations(brokerSrc, brokerRules)).toEqual([]);
+  });
+
+  it("the checker reports each broken rule in a fixture tree", () => {
+    const fixture = join(root, "test", "fixtures", "layering", "src");
+    expect(folderViolations(fixture, brokerRules).sort()).toEqual([
+      `core/state.ts imports ../replica/partition.ts (${brokerRules[0]!.name})`,
+      `replica/leader/append.ts imports ../follower/fetch.ts (${brokerRules[1]!.name})`,
+      `replica/wire.ts imports @strand/protocol/gen/strand/v1/ReplicaFetchRequest.ts (${brokerRules[3]!.name})`,
+    ]);
+  });
 });

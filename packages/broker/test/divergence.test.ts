@@ -5,12 +5,12 @@
 import { leaderEpoch } from "@strand/controller";
 import { ErrorCode } from "@strand/protocol";
 import { describe, expect, it } from "vitest";
-import { truncationTarget, validateFetchEpoch } from "../src/replication/divergence.ts";
+import { truncationTarget, validateFetchEpoch } from "../src/core/divergence.ts";
 import {
   type FollowerFetchResponse,
   FollowerPartitionState,
-} from "../src/replication/follower-partition.ts";
-import { DEFAULT_REPLICATION_CONFIG } from "../src/replication/types.ts";
+} from "../src/core/follower-partition.ts";
+import { DEFAULT_REPLICATION_CONFIG } from "../src/core/types.ts";
 import { b, epochLookup, epochLookupOfLog } from "./replication-helpers.ts";
 
 // Leader history: epoch 0 from 0, epoch 2 from 10, epoch 4 from 20; log end 30.

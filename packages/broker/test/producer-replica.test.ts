@@ -25,11 +25,13 @@ import {
 import { ErrorCode, encodeRecordBatch, iterateBatches } from "@strand/protocol";
 import { Log, LogManager } from "@strand/storage";
 import { afterEach, describe, expect, it } from "vitest";
-import { PartitionProducerState } from "../src/producer/partition-producers.ts";
+import { checkBatches } from "../src/core/producer-state.ts";
 import { ProducerIdManager } from "../src/producer/producer-id-manager.ts";
-import { checkBatches } from "../src/producer/producer-state.ts";
+import { PartitionProducerState } from "../src/replica/partition-producers.ts";
 import { ReplicaManager } from "../src/replica/replica-manager.ts";
-import { replicationServiceDefinition } from "../src/replica/replication-wire.ts";
+import { grpcReplicationTransport } from "../src/services/replication-client.ts";
+import { createReplicationHandlers } from "../src/services/replication-service.ts";
+import { replicationServiceDefinition } from "../src/services/replication-wire.ts";
 
 const TOPIC = "payments";
 const TOPIC_ID = topicId("00000000-0000-4000-8000-0000000000aa");
@@ -156,8 +158,12 @@ class Cluster {
       },
       logManager,
       config: CONFIG,
+      replicationTransport: grpcReplicationTransport(),
     });
-    server.addService(replicationServiceDefinition(), manager.replicationServiceHandlers());
+    server.addService(
+      replicationServiceDefinition(),
+      createReplicationHandlers(manager.replicaFetchLeader()),
+    );
     const node = { id, logManager, manager, server };
     this.nodes.set(id, node);
     const { delta } = applyBatch(EMPTY_IMAGE, this.records, {

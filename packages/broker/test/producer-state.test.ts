@@ -13,7 +13,7 @@ import {
   ProducerStateMap,
   producerBatchOf,
   SEQUENCE_MAX,
-} from "../src/producer/producer-state.ts";
+} from "../src/core/producer-state.ts";
 
 const PID = 42n;
 

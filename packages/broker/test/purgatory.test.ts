@@ -2,7 +2,7 @@
 // reaches their offset (in offset order), long-poll fetches when min bytes arrive, either
 // kind at its deadline (oldest first) or when leadership moves; limits are enforced.
 import { describe, expect, it } from "vitest";
-import { AcksAllPurgatory, DelayedFetchPurgatory } from "../src/replication/purgatory.ts";
+import { AcksAllPurgatory, DelayedFetchPurgatory } from "../src/core/purgatory.ts";
 
 const names = (ws: readonly { value: string }[]) => ws.map((w) => w.value);
 

@@ -29,10 +29,12 @@ import { LogManager } from "@strand/storage";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ReplicaManagerConfig } from "../src/replica/options.ts";
 import { ReplicaManager } from "../src/replica/replica-manager.ts";
+import { grpcReplicationTransport } from "../src/services/replication-client.ts";
+import { createReplicationHandlers } from "../src/services/replication-service.ts";
 import {
   replicationClient,
   replicationServiceDefinition,
-} from "../src/replica/replication-wire.ts";
+} from "../src/services/replication-wire.ts";
 
 const TOPIC = "orders";
 const TOPIC_ID = topicId("00000000-0000-4000-8000-000000000001");
@@ -178,8 +180,12 @@ class Cluster {
       },
       logManager,
       config,
+      replicationTransport: grpcReplicationTransport(),
     });
-    server.addService(replicationServiceDefinition(), manager.replicationServiceHandlers());
+    server.addService(
+      replicationServiceDefinition(),
+      createReplicationHandlers(manager.replicaFetchLeader()),
+    );
     const node: Node = { id: brokerId(id), dir, logManager, manager, server, port };
     ctrl.nodes.set(id, node);
     await ctrl.catchUp(node);

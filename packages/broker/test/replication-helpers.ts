@@ -8,16 +8,13 @@ import {
   partitionEpoch,
 } from "@strand/controller";
 import { type EpochEntry, LeaderEpochCache } from "@strand/storage";
-import {
-  type FollowerFetchOutcome,
-  LeaderPartitionState,
-} from "../src/replication/leader-partition.ts";
+import { type FollowerFetchOutcome, LeaderPartitionState } from "../src/core/leader-partition.ts";
 import {
   DEFAULT_REPLICATION_CONFIG,
   type EndOffsetForEpoch,
   type PartitionStateUpdate,
   type ReplicationConfig,
-} from "../src/replication/types.ts";
+} from "../src/core/types.ts";
 
 export { b };
 

@@ -10,13 +10,10 @@ import {
   type FollowerAction,
   type FollowerFetchResponse,
   FollowerPartitionState,
-} from "../src/replication/follower-partition.ts";
-import {
-  type AlterPartitionResult,
-  LeaderPartitionState,
-} from "../src/replication/leader-partition.ts";
-import { AcksAllPurgatory } from "../src/replication/purgatory.ts";
-import type { IsrProposal } from "../src/replication/types.ts";
+} from "../src/core/follower-partition.ts";
+import { type AlterPartitionResult, LeaderPartitionState } from "../src/core/leader-partition.ts";
+import { AcksAllPurgatory } from "../src/core/purgatory.ts";
+import type { IsrProposal } from "../src/core/types.ts";
 import { b, config, epochLookup, epochLookupOfLog, ids, prng } from "./replication-helpers.ts";
 
 interface Entry {

@@ -17,13 +17,14 @@ import { LogManager } from "@strand/storage";
 import { type AdminServer, startAdminServer } from "../admin/http.ts";
 import { type BrokerMetrics, createBrokerMetrics } from "../admin/metrics.ts";
 import type { HostPort, NodeConfig } from "../config/index.ts";
-import { allocateProducerIdsVia } from "../producer/allocate-via.ts";
-import { replicationServiceDefinition } from "../replica/replication-wire.ts";
 import type { ServiceContext, ServiceLogger } from "../services/context.ts";
 import { CLIENT_CHANNEL_OPTIONS, type ClientStubs, clientStubs } from "../services/grpc.ts";
 import { HealthStatus, healthServiceDefinition } from "../services/health.ts";
 import { addClientServices, CLIENT_SERVICE_NAMES } from "../services/index.ts";
 import { addReflection } from "../services/reflection.ts";
+import { createReplicationHandlers } from "../services/replication-service.ts";
+import { replicationServiceDefinition } from "../services/replication-wire.ts";
+import { allocateProducerIdsVia } from "./allocate-producer-ids.ts";
 import { alterPartitionVia } from "./alter-partition.ts";
 import { InitialCatchUp } from "./catch-up.ts";
 import { ControllerRouter } from "./controllers.ts";
@@ -202,8 +203,10 @@ export class BrokerNode {
       replicas,
       new InitialCatchUp(c.nodeId, () => lifecycle?.incarnationId),
     );
-    const handlers = replicas.replicationServiceHandlers?.();
-    if (handlers !== undefined) this.#internal.addService(replicationServiceDefinition(), handlers);
+    this.#internal.addService(
+      replicationServiceDefinition(),
+      createReplicationHandlers(replicas.replicaFetchLeader()),
+    );
     lifecycle = new BrokerLifecycle({
       brokerId: c.nodeId,
       client: c.advertisedClient,

@@ -5,7 +5,7 @@
 import type { BrokerId, TopicId } from "@strand/controller";
 import type { Logger, LogManager } from "@strand/storage";
 import type { BrokerMetrics } from "../admin/metrics.ts";
-import type { AcksAllPurgatory, DelayedFetchPurgatory } from "../replication/purgatory.ts";
+import type { AcksAllPurgatory, DelayedFetchPurgatory } from "../core/purgatory.ts";
 import type { DeadlineTimer } from "./deadline-timer.ts";
 import type { HighWatermarks } from "./hw-checkpoint.ts";
 import type { ReplicaManagerConfig } from "./options.ts";

@@ -5,6 +5,7 @@
  */
 import type { Logger, LogManager } from "@strand/storage";
 import type { BrokerMetrics } from "../admin/metrics.ts";
+import type { ReplicationTransport } from "./follower/types.ts";
 import type { ReplicaManagerDeps } from "./types.ts";
 
 /** Settings of the data plane; every field has a default ({@link DEFAULT_REPLICA_CONFIG}). */
@@ -74,6 +75,8 @@ export interface ReplicaManagerOptions {
   readonly clock?: () => number;
   /** The node's metrics; default none. */
   readonly metrics?: BrokerMetrics;
+  /** How the follower wing reaches leaders (the node passes the gRPC one from services/). */
+  readonly replicationTransport: ReplicationTransport;
 }
 
 /** Listener names in broker registrations (DESIGN.md §2). */

@@ -5,10 +5,10 @@
  */
 import type { BrokerId, LeaderEpoch, PartitionEpoch, TopicId } from "@strand/controller";
 import type { Log, Logger } from "@strand/storage";
-import { PartitionProducerState } from "../producer/partition-producers.ts";
-import type { FollowerPartitionState } from "../replication/follower-partition.ts";
-import type { LeaderPartitionState } from "../replication/leader-partition.ts";
+import type { FollowerPartitionState } from "../core/follower-partition.ts";
+import type { LeaderPartitionState } from "../core/leader-partition.ts";
 import { Mutex } from "./mutex.ts";
+import { PartitionProducerState } from "./partition-producers.ts";
 import type { PartitionStatus } from "./types.ts";
 
 /** The role of a local replica. */

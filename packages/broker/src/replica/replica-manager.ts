@@ -1,33 +1,29 @@
 /**
  * The broker's data plane (Kafka's ReplicaManager): one `Partition` per local replica, made
  * leader or follower by committed metadata; produce, consumer fetch and ListOffsets on the
- * leader; the leader side of replication (`replicationServiceHandlers`) and the follower side
- * (a `ReplicaFetcherManager`); ISR maintenance through the controller; a high-watermark
- * checkpoint per data dir. The work lives in small modules over a shared `ReplicaContext`.
+ * leader; the leader side of replication (`replicaFetchLeader`, served by the gRPC edge) and
+ * the follower side (a `ReplicaFetcherManager`); ISR maintenance through the controller; a
+ * high-watermark checkpoint per data dir. The work lives in small modules over a shared `ReplicaContext`.
  *
  * Timers: one deadline timer for every purgatory, one periodic ISR check, one periodic HW
  * checkpoint; all unref'd and stopped by close().
  */
-import type * as grpc from "@grpc/grpc-js";
 import type { MetadataDelta, MetadataImage } from "@strand/controller";
 import { brokerId as toBrokerId } from "@strand/controller";
 import { ErrorCode } from "@strand/protocol";
 import { noopLogger } from "@strand/storage";
-import { ReplicaFetcherManager } from "../fetcher/fetcher-manager.ts";
-import {
-  expireProducers,
-  type ProducerStateSettings,
-  resolveProducerStateSettings,
-} from "../producer/expiration.ts";
+import { AcksAllPurgatory, DelayedFetchPurgatory } from "../core/purgatory.ts";
 import { ProducerIdManager, ProducerIdsUnavailableError } from "../producer/producer-id-manager.ts";
-import { AcksAllPurgatory, DelayedFetchPurgatory } from "../replication/purgatory.ts";
 import type { ReplicaContext } from "./context.ts";
 import { DeadlineTimer } from "./deadline-timer.ts";
 import { notLeaderError, partitionError } from "./errors.ts";
 import { expireWaiters, releaseLeaderWaiters } from "./events.ts";
-import { fetch } from "./fetch.ts";
+import { ReplicaFetcherManager } from "./follower/fetcher-manager.ts";
 import { type HighWatermarks, readHighWatermarks, writeHighWatermarks } from "./hw-checkpoint.ts";
-import { checkIsr } from "./isr.ts";
+import { fetch } from "./leader/fetch.ts";
+import { checkIsr } from "./leader/isr.ts";
+import { answerReplicaFetch } from "./leader/leader-fetch.ts";
+import { produce } from "./leader/produce.ts";
 import { Mutex } from "./mutex.ts";
 import {
   type ReplicaManagerConfig,
@@ -35,8 +31,12 @@ import {
   resolveReplicaConfig,
 } from "./options.ts";
 import { partitionKey } from "./partition.ts";
-import { produce } from "./produce.ts";
-import { createReplicationHandlers, type OpenStreams } from "./replication-service.ts";
+import {
+  expireProducers,
+  type ProducerStateSettings,
+  resolveProducerStateSettings,
+} from "./producer-expiration.ts";
+import type { EndableStream, ReplicaFetchLeader } from "./replica-fetch.ts";
 import { applyDelta } from "./transitions.ts";
 import type {
   FetchOptions,
@@ -58,7 +58,7 @@ export class ReplicaManager implements ReplicaManagerApi {
   readonly config: ReplicaManagerConfig;
   readonly #ctx: ReplicaContext;
   readonly #fetchers: ReplicaFetcherManager;
-  readonly #streams: OpenStreams = new Set();
+  readonly #streams = new Set<EndableStream>();
   readonly #metadata = new Mutex();
   readonly #intervals: ReturnType<typeof setInterval>[] = [];
   #checkpointing: Promise<void> = Promise.resolve();
@@ -107,6 +107,7 @@ export class ReplicaManager implements ReplicaManagerApi {
       responseTimeoutMs: config.replicaFetchResponseTimeoutMs,
       backoffMs: config.replicaFetchBackoffMs,
       backoffMaxMs: config.replicaFetchBackoffMaxMs,
+      transport: options.replicationTransport,
     });
     this.#every(config.isrCheckIntervalMs, () => checkIsr(ctx));
     this.#every(
@@ -143,9 +144,21 @@ export class ReplicaManager implements ReplicaManagerApi {
     this.#intervals.push(timer);
   }
 
-  /** The ReplicationService handlers for the internal gRPC server (see `replicationServiceDefinition`). */
-  replicationServiceHandlers(): grpc.UntypedServiceImplementation {
-    return createReplicationHandlers(this.#ctx, this.#streams);
+  /** The leader side of replication, for the ReplicationService handlers of the internal server. */
+  replicaFetchLeader(): ReplicaFetchLeader {
+    const ctx = this.#ctx;
+    const streams = this.#streams;
+    return {
+      get closed() {
+        return ctx.closed;
+      },
+      logger: ctx.logger,
+      answer: (query, isOpen) => answerReplicaFetch(ctx, query, isOpen),
+      track: (stream) => {
+        streams.add(stream);
+        return () => streams.delete(stream);
+      },
+    };
   }
 
   /** Leaders this broker fetches from now (tests, health). */

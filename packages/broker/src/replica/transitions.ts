@@ -16,15 +16,15 @@ import {
 } from "@strand/controller";
 import { AssertionFailure } from "@strand/protocol";
 import type { Log } from "@strand/storage";
-import type { ReplicaFetcherManager } from "../fetcher/fetcher-manager.ts";
-import type { FetcherPartition } from "../fetcher/types.ts";
-import { FollowerPartitionState } from "../replication/follower-partition.ts";
-import { LeaderPartitionState } from "../replication/leader-partition.ts";
-import type { ReplicationConfig } from "../replication/types.ts";
+import { FollowerPartitionState } from "../core/follower-partition.ts";
+import { LeaderPartitionState } from "../core/leader-partition.ts";
+import type { ReplicationConfig } from "../core/types.ts";
 import { idKey, type ReplicaContext } from "./context.ts";
 import { topicIntConfig } from "./errors.ts";
 import { onHighWatermarkAdvanced, releaseLeaderWaiters } from "./events.ts";
-import { updateGauges } from "./isr.ts";
+import type { ReplicaFetcherManager } from "./follower/fetcher-manager.ts";
+import type { FetcherPartition } from "./follower/types.ts";
+import { updateGauges } from "./leader/isr.ts";
 import { Partition, partitionKey } from "./partition.ts";
 
 /** Applies one committed delta to the local replicas. */

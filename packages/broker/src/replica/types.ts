@@ -1,7 +1,8 @@
 /**
  * The contract between the broker's services (gRPC handlers, routing) and the replica manager
  * (partition logs, replication, high watermark). Services translate protobuf to these types and
- * back; the replica manager never sees protobuf or gRPC status codes, only Strand error codes.
+ * back; the replica manager never sees protobuf or gRPC status codes, only Strand error codes
+ * (test/layering.test.ts keeps generated code and gRPC out of replica/).
  */
 import type {
   AlterPartitionRequest,

@@ -36,7 +36,7 @@ import type {
 } from "../replica/types.ts";
 import type { ServiceContext } from "./context.ts";
 import { countStream, statusLabel, unaryHandler } from "./instrument.ts";
-import { alignByKey, groupByTopic } from "./produce.ts";
+import { alignByKey, groupByTopic } from "./requests.ts";
 import { isForwarded, routeRequest, unaryCall } from "./routing.ts";
 import {
   codeName,

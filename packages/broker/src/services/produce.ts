@@ -28,6 +28,7 @@ import type {
 import type { ServiceContext } from "./context.ts";
 import { initProducerIdHandler } from "./init-producer-id.ts";
 import { countStream, statusLabel, unaryHandler } from "./instrument.ts";
+import { alignByKey, groupByTopic } from "./requests.ts";
 import { isForwarded, routeRequest, unaryCall } from "./routing.ts";
 import {
   codeName,
@@ -154,22 +155,6 @@ export async function produce(
   });
 }
 
-/** Orders results like `items` (matched by topic and partition); a missing one is UNKNOWN. */
-export function alignByKey<
-  T extends { topic: string; partition: number },
-  R extends { topic: string; partition: number },
->(items: readonly T[], results: readonly R[], missing: (item: T, error: PartitionError) => R): R[] {
-  const byKey = new Map(results.map((r) => [`${r.topic}\u0000${r.partition}`, r]));
-  return items.map(
-    (item) =>
-      byKey.get(`${item.topic}\u0000${item.partition}`) ??
-      missing(
-        item,
-        partitionError(ErrorCode.UNKNOWN, `no result for ${item.topic}-${item.partition}`),
-      ),
-  );
-}
-
 async function forwardProduce(
   client: {
     Produce: (
@@ -212,20 +197,6 @@ async function forwardProduce(
       });
     }
   return alignByKey(items, results, failedResult);
-}
-
-/** Groups items by topic, keeping first-seen topic order. */
-export function groupByTopic<T extends { topic: string }, P>(
-  items: readonly T[],
-  map: (item: T) => P,
-): [string, P[]][] {
-  const groups = new Map<string, P[]>();
-  for (const item of items) {
-    const list = groups.get(item.topic) ?? [];
-    list.push(map(item));
-    groups.set(item.topic, list);
-  }
-  return [...groups.entries()];
 }
 
 /** Contract results -> ProduceResponse. */

@@ -12,7 +12,8 @@
  * - `stale`: an answer to a fetch sent before `onLeaderChange`; ignore it.
  */
 import type { BrokerId, LeaderEpoch } from "@strand/controller";
-import { assert, ErrorCode, type ErrorCodeInfo } from "@strand/protocol";
+import { ErrorCode, type ErrorCodeInfo } from "@strand/protocol";
+import { assert } from "./assert.ts";
 import { truncationTarget } from "./divergence.ts";
 import type { DivergingEpoch, EndOffsetForEpoch, ReplicationConfig } from "./types.ts";
 
@@ -121,7 +122,7 @@ export class FollowerPartitionState {
     this.#lastFetchedEpoch = options.latestEpoch;
     this.#logStartOffset = options.logStartOffset;
     this.#highWatermark = min(options.highWatermark, options.logEndOffset);
-    assert(this.#logStartOffset <= this.#fetchOffset, "log start above log end");
+    this.#checkInvariants();
   }
 
   /** The leader being followed. */
@@ -220,6 +221,7 @@ export class FollowerPartitionState {
     assert(position.logEndOffset > this.#fetchOffset, "an append must move the log end");
     this.#moveTo(position);
     this.#highWatermark = min(this.#leaderHighWatermark, this.#fetchOffset);
+    this.#checkInvariants();
     return this.#highWatermark;
   }
 
@@ -229,6 +231,7 @@ export class FollowerPartitionState {
     if (position.logStartOffset !== undefined) this.#logStartOffset = position.logStartOffset;
     this.#moveTo(position);
     this.#highWatermark = min(this.#highWatermark, this.#fetchOffset);
+    this.#checkInvariants();
   }
 
   #moveTo(position: LocalLogPosition): void {
@@ -249,5 +252,12 @@ export class FollowerPartitionState {
     if (this.#status === "backoff" || this.#status === "awaitingMetadata") this.#status = "ready";
     // A fetch in flight to the old leader is answered by a fresh one.
     if (this.#status === "fetching") this.#status = "ready";
+  }
+
+  /** Log start <= log end and 0 <= HW <= log end: a follower never claims a HW past its own log. */
+  #checkInvariants(): void {
+    assert(this.#logStartOffset <= this.#fetchOffset, "log start above log end");
+    assert(this.#highWatermark >= 0n, "negative high watermark");
+    assert(this.#highWatermark <= this.#fetchOffset, "HW above the follower's log end");
   }
 }

@@ -3,11 +3,12 @@
  * the producer state to the log end, then decide per batch (producer-state.ts `checkBatches`).
  * Produces without producer ids skip the state entirely.
  */
-import type { ReplicaContext } from "../replica/context.ts";
-import { errorOf, partitionError } from "../replica/errors.ts";
-import type { Partition } from "../replica/partition.ts";
-import type { PartitionError } from "../replica/types.ts";
-import { checkBatches, hasProducerIds, type OffsetRange } from "./producer-state.ts";
+
+import { checkBatches, hasProducerIds, type OffsetRange } from "../../core/producer-state.ts";
+import type { ReplicaContext } from "../context.ts";
+import { errorOf, partitionError } from "../errors.ts";
+import type { Partition } from "../partition.ts";
+import type { PartitionError } from "../types.ts";
 
 /** What the leader appends: `records` (null: every batch was a retried duplicate). */
 export interface PreparedAppend {

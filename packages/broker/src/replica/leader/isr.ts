@@ -8,14 +8,11 @@
 import type { AlterPartitionResponse } from "@strand/controller";
 import { brokerEpoch } from "@strand/controller";
 import { ErrorCode } from "@strand/protocol";
-import type {
-  AlterPartitionResult,
-  LeaderPartitionState,
-} from "../replication/leader-partition.ts";
-import type { IsrProposal } from "../replication/types.ts";
-import type { ReplicaContext } from "./context.ts";
-import { onHighWatermarkAdvanced } from "./events.ts";
-import type { Partition } from "./partition.ts";
+import type { AlterPartitionResult, LeaderPartitionState } from "../../core/leader-partition.ts";
+import type { IsrProposal } from "../../core/types.ts";
+import type { ReplicaContext } from "../context.ts";
+import { onHighWatermarkAdvanced } from "../events.ts";
+import type { Partition } from "../partition.ts";
 
 /** Sends `proposal` for `p` (led with `state`) and applies the answer when it comes. */
 export function sendIsrProposal(

@@ -6,19 +6,19 @@
  */
 import type { MetadataImage } from "@strand/controller";
 import { ErrorCode } from "@strand/protocol";
-import { prepareLeaderAppend } from "../producer/leader-append.ts";
-import type { LeaderPartitionState } from "../replication/leader-partition.ts";
-import type { ReplicaContext } from "./context.ts";
-import { errorOf, NO_ERROR, notLeaderError, partitionError } from "./errors.ts";
-import { onHighWatermarkAdvanced, onLeaderLogEnd } from "./events.ts";
-import { type Partition, partitionKey } from "./partition.ts";
+import type { LeaderPartitionState } from "../../core/leader-partition.ts";
+import type { ReplicaContext } from "../context.ts";
+import { errorOf, NO_ERROR, notLeaderError, partitionError } from "../errors.ts";
+import { onHighWatermarkAdvanced, onLeaderLogEnd } from "../events.ts";
+import { type Partition, partitionKey } from "../partition.ts";
 import type {
   AcksMode,
   PartitionError,
   ProduceOptions,
   ProducePartition,
   ProducePartitionResult,
-} from "./types.ts";
+} from "../types.ts";
+import { prepareLeaderAppend } from "./leader-append.ts";
 
 interface Appended {
   readonly state: LeaderPartitionState;

@@ -11,15 +11,15 @@ import {
   OFFSET_RECORD_COUNT,
 } from "@strand/protocol";
 import { OffsetOutOfRangeError } from "@strand/storage";
-import type { ReplicaContext } from "./context.ts";
-import { errorOf, NO_ERROR, notLeaderError, partitionError } from "./errors.ts";
-import { partitionKey } from "./partition.ts";
+import type { ReplicaContext } from "../context.ts";
+import { errorOf, NO_ERROR, notLeaderError, partitionError } from "../errors.ts";
+import { partitionKey } from "../partition.ts";
 import type {
   FetchOptions,
   FetchPartition,
   FetchPartitionResult,
   PartitionError,
-} from "./types.ts";
+} from "../types.ts";
 
 /** Longest long poll, whatever the caller asks. */
 const FETCH_WAIT_MS_MAX = 60_000;

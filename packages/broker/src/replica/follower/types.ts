@@ -4,8 +4,9 @@
  */
 import type { BrokerId, MetadataImage } from "@strand/controller";
 import type { Log, Logger } from "@strand/storage";
-import type { BrokerMetrics } from "../admin/metrics.ts";
-import type { FollowerPartitionState } from "../replication/follower-partition.ts";
+import type { BrokerMetrics } from "../../admin/metrics.ts";
+import type { FollowerPartitionState } from "../../core/follower-partition.ts";
+import type { ReplicaFetchAnswer, ReplicaFetchQuery } from "../replica-fetch.ts";
 
 /** A partition a fetcher replicates. */
 export interface FetcherPartition {
@@ -48,4 +49,38 @@ export interface FetcherOptions {
   readonly backoffMs: number;
   /** Largest reconnect backoff. */
   readonly backoffMaxMs: number;
+  /** How requests reach leaders. */
+  readonly transport: ReplicationTransport;
+}
+
+/**
+ * How a fetcher reaches leaders, in domain types. Injected so the follower wing never sees
+ * gRPC or protobuf; services/replication-client.ts implements it over ReplicationService.
+ */
+export interface ReplicationTransport {
+  /** A connection to the leader at `address` (host:port) accepting answers up to `receiveBytesMax`. */
+  connect(address: string, receiveBytesMax: number): ReplicationConnection;
+}
+
+/** One connection to a leader; streams are opened on it until it is closed. */
+export interface ReplicationConnection {
+  /** Opens a replica fetch stream; its answers and its end arrive through `listener`. */
+  openStream(listener: ReplicaFetchStreamListener): ReplicaFetchStream;
+  /** Closes the connection (its streams end). */
+  close(): void;
+}
+
+/** Receives what arrives on a replica fetch stream. */
+export interface ReplicaFetchStreamListener {
+  onAnswer(answer: ReplicaFetchAnswer): void;
+  onError(error: Error): void;
+  /** The leader ended the stream. */
+  onEnd(): void;
+}
+
+/** A replica fetch stream towards one leader. */
+export interface ReplicaFetchStream {
+  send(query: ReplicaFetchQuery): void;
+  /** Cancels the stream; its listener hears nothing afterwards. */
+  cancel(): void;
 }

@@ -7,28 +7,30 @@
  * On a stream failure every partition is reset and the stream reconnects with a doubling
  * backoff; the leader's address is looked up in the metadata image on every connect.
  */
-import type * as grpc from "@grpc/grpc-js";
 import type { BrokerId } from "@strand/controller";
 import { ErrorCode, errorCodeInfo } from "@strand/protocol";
-import type { ReplicaFetchPartition } from "@strand/protocol/gen/strand/v1/ReplicaFetchPartition.ts";
-import type { ReplicaFetchPartitionResult__Output } from "@strand/protocol/gen/strand/v1/ReplicaFetchPartitionResult.ts";
-import type { ReplicaFetchRequest } from "@strand/protocol/gen/strand/v1/ReplicaFetchRequest.ts";
-import type { ReplicaFetchResponse__Output } from "@strand/protocol/gen/strand/v1/ReplicaFetchResponse.ts";
-import type { ReplicationServiceClient } from "@strand/protocol/gen/strand/v1/ReplicationService.ts";
-import { INTERNAL_LISTENER } from "../replica/options.ts";
-import { int64FromWire, replicationClient } from "../replica/replication-wire.ts";
 import type {
   FollowerAction,
   FollowerFetchResponse,
   FollowerPartitionState,
-} from "../replication/follower-partition.ts";
-import type { FetcherOptions, FetcherPartition } from "./types.ts";
-
-type FetchCall = grpc.ClientDuplexStream<ReplicaFetchRequest, ReplicaFetchResponse__Output>;
+} from "../../core/follower-partition.ts";
+import { INTERNAL_LISTENER } from "../options.ts";
+import type {
+  ReplicaFetchAnswer,
+  ReplicaFetchPartitionAnswer,
+  ReplicaFetchPartitionQuery,
+  ReplicaFetchQuery,
+} from "../replica-fetch.ts";
+import type {
+  FetcherOptions,
+  FetcherPartition,
+  ReplicaFetchStream,
+  ReplicationConnection,
+} from "./types.ts";
 
 interface Pending {
   readonly correlationId: string;
-  readonly resolve: (response: ReplicaFetchResponse__Output) => void;
+  readonly resolve: (response: ReplicaFetchAnswer) => void;
   readonly reject: (error: Error) => void;
 }
 
@@ -48,9 +50,9 @@ export class ReplicaFetcher {
   readonly #inFlight = new Map<string, Promise<void>>();
   /** Partitions waiting for metadata that retry anyway at this time. */
   readonly #retryAtMs = new Map<string, number>();
-  #client: ReplicationServiceClient | null = null;
+  #connection: ReplicationConnection | null = null;
   #address = "";
-  #call: FetchCall | null = null;
+  #call: ReplicaFetchStream | null = null;
   #pending: Pending | null = null;
   #correlationId = 0n;
   #failures = 0;
@@ -100,8 +102,8 @@ export class ReplicaFetcher {
     this.#dropStream(new Error("fetcher closed"));
     this.wake();
     await this.#loop;
-    this.#client?.close();
-    this.#client = null;
+    this.#connection?.close();
+    this.#connection = null;
   }
 
   async #run(): Promise<void> {
@@ -150,9 +152,12 @@ export class ReplicaFetcher {
     }
   }
 
-  #buildRequest(): { entries: ReplicaFetchPartition[]; sent: Map<string, FollowerPartitionState> } {
+  #buildRequest(): {
+    entries: ReplicaFetchPartitionQuery[];
+    sent: Map<string, FollowerPartitionState>;
+  } {
     const nowMs = this.#o.clock();
-    const entries: ReplicaFetchPartition[] = [];
+    const entries: ReplicaFetchPartitionQuery[] = [];
     const sent = new Map<string, FollowerPartitionState>();
     for (const p of this.#partitions.values()) {
       const state = p.follower();
@@ -170,24 +175,24 @@ export class ReplicaFetcher {
         topicId: p.topicId,
         topic: p.topic,
         partition: p.partition,
-        fetchOffset: fetch.fetchOffset.toString(),
+        fetchOffset: fetch.fetchOffset,
         lastFetchedEpoch: fetch.lastFetchedEpoch,
         currentLeaderEpoch: fetch.currentLeaderEpoch,
-        logStartOffset: fetch.logStartOffset.toString(),
+        logStartOffset: fetch.logStartOffset,
         partitionMaxBytes: this.#o.partitionMaxBytes,
       });
     }
     return { entries, sent };
   }
 
-  #send(entries: ReplicaFetchPartition[]): Promise<ReplicaFetchResponse__Output> {
+  #send(entries: ReplicaFetchPartitionQuery[]): Promise<ReplicaFetchAnswer> {
     const call = this.#ensureStream();
     this.#correlationId += 1n;
     const correlationId = this.#correlationId.toString();
-    const request: ReplicaFetchRequest = {
+    const query: ReplicaFetchQuery = {
       correlationId,
       replicaId: this.#o.brokerId,
-      brokerEpoch: String(this.#o.brokerEpoch()),
+      brokerEpoch: BigInt(this.#o.brokerEpoch()),
       maxWaitMs: this.#o.maxWaitMs,
       minBytes: 1,
       maxBytes: this.#o.responseMaxBytes,
@@ -205,26 +210,27 @@ export class ReplicaFetcher {
           fn(value);
         };
       this.#pending = { correlationId, resolve: done(resolve), reject: done(reject) };
-      call.write(request);
+      call.send(query);
     });
   }
 
-  #ensureStream(): FetchCall {
+  #ensureStream(): ReplicaFetchStream {
     if (this.#call !== null) return this.#call;
     const address = this.#leaderAddress();
-    if (this.#client === null || address !== this.#address) {
-      this.#client?.close();
-      this.#client = replicationClient(address, this.#o.responseMaxBytes + 1024 * 1024);
+    if (this.#connection === null || address !== this.#address) {
+      this.#connection?.close();
+      this.#connection = this.#o.transport.connect(address, this.#o.responseMaxBytes + 1024 * 1024);
       this.#address = address;
     }
-    const call = this.#client.ReplicaFetch();
-    call.on("data", (response: ReplicaFetchResponse__Output) => {
-      const pending = this.#pending;
-      if (pending !== null && pending.correlationId === response.correlationId)
-        pending.resolve(response);
+    const call = this.#connection.openStream({
+      onAnswer: (answer) => {
+        const pending = this.#pending;
+        if (pending !== null && pending.correlationId === answer.correlationId)
+          pending.resolve(answer);
+      },
+      onError: (error) => this.#dropStream(error),
+      onEnd: () => this.#dropStream(new Error(`leader ${this.sourceId} ended the stream`)),
     });
-    call.on("error", (error: Error) => this.#dropStream(error));
-    call.on("end", () => this.#dropStream(new Error(`leader ${this.sourceId} ended the stream`)));
     this.#call = call;
     return call;
   }
@@ -240,11 +246,7 @@ export class ReplicaFetcher {
   #dropStream(error: Error): void {
     const call = this.#call;
     this.#call = null;
-    if (call !== null) {
-      call.removeAllListeners("data");
-      call.on("error", () => {});
-      call.cancel();
-    }
+    call?.cancel();
     this.#pending?.reject(error);
   }
 
@@ -265,7 +267,7 @@ export class ReplicaFetcher {
 
   async #handleResponse(
     sent: Map<string, FollowerPartitionState>,
-    response: ReplicaFetchResponse__Output,
+    response: ReplicaFetchAnswer,
   ): Promise<void> {
     const byId = new Map<string, FetcherPartition>();
     for (const p of this.#partitions.values()) byId.set(`${p.topicId}:${p.partition}`, p);
@@ -274,7 +276,7 @@ export class ReplicaFetcher {
       const p = byId.get(`${result.topicId}:${result.partition}`);
       const state = p === undefined ? undefined : sent.get(p.key);
       if (p === undefined || state === undefined || p.follower() !== state) continue;
-      const action = state.onFetchResponse(fromWire(result), this.#o.clock());
+      const action = state.onFetchResponse(toFollowerResponse(result), this.#o.clock());
       const task = this.#apply(p, state, action, result);
       this.#inFlight.set(p.key, task);
       work.push(
@@ -290,12 +292,12 @@ export class ReplicaFetcher {
     p: FetcherPartition,
     state: FollowerPartitionState,
     action: FollowerAction,
-    result: ReplicaFetchPartitionResult__Output,
+    result: ReplicaFetchPartitionAnswer,
   ): Promise<void> {
     try {
       await this.#applyAction(p, state, action);
-      const leaderEnd = int64FromWire(result.logEndOffset);
-      if (leaderEnd !== null && leaderEnd >= 0n) {
+      const leaderEnd = result.logEndOffset;
+      if (leaderEnd !== undefined && leaderEnd >= 0n) {
         const lag = Number(leaderEnd - p.log.logEndOffset);
         this.#o.metrics?.replicationLagOffsets.set(
           { topic: p.topic, partition: String(p.partition) },
@@ -364,19 +366,14 @@ export class ReplicaFetcher {
   }
 }
 
-/** A partition's answer, converted at the wire boundary. */
-function fromWire(result: ReplicaFetchPartitionResult__Output): FollowerFetchResponse {
-  const diverging = result.divergingEpoch;
-  const divergingEnd = diverging == null ? null : int64FromWire(diverging.endOffset);
+/** A partition's answer as the pure follower state takes it (absent offsets get defaults). */
+function toFollowerResponse(result: ReplicaFetchPartitionAnswer): FollowerFetchResponse {
   return {
     error: errorCodeInfo(result.errorCode),
-    highWatermark: int64FromWire(result.highWatermark) ?? 0n,
-    logStartOffset: int64FromWire(result.logStartOffset) ?? 0n,
-    logEndOffset: int64FromWire(result.logEndOffset) ?? -1n,
+    highWatermark: result.highWatermark ?? 0n,
+    logStartOffset: result.logStartOffset ?? 0n,
+    logEndOffset: result.logEndOffset ?? -1n,
     records: result.records ?? Buffer.alloc(0),
-    divergingEpoch:
-      diverging == null || divergingEnd === null
-        ? null
-        : { epoch: diverging.epoch, endOffset: divergingEnd },
+    divergingEpoch: result.divergingEpoch ?? null,
   };
 }

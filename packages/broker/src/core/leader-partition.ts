@@ -11,7 +11,8 @@
  *   new member at once, a shrink still counts the leaving one until the controller commits.
  */
 import type { BrokerId, LeaderEpoch, PartitionEpoch } from "@strand/controller";
-import { assert, ErrorCode, type ErrorCodeInfo } from "@strand/protocol";
+import { ErrorCode, type ErrorCodeInfo } from "@strand/protocol";
+import { assert } from "./assert.ts";
 import { validateFetchEpoch } from "./divergence.ts";
 import {
   type FetchObservation,

@@ -1,10 +1,10 @@
-// Goal: the replication core is pure (CONVENTIONS habit 1): no clock, randomness, timers, file
-// or network I/O, or console in packages/broker/src/replication; time comes in as nowMs.
+// Goal: the broker core is pure (CONVENTIONS habit 1): no clock, randomness, timers, file
+// or network I/O, or console in packages/broker/src/core; time comes in as nowMs.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
-const srcDir = join(import.meta.dirname, "../src/replication");
+const srcDir = join(import.meta.dirname, "../src/core");
 const banned = [
   /\bDate\.now\b/,
   /\bnew Date\(/,
@@ -21,7 +21,7 @@ const banned = [
   /\brandomUUID\b/,
 ];
 
-describe("replication core purity", () => {
+describe("broker core purity", () => {
   const files = readdirSync(srcDir).filter((n) => n.endsWith(".ts"));
 
   it("scans the core's files", () => {

@@ -14,8 +14,8 @@
  */
 import { assert, type BatchHeaderView, iterateBatches } from "@strand/protocol";
 import { type Log, type Logger, noopLogger, OffsetOutOfRangeError } from "@strand/storage";
-import { Mutex } from "../replica/mutex.ts";
-import { ProducerStateMap, producerBatchOf } from "./producer-state.ts";
+import { ProducerStateMap, producerBatchOf } from "../core/producer-state.ts";
+import { Mutex } from "./mutex.ts";
 
 /** Bytes read from the log per step of a sync. */
 export const SYNC_READ_BYTES = 1 << 20;

@@ -8,23 +8,24 @@
  */
 import { brokerId as toBrokerId } from "@strand/controller";
 import { ErrorCode, type ErrorCodeInfo, errorCodeInfo } from "@strand/protocol";
-import type { ReplicaFetchPartition__Output } from "@strand/protocol/gen/strand/v1/ReplicaFetchPartition.ts";
-import type { ReplicaFetchPartitionResult } from "@strand/protocol/gen/strand/v1/ReplicaFetchPartitionResult.ts";
-import type { ReplicaFetchRequest__Output } from "@strand/protocol/gen/strand/v1/ReplicaFetchRequest.ts";
-import type { ReplicaFetchResponse } from "@strand/protocol/gen/strand/v1/ReplicaFetchResponse.ts";
-import type { ReplicaContext } from "./context.ts";
-import { errorOf } from "./errors.ts";
-import { onHighWatermarkAdvanced } from "./events.ts";
+import type { ReplicaContext } from "../context.ts";
+import { errorOf } from "../errors.ts";
+import { onHighWatermarkAdvanced } from "../events.ts";
+import { partitionKey } from "../partition.ts";
+import type {
+  ReplicaFetchAnswer,
+  ReplicaFetchPartitionAnswer,
+  ReplicaFetchPartitionQuery,
+  ReplicaFetchQuery,
+} from "../replica-fetch.ts";
 import { sendIsrProposal } from "./isr.ts";
-import { partitionKey } from "./partition.ts";
-import { int64FromWire } from "./replication-wire.ts";
 
 /** Most partitions in one replica fetch. */
 export const REPLICA_FETCH_PARTITIONS_MAX = 100_000;
 const EMPTY = Buffer.alloc(0);
 
 interface ReadOutcome {
-  readonly response: ReplicaFetchResponse;
+  readonly response: ReplicaFetchAnswer;
   /** Some partition has records, a diverging epoch or an error: answer now. */
   readonly answerNow: boolean;
   /** Partitions that may get data later -> fetch offset. */
@@ -34,9 +35,9 @@ interface ReadOutcome {
 /** Answers one request, long-polling when nothing is available; null when the stream closed. */
 export async function answerReplicaFetch(
   ctx: ReplicaContext,
-  request: ReplicaFetchRequest__Output,
+  request: ReplicaFetchQuery,
   isOpen: () => boolean,
-): Promise<ReplicaFetchResponse | null> {
+): Promise<ReplicaFetchAnswer | null> {
   const refused = checkRequest(ctx, request);
   if (refused !== null) return refused;
   const first = await readForFollower(ctx, request);
@@ -76,11 +77,8 @@ export async function answerReplicaFetch(
   });
 }
 
-function checkRequest(
-  ctx: ReplicaContext,
-  request: ReplicaFetchRequest__Output,
-): ReplicaFetchResponse | null {
-  const refuse = (error: ErrorCodeInfo, message: string): ReplicaFetchResponse => ({
+function checkRequest(ctx: ReplicaContext, request: ReplicaFetchQuery): ReplicaFetchAnswer | null {
+  const refuse = (error: ErrorCodeInfo, message: string): ReplicaFetchAnswer => ({
     correlationId: request.correlationId,
     errorCode: error.code,
     errorMessage: `${error.name}: ${message}. ${error.action}`,
@@ -94,11 +92,11 @@ function checkRequest(
       `broker ${request.replicaId} is not registered`,
     );
   }
-  const epoch = int64FromWire(request.brokerEpoch);
+  const epoch = request.brokerEpoch;
   if (epoch === null || epoch < BigInt(broker.epoch)) {
     return refuse(
       ErrorCode.STALE_BROKER_EPOCH,
-      `broker epoch ${request.brokerEpoch} is older than ${broker.epoch}`,
+      `broker epoch ${epoch ?? "(not an int64)"} is older than ${broker.epoch}`,
     );
   }
   if (request.partitions.length > REPLICA_FETCH_PARTITIONS_MAX) {
@@ -116,9 +114,9 @@ function toBrokerIdOrNull(id: number): ReturnType<typeof toBrokerId> | null {
 
 async function readForFollower(
   ctx: ReplicaContext,
-  request: ReplicaFetchRequest__Output,
+  request: ReplicaFetchQuery,
 ): Promise<ReadOutcome> {
-  const results: ReplicaFetchPartitionResult[] = [];
+  const results: ReplicaFetchPartitionAnswer[] = [];
   const waiting = new Map<string, bigint>();
   let answerNow = false;
   let bytes = 0;
@@ -143,7 +141,7 @@ async function readForFollower(
 }
 
 interface PartitionRead {
-  readonly result: ReplicaFetchPartitionResult;
+  readonly result: ReplicaFetchPartitionAnswer;
   readonly bytes: number;
   readonly fetchOffset: bigint | null;
 }
@@ -151,14 +149,14 @@ interface PartitionRead {
 async function readPartition(
   ctx: ReplicaContext,
   replicaId: number,
-  entry: ReplicaFetchPartition__Output,
+  entry: ReplicaFetchPartitionQuery,
   maxBytes: number,
   minOneBatch: boolean,
 ): Promise<PartitionRead> {
   const failed = (
     error: ErrorCodeInfo,
     message: string,
-    extra: Partial<ReplicaFetchPartitionResult> = {},
+    extra: Partial<ReplicaFetchPartitionAnswer> = {},
   ): PartitionRead => ({
     result: {
       topicId: entry.topicId,
@@ -186,16 +184,20 @@ async function readPartition(
       `broker ${ctx.brokerId} does not lead ${p.key}`,
     );
   }
-  const fetchOffset = int64FromWire(entry.fetchOffset);
+  const fetchOffset = entry.fetchOffset;
   const log = p.log;
   const bounds = () => ({
-    highWatermark: state.highWatermark.toString(),
-    logStartOffset: log.logStartOffset.toString(),
-    logEndOffset: log.logEndOffset.toString(),
+    highWatermark: state.highWatermark,
+    logStartOffset: log.logStartOffset,
+    logEndOffset: log.logEndOffset,
     leaderEpoch: state.leaderEpoch,
   });
   if (fetchOffset === null || fetchOffset < 0n) {
-    return failed(ErrorCode.OFFSET_OUT_OF_RANGE, `bad fetch offset ${entry.fetchOffset}`, bounds());
+    return failed(
+      ErrorCode.OFFSET_OUT_OF_RANGE,
+      `bad fetch offset ${fetchOffset ?? "(not an int64)"}`,
+      bounds(),
+    );
   }
   const outcome = state.onFollowerFetch({
     replicaId: toBrokerIdOrNull(replicaId) ?? toBrokerId(0),
@@ -209,10 +211,7 @@ async function readPartition(
   if (outcome.kind === "error") return failed(outcome.error, outcome.message, bounds());
   if (outcome.kind === "diverging") {
     const { epoch, endOffset } = outcome.divergingEpoch;
-    return failed(ErrorCode.NONE, "", {
-      ...bounds(),
-      divergingEpoch: { epoch, endOffset: endOffset.toString() },
-    });
+    return failed(ErrorCode.NONE, "", { ...bounds(), divergingEpoch: { epoch, endOffset } });
   }
   if (outcome.highWatermarkAdvanced) onHighWatermarkAdvanced(ctx, p);
   if (outcome.isrProposal !== null) sendIsrProposal(ctx, p, state, outcome.isrProposal);
