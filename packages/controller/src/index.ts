@@ -75,7 +75,6 @@ export {
   type MetadataFollowerOptions,
   MetadataStateMachine,
   type MetadataStateMachineOptions,
-  ObservedTransport,
   parseVoters,
   QUORUM_VOTERS_MAX,
   REQUEST_ITEMS_MAX,
