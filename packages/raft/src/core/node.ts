@@ -32,10 +32,10 @@ import type {
   SnapshotChunkMessage,
   SnapshotResponseMessage,
   Status,
-  VoterMatch,
   Term,
   VoteResponseMessage,
   VoterChange,
+  VoterMatch,
 } from "./types.ts";
 import { index, term } from "./types.ts";
 
