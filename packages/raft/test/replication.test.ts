@@ -3,7 +3,7 @@
 // trip per term (fast backtracking), appends are pipelined within a bounded window, and a
 // follower behind the compacted log is brought back with a chunked snapshot.
 import { describe, expect, it } from "vitest";
-import { index, nodeId, term } from "../src/index.ts";
+import { index, nodeId, term } from "../src/core/index.ts";
 import { TestCluster } from "./harness.ts";
 
 /** Partitions the cluster into groups that only talk within themselves. */
