@@ -9,9 +9,9 @@
  * has not succeeded `deliveryTimeoutMs` after its first record fails with TimeoutError.
  *
  * Idempotence: batches carry producerId, producerEpoch and a per-partition baseSequence once
- * the producer has an identity (`ProducerIdentity`). The cluster has no InitProducerId RPC
- * yet, so today the identity stays null and batches go out with -1 (non-idempotent); see
- * docs/client.md.
+ * the producer has an identity (`ProducerIdentity`), which it asks a broker for once
+ * (ProduceService.InitProducerId, `initProducerId` below). A broker that answers UNIMPLEMENTED
+ * leaves the identity null and batches go out with -1 (non-idempotent); see docs/client.md.
  */
 
 import * as grpc from "@grpc/grpc-js";
@@ -23,6 +23,7 @@ import {
   partitionForKey,
   type RecordHeader,
 } from "@strand/protocol";
+import type { InitProducerIdResponse__Output } from "@strand/protocol/gen/strand/v1/InitProducerIdResponse.ts";
 import type { ProduceResponse__Output } from "@strand/protocol/gen/strand/v1/ProduceResponse.ts";
 import {
   Accumulator,
@@ -655,26 +656,10 @@ export class Producer {
   }
 }
 
-/** The InitProducerId method, looked up at run time (older brokers lack it). */
-type InitProducerIdMethod = (
-  request: Record<string, never>,
-  options: grpc.CallOptions,
-  callback: (
-    error: grpc.ServiceError | null,
-    response?: {
-      producerId: string;
-      producerEpoch: number;
-      errorCode: number;
-      errorMessage: string;
-    },
-  ) => void,
-) => grpc.ClientUnaryCall;
-
 /**
  * Asks any broker for a producer id (ProduceService.InitProducerId), retrying retriable
- * failures until the delivery timeout. A cluster that does not implement the RPC (gRPC
- * UNIMPLEMENTED, or a descriptor without it) gets null: the producer then runs without
- * idempotence and says so in the log.
+ * failures until the delivery timeout. A broker that does not implement the RPC (gRPC
+ * UNIMPLEMENTED) gets null: the producer then runs without idempotence and says so in the log.
  */
 export async function initProducerId(
   ctx: ClientContext,
@@ -685,17 +670,16 @@ export async function initProducerId(
       if (ctx.metadata.brokers.size === 0) await ctx.metadata.refresh([], ctx.closed);
       const addresses = [...ctx.metadata.brokers.values()];
       const address = addresses[attempt % Math.max(1, addresses.length)] ?? "";
-      const stub = ctx.pool.get(address).produce as unknown as Record<string, unknown>;
-      if (typeof stub.InitProducerId !== "function")
-        return noIdempotence(ctx, "its API has no InitProducerId");
-      const method = (stub.InitProducerId as InitProducerIdMethod).bind(stub);
-      type Answer = Parameters<Parameters<InitProducerIdMethod>[2]>[1] & object;
-      const r = await unary<Answer>((o, cb) => method({}, o, cb), {
-        address,
-        method: "InitProducerId",
-        timeoutMs: ctx.requestTimeoutMs,
-        signal: ctx.closed,
-      });
+      const stub = ctx.pool.get(address).produce;
+      const r = await unary<InitProducerIdResponse__Output>(
+        (o, cb) => stub.InitProducerId({}, o, cb),
+        {
+          address,
+          method: "InitProducerId",
+          timeoutMs: ctx.requestTimeoutMs,
+          signal: ctx.closed,
+        },
+      );
       if (r.errorCode !== 0) throw errorForCode(r.errorCode, r.errorMessage);
       const identity = { producerId: BigInt(r.producerId), producerEpoch: r.producerEpoch };
       assert(identity.producerId >= 0n && identity.producerEpoch >= 0, "a valid producer id");

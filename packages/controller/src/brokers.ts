@@ -4,13 +4,14 @@
  * the state, the request and nowMs and returns records, a response and new sessions.
  */
 import { ErrorCode, type ErrorCodeInfo } from "@strand/protocol";
+import { assert } from "./assert.ts";
 import {
   changesForLeavingBrokers,
   type Eligibility,
   electOfflinePartitions,
   eligibleIn,
 } from "./election.ts";
-import type { BrokerRegistration } from "./image.ts";
+import { type BrokerRegistration, nextProducerId } from "./image.ts";
 import type { MetadataRecord } from "./records.ts";
 import type {
   AllocateProducerIdsRequest,
@@ -301,6 +302,12 @@ export function allocateProducerIds(
       response: { ...fail(ErrorCode.UNKNOWN, msg), firstProducerId: -1n, size: 0 },
     };
   }
+  // Checked here, not only on replay, so that a bad block never reaches the log.
+  assert(Number.isSafeInteger(size) && size > 0, `producer id block size ${size}`);
+  assert(
+    first >= nextProducerId(state.image.lastProducerIdsBlock),
+    `producer id block at ${first} overlaps the last one`,
+  );
   return {
     records: [
       {

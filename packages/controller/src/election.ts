@@ -11,6 +11,7 @@
  * - with no such replica the partition has no leader, unless unclean election is enabled for
  *   the topic: then the first eligible replica leads and the ISR becomes just that replica.
  */
+import { assert } from "./assert.ts";
 import type { MetadataImage, PartitionRegistration, TopicImage } from "./image.ts";
 import { configResourceKey } from "./image.ts";
 import type { PartitionChangeRecord } from "./records.ts";
@@ -72,6 +73,11 @@ export function partitionChange(
       if (leader !== null) isr = [leader];
     }
   }
+  assert(leader === null || isr.includes(leader), `leader ${leader} outside the ISR ${isr}`);
+  assert(
+    isr.every((b) => p.replicas.includes(b)),
+    `ISR ${isr} outside the replicas ${p.replicas}`,
+  );
   const leaderChanged = leader !== p.leader;
   const isrChanged = !sameList(isr, p.isr);
   if (!leaderChanged && !isrChanged) return null;
@@ -109,6 +115,9 @@ export function changesForLeavingBrokers(
     const unclean = options.allowUnclean && uncleanElectionEnabled(image, topic.name);
     const change = partitionChange(p, { removeFromIsr: leaving, eligible, unclean });
     if (change !== null) out.push(change);
+    // The batch that fences (or shuts down, or removes) a broker leaves it leading nothing.
+    const leader = change?.leader !== undefined ? change.leader : p.leader;
+    assert(leader === null || !leaving.has(leader), `leaving broker ${leader} still leads`);
   }
   return out;
 }

@@ -5,7 +5,7 @@
  * `apply()` freezes the result into a new image that shares unchanged maps and entries with
  * the previous one.
  */
-import { assert } from "@strand/protocol";
+import { assert } from "./assert.ts";
 import type {
   BrokerControlledShutdownRecord,
   BrokerListener,
@@ -14,6 +14,7 @@ import type {
   MetadataProvenance,
   MetadataRecord,
   PartitionChangeRecord,
+  RegisterBrokerRecord,
   UnfenceBrokerRecord,
 } from "./records.ts";
 import {
@@ -165,15 +166,7 @@ export class MetadataDelta {
     this.#offset = offset;
     switch (record.type) {
       case "registerBroker":
-        this.#putBroker({
-          id: record.brokerId,
-          epoch: record.brokerEpoch ?? brokerEpoch(offset),
-          incarnationId: record.incarnationId,
-          listeners: Object.freeze(record.listeners.map((l) => Object.freeze({ ...l }))),
-          rack: record.rack,
-          fenced: record.fenced,
-          inControlledShutdown: record.inControlledShutdown,
-        });
+        this.#registerBroker(record, record.brokerEpoch ?? brokerEpoch(offset));
         break;
       case "unregisterBroker":
         this.#broker(record.brokerId, record.brokerEpoch);
@@ -221,6 +214,24 @@ export class MetadataDelta {
       default:
         unreachable(record);
     }
+  }
+
+  /** A (re-)registration: each incarnation gets a larger epoch than the one it replaces. */
+  #registerBroker(record: RegisterBrokerRecord, epoch: BrokerEpoch): void {
+    const old = this.broker(record.brokerId);
+    assert(
+      old === undefined || epoch > old.epoch,
+      `broker ${record.brokerId} epoch ${epoch} does not follow ${old?.epoch}`,
+    );
+    this.#putBroker({
+      id: record.brokerId,
+      epoch,
+      incarnationId: record.incarnationId,
+      listeners: Object.freeze(record.listeners.map((l) => Object.freeze({ ...l }))),
+      rack: record.rack,
+      fenced: record.fenced,
+      inControlledShutdown: record.inControlledShutdown,
+    });
   }
 
   #changeBroker(
@@ -327,6 +338,12 @@ export class MetadataDelta {
       "ISR outside the replicas",
     );
     assert(p.leader === null || p.isr.includes(p.leader), "leader outside the ISR");
+    const prev = topic.partitions.get(p.partition);
+    assert(
+      prev === undefined ||
+        (p.leaderEpoch >= prev.leaderEpoch && p.partitionEpoch > prev.partitionEpoch),
+      `partition ${p.topicId}:${p.partition} epochs went backwards`,
+    );
     const partitions = new Map(topic.partitions).set(p.partition, p);
     const next: TopicImage = Object.freeze({ ...topic, partitions });
     byId.set(topic.id, next);

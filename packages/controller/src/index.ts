@@ -1,189 +1,39 @@
 /**
  * @strand/controller: the cluster metadata state machine on top of Raft. See
  * docs/controller.md.
+ *
+ * Exports only what other packages (the broker, cross-package tests, scripts) use; the
+ * controller's own tests import its modules by relative path.
  * @packageDocumentation
  */
-export {
-  allocateProducerIds,
-  brokerHeartbeat,
-  expireSessions,
-  registerBroker,
-  sessionAlive,
-  unregisterBroker,
-} from "./brokers.ts";
-export {
-  decodeMetadataBatch,
-  decodeMetadataRecord,
-  encodeMetadataBatch,
-  encodeMetadataRecord,
-  MetadataRecordError,
-} from "./codec.ts";
-export {
-  Controller,
-  type ControllerOptions,
-  type MetadataLog,
-  PENDING_REQUESTS_MAX,
-} from "./controller.ts";
-export {
-  type ChangeRules,
-  changesForLeavingBrokers,
-  type Eligibility,
-  electOfflinePartitions,
-  eligibleIn,
-  partitionChange,
-  preferredLeaderChanges,
-  uncleanElectionEnabled,
-} from "./election.ts";
-export { handleRequest, type ResultOf } from "./handle.ts";
+export { decodeMetadataBatch } from "./codec.ts";
 export {
   applyBatch,
-  type BrokerRegistration,
   configResourceKey,
   EMPTY_IMAGE,
   MetadataDelta,
   type MetadataImage,
-  nextProducerId,
   type PartitionRegistration,
-  type ProducerIdsBlock,
-  replay,
-  type TopicIdPartition,
   type TopicImage,
 } from "./image.ts";
 export {
-  bootstrapDirectoryId,
   ControllerClient,
-  type ControllerHint,
   ControllerNode,
-  type ControllerNodeOptions,
-  controllerClient,
-  controllerProto,
-  controllerServiceDefinition,
-  DEFAULT_CACHED_BATCHES_MAX,
-  DEFAULT_CALL_TIMEOUT_MS,
-  DEFAULT_CONTROLLER_TICK_MS,
-  DEFAULT_NOOP_INTERVAL_MS,
-  type DeltaListener,
-  endpointRecord,
-  errorToWire,
-  FETCH_STREAMS_MAX,
-  FORWARDED_BY_HEADER,
-  type FollowerTimers,
-  InvalidArgumentError,
-  type LoggedBatch,
   METADATA_LOG_DIR,
   MetadataFollower,
-  type MetadataFollowerOptions,
-  MetadataStateMachine,
-  type MetadataStateMachineOptions,
-  ObservedTransport,
-  parseVoters,
-  QUORUM_VOTERS_MAX,
-  REQUEST_ITEMS_MAX,
-  SNAPSHOT_CHUNK_RECORDS_MAX,
-  STREAM_BATCHES_PER_ROUND_MAX,
-  STRING_BYTES_MAX,
-  VOTER_ENDPOINT_CONFIG_KEY,
-  type VoterChangeOutcome,
-  type VoterConfig,
-  type VoterEndpoint,
-  voterAddress,
-  voterEndpoints,
 } from "./node/index.ts";
-export { alterPartition, electPreferredLeaders } from "./partitions.ts";
+export { describeConfigs, localChanges } from "./queries.ts";
+export type { ConfigResource, MetadataRecord } from "./records.ts";
+export type { AlterPartitionRequest, AlterPartitionResponse } from "./requests.ts";
 export {
-  type PlacementBroker,
-  type PlacementRequest,
-  placeReplicas,
-  rackAlternatedBrokers,
-} from "./placement.ts";
-export {
-  type ConfigEntry,
-  describeCluster,
-  describeConfigs,
-  describeTopic,
-  imageViolations,
-  type LocalChanges,
-  listTopics,
-  localChanges,
-  type TopicDescription,
-} from "./queries.ts";
-export type {
-  BrokerControlledShutdownRecord,
-  BrokerListener,
-  ConfigRecord,
-  ConfigResource,
-  ConfigResourceType,
-  FeatureLevelRecord,
-  FenceBrokerRecord,
-  MetadataProvenance,
-  MetadataRecord,
-  MetadataRecordType,
-  NoOpRecord,
-  PartitionChangeRecord,
-  PartitionRecord,
-  ProducerIdsBlockRecord,
-  RegisterBrokerRecord,
-  RemoveTopicRecord,
-  TopicRecord,
-  UnfenceBrokerRecord,
-  UnregisterBrokerRecord,
-} from "./records.ts";
-export { RECORD_VERSIONS } from "./records.ts";
-export {
-  type AllocateProducerIdsRequest,
-  type AllocateProducerIdsResponse,
-  type AlterConfigsRequest,
-  type AlterPartitionRequest,
-  type AlterPartitionResponse,
-  type BrokerHeartbeatRequest,
-  type BrokerHeartbeatResponse,
-  type BrokerSession,
-  type BrokerSessions,
-  type ControllerConfig,
-  type ControllerRequest,
-  type ControllerResponses,
-  type ControllerResult,
-  type CreateTopicRequest,
-  type CreateTopicResponse,
-  DEFAULT_CONTROLLER_CONFIG,
-  type DeleteTopicRequest,
-  type DeleteTopicResponse,
-  type ElectPreferredLeadersRequest,
-  type ElectPreferredLeadersResponse,
-  type QuorumControllerState,
-  type RegisterBrokerRequest,
-  type RegisterBrokerResponse,
-  type ResponseBase,
-  type ResponseOf,
-  type UnregisterBrokerRequest,
-  type UpdateFeatureRequest,
-} from "./requests.ts";
-export { imageToRecords, loadSnapshot } from "./snapshot.ts";
-export { alterConfigs, createTopic, deleteTopic, deriveTopicId, updateFeature } from "./topics.ts";
-export {
-  type BrokerEpoch,
   type BrokerId,
   brokerEpoch,
   brokerId,
   type LeaderEpoch,
-  type Logger,
   leaderEpoch,
-  type MetadataOffset,
   metadataOffset,
-  NO_LEADER_WIRE,
-  noopLogger,
   type PartitionEpoch,
-  PRODUCER_ID_BLOCK_SIZE,
   partitionEpoch,
   type TopicId,
   topicId,
 } from "./types.ts";
-export {
-  type ConfigDef,
-  collisionName,
-  configError,
-  TOPIC_CONFIGS,
-  TOPIC_NAME_LENGTH_MAX,
-  topicNameError,
-  UNCLEAN_LEADER_ELECTION,
-} from "./validation.ts";

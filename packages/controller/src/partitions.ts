@@ -3,6 +3,7 @@
  * and partition epochs) and preferred-leader election. Pure.
  */
 import { ErrorCode } from "@strand/protocol";
+import { assert } from "./assert.ts";
 import { fail, OK } from "./brokers.ts";
 import { eligibleIn, preferredLeaderChanges } from "./election.ts";
 import type { PartitionRegistration } from "./image.ts";
@@ -95,6 +96,12 @@ export function alterPartition(
   if (problem !== null) return { records: [], response: { ...problem, partition: p } };
   const unchanged = req.isr.length === p.isr.length && req.isr.every((b, i) => b === p.isr[i]);
   if (unchanged) return { records: [], response: { ...OK, partition: p } };
+  // The compare-and-set passed: the change keeps leader ∈ ISR ⊆ replicas.
+  assert(p.leader !== null && req.isr.includes(p.leader), "the new ISR holds the leader");
+  assert(
+    req.isr.every((b) => p.replicas.includes(b)),
+    "the new ISR is a subset of the replicas",
+  );
   const next: PartitionRegistration = {
     ...p,
     isr: [...req.isr],

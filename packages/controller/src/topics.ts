@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { ErrorCode, murmur2 } from "@strand/protocol";
+import { assert } from "./assert.ts";
 import { fail, OK } from "./brokers.ts";
 import { electOfflinePartitions, eligibleIn } from "./election.ts";
 import { applyBatch, type MetadataImage } from "./image.ts";
@@ -127,12 +128,18 @@ export function createTopic(
   const chosen = chooseAssignments(state, req);
   if ("response" in chosen) return chosen;
   const id = deriveTopicId(req.name, state.image);
+  assert(!state.image.topicsById.has(id), `derived topic id ${id} is taken`);
   const response = { ...OK, topicId: id, assignments: chosen.assignments };
   if (req.validateOnly === true) return { records: [], response };
   const eligible = eligibleIn(state.image, new Set());
   const records: MetadataRecord[] = [{ type: "topic", name: req.name, topicId: id }];
   for (const [partition, replicas] of chosen.assignments.entries()) {
     const isr = replicas.filter(eligible);
+    // Placement or the checked request assignment: at least one replica, each broker once.
+    assert(
+      replicas.length > 0 && new Set(replicas).size === replicas.length,
+      `partition ${partition} replicas ${replicas}`,
+    );
     records.push({
       type: "partition",
       topicId: id,

@@ -4,7 +4,7 @@
  * the idempotent producer uses the full int64 range. int64 wire values (strings in the
  * generated proto types) are converted in codec.ts only.
  */
-import { assert } from "@strand/protocol";
+import { assert } from "./assert.ts";
 
 /** A broker's `node.id`. Non-negative int32. */
 export type BrokerId = number & { readonly __brand: "BrokerId" };

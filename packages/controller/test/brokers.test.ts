@@ -4,7 +4,7 @@
 // process with the same id is refused while the first is live; stale epochs are refused;
 // producer-id blocks never overlap.
 import { describe, expect, it } from "vitest";
-import { brokerEpoch, brokerId, metadataOffset } from "../src/index.ts";
+import { brokerEpoch, brokerId, metadataOffset } from "../src/types.ts";
 import { ids, TestCluster } from "./helpers.ts";
 
 const HEARTBEAT_MS = 2_000;

@@ -6,20 +6,14 @@ import { protoDescriptor } from "@strand/protocol/gen/descriptor.ts";
 import protobuf from "protobufjs";
 import { describe, expect, it } from "vitest";
 import {
-  brokerEpoch,
-  brokerId,
   decodeMetadataBatch,
   decodeMetadataRecord,
   encodeMetadataBatch,
   encodeMetadataRecord,
-  leaderEpoch,
-  type MetadataRecord,
   MetadataRecordError,
-  type MetadataRecordType,
-  partitionEpoch,
-  RECORD_VERSIONS,
-  topicId,
-} from "../src/index.ts";
+} from "../src/codec.ts";
+import { type MetadataRecord, type MetadataRecordType, RECORD_VERSIONS } from "../src/records.ts";
+import { brokerEpoch, brokerId, leaderEpoch, partitionEpoch, topicId } from "../src/types.ts";
 import { ids } from "./helpers.ts";
 
 const T1 = topicId("8f0e4c52-3a6b-4f1d-9c2e-5b7a1d3e9f00");

@@ -5,16 +5,10 @@
 // rebalances preferred leaders on its interval; a standby replaying the same committed
 // batches (through the byte codec) builds the same image.
 import { describe, expect, it } from "vitest";
-import {
-  brokerId,
-  Controller,
-  decodeMetadataBatch,
-  encodeMetadataBatch,
-  type MetadataLog,
-  type MetadataOffset,
-  type MetadataRecord,
-  metadataOffset,
-} from "../src/index.ts";
+import { decodeMetadataBatch, encodeMetadataBatch } from "../src/codec.ts";
+import { Controller, type MetadataLog } from "../src/controller.ts";
+import type { MetadataRecord } from "../src/records.ts";
+import { brokerId, type MetadataOffset, metadataOffset } from "../src/types.ts";
 import { ids } from "./helpers.ts";
 
 /** An in-memory metadata log: appends get offsets, `commit` delivers them to the replicas. */

@@ -1,7 +1,9 @@
 // Goal: a MetadataDelta tells a broker what moved for it: partitions it now leads or follows,
 // and replicas to delete when their topic is removed; images share unchanged parts.
 import { describe, expect, it } from "vitest";
-import { applyBatch, brokerId, localChanges, metadataOffset } from "../src/index.ts";
+import { applyBatch } from "../src/image.ts";
+import { localChanges } from "../src/queries.ts";
+import { brokerId, metadataOffset } from "../src/types.ts";
 import { ids, TestCluster } from "./helpers.ts";
 
 describe("metadata delta", () => {

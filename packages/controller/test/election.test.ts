@@ -5,7 +5,8 @@
 // partitions; AlterPartition is a compare-and-set on the epochs; controlled shutdown moves
 // leadership away before the broker may stop; preferred leaders are restored.
 import { describe, expect, it } from "vitest";
-import { brokerId, leaderEpoch, type MetadataRecord, partitionEpoch } from "../src/index.ts";
+import type { MetadataRecord } from "../src/records.ts";
+import { brokerId, leaderEpoch, partitionEpoch } from "../src/types.ts";
 import { ids, TestCluster } from "./helpers.ts";
 
 /** Three brokers and topic t with one partition on replicas 1,2,3 (leader 1). */

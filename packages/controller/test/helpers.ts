@@ -1,26 +1,24 @@
 // Test helpers: a synchronous cluster around the pure handlers (every proposed batch commits
 // at once), a seeded PRNG, and shorthands for brokers and requests.
 import { expect } from "vitest";
+import { expireSessions } from "../src/brokers.ts";
+import { handleRequest, type ResultOf } from "../src/handle.ts";
 import {
   applyBatch,
-  type BrokerEpoch,
-  type BrokerId,
+  EMPTY_IMAGE,
+  type MetadataImage,
+  type PartitionRegistration,
+} from "../src/image.ts";
+import { imageViolations } from "../src/queries.ts";
+import type { MetadataRecord } from "../src/records.ts";
+import {
   type BrokerSessions,
-  brokerId,
   type ControllerConfig,
   type ControllerRequest,
   DEFAULT_CONTROLLER_CONFIG,
-  EMPTY_IMAGE,
-  expireSessions,
-  handleRequest,
-  imageViolations,
-  type MetadataImage,
-  type MetadataRecord,
-  metadataOffset,
-  type PartitionRegistration,
   type QuorumControllerState,
-  type ResultOf,
-} from "../src/index.ts";
+} from "../src/requests.ts";
+import { type BrokerEpoch, type BrokerId, brokerId, metadataOffset } from "../src/types.ts";
 
 /** One committed batch of the simulated metadata log. */
 export interface LoggedBatch {

@@ -6,14 +6,14 @@
 import { ErrorCode } from "@strand/protocol";
 import { directoryId, index, nodeId, term } from "@strand/raft";
 import { describe, expect, it } from "vitest";
+import { encodeMetadataBatch } from "../src/codec.ts";
+import { Controller } from "../src/controller.ts";
 import {
   bootstrapDirectoryId,
-  Controller,
-  encodeMetadataBatch,
   errorToWire,
   MetadataStateMachine,
   parseVoters,
-} from "../src/index.ts";
+} from "../src/node/index.ts";
 import {
   alterConfigsFromWire,
   alterPartitionFromWire,

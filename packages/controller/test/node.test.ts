@@ -13,17 +13,16 @@ import { ErrorCode } from "@strand/protocol";
 import { nodeId } from "@strand/raft";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePorts, waitFor } from "../../../test/support/free-ports.ts";
+import { encodeMetadataBatch } from "../src/codec.ts";
+import type { MetadataDelta, MetadataImage } from "../src/image.ts";
 import {
-  brokerId,
   ControllerClient,
   ControllerNode,
-  encodeMetadataBatch,
-  imageToRecords,
-  type MetadataDelta,
   MetadataFollower,
-  type MetadataImage,
   type VoterConfig,
-} from "../src/index.ts";
+} from "../src/node/index.ts";
+import { imageToRecords } from "../src/snapshot.ts";
+import { brokerId } from "../src/types.ts";
 
 const TICK_MS = 20;
 const SESSION_TIMEOUT_MS = 1_000;

@@ -2,7 +2,8 @@
 // spread evenly over the brokers, replicas spread over racks, the same assignment for the same
 // input, and createTopic refuses a replication factor above the number of live brokers.
 import { describe, expect, it } from "vitest";
-import { type BrokerId, brokerId, type PlacementBroker, placeReplicas } from "../src/index.ts";
+import { type PlacementBroker, placeReplicas } from "../src/placement.ts";
+import { type BrokerId, brokerId } from "../src/types.ts";
 import { TestCluster } from "./helpers.ts";
 
 function brokers(racks: (string | null)[]): PlacementBroker[] {

@@ -5,19 +5,10 @@
 // every offset, with the image invariants checked after every batch. A failing seed is
 // printed and replays exactly.
 import { describe, expect, it } from "vitest";
-import {
-  applyBatch,
-  type BrokerId,
-  brokerId,
-  decodeMetadataBatch,
-  EMPTY_IMAGE,
-  encodeMetadataBatch,
-  imageToRecords,
-  loadSnapshot,
-  type MetadataImage,
-  metadataOffset,
-  replay,
-} from "../src/index.ts";
+import { decodeMetadataBatch, encodeMetadataBatch } from "../src/codec.ts";
+import { applyBatch, EMPTY_IMAGE, type MetadataImage, replay } from "../src/image.ts";
+import { imageToRecords, loadSnapshot } from "../src/snapshot.ts";
+import { type BrokerId, brokerId, metadataOffset } from "../src/types.ts";
 import { type LoggedBatch, prng, TestCluster } from "./helpers.ts";
 
 function replayLog(batches: readonly LoggedBatch[], from: MetadataImage): MetadataImage {

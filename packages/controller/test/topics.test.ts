@@ -3,7 +3,8 @@
 // writes nothing in validateOnly mode; deleteTopic removes the topic with its partitions and
 // configs and a re-created topic gets a new id; alterConfigs validates keys and values.
 import { describe, expect, it } from "vitest";
-import { describeConfigs, describeTopic, listTopics, topicNameError } from "../src/index.ts";
+import { describeConfigs, describeTopic, listTopics } from "../src/queries.ts";
+import { topicNameError } from "../src/validation.ts";
 import { TestCluster } from "./helpers.ts";
 
 function cluster(): TestCluster {

@@ -17,14 +17,14 @@ import { ErrorCode } from "@strand/protocol";
 import { directoryId, nodeId } from "@strand/raft";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePorts, waitFor } from "../../../test/support/free-ports.ts";
+import { encodeMetadataBatch } from "../src/codec.ts";
 import {
   ControllerClient,
   ControllerNode,
   type ControllerNodeOptions,
-  encodeMetadataBatch,
-  imageToRecords,
   type VoterConfig,
-} from "../src/index.ts";
+} from "../src/node/index.ts";
+import { imageToRecords } from "../src/snapshot.ts";
 
 const TICK_MS = 20;
 

@@ -11,22 +11,17 @@ import type {
   DirectoryId,
   Entry,
   Index,
-  Logger,
   NodeId,
   ReplicaKey,
-  Scheduler,
   SnapshotMeta,
-  StateMachine,
-} from "../src/index.ts";
-import {
-  directoryId,
-  FileStorage,
-  InMemoryNetwork,
-  MemoryStorage,
-  NotLeaderError,
-  nodeId,
-  RaftDriver,
-} from "../src/index.ts";
+} from "../src/core/index.ts";
+import { directoryId, MemoryStorage, nodeId } from "../src/core/index.ts";
+import type { Scheduler, StateMachine } from "../src/driver/driver.ts";
+import { RaftDriver } from "../src/driver/driver.ts";
+import { NotLeaderError } from "../src/driver/errors.ts";
+import { FileStorage } from "../src/driver/file-storage.ts";
+import type { Logger } from "../src/driver/logger.ts";
+import { InMemoryNetwork } from "../src/transport/memory.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -2,7 +2,7 @@
 // vote rules (§5.2 one vote per term, §5.4.1 up-to-date log), pre-vote never bumps terms, and
 // check-quorum makes a cut-off leader step down and protects a live leader with a lease.
 import { describe, expect, it } from "vitest";
-import { directoryId, index, nodeId, term } from "../src/index.ts";
+import { directoryId, index, nodeId, term } from "../src/core/index.ts";
 import { dirOf, TestCluster } from "./harness.ts";
 
 describe("election", () => {

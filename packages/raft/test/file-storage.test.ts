@@ -15,16 +15,10 @@ import {
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Entry, RaftStorage, ReplicaKey } from "../src/index.ts";
-import {
-  directoryId,
-  FileStorage,
-  index,
-  MemoryStorage,
-  nodeId,
-  RaftStorageError,
-  term,
-} from "../src/index.ts";
+import type { Entry, RaftStorage, ReplicaKey } from "../src/core/index.ts";
+import { directoryId, index, MemoryStorage, nodeId, term } from "../src/core/index.ts";
+import { RaftStorageError } from "../src/driver/errors.ts";
+import { FileStorage } from "../src/driver/file-storage.ts";
 
 const voters: ReplicaKey[] = [
   { id: nodeId(1), dir: directoryId("d1") },

@@ -13,7 +13,7 @@ import type {
   RaftNodeOptions,
   ReplicaKey,
   Status,
-} from "../src/index.ts";
+} from "../src/core/index.ts";
 import {
   directoryId,
   index,
@@ -22,7 +22,7 @@ import {
   RaftNode,
   SeededRng,
   term,
-} from "../src/index.ts";
+} from "../src/core/index.ts";
 
 /** One node of the test cluster: the core, its storage and what it applied. */
 export interface TestNode {

@@ -2,7 +2,7 @@
 // (node id, directory id) pairs (KIP-853): a node whose disk was replaced neither votes nor
 // counts toward a quorum as the voter it used to be.
 import { describe, expect, it } from "vitest";
-import { directoryId, nodeId } from "../src/index.ts";
+import { directoryId, nodeId } from "../src/core/index.ts";
 import { key, TestCluster } from "./harness.ts";
 
 describe("leadership transfer", () => {

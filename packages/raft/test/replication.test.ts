@@ -3,7 +3,7 @@
 // trip per term (fast backtracking), appends are pipelined within a bounded window, and a
 // follower behind the compacted log is brought back with a chunked snapshot.
 import { describe, expect, it } from "vitest";
-import { index, nodeId, term } from "../src/index.ts";
+import { index, nodeId, term } from "../src/core/index.ts";
 import { TestCluster } from "./harness.ts";
 
 /** Partitions the cluster into groups that only talk within themselves. */
@@ -104,6 +104,37 @@ describe("replication", () => {
     const rejects = out.filter((l) => l.startsWith("1->3 appendResponse") && l.includes("reject"));
     expect(rejects).toEqual(["1->3 appendResponse t3 reject at=22 hint=12@1"]);
     expect(c.logOf(1)).toEqual(c.logOf(3));
+  });
+
+  it("reports each voter's match index on the leader: its own last index, then acks", () => {
+    const c = new TestCluster(3, { checkQuorum: false }); // no lease: 2 may campaign at once
+    c.elect(1);
+    c.isolate(3);
+    c.propose(1, "a");
+    c.stabilize();
+    const matches = (n: number) => c.status(n).voterMatch.map((v) => [v.id, v.match]);
+    expect(matches(1)).toEqual([
+      [1, 2],
+      [2, 2],
+      [3, 1],
+    ]);
+    expect(c.status(1).voterMatch.map((v) => v.dir)).toEqual(c.status(1).voters.map((v) => v.dir));
+    expect(matches(2)).toEqual([]); // followers do not know
+    c.heal();
+    c.campaign(2); // a new leader knows only its own log until the others answer
+    for (let r = 0; r < 10 && c.status(2).role !== "leader"; r++)
+      c.deliver((m) => m.to !== 2 || m.type !== "appendResponse");
+    expect(matches(2)).toEqual([
+      [1, null],
+      [2, 3],
+      [3, null],
+    ]);
+    c.stabilize();
+    expect(matches(2)).toEqual([
+      [1, 3],
+      [2, 3],
+      [3, 3],
+    ]);
   });
 
   it("pipelines appends up to the in-flight limit, then waits for acknowledgements", () => {

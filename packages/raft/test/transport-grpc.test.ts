@@ -9,27 +9,13 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { protoDescriptor } from "@strand/protocol/gen/descriptor.ts";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type {
-  Entry,
-  Index,
-  Message,
-  NodeId,
-  ReplicaKey,
-  SnapshotMeta,
-  StateMachine,
-} from "../src/index.ts";
-import {
-  addRaftService,
-  directoryId,
-  FileStorage,
-  GrpcTransport,
-  index,
-  messageFromWire,
-  messageToWire,
-  nodeId,
-  RaftDriver,
-  term,
-} from "../src/index.ts";
+import type { Entry, Index, Message, NodeId, ReplicaKey, SnapshotMeta } from "../src/core/index.ts";
+import { directoryId, index, nodeId, term } from "../src/core/index.ts";
+import type { StateMachine } from "../src/driver/driver.ts";
+import { RaftDriver } from "../src/driver/driver.ts";
+import { FileStorage } from "../src/driver/file-storage.ts";
+import { addRaftService, GrpcTransport } from "../src/transport/grpc.ts";
+import { messageFromWire, messageToWire } from "../src/transport/wire.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

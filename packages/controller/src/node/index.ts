@@ -29,7 +29,6 @@ export {
   DEFAULT_NOOP_INTERVAL_MS,
   METADATA_LOG_DIR,
 } from "./node.ts";
-export { ObservedTransport } from "./quorum.ts";
 export { FORWARDED_BY_HEADER } from "./service.ts";
 export {
   DEFAULT_CACHED_BATCHES_MAX,

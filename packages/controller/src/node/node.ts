@@ -36,6 +36,7 @@ import {
   nodeId,
   ProposalRefusedError,
   RaftDriver,
+  type ReplicaKey,
   realScheduler,
   type Scheduler,
   type TimerHandle,
@@ -50,7 +51,6 @@ import { type Logger, type MetadataOffset, metadataOffset, noopLogger } from "..
 import { ControllerClient } from "./client.ts";
 import { bootstrapDirectoryId, type VoterConfig, voterAddress } from "./config.ts";
 import { controllerServiceDefinition } from "./grpc.ts";
-import { ObservedTransport } from "./quorum.ts";
 import { controllerServiceHandlers, type ServiceHost } from "./service.ts";
 import { type LoggedBatch, MetadataStateMachine } from "./state-machine.ts";
 import {
@@ -164,7 +164,6 @@ export class ControllerNode {
   readonly #machine: MetadataStateMachine;
   readonly #server: grpc.Server;
   readonly #ownsServer: boolean;
-  readonly #transport: ObservedTransport;
   readonly #grpc: GrpcTransport;
   /** Voter addresses: configuration first, then those committed by AddRaftVoter. */
   readonly #addresses: Map<number, string>;
@@ -197,7 +196,6 @@ export class ControllerNode {
     this.#clock = o.clock ?? Date.now;
     this.#server = server;
     this.#ownsServer = o.sharedServer === undefined;
-    this.#transport = new ObservedTransport(t);
     this.#grpc = t;
     this.#addresses = new Map(o.voters.map((v) => [v.id, voterAddress(v)]));
     this.controller = new Controller({
@@ -246,7 +244,7 @@ export class ControllerNode {
     const driver = await RaftDriver.start({
       id: this.id,
       storage,
-      transport: this.#transport,
+      transport: this.#grpc,
       stateMachine: this.#machine,
       scheduler: o.scheduler ?? realScheduler,
       logger: this.#logger,
@@ -443,11 +441,9 @@ export class ControllerNode {
   describe(): DescribeClusterResponse {
     const s = this.#raft.status();
     const image = this.controller.image;
-    const match = (id: NodeId): string => {
-      if (s.role !== "leader") return "-1";
-      if (id === this.id) return String(s.lastIndex);
-      return String(this.#transport.matchIndex(id, s.term) ?? -1);
-    };
+    // Raft reports match indexes on the leader only; -1 elsewhere and while unknown.
+    const match = (v: ReplicaKey): string =>
+      String(s.voterMatch.find((m) => m.id === v.id && m.dir === v.dir)?.match ?? -1);
     return {
       error: { code: 0 },
       // A leader that has not activated yet (still applying its term's first entry) is not
@@ -481,7 +477,7 @@ export class ControllerNode {
           nodeId: v.id,
           directoryId: v.dir,
           address: this.#addresses.get(v.id) ?? "",
-          matchIndex: match(v.id),
+          matchIndex: match(v),
         })),
       },
     };

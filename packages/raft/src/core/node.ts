@@ -35,6 +35,7 @@ import type {
   Term,
   VoteResponseMessage,
   VoterChange,
+  VoterMatch,
 } from "./types.ts";
 import { index, term } from "./types.ts";
 
@@ -225,7 +226,17 @@ export class RaftNode {
       firstIndex: this.log.firstIndex(),
       voters: this.log.voters(),
       isVoter: this.isVoter(),
+      voterMatch: this.role === "leader" ? this.voterMatch() : [],
     };
+  }
+
+  /** The leader's match index of each voter, counted as `maybeCommit` counts them. */
+  private voterMatch(): VoterMatch[] {
+    return this.log.voters().map((v) => {
+      if (v.id === this.id && v.dir === this.dir) return { ...v, match: this.log.lastIndex() };
+      const pr = this.progressFor(v);
+      return { ...v, match: pr?.matchKnown === true ? pr.match : null };
+    });
   }
 
   /** Term of entry `i` in this node's log (stable or not), or null. For checkers and tests. */

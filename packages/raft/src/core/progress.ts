@@ -22,6 +22,8 @@ export class Progress {
   readonly id: NodeId;
   readonly dir: DirectoryId;
   match: Index = index(0);
+  /** Whether the follower acknowledged a match yet: until then `match` is a guess (0). */
+  matchKnown = false;
   next: Index;
   state: ProgressState = "probe";
   /** Probe state: an append is outstanding; wait for its answer or the next heartbeat. */
@@ -53,6 +55,7 @@ export class Progress {
   maybeUpdate(n: Index): boolean {
     const updated = n > this.match;
     if (updated) this.match = n;
+    this.matchKnown = true;
     if (n + 1 > this.next) this.next = index(n + 1);
     this.probeSent = false;
     return updated;

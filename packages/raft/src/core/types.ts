@@ -221,6 +221,18 @@ export type ProposeResult =
   | { readonly ok: true; readonly index: Index; readonly term: Term }
   | { readonly ok: false; readonly reason: ProposeRefusal; readonly leader: NodeId | null };
 
+/** The leader's view of how far one voter's log matches its own. */
+export interface VoterMatch {
+  readonly id: NodeId;
+  readonly dir: DirectoryId;
+  /**
+   * The highest index known stored on the voter: the leader's own last index for itself,
+   * else the last index the voter acknowledged in this term; null before its first
+   * acknowledgement (a new leader does not know yet).
+   */
+  readonly match: Index | null;
+}
+
 /** Snapshot of a node's observable state (for drivers, metrics and tests). */
 export interface Status {
   readonly id: NodeId;
@@ -235,4 +247,6 @@ export interface Status {
   readonly firstIndex: Index;
   readonly voters: readonly ReplicaKey[];
   readonly isVoter: boolean;
+  /** On the leader, each voter's match index in `voters` order (what commit counts); else empty. */
+  readonly voterMatch: readonly VoterMatch[];
 }
