@@ -7,6 +7,8 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import Long from "long";
+import protobuf from "protobufjs";
 import { protoDescriptor } from "../gen/descriptor.ts";
 import type {
   ClientProtoGrpcType,
@@ -17,6 +19,14 @@ import type {
 } from "../gen/index.ts";
 
 export { protoDescriptor };
+
+// protobufjs finds `long` through a CommonJS require that fails under ESM; without it, int64
+// values above 2^53 are silently rounded, on the gRPC path as in the metadata codec. Every
+// user of the wire contract imports this module first, so it is installed once, here.
+if (!protobuf.util.Long) {
+  protobuf.util.Long = Long;
+  protobuf.configure();
+}
 
 /** The proto-loader options every Strand gRPC service and client uses. */
 export const PROTO_LOADER_OPTIONS: protoLoader.Options = Object.freeze({
