@@ -15,6 +15,7 @@
  */
 
 import * as grpc from "@grpc/grpc-js";
+import type { ProduceResponse__Output } from "@strand/protocol";
 import {
   assert,
   type CompressionName,
@@ -23,7 +24,6 @@ import {
   partitionForKey,
   type RecordHeader,
 } from "@strand/protocol";
-import type { ProduceResponse__Output } from "@strand/protocol/gen/strand/v1/ProduceResponse.ts";
 import {
   Accumulator,
   type BatchEntry,
