@@ -50,7 +50,7 @@ function writeIndex(outDir: string): void {
   }
   writeFileSync(
     join(outDir, "index.ts"),
-    `${HEADER}// Every generated type, type-only (no runtime): import them from "@strand/protocol".\n${lines.join("\n")}\n`,
+    `${HEADER}// Every generated type, type-only (no runtime), re-exported by the package root.\n${lines.join("\n")}\n`,
   );
 }
 
