@@ -23,12 +23,19 @@ import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
-import { clientProto } from "@strand/broker";
-import { decodeRecordBatch, encodeRecordBatch, type RecordInput } from "@strand/protocol";
-import type { FetchResponse__Output } from "@strand/protocol/gen/strand/v1/FetchResponse.ts";
-import type { MetadataResponse__Output } from "@strand/protocol/gen/strand/v1/MetadataResponse.ts";
-import type { ProduceStreamResponse__Output } from "@strand/protocol/gen/strand/v1/ProduceStreamResponse.ts";
-import type { SubscribeResponse__Output } from "@strand/protocol/gen/strand/v1/SubscribeResponse.ts";
+import type {
+  FetchResponse__Output,
+  MetadataResponse__Output,
+  ProduceStreamResponse__Output,
+  SubscribeResponse__Output,
+} from "@strand/protocol";
+import {
+  clientChannelOptions,
+  decodeRecordBatch,
+  encodeRecordBatch,
+  type RecordInput,
+  strandGrpc,
+} from "@strand/protocol";
 import { BenchCluster } from "./bench/cluster.ts";
 import {
   nowUs,
@@ -52,10 +59,8 @@ const E2E_BATCH_BYTES_MAX = 256 * 1024;
 const E2E_DRAIN_MS = 3_000;
 const CEILING_SECONDS = 3;
 const BATCH_HEADER_BYTES = 61;
-const CHANNEL_OPTIONS = {
-  "grpc.max_receive_message_length": -1,
-  "grpc.max_send_message_length": -1,
-};
+/** The client listener's message limit (protocol wire module), as every SDK channel uses. */
+const CHANNEL_OPTIONS = clientChannelOptions();
 /**
  * Default pipelining depth per leader stream, in bytes: enough to keep a leader busy (32 x 16 KiB
  * batches) without queueing seconds of 256 KiB batches, which only adds latency.
@@ -145,7 +150,7 @@ function parseOptions(): Options | null {
 // ---------------------------------------------------------------------------------------------
 // gRPC plumbing
 
-type V1 = ReturnType<typeof clientProto>["strand"]["v1"];
+type V1 = ReturnType<typeof strandGrpc>["strand"]["v1"];
 
 interface Conn {
   readonly nodeId: number;
@@ -156,7 +161,7 @@ interface Conn {
 }
 
 function connect(nodeId: number, address: string): Conn {
-  const v1 = clientProto().strand.v1;
+  const v1 = strandGrpc().strand.v1;
   const creds = grpc.credentials.createInsecure();
   const produce = new v1.ProduceService(address, creds, CHANNEL_OPTIONS);
   const shared = { ...CHANNEL_OPTIONS, channelOverride: produce.getChannel() };

@@ -19,8 +19,8 @@ import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
-import { clientProto } from "@strand/broker";
-import type { ProduceStreamResponse__Output } from "@strand/protocol/gen/strand/v1/ProduceStreamResponse.ts";
+import type { ProduceStreamResponse__Output } from "@strand/protocol";
+import { clientChannelOptions, clientServerOptions, strandGrpc } from "@strand/protocol";
 
 export type CeilingMode = "raw" | "proto";
 
@@ -43,10 +43,6 @@ export interface CeilingResult {
 }
 
 const RAW_PATH = "/strand.bench.Ceiling/Stream";
-const CHANNEL_OPTIONS = {
-  "grpc.max_receive_message_length": -1,
-  "grpc.max_send_message_length": -1,
-};
 const identity = (b: Buffer) => b;
 const rawService: grpc.ServiceDefinition = {
   Stream: {
@@ -62,7 +58,7 @@ const rawService: grpc.ServiceDefinition = {
 
 /** The server side (its own process): prints `{"port":N}` once listening. */
 async function serve(mode: CeilingMode): Promise<void> {
-  const server = new grpc.Server(CHANNEL_OPTIONS);
+  const server = new grpc.Server(clientServerOptions());
   if (mode === "raw") {
     server.addService(rawService, {
       Stream: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
@@ -72,7 +68,7 @@ async function serve(mode: CeilingMode): Promise<void> {
       },
     });
   } else {
-    server.addService(clientProto().strand.v1.ProduceService.service, {
+    server.addService(strandGrpc().strand.v1.ProduceService.service, {
       ProduceStream: (
         call: grpc.ServerDuplexStream<
           { correlationId: string; request: { topics: { topic: string }[] } },
@@ -144,10 +140,10 @@ function rawStream(client: grpc.Client, payload: Buffer): Duplex {
 }
 
 function protoStream(address: string, payload: Buffer): { duplex: Duplex; close(): void } {
-  const client = new (clientProto().strand.v1.ProduceService)(
+  const client = new (strandGrpc().strand.v1.ProduceService)(
     address,
     grpc.credentials.createInsecure(),
-    CHANNEL_OPTIONS,
+    clientChannelOptions(),
   );
   const call = client.ProduceStream();
   call.on("error", () => undefined);
@@ -199,7 +195,11 @@ async function drive(options: CeilingOptions, address: string): Promise<CeilingR
   const duplexes: Duplex[] = [];
   for (let s = 0; s < options.streams; s++) {
     if (options.mode === "raw") {
-      const client = new grpc.Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+      const client = new grpc.Client(
+        address,
+        grpc.credentials.createInsecure(),
+        clientChannelOptions(),
+      );
       closers.push(() => client.close());
       duplexes.push(rawStream(client, options.payload));
     } else {

@@ -32,6 +32,28 @@ function fixGenerated(file: string): void {
   writeFileSync(file, HEADER + text);
 }
 
+/**
+ * Writes `index.ts`: one type-only re-export of every generated type, so importers write
+ * `import type { X } from "@strand/protocol"` instead of reaching into gen/. Each service
+ * file's `ProtoGrpcType` is renamed after its proto file (they would collide).
+ */
+function writeIndex(outDir: string): void {
+  const v1 = listFiles(join(outDir, "strand/v1"), ".ts").map((file) => relative(outDir, file));
+  const roots = listFiles(outDir, ".ts")
+    .map((file) => relative(outDir, file))
+    .filter((name) => !name.includes("/") && name !== "index.ts" && name !== "descriptor.ts");
+  const lines = v1.map((name) => `export type * from './${name}';`);
+  for (const name of roots) {
+    const base = name.replace(/\.ts$/, "");
+    const alias = `${base[0]?.toUpperCase()}${base.slice(1)}ProtoGrpcType`;
+    lines.push(`export type { ProtoGrpcType as ${alias} } from './${name}';`);
+  }
+  writeFileSync(
+    join(outDir, "index.ts"),
+    `${HEADER}// Every generated type, type-only (no runtime), re-exported by the package root.\n${lines.join("\n")}\n`,
+  );
+}
+
 function generate(outDir: string): void {
   const protos = listFiles(protoRoot, ".proto").map((file) => relative(protoRoot, file));
   if (protos.length === 0) return;
@@ -54,6 +76,7 @@ function generate(outDir: string): void {
     { stdio: ["ignore", "ignore", "inherit"] },
   );
   for (const file of listFiles(outDir, ".ts")) fixGenerated(file);
+  writeIndex(outDir);
   // Resolve `import "strand/v1/x.proto"` against proto/, as proto-loader's -I does above.
   const protoTree = new protobuf.Root();
   protoTree.resolvePath = (_origin, target) =>

@@ -8,8 +8,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { ProduceResponse__Output } from "@strand/protocol";
 import { encodeRecordBatch } from "@strand/protocol";
-import type { ProduceResponse__Output } from "@strand/protocol/gen/strand/v1/ProduceResponse.ts";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import {
   closeAllStubs,

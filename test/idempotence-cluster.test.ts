@@ -7,10 +7,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type {
+  FetchResponse__Output,
+  InitProducerIdResponse__Output,
+  ProduceResponse__Output,
+} from "@strand/protocol";
 import { decodeRecordBatch, encodeRecordBatch, iterateBatches } from "@strand/protocol";
-import type { FetchResponse__Output } from "@strand/protocol/gen/strand/v1/FetchResponse.ts";
-import type { InitProducerIdResponse__Output } from "@strand/protocol/gen/strand/v1/InitProducerIdResponse.ts";
-import type { ProduceResponse__Output } from "@strand/protocol/gen/strand/v1/ProduceResponse.ts";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import {
   closeAllStubs,

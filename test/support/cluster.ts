@@ -4,8 +4,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import type * as grpc from "@grpc/grpc-js";
-import { type ClientStubs, clientStubs } from "@strand/broker";
 import { freePorts, waitFor } from "./free-ports.ts";
+import { type ClientStubs, clientStubs } from "./stubs.ts";
 
 const root = join(import.meta.dirname, "../..");
 const bin = join(root, "packages/cli/src/main.ts");

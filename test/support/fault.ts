@@ -7,16 +7,18 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { type ClientStubs, clientProto, clientStubs } from "@strand/broker";
-import { decodeRecordBatch, encodeRecordBatch, iterateBatches } from "@strand/protocol";
-import type { FetchResponse__Output } from "@strand/protocol/gen/strand/v1/FetchResponse.ts";
-import type { MetadataResponse__Output } from "@strand/protocol/gen/strand/v1/MetadataResponse.ts";
-import type { ProduceResponse__Output } from "@strand/protocol/gen/strand/v1/ProduceResponse.ts";
-import type { ProduceServiceClient } from "@strand/protocol/gen/strand/v1/ProduceService.ts";
+import type {
+  FetchResponse__Output,
+  MetadataResponse__Output,
+  ProduceResponse__Output,
+  ProduceServiceClient,
+} from "@strand/protocol";
+import { decodeRecordBatch, encodeRecordBatch, iterateBatches, strandGrpc } from "@strand/protocol";
 import { Log } from "@strand/storage";
 import { type ClusterLayout, layout, type NodeProcess, startNode, unary } from "./cluster.ts";
 import { waitFor } from "./free-ports.ts";
 import { randomInt } from "./prng.ts";
+import { type ClientStubs, clientStubs } from "./stubs.ts";
 
 /** Error codes the fault tests look at (docs/errors.md). */
 export const Code = {
@@ -684,7 +686,7 @@ export class PinnedProducer {
   #loop: Promise<void> | undefined;
 
   constructor(o: { address: string; brokerId: number; topic: string; partition: number }) {
-    const Service = clientProto().strand.v1.ProduceService;
+    const Service = strandGrpc().strand.v1.ProduceService;
     this.#client = new Service(o.address, grpc.credentials.createInsecure(), {
       "grpc.use_local_subchannel_pool": 1,
       "grpc.initial_reconnect_backoff_ms": 20,

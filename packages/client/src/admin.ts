@@ -4,14 +4,17 @@
  * image; offsets come from each partition's leader (ListOffsets). Transport failures and
  * retriable codes are retried with backoff until the operation's deadline.
  */
+
+import type {
+  AdminServiceAlterConfigsResponse__Output,
+  AdminServiceCreateTopicsResponse__Output,
+  AdminServiceDeleteTopicsResponse__Output,
+  AdminServiceDescribeClusterResponse__Output,
+  AdminServiceDescribeConfigsResponse__Output,
+  AdminServiceDescribeTopicsResponse__Output,
+  AdminTopicResult__Output,
+} from "@strand/protocol";
 import { ErrorCode } from "@strand/protocol";
-import type { AdminServiceAlterConfigsResponse__Output } from "@strand/protocol/gen/strand/v1/AdminServiceAlterConfigsResponse.ts";
-import type { AdminServiceCreateTopicsResponse__Output } from "@strand/protocol/gen/strand/v1/AdminServiceCreateTopicsResponse.ts";
-import type { AdminServiceDeleteTopicsResponse__Output } from "@strand/protocol/gen/strand/v1/AdminServiceDeleteTopicsResponse.ts";
-import type { AdminServiceDescribeClusterResponse__Output } from "@strand/protocol/gen/strand/v1/AdminServiceDescribeClusterResponse.ts";
-import type { AdminServiceDescribeConfigsResponse__Output } from "@strand/protocol/gen/strand/v1/AdminServiceDescribeConfigsResponse.ts";
-import type { AdminServiceDescribeTopicsResponse__Output } from "@strand/protocol/gen/strand/v1/AdminServiceDescribeTopicsResponse.ts";
-import type { AdminTopicResult__Output } from "@strand/protocol/gen/strand/v1/AdminTopicResult.ts";
 import type { ClientContext } from "./context.ts";
 import { ConnectionError, errorForCode, StrandClientError, TimeoutError } from "./errors.ts";
 import { type BrokerConnection, unary } from "./grpc.ts";

@@ -5,12 +5,19 @@
  * become typed errors here, the only place that knows gRPC status codes.
  */
 import * as grpc from "@grpc/grpc-js";
-import { assert, ErrorCode, strandPackageDefinition } from "@strand/protocol";
-import type { ProtoGrpcType } from "@strand/protocol/gen/client.ts";
-import type { AdminServiceClient } from "@strand/protocol/gen/strand/v1/AdminService.ts";
-import type { FetchServiceClient } from "@strand/protocol/gen/strand/v1/FetchService.ts";
-import type { MetadataServiceClient } from "@strand/protocol/gen/strand/v1/MetadataService.ts";
-import type { ProduceServiceClient } from "@strand/protocol/gen/strand/v1/ProduceService.ts";
+import type {
+  AdminServiceClient,
+  FetchServiceClient,
+  MetadataServiceClient,
+  ProduceServiceClient,
+} from "@strand/protocol";
+import {
+  assert,
+  clientChannelOptions,
+  ErrorCode,
+  RETRY_AFTER_HEADER,
+  strandGrpc,
+} from "@strand/protocol";
 import {
   AbortedError,
   abortedError,
@@ -19,22 +26,6 @@ import {
   StrandClientError,
   TimeoutError,
 } from "./errors.ts";
-
-/** Largest message a client channel accepts (fetch responses), in bytes. */
-export const RECEIVE_MESSAGE_BYTES_MAX = 256 * 1024 * 1024;
-/** Trailer on UNAVAILABLE answers: how long to wait before retrying (broker's wire.ts). */
-export const RETRY_AFTER_HEADER = "strand-retry-after-ms";
-
-let cached: ProtoGrpcType | null = null;
-
-/** The loaded strand.v1 package (cached). int64 fields are decimal strings, enums names. */
-export function clientProto(): ProtoGrpcType {
-  if (cached === null) {
-    const def = strandPackageDefinition();
-    cached = grpc.loadPackageDefinition(def) as unknown as ProtoGrpcType;
-  }
-  return cached;
-}
 
 /** Stubs for the four client services of one broker, sharing one channel. */
 export class BrokerConnection {
@@ -50,12 +41,11 @@ export class BrokerConnection {
   readonly admin: AdminServiceClient;
 
   constructor(address: string) {
-    const v1 = clientProto().strand.v1;
+    const v1 = strandGrpc().strand.v1;
     const creds = grpc.credentials.createInsecure();
     this.address = address;
     this.produce = new v1.ProduceService(address, creds, {
-      "grpc.max_receive_message_length": RECEIVE_MESSAGE_BYTES_MAX,
-      "grpc.max_send_message_length": RECEIVE_MESSAGE_BYTES_MAX,
+      ...clientChannelOptions(),
       "grpc.keepalive_time_ms": 30_000,
     });
     const options = { channelOverride: this.produce.getChannel() };

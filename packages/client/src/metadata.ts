@@ -6,10 +6,13 @@
  * applied a moment ago is not undone by a lagging broker's image. Concurrent refreshes of
  * the same topics share one request.
  */
+
+import type {
+  LeaderHint__Output,
+  MetadataResponse__Output,
+  TopicMetadata__Output,
+} from "@strand/protocol";
 import { assert, ErrorCode } from "@strand/protocol";
-import type { LeaderHint__Output } from "@strand/protocol/gen/strand/v1/LeaderHint.ts";
-import type { MetadataResponse__Output } from "@strand/protocol/gen/strand/v1/MetadataResponse.ts";
-import type { TopicMetadata__Output } from "@strand/protocol/gen/strand/v1/TopicMetadata.ts";
 import { ConnectionError, errorForCode, StrandClientError, UnknownTopicError } from "./errors.ts";
 import { type ConnectionPool, unary } from "./grpc.ts";
 import type { Logger } from "./logger.ts";

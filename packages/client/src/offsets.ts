@@ -2,8 +2,10 @@
  * ListOffsets through the routing layer: earliest (log start), latest (high watermark) or
  * the first offset at or after a timestamp, per partition, at each partition's leader.
  */
-import type { ListOffsetsPartitionResult__Output } from "@strand/protocol/gen/strand/v1/ListOffsetsPartitionResult.ts";
-import type { ListOffsetsResponse__Output } from "@strand/protocol/gen/strand/v1/ListOffsetsResponse.ts";
+import type {
+  ListOffsetsPartitionResult__Output,
+  ListOffsetsResponse__Output,
+} from "@strand/protocol";
 import type { ClientContext } from "./context.ts";
 import { unary } from "./grpc.ts";
 import { type PartitionItem, routeByLeader } from "./routing.ts";

@@ -15,6 +15,7 @@
  */
 
 import * as grpc from "@grpc/grpc-js";
+import type { InitProducerIdResponse__Output, ProduceResponse__Output } from "@strand/protocol";
 import {
   assert,
   type CompressionName,
@@ -23,8 +24,6 @@ import {
   partitionForKey,
   type RecordHeader,
 } from "@strand/protocol";
-import type { InitProducerIdResponse__Output } from "@strand/protocol/gen/strand/v1/InitProducerIdResponse.ts";
-import type { ProduceResponse__Output } from "@strand/protocol/gen/strand/v1/ProduceResponse.ts";
 import {
   Accumulator,
   type BatchEntry,

@@ -5,8 +5,7 @@
 // may leave stale), and refuses partitions it does not lead with NOT_LEADER_OR_FOLLOWER and
 // a leader hint, as the real broker does. `faults` inject per-partition errors.
 import * as grpc from "@grpc/grpc-js";
-import { iterateBatches } from "@strand/protocol";
-import { clientProto } from "../src/grpc.ts";
+import { clientServerOptions, iterateBatches, strandGrpc } from "@strand/protocol";
 
 export interface FakePartition {
   leader: number;
@@ -50,8 +49,8 @@ export class FakeCluster {
   static async start(count: number): Promise<FakeCluster> {
     const c = new FakeCluster();
     for (let id = 1; id <= count; id++) {
-      const server = new grpc.Server();
-      const v1 = clientProto().strand.v1;
+      const server = new grpc.Server(clientServerOptions());
+      const v1 = strandGrpc().strand.v1;
       server.addService(v1.MetadataService.service, { Metadata: c.#unary(() => c.metadata(id)) });
       server.addService(v1.ProduceService.service, {
         Produce: c.#unary((req) => c.produce(id, req)),

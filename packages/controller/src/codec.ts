@@ -7,12 +7,13 @@
  * encode -> fromObject -> encode; decode -> decode -> toObject(longs: String) -> typed union,
  * validated on the way in (branded constructors assert ranges; unknown versions are refused).
  */
-import { ErrorCode, StrandError } from "@strand/protocol";
-import { protoDescriptor } from "@strand/protocol/gen/descriptor.ts";
-import type { MetadataRecord__Output } from "@strand/protocol/gen/strand/v1/MetadataRecord.ts";
-import type { MetadataRecordBatch__Output } from "@strand/protocol/gen/strand/v1/MetadataRecordBatch.ts";
-import type { PartitionChangeRecord__Output } from "@strand/protocol/gen/strand/v1/PartitionChangeRecord.ts";
-import Long from "long";
+
+import type {
+  MetadataRecord__Output,
+  MetadataRecordBatch__Output,
+  PartitionChangeRecord__Output,
+} from "@strand/protocol";
+import { ErrorCode, protoDescriptor, StrandError } from "@strand/protocol";
 import protobuf from "protobufjs";
 import {
   type ConfigResourceType,
@@ -31,13 +32,7 @@ import {
   topicId,
 } from "./types.ts";
 
-// protobufjs finds `long` through a CommonJS require that fails under ESM; without it, int64
-// values above 2^53 silently lose precision. Install it once for the process.
-if (!protobuf.util.Long) {
-  protobuf.util.Long = Long;
-  protobuf.configure();
-}
-
+// int64 precision: protocol's wire module installs `long` into protobufjs (imported above).
 const root = protobuf.Root.fromJSON(protoDescriptor);
 const BatchType = root.lookupType("strand.v1.MetadataRecordBatch");
 const RecordType = root.lookupType("strand.v1.MetadataRecord");

@@ -1,25 +1,12 @@
 /**
- * Validation of user input to the controller: topic names (Kafka's rules) and dynamic configs
- * (a table of known keys with their value checks). Returns error messages; never throws.
+ * Validation of user input to the controller: topic names (Kafka's rules, from protocol's wire
+ * module) and dynamic configs (a table of known keys with their value checks). Returns error
+ * messages; never throws.
  */
 import type { ConfigResourceType } from "./records.ts";
 
-/** Longest topic name (Kafka's 249: leaves room for a partition suffix in a 255-byte dir name). */
-export const TOPIC_NAME_LENGTH_MAX = 249;
-
-const TOPIC_NAME_RE = /^[a-zA-Z0-9._-]+$/;
-
-/** Returns why `name` is not a legal topic name, or null when it is. */
-export function topicNameError(name: string): string | null {
-  if (name.length === 0) return "topic name is empty";
-  if (name === "." || name === "..") return `topic name "${name}" is reserved`;
-  if (name.length > TOPIC_NAME_LENGTH_MAX) {
-    return `topic name is ${name.length} characters, more than ${TOPIC_NAME_LENGTH_MAX}`;
-  }
-  if (!TOPIC_NAME_RE.test(name))
-    return `topic name "${name}" has characters outside [a-zA-Z0-9._-]`;
-  return null;
-}
+// The topic-name rule is the wire contract's (one rule for broker, controller and storage).
+export { TOPIC_NAME_LENGTH_MAX, topicNameError } from "@strand/protocol";
 
 /**
  * The name under which two topics collide: Kafka metric names replace '.' with '_', so

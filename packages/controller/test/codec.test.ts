@@ -1,8 +1,7 @@
 // Goal: every metadata record type survives encode -> decode unchanged (alone and in a
 // batch), optional fields keep "absent" apart from "empty"/"none", int64 values keep their
 // full range, and records from a newer version or garbage bytes are refused with typed errors.
-import { ErrorCode } from "@strand/protocol";
-import { protoDescriptor } from "@strand/protocol/gen/descriptor.ts";
+import { ErrorCode, protoDescriptor } from "@strand/protocol";
 import protobuf from "protobufjs";
 import { describe, expect, it } from "vitest";
 import {

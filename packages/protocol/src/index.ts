@@ -1,5 +1,7 @@
 /**
- * @strand/protocol: wire and record formats. Pure: no I/O.
+ * @strand/protocol: wire and record formats. Pure: no I/O. The gRPC contract (package
+ * definition, listener options, header names, validators, generated types) is `wire/`,
+ * re-exported here: import it from `@strand/protocol`.
  * @packageDocumentation
  */
 export {
@@ -57,7 +59,6 @@ export {
   StrandError,
   UnsupportedCompressionError,
 } from "./errors.ts";
-export { PROTO_LOADER_OPTIONS, strandPackageDefinition } from "./grpc-definition.ts";
 export { lz4FrameOutputBound } from "./lz4-frame.ts";
 export { murmur2, partitionForKey } from "./murmur2.ts";
 export {
@@ -98,3 +99,4 @@ export {
   writeVarint,
   writeVarlong,
 } from "./varint.ts";
+export * from "./wire/index.ts";

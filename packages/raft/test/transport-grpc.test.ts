@@ -6,8 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
-import { protoDescriptor } from "@strand/protocol/gen/descriptor.ts";
+import { type StepRequest, strandGrpc } from "@strand/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Entry, Index, Message, NodeId, ReplicaKey, SnapshotMeta } from "../src/core/index.ts";
 import { directoryId, index, nodeId, term } from "../src/core/index.ts";
@@ -33,17 +32,7 @@ async function waitFor(
   }
 }
 
-const packageDefinition = protoLoader.fromJSON(protoDescriptor, {
-  longs: String,
-  enums: String,
-  defaults: true,
-  oneofs: true,
-});
-const stepMethod = (
-  grpc.loadPackageDefinition(packageDefinition) as unknown as {
-    strand: { v1: { RaftService: { service: grpc.ServiceDefinition } } };
-  }
-).strand.v1.RaftService.service.Step!;
+const stepMethod = strandGrpc().strand.v1.RaftService.service.Step!;
 
 /** Serializes as a client would and deserializes as the server does. */
 function roundTrip(m: Message): unknown {
@@ -276,7 +265,7 @@ describe("GrpcTransport", () => {
     const accepted = await new Promise<unknown>((resolve, reject) =>
       client.makeUnaryRequest(
         "/strand.v1.RaftService/Step",
-        (req: unknown) => stepMethod.requestSerialize(req),
+        (req: unknown) => stepMethod.requestSerialize(req as StepRequest),
         (b: Buffer) => stepMethod.responseDeserialize(b),
         { messages: junk },
         (error, value) => (error ? reject(error) : resolve(value)),

@@ -13,7 +13,7 @@
  */
 import { constants, mkdir, open, readdir, readFile, rename, rm, unlink } from "node:fs/promises";
 import path from "node:path";
-import { assert } from "@strand/protocol";
+import { assert, isTopicName } from "@strand/protocol";
 import type { LogConfig } from "./config.ts";
 import { LogStorageError } from "./errors.ts";
 import { fsyncDir, isErrno, writeAt } from "./files.ts";
@@ -23,7 +23,6 @@ import { type Clock, type Logger, noopLogger, systemClock } from "./logger.ts";
 /** Name of the data-dir lock file. */
 export const LOCK_FILE = ".lock";
 const DELETE_SUFFIX = ".delete";
-const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
 /** A repeating timer, injected so tests drive background work by hand. */
 export interface Scheduler {
@@ -75,14 +74,14 @@ export function parseTopicPartitionDir(name: string): TopicPartition | undefined
   if (dash <= 0) return undefined;
   const topic = name.slice(0, dash);
   const digits = name.slice(dash + 1);
-  if (!/^\d{1,10}$/.test(digits) || !TOPIC_NAME.test(topic)) return undefined;
+  if (!/^\d{1,10}$/.test(digits) || !isTopicName(topic)) return undefined;
   const partition = Number(digits);
   return partition <= 2 ** 31 - 1 ? { topic, partition } : undefined;
 }
 
 /** Folder name of a partition log. */
 export function topicPartitionDir(topic: string, partition: number): string {
-  if (!TOPIC_NAME.test(topic) || topic === "." || topic === "..") {
+  if (!isTopicName(topic)) {
     throw new LogStorageError(`invalid topic name "${topic}": use 1-249 of [a-zA-Z0-9._-]`);
   }
   assert(

@@ -4,27 +4,29 @@
  * INVALID_ARGUMENT, or its deadline; Strand error codes come back inside the response.
  */
 import * as grpc from "@grpc/grpc-js";
-import type { AddRaftVoterRequest } from "@strand/protocol/gen/strand/v1/AddRaftVoterRequest.ts";
-import type { AddRaftVoterResponse__Output } from "@strand/protocol/gen/strand/v1/AddRaftVoterResponse.ts";
-import type { AllocateProducerIdsRequest } from "@strand/protocol/gen/strand/v1/AllocateProducerIdsRequest.ts";
-import type { AllocateProducerIdsResponse__Output } from "@strand/protocol/gen/strand/v1/AllocateProducerIdsResponse.ts";
-import type { AlterConfigsRequest } from "@strand/protocol/gen/strand/v1/AlterConfigsRequest.ts";
-import type { AlterConfigsResponse__Output } from "@strand/protocol/gen/strand/v1/AlterConfigsResponse.ts";
-import type { AlterPartitionRequest } from "@strand/protocol/gen/strand/v1/AlterPartitionRequest.ts";
-import type { AlterPartitionResponse__Output } from "@strand/protocol/gen/strand/v1/AlterPartitionResponse.ts";
-import type { BrokerHeartbeatRequest } from "@strand/protocol/gen/strand/v1/BrokerHeartbeatRequest.ts";
-import type { BrokerHeartbeatResponse__Output } from "@strand/protocol/gen/strand/v1/BrokerHeartbeatResponse.ts";
-import type { ControllerServiceClient } from "@strand/protocol/gen/strand/v1/ControllerService.ts";
-import type { CreateTopicsRequest } from "@strand/protocol/gen/strand/v1/CreateTopicsRequest.ts";
-import type { CreateTopicsResponse__Output } from "@strand/protocol/gen/strand/v1/CreateTopicsResponse.ts";
-import type { DeleteTopicsRequest } from "@strand/protocol/gen/strand/v1/DeleteTopicsRequest.ts";
-import type { DeleteTopicsResponse__Output } from "@strand/protocol/gen/strand/v1/DeleteTopicsResponse.ts";
-import type { DescribeClusterResponse__Output } from "@strand/protocol/gen/strand/v1/DescribeClusterResponse.ts";
-import type { FetchMetadataResponse__Output } from "@strand/protocol/gen/strand/v1/FetchMetadataResponse.ts";
-import type { RegisterBrokerRequest } from "@strand/protocol/gen/strand/v1/RegisterBrokerRequest.ts";
-import type { RegisterBrokerResponse__Output } from "@strand/protocol/gen/strand/v1/RegisterBrokerResponse.ts";
-import type { RemoveRaftVoterRequest } from "@strand/protocol/gen/strand/v1/RemoveRaftVoterRequest.ts";
-import type { RemoveRaftVoterResponse__Output } from "@strand/protocol/gen/strand/v1/RemoveRaftVoterResponse.ts";
+import type {
+  AddRaftVoterRequest,
+  AddRaftVoterResponse__Output,
+  AllocateProducerIdsRequest,
+  AllocateProducerIdsResponse__Output,
+  AlterConfigsRequest,
+  AlterConfigsResponse__Output,
+  AlterPartitionRequest,
+  AlterPartitionResponse__Output,
+  BrokerHeartbeatRequest,
+  BrokerHeartbeatResponse__Output,
+  ControllerServiceClient,
+  CreateTopicsRequest,
+  CreateTopicsResponse__Output,
+  DeleteTopicsRequest,
+  DeleteTopicsResponse__Output,
+  DescribeClusterResponse__Output,
+  FetchMetadataResponse__Output,
+  RegisterBrokerRequest,
+  RegisterBrokerResponse__Output,
+  RemoveRaftVoterRequest,
+  RemoveRaftVoterResponse__Output,
+} from "@strand/protocol";
 import { controllerClient } from "./grpc.ts";
 
 /** Default deadline of one unary call. */

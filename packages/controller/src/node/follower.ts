@@ -7,9 +7,11 @@
  * error and the follower reconnects elsewhere.
  */
 import type * as grpc from "@grpc/grpc-js";
-import type { ControllerServiceClient } from "@strand/protocol/gen/strand/v1/ControllerService.ts";
-import type { FetchMetadataResponse__Output } from "@strand/protocol/gen/strand/v1/FetchMetadataResponse.ts";
-import type { MetadataSnapshotChunk__Output } from "@strand/protocol/gen/strand/v1/MetadataSnapshotChunk.ts";
+import type {
+  ControllerServiceClient,
+  FetchMetadataResponse__Output,
+  MetadataSnapshotChunk__Output,
+} from "@strand/protocol";
 import { decodeMetadataBatch } from "../codec.ts";
 import { applyBatch, EMPTY_IMAGE, type MetadataDelta, type MetadataImage } from "../image.ts";
 import type { MetadataRecord } from "../records.ts";

@@ -4,24 +4,12 @@
  * wrappers for unary calls.
  */
 import * as grpc from "@grpc/grpc-js";
-import { strandPackageDefinition } from "@strand/protocol";
-import type { ProtoGrpcType } from "@strand/protocol/gen/controller.ts";
-import type { ControllerServiceClient } from "@strand/protocol/gen/strand/v1/ControllerService.ts";
-
-let cached: ProtoGrpcType | null = null;
-
-/** The loaded strand.v1 package with ControllerService (cached). */
-export function controllerProto(): ProtoGrpcType {
-  if (cached === null) {
-    const def = strandPackageDefinition();
-    cached = grpc.loadPackageDefinition(def) as unknown as ProtoGrpcType;
-  }
-  return cached;
-}
+import type { ControllerServiceClient } from "@strand/protocol";
+import { internalChannelOptions, strandGrpc } from "@strand/protocol";
 
 /** The service definition to register on a `grpc.Server`. */
 export function controllerServiceDefinition(): grpc.ServiceDefinition {
-  return controllerProto().strand.v1.ControllerService.service;
+  return strandGrpc().strand.v1.ControllerService.service;
 }
 
 /** A ControllerService client for `address` (host:port), insecure by default. */
@@ -29,5 +17,9 @@ export function controllerClient(
   address: string,
   credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
 ): ControllerServiceClient {
-  return new (controllerProto().strand.v1.ControllerService)(address, credentials);
+  return new (strandGrpc().strand.v1.ControllerService)(
+    address,
+    credentials,
+    internalChannelOptions(),
+  );
 }

@@ -19,7 +19,6 @@ export {
 } from "./follower.ts";
 export {
   controllerClient,
-  controllerProto,
   controllerServiceDefinition,
 } from "./grpc.ts";
 export {
@@ -53,6 +52,4 @@ export {
   type ControllerHint,
   errorToWire,
   InvalidArgumentError,
-  REQUEST_ITEMS_MAX,
-  STRING_BYTES_MAX,
 } from "./wire.ts";

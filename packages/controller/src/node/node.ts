@@ -23,8 +23,8 @@
 import { access } from "node:fs/promises";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
+import type { DescribeClusterResponse } from "@strand/protocol";
 import { ErrorCode } from "@strand/protocol";
-import type { DescribeClusterResponse } from "@strand/protocol/gen/strand/v1/DescribeClusterResponse.ts";
 import {
   addRaftService,
   type CoreOptions,

@@ -6,27 +6,29 @@
  * line), never a crash. FetchMetadata streams the committed log (see {@link streamMetadata}).
  */
 import * as grpc from "@grpc/grpc-js";
-import { ErrorCode } from "@strand/protocol";
-import type { AddRaftVoterRequest__Output } from "@strand/protocol/gen/strand/v1/AddRaftVoterRequest.ts";
-import type { AddRaftVoterResponse } from "@strand/protocol/gen/strand/v1/AddRaftVoterResponse.ts";
-import type { AllocateProducerIdsRequest__Output } from "@strand/protocol/gen/strand/v1/AllocateProducerIdsRequest.ts";
-import type { AllocateProducerIdsResponse } from "@strand/protocol/gen/strand/v1/AllocateProducerIdsResponse.ts";
-import type { AlterConfigsRequest__Output } from "@strand/protocol/gen/strand/v1/AlterConfigsRequest.ts";
-import type { AlterConfigsResponse } from "@strand/protocol/gen/strand/v1/AlterConfigsResponse.ts";
-import type { AlterPartitionRequest__Output } from "@strand/protocol/gen/strand/v1/AlterPartitionRequest.ts";
-import type { AlterPartitionResponse } from "@strand/protocol/gen/strand/v1/AlterPartitionResponse.ts";
-import type { BrokerHeartbeatRequest__Output } from "@strand/protocol/gen/strand/v1/BrokerHeartbeatRequest.ts";
-import type { BrokerHeartbeatResponse } from "@strand/protocol/gen/strand/v1/BrokerHeartbeatResponse.ts";
-import type { ControllerError } from "@strand/protocol/gen/strand/v1/ControllerError.ts";
-import type { CreateTopicsRequest__Output } from "@strand/protocol/gen/strand/v1/CreateTopicsRequest.ts";
-import type { CreateTopicsResponse } from "@strand/protocol/gen/strand/v1/CreateTopicsResponse.ts";
-import type { DeleteTopicsRequest__Output } from "@strand/protocol/gen/strand/v1/DeleteTopicsRequest.ts";
-import type { DeleteTopicsResponse } from "@strand/protocol/gen/strand/v1/DeleteTopicsResponse.ts";
-import type { DescribeClusterResponse } from "@strand/protocol/gen/strand/v1/DescribeClusterResponse.ts";
-import type { RegisterBrokerRequest__Output } from "@strand/protocol/gen/strand/v1/RegisterBrokerRequest.ts";
-import type { RegisterBrokerResponse } from "@strand/protocol/gen/strand/v1/RegisterBrokerResponse.ts";
-import type { RemoveRaftVoterRequest__Output } from "@strand/protocol/gen/strand/v1/RemoveRaftVoterRequest.ts";
-import type { RemoveRaftVoterResponse } from "@strand/protocol/gen/strand/v1/RemoveRaftVoterResponse.ts";
+import type {
+  AddRaftVoterRequest__Output,
+  AddRaftVoterResponse,
+  AllocateProducerIdsRequest__Output,
+  AllocateProducerIdsResponse,
+  AlterConfigsRequest__Output,
+  AlterConfigsResponse,
+  AlterPartitionRequest__Output,
+  AlterPartitionResponse,
+  BrokerHeartbeatRequest__Output,
+  BrokerHeartbeatResponse,
+  ControllerError,
+  CreateTopicsRequest__Output,
+  CreateTopicsResponse,
+  DeleteTopicsRequest__Output,
+  DeleteTopicsResponse,
+  DescribeClusterResponse,
+  RegisterBrokerRequest__Output,
+  RegisterBrokerResponse,
+  RemoveRaftVoterRequest__Output,
+  RemoveRaftVoterResponse,
+} from "@strand/protocol";
+import { ErrorCode, FORWARDED_BY_HEADER } from "@strand/protocol";
 import type { Controller } from "../controller.ts";
 import type { Logger } from "../types.ts";
 import type { ControllerClient } from "./client.ts";
@@ -70,8 +72,8 @@ export interface ServiceHost extends MetadataSource {
 type Handler<Req, Res> = (request: Req, metadata: grpc.Metadata) => Promise<Res>;
 type Remote<Req, Res> = (target: ControllerClient, request: Req, md: grpc.Metadata) => Promise<Res>;
 
-/** gRPC metadata key on a request a standby forwarded: such a request is not forwarded again. */
-export const FORWARDED_BY_HEADER = "strand-forwarded-by";
+// A request a standby forwarded carries FORWARDED_BY_HEADER and is not forwarded again.
+export { FORWARDED_BY_HEADER };
 
 /** Wraps a handler: validation errors become INVALID_ARGUMENT, anything else INTERNAL. */
 function unary<Req, Res>(host: ServiceHost, name: string, fn: Handler<Req, Res>) {

@@ -7,8 +7,7 @@
  * happens after it followed a more up-to-date voter), and honours gRPC flow control.
  */
 import * as grpc from "@grpc/grpc-js";
-import type { FetchMetadataRequest__Output } from "@strand/protocol/gen/strand/v1/FetchMetadataRequest.ts";
-import type { FetchMetadataResponse } from "@strand/protocol/gen/strand/v1/FetchMetadataResponse.ts";
+import type { FetchMetadataRequest__Output, FetchMetadataResponse } from "@strand/protocol";
 import { encodeMetadataBatch } from "../codec.ts";
 import type { MetadataImage } from "../image.ts";
 import { imageToRecords } from "../snapshot.ts";

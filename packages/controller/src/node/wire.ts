@@ -4,17 +4,28 @@
  * field is checked here, before a branded constructor (which asserts) sees it: bad input
  * becomes an {@link InvalidArgumentError} (gRPC INVALID_ARGUMENT), never a crash.
  */
-import type { ErrorCodeInfo } from "@strand/protocol";
-import { ErrorCode } from "@strand/protocol";
-import type { AllocateProducerIdsRequest__Output } from "@strand/protocol/gen/strand/v1/AllocateProducerIdsRequest.ts";
-import type { AlterConfigsRequest__Output } from "@strand/protocol/gen/strand/v1/AlterConfigsRequest.ts";
-import type { AlterPartitionRequest__Output } from "@strand/protocol/gen/strand/v1/AlterPartitionRequest.ts";
-import type { BrokerEndpoint } from "@strand/protocol/gen/strand/v1/BrokerEndpoint.ts";
-import type { BrokerHeartbeatRequest__Output } from "@strand/protocol/gen/strand/v1/BrokerHeartbeatRequest.ts";
-import type { ControllerError } from "@strand/protocol/gen/strand/v1/ControllerError.ts";
-import type { CreatableTopic__Output } from "@strand/protocol/gen/strand/v1/CreatableTopic.ts";
-import type { PartitionState } from "@strand/protocol/gen/strand/v1/PartitionState.ts";
-import type { RegisterBrokerRequest__Output } from "@strand/protocol/gen/strand/v1/RegisterBrokerRequest.ts";
+
+import type {
+  AllocateProducerIdsRequest__Output,
+  AlterConfigsRequest__Output,
+  AlterPartitionRequest__Output,
+  BrokerEndpoint,
+  BrokerHeartbeatRequest__Output,
+  ControllerError,
+  CreatableTopic__Output,
+  ErrorCodeInfo,
+  PartitionState,
+  RegisterBrokerRequest__Output,
+} from "@strand/protocol";
+import {
+  ErrorCode,
+  INTERNAL_REQUEST_ITEMS_MAX,
+  InvalidArgumentError,
+  int32Field,
+  listField,
+  stringField,
+  uint53Field,
+} from "@strand/protocol";
 import type { PartitionRegistration } from "../image.ts";
 import type { BrokerListener, ConfigResourceType } from "../records.ts";
 import type {
@@ -37,50 +48,30 @@ import {
   topicId,
 } from "../types.ts";
 
-/** A request field is malformed; answered with gRPC INVALID_ARGUMENT and this message. */
-export class InvalidArgumentError extends Error {
-  override readonly name = "InvalidArgumentError";
-}
+export { InvalidArgumentError };
 
-/** Most items (topics, names, config changes, listeners, ISR members) in one request. */
-export const REQUEST_ITEMS_MAX = 1_000;
-/** Longest string field accepted (names, hosts, incarnation ids, config values). */
-export const STRING_BYTES_MAX = 4_096;
-const INT32_MAX = 2 ** 31 - 1;
-const DIGITS = /^(0|[1-9]\d{0,15})$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+// The validators are protocol's (one set, one error type); these bind them to the internal
+// listener's limits (docs/errors.md, "Request limits").
 
 function bad(what: string): never {
   throw new InvalidArgumentError(what);
 }
 
-function int32(v: unknown, what: string, min = 0): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > INT32_MAX)
-    bad(`${what} must be an integer in ${min}..${INT32_MAX}, got ${String(v)}`);
-  return v;
-}
+const int32 = int32Field;
 
 /** A non-negative int64 (decimal string or number) that fits a JS safe integer. */
-export function int64(v: unknown, what: string): number {
-  if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return v;
-  if (typeof v !== "string" || !DIGITS.test(v) || !Number.isSafeInteger(Number(v)))
-    bad(`${what} must be a non-negative integer below 2^53, got ${String(v)}`);
-  return Number(v);
-}
+export const int64 = uint53Field;
 
+/** A string field of at most STRING_LENGTH_MAX characters; non-empty unless `allowEmpty`. */
 export function str(v: unknown, what: string, allowEmpty = false): string {
-  if (typeof v !== "string" || (!allowEmpty && v.length === 0) || v.length > STRING_BYTES_MAX)
-    bad(
-      `${what} must be a ${allowEmpty ? "" : "non-empty "}string of at most ${STRING_BYTES_MAX} characters`,
-    );
-  return v;
+  return stringField(v, what, allowEmpty ? 0 : 1);
 }
 
+/** A list field of at most INTERNAL_REQUEST_ITEMS_MAX items. */
 export function list<T>(v: unknown, what: string): readonly T[] {
-  if (!Array.isArray(v)) bad(`${what} must be a list`);
-  if (v.length > REQUEST_ITEMS_MAX)
-    bad(`${what} has ${v.length} items; at most ${REQUEST_ITEMS_MAX}`);
-  return v as T[];
+  return listField(v as readonly T[], what, 0, INTERNAL_REQUEST_ITEMS_MAX);
 }
 
 function broker(v: unknown, what: string): BrokerId {
@@ -131,7 +122,7 @@ export function createTopicFromWire(
   const name = str(t?.name, "topics[].name");
   const configs: Record<string, string> = {};
   const entries = Object.entries(t.configs ?? {});
-  if (entries.length > REQUEST_ITEMS_MAX) bad(`topic ${name}: too many configs`);
+  if (entries.length > INTERNAL_REQUEST_ITEMS_MAX) bad(`topic ${name}: too many configs`);
   for (const [key, value] of entries)
     configs[key] = str(value, `topic ${name} config ${key}`, true);
   const assignments = list<{ brokerIds: unknown }>(t.assignments, `topic ${name} assignments`).map(

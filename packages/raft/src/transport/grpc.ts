@@ -12,11 +12,8 @@
  * every incoming message is validated and an invalid one is dropped and logged.
  */
 import * as grpc from "@grpc/grpc-js";
-import { strandPackageDefinition } from "@strand/protocol";
-import type { ProtoGrpcType } from "@strand/protocol/gen/raft.ts";
-import type { RaftServiceClient } from "@strand/protocol/gen/strand/v1/RaftService.ts";
-import type { StepRequest__Output } from "@strand/protocol/gen/strand/v1/StepRequest.ts";
-import type { StepResponse } from "@strand/protocol/gen/strand/v1/StepResponse.ts";
+import type { RaftServiceClient, StepRequest__Output, StepResponse } from "@strand/protocol";
+import { internalChannelOptions, strandGrpc } from "@strand/protocol";
 import { assert } from "../core/assert.ts";
 import type { Message, NodeId } from "../core/types.ts";
 import type { Logger } from "../driver/logger.ts";
@@ -34,17 +31,6 @@ export const DEFAULT_BATCH_BYTES_MAX = 3 * 1024 * 1024;
 export const DEFAULT_RPC_TIMEOUT_MS = 1_000;
 /** Most messages one incoming Step request may carry; the rest are dropped. */
 export const INCOMING_BATCH_MESSAGES_MAX = 16_384;
-
-let cachedProto: ProtoGrpcType | null = null;
-
-/** The loaded strand.v1 package (from the generated descriptor, no .proto files at run time). */
-function raftProto(): ProtoGrpcType {
-  if (cachedProto === null) {
-    const def = strandPackageDefinition();
-    cachedProto = grpc.loadPackageDefinition(def) as unknown as ProtoGrpcType;
-  }
-  return cachedProto;
-}
 
 /** Options of a {@link GrpcTransport}. */
 export interface GrpcTransportOptions {
@@ -217,7 +203,11 @@ export class GrpcTransport implements Transport {
   private flush(peer: Peer): void {
     if (this.closed || peer.inFlight || peer.queue.length === 0) return;
     const batch = this.takeBatch(peer);
-    peer.client ??= new (raftProto().strand.v1.RaftService)(peer.address, this.credentials);
+    peer.client ??= new (strandGrpc().strand.v1.RaftService)(
+      peer.address,
+      this.credentials,
+      internalChannelOptions(),
+    );
     peer.inFlight = true;
     const deadline = new Date(Date.now() + this.rpcTimeoutMs);
     peer.client.Step({ messages: batch.map(messageToWire) }, { deadline }, (error) => {
@@ -273,7 +263,7 @@ export function addRaftService(
   transport: GrpcTransport,
   logger: Logger = noopLogger,
 ): void {
-  const service = raftProto().strand.v1.RaftService.service;
+  const service = strandGrpc().strand.v1.RaftService.service;
   server.addService(service, {
     Step(
       call: grpc.ServerUnaryCall<StepRequest__Output, StepResponse>,

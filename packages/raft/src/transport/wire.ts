@@ -5,10 +5,7 @@
  * because the core asserts its invariants and a malformed message must be dropped, never
  * reach an assertion.
  */
-import type { RaftEntry } from "@strand/protocol/gen/strand/v1/RaftEntry.ts";
-import type { RaftMessage } from "@strand/protocol/gen/strand/v1/RaftMessage.ts";
-import type { RaftReplicaKey } from "@strand/protocol/gen/strand/v1/RaftReplicaKey.ts";
-import type { RaftSnapshotMeta } from "@strand/protocol/gen/strand/v1/RaftSnapshotMeta.ts";
+import type { RaftEntry, RaftMessage, RaftReplicaKey, RaftSnapshotMeta } from "@strand/protocol";
 import type { Entry, Message, ReplicaKey, SnapshotMeta } from "../core/types.ts";
 import { directoryId, index, nodeId, term } from "../core/types.ts";
 import { DIRECTORY_ID_BYTES_MAX, VOTERS_MAX } from "../driver/codec.ts";

@@ -1,0 +1,39 @@
+/**
+ * The Strand wire contract in one place: the strand.v1 package definition, the listeners'
+ * channel and server options, the metadata header names, the field validators, and every
+ * generated proto type. Importers use the package root, `@strand/protocol`, never gen/.
+ */
+export type * from "../gen/index.ts";
+export {
+  PROTO_LOADER_OPTIONS,
+  protoDescriptor,
+  type StrandGrpc,
+  strandGrpc,
+  strandPackageDefinition,
+} from "./definition.ts";
+export { FORWARDED_BY_HEADER, FORWARDED_HEADER, RETRY_AFTER_HEADER } from "./headers.ts";
+export {
+  CLIENT_MESSAGE_BYTES_MAX,
+  clientChannelOptions,
+  clientServerOptions,
+  INTERNAL_MESSAGE_BYTES_MAX,
+  internalChannelOptions,
+  internalServerOptions,
+} from "./options.ts";
+export {
+  CLIENT_REQUEST_ITEMS_MAX,
+  INTERNAL_REQUEST_ITEMS_MAX,
+  InvalidArgumentError,
+  int32Field,
+  int64Field,
+  isTopicName,
+  listField,
+  noDuplicates,
+  STRING_LENGTH_MAX,
+  stringField,
+  TOPIC_NAME_LENGTH_MAX,
+  topicField,
+  topicNameError,
+  uint53Field,
+  WAIT_MS_MAX,
+} from "./validate.ts";
