@@ -1,5 +1,6 @@
 // Goal: imports point downward only (DESIGN.md §1). A package may depend on, and import,
 // only the Strand packages below it, and every @strand import is declared in package.json.
+// @strand/base is the ground floor: it imports no Strand package, and every package may import it.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -9,13 +10,14 @@ const packagesDir = join(root, "packages");
 
 /** Which Strand packages each package may import (DESIGN.md §1). */
 const allowed: Record<string, readonly string[]> = {
-  protocol: [],
-  storage: ["protocol"],
-  raft: ["protocol"],
-  controller: ["raft", "protocol"],
-  broker: ["controller", "raft", "storage", "protocol"],
-  client: ["protocol"],
-  cli: ["client", "broker", "controller", "raft", "storage", "protocol"],
+  base: [],
+  protocol: ["base"],
+  storage: ["protocol", "base"],
+  raft: ["protocol", "base"],
+  controller: ["raft", "protocol", "base"],
+  broker: ["controller", "raft", "storage", "protocol", "base"],
+  client: ["protocol", "base"],
+  cli: ["client", "broker", "controller", "raft", "storage", "protocol", "base"],
 };
 
 function sourceFiles(dir: string): string[] {
@@ -29,7 +31,8 @@ function sourceFiles(dir: string): string[] {
 function strandImports(file: string): string[] {
   const text = readFileSync(file, "utf8");
   const found = text.matchAll(
-    /from\s+["']@strand\/([a-z-]+)["']|import\(["']@strand\/([a-z-]+)["']\)/g,
+    // A subpath (@strand/base/assert) counts as its package.
+    /from\s+["']@strand\/([a-z-]+)(?:\/[^"']*)?["']|import\(["']@strand\/([a-z-]+)(?:\/[^"']*)?["']\)/g,
   );
   return [...found].map((m) => m[1] ?? m[2] ?? "");
 }
@@ -41,6 +44,11 @@ const packages = readdirSync(packagesDir).filter((name) =>
 describe("package layering", () => {
   it("knows every package", () => {
     for (const name of packages) expect(Object.keys(allowed)).toContain(name);
+  });
+
+  it("base imports no Strand package and every other package may import it", () => {
+    expect(allowed.base).toEqual([]);
+    for (const name of packages) if (name !== "base") expect(allowed[name]).toContain("base");
   });
 
   for (const name of packages) {

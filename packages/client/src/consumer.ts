@@ -8,7 +8,8 @@
  * errors back off per partition and refresh metadata. A seek bumps the partition's
  * generation so data fetched for an old position is dropped.
  */
-import { assert, decodeRecordBatch, ErrorCode, iterateBatches } from "@strand/protocol";
+import { assert } from "@strand/base";
+import { decodeRecordBatch, ErrorCode, iterateBatches } from "@strand/protocol";
 import type { FetchResponse__Output } from "@strand/protocol/gen/strand/v1/FetchResponse.ts";
 import type { ClientContext } from "./context.ts";
 import {

@@ -5,7 +5,8 @@
  * become typed errors here, the only place that knows gRPC status codes.
  */
 import * as grpc from "@grpc/grpc-js";
-import { assert, ErrorCode, strandPackageDefinition } from "@strand/protocol";
+import { assert } from "@strand/base";
+import { ErrorCode, strandPackageDefinition } from "@strand/protocol";
 import type { ProtoGrpcType } from "@strand/protocol/gen/client.ts";
 import type { AdminServiceClient } from "@strand/protocol/gen/strand/v1/AdminService.ts";
 import type { FetchServiceClient } from "@strand/protocol/gen/strand/v1/FetchService.ts";

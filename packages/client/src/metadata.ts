@@ -6,13 +6,15 @@
  * applied a moment ago is not undone by a lagging broker's image. Concurrent refreshes of
  * the same topics share one request.
  */
-import { assert, ErrorCode } from "@strand/protocol";
+
+import type { ChildLogger as Logger } from "@strand/base";
+import { assert } from "@strand/base";
+import { ErrorCode } from "@strand/protocol";
 import type { LeaderHint__Output } from "@strand/protocol/gen/strand/v1/LeaderHint.ts";
 import type { MetadataResponse__Output } from "@strand/protocol/gen/strand/v1/MetadataResponse.ts";
 import type { TopicMetadata__Output } from "@strand/protocol/gen/strand/v1/TopicMetadata.ts";
 import { ConnectionError, errorForCode, StrandClientError, UnknownTopicError } from "./errors.ts";
 import { type ConnectionPool, unary } from "./grpc.ts";
-import type { Logger } from "./logger.ts";
 import { backoffMs, type RetryOptions, sleep } from "./retry.ts";
 
 /** One partition as the cache knows it. */

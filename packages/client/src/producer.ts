@@ -15,8 +15,8 @@
  */
 
 import * as grpc from "@grpc/grpc-js";
+import { assert } from "@strand/base";
 import {
-  assert,
   type CompressionName,
   ErrorCode,
   encodeRecordBatch,

@@ -6,7 +6,8 @@
  * leader at once; any other retriable error refreshes metadata and retries after an
  * exponential backoff with jitter, until the deadline; a non-retriable error fails the call.
  */
-import { assert, ErrorCode } from "@strand/protocol";
+import { assert } from "@strand/base";
+import { ErrorCode } from "@strand/protocol";
 import type { LeaderHint__Output } from "@strand/protocol/gen/strand/v1/LeaderHint.ts";
 import type { ClientContext } from "./context.ts";
 import { errorForCode, StrandClientError, TimeoutError } from "./errors.ts";

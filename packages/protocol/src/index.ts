@@ -46,8 +46,6 @@ export {
 } from "./compression.ts";
 export { crc32c } from "./crc32c.ts";
 export {
-  AssertionFailure,
-  assert,
   CorruptBatchError,
   ErrorCode,
   type ErrorCodeInfo,

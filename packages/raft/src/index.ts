@@ -40,7 +40,6 @@ export {
   type FileStorageOptions,
   type StorageMeta,
 } from "./driver/file-storage.ts";
-export { type LogFields, type Logger, noopLogger } from "./driver/logger.ts";
 export {
   addRaftService,
   DEFAULT_BATCH_BYTES_MAX,

@@ -6,12 +6,12 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import type { Logger } from "@strand/base";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type {
   DirectoryId,
   Entry,
   Index,
-  Logger,
   NodeId,
   ReplicaKey,
   Scheduler,

@@ -2,6 +2,8 @@
  * @strand/storage: the partition log. Files only, no network.
  * @packageDocumentation
  */
+
+export { type Clock, systemClock } from "./clock.ts";
 export {
   DEFAULT_LOG_CONFIG,
   INT32_MAX,
@@ -58,4 +60,3 @@ export {
   type TopicPartition,
   topicPartitionDir,
 } from "./log-manager.ts";
-export { type Clock, type Logger, type LogMethod, noopLogger, systemClock } from "./logger.ts";

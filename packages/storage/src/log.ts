@@ -22,11 +22,21 @@ import path from "node:path";
 import {
   AssertionFailure,
   assert,
+  fsyncDir,
+  type Logger,
+  Mutex,
+  noopLogger,
+  TMP_SUFFIX,
+  unlinkIfExists,
+  writeFileAtomic,
+} from "@strand/base";
+import {
   BatchHeaderView,
   CorruptBatchError,
   InvalidRecordError,
   StrandError,
 } from "@strand/protocol";
+import { type Clock, systemClock } from "./clock.ts";
 import { type LogConfig, resolveLogConfig } from "./config.ts";
 import {
   InvalidAppendError,
@@ -34,23 +44,13 @@ import {
   OffsetOutOfRangeError,
   RecordTooLargeError,
 } from "./errors.ts";
-import {
-  fsyncDir,
-  parseSegmentFileName,
-  readOffsetCheckpoint,
-  TMP_SUFFIX,
-  unlinkIfExists,
-  writeFileAtomic,
-  writeOffsetCheckpoint,
-} from "./files.ts";
+import { parseSegmentFileName, readOffsetCheckpoint, writeOffsetCheckpoint } from "./files.ts";
 import {
   type EpochEndOffset,
   type EpochEntry,
   LEADER_EPOCH_CHECKPOINT_FILE,
   LeaderEpochCache,
 } from "./leader-epoch-cache.ts";
-import { type Clock, type Logger, noopLogger, systemClock } from "./logger.ts";
-import { Mutex } from "./mutex.ts";
 import { LogSegment, type SegmentContext } from "./segment.ts";
 
 /** Marker written by close() after everything is durable; its presence skips recovery. */

@@ -12,9 +12,9 @@
  * right after they are written (`onLeaderAppend`), from the stamped headers, so the leader's
  * state is always a replay of its log.
  */
-import { assert, type BatchHeaderView, iterateBatches } from "@strand/protocol";
-import { type Log, type Logger, noopLogger, OffsetOutOfRangeError } from "@strand/storage";
-import { Mutex } from "../replica/mutex.ts";
+import { assert, type Logger, Mutex, noopLogger } from "@strand/base";
+import { type BatchHeaderView, iterateBatches } from "@strand/protocol";
+import { type Log, OffsetOutOfRangeError } from "@strand/storage";
 import { ProducerStateMap, producerBatchOf } from "./producer-state.ts";
 
 /** Bytes read from the log per step of a sync. */

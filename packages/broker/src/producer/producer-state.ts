@@ -11,8 +11,8 @@
  *
  * Sequence numbers are int32 counted per partition from 0 and wrap from 2^31 - 1 to 0.
  */
+import { assert } from "@strand/base";
 import {
-  assert,
   type BatchHeaderView,
   ErrorCode,
   type ErrorCodeInfo,

@@ -3,12 +3,14 @@
  * follower: `FollowerPartitionState`). The replica manager owns the I/O around it; a mutex
  * serializes leader appends with role changes, so an append never lands after leadership moved.
  */
+
+import type { Logger } from "@strand/base";
+import { Mutex } from "@strand/base";
 import type { BrokerId, LeaderEpoch, PartitionEpoch, TopicId } from "@strand/controller";
-import type { Log, Logger } from "@strand/storage";
+import type { Log } from "@strand/storage";
 import { PartitionProducerState } from "../producer/partition-producers.ts";
 import type { FollowerPartitionState } from "../replication/follower-partition.ts";
 import type { LeaderPartitionState } from "../replication/leader-partition.ts";
-import { Mutex } from "./mutex.ts";
 import type { PartitionStatus } from "./types.ts";
 
 /** The role of a local replica. */

@@ -9,10 +9,10 @@
  * checkpoint; all unref'd and stopped by close().
  */
 import type * as grpc from "@grpc/grpc-js";
+import { Mutex, noopLogger } from "@strand/base";
 import type { MetadataDelta, MetadataImage } from "@strand/controller";
 import { brokerId as toBrokerId } from "@strand/controller";
 import { ErrorCode } from "@strand/protocol";
-import { noopLogger } from "@strand/storage";
 import { ReplicaFetcherManager } from "../fetcher/fetcher-manager.ts";
 import {
   expireProducers,
@@ -28,7 +28,6 @@ import { expireWaiters, releaseLeaderWaiters } from "./events.ts";
 import { fetch } from "./fetch.ts";
 import { type HighWatermarks, readHighWatermarks, writeHighWatermarks } from "./hw-checkpoint.ts";
 import { checkIsr } from "./isr.ts";
-import { Mutex } from "./mutex.ts";
 import {
   type ReplicaManagerConfig,
   type ReplicaManagerOptions,

@@ -8,7 +8,7 @@
  * Partitions are keyed by a string the caller chooses (e.g. `${topicId}:${partition}`).
  * Every purgatory has a waiter limit, checked in `register` (null when full).
  */
-import { assert } from "@strand/protocol";
+import { assert } from "@strand/base";
 
 interface Deadline {
   readonly id: number;

@@ -2,7 +2,7 @@
  * What a partition leader knows about one follower replica (Kafka's `Replica`/`ReplicaState`).
  * Immutable values; the leader replaces them on every fetch.
  */
-import { assert } from "@strand/protocol";
+import { assert } from "@strand/base";
 
 /** Log end offset of a replica the leader has not heard from since it became leader. */
 export const UNKNOWN_OFFSET = -1n;

@@ -7,13 +7,14 @@
  * error and the follower reconnects elsewhere.
  */
 import type * as grpc from "@grpc/grpc-js";
+import { type Logger, noopLogger } from "@strand/base";
 import type { ControllerServiceClient } from "@strand/protocol/gen/strand/v1/ControllerService.ts";
 import type { FetchMetadataResponse__Output } from "@strand/protocol/gen/strand/v1/FetchMetadataResponse.ts";
 import type { MetadataSnapshotChunk__Output } from "@strand/protocol/gen/strand/v1/MetadataSnapshotChunk.ts";
 import { decodeMetadataBatch } from "../codec.ts";
 import { applyBatch, EMPTY_IMAGE, type MetadataDelta, type MetadataImage } from "../image.ts";
 import type { MetadataRecord } from "../records.ts";
-import { type Logger, type MetadataOffset, metadataOffset, noopLogger } from "../types.ts";
+import { type MetadataOffset, metadataOffset } from "../types.ts";
 import { controllerClient } from "./grpc.ts";
 import { int64 } from "./wire.ts";
 

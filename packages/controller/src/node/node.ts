@@ -23,6 +23,7 @@
 import { access } from "node:fs/promises";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
+import { type Logger, noopLogger } from "@strand/base";
 import { ErrorCode } from "@strand/protocol";
 import type { DescribeClusterResponse } from "@strand/protocol/gen/strand/v1/DescribeClusterResponse.ts";
 import {
@@ -46,7 +47,7 @@ import { Controller } from "../controller.ts";
 import type { MetadataImage } from "../image.ts";
 import type { MetadataRecord } from "../records.ts";
 import type { ControllerConfig } from "../requests.ts";
-import { type Logger, type MetadataOffset, metadataOffset, noopLogger } from "../types.ts";
+import { type MetadataOffset, metadataOffset } from "../types.ts";
 import { ControllerClient } from "./client.ts";
 import { bootstrapDirectoryId, type VoterConfig, voterAddress } from "./config.ts";
 import { controllerServiceDefinition } from "./grpc.ts";

@@ -6,6 +6,7 @@
  * line), never a crash. FetchMetadata streams the committed log (see {@link streamMetadata}).
  */
 import * as grpc from "@grpc/grpc-js";
+import type { Logger } from "@strand/base";
 import { ErrorCode } from "@strand/protocol";
 import type { AddRaftVoterRequest__Output } from "@strand/protocol/gen/strand/v1/AddRaftVoterRequest.ts";
 import type { AddRaftVoterResponse } from "@strand/protocol/gen/strand/v1/AddRaftVoterResponse.ts";
@@ -28,7 +29,6 @@ import type { RegisterBrokerResponse } from "@strand/protocol/gen/strand/v1/Regi
 import type { RemoveRaftVoterRequest__Output } from "@strand/protocol/gen/strand/v1/RemoveRaftVoterRequest.ts";
 import type { RemoveRaftVoterResponse } from "@strand/protocol/gen/strand/v1/RemoveRaftVoterResponse.ts";
 import type { Controller } from "../controller.ts";
-import type { Logger } from "../types.ts";
 import type { ControllerClient } from "./client.ts";
 import { fail, type MetadataSource, streamMetadata } from "./stream.ts";
 import { type VoterChangeOutcome, type VoterEndpoint, voterFromWire } from "./voters.ts";

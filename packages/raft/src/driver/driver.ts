@@ -6,7 +6,7 @@
  * snapshot and committed entries; (4) advance. No two readies are ever handled at once.
  */
 import { randomInt } from "node:crypto";
-import { assert } from "../core/assert.ts";
+import { assert, type Logger, noopLogger } from "@strand/base";
 import { RaftNode } from "../core/node.ts";
 import type { RaftNodeOptions } from "../core/options.ts";
 import type { Rng } from "../core/rng.ts";
@@ -30,8 +30,6 @@ import type {
 import { index } from "../core/types.ts";
 import type { Transport } from "../transport/transport.ts";
 import { DriverClosedError, NotLeaderError, ProposalRefusedError } from "./errors.ts";
-import type { Logger } from "./logger.ts";
-import { noopLogger } from "./logger.ts";
 
 /** The application state machine fed with committed entries. */
 export interface StateMachine {

@@ -12,15 +12,13 @@
  * every incoming message is validated and an invalid one is dropped and logged.
  */
 import * as grpc from "@grpc/grpc-js";
+import { assert, type Logger, noopLogger } from "@strand/base";
 import { strandPackageDefinition } from "@strand/protocol";
 import type { ProtoGrpcType } from "@strand/protocol/gen/raft.ts";
 import type { RaftServiceClient } from "@strand/protocol/gen/strand/v1/RaftService.ts";
 import type { StepRequest__Output } from "@strand/protocol/gen/strand/v1/StepRequest.ts";
 import type { StepResponse } from "@strand/protocol/gen/strand/v1/StepResponse.ts";
-import { assert } from "../core/assert.ts";
 import type { Message, NodeId } from "../core/types.ts";
-import type { Logger } from "../driver/logger.ts";
-import { noopLogger } from "../driver/logger.ts";
 import type { ReceiveHandler, Transport } from "./transport.ts";
 import { InvalidMessageError, messageFromWire, messageToWire, wireBytesEstimate } from "./wire.ts";
 
