@@ -27,7 +27,7 @@ export {
 } from "./driver/driver.ts";
 export {
   DriverClosedError,
-  NotLeaderError,
+  NotRaftLeaderError,
   ProposalRefusedError,
   RaftDriverError,
   RaftStorageError,

@@ -14,8 +14,8 @@ export {
 export {
   InvalidAppendError,
   InvalidLogConfigError,
+  LogOffsetOutOfRangeError,
   LogStorageError,
-  OffsetOutOfRangeError,
   RecordTooLargeError,
 } from "./errors.ts";
 export { offsetFileStem } from "./files.ts";

@@ -40,8 +40,8 @@ import { type Clock, systemClock } from "./clock.ts";
 import { type LogConfig, resolveLogConfig } from "./config.ts";
 import {
   InvalidAppendError,
+  LogOffsetOutOfRangeError,
   LogStorageError,
-  OffsetOutOfRangeError,
   RecordTooLargeError,
 } from "./errors.ts";
 import { parseSegmentFileName, readOffsetCheckpoint, writeOffsetCheckpoint } from "./files.ts";
@@ -827,7 +827,7 @@ export class Log {
   /**
    * Reads whole batches starting with the batch that contains `startOffset`, from one
    * segment, up to `maxBytes` (at least one batch when minOneBatch) and never a batch that
-   * starts at or after `maxOffset`. Throws OffsetOutOfRangeError outside
+   * starts at or after `maxOffset`. Throws LogOffsetOutOfRangeError outside
    * [logStartOffset, logEndOffset]. Reads do not wait for appends.
    */
   async read(startOffset: bigint, options: ReadOptions): Promise<ReadResult> {
@@ -835,7 +835,7 @@ export class Log {
     const logStartOffset = this.logStartOffsetValue;
     const logEndOffset = this.logEndOffsetValue;
     if (startOffset < logStartOffset || startOffset > logEndOffset) {
-      throw new OffsetOutOfRangeError(startOffset, { logStartOffset, logEndOffset });
+      throw new LogOffsetOutOfRangeError(startOffset, { logStartOffset, logEndOffset });
     }
     assert(
       Number.isSafeInteger(options.maxBytes) && options.maxBytes >= 0,
@@ -991,7 +991,7 @@ export class Log {
   deleteRecordsBefore(offset: bigint): Promise<DeletionResult> {
     return this.exclusive("delete records", async () => {
       if (offset > this.logEndOffsetValue) {
-        throw new OffsetOutOfRangeError(offset, {
+        throw new LogOffsetOutOfRangeError(offset, {
           logStartOffset: this.logStartOffsetValue,
           logEndOffset: this.logEndOffsetValue,
         });

@@ -14,7 +14,7 @@
  */
 import { assert, type Logger, Mutex, noopLogger } from "@strand/base";
 import { type BatchHeaderView, iterateBatches } from "@strand/protocol";
-import { type Log, OffsetOutOfRangeError } from "@strand/storage";
+import { type Log, LogOffsetOutOfRangeError } from "@strand/storage";
 import { ProducerStateMap, producerBatchOf } from "./producer-state.ts";
 
 /** Bytes read from the log per step of a sync. */
@@ -147,7 +147,7 @@ export class PartitionProducerState {
         view.partitionLeaderEpoch === anchor.leaderEpoch
       );
     } catch (error) {
-      if (error instanceof OffsetOutOfRangeError) return false;
+      if (error instanceof LogOffsetOutOfRangeError) return false;
       throw error;
     }
   }

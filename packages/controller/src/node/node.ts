@@ -33,7 +33,7 @@ import {
   GrpcTransport,
   type LeaderInfo,
   type NodeId,
-  NotLeaderError,
+  NotRaftLeaderError,
   nodeId,
   ProposalRefusedError,
   RaftDriver,
@@ -584,7 +584,7 @@ export class ControllerNode {
    * when the change is in this node's configuration and committed (commit reached `offset`).
    */
   #changeFailed(error: unknown, change: VoterChange, offset: number): VoterChangeOutcome {
-    if (error instanceof NotLeaderError) {
+    if (error instanceof NotRaftLeaderError) {
       const s = this.#raft.status();
       const has = s.voters.some((k) => k.id === change.voter.id && k.dir === change.voter.dir);
       const inEffect = has === (change.type === "addVoter");
