@@ -23,6 +23,7 @@ import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
+import { Histogram, sleep } from "@strand/base";
 import type {
   FetchResponse__Output,
   MetadataResponse__Output,
@@ -43,8 +44,31 @@ import {
   summarizeProfiles,
   type WindowUs,
 } from "./bench/cpuprofile.ts";
-import { Histogram, type LatencySummaryMs } from "./bench/histogram.ts";
 import { type CeilingResult, measureCeiling } from "./bench-grpc-ceiling.ts";
+import { stopOnSignals } from "./lib/cluster.ts";
+
+/** Latency percentiles of a histogram of microseconds, in milliseconds (NaN when empty). */
+interface LatencySummaryMs {
+  readonly count: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+  readonly p999: number;
+  readonly max: number;
+}
+
+function summaryMs(h: Histogram): LatencySummaryMs {
+  const s = h.summary();
+  const ms = (us: number) => (s.count === 0 ? Number.NaN : Math.round(us) / 1000);
+  return {
+    count: s.count,
+    p50: ms(s.p50),
+    p95: ms(s.p95),
+    p99: ms(s.p99),
+    p999: ms(s.p999),
+    max: ms(s.max),
+  };
+}
 
 const TARGET_PRODUCE_RECORDS_PER_SEC = 250_000;
 const TARGET_FETCH_RECORDS_PER_SEC = 500_000;
@@ -181,8 +205,6 @@ function unary<T>(
     start((error, response) => (error !== null ? rej(error) : res(response as T)));
   });
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Creates `topic` (RF 3, min ISR 2) and waits until every partition has a leader and ISR 3. */
 async function createTopic(
@@ -362,7 +384,7 @@ async function produceRun(run: ProduceRun): Promise<ProduceResult> {
     seconds,
     recordsPerSec: state.acked / seconds,
     mbPerSec: (state.acked / run.batch.records) * (run.batch.bytes.length / 1e6 / seconds),
-    latencyMs: hist.summaryMs(),
+    latencyMs: summaryMs(hist),
     ...(state.firstError === "" ? {} : { firstError: state.firstError }),
   };
 }
@@ -596,8 +618,8 @@ async function e2eRun(
     missing: counts.measuredSent - counts.measuredSeen,
     errors: counts.errors,
     firstError: counts.firstError,
-    latencyMs: latency.summaryMs(),
-    ackLatencyMs: ackLatency.summaryMs(),
+    latencyMs: summaryMs(latency),
+    ackLatencyMs: summaryMs(ackLatency),
   };
 }
 
@@ -819,11 +841,9 @@ async function main(): Promise<void> {
   }
   const m = machine();
   let cluster: BenchCluster | null = null;
-  const onSignal = () => {
+  stopOnSignals(() => {
     void (cluster?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  });
   process.once("exit", () => cluster?.killNow());
   let clusterPart: Awaited<ReturnType<typeof runCluster>> = {
     leaders: {},

@@ -6,9 +6,9 @@
 // them is elected (unclean election stays off). M batches go to the new leader; the old leader
 // restarts, truncates its N batches and replicates the M. Its partition folder, read with
 // @strand/storage, is then byte-identical to both other replicas'.
+import { ErrorCode } from "@strand/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  Code,
   checkPartition,
   FaultCluster,
   faultSeed,
@@ -37,7 +37,7 @@ afterEach(async (ctx) => {
 async function ackOne(p: SequenceProducer, what: string): Promise<void> {
   await waitFor(
     what,
-    async () => ((await p.sendOnce()).code === Code.NONE ? true : undefined),
+    async () => ((await p.sendOnce()).code === ErrorCode.NONE.code ? true : undefined),
     10_000,
   );
 }
@@ -78,7 +78,8 @@ describe("divergence", () => {
     for (const id of followers) c.stop(id);
     const unreplicated = producer("u", "ACKS_LEADER");
     const n = randomInt(random, 3, 10);
-    for (let i = 0; i < n; i++) expect((await unreplicated.sendOnce()).code).toBe(Code.NONE);
+    for (let i = 0; i < n; i++)
+      expect((await unreplicated.sendOnce()).code).toBe(ErrorCode.NONE.code);
     await c.kill(oldLeader);
     for (const id of followers) c.resume(id);
     const before = await readPartitionDir(c.partitionDir(oldLeader, TOPIC, 0));

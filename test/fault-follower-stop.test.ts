@@ -8,9 +8,9 @@
 // Node 1 is a dedicated controller and nodes 2-4 are brokers: with combined nodes, stopping two
 // of three would also stop the metadata quorum, and no ISR change could commit. The broker
 // session timeout (20 s) outlasts every stop, so the controller never fences a stopped broker.
+import { ErrorCode } from "@strand/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  Code,
   checkPartition,
   FaultCluster,
   faultSeed,
@@ -97,7 +97,8 @@ describe("SIGSTOPped followers", () => {
       recordsPerBatchMax: 8,
       prefix: "l",
     });
-    for (let i = 0; i < 5; i++) expect((await leaderOnly.sendOnce()).code).toBe(Code.NONE);
+    for (let i = 0; i < 5; i++)
+      expect((await leaderOnly.sendOnce()).code).toBe(ErrorCode.NONE.code);
     const shrunk = await c.waitPartition(
       "the ISR down to the leader",
       TOPIC,
@@ -109,13 +110,13 @@ describe("SIGSTOPped followers", () => {
     const refused = await waitFor(
       "NOT_ENOUGH_REPLICAS",
       async () =>
-        (await producer.sendOnce()).code === Code.NOT_ENOUGH_REPLICAS ? true : undefined,
+        (await producer.sendOnce()).code === ErrorCode.NOT_ENOUGH_REPLICAS.code ? true : undefined,
       5_000,
       0,
     );
     expect(refused).toBe(true);
     for (let i = 0; i < 5; i++)
-      expect((await producer.sendOnce()).code).toBe(Code.NOT_ENOUGH_REPLICAS);
+      expect((await producer.sendOnce()).code).toBe(ErrorCode.NOT_ENOUGH_REPLICAS.code);
     expect(await hw()).toBe(frozen);
     const { highWatermark: consumerHw, records: readable } = await fetchAll(c, leader, TOPIC, 0);
     expect(consumerHw).toBe(frozen);

@@ -13,13 +13,14 @@ const packagesDir = join(root, "packages");
 
 /** Which Strand packages each package may import (DESIGN.md §1). */
 const allowed: Record<string, readonly string[]> = {
-  protocol: [],
-  storage: ["protocol"],
-  raft: ["protocol"],
-  controller: ["raft", "protocol"],
-  broker: ["controller", "raft", "storage", "protocol"],
-  client: ["protocol"],
-  cli: ["client", "broker", "controller", "raft", "storage", "protocol"],
+  base: [],
+  protocol: ["base"],
+  storage: ["protocol", "base"],
+  raft: ["protocol", "base"],
+  controller: ["raft", "protocol", "base"],
+  broker: ["controller", "raft", "storage", "protocol", "base"],
+  client: ["protocol", "base"],
+  cli: ["client", "broker", "controller", "raft", "storage", "protocol", "base"],
 };
 
 function sourceFiles(dir: string): string[] {
@@ -33,7 +34,8 @@ function sourceFiles(dir: string): string[] {
 function strandImports(file: string): string[] {
   const text = readFileSync(file, "utf8");
   const found = text.matchAll(
-    /from\s+["']@strand\/([a-z-]+)["']|import\(["']@strand\/([a-z-]+)["']\)/g,
+    // A subpath (@strand/base/assert) counts as its package.
+    /from\s+["']@strand\/([a-z-]+)(?:\/[^"']*)?["']|import\(["']@strand\/([a-z-]+)(?:\/[^"']*)?["']\)/g,
   );
   return [...found].map((m) => m[1] ?? m[2] ?? "");
 }
@@ -131,6 +133,11 @@ const packages = readdirSync(packagesDir).filter((name) =>
 describe("package layering", () => {
   it("knows every package", () => {
     for (const name of packages) expect(Object.keys(allowed)).toContain(name);
+  });
+
+  it("base imports no Strand package and every other package may import it", () => {
+    expect(allowed.base).toEqual([]);
+    for (const name of packages) if (name !== "base") expect(allowed[name]).toContain("base");
   });
 
   for (const name of packages) {

@@ -13,21 +13,18 @@ import type {
   ProduceResponse__Output,
   ProduceServiceClient,
 } from "@strand/protocol";
-import { decodeRecordBatch, encodeRecordBatch, iterateBatches, strandGrpc } from "@strand/protocol";
+import {
+  decodeRecordBatch,
+  ErrorCode,
+  encodeRecordBatch,
+  iterateBatches,
+  strandGrpc,
+} from "@strand/protocol";
 import { Log } from "@strand/storage";
 import { type ClusterLayout, layout, type NodeProcess, startNode, unary } from "./cluster.ts";
 import { waitFor } from "./free-ports.ts";
 import { randomInt } from "./prng.ts";
 import { type ClientStubs, clientStubs } from "./stubs.ts";
-
-/** Error codes the fault tests look at (docs/errors.md). */
-export const Code = {
-  NONE: 0,
-  NOT_LEADER_OR_FOLLOWER: 6,
-  REQUEST_TIMED_OUT: 7,
-  NOT_ENOUGH_REPLICAS: 19,
-  NOT_ENOUGH_REPLICAS_AFTER_APPEND: 20,
-} as const;
 
 /** Deadline call options: `ms` from now. */
 export function within(ms: number): grpc.CallOptions {
@@ -129,18 +126,18 @@ export class FaultCluster {
 
   async kill(id: number): Promise<void> {
     const n = this.node(id);
-    if (this.#stopped.has(id)) n.child.kill("SIGCONT");
+    if (this.#stopped.has(id)) n.resume();
     this.#stopped.delete(id);
     await n.kill("SIGKILL");
   }
 
   stop(id: number): void {
-    this.node(id).child.kill("SIGSTOP");
+    this.node(id).pause();
     this.#stopped.add(id);
   }
 
   resume(id: number): void {
-    this.node(id).child.kill("SIGCONT");
+    this.node(id).resume();
     this.#stopped.delete(id);
   }
 
@@ -281,7 +278,7 @@ export class FaultCluster {
   async killAll(): Promise<void> {
     for (const s of this.#stubs.values()) s.close();
     this.#stubs.clear();
-    for (const n of this.#all) if (n.alive) n.child.kill("SIGCONT");
+    for (const n of this.#all) if (n.paused) n.resume();
     this.#stopped.clear();
     await Promise.all(this.#all.map((n) => n.kill("SIGKILL")));
   }
@@ -503,13 +500,13 @@ export class SequenceProducer {
     }
     const p = res.topics[0]?.partitions[0];
     if (p === undefined) return { code: "EMPTY_ANSWER" };
-    if (p.errorCode === Code.NONE) {
+    if (p.errorCode === ErrorCode.NONE.code) {
       const acked = { baseOffset: BigInt(p.baseOffset), values, leaderId };
       this.acked.push(acked);
       return { code: 0, acked };
     }
     const hint = p.leaderHint?.leaderId ?? -1;
-    this.#leaderId = p.errorCode === Code.NOT_LEADER_OR_FOLLOWER && hint >= 0 ? hint : -1;
+    this.#leaderId = p.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER.code && hint >= 0 ? hint : -1;
     return { code: p.errorCode };
   }
 
@@ -524,7 +521,11 @@ export class SequenceProducer {
       }
       // A hint to another broker is followed at once; one naming the broker just asked (it is
       // still taking over) is retried after the backoff.
-      if (code === Code.NOT_LEADER_OR_FOLLOWER && this.#leaderId >= 0 && this.#leaderId !== sentTo)
+      if (
+        code === ErrorCode.NOT_LEADER_OR_FOLLOWER.code &&
+        this.#leaderId >= 0 &&
+        this.#leaderId !== sentTo
+      )
         continue;
       await new Promise((r) => setTimeout(r, backoffMs));
       backoffMs = Math.min(backoffMs * 2, 400);
@@ -608,7 +609,7 @@ export class TailConsumer {
     if (p === undefined || p.errorCode !== 0) {
       this.#count(String(p?.errorCode));
       const hint = p?.leaderHint?.leaderId ?? -1;
-      this.#leaderId = p?.errorCode === Code.NOT_LEADER_OR_FOLLOWER ? hint : -1;
+      this.#leaderId = p?.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER.code ? hint : -1;
       return false;
     }
     for (const r of decodeRecords(p.records)) {
@@ -731,7 +732,7 @@ export class PinnedProducer {
         );
         const p = res.topics[0]?.partitions[0];
         code = String(p?.errorCode);
-        if (p?.errorCode === Code.NONE)
+        if (p?.errorCode === ErrorCode.NONE.code)
           this.acked.push({ baseOffset: BigInt(p.baseOffset), values, leaderId: this.#brokerId });
       } catch (error) {
         code = `GRPC_${(error as grpc.ServiceError).code}`;

@@ -1,27 +1,6 @@
-// Test helpers: free TCP ports on 127.0.0.1, and a bounded poll for a condition.
-import { createServer } from "node:net";
-
-/** `count` distinct ports that were free on 127.0.0.1 a moment ago (bound, then released). */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const s = createServer();
-          s.once("error", reject);
-          s.listen(0, "127.0.0.1", () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => {
-    const a = s.address();
-    if (a === null || typeof a === "string") throw new Error("no port");
-    return a.port;
-  });
-  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  return ports;
-}
+// Test helpers: free TCP ports on 127.0.0.1 (from the shared cluster launcher), and a bounded
+// poll for a condition.
+export { freePorts } from "../../scripts/lib/cluster.ts";
 
 /**
  * Polls `check` every `intervalMs` until it returns a value other than undefined/false, or

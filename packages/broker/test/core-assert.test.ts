@@ -1,10 +1,10 @@
 // Goal: the broker core's invariants are assertions that stay on in production, and they fail as
-// @strand/protocol's AssertionFailure, the class the shell rethrows instead of treating as an
+// @strand/base's AssertionFailure, the class the shell rethrows instead of treating as an
 // error path (replica/errors.ts, replica/transitions.ts).
+
+import { AssertionFailure, assert } from "@strand/base";
 import { brokerId, leaderEpoch } from "@strand/controller";
-import { AssertionFailure } from "@strand/protocol";
 import { describe, expect, it } from "vitest";
-import { assert } from "../src/core/assert.ts";
 import { FollowerPartitionState } from "../src/core/follower-partition.ts";
 import { DEFAULT_REPLICATION_CONFIG } from "../src/core/types.ts";
 import { epochLookup } from "./replication-helpers.ts";

@@ -1,9 +1,11 @@
 // Goal: the follower wing runs over an injected ReplicationTransport in domain types, with no
 // gRPC: a ReplicaFetcher sends a query with bigint offsets and its broker epoch, appends the
 // leader's bytes to the local log and reports the leader's HW, and closes its connection.
+
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { noopLogger } from "@strand/base";
 import {
   applyBatch,
   brokerEpoch,
@@ -13,7 +15,7 @@ import {
   metadataOffset,
 } from "@strand/controller";
 import { encodeRecordBatch } from "@strand/protocol";
-import { LogManager, noopLogger } from "@strand/storage";
+import { LogManager } from "@strand/storage";
 import { afterEach, describe, expect, it } from "vitest";
 import { FollowerPartitionState } from "../src/core/follower-partition.ts";
 import { DEFAULT_REPLICATION_CONFIG } from "../src/core/types.ts";

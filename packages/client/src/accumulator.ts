@@ -7,7 +7,8 @@
  * Also the partitioners: keyed records use Kafka's murmur2 (`partitionForKey`), keyless
  * records a sticky partition that moves on when its batch fills (KIP-480).
  */
-import { assert, type RecordInput } from "@strand/protocol";
+import { assert } from "@strand/base";
+import type { RecordInput } from "@strand/protocol";
 import type { RecordMetadata } from "./types.ts";
 
 /** Bytes a record costs beyond its key, value and headers (varints, attributes, deltas). */

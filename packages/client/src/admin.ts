@@ -5,6 +5,7 @@
  * retriable codes are retried with backoff until the operation's deadline.
  */
 
+import { sleep } from "@strand/base";
 import type {
   AdminServiceAlterConfigsResponse__Output,
   AdminServiceCreateTopicsResponse__Output,
@@ -19,7 +20,7 @@ import type { ClientContext } from "./context.ts";
 import { ConnectionError, errorForCode, StrandClientError, TimeoutError } from "./errors.ts";
 import { type BrokerConnection, unary } from "./grpc.ts";
 import { listOffsets } from "./offsets.ts";
-import { anySignal, backoffMs, sleep } from "./retry.ts";
+import { anySignal, backoffMs } from "./retry.ts";
 
 /** Options every admin call accepts. */
 export interface AdminCallOptions {

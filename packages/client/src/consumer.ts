@@ -9,8 +9,9 @@
  * generation so data fetched for an old position is dropped.
  */
 
+import { assert, sleep } from "@strand/base";
 import type { FetchResponse__Output } from "@strand/protocol";
-import { assert, decodeRecordBatch, ErrorCode, iterateBatches } from "@strand/protocol";
+import { decodeRecordBatch, ErrorCode, iterateBatches } from "@strand/protocol";
 import type { ClientContext } from "./context.ts";
 import {
   AbortedError,
@@ -21,7 +22,7 @@ import {
 } from "./errors.ts";
 import { unary } from "./grpc.ts";
 import { listOffsets, type OffsetQuery } from "./offsets.ts";
-import { anySignal, backoffMs, sleep } from "./retry.ts";
+import { anySignal, backoffMs } from "./retry.ts";
 import { refreshQuietly } from "./routing.ts";
 import type { ConsumedMessage, ConsumerBatch, TopicPartition } from "./types.ts";
 

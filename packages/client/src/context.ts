@@ -2,8 +2,9 @@
  * What every part of a client (admin, producers, consumers) shares: connections, the
  * metadata cache, the logger, timing options, and a signal that fires on close().
  */
+
+import type { ChildLogger as Logger } from "@strand/base";
 import type { ConnectionPool } from "./grpc.ts";
-import type { Logger } from "./logger.ts";
 import type { MetadataCache } from "./metadata.ts";
 import type { RetryOptions } from "./retry.ts";
 

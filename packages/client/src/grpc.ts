@@ -4,20 +4,16 @@
  * and a promise wrapper for unary calls with a deadline and an AbortSignal. gRPC failures
  * become typed errors here, the only place that knows gRPC status codes.
  */
+
 import * as grpc from "@grpc/grpc-js";
+import { assert } from "@strand/base";
 import type {
   AdminServiceClient,
   FetchServiceClient,
   MetadataServiceClient,
   ProduceServiceClient,
 } from "@strand/protocol";
-import {
-  assert,
-  clientChannelOptions,
-  ErrorCode,
-  RETRY_AFTER_HEADER,
-  strandGrpc,
-} from "@strand/protocol";
+import { clientChannelOptions, ErrorCode, RETRY_AFTER_HEADER, strandGrpc } from "@strand/protocol";
 import {
   AbortedError,
   abortedError,

@@ -3,6 +3,13 @@
  * partition-aware routing). Start with {@link Strand}; docs/client.md has examples.
  * @packageDocumentation
  */
+
+// The SDK's logger names (pino-compatible, with child loggers); the one definition is in base.
+export {
+  type ChildLogger as Logger,
+  type LogFields,
+  noopLogger as silentLogger,
+} from "@strand/base";
 export type {
   AdminCallOptions,
   BrokerDescription,
@@ -38,8 +45,6 @@ export {
   TimeoutError,
   UnknownTopicError,
 } from "./errors.ts";
-export type { LogFields, Logger } from "./logger.ts";
-export { silentLogger } from "./logger.ts";
 export type { ProducerIdentity, ProducerOptions, ProducerRecord } from "./producer.ts";
 export { Producer } from "./producer.ts";
 export type { RetryOptions } from "./retry.ts";

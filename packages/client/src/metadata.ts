@@ -7,16 +7,16 @@
  * the same topics share one request.
  */
 
+import { assert, type Logger, sleep } from "@strand/base";
 import type {
   LeaderHint__Output,
   MetadataResponse__Output,
   TopicMetadata__Output,
 } from "@strand/protocol";
-import { assert, ErrorCode } from "@strand/protocol";
+import { ErrorCode } from "@strand/protocol";
 import { ConnectionError, errorForCode, StrandClientError, UnknownTopicError } from "./errors.ts";
 import { type ConnectionPool, unary } from "./grpc.ts";
-import type { Logger } from "./logger.ts";
-import { backoffMs, type RetryOptions, sleep } from "./retry.ts";
+import { backoffMs, type RetryOptions } from "./retry.ts";
 
 /** One partition as the cache knows it. */
 export interface CachedPartition {

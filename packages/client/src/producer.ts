@@ -15,9 +15,9 @@
  */
 
 import * as grpc from "@grpc/grpc-js";
+import { assert, sleep } from "@strand/base";
 import type { InitProducerIdResponse__Output, ProduceResponse__Output } from "@strand/protocol";
 import {
-  assert,
   type CompressionName,
   ErrorCode,
   encodeRecordBatch,
@@ -36,7 +36,7 @@ import {
 import type { ClientContext } from "./context.ts";
 import { abortedError, errorForCode, StrandClientError, TimeoutError } from "./errors.ts";
 import { unary } from "./grpc.ts";
-import { anySignal, backoffMs, sleep } from "./retry.ts";
+import { anySignal, backoffMs } from "./retry.ts";
 import { IMMEDIATE_HOPS_MAX, refreshQuietly } from "./routing.ts";
 import type { Acks, HeaderValue, Message, MessageHeaders, RecordMetadata } from "./types.ts";
 

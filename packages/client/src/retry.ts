@@ -3,7 +3,7 @@
  * Kafka's clients back off `retry.backoff.ms` growing to `retry.backoff.max.ms` with +-20%
  * jitter; the defaults here are the same (100 ms to 1 s, doubling).
  */
-import { assert } from "@strand/protocol";
+import { assert, sleep as baseSleep } from "@strand/base";
 import { abortedError } from "./errors.ts";
 
 /** Backoff between retries of retriable errors. */
@@ -52,18 +52,7 @@ export function backoffMs(attempt: number, options: RetryOptions, random: () => 
 
 /** Sleeps `ms`; rejects with AbortedError when `signal` fires first. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted === true) return Promise.reject(abortedError("a backoff", signal.reason));
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortedError("a backoff", signal?.reason));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+  return baseSleep(ms, signal, (reason) => abortedError("a backoff", reason));
 }
 
 /** Combines optional signals into one (undefined when there are none). */

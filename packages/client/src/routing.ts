@@ -7,12 +7,13 @@
  * exponential backoff with jitter, until the deadline; a non-retriable error fails the call.
  */
 
+import { assert, sleep } from "@strand/base";
 import type { LeaderHint__Output } from "@strand/protocol";
-import { assert, ErrorCode } from "@strand/protocol";
+import { ErrorCode } from "@strand/protocol";
 import type { ClientContext } from "./context.ts";
 import { errorForCode, StrandClientError, TimeoutError } from "./errors.ts";
 import type { BrokerConnection } from "./grpc.ts";
-import { backoffMs, sleep } from "./retry.ts";
+import { backoffMs } from "./retry.ts";
 
 /** One partition of a request. */
 export interface PartitionItem {

@@ -2,12 +2,11 @@
  * The client root: `new Strand({ brokers })` holds the connection pool and the metadata
  * cache that its admin, producers and consumers share; close() stops them all.
  */
-import { assert } from "@strand/protocol";
+import { assert, type ChildLogger as Logger, noopLogger as silentLogger } from "@strand/base";
 import { Admin } from "./admin.ts";
 import { Consumer, type ConsumerOptions } from "./consumer.ts";
 import type { ClientContext } from "./context.ts";
 import { ConnectionPool } from "./grpc.ts";
-import { type Logger, silentLogger } from "./logger.ts";
 import { MetadataCache } from "./metadata.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 import { checkRetryOptions, DEFAULT_RETRY, type RetryOptions } from "./retry.ts";

@@ -3,8 +3,8 @@
  * shutdown), session expiry (tick), unregistration and producer-id blocks. Pure: each takes
  * the state, the request and nowMs and returns records, a response and new sessions.
  */
+import { assert } from "@strand/base";
 import { ErrorCode, type ErrorCodeInfo } from "@strand/protocol";
-import { assert } from "./assert.ts";
 import {
   changesForLeavingBrokers,
   type Eligibility,

@@ -14,6 +14,8 @@
  * The Raft driver calls `activate` when this node becomes leader (after applying every
  * committed entry) and `deactivate` when it stops being leader.
  */
+
+import { type Logger, noopLogger } from "@strand/base";
 import { ErrorCode } from "@strand/protocol";
 import { expireSessions } from "./brokers.ts";
 import { handleRequest } from "./handle.ts";
@@ -30,7 +32,7 @@ import {
   type ResponseOf,
 } from "./requests.ts";
 import { loadSnapshot } from "./snapshot.ts";
-import { type Logger, type MetadataOffset, noopLogger } from "./types.ts";
+import type { MetadataOffset } from "./types.ts";
 
 /** Where the active controller writes: the Raft leader's log. */
 export interface MetadataLog {

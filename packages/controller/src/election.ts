@@ -11,7 +11,7 @@
  * - with no such replica the partition has no leader, unless unclean election is enabled for
  *   the topic: then the first eligible replica leads and the ISR becomes just that replica.
  */
-import { assert } from "./assert.ts";
+import { assert } from "@strand/base";
 import type { MetadataImage, PartitionRegistration, TopicImage } from "./image.ts";
 import { configResourceKey } from "./image.ts";
 import type { PartitionChangeRecord } from "./records.ts";

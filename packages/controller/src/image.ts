@@ -5,7 +5,7 @@
  * `apply()` freezes the result into a new image that shares unchanged maps and entries with
  * the previous one.
  */
-import { assert } from "./assert.ts";
+import { assert } from "@strand/base";
 import type {
   BrokerControlledShutdownRecord,
   BrokerListener,

@@ -2,8 +2,8 @@
  * Partition handlers: AlterPartition (the leader's ISR change, compare-and-set on the leader
  * and partition epochs) and preferred-leader election. Pure.
  */
+import { assert } from "@strand/base";
 import { ErrorCode } from "@strand/protocol";
-import { assert } from "./assert.ts";
 import { fail, OK } from "./brokers.ts";
 import { eligibleIn, preferredLeaderChanges } from "./election.ts";
 import type { PartitionRegistration } from "./image.ts";

@@ -6,7 +6,7 @@
  * whose rack already holds a replica of the partition until every rack holds one.
  * Deterministic: the same brokers and `startIndex` give the same assignment.
  */
-import { assert } from "./assert.ts";
+import { assert } from "@strand/base";
 import type { BrokerId } from "./types.ts";
 
 /** A broker that can receive replicas. */

@@ -2,9 +2,10 @@
  * Topic and config handlers: createTopic (name rules, placement, configs), deleteTopic,
  * alterConfigs, updateFeature. Pure: they read the state and return records + a response.
  */
+
 import { createHash } from "node:crypto";
+import { assert } from "@strand/base";
 import { ErrorCode, murmur2 } from "@strand/protocol";
-import { assert } from "./assert.ts";
 import { fail, OK } from "./brokers.ts";
 import { electOfflinePartitions, eligibleIn } from "./election.ts";
 import { applyBatch, type MetadataImage } from "./image.ts";

@@ -4,9 +4,9 @@
  * the idempotent producer uses the full int64 range. int64 wire values (strings in the
  * generated proto types) are converted in codec.ts only.
  */
-import { assert } from "./assert.ts";
 
 /** A broker's `node.id`. Non-negative int32. */
+import { assert } from "@strand/base";
 export type BrokerId = number & { readonly __brand: "BrokerId" };
 /**
  * A broker's epoch: the metadata offset of its latest RegisterBroker record. A restarted
@@ -63,25 +63,3 @@ export const NO_LEADER_WIRE = -1;
 
 /** Number of producer ids in one block handed to a broker (Kafka's 1000). */
 export const PRODUCER_ID_BLOCK_SIZE = 1000;
-
-/** A structured logger, compatible with pino's `(obj, msg)` methods. */
-export interface Logger {
-  /** Detail useful only while debugging. */
-  readonly debug: (obj: object, msg: string) => void;
-  /** Normal lifecycle events (became active, broker fenced). */
-  readonly info: (obj: object, msg: string) => void;
-  /** Something unusual that needs no action yet. */
-  readonly warn: (obj: object, msg: string) => void;
-  /** Something failed and needs an operator. */
-  readonly error: (obj: object, msg: string) => void;
-}
-
-const drop = (): void => {};
-
-/** A logger that drops everything: the default when the caller injects none. */
-export const noopLogger: Logger = Object.freeze({
-  debug: drop,
-  info: drop,
-  warn: drop,
-  error: drop,
-});

@@ -1,8 +1,9 @@
 // Goal: the controller's invariants are assertions that stay on: replaying a record that would
 // lower a broker epoch, a partition epoch or reuse producer ids stops the node, and a handler
 // refuses to emit a producer id block that replay would refuse (a poison record in the log).
+
+import { AssertionFailure } from "@strand/base";
 import { describe, expect, it } from "vitest";
-import { AssertionFailure } from "../src/assert.ts";
 import { allocateProducerIds } from "../src/brokers.ts";
 import { applyBatch } from "../src/image.ts";
 import type { MetadataRecord } from "../src/records.ts";

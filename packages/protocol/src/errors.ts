@@ -272,21 +272,3 @@ export class UnsupportedCompressionError extends StrandError {
     super(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, message, options);
   }
 }
-
-/**
- * Asserts an invariant. A failure is a bug in Strand, not bad input: it throws an
- * AssertionError that callers must not catch as an error path.
- */
-export function assert(condition: unknown, message: string): asserts condition {
-  if (!condition) {
-    throw new AssertionFailure(message);
-  }
-}
-
-/** Thrown by {@link assert}: a broken invariant, i.e. a bug. */
-export class AssertionFailure extends Error {
-  constructor(message: string) {
-    super(`assertion failed: ${message}`);
-    this.name = "AssertionFailure";
-  }
-}

@@ -48,8 +48,6 @@ export {
 } from "./compression.ts";
 export { crc32c } from "./crc32c.ts";
 export {
-  AssertionFailure,
-  assert,
   CorruptBatchError,
   ErrorCode,
   type ErrorCodeInfo,

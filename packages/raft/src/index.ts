@@ -8,7 +8,6 @@
  * @packageDocumentation
  */
 export {
-  assert,
   type DirectoryId,
   directoryId,
   type Entry,
@@ -30,6 +29,6 @@ export {
   type StateMachine,
   type TimerHandle,
 } from "./driver/driver.ts";
-export { NotLeaderError, ProposalRefusedError } from "./driver/errors.ts";
+export { NotRaftLeaderError, ProposalRefusedError } from "./driver/errors.ts";
 export { FileStorage } from "./driver/file-storage.ts";
 export { addRaftService, GrpcTransport } from "./transport/grpc.ts";

@@ -1,11 +1,12 @@
 // Goal: RaftDriver runs the core on real disks (FileStorage in temp dirs) over the in-memory
 // transport: three drivers elect a leader and commit proposals that every node applies in
 // the same order; a stopped leader is replaced and a restarted one catches up (through a
-// snapshot when it fell behind compaction); proposals off the leader fail with NotLeaderError.
+// snapshot when it fell behind compaction); proposals off the leader fail with NotRaftLeaderError.
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import type { Logger } from "@strand/base";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type {
   DirectoryId,
@@ -18,9 +19,8 @@ import type {
 import { directoryId, MemoryStorage, nodeId } from "../src/core/index.ts";
 import type { Scheduler, StateMachine } from "../src/driver/driver.ts";
 import { RaftDriver } from "../src/driver/driver.ts";
-import { NotLeaderError } from "../src/driver/errors.ts";
+import { NotRaftLeaderError } from "../src/driver/errors.ts";
 import { FileStorage } from "../src/driver/file-storage.ts";
-import type { Logger } from "../src/driver/logger.ts";
 import { InMemoryNetwork } from "../src/transport/memory.ts";
 
 const enc = new TextEncoder();
@@ -211,18 +211,18 @@ describe("RaftDriver over FileStorage and InMemoryTransport", () => {
     expect(restarted.status().commit).toBe(second.driver!.status().commit);
   });
 
-  it("rejects a proposal on a follower with NotLeaderError naming the leader", async () => {
+  it("rejects a proposal on a follower with NotRaftLeaderError naming the leader", async () => {
     cluster = new Cluster(root, 3);
     for (const id of cluster.members.keys()) await cluster.start(id);
     const leader = await cluster.leader();
     const follower = cluster.running().find((m) => m.id !== leader.id)!;
     const error = await follower.driver!.propose(enc.encode("x")).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(NotLeaderError);
-    expect((error as NotLeaderError).leaderId).toBe(leader.id);
-    expect((error as NotLeaderError).maybeCommitted).toBe(false);
+    expect(error).toBeInstanceOf(NotRaftLeaderError);
+    expect((error as NotRaftLeaderError).leaderId).toBe(leader.id);
+    expect((error as NotRaftLeaderError).maybeCommitted).toBe(false);
   });
 
-  it("fails a pending proposal with NotLeaderError when the leader is cut off before commit", async () => {
+  it("fails a pending proposal with NotRaftLeaderError when the leader is cut off before commit", async () => {
     cluster = new Cluster(root, 3);
     for (const id of cluster.members.keys()) await cluster.start(id);
     const leader = await cluster.leader();
@@ -231,8 +231,8 @@ describe("RaftDriver over FileStorage and InMemoryTransport", () => {
     const pending = leader.driver!.propose(enc.encode("lost")).catch((e: unknown) => e);
     // Check-quorum makes the isolated leader step down after an election timeout.
     const error = await pending;
-    expect(error).toBeInstanceOf(NotLeaderError);
-    expect((error as NotLeaderError).maybeCommitted).toBe(true);
+    expect(error).toBeInstanceOf(NotRaftLeaderError);
+    expect((error as NotRaftLeaderError).maybeCommitted).toBe(true);
     cluster.network.heal();
     const next = await cluster.leader();
     await proposeAll(next.driver!, 1, 1);

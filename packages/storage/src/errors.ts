@@ -5,7 +5,7 @@
 import { ErrorCode, StrandError } from "@strand/protocol";
 
 /** A read asked for an offset outside [logStartOffset, logEndOffset]. */
-export class OffsetOutOfRangeError extends StrandError {
+export class LogOffsetOutOfRangeError extends StrandError {
   /** The offset that was asked for. */
   readonly requestedOffset: bigint;
   /** The log start offset at the time of the request. */

@@ -1,11 +1,11 @@
 /**
- * File helpers shared by segments, indexes and checkpoints: Kafka's 20-digit file names,
- * full reads/writes (Node may return short counts), directory fsync, and the atomic
- * checkpoint write (tmp + fsync + rename + dir fsync).
+ * Kafka's on-disk layout: 20-digit segment file names and the text checkpoint files. The
+ * generic durable-file helpers (full reads/writes, directory fsync, atomic replace) are in
+ * @strand/base.
  */
-import { constants, type FileHandle, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { assert } from "@strand/protocol";
+import { assert, isErrno, writeFileAtomic } from "@strand/base";
 import { LogStorageError } from "./errors.ts";
 
 /** Suffix of a segment's log file. */
@@ -14,8 +14,6 @@ export const LOG_SUFFIX = ".log";
 export const INDEX_SUFFIX = ".index";
 /** Suffix of a segment's time index. */
 export const TIME_INDEX_SUFFIX = ".timeindex";
-/** Suffix of a checkpoint being written; left-overs are deleted on open. */
-export const TMP_SUFFIX = ".tmp";
 
 const OFFSET_DIGITS = 20;
 const SEGMENT_NAME = /^(\d{20})\.(log|index|timeindex)$/;
@@ -38,82 +36,6 @@ export function parseSegmentFileName(
 /** Path of one of a segment's three files. */
 export function segmentFilePath(dir: string, baseOffset: bigint, suffix: string): string {
   return path.join(dir, offsetFileStem(baseOffset) + suffix);
-}
-
-/** fsync a directory so that created, renamed or deleted entries survive a power cut. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Reads exactly `length` bytes at `position` unless the file ends first; returns bytes read. */
-export async function readAt(
-  handle: FileHandle,
-  buffer: Buffer,
-  length: number,
-  position: number,
-): Promise<number> {
-  assert(length <= buffer.length, "read length exceeds the buffer");
-  let done = 0;
-  // Each iteration reads >= 1 byte or stops, so the loop is bounded by `length`.
-  while (done < length) {
-    const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return done;
-}
-
-/** Writes all of `buffer` at `position`, looping over short writes. */
-export async function writeAt(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < buffer.length) {
-    const { bytesWritten } = await handle.write(
-      buffer,
-      done,
-      buffer.length - done,
-      position + done,
-    );
-    assert(bytesWritten > 0, "write made no progress");
-    done += bytesWritten;
-  }
-}
-
-/** Deletes a file, ignoring one that is already gone. */
-export async function unlinkIfExists(file: string): Promise<boolean> {
-  try {
-    await unlink(file);
-    return true;
-  } catch (error) {
-    if (isErrno(error, "ENOENT")) return false;
-    throw error;
-  }
-}
-
-/** True when `error` is a Node.js system error with the given code. */
-export function isErrno(error: unknown, code: string): boolean {
-  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
-}
-
-/**
- * Replaces `file` atomically: write `file.tmp`, fsync it, rename over `file`, fsync the dir.
- * A crash leaves either the old or the new content, never a torn mix.
- */
-export async function writeFileAtomic(file: string, content: string): Promise<void> {
-  const tmp = file + TMP_SUFFIX;
-  const handle = await open(tmp, "w");
-  try {
-    await writeAt(handle, Buffer.from(content, "utf8"), 0);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, file);
-  await fsyncDir(path.dirname(file));
 }
 
 // Checkpoint files are a few lines; anything larger is garbage, not something to read whole.

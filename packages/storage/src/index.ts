@@ -4,7 +4,7 @@
  * Exports only what other packages use; storage's own tests import modules by path.
  * @packageDocumentation
  */
-export { OffsetOutOfRangeError } from "./errors.ts";
+export { LogOffsetOutOfRangeError } from "./errors.ts";
 export {
   type EpochEndOffset,
   type EpochEntry,
@@ -12,4 +12,3 @@ export {
 } from "./leader-epoch-cache.ts";
 export { Log } from "./log.ts";
 export { LogManager } from "./log-manager.ts";
-export { type Logger, noopLogger } from "./logger.ts";

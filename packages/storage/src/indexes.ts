@@ -18,8 +18,8 @@
  * unflushed tail is rebuilt by recovery, which rescans every segment after the recovery point.
  */
 import { constants, type FileHandle, open, stat } from "node:fs/promises";
-import { assert, BATCH_HEADER_BYTES } from "@strand/protocol";
-import { isErrno, readAt, writeAt } from "./files.ts";
+import { assert, isErrno, readAt, writeAt } from "@strand/base";
+import { BATCH_HEADER_BYTES } from "@strand/protocol";
 
 /** Bytes of one offset-index entry. */
 export const OFFSET_INDEX_ENTRY_BYTES = 8;

@@ -15,10 +15,9 @@
  *
  * Invariant: epochs and start offsets both strictly increase down the list.
  */
-import { assert } from "@strand/protocol";
+import { assert, type Logger, noopLogger } from "@strand/base";
 import { LogStorageError } from "./errors.ts";
 import { parseOffsetField, readCheckpoint, writeCheckpoint } from "./files.ts";
-import { type Logger, noopLogger } from "./logger.ts";
 
 /** File name of the checkpoint inside a partition folder. */
 export const LEADER_EPOCH_CHECKPOINT_FILE = "leader-epoch-checkpoint";

@@ -3,22 +3,16 @@
  * re-validate what a crash may have torn, check the indexes, and settle the offsets. The
  * result is the state a {@link Log} starts from; nothing here runs after open.
  */
+
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
+import { assert, fsyncDir, type Logger, TMP_SUFFIX, unlinkIfExists } from "@strand/base";
 import type { BatchHeaderView } from "@strand/protocol";
-import { assert } from "./assert.ts";
+import type { Clock } from "./clock.ts";
 import type { LogConfig } from "./config.ts";
 import { LogStorageError } from "./errors.ts";
-import {
-  fsyncDir,
-  parseSegmentFileName,
-  readOffsetCheckpoint,
-  TMP_SUFFIX,
-  unlinkIfExists,
-  writeOffsetCheckpoint,
-} from "./files.ts";
+import { parseSegmentFileName, readOffsetCheckpoint, writeOffsetCheckpoint } from "./files.ts";
 import { LEADER_EPOCH_CHECKPOINT_FILE, LeaderEpochCache } from "./leader-epoch-cache.ts";
-import type { Clock, Logger } from "./logger.ts";
 import { LogSegment, type SegmentContext } from "./segment.ts";
 import {
   assertSegmentOrder,

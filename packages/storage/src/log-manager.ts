@@ -13,12 +13,12 @@
  */
 import { constants, mkdir, open, readdir, readFile, rename, rm, unlink } from "node:fs/promises";
 import path from "node:path";
-import { assert, isTopicName } from "@strand/protocol";
+import { assert, fsyncDir, isErrno, type Logger, noopLogger, writeAt } from "@strand/base";
+import { isTopicName } from "@strand/protocol";
+import { type Clock, systemClock } from "./clock.ts";
 import type { LogConfig } from "./config.ts";
 import { LogStorageError } from "./errors.ts";
-import { fsyncDir, isErrno, writeAt } from "./files.ts";
 import { Log } from "./log.ts";
-import { type Clock, type Logger, noopLogger, systemClock } from "./logger.ts";
 
 /** Name of the data-dir lock file. */
 export const LOCK_FILE = ".lock";

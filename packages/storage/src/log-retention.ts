@@ -3,7 +3,7 @@
  * retention.bytes and the log start offset condemn. {@link Log} applies the verdict under its
  * lock (advance the log start, drop the segments); the active segment is never condemned.
  */
-import { assert } from "./assert.ts";
+import { assert } from "@strand/base";
 import type { LogConfig } from "./config.ts";
 import type { LogSegment } from "./segment.ts";
 

@@ -24,13 +24,23 @@
  * log-retention.ts. This class keeps the lock, the failure funnel, append, roll, flush, read,
  * truncation, and applying deletions.
  */
+
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
+import {
+  AssertionFailure,
+  assert,
+  fsyncDir,
+  type Logger,
+  Mutex,
+  noopLogger,
+  writeFileAtomic,
+} from "@strand/base";
 import { StrandError } from "@strand/protocol";
-import { AssertionFailure, assert } from "./assert.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import { type LogConfig, resolveLogConfig } from "./config.ts";
-import { LogStorageError, OffsetOutOfRangeError } from "./errors.ts";
-import { fsyncDir, writeFileAtomic, writeOffsetCheckpoint } from "./files.ts";
+import { LogOffsetOutOfRangeError, LogStorageError } from "./errors.ts";
+import { writeOffsetCheckpoint } from "./files.ts";
 import type { EpochEndOffset, EpochEntry, LeaderEpochCache } from "./leader-epoch-cache.ts";
 import {
   CLEAN_SHUTDOWN_FILE,
@@ -46,8 +56,6 @@ import {
   retentionDeleteCount,
 } from "./log-retention.ts";
 import { type BatchesInfo, checkLeaderEpoch, validateBatches } from "./log-validator.ts";
-import { type Clock, type Logger, noopLogger, systemClock } from "./logger.ts";
-import { Mutex } from "./mutex.ts";
 import { LogSegment, type SegmentContext } from "./segment.ts";
 import {
   deleteSegments,
@@ -460,7 +468,7 @@ export class Log {
   /**
    * Reads whole batches starting with the batch that contains `startOffset`, from one
    * segment, up to `maxBytes` (at least one batch when minOneBatch) and never a batch that
-   * starts at or after `maxOffset`. Throws OffsetOutOfRangeError outside
+   * starts at or after `maxOffset`. Throws LogOffsetOutOfRangeError outside
    * [logStartOffset, logEndOffset]. Reads do not wait for appends.
    */
   async read(startOffset: bigint, options: ReadOptions): Promise<ReadResult> {
@@ -468,7 +476,7 @@ export class Log {
     const logStartOffset = this.logStartOffsetValue;
     const logEndOffset = this.logEndOffsetValue;
     if (startOffset < logStartOffset || startOffset > logEndOffset) {
-      throw new OffsetOutOfRangeError(startOffset, { logStartOffset, logEndOffset });
+      throw new LogOffsetOutOfRangeError(startOffset, { logStartOffset, logEndOffset });
     }
     assert(
       Number.isSafeInteger(options.maxBytes) && options.maxBytes >= 0,
@@ -627,7 +635,7 @@ export class Log {
   deleteRecordsBefore(offset: bigint): Promise<DeletionResult> {
     return this.exclusive("delete records", async () => {
       if (offset > this.logEndOffsetValue) {
-        throw new OffsetOutOfRangeError(offset, {
+        throw new LogOffsetOutOfRangeError(offset, {
           logStartOffset: this.logStartOffsetValue,
           logEndOffset: this.logEndOffsetValue,
         });

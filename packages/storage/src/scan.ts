@@ -4,7 +4,9 @@
  * disk is checked against the bytes actually left in the range before it drives a read or an
  * allocation, so a corrupt length ends the walk instead of allocating gigabytes.
  */
+
 import type { FileHandle } from "node:fs/promises";
+import { readAt } from "@strand/base";
 import {
   BATCH_HEADER_BYTES,
   BATCH_LOG_OVERHEAD_BYTES,
@@ -12,7 +14,6 @@ import {
   CorruptBatchError,
   MAGIC_V2,
 } from "@strand/protocol";
-import { readAt } from "./files.ts";
 
 /** "crc": framing and CRC of every batch (reads all bytes); "headers": framing of headers only. */
 export type ScanMode = "crc" | "headers";

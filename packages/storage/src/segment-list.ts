@@ -2,9 +2,9 @@
  * Helpers over a log's ordered segment list, shared by {@link Log}, the loader and retention:
  * lookup by offset, whole-segment deletion, and the ordering invariant.
  */
-import { assert } from "./assert.ts";
+import { assert, type Logger } from "@strand/base";
+import type { Clock } from "./clock.ts";
 import type { LogConfig } from "./config.ts";
-import type { Clock, Logger } from "./logger.ts";
 import type { LogSegment, SegmentContext } from "./segment.ts";
 
 /** Index of the last segment whose base offset is <= `offset` (0 when below all). */

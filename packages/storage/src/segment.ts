@@ -6,25 +6,13 @@
  * file under them (unlinked files stay readable on POSIX while a handle is open).
  */
 import { constants, type FileHandle, open } from "node:fs/promises";
-import {
-  assert,
-  BATCH_HEADER_BYTES,
-  BATCH_LOG_OVERHEAD_BYTES,
-  BatchHeaderView,
-} from "@strand/protocol";
+import type { Logger } from "@strand/base";
+import { assert, readAt, unlinkIfExists, writeAt } from "@strand/base";
+import { BATCH_HEADER_BYTES, BATCH_LOG_OVERHEAD_BYTES, BatchHeaderView } from "@strand/protocol";
 import { INT32_MAX } from "./config.ts";
 import { LogStorageError } from "./errors.ts";
-import {
-  INDEX_SUFFIX,
-  LOG_SUFFIX,
-  readAt,
-  segmentFilePath,
-  TIME_INDEX_SUFFIX,
-  unlinkIfExists,
-  writeAt,
-} from "./files.ts";
+import { INDEX_SUFFIX, LOG_SUFFIX, segmentFilePath, TIME_INDEX_SUFFIX } from "./files.ts";
 import { OffsetIndex, TimeIndex } from "./indexes.ts";
-import type { Logger } from "./logger.ts";
 import { type ScanMode, type ScanStop, scanFileBatches } from "./scan.ts";
 
 /** Where a batch lies in a segment. */

@@ -3,8 +3,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import type { Logger } from "@strand/base";
 import { BATCH_HEADER_BYTES, CRC_START, crc32c, OFFSET_CRC } from "@strand/protocol";
-import type { Logger } from "../src/logger.ts";
 
 /** Zigzag varint (Kafka's signed varint / varlong). */
 function varint(value: bigint): Buffer {

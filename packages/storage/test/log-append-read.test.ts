@@ -4,7 +4,11 @@
 // reject offsets outside [logStartOffset, logEndOffset] with OFFSET_OUT_OF_RANGE.
 import { BatchHeaderView, CorruptBatchError, ErrorCode, iterateBatches } from "@strand/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { InvalidAppendError, OffsetOutOfRangeError, RecordTooLargeError } from "../src/errors.ts";
+import {
+  InvalidAppendError,
+  LogOffsetOutOfRangeError,
+  RecordTooLargeError,
+} from "../src/errors.ts";
 import { Log } from "../src/log.ts";
 import { buildBatch, buildBatches, tempDir } from "./helpers.ts";
 
@@ -204,9 +208,9 @@ describe("read", () => {
     expect(atEnd.records.length).toBe(0);
     expect(atEnd.nextOffset).toBe(30n);
     const error = await log.read(31n, { maxBytes: 100 }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(OffsetOutOfRangeError);
-    expect((error as OffsetOutOfRangeError).errorCode).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
-    await expect(log.read(-1n, { maxBytes: 100 })).rejects.toBeInstanceOf(OffsetOutOfRangeError);
+    expect(error).toBeInstanceOf(LogOffsetOutOfRangeError);
+    expect((error as LogOffsetOutOfRangeError).errorCode).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
+    await expect(log.read(-1n, { maxBytes: 100 })).rejects.toBeInstanceOf(LogOffsetOutOfRangeError);
   });
 
   it("returns the exact bytes that were appended", async () => {

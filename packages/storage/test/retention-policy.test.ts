@@ -1,7 +1,7 @@
 // Goal: the retention policy and the segment-list helpers on their own, with stand-in
 // segments: what retention.ms, retention.bytes and the log start condemn, that the active
 // segment is never condemned, and that segment order is guarded by an assertion.
-import { AssertionFailure } from "@strand/protocol";
+import { AssertionFailure } from "@strand/base";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_LOG_CONFIG, type LogConfig } from "../src/config.ts";
 import { deletableSegmentCount, retentionDeleteCount } from "../src/log-retention.ts";

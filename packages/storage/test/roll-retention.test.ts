@@ -7,7 +7,7 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { iterateBatches } from "@strand/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { OffsetOutOfRangeError } from "../src/errors.ts";
+import { LogOffsetOutOfRangeError } from "../src/errors.ts";
 import { Log } from "../src/log.ts";
 import { buildBatch, manualClock, tempDir } from "./helpers.ts";
 
@@ -132,7 +132,7 @@ describe("retention", () => {
     const second = await log.applyRetention(1_000_000);
     expect(second).toMatchObject({ segmentsDeleted: 1, logStartOffset: 8n });
     expect(log.segmentBaseOffsets()).toEqual([8n]);
-    await expect(log.read(0n, { maxBytes: 100 })).rejects.toBeInstanceOf(OffsetOutOfRangeError);
+    await expect(log.read(0n, { maxBytes: 100 })).rejects.toBeInstanceOf(LogOffsetOutOfRangeError);
     expect(log.logStartOffset).toBe(8n);
   });
 
@@ -197,7 +197,7 @@ describe("deleteRecordsBefore", () => {
     const result = await log.deleteRecordsBefore(5n);
     expect(result).toMatchObject({ segmentsDeleted: 1, logStartOffset: 5n });
     expect(log.segmentBaseOffsets()).toEqual([4n, 8n]);
-    await expect(log.read(4n, { maxBytes: 100 })).rejects.toBeInstanceOf(OffsetOutOfRangeError);
+    await expect(log.read(4n, { maxBytes: 100 })).rejects.toBeInstanceOf(LogOffsetOutOfRangeError);
     // Reading at the new start returns the batch containing it.
     expect((await log.read(5n, { maxBytes: 1 })).firstOffset).toBe(4n);
     await log.close();
@@ -209,7 +209,7 @@ describe("deleteRecordsBefore", () => {
   it("refuses an offset beyond the log end and ignores one below the start", async () => {
     log = await Log.open(dir);
     await appendMany(log, 2);
-    await expect(log.deleteRecordsBefore(5n)).rejects.toBeInstanceOf(OffsetOutOfRangeError);
+    await expect(log.deleteRecordsBefore(5n)).rejects.toBeInstanceOf(LogOffsetOutOfRangeError);
     expect((await log.deleteRecordsBefore(0n)).logStartOffset).toBe(0n);
     expect((await log.deleteRecordsBefore(4n)).logStartOffset).toBe(4n);
     expect((await log.read(4n, { maxBytes: 100 })).records.length).toBe(0);

@@ -5,8 +5,8 @@
  * follower's log cannot be a prefix of the leader's, the leader answers a diverging epoch
  * instead of records, and the follower truncates before fetching again.
  */
+import { assert } from "@strand/base";
 import { ErrorCode } from "@strand/protocol";
-import { assert } from "./assert.ts";
 import {
   type DivergingEpoch,
   type EndOffsetForEpoch,

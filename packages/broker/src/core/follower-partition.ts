@@ -11,9 +11,10 @@
  * - `awaitMetadata`: the leader or epoch changed; wait for `onLeaderChange`;
  * - `stale`: an answer to a fetch sent before `onLeaderChange`; ignore it.
  */
+
+import { assert } from "@strand/base";
 import type { BrokerId, LeaderEpoch } from "@strand/controller";
 import { ErrorCode, type ErrorCodeInfo } from "@strand/protocol";
-import { assert } from "./assert.ts";
 import { truncationTarget } from "./divergence.ts";
 import type { DivergingEpoch, EndOffsetForEpoch, ReplicationConfig } from "./types.ts";
 

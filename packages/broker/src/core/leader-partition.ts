@@ -10,9 +10,10 @@
  *   current ∪ proposed (Kafka's PendingExpandIsr / PendingShrinkIsr): an expansion counts the
  *   new member at once, a shrink still counts the leaving one until the controller commits.
  */
+
+import { assert } from "@strand/base";
 import type { BrokerId, LeaderEpoch, PartitionEpoch } from "@strand/controller";
 import { ErrorCode, type ErrorCodeInfo } from "@strand/protocol";
-import { assert } from "./assert.ts";
 import { validateFetchEpoch } from "./divergence.ts";
 import {
   type FetchObservation,

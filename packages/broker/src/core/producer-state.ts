@@ -11,13 +11,13 @@
  *
  * Sequence numbers are int32 counted per partition from 0 and wrap from 2^31 - 1 to 0.
  */
+import { assert } from "@strand/base";
 import {
   type BatchHeaderView,
   ErrorCode,
   type ErrorCodeInfo,
   iterateBatches,
 } from "@strand/protocol";
-import { assert } from "./assert.ts";
 
 /** Batches remembered per producer id (Kafka's NUM_BATCHES_TO_RETAIN, the in-flight limit). */
 export const BATCHES_PER_PRODUCER_MAX = 5;

@@ -8,7 +8,8 @@
  * Partitions are keyed by a string the caller chooses (e.g. `${topicId}:${partition}`).
  * Every purgatory has a waiter limit, checked in `register` (null when full).
  */
-import { assert } from "./assert.ts";
+
+import { assert } from "@strand/base";
 
 interface Deadline {
   readonly id: number;

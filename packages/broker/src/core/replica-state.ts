@@ -2,9 +2,9 @@
  * What a partition leader knows about one follower replica (Kafka's `Replica`/`ReplicaState`).
  * Immutable values; the leader replaces them on every fetch.
  */
-import { assert } from "./assert.ts";
 
 /** Log end offset of a replica the leader has not heard from since it became leader. */
+import { assert } from "@strand/base";
 export const UNKNOWN_OFFSET = -1n;
 
 /** The leader's view of one follower. */

@@ -2,8 +2,9 @@
  * AllocateProducerIds for the producer id manager: the contract speaks bigint and Strand
  * error codes; the wire speaks protobuf through the node's controller router.
  */
+
+import { assert } from "@strand/base";
 import type { ControllerClient } from "@strand/controller";
-import { assert } from "@strand/protocol";
 import type { AllocateProducerIdsResponse__Output } from "@strand/protocol/gen/strand/v1/AllocateProducerIdsResponse.ts";
 import type { ControllerError__Output } from "@strand/protocol/gen/strand/v1/ControllerError.ts";
 import type { ProducerIdBlockResult } from "../replica/types.ts";

@@ -6,7 +6,8 @@
  * shutdown heartbeat `want_shutdown` until the controller says the broker may stop.
  */
 import { randomUUID } from "node:crypto";
-import { assert, ErrorCode } from "@strand/protocol";
+import { assert } from "@strand/base";
+import { ErrorCode } from "@strand/protocol";
 import type { BrokerHeartbeatResponse__Output } from "@strand/protocol/gen/strand/v1/BrokerHeartbeatResponse.ts";
 import type { HostPort } from "../config/index.ts";
 import type { ServiceLogger } from "../services/context.ts";

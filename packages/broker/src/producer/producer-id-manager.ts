@@ -5,7 +5,8 @@
  * used, and waits for it only when the block is exhausted. Any broker can answer: blocks are
  * disjoint across brokers. Ids are not persisted: a restarted broker asks for a new block.
  */
-import { assert, ErrorCode, errorCodeInfo } from "@strand/protocol";
+import { assert } from "@strand/base";
+import { ErrorCode, errorCodeInfo } from "@strand/protocol";
 import type { InitProducerIdResult, ProducerIdBlockResult } from "../replica/types.ts";
 
 /** Asks the active controller for a block; throws when it cannot be reached. */

@@ -2,8 +2,10 @@
  * The replica manager's shared state, handed to the small modules that implement it (produce,
  * fetch, leader side of replication, transitions, ISR). Internal: not exported by the package.
  */
+
+import type { Logger } from "@strand/base";
 import type { BrokerId, TopicId } from "@strand/controller";
-import type { Logger, LogManager } from "@strand/storage";
+import type { LogManager } from "@strand/storage";
 import type { BrokerMetrics } from "../admin/metrics.ts";
 import type { AcksAllPurgatory, DelayedFetchPurgatory } from "../core/purgatory.ts";
 import type { DeadlineTimer } from "./deadline-timer.ts";

@@ -4,7 +4,7 @@
  * and calls `onDeadline(nowMs)`, which expires whatever is due in the purgatories. Deadlines of
  * waiters completed early stay in the heap and cause at most one spurious wake-up each.
  */
-import { assert } from "@strand/protocol";
+import { assert } from "@strand/base";
 
 /** Most deadlines held; beyond it the oldest-first order is kept but new ones coalesce. */
 const DEADLINES_MAX = 1_000_000;

@@ -4,8 +4,10 @@
  * MESSAGE_TOO_LARGE, LogStorageError -> KAFKA_STORAGE_ERROR, ...); anything else is a bug
  * and answers UNKNOWN (and is logged by the caller). Bad client bytes never throw out.
  */
+
+import { AssertionFailure } from "@strand/base";
 import { type BrokerId, configResourceKey, type MetadataImage } from "@strand/controller";
-import { AssertionFailure, ErrorCode, type ErrorCodeInfo, StrandError } from "@strand/protocol";
+import { ErrorCode, type ErrorCodeInfo, StrandError } from "@strand/protocol";
 import { CLIENT_LISTENER } from "./options.ts";
 import type { LeaderHint, PartitionError } from "./types.ts";
 

@@ -3,7 +3,8 @@
  * contract's `ReplicaManagerDeps`, logger, clock, metrics) and its settings, named as Kafka's
  * (docs/configuration.md) with the unit last.
  */
-import type { Logger, LogManager } from "@strand/storage";
+import type { Logger } from "@strand/base";
+import type { LogManager } from "@strand/storage";
 import type { BrokerMetrics } from "../admin/metrics.ts";
 import type { ReplicationTransport } from "./follower/types.ts";
 import type { ReplicaManagerDeps } from "./types.ts";

@@ -12,10 +12,10 @@
  * right after they are written (`onLeaderAppend`), from the stamped headers, so the leader's
  * state is always a replay of its log.
  */
-import { assert, type BatchHeaderView, iterateBatches } from "@strand/protocol";
-import { type Log, type Logger, noopLogger, OffsetOutOfRangeError } from "@strand/storage";
+import { assert, type Logger, Mutex, noopLogger } from "@strand/base";
+import { type BatchHeaderView, iterateBatches } from "@strand/protocol";
+import { type Log, LogOffsetOutOfRangeError } from "@strand/storage";
 import { ProducerStateMap, producerBatchOf } from "../core/producer-state.ts";
-import { Mutex } from "./mutex.ts";
 
 /** Bytes read from the log per step of a sync. */
 export const SYNC_READ_BYTES = 1 << 20;
@@ -147,7 +147,7 @@ export class PartitionProducerState {
         view.partitionLeaderEpoch === anchor.leaderEpoch
       );
     } catch (error) {
-      if (error instanceof OffsetOutOfRangeError) return false;
+      if (error instanceof LogOffsetOutOfRangeError) return false;
       throw error;
     }
   }

@@ -3,11 +3,11 @@
  * follower: `FollowerPartitionState`). The replica manager owns the I/O around it; a mutex
  * serializes leader appends with role changes, so an append never lands after leadership moved.
  */
+import { type Logger, Mutex } from "@strand/base";
 import type { BrokerId, LeaderEpoch, PartitionEpoch, TopicId } from "@strand/controller";
-import type { Log, Logger } from "@strand/storage";
+import type { Log } from "@strand/storage";
 import type { FollowerPartitionState } from "../core/follower-partition.ts";
 import type { LeaderPartitionState } from "../core/leader-partition.ts";
-import { Mutex } from "./mutex.ts";
 import { PartitionProducerState } from "./partition-producers.ts";
 import type { PartitionStatus } from "./types.ts";
 

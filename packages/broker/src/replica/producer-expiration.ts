@@ -5,8 +5,9 @@
  * sequence 0 or is answered UNKNOWN_PRODUCER_ID. Checked every
  * `producerIdExpirationCheckIntervalMs` (Kafka: 10 minutes).
  */
-import { assert } from "@strand/protocol";
-import type { Logger } from "@strand/storage";
+
+import type { Logger } from "@strand/base";
+import { assert } from "@strand/base";
 import type { PartitionProducerState } from "./partition-producers.ts";
 
 /** Default idle time after which a producer id's state is forgotten: 7 days. */

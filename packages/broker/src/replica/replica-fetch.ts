@@ -4,7 +4,7 @@
  * (services/replication-*.ts) converts them to and from `strand.v1.ReplicaFetch*` so nothing
  * under replica/ sees generated protobuf types.
  */
-import type { Logger } from "@strand/storage";
+import type { Logger } from "@strand/base";
 import type { DivergingEpoch } from "../core/types.ts";
 
 /** One partition a follower fetches. */

@@ -8,10 +8,10 @@
  * Timers: one deadline timer for every purgatory, one periodic ISR check, one periodic HW
  * checkpoint; all unref'd and stopped by close().
  */
+import { Mutex, noopLogger } from "@strand/base";
 import type { MetadataDelta, MetadataImage } from "@strand/controller";
 import { brokerId as toBrokerId } from "@strand/controller";
 import { ErrorCode } from "@strand/protocol";
-import { noopLogger } from "@strand/storage";
 import { AcksAllPurgatory, DelayedFetchPurgatory } from "../core/purgatory.ts";
 import { ProducerIdManager, ProducerIdsUnavailableError } from "../producer/producer-id-manager.ts";
 import type { ReplicaContext } from "./context.ts";
@@ -24,7 +24,6 @@ import { fetch } from "./leader/fetch.ts";
 import { checkIsr } from "./leader/isr.ts";
 import { answerReplicaFetch } from "./leader/leader-fetch.ts";
 import { produce } from "./leader/produce.ts";
-import { Mutex } from "./mutex.ts";
 import {
   type ReplicaManagerConfig,
   type ReplicaManagerOptions,

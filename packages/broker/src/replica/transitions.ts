@@ -7,6 +7,8 @@
  * hand it to the fetcher of the new leader. A new partition epoch under the same leader epoch
  * only updates the ISR.
  */
+
+import { AssertionFailure } from "@strand/base";
 import {
   type BrokerId,
   localChanges,
@@ -14,7 +16,6 @@ import {
   type MetadataImage,
   type PartitionRegistration,
 } from "@strand/controller";
-import { AssertionFailure } from "@strand/protocol";
 import type { Log } from "@strand/storage";
 import { FollowerPartitionState } from "../core/follower-partition.ts";
 import { LeaderPartitionState } from "../core/leader-partition.ts";

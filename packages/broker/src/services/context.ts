@@ -3,6 +3,7 @@
  * controller, peers' client listeners (for forwarding), metrics and a logger. The node builds
  * one {@link ServiceContext}; tests build their own around stand-ins.
  */
+import type { Logger } from "@strand/base";
 import type { MetadataImage } from "@strand/controller";
 import type { AlterConfigsRequest } from "@strand/protocol/gen/strand/v1/AlterConfigsRequest.ts";
 import type { AlterConfigsResponse__Output } from "@strand/protocol/gen/strand/v1/AlterConfigsResponse.ts";
@@ -15,12 +16,7 @@ import type { ReplicaManagerApi } from "../replica/types.ts";
 import type { ClientStubs } from "./grpc.ts";
 
 /** A structured logger (pino-compatible). */
-export interface ServiceLogger {
-  readonly debug: (obj: object, msg: string) => void;
-  readonly info: (obj: object, msg: string) => void;
-  readonly warn: (obj: object, msg: string) => void;
-  readonly error: (obj: object, msg: string) => void;
-}
+export type ServiceLogger = Logger;
 
 /** Writes to the active controller (following NOT_CONTROLLER hints). */
 export interface ControllerWrites {

@@ -4,6 +4,7 @@
  * elsewhere are forwarded one hop (routing.ts); every field is validated at the edge.
  */
 import type * as grpc from "@grpc/grpc-js";
+import { idle } from "@strand/base";
 import { scanBatches } from "@strand/protocol";
 import type { FetchPartitionResult as WireFetchResult } from "@strand/protocol/gen/strand/v1/FetchPartitionResult.ts";
 import type {
@@ -231,18 +232,6 @@ export function nextOffsetAfter(records: Buffer): bigint | null {
   return last === undefined ? null : last.baseOffset + BigInt(last.lastOffsetDelta) + 1n;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
 function waitDrain(
   call: grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>,
   signal: AbortSignal,
@@ -272,7 +261,7 @@ async function subscribeRound(
     results = await fetchPartitions(ctx, options, positions, isForwarded(call.metadata));
   } catch (error) {
     if (!(error instanceof UnavailableError)) throw error;
-    await sleep(error.retryAfterMs, signal);
+    await idle(error.retryAfterMs, signal);
     return { positions, pushed: 0 };
   }
   const next: FetchPartition[] = [];
@@ -310,7 +299,7 @@ async function subscribe(
     );
     positions = round.positions;
     // A replica manager that answers an empty fetch at once must not make this loop spin.
-    if (round.pushed === 0 && Date.now() - started < 10) await sleep(50, signal);
+    if (round.pushed === 0 && Date.now() - started < 10) await idle(50, signal);
   }
 }
 

@@ -7,8 +7,9 @@
  * answers NOT_LEADER_OR_FOLLOWER with a leader hint instead.
  */
 import * as grpc from "@grpc/grpc-js";
+import { assert } from "@strand/base";
 import type { MetadataImage } from "@strand/controller";
-import { assert, ErrorCode } from "@strand/protocol";
+import { ErrorCode } from "@strand/protocol";
 import type { LeaderHint, PartitionError } from "../replica/types.ts";
 import type { ServiceContext } from "./context.ts";
 import { type ClientStubs, FORWARDED_HEADER } from "./grpc.ts";

@@ -7,13 +7,13 @@
  * records/s. Consume reads every partition from the log start until `--records` records and
  * measures each poll() that returned records (fetch latency). Both print a progress line about
  * every 2 s, then records/s, MB/s (2^20 bytes, as Kafka) and latency avg, p50, p95, p99,
- * p99.9 and max from a log-bucketed histogram (perf/histogram.ts).
+ * p99.9 and max from a log-bucketed histogram (@strand/base's Histogram).
  */
+import { Histogram, sleep } from "@strand/base";
 import { AbortedError, type ConsumerBatch } from "@strand/client";
 import { int, type OptionSpec, str, UsageError } from "../args.ts";
 import type { Command, Invocation } from "../command.ts";
 import { CliError, EXIT, println, toJson } from "../output.ts";
-import { Histogram } from "../perf/histogram.ts";
 import { acksOf, describeTopic } from "./common.ts";
 
 const PROGRESS_INTERVAL_MS = 2_000;
@@ -29,8 +29,6 @@ const MIB = 1024 * 1024;
  * (sticky partitioner), so a group rarely waits for more than one batch.
  */
 const GROUP_RECORDS_MAX = 64;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(1, ms)));
 
 /** Counts records in flight; below(n) resolves once at most n are. */
 class Window {
@@ -220,7 +218,7 @@ async function perfProduce(inv: Invocation): Promise<number> {
         const elapsedMs = performance.now() - start;
         const due = Math.floor((elapsedMs * throughput) / 1000) + 1; // records due by now
         if (due <= sent) {
-          await sleep(((sent + 1) * 1000) / throughput - elapsedMs);
+          await sleep(Math.max(1, ((sent + 1) * 1000) / throughput - elapsedMs));
           continue;
         }
         n = Math.min(n, due - sent);

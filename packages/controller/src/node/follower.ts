@@ -6,7 +6,9 @@
  * backoff (reset by progress). Batches must arrive gap-free; anything else is a protocol
  * error and the follower reconnects elsewhere.
  */
+
 import type * as grpc from "@grpc/grpc-js";
+import { type Logger, noopLogger } from "@strand/base";
 import type {
   ControllerServiceClient,
   FetchMetadataResponse__Output,
@@ -15,7 +17,7 @@ import type {
 import { decodeMetadataBatch } from "../codec.ts";
 import { applyBatch, EMPTY_IMAGE, type MetadataDelta, type MetadataImage } from "../image.ts";
 import type { MetadataRecord } from "../records.ts";
-import { type Logger, type MetadataOffset, metadataOffset, noopLogger } from "../types.ts";
+import { type MetadataOffset, metadataOffset } from "../types.ts";
 import { controllerClient } from "./grpc.ts";
 import { int64 } from "./wire.ts";
 

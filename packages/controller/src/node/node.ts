@@ -23,6 +23,7 @@
 import { access } from "node:fs/promises";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
+import { type Logger, noopLogger } from "@strand/base";
 import type { DescribeClusterResponse } from "@strand/protocol";
 import { ErrorCode } from "@strand/protocol";
 import {
@@ -32,7 +33,7 @@ import {
   GrpcTransport,
   type LeaderInfo,
   type NodeId,
-  NotLeaderError,
+  NotRaftLeaderError,
   nodeId,
   ProposalRefusedError,
   RaftDriver,
@@ -47,7 +48,7 @@ import { Controller } from "../controller.ts";
 import type { MetadataImage } from "../image.ts";
 import type { MetadataRecord } from "../records.ts";
 import type { ControllerConfig } from "../requests.ts";
-import { type Logger, type MetadataOffset, metadataOffset, noopLogger } from "../types.ts";
+import { type MetadataOffset, metadataOffset } from "../types.ts";
 import { ControllerClient } from "./client.ts";
 import { bootstrapDirectoryId, type VoterConfig, voterAddress } from "./config.ts";
 import { controllerServiceDefinition } from "./grpc.ts";
@@ -579,7 +580,7 @@ export class ControllerNode {
    * when the change is in this node's configuration and committed (commit reached `offset`).
    */
   #changeFailed(error: unknown, change: VoterChange, offset: number): VoterChangeOutcome {
-    if (error instanceof NotLeaderError) {
+    if (error instanceof NotRaftLeaderError) {
       const s = this.#raft.status();
       const has = s.voters.some((k) => k.id === change.voter.id && k.dir === change.voter.dir);
       const inEffect = has === (change.type === "addVoter");

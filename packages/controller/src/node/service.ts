@@ -5,7 +5,9 @@
  * a malformed request gets gRPC INVALID_ARGUMENT, an unexpected failure INTERNAL (and a log
  * line), never a crash. FetchMetadata streams the committed log (see {@link streamMetadata}).
  */
+
 import * as grpc from "@grpc/grpc-js";
+import type { Logger } from "@strand/base";
 import type {
   AddRaftVoterRequest__Output,
   AddRaftVoterResponse,
@@ -30,7 +32,6 @@ import type {
 } from "@strand/protocol";
 import { ErrorCode, FORWARDED_BY_HEADER } from "@strand/protocol";
 import type { Controller } from "../controller.ts";
-import type { Logger } from "../types.ts";
 import type { ControllerClient } from "./client.ts";
 import { fail, type MetadataSource, streamMetadata } from "./stream.ts";
 import { type VoterChangeOutcome, type VoterEndpoint, voterFromWire } from "./voters.ts";

@@ -6,8 +6,9 @@
  * bounded in-memory tail that FetchMetadata streams serve; snapshots are the image written
  * as records (`imageToRecords`), restored with `Controller.loadSnapshot`.
  */
+
+import { assert } from "@strand/base";
 import type { Entry, Index, SnapshotMeta, StateMachine } from "@strand/raft";
-import { assert } from "@strand/raft";
 import { decodeMetadataBatch, encodeMetadataBatch } from "../codec.ts";
 import type { Controller } from "../controller.ts";
 import type { MetadataDelta } from "../image.ts";

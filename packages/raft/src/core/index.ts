@@ -2,7 +2,6 @@
  * The pure Raft core: no I/O, no clock, no randomness except the injected {@link Rng}.
  * @packageDocumentation
  */
-export { AssertionFailure, assert } from "./assert.ts";
 export type { ConfigAt } from "./log.ts";
 export { RaftNode } from "./node.ts";
 export type { RaftNodeOptions, UnsafeOptions } from "./options.ts";

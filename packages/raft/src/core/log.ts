@@ -4,7 +4,7 @@
  * persisting. Also tracks the commit and applied indexes and the voter-set history, since a
  * configuration takes effect when its entry is appended and must revert when it is truncated.
  */
-import { assert } from "./assert.ts";
+import { assert } from "@strand/base/assert";
 import type { RaftStorage } from "./storage.ts";
 import type { Entry, Index, ReplicaKey, Snapshot, Term } from "./types.ts";
 import { index, term } from "./types.ts";

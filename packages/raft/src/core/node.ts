@@ -9,7 +9,7 @@
  * No other method may be called between `ready()` and `advance()`; a driver that receives
  * messages while it persists queues them and steps them after `advance`.
  */
-import { assert } from "./assert.ts";
+import { assert } from "@strand/base/assert";
 import { RaftLog } from "./log.ts";
 import type { RaftNodeOptions, ResolvedOptions } from "./options.ts";
 import { resolveOptions } from "./options.ts";

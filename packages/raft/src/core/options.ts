@@ -2,7 +2,7 @@
  * Options of a Raft node. Times are in ticks: the driver calls `tick()` at a fixed interval
  * (the controller uses 100 ms), so electionTicks 10 means an election timeout of 1-2 s.
  */
-import { assert } from "./assert.ts";
+import { assert } from "@strand/base/assert";
 import type { Rng } from "./rng.ts";
 import type { RaftStorage } from "./storage.ts";
 import type { DirectoryId, Index, NodeId } from "./types.ts";

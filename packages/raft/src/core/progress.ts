@@ -4,7 +4,7 @@
  * replicating optimistically with a bounded window of in-flight appends, or sending a snapshot
  * in chunks because the entries it needs are compacted.
  */
-import { assert } from "./assert.ts";
+import { assert } from "@strand/base/assert";
 import type { DirectoryId, Index, NodeId, Snapshot } from "./types.ts";
 import { index } from "./types.ts";
 

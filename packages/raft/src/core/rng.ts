@@ -2,7 +2,7 @@
  * Injected randomness. The core draws its randomized election timeout from an {@link Rng} so a
  * simulation seeded with one number replays exactly; the driver seeds one from crypto.
  */
-import { assert } from "./assert.ts";
+import { assert } from "@strand/base/assert";
 
 /** A source of uniformly distributed integers. */
 export interface Rng {

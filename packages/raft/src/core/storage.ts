@@ -3,7 +3,7 @@
  * handles a {@link Ready}, and compacts it behind snapshots. The core never writes to it.
  * {@link MemoryStorage} is the in-memory twin used by tests and the simulator.
  */
-import { assert } from "./assert.ts";
+import { assert } from "@strand/base/assert";
 import type { Entry, HardState, Index, ReplicaKey, Snapshot, SnapshotMeta, Term } from "./types.ts";
 import { index, term } from "./types.ts";
 

@@ -18,8 +18,9 @@
  *                      u32 votersBytes | u64 dataBytes | u32 crc32c(voters ++ data) |
  *                      u32 crc32c(bytes 0..40)
  */
+
+import { assert } from "@strand/base";
 import { crc32c } from "@strand/protocol";
-import { assert } from "../core/assert.ts";
 import type { Entry, Index, ReplicaKey, SnapshotMeta, Term } from "../core/types.ts";
 import { directoryId, index, nodeId, term } from "../core/types.ts";
 

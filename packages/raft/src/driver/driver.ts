@@ -6,7 +6,7 @@
  * snapshot and committed entries; (4) advance. No two readies are ever handled at once.
  */
 import { randomInt } from "node:crypto";
-import { assert } from "../core/assert.ts";
+import { assert, type Logger, noopLogger } from "@strand/base";
 import { RaftNode } from "../core/node.ts";
 import type { RaftNodeOptions } from "../core/options.ts";
 import type { Rng } from "../core/rng.ts";
@@ -29,9 +29,7 @@ import type {
 } from "../core/types.ts";
 import { index } from "../core/types.ts";
 import type { Transport } from "../transport/transport.ts";
-import { DriverClosedError, NotLeaderError, ProposalRefusedError } from "./errors.ts";
-import type { Logger } from "./logger.ts";
-import { noopLogger } from "./logger.ts";
+import { DriverClosedError, NotRaftLeaderError, ProposalRefusedError } from "./errors.ts";
 
 /** The application state machine fed with committed entries. */
 export interface StateMachine {
@@ -235,7 +233,7 @@ export class RaftDriver {
 
   /**
    * Proposes `data`; resolves once it is committed and applied here. Rejects with
-   * {@link NotLeaderError} when this node is not the leader or loses leadership first, with
+   * {@link NotRaftLeaderError} when this node is not the leader or loses leadership first, with
    * {@link ProposalRefusedError} under back-pressure, {@link DriverClosedError} when closed.
    */
   propose(data: Uint8Array): Promise<Proposed> {
@@ -374,7 +372,7 @@ export class RaftDriver {
     if (!r.ok) {
       settle.reject(
         r.reason === "notLeader"
-          ? new NotLeaderError(r.leader, false)
+          ? new NotRaftLeaderError(r.leader, false)
           : new ProposalRefusedError(r.reason),
       );
       return;
@@ -416,7 +414,7 @@ export class RaftDriver {
     if (p !== undefined) {
       this.pending.delete(e.index);
       if (p.term === e.term) p.resolve({ index: e.index, term: e.term });
-      else p.reject(new NotLeaderError(this.node.status().leader, false));
+      else p.reject(new NotRaftLeaderError(this.node.status().leader, false));
     }
     for (const l of this.appliedListeners) this.call(l, e);
   }
@@ -425,7 +423,7 @@ export class RaftDriver {
   private noticeLeadership(): void {
     const s = this.node.status();
     if (this.wasLeader && (s.role !== "leader" || s.term !== this.last.term)) {
-      for (const p of this.pending.values()) p.reject(new NotLeaderError(s.leader, true));
+      for (const p of this.pending.values()) p.reject(new NotRaftLeaderError(s.leader, true));
       this.pending.clear();
     }
     this.wasLeader = s.role === "leader";

@@ -17,8 +17,8 @@ export abstract class RaftDriverError extends Error {
  * `leaderId` (when known). With `maybeCommitted` the entry was appended and may still commit
  * under the new leader: the outcome is unknown, so proposals should be idempotent.
  */
-export class NotLeaderError extends RaftDriverError {
-  override readonly name = "NotLeaderError";
+export class NotRaftLeaderError extends RaftDriverError {
+  override readonly name = "NotRaftLeaderError";
   readonly code = "NOT_LEADER";
   readonly retriable = true;
   /** The leader this node knows of, or null during an election. */

@@ -17,8 +17,17 @@
 import { randomUUID } from "node:crypto";
 import { type FileHandle, mkdir, open, readdir, unlink } from "node:fs/promises";
 import path from "node:path";
+import {
+  assert,
+  fsyncDir,
+  type Logger,
+  noopLogger,
+  readFileBounded as readBounded,
+  TMP_SUFFIX,
+  writeAt,
+  writeFileAtomic,
+} from "@strand/base";
 import { crc32c } from "@strand/protocol";
-import { assert } from "../core/assert.ts";
 import type { RaftStorage } from "../core/storage.ts";
 import type {
   DirectoryId,
@@ -46,9 +55,11 @@ import {
   VOTERS_BYTES_MAX,
 } from "./codec.ts";
 import { RaftStorageError } from "./errors.ts";
-import { fsyncDir, readFileBounded, TMP_SUFFIX, writeAt, writeFileAtomic } from "./files.ts";
-import type { Logger } from "./logger.ts";
-import { noopLogger } from "./logger.ts";
+
+/** Reads a whole file bounded by `bytesMax`; an oversized file is a RaftStorageError. */
+function readFileBounded(file: string, bytesMax: number): Promise<Buffer | null> {
+  return readBounded(file, bytesMax, (message) => new RaftStorageError(message));
+}
 
 /** Name of the metadata file. */
 export const META_FILE = "meta.json";

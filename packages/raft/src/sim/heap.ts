@@ -1,5 +1,6 @@
 /** A binary min-heap of timed events, ordered by (time, insertion sequence): deterministic. */
-import { assert } from "../core/assert.ts";
+
+import { assert } from "@strand/base";
 
 interface Slot<T> {
   readonly at: number;

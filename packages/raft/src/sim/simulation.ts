@@ -11,7 +11,7 @@
  * elected, the voter set converge, a new proposal commit, and every acknowledged proposal be
  * applied on every voter.
  */
-import { AssertionFailure } from "../core/assert.ts";
+import { AssertionFailure } from "@strand/base";
 import type { UnsafeOptions } from "../core/options.ts";
 import { SeededRng } from "../core/rng.ts";
 import type { Entry, Index, Message, Ready, ReplicaKey, Status } from "../core/types.ts";

@@ -3,7 +3,7 @@
  * set. Two nodes that applied the same entries up to an index have the same hash there, so a
  * snapshot (which carries the hash) can be checked against entries applied elsewhere.
  */
-import { assert } from "../core/assert.ts";
+import { assert } from "@strand/base";
 import type { Entry, Index, ReplicaKey, Snapshot, SnapshotMeta } from "../core/types.ts";
 import { index } from "../core/types.ts";
 

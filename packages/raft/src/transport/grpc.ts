@@ -11,13 +11,12 @@
  * Server side: {@link addRaftService} registers RaftService on an existing `grpc.Server`;
  * every incoming message is validated and an invalid one is dropped and logged.
  */
+
 import * as grpc from "@grpc/grpc-js";
+import { assert, type Logger, noopLogger } from "@strand/base";
 import type { RaftServiceClient, StepRequest__Output, StepResponse } from "@strand/protocol";
 import { internalChannelOptions, strandGrpc } from "@strand/protocol";
-import { assert } from "../core/assert.ts";
 import type { Message, NodeId } from "../core/types.ts";
-import type { Logger } from "../driver/logger.ts";
-import { noopLogger } from "../driver/logger.ts";
 import type { ReceiveHandler, Transport } from "./transport.ts";
 import { InvalidMessageError, messageFromWire, messageToWire, wireBytesEstimate } from "./wire.ts";
 

@@ -3,7 +3,7 @@
  * be cut. Delivery is asynchronous (a macrotask per batch) and in order per link, like a TCP
  * connection; messages to a closed, absent or cut-off node are dropped.
  */
-import { assert } from "../core/assert.ts";
+import { assert } from "@strand/base";
 import type { Message, NodeId } from "../core/types.ts";
 import type { ReceiveHandler, Transport } from "./transport.ts";
 

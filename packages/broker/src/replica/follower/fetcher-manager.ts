@@ -4,8 +4,9 @@
  * fetchers when their leader changes; removing one waits for its in-flight log operation, so
  * a role change never races a follower append.
  */
+
+import { assert } from "@strand/base";
 import type { BrokerId } from "@strand/controller";
-import { assert } from "@strand/protocol";
 import { ReplicaFetcher } from "./replica-fetcher.ts";
 import type { FetcherOptions, FetcherPartition } from "./types.ts";
 

@@ -2,8 +2,9 @@
  * What the replica fetcher needs of a followed partition. The replica manager implements it
  * over its `Partition`; the fetcher never changes roles, only the log and the follower state.
  */
+import type { Logger } from "@strand/base";
 import type { BrokerId, MetadataImage } from "@strand/controller";
-import type { Log, Logger } from "@strand/storage";
+import type { Log } from "@strand/storage";
 import type { BrokerMetrics } from "../../admin/metrics.ts";
 import type { FollowerPartitionState } from "../../core/follower-partition.ts";
 import type { ReplicaFetchAnswer, ReplicaFetchQuery } from "../replica-fetch.ts";

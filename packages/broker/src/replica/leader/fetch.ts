@@ -10,7 +10,7 @@ import {
   OFFSET_BATCH_LENGTH,
   OFFSET_RECORD_COUNT,
 } from "@strand/protocol";
-import { OffsetOutOfRangeError } from "@strand/storage";
+import { LogOffsetOutOfRangeError } from "@strand/storage";
 import type { ReplicaContext } from "../context.ts";
 import { errorOf, NO_ERROR, notLeaderError, partitionError } from "../errors.ts";
 import { partitionKey } from "../partition.ts";
@@ -121,7 +121,7 @@ async function readOne(
     return { ...NO_ERROR, ...base, logStartOffset: read.logStartOffset, records: read.records };
   } catch (thrown) {
     const error =
-      thrown instanceof OffsetOutOfRangeError
+      thrown instanceof LogOffsetOutOfRangeError
         ? partitionError(
             ErrorCode.OFFSET_OUT_OF_RANGE,
             `offset ${fp.fetchOffset} is outside [${thrown.logStartOffset}, ${hw}]`,

@@ -2,7 +2,7 @@
 // percentiles of the sorted values within its bucket precision (2^-S relative), for small
 // exact values, wide log-normal-like spreads and heavy tails; min, max, mean are exact.
 import { describe, expect, it } from "vitest";
-import { Histogram } from "../src/perf/histogram.ts";
+import { Histogram } from "../src/histogram.ts";
 
 /** A seeded PRNG (mulberry32) so a failure replays. */
 function prng(seed: number): () => number {

@@ -1,0 +1,27 @@
+/**
+ * @strand/base: the ground floor every Strand package may import. It imports no Strand
+ * package and no third-party one. The pure Raft core imports only `@strand/base/assert`,
+ * which pulls in no clock, timer or I/O.
+ */
+export { AssertionFailure, assert } from "./assert.ts";
+export {
+  FileTooLargeError,
+  fsyncDir,
+  isErrno,
+  readAt,
+  readFileBounded,
+  TMP_SUFFIX,
+  unlinkIfExists,
+  writeAt,
+  writeFileAtomic,
+} from "./files.ts";
+export { Histogram, type HistogramSummary } from "./histogram.ts";
+export {
+  type ChildLogger,
+  type LogFields,
+  type Logger,
+  type LogMethod,
+  noopLogger,
+} from "./logger.ts";
+export { Mutex } from "./mutex.ts";
+export { idle, sleep } from "./sleep.ts";
