@@ -243,6 +243,8 @@ export class Admin {
         ),
       options,
     );
+    // Other brokers may learn of the new topics a moment later: producers wait for them.
+    if (!request.validateOnly) this.#ctx.metadata.expectTopics(topics.map((t) => t.topic));
     return topicResults(response.topics);
   }
 

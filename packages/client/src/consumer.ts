@@ -5,7 +5,8 @@
  * skipped (a fetch may return a batch that starts earlier). Brokers serve only committed
  * records (below the high watermark). OFFSET_OUT_OF_RANGE follows `autoOffsetReset`;
  * NOT_LEADER_OR_FOLLOWER with a hint refetches at the new leader at once; other retriable
- * errors back off per partition and refresh metadata. A seek bumps the partition's
+ * errors back off per partition and refresh metadata; a partition whose topic that refresh
+ * no longer lists fails with UnknownTopicError. A seek bumps the partition's
  * generation so data fetched for an old position is dropped.
  */
 
@@ -19,6 +20,7 @@ import {
   errorForCode,
   OffsetOutOfRangeError,
   StrandClientError,
+  unknownTopicError,
 } from "./errors.ts";
 import { unary } from "./grpc.ts";
 import { listOffsets, type OffsetQuery } from "./offsets.ts";
@@ -351,7 +353,8 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
       if (p.fetching || p.paused || p.offset === null || p.retryAtMs > now) continue;
       const leader = this.#ctx.metadata.leader(p.topic, p.partition);
       if (leader === null) {
-        this.#backoff(p, errorForCode(ErrorCode.LEADER_NOT_AVAILABLE.code, "", p));
+        const error = errorForCode(ErrorCode.LEADER_NOT_AVAILABLE.code, "", p);
+        this.#confirmTopic(p, this.#backoff(p, error));
         continue;
       }
       byLeader.set(leader.address, [...(byLeader.get(leader.address) ?? []), p]);
@@ -465,18 +468,34 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
       this.#ctx.metadata.applyHint(p.topic, p.partition, result.leaderHint)
     )
       return;
-    if (error.retriable) this.#backoff(p, error);
+    if (result.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code)
+      this.#confirmTopic(p, this.#backoff(p, error));
+    else if (error.retriable) this.#backoff(p, error);
     else this.#failure ??= error;
   }
 
-  #backoff(p: Position, error: StrandClientError): void {
+  /**
+   * Once the metadata refresh of a backoff is done, a partition whose topic (or partition)
+   * the cluster no longer lists fails the consumer with UnknownTopicError instead of being
+   * retried forever.
+   */
+  #confirmTopic(p: Position, refreshed: Promise<void>): void {
+    void refreshed.then(() => {
+      if (this.#ctx.metadata.topic(p.topic)?.partitions[p.partition] !== undefined) return;
+      if (this.#positions.get(keyOf(p.topic, p.partition)) !== p) return; // unassigned since
+      this.#failure ??= unknownTopicError(p.topic, p.partition);
+    });
+  }
+
+  /** Backs off `p` and refreshes its topic's metadata; resolves when the refresh is done. */
+  #backoff(p: Position, error: StrandClientError): Promise<void> {
     const wait = backoffMs(p.attempts++, this.#ctx.retry, this.#ctx.random);
     p.retryAtMs = Date.now() + wait;
     this.#ctx.logger.debug(
       { topic: p.topic, partition: p.partition, waitMs: wait, err: error.message },
       "fetch retry",
     );
-    void refreshQuietly(this.#ctx, [p.topic], undefined);
+    return refreshQuietly(this.#ctx, [p.topic], undefined);
   }
 
   /** Batches as they arrive, until close() or `signal` (then the iteration ends). */

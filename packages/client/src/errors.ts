@@ -127,6 +127,25 @@ export function errorForCode(
   }
 }
 
+/**
+ * The error for a topic (or partition) that a fresh metadata answer does not list. Not
+ * retriable: the code's table entry says retriable because metadata may lag a create, but
+ * the callers raise this only after a refresh confirmed it, so waiting out a delivery
+ * timeout would only delay the same answer (Kafka clients fail it fast too).
+ */
+export function unknownTopicError(topic: string, partition?: number): UnknownTopicError {
+  const what = partition === undefined ? `topic ${topic}` : `${topic}-${partition}`;
+  return new UnknownTopicError(
+    `UNKNOWN_TOPIC_OR_PARTITION: ${what} does not exist; create it first (admin.createTopics) or check the name`,
+    {
+      code: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+      retriable: false,
+      topic,
+      ...(partition === undefined ? {} : { partition }),
+    },
+  );
+}
+
 /** The error an aborted operation rejects with. */
 export function abortedError(what: string, reason?: unknown): AbortedError {
   return new AbortedError(`${what} was aborted`, {

@@ -14,7 +14,7 @@ import type {
   TopicMetadata__Output,
 } from "@strand/protocol";
 import { ErrorCode } from "@strand/protocol";
-import { ConnectionError, errorForCode, StrandClientError, UnknownTopicError } from "./errors.ts";
+import { ConnectionError, errorForCode, StrandClientError, unknownTopicError } from "./errors.ts";
 import { type ConnectionPool, unary } from "./grpc.ts";
 import { backoffMs, type RetryOptions } from "./retry.ts";
 
@@ -62,7 +62,7 @@ export interface MetadataCacheOptions {
   readonly pool: ConnectionPool;
   /** The deadline of one Metadata call, in milliseconds. */
   readonly requestTimeoutMs: number;
-  /** How long ensureTopic waits for a topic to appear, in milliseconds. */
+  /** How long ensureTopic waits for a topic this client just created, in milliseconds. */
   readonly topicWaitMs: number;
   /** Backoff while waiting. */
   readonly retry: RetryOptions;
@@ -79,6 +79,8 @@ export class MetadataCache {
   readonly #topics = new Map<string, CachedTopic>();
   readonly #refreshing = new Map<string, Promise<void>>();
   readonly #ensuring = new Map<string, Promise<CachedTopic>>();
+  /** Topics this client created: name -> until when (Date.now ms) they may be propagating. */
+  readonly #created = new Map<string, number>();
   #offset = -1n;
   #controllerId = -1;
 
@@ -236,9 +238,20 @@ export class MetadataCache {
   }
 
   /**
-   * The topic's metadata, refreshed when not cached. A topic that does not exist (yet: it
-   * may be propagating after a create) is retried with backoff for `topicWaitMs`, then
-   * UnknownTopicError.
+   * Notes that this client created `names`: ensureTopic waits up to `topicWaitMs` for them
+   * to reach the broker it asks, instead of failing fast.
+   */
+  expectTopics(names: readonly string[]): void {
+    const until = Date.now() + this.#options.topicWaitMs;
+    for (const name of names) this.#created.set(name, until);
+    for (const [name, at] of this.#created) if (at < Date.now()) this.#created.delete(name);
+  }
+
+  /**
+   * The topic's metadata, refreshed when not cached. A topic that does not exist fails with
+   * a non-retriable UnknownTopicError after the lookup and one refresh (a broker may lag a
+   * create by a moment), as Kafka clients do; a topic this client created (expectTopics) is
+   * waited for with backoff for `topicWaitMs`.
    */
   ensureTopic(name: string, signal?: AbortSignal): Promise<CachedTopic> {
     const cached = this.#topics.get(name);
@@ -264,13 +277,11 @@ export class MetadataCache {
         throw errorForCode(t.errorCode, t.errorMessage, { topic: name });
       const found = this.#topics.get(name);
       if (found !== undefined && found.partitions.length > 0) return found;
+      if (attempt >= 1 && (this.#created.get(name) ?? 0) < Date.now()) break;
       const wait = backoffMs(attempt, this.#options.retry, this.#options.random);
       if (Date.now() + wait > deadline) break;
       await sleep(wait, signal);
     }
-    throw new UnknownTopicError(
-      `topic ${name} does not exist; create it first (admin.createTopics) or check the name`,
-      { code: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, topic: name },
-    );
+    throw unknownTopicError(name);
   }
 }

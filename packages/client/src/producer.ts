@@ -6,7 +6,13 @@
  * partition ride together in its next request), so retries keep each partition's order.
  * Errors follow the routing rules (routing.ts): NOT_LEADER_OR_FOLLOWER with a hint retries at
  * the new leader at once; other retriable errors back off and refresh metadata; a batch that
- * has not succeeded `deliveryTimeoutMs` after its first record fails with TimeoutError.
+ * has not succeeded `deliveryTimeoutMs` after its first record fails with TimeoutError, even
+ * while a request for it is in flight. UNKNOWN_TOPIC_OR_PARTITION refreshes metadata once and
+ * fails the batch with UnknownTopicError when the topic (or partition) is really gone.
+ *
+ * Scheduling: after every drain the sender arms one timer for the earliest moment something
+ * becomes due (a linger ending, a backoff ending, a delivery deadline), so no retry or
+ * deadline depends on other traffic to be noticed.
  *
  * Idempotence: batches carry producerId, producerEpoch and a per-partition baseSequence once
  * the producer has an identity (`ProducerIdentity`), which it asks a broker for once
@@ -34,7 +40,13 @@ import {
   StickyPartitioner,
 } from "./accumulator.ts";
 import type { ClientContext } from "./context.ts";
-import { abortedError, errorForCode, StrandClientError, TimeoutError } from "./errors.ts";
+import {
+  abortedError,
+  errorForCode,
+  StrandClientError,
+  TimeoutError,
+  unknownTopicError,
+} from "./errors.ts";
 import { unary } from "./grpc.ts";
 import { anySignal, backoffMs } from "./retry.ts";
 import { IMMEDIATE_HOPS_MAX, refreshQuietly } from "./routing.ts";
@@ -181,6 +193,7 @@ export class Producer {
   #flushing = 0;
   #drainScheduled = false;
   #wakeAtMs: number | null = null;
+  #wakeTimer: NodeJS.Timeout | null = null;
   #closed = false;
 
   /** @internal Use `strand.producer(options)`. */
@@ -378,17 +391,32 @@ export class Producer {
 
   /** Wakes the sender in `ms` unless a wake-up is already due by then. */
   #wakeIn(ms: number): void {
-    const at = Date.now() + Math.max(1, ms);
-    if (this.#wakeAtMs !== null && this.#wakeAtMs <= at) return;
-    this.#wakeAtMs = at;
-    setTimeout(
+    this.#wakeAt(Date.now() + Math.max(1, ms));
+  }
+
+  /**
+   * Arms the one wake-up timer for `atMs` unless it already fires by then. Safe because every
+   * drain re-arms it for the next due time: an earlier timer only means an extra drain.
+   */
+  #wakeAt(atMs: number): void {
+    if (this.#wakeAtMs !== null && this.#wakeAtMs <= atMs) return;
+    this.#disarm();
+    this.#wakeAtMs = atMs;
+    // Not unref'd: a script that only awaits send() must not exit while its batch lingers.
+    this.#wakeTimer = setTimeout(
       () => {
-        if (this.#wakeAtMs === at) this.#wakeAtMs = null;
+        this.#wakeAtMs = null;
+        this.#wakeTimer = null;
         this.#wake();
       },
-      Math.max(1, ms),
+      Math.max(1, atMs - Date.now()),
     );
-    // Not unref'd: a script that only awaits send() must not exit while its batch lingers.
+  }
+
+  #disarm(): void {
+    if (this.#wakeTimer !== null) clearTimeout(this.#wakeTimer);
+    this.#wakeTimer = null;
+    this.#wakeAtMs = null;
   }
 
   #wake(): void {
@@ -400,21 +428,24 @@ export class Producer {
     });
   }
 
-  /** Sends ready batches to their leaders within the in-flight limits. */
+  /**
+   * Sends ready batches to their leaders within the in-flight limits, fails sends past their
+   * delivery deadline, then arms the timer for the next due time (see the module comment).
+   */
   #drain(): void {
     const now = Date.now();
     const ready = new Map<string, PartitionQueue[]>();
     for (const q of this.#accumulator.queues.values()) {
+      this.#expireSends(q, now);
       if (q.inFlight || q.batches.length === 0 || q.retryAtMs > now) continue;
       this.#dropSettledAndExpired(q, now);
       const head = q.batches[0];
       if (head === undefined) continue;
       const lingerLeftMs = head.createdMs + this.#options.lingerMs - now;
-      if (!(head.closed || lingerLeftMs <= 0 || this.#flushing > 0 || q.batches.length > 1)) {
-        // Timers may fire a little before Date.now() says the linger has passed: look again.
-        this.#wakeIn(lingerLeftMs);
+      // Timers may fire a little before Date.now() says the linger has passed: the next
+      // due time below covers it.
+      if (!(head.closed || lingerLeftMs <= 0 || this.#flushing > 0 || q.batches.length > 1))
         continue;
-      }
       const leader = this.#ctx.metadata.leader(q.topic, q.partition);
       if (leader === null) {
         this.#backoff(q, errorForCode(ErrorCode.LEADER_NOT_AVAILABLE.code, "", q));
@@ -423,6 +454,49 @@ export class Producer {
       ready.set(leader.address, [...(ready.get(leader.address) ?? []), q]);
     }
     for (const [address, queues] of ready) this.#sendTo(address, queues);
+    this.#armNextWake();
+  }
+
+  /**
+   * Fails the sends of every batch past its delivery deadline, in flight or not. A batch in
+   * flight stays queued until its request ends (ordering and the byte budget depend on it);
+   * only its sends settle now, as Kafka expires in-flight batches.
+   */
+  #expireSends(q: PartitionQueue, now: number): void {
+    for (const batch of q.batches) {
+      // Batches of a partition are in creation order: the first young one ends the scan.
+      if (now - batch.createdMs < this.#options.deliveryTimeoutMs) return;
+      if (batch.entries.every((e) => e.pending.settled)) continue;
+      const error = this.#expired(batch, q.inFlight);
+      for (const e of batch.entries) e.pending.fail(error);
+    }
+  }
+
+  /** The earliest time something is due: a linger or backoff ending, a delivery deadline. */
+  #nextDueMs(): number | null {
+    const now = Date.now();
+    let due = Number.POSITIVE_INFINITY;
+    for (const q of this.#accumulator.queues.values()) {
+      const live = q.batches.find((b) => b.entries.some((e) => !e.pending.settled));
+      if (live === undefined) continue;
+      due = Math.min(due, live.createdMs + this.#options.deliveryTimeoutMs);
+      if (q.inFlight) continue;
+      // A ready head that did not leave waits for an in-flight slot: a request's end wakes it.
+      const lingerEndMs = q.batches[0]!.createdMs + this.#options.lingerMs;
+      if (q.retryAtMs > now) due = Math.min(due, q.retryAtMs);
+      else if (lingerEndMs > now) due = Math.min(due, lingerEndMs);
+    }
+    return Number.isFinite(due) ? due : null;
+  }
+
+  #armNextWake(): void {
+    const due = this.#nextDueMs();
+    if (due === null) {
+      // Nothing pending: a leftover timer would only keep the process alive.
+      this.#disarm();
+      return;
+    }
+    this.#wakeAt(Math.max(due, Date.now() + 1));
   }
 
   /** Drops head batches whose sends all settled (aborted) and fails expired ones. */
@@ -443,8 +517,13 @@ export class Producer {
     }
   }
 
-  #expired(batch: ProducerBatch): TimeoutError {
-    const last = batch.lastError instanceof Error ? `: last error ${batch.lastError.message}` : "";
+  #expired(batch: ProducerBatch, inFlight = false): TimeoutError {
+    const last =
+      batch.lastError instanceof Error
+        ? `: last error ${batch.lastError.message}`
+        : inFlight
+          ? ": its request got no answer in time"
+          : "";
     return new TimeoutError(
       `records for ${batch.topic}-${batch.partition} were not delivered within deliveryTimeoutMs ${this.#options.deliveryTimeoutMs}${last}`,
       {
@@ -594,6 +673,10 @@ export class Producer {
       return;
     }
     const error = errorForCode(result.errorCode, result.errorMessage, q);
+    if (result.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code) {
+      void this.#confirmTopic(q, batches, error);
+      return;
+    }
     if (
       result.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER.code &&
       q.hops < IMMEDIATE_HOPS_MAX &&
@@ -606,6 +689,26 @@ export class Producer {
       return;
     }
     this.#onFailure(q, batches, error);
+  }
+
+  /**
+   * A leader said UNKNOWN_TOPIC_OR_PARTITION: refresh metadata once; if it agrees the topic
+   * or partition is gone, fail the batches with UnknownTopicError now, else (a leader that
+   * lags a create) retry after backoff. The partition stays in flight meanwhile, so nothing
+   * overtakes these batches.
+   */
+  async #confirmTopic(
+    q: PartitionQueue,
+    batches: ProducerBatch[],
+    error: StrandClientError,
+  ): Promise<void> {
+    try {
+      await refreshQuietly(this.#ctx, [q.topic], undefined);
+      const known = this.#ctx.metadata.topic(q.topic)?.partitions[q.partition] !== undefined;
+      this.#onFailure(q, batches, known ? error : unknownTopicError(q.topic, q.partition));
+    } finally {
+      this.#wake();
+    }
   }
 
   #complete(q: PartitionQueue, batches: ProducerBatch[], baseOffset: bigint): void {
@@ -646,7 +749,7 @@ export class Producer {
       "produce retry",
     );
     void refreshQuietly(this.#ctx, [q.topic], undefined);
-    this.#wakeIn(wait + 1);
+    this.#wakeAt(q.retryAtMs);
   }
 
   #failBatch(batch: ProducerBatch, error: unknown): void {

@@ -236,6 +236,34 @@ describe("consumer", () => {
     expect(consumer.position({ topic: "t", partition: 0 })).toBe(6n);
   });
 
+  it("ends docs/client.md's poll-until-caught-up loop on empty partitions", async () => {
+    const { cluster, strand } = await setup(1);
+    cluster.addTopic("orders", 2);
+    storeBatch(cluster, "orders", 1, ["x"]);
+    const consumer = strand.consumer({ autoOffsetReset: "earliest", maxWaitMs: 50 });
+    consumer.assign([
+      { topic: "orders", partition: 0 },
+      { topic: "orders", partition: 1 },
+    ]);
+    const ends = await strand.admin().fetchTopicOffsets("orders");
+    const end = (p: number) => ends.find((e) => e.partition === p)?.high ?? 0n;
+    const caughtUp = () =>
+      [0, 1].every((p) => (consumer.position({ topic: "orders", partition: p }) ?? -1n) >= end(p));
+    const started = Date.now();
+    const deadline = AbortSignal.timeout(10_000);
+    const seen: string[] = [];
+    while (!caughtUp() && !deadline.aborted) {
+      const batches = await consumer.poll({ signal: deadline }).catch((error: unknown) => {
+        if (error instanceof AbortedError) return [];
+        throw error;
+      });
+      for (const batch of batches)
+        for (const m of batch.messages) seen.push(`${batch.partition}:${m.value?.toString()}`);
+    }
+    expect(seen).toEqual(["1:x"]);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
   it("resets an out-of-range position per autoOffsetReset, or throws with none", async () => {
     const { cluster, strand } = await setup(1);
     cluster.addTopic("t", 1);

@@ -3,7 +3,8 @@
 // FetchService (Fetch, ListOffsets) and a minimal AdminService over one shared in-memory
 // state. Every broker knows the true leaders but answers Metadata from `view` (which tests
 // may leave stale), and refuses partitions it does not lead with NOT_LEADER_OR_FOLLOWER and
-// a leader hint, as the real broker does. `faults` inject per-partition errors.
+// a leader hint, as the real broker does. `faults` inject per-partition errors; `script`
+// answers each Produce call as a test decides (an error code, a delay, or no answer at all).
 import * as grpc from "@grpc/grpc-js";
 import { clientServerOptions, iterateBatches, strandGrpc } from "@strand/protocol";
 
@@ -33,6 +34,23 @@ export interface Fault {
   hang?: boolean;
 }
 
+/** What a scripted broker does with one partition of one Produce request. */
+export interface ScriptedAnswer {
+  /** The partition's error code; 0 (the default) appends the records. */
+  readonly code?: number;
+  /** Answer this much later (the whole response waits for its slowest partition). */
+  readonly delayMs?: number;
+  /** Never answer the request (a lost response: the client's deadline has to fire). */
+  readonly drop?: boolean;
+}
+
+/** Decides the answer to a Produce for `topic-partition` (null: behave normally). */
+export type ProduceScript = (call: {
+  readonly broker: number;
+  readonly topic: string;
+  readonly partition: number;
+}) => ScriptedAnswer | null;
+
 export class FakeCluster {
   readonly servers: grpc.Server[] = [];
   readonly ports: number[] = [];
@@ -45,13 +63,17 @@ export class FakeCluster {
   readonly faults = new Map<string, Fault>();
   /** Whether InitProducerId answers (else UNIMPLEMENTED, as brokers without idempotence). */
   producerIds = false;
+  /** Scripted Produce answers, consulted after the leader check and before `faults`. */
+  script: ProduceScript | null = null;
 
   static async start(count: number): Promise<FakeCluster> {
     const c = new FakeCluster();
     for (let id = 1; id <= count; id++) {
       const server = new grpc.Server(clientServerOptions());
       const v1 = strandGrpc().strand.v1;
-      server.addService(v1.MetadataService.service, { Metadata: c.#unary(() => c.metadata(id)) });
+      server.addService(v1.MetadataService.service, {
+        Metadata: c.#unary((req) => c.metadata(id, req)),
+      });
       server.addService(v1.ProduceService.service, {
         Produce: c.#unary((req) => c.produce(id, req)),
         ProduceStream: (call: grpc.ServerDuplexStream<unknown, unknown>) => call.end(),
@@ -94,6 +116,10 @@ export class FakeCluster {
       try {
         const out = fn(call.request);
         if (out === HANG) return;
+        if (out instanceof Delayed) {
+          setTimeout(() => cb(null, out.value), out.ms);
+          return;
+        }
         cb(null, out);
       } catch (error) {
         cb({ code: grpc.status.INTERNAL, details: String(error) }, null);
@@ -127,30 +153,43 @@ export class FakeCluster {
     };
   }
 
-  metadata(broker: number) {
+  /** Answers like the broker: requested topics it does not know come back with code 3. */
+  metadata(broker: number, req?: { topics?: string[]; allTopics?: boolean }) {
     this.metadataCalls.push(broker);
+    const unknown = (req?.allTopics === true ? [] : (req?.topics ?? []))
+      .filter((name) => !this.topics.has(name))
+      .map((name) => ({
+        name,
+        topicId: "",
+        errorCode: 3,
+        errorMessage: "unknown topic",
+        partitions: [],
+      }));
     return {
       brokers: this.ports.map((port, i) => ({ brokerId: i + 1, host: "127.0.0.1", port })),
       controllerId: 1,
       metadataOffset: String(this.metadataCalls.length),
-      topics: [...this.topics].map(([name, parts]) => ({
-        name,
-        topicId: `id-${name}`,
-        errorCode: 0,
-        errorMessage: "",
-        partitions: parts.map((p, i) => {
-          const v = this.view.get(`${name}-${i}`) ?? { leader: p.leader, epoch: p.epoch };
-          return {
-            partition: i,
-            errorCode: 0,
-            leaderId: v.leader,
-            leaderEpoch: v.epoch,
-            replicas: [v.leader],
-            isr: [v.leader],
-            offlineReplicas: [],
-          };
-        }),
-      })),
+      topics: [
+        ...[...this.topics].map(([name, parts]) => ({
+          name,
+          topicId: `id-${name}`,
+          errorCode: 0,
+          errorMessage: "",
+          partitions: parts.map((p, i) => {
+            const v = this.view.get(`${name}-${i}`) ?? { leader: p.leader, epoch: p.epoch };
+            return {
+              partition: i,
+              errorCode: 0,
+              leaderId: v.leader,
+              leaderEpoch: v.epoch,
+              replicas: [v.leader],
+              isr: [v.leader],
+              offlineReplicas: [],
+            };
+          }),
+        })),
+        ...unknown,
+      ],
     };
   }
 
@@ -164,6 +203,7 @@ export class FakeCluster {
   // biome-ignore lint/suspicious/noExplicitAny: untyped request
   produce(broker: number, req: any): unknown {
     const topics = [];
+    let delayMs = 0;
     for (const t of req.topics) {
       const partitions = [];
       for (const d of t.partitions) {
@@ -186,6 +226,17 @@ export class FakeCluster {
             errorCode: 6,
             errorMessage: "not leader",
             leaderHint: this.hint(part.leader, part.epoch),
+          });
+          continue;
+        }
+        const scripted = this.script?.({ broker, topic: t.topic, partition: d.partition }) ?? null;
+        if (scripted?.drop === true) return HANG;
+        delayMs = Math.max(delayMs, scripted?.delayMs ?? 0);
+        if (scripted?.code !== undefined && scripted.code !== 0) {
+          partitions.push({
+            ...base,
+            errorCode: scripted.code,
+            errorMessage: `scripted ${scripted.code}`,
           });
           continue;
         }
@@ -232,7 +283,7 @@ export class FakeCluster {
       }
       topics.push({ topic: t.topic, partitions });
     }
-    return { topics };
+    return delayMs > 0 ? new Delayed({ topics }, delayMs) : { topics };
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: untyped request
@@ -243,7 +294,20 @@ export class FakeCluster {
       const partitions = [];
       for (const f of t.partitions) {
         offsets.push(`${t.topic}-${f.partition}@${f.fetchOffset}`);
-        const part = this.topics.get(t.topic)![f.partition]!;
+        const part = this.topics.get(t.topic)?.[f.partition];
+        if (part === undefined) {
+          partitions.push({
+            partition: f.partition,
+            highWatermark: "-1",
+            lastStableOffset: "-1",
+            logStartOffset: "-1",
+            records: Buffer.alloc(0),
+            errorMessage: "unknown",
+            leaderHint: null,
+            errorCode: 3,
+          });
+          continue;
+        }
         const base = {
           partition: f.partition,
           highWatermark: String(part.next),
@@ -337,3 +401,13 @@ export class FakeCluster {
 }
 
 const HANG = Symbol("hang");
+
+/** An answer to send after `ms`. */
+class Delayed {
+  readonly value: unknown;
+  readonly ms: number;
+  constructor(value: unknown, ms: number) {
+    this.value = value;
+    this.ms = ms;
+  }
+}
