@@ -54,6 +54,12 @@ interface FolderRule {
   readonly stayWithin?: boolean;
   /** Package imports starting with these are forbidden. */
   readonly forbidModules?: readonly string[];
+  /**
+   * Generated proto types and the wire module's gRPC loaders may not be imported from
+   * "@strand/protocol" (they share the package root with the record codec, so the rule looks at
+   * the imported names, not only the module).
+   */
+  readonly forbidWireNames?: boolean;
 }
 
 /** The broker's folder rules (docs/architecture.md, "Broker layout" in docs/decisions.md). */
@@ -63,6 +69,7 @@ const brokerRules: readonly FolderRule[] = [
     from: ["core"],
     stayWithin: true,
     forbidModules: ["@grpc/", "@strand/protocol/gen/"],
+    forbidWireNames: true,
   },
   {
     name: "the leader wing does not import the follower wing",
@@ -79,6 +86,7 @@ const brokerRules: readonly FolderRule[] = [
     from: [""],
     except: ["services", "node"],
     forbidModules: ["@grpc/", "@strand/protocol/gen/"],
+    forbidWireNames: true,
   },
   {
     name: "the domain (core/, replica/, producer/) does not import the edge",
@@ -86,6 +94,42 @@ const brokerRules: readonly FolderRule[] = [
     forbidFolders: ["services", "node"],
   },
 ];
+
+/** Every name the generated proto files export, plus the wire module's gRPC loaders. */
+const wireNames: ReadonlySet<string> = (() => {
+  const genDir = join(packagesDir, "protocol", "src", "gen", "strand", "v1");
+  const names = new Set([
+    "strandGrpc",
+    "strandPackageDefinition",
+    "clientChannelOptions",
+    "clientServerOptions",
+    "internalChannelOptions",
+    "internalServerOptions",
+  ]);
+  for (const file of readdirSync(genDir)) {
+    const text = readFileSync(join(genDir, file), "utf8");
+    for (const m of text.matchAll(/export\s+(?:declare\s+)?(?:interface|type|const|enum)\s+(\w+)/g))
+      names.add(m[1] ?? "");
+  }
+  return names;
+})();
+
+/** Names imported from "@strand/protocol" in `text` that belong to the wire contract. */
+function wireImports(text: string): string[] {
+  const found = text.matchAll(
+    /import\s+(?:type\s+)?\{([^}]*)\}\s*from\s*["']@strand\/protocol["']/g,
+  );
+  return [...found]
+    .flatMap((m) => (m[1] ?? "").split(","))
+    .map(
+      (n) =>
+        n
+          .replace(/\btype\s+/, "")
+          .split(/\s+as\s+/)[0]
+          ?.trim() ?? "",
+    )
+    .filter((n) => wireNames.has(n));
+}
 
 /** Is `path` (relative, "/"-separated) inside `folder` ("" contains everything)? */
 function within(path: string, folder: string): boolean {
@@ -116,6 +160,9 @@ function folderViolations(srcRoot: string, rules: readonly FolderRule[]): string
           : (rule.forbidModules ?? []).some((m) => spec.startsWith(m));
         if (broken) violations.push(`${rel} imports ${spec} (${rule.name})`);
       }
+      if (rule.forbidWireNames !== true) continue;
+      for (const name of wireImports(readFileSync(file, "utf8")))
+        violations.push(`${rel} imports ${name} from @strand/protocol (${rule.name})`);
     }
   }
   return violations;
@@ -171,7 +218,7 @@ describe("broker folder layering", () => {
     expect(folderViolations(fixture, brokerRules).sort()).toEqual([
       `core/state.ts imports ../replica/partition.ts (${brokerRules[0]!.name})`,
       `replica/leader/append.ts imports ../follower/fetch.ts (${brokerRules[1]!.name})`,
-      `replica/wire.ts imports @strand/protocol/gen/strand/v1/ReplicaFetchRequest.ts (${brokerRules[3]!.name})`,
+      `replica/wire.ts imports ReplicaFetchRequest from @strand/protocol (${brokerRules[3]!.name})`,
     ]);
   });
 });

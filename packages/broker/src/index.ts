@@ -15,4 +15,3 @@ export {
 } from "./config/index.ts";
 export { NodeStartError } from "./node/format.ts";
 export { type BoundPorts, BrokerNode, type BrokerNodeOptions } from "./node/node.ts";
-export { type ClientStubs, clientProto, clientStubs } from "./services/index.ts";

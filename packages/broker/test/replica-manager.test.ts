@@ -23,8 +23,8 @@ import {
   partitionEpoch,
   topicId,
 } from "@strand/controller";
+import type { ReplicaFetchResponse__Output } from "@strand/protocol";
 import { BatchHeaderView, ErrorCode, encodeRecordBatch, iterateBatches } from "@strand/protocol";
-import type { ReplicaFetchResponse__Output } from "@strand/protocol/gen/strand/v1/ReplicaFetchResponse.ts";
 import { LogManager } from "@strand/storage";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ReplicaManagerConfig } from "../src/replica/options.ts";

@@ -5,8 +5,10 @@
 
 import { assert } from "@strand/base";
 import type { ControllerClient } from "@strand/controller";
-import type { AllocateProducerIdsResponse__Output } from "@strand/protocol/gen/strand/v1/AllocateProducerIdsResponse.ts";
-import type { ControllerError__Output } from "@strand/protocol/gen/strand/v1/ControllerError.ts";
+import type {
+  AllocateProducerIdsResponse__Output,
+  ControllerError__Output,
+} from "@strand/protocol";
 import type { ProducerIdBlockResult } from "../replica/types.ts";
 
 /** What is used of the node's ControllerRouter: a call on the active controller. */

@@ -10,8 +10,8 @@ import {
   partitionEpoch,
   topicId,
 } from "@strand/controller";
+import type { AlterPartitionResponse__Output } from "@strand/protocol";
 import { errorCodeInfo } from "@strand/protocol";
-import type { AlterPartitionResponse__Output } from "@strand/protocol/gen/strand/v1/AlterPartitionResponse.ts";
 import type { ControllerRouter } from "./controllers.ts";
 
 /** Sends `request` to the active controller and converts the answer back. */

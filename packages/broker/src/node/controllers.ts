@@ -5,20 +5,22 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import { ControllerClient } from "@strand/controller";
+import type {
+  AlterConfigsRequest,
+  AlterConfigsResponse__Output,
+  AlterPartitionRequest,
+  AlterPartitionResponse__Output,
+  BrokerHeartbeatRequest,
+  BrokerHeartbeatResponse__Output,
+  ControllerError__Output,
+  CreateTopicsRequest,
+  CreateTopicsResponse__Output,
+  DeleteTopicsRequest,
+  DeleteTopicsResponse__Output,
+  RegisterBrokerRequest,
+  RegisterBrokerResponse__Output,
+} from "@strand/protocol";
 import { ErrorCode } from "@strand/protocol";
-import type { AlterConfigsRequest } from "@strand/protocol/gen/strand/v1/AlterConfigsRequest.ts";
-import type { AlterConfigsResponse__Output } from "@strand/protocol/gen/strand/v1/AlterConfigsResponse.ts";
-import type { AlterPartitionRequest } from "@strand/protocol/gen/strand/v1/AlterPartitionRequest.ts";
-import type { AlterPartitionResponse__Output } from "@strand/protocol/gen/strand/v1/AlterPartitionResponse.ts";
-import type { BrokerHeartbeatRequest } from "@strand/protocol/gen/strand/v1/BrokerHeartbeatRequest.ts";
-import type { BrokerHeartbeatResponse__Output } from "@strand/protocol/gen/strand/v1/BrokerHeartbeatResponse.ts";
-import type { ControllerError__Output } from "@strand/protocol/gen/strand/v1/ControllerError.ts";
-import type { CreateTopicsRequest } from "@strand/protocol/gen/strand/v1/CreateTopicsRequest.ts";
-import type { CreateTopicsResponse__Output } from "@strand/protocol/gen/strand/v1/CreateTopicsResponse.ts";
-import type { DeleteTopicsRequest } from "@strand/protocol/gen/strand/v1/DeleteTopicsRequest.ts";
-import type { DeleteTopicsResponse__Output } from "@strand/protocol/gen/strand/v1/DeleteTopicsResponse.ts";
-import type { RegisterBrokerRequest } from "@strand/protocol/gen/strand/v1/RegisterBrokerRequest.ts";
-import type { RegisterBrokerResponse__Output } from "@strand/protocol/gen/strand/v1/RegisterBrokerResponse.ts";
 import type { ControllerWrites } from "../services/context.ts";
 
 /** Options of {@link ControllerRouter}. */

@@ -7,8 +7,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { assert } from "@strand/base";
+import type { BrokerHeartbeatResponse__Output } from "@strand/protocol";
 import { ErrorCode } from "@strand/protocol";
-import type { BrokerHeartbeatResponse__Output } from "@strand/protocol/gen/strand/v1/BrokerHeartbeatResponse.ts";
 import type { HostPort } from "../config/index.ts";
 import type { ServiceLogger } from "../services/context.ts";
 import type { ControllerRouter } from "./controllers.ts";

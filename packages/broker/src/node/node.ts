@@ -12,14 +12,19 @@
 import { mkdir } from "node:fs/promises";
 import * as grpc from "@grpc/grpc-js";
 import { ControllerNode, MetadataFollower, type MetadataImage } from "@strand/controller";
+import {
+  clientServerOptions,
+  healthServiceDefinition,
+  internalServerOptions,
+} from "@strand/protocol";
 import { directoryId, nodeId } from "@strand/raft";
 import { LogManager } from "@strand/storage";
 import { type AdminServer, startAdminServer } from "../admin/http.ts";
 import { type BrokerMetrics, createBrokerMetrics } from "../admin/metrics.ts";
 import type { HostPort, NodeConfig } from "../config/index.ts";
 import type { ServiceContext, ServiceLogger } from "../services/context.ts";
-import { CLIENT_CHANNEL_OPTIONS, type ClientStubs, clientStubs } from "../services/grpc.ts";
-import { HealthStatus, healthServiceDefinition } from "../services/health.ts";
+import { type ClientStubs, clientStubs } from "../services/grpc.ts";
+import { HealthStatus } from "../services/health.ts";
 import { addClientServices, CLIENT_SERVICE_NAMES } from "../services/index.ts";
 import { addReflection } from "../services/reflection.ts";
 import { createReplicationHandlers } from "../services/replication-service.ts";
@@ -118,7 +123,7 @@ export class BrokerNode {
         maxMessageBytes: c.messageMaxBytes,
       },
     });
-    this.#internal = new grpc.Server();
+    this.#internal = new grpc.Server(internalServerOptions());
     this.#internal.addService(healthServiceDefinition(), this.health.handlers());
     this.#internalPort = await bind(this.#internal, c.internalListener);
     if (isController) await this.#startController(options.newDirectory === true);
@@ -216,7 +221,7 @@ export class BrokerNode {
       heartbeatIntervalMs: c.brokerHeartbeatIntervalMs,
       logger: this.#child("lifecycle"),
     });
-    const clientServer = new grpc.Server(CLIENT_CHANNEL_OPTIONS);
+    const clientServer = new grpc.Server(clientServerOptions());
     addClientServices(clientServer, this.#serviceContext(replicas, follower));
     clientServer.addService(healthServiceDefinition(), this.health.handlers());
     addReflection(clientServer, CLIENT_SERVICE_NAMES);

@@ -7,26 +7,34 @@
  * (DescribeTopics, DescribeCluster, DescribeConfigs) come from the local image.
  */
 import { type ConfigResource, describeConfigs, type MetadataImage } from "@strand/controller";
-import { ErrorCode } from "@strand/protocol";
-import type { AdminConfigResource__Output } from "@strand/protocol/gen/strand/v1/AdminConfigResource.ts";
-import type { AdminNewTopic__Output } from "@strand/protocol/gen/strand/v1/AdminNewTopic.ts";
-import type { AdminServiceHandlers } from "@strand/protocol/gen/strand/v1/AdminService.ts";
-import type { AdminServiceAlterConfigsRequest__Output } from "@strand/protocol/gen/strand/v1/AdminServiceAlterConfigsRequest.ts";
-import type { AdminServiceAlterConfigsResponse } from "@strand/protocol/gen/strand/v1/AdminServiceAlterConfigsResponse.ts";
-import type { AdminServiceCreateTopicsRequest__Output } from "@strand/protocol/gen/strand/v1/AdminServiceCreateTopicsRequest.ts";
-import type { AdminServiceCreateTopicsResponse } from "@strand/protocol/gen/strand/v1/AdminServiceCreateTopicsResponse.ts";
-import type { AdminServiceDeleteTopicsRequest__Output } from "@strand/protocol/gen/strand/v1/AdminServiceDeleteTopicsRequest.ts";
-import type { AdminServiceDeleteTopicsResponse } from "@strand/protocol/gen/strand/v1/AdminServiceDeleteTopicsResponse.ts";
-import type { AdminServiceDescribeClusterResponse } from "@strand/protocol/gen/strand/v1/AdminServiceDescribeClusterResponse.ts";
-import type { AdminServiceDescribeConfigsRequest__Output } from "@strand/protocol/gen/strand/v1/AdminServiceDescribeConfigsRequest.ts";
-import type { AdminServiceDescribeConfigsResponse } from "@strand/protocol/gen/strand/v1/AdminServiceDescribeConfigsResponse.ts";
-import type { AdminTopicResult } from "@strand/protocol/gen/strand/v1/AdminTopicResult.ts";
-import type { ControllerError__Output } from "@strand/protocol/gen/strand/v1/ControllerError.ts";
-import type { CreatableTopic } from "@strand/protocol/gen/strand/v1/CreatableTopic.ts";
+import type {
+  AdminConfigResource__Output,
+  AdminNewTopic__Output,
+  AdminServiceAlterConfigsRequest__Output,
+  AdminServiceAlterConfigsResponse,
+  AdminServiceCreateTopicsRequest__Output,
+  AdminServiceCreateTopicsResponse,
+  AdminServiceDeleteTopicsRequest__Output,
+  AdminServiceDeleteTopicsResponse,
+  AdminServiceDescribeClusterResponse,
+  AdminServiceDescribeConfigsRequest__Output,
+  AdminServiceDescribeConfigsResponse,
+  AdminServiceHandlers,
+  AdminTopicResult,
+  ControllerError__Output,
+  CreatableTopic,
+} from "@strand/protocol";
+import {
+  ErrorCode,
+  InvalidArgumentError,
+  int32Field,
+  listField,
+  stringField,
+  WAIT_MS_MAX,
+} from "@strand/protocol";
 import type { ServiceContext, TopicDefaults } from "./context.ts";
 import { unaryHandler } from "./instrument.ts";
 import { clientAddress, topicMetadata } from "./metadata.ts";
-import { InvalidArgumentError, int32Field, listField, stringField, WAIT_MS_MAX } from "./wire.ts";
 
 const REPLICATION_FACTOR_MAX = 32;
 

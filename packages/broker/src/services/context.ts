@@ -5,12 +5,14 @@
  */
 import type { Logger } from "@strand/base";
 import type { MetadataImage } from "@strand/controller";
-import type { AlterConfigsRequest } from "@strand/protocol/gen/strand/v1/AlterConfigsRequest.ts";
-import type { AlterConfigsResponse__Output } from "@strand/protocol/gen/strand/v1/AlterConfigsResponse.ts";
-import type { CreateTopicsRequest } from "@strand/protocol/gen/strand/v1/CreateTopicsRequest.ts";
-import type { CreateTopicsResponse__Output } from "@strand/protocol/gen/strand/v1/CreateTopicsResponse.ts";
-import type { DeleteTopicsRequest } from "@strand/protocol/gen/strand/v1/DeleteTopicsRequest.ts";
-import type { DeleteTopicsResponse__Output } from "@strand/protocol/gen/strand/v1/DeleteTopicsResponse.ts";
+import type {
+  AlterConfigsRequest,
+  AlterConfigsResponse__Output,
+  CreateTopicsRequest,
+  CreateTopicsResponse__Output,
+  DeleteTopicsRequest,
+  DeleteTopicsResponse__Output,
+} from "@strand/protocol";
 import type { BrokerMetrics } from "../admin/metrics.ts";
 import type { ReplicaManagerApi } from "../replica/types.ts";
 import type { ClientStubs } from "./grpc.ts";

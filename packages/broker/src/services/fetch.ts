@@ -5,28 +5,31 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import { idle } from "@strand/base";
-import { scanBatches } from "@strand/protocol";
-import type { FetchPartitionResult as WireFetchResult } from "@strand/protocol/gen/strand/v1/FetchPartitionResult.ts";
 import type {
   FetchRequest,
   FetchRequest__Output,
-} from "@strand/protocol/gen/strand/v1/FetchRequest.ts";
-import type {
   FetchResponse,
   FetchResponse__Output,
-} from "@strand/protocol/gen/strand/v1/FetchResponse.ts";
-import type { FetchServiceHandlers } from "@strand/protocol/gen/strand/v1/FetchService.ts";
-import type { FetchTopic__Output } from "@strand/protocol/gen/strand/v1/FetchTopic.ts";
-import type {
+  FetchServiceHandlers,
+  FetchTopic__Output,
   ListOffsetsRequest,
   ListOffsetsRequest__Output,
-} from "@strand/protocol/gen/strand/v1/ListOffsetsRequest.ts";
-import type {
   ListOffsetsResponse,
   ListOffsetsResponse__Output,
-} from "@strand/protocol/gen/strand/v1/ListOffsetsResponse.ts";
-import type { SubscribeRequest__Output } from "@strand/protocol/gen/strand/v1/SubscribeRequest.ts";
-import type { SubscribeResponse } from "@strand/protocol/gen/strand/v1/SubscribeResponse.ts";
+  SubscribeRequest__Output,
+  SubscribeResponse,
+  FetchPartitionResult as WireFetchResult,
+} from "@strand/protocol";
+import {
+  InvalidArgumentError,
+  int32Field,
+  int64Field,
+  listField,
+  noDuplicates,
+  scanBatches,
+  topicField,
+  WAIT_MS_MAX,
+} from "@strand/protocol";
 import type {
   FetchOptions,
   FetchPartition,
@@ -39,20 +42,7 @@ import type { ServiceContext } from "./context.ts";
 import { countStream, statusLabel, unaryHandler } from "./instrument.ts";
 import { alignByKey, groupByTopic } from "./requests.ts";
 import { isForwarded, routeRequest, unaryCall } from "./routing.ts";
-import {
-  codeName,
-  hintFromWire,
-  hintToWire,
-  InvalidArgumentError,
-  int32Field,
-  int64Field,
-  listField,
-  noDuplicates,
-  topicField,
-  toStatus,
-  UnavailableError,
-  WAIT_MS_MAX,
-} from "./wire.ts";
+import { codeName, hintFromWire, hintToWire, toStatus, UnavailableError } from "./wire.ts";
 
 /** Response size cap when the request sets none (Kafka's fetch.max.bytes). */
 export const DEFAULT_FETCH_MAX_BYTES = 52_428_800;

@@ -1,53 +1,13 @@
 /**
  * The standard gRPC health service (`grpc.health.v1.Health`, Check and Watch) on both gRPC
- * listeners, defined inline from the standard health.proto (as a protobufjs JSON namespace
- * loaded with @grpc/proto-loader), so load balancers and `grpc_health_probe` work unchanged.
+ * listeners (its definition is the wire module's, `@strand/protocol`), so load balancers and
+ * `grpc_health_probe` work unchanged.
  * Service "" is the whole node; the client services answer by their full names.
  */
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
+import { healthServiceDefinition, type ServingStatus } from "@strand/protocol";
 
-/** grpc.health.v1.HealthCheckResponse.ServingStatus. */
-export type ServingStatus = "UNKNOWN" | "SERVING" | "NOT_SERVING" | "SERVICE_UNKNOWN";
-
-const HEALTH_JSON = {
-  nested: {
-    grpc: {
-      nested: {
-        health: {
-          nested: {
-            v1: {
-              nested: {
-                HealthCheckRequest: { fields: { service: { type: "string", id: 1 } } },
-                HealthCheckResponse: {
-                  fields: { status: { type: "ServingStatus", id: 1 } },
-                  nested: {
-                    ServingStatus: {
-                      values: { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 },
-                    },
-                  },
-                },
-                Health: {
-                  methods: {
-                    Check: {
-                      requestType: "HealthCheckRequest",
-                      responseType: "HealthCheckResponse",
-                    },
-                    Watch: {
-                      requestType: "HealthCheckRequest",
-                      responseType: "HealthCheckResponse",
-                      responseStream: true,
-                    },
-                  },
-                },
-              },
-            },
-          },
-        },
-      },
-    },
-  },
-};
+export type { ServingStatus } from "@strand/protocol";
 
 /** Most Watch streams open at once on one listener. */
 export const HEALTH_WATCHERS_MAX = 1_000;
@@ -57,23 +17,6 @@ interface HealthRequest {
 }
 interface HealthResponse {
   readonly status: ServingStatus;
-}
-
-let definition: grpc.ServiceDefinition | null = null;
-
-/** The grpc.health.v1.Health service definition. */
-export function healthServiceDefinition(): grpc.ServiceDefinition {
-  if (definition === null) {
-    const def = protoLoader.fromJSON(
-      HEALTH_JSON as unknown as Parameters<typeof protoLoader.fromJSON>[0],
-      { enums: String, defaults: true },
-    );
-    const pkg = grpc.loadPackageDefinition(def) as unknown as {
-      grpc: { health: { v1: { Health: { service: grpc.ServiceDefinition } } } };
-    };
-    definition = pkg.grpc.health.v1.Health.service;
-  }
-  return definition;
 }
 
 /** A health client constructor (tests, probes). */

@@ -1,27 +1,14 @@
 /** The client API services and their edge helpers. */
 import type * as grpc from "@grpc/grpc-js";
+import { strandGrpc } from "@strand/protocol";
 import { adminServiceHandlers } from "./admin.ts";
 import type { ServiceContext } from "./context.ts";
 import { fetchServiceHandlers } from "./fetch.ts";
-import { clientProto } from "./grpc.ts";
 import { metadataServiceHandlers } from "./metadata.ts";
 import { produceServiceHandlers } from "./produce.ts";
 
 export type { ControllerWrites, ServiceContext, ServiceLogger, TopicDefaults } from "./context.ts";
-export {
-  type ClientStubs,
-  clientProto,
-  clientStubs,
-  FORWARDED_HEADER,
-  RETRY_AFTER_HEADER,
-} from "./grpc.ts";
-export {
-  HealthStatus,
-  healthClient,
-  healthServiceDefinition,
-  type ServingStatus,
-} from "./health.ts";
-export { InvalidArgumentError, REQUEST_ITEMS_MAX, UnavailableError } from "./wire.ts";
+export { HealthStatus, healthClient, type ServingStatus } from "./health.ts";
 
 /** Full names of the client services (for the health service). */
 export const CLIENT_SERVICE_NAMES: readonly string[] = [
@@ -33,7 +20,7 @@ export const CLIENT_SERVICE_NAMES: readonly string[] = [
 
 /** Registers ProduceService, FetchService, MetadataService and AdminService on `server`. */
 export function addClientServices(server: grpc.Server, ctx: ServiceContext): void {
-  const v1 = clientProto().strand.v1;
+  const v1 = strandGrpc().strand.v1;
   server.addService(v1.ProduceService.service, produceServiceHandlers(ctx));
   server.addService(v1.FetchService.service, fetchServiceHandlers(ctx));
   server.addService(v1.MetadataService.service, metadataServiceHandlers(ctx));

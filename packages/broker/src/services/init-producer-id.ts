@@ -5,8 +5,7 @@
  * controller is an error code in the response.
  */
 import type * as grpc from "@grpc/grpc-js";
-import type { InitProducerIdRequest__Output } from "@strand/protocol/gen/strand/v1/InitProducerIdRequest.ts";
-import type { InitProducerIdResponse } from "@strand/protocol/gen/strand/v1/InitProducerIdResponse.ts";
+import type { InitProducerIdRequest__Output, InitProducerIdResponse } from "@strand/protocol";
 import { ProducerIdsUnavailableError } from "../producer/producer-id-manager.ts";
 import type { ServiceContext } from "./context.ts";
 import { unaryHandler } from "./instrument.ts";

@@ -4,15 +4,16 @@
  * controller, and topics with leader, leader epoch, replicas, ISR and offline replicas.
  */
 import type { MetadataImage, TopicImage } from "@strand/controller";
-import { ErrorCode } from "@strand/protocol";
-import type { MetadataRequest__Output } from "@strand/protocol/gen/strand/v1/MetadataRequest.ts";
-import type { MetadataResponse } from "@strand/protocol/gen/strand/v1/MetadataResponse.ts";
-import type { MetadataServiceHandlers } from "@strand/protocol/gen/strand/v1/MetadataService.ts";
-import type { PartitionMetadata } from "@strand/protocol/gen/strand/v1/PartitionMetadata.ts";
-import type { TopicMetadata } from "@strand/protocol/gen/strand/v1/TopicMetadata.ts";
+import type {
+  MetadataRequest__Output,
+  MetadataResponse,
+  MetadataServiceHandlers,
+  PartitionMetadata,
+  TopicMetadata,
+} from "@strand/protocol";
+import { ErrorCode, listField, stringField } from "@strand/protocol";
 import type { ServiceContext } from "./context.ts";
 import { unaryHandler } from "./instrument.ts";
-import { listField, stringField } from "./wire.ts";
 
 /** One broker's client address from the image, or null when it has no client listener. */
 export function clientAddress(

@@ -5,19 +5,26 @@
  * garbage never reaches a log. Partitions led elsewhere are forwarded one hop (routing.ts).
  */
 import type * as grpc from "@grpc/grpc-js";
-import { ErrorCode, scanBatches } from "@strand/protocol";
-import type { ProducePartitionResult as WireResult } from "@strand/protocol/gen/strand/v1/ProducePartitionResult.ts";
 import type {
   ProduceRequest,
   ProduceRequest__Output,
-} from "@strand/protocol/gen/strand/v1/ProduceRequest.ts";
-import type {
   ProduceResponse,
   ProduceResponse__Output,
-} from "@strand/protocol/gen/strand/v1/ProduceResponse.ts";
-import type { ProduceServiceHandlers } from "@strand/protocol/gen/strand/v1/ProduceService.ts";
-import type { ProduceStreamRequest__Output } from "@strand/protocol/gen/strand/v1/ProduceStreamRequest.ts";
-import type { ProduceStreamResponse } from "@strand/protocol/gen/strand/v1/ProduceStreamResponse.ts";
+  ProduceServiceHandlers,
+  ProduceStreamRequest__Output,
+  ProduceStreamResponse,
+  ProducePartitionResult as WireResult,
+} from "@strand/protocol";
+import {
+  ErrorCode,
+  InvalidArgumentError,
+  int32Field,
+  listField,
+  noDuplicates,
+  scanBatches,
+  topicField,
+  WAIT_MS_MAX,
+} from "@strand/protocol";
 import type {
   AcksMode,
   PartitionError,
@@ -34,15 +41,9 @@ import {
   codeName,
   hintFromWire,
   hintToWire,
-  InvalidArgumentError,
-  int32Field,
-  listField,
-  noDuplicates,
   partitionError,
-  topicField,
   toStatus,
   UnavailableError,
-  WAIT_MS_MAX,
 } from "./wire.ts";
 
 /** Produce requests in flight on one ProduceStream at most. */

@@ -4,8 +4,7 @@
  * converted to and from the domain types at this edge.
  */
 import type * as grpc from "@grpc/grpc-js";
-import type { ReplicaFetchRequest } from "@strand/protocol/gen/strand/v1/ReplicaFetchRequest.ts";
-import type { ReplicaFetchResponse__Output } from "@strand/protocol/gen/strand/v1/ReplicaFetchResponse.ts";
+import type { ReplicaFetchRequest, ReplicaFetchResponse__Output } from "@strand/protocol";
 import type {
   ReplicaFetchStream,
   ReplicaFetchStreamListener,

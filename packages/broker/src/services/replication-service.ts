@@ -6,8 +6,7 @@
  * leader wing answers in domain types.
  */
 import type * as grpc from "@grpc/grpc-js";
-import type { ReplicaFetchRequest__Output } from "@strand/protocol/gen/strand/v1/ReplicaFetchRequest.ts";
-import type { ReplicaFetchResponse } from "@strand/protocol/gen/strand/v1/ReplicaFetchResponse.ts";
+import type { ReplicaFetchRequest__Output, ReplicaFetchResponse } from "@strand/protocol";
 import type { ReplicaFetchLeader } from "../replica/replica-fetch.ts";
 import { answerToWire, queryFromWire } from "./replication-wire.ts";
 

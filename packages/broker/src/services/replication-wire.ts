@@ -1,41 +1,27 @@
 /**
- * The generated `strand.v1.ReplicationService` loaded for @grpc/grpc-js from the generated
- * descriptor (no .proto files at run time), and the conversions between its messages and the
+ * The internal `strand.v1.ReplicationService` (from the wire module's one package definition)
+ * and the conversions between its messages and the
  * domain types of replica/replica-fetch.ts (int64s travel as decimal strings).
  */
 import * as grpc from "@grpc/grpc-js";
-import { strandPackageDefinition } from "@strand/protocol";
-import type { ProtoGrpcType } from "@strand/protocol/gen/replication.ts";
-import type { ReplicaFetchPartitionResult__Output } from "@strand/protocol/gen/strand/v1/ReplicaFetchPartitionResult.ts";
 import type {
+  ReplicaFetchPartitionResult__Output,
   ReplicaFetchRequest,
   ReplicaFetchRequest__Output,
-} from "@strand/protocol/gen/strand/v1/ReplicaFetchRequest.ts";
-import type {
   ReplicaFetchResponse,
   ReplicaFetchResponse__Output,
-} from "@strand/protocol/gen/strand/v1/ReplicaFetchResponse.ts";
-import type { ReplicationServiceClient } from "@strand/protocol/gen/strand/v1/ReplicationService.ts";
+  ReplicationServiceClient,
+} from "@strand/protocol";
+import { internalChannelOptions, strandGrpc } from "@strand/protocol";
 import type {
   ReplicaFetchAnswer,
   ReplicaFetchPartitionAnswer,
   ReplicaFetchQuery,
 } from "../replica/replica-fetch.ts";
 
-let cached: ProtoGrpcType | null = null;
-
-/** The loaded strand.v1 package with ReplicationService (cached). */
-export function replicationProto(): ProtoGrpcType {
-  if (cached === null) {
-    const def = strandPackageDefinition();
-    cached = grpc.loadPackageDefinition(def) as unknown as ProtoGrpcType;
-  }
-  return cached;
-}
-
 /** The ReplicationService definition to register on the internal `grpc.Server`. */
 export function replicationServiceDefinition(): grpc.ServiceDefinition {
-  return replicationProto().strand.v1.ReplicationService.service;
+  return strandGrpc().strand.v1.ReplicationService.service;
 }
 
 /** A ReplicationService client for `address` (host:port). */
@@ -44,9 +30,11 @@ export function replicationClient(
   receiveBytesMax: number,
   credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
 ): ReplicationServiceClient {
-  return new (replicationProto().strand.v1.ReplicationService)(address, credentials, {
-    "grpc.max_receive_message_length": receiveBytesMax,
-  });
+  return new (strandGrpc().strand.v1.ReplicationService)(
+    address,
+    credentials,
+    internalChannelOptions(receiveBytesMax),
+  );
 }
 
 /** An int64 from the wire (proto-loader gives a decimal string), or null when malformed. */
