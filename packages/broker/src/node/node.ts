@@ -117,6 +117,7 @@ export class BrokerNode {
         retentionBytes: c.logRetentionBytes,
         maxMessageBytes: c.messageMaxBytes,
       },
+      retentionCheckIntervalMs: c.logRetentionCheckIntervalMs,
     });
     this.#internal = new grpc.Server();
     this.#internal.addService(healthServiceDefinition(), this.health.handlers());

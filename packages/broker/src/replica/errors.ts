@@ -4,7 +4,7 @@
  * MESSAGE_TOO_LARGE, LogStorageError -> KAFKA_STORAGE_ERROR, ...); anything else is a bug
  * and answers UNKNOWN (and is logged by the caller). Bad client bytes never throw out.
  */
-import { type BrokerId, configResourceKey, type MetadataImage } from "@strand/controller";
+import type { BrokerId, MetadataImage } from "@strand/controller";
 import { AssertionFailure, ErrorCode, type ErrorCodeInfo, StrandError } from "@strand/protocol";
 import { CLIENT_LISTENER } from "./options.ts";
 import type { LeaderHint, PartitionError } from "./types.ts";
@@ -85,16 +85,4 @@ export function notLeaderError(
     `broker ${brokerId} does not lead ${topic}-${partition}, which ${who}`,
     hint,
   );
-}
-
-/** A topic's setting from the image's dynamic configs, as an integer, or undefined. */
-export function topicIntConfig(
-  image: MetadataImage,
-  topic: string,
-  key: string,
-): number | undefined {
-  const value = image.configs.get(configResourceKey({ type: "topic", name: topic }))?.get(key);
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  return Number.isSafeInteger(n) ? n : undefined;
 }
