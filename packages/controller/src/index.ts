@@ -37,3 +37,4 @@ export {
   type TopicId,
   topicId,
 } from "./types.ts";
+export { configError } from "./validation.ts";

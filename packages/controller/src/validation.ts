@@ -3,6 +3,7 @@
  * module) and dynamic configs (a table of known keys with their value checks). Returns error
  * messages; never throws.
  */
+import { BATCH_HEADER_BYTES } from "@strand/protocol";
 import type { ConfigResourceType } from "./records.ts";
 
 // The topic-name rule is the wire contract's (one rule for broker, controller and storage).
@@ -26,66 +27,115 @@ export interface ConfigDef {
   readonly check: (value: string) => string | null;
 }
 
-function longAtLeast(min: number): (v: string) => string | null {
+/** Largest value of a signed 64-bit integer: Kafka's "never" for time and size settings. */
+const LONG_MAX = 2n ** 63n - 1n;
+/** Largest signed 32-bit integer: byte sizes stored as file positions or int32 fields. */
+const INT_MAX = 2n ** 31n - 1n;
+
+/**
+ * An integer in [min, max]. The ranges match storage's `resolveLogConfig`, so a value refused
+ * by a broker's log is refused here, at request time, instead (the broker maps values above
+ * 2^53 to "never"; a broker test checks the two agree).
+ */
+function integerBetween(min: bigint, max: bigint): (v: string) => string | null {
   return (v) =>
-    /^-?\d+$/.test(v) && BigInt(v) >= BigInt(min) && BigInt(v) < 2n ** 63n
+    /^-?\d+$/.test(v) && BigInt(v) >= min && BigInt(v) <= max
       ? null
-      : `must be an integer >= ${min}`;
+      : `must be an integer between ${min} and ${max}`;
+}
+
+function onlyValue(value: string, why: string): (v: string) => string | null {
+  return (v) => (v === value ? null : `only ${value} is supported: ${why}`);
 }
 
 function oneOf(...values: string[]): (v: string) => string | null {
   return (v) => (values.includes(v) ? null : `must be one of ${values.join(", ")}`);
 }
 
-/** The topic-level configuration keys (also settable as cluster-wide defaults). */
+const SMALLEST_BATCH = BigInt(BATCH_HEADER_BYTES);
+
+/**
+ * The topic-level configuration keys (also settable as cluster-wide defaults). Only keys that
+ * take effect are here (docs/configuration.md, "Topic settings"): the log settings reach every
+ * replica's log at creation and when altered; min.insync.replicas the leader; unclean leader
+ * election the controller. Anything else is refused as unknown.
+ */
 export const TOPIC_CONFIGS: ReadonlyMap<string, ConfigDef> = new Map<string, ConfigDef>([
   [
     "cleanup.policy",
-    { doc: "delete or compact old segments", defaultValue: "delete", check: cleanupPolicy },
+    {
+      doc: "delete old segments (compact is not supported)",
+      defaultValue: "delete",
+      check: onlyValue("delete", "compact is not supported until log compaction exists"),
+    },
   ],
   [
     "compression.type",
     {
       doc: "compression the broker keeps (producer: as sent)",
       defaultValue: "producer",
-      check: oneOf("producer", "none", "gzip", "snappy", "lz4", "zstd"),
+      check: onlyValue("producer", "the broker stores batches as the producer compressed them"),
     },
   ],
   [
     "retention.ms",
-    { doc: "time to keep data, -1 forever", defaultValue: "604800000", check: longAtLeast(-1) },
+    {
+      doc: "time to keep data, -1 forever",
+      defaultValue: "604800000",
+      check: integerBetween(-1n, LONG_MAX),
+    },
   ],
   [
     "retention.bytes",
     {
       doc: "bytes to keep per partition, -1 unbounded",
       defaultValue: "-1",
-      check: longAtLeast(-1),
+      check: integerBetween(-1n, LONG_MAX),
     },
   ],
   [
     "segment.bytes",
-    { doc: "segment size before a roll", defaultValue: "1073741824", check: longAtLeast(1024) },
+    {
+      doc: "segment size before a roll",
+      defaultValue: "1073741824",
+      check: integerBetween(SMALLEST_BATCH, INT_MAX),
+    },
   ],
   [
     "segment.ms",
-    { doc: "segment age before a roll", defaultValue: "604800000", check: longAtLeast(1) },
+    {
+      doc: "segment age before a roll",
+      defaultValue: "604800000",
+      check: integerBetween(1n, LONG_MAX),
+    },
   ],
   [
     "max.message.bytes",
-    { doc: "largest batch accepted", defaultValue: "1048588", check: longAtLeast(0) },
+    {
+      doc: "largest batch accepted",
+      defaultValue: "1048588",
+      check: integerBetween(SMALLEST_BATCH, INT_MAX),
+    },
   ],
   [
     "min.insync.replicas",
-    { doc: "ISR size acks=all needs", defaultValue: "1", check: longAtLeast(1) },
+    { doc: "ISR size acks=all needs", defaultValue: "1", check: integerBetween(1n, INT_MAX) },
   ],
   [
     "flush.messages",
-    { doc: "fsync every N messages", defaultValue: "9223372036854775807", check: longAtLeast(1) },
+    {
+      doc: "fsync every N messages",
+      defaultValue: "9223372036854775807",
+      check: integerBetween(1n, LONG_MAX),
+    },
   ],
   [
     "flush.ms",
-    { doc: "fsync every N ms", defaultValue: "9223372036854775807", check: longAtLeast(0) },
+    {
+      doc: "fsync every N ms",
+      defaultValue: "9223372036854775807",
+      check: integerBetween(0n, LONG_MAX),
+    },
   ],
   [
     "unclean.leader.election.enable",
@@ -97,12 +147,6 @@ export const TOPIC_CONFIGS: ReadonlyMap<string, ConfigDef> = new Map<string, Con
   ],
 ]);
 
-function cleanupPolicy(v: string): string | null {
-  const parts = v.split(",").map((s) => s.trim());
-  const ok = parts.length > 0 && parts.every((p) => p === "delete" || p === "compact");
-  return ok ? null : "must be delete, compact or delete,compact";
-}
-
 /** Config key of unclean leader election (topic, then cluster default, then false). */
 export const UNCLEAN_LEADER_ELECTION = "unclean.leader.election.enable";
 
@@ -112,8 +156,9 @@ export function configError(
   key: string,
   value: string | null,
 ): string | null {
-  // Brokers and the cluster take the topic keys as defaults; broker-only keys come later.
-  void type;
+  // The cluster takes the topic keys as defaults; brokers apply no per-broker config yet.
+  if (type === "broker")
+    return `"${key}" cannot be set per broker; set it on the topic or the cluster`;
   const def = TOPIC_CONFIGS.get(key);
   if (def === undefined) return `unknown config key "${key}"`;
   if (value === null) return null;

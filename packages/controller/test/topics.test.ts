@@ -164,3 +164,57 @@ describe("alterConfigs", () => {
     expect(configs()).toContainEqual({ key: "min.insync.replicas", value: "1", source: "default" });
   });
 });
+
+describe("topic settings Strand does not apply are refused, naming the key", () => {
+  const create = (configs: Record<string, string>) => cluster().createTopic("t", 1, 1, configs);
+  it.each([
+    [{ "cleanup.policy": "compact" }, "cleanup.policy", "compaction exists"],
+    [{ "cleanup.policy": "delete,compact" }, "cleanup.policy", "compaction exists"],
+    [{ "compression.type": "gzip" }, "compression.type", "as the producer compressed"],
+    [{ "message.timestamp.type": "LogAppendTime" }, "message.timestamp.type", "unknown"],
+    [{ "segment.bytes": "60" }, "segment.bytes", "between 61 and 2147483647"],
+    [{ "segment.bytes": "2147483648" }, "segment.bytes", "between 61"],
+    [{ "max.message.bytes": "10" }, "max.message.bytes", "between 61"],
+    [{ "segment.ms": "0" }, "segment.ms", "between 1"],
+    [{ "retention.ms": "-2" }, "retention.ms", "between -1"],
+    [{ "retention.bytes": "9223372036854775808" }, "retention.bytes", "between -1"],
+    [{ "flush.messages": "0" }, "flush.messages", "between 1"],
+    [{ "flush.ms": "-1" }, "flush.ms", "between 0"],
+  ])("%j", (configs, key, why) => {
+    const { response } = create(configs);
+    expect(response.errorCode.name).toBe("INVALID_CONFIG");
+    expect(response.errorMessage).toContain(key);
+    expect(response.errorMessage).toContain(why);
+  });
+
+  it("accepts every applied setting at its bounds", () => {
+    const { response } = create({
+      "cleanup.policy": "delete",
+      "compression.type": "producer",
+      "segment.bytes": "61",
+      "segment.ms": "9223372036854775807",
+      "retention.ms": "-1",
+      "retention.bytes": "-1",
+      "flush.messages": "1",
+      "flush.ms": "0",
+      "max.message.bytes": "2147483647",
+      "min.insync.replicas": "1",
+      "unclean.leader.election.enable": "true",
+    });
+    expect(response.errorCode.name).toBe("NONE");
+  });
+
+  it("refuses every key on a broker resource: nothing is applied per broker", () => {
+    const c = cluster();
+    const { response } = c.run(
+      {
+        type: "alterConfigs",
+        resource: { type: "broker", name: "1" },
+        changes: [{ key: "segment.bytes", value: "1024" }],
+      },
+      0,
+    );
+    expect(response.errorCode.name).toBe("INVALID_CONFIG");
+    expect(response.errorMessage).toContain("segment.bytes");
+  });
+});

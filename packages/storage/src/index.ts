@@ -4,7 +4,13 @@
  * Exports only what other packages use; storage's own tests import modules by path.
  * @packageDocumentation
  */
-export { LogOffsetOutOfRangeError } from "./errors.ts";
+export {
+  DEFAULT_LOG_CONFIG,
+  type LogConfig,
+  NEVER,
+  resolveLogConfig,
+} from "./config.ts";
+export { InvalidLogConfigError, LogOffsetOutOfRangeError } from "./errors.ts";
 export {
   type EpochEndOffset,
   type EpochEntry,

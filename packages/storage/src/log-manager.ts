@@ -16,7 +16,7 @@ import path from "node:path";
 import { assert, fsyncDir, isErrno, type Logger, noopLogger, writeAt } from "@strand/base";
 import { isTopicName } from "@strand/protocol";
 import { type Clock, systemClock } from "./clock.ts";
-import type { LogConfig } from "./config.ts";
+import { type LogConfig, resolveLogConfig } from "./config.ts";
 import { LogStorageError } from "./errors.ts";
 import { Log } from "./log.ts";
 
@@ -219,6 +219,17 @@ export class LogManager {
     } finally {
       this.creating.delete(name);
     }
+  }
+
+  /**
+   * Sets a log's config at run time to the manager's defaults with `overrides` on top (the same
+   * merge as at open), so a setting removed from `overrides` returns to its default. Throws
+   * InvalidLogConfigError naming a bad setting, leaving the log as it was. See
+   * {@link Log.updateConfig} for when each setting takes effect.
+   */
+  reconfigureLog(log: Log, overrides: Partial<LogConfig>): Promise<LogConfig> {
+    this.checkOpen();
+    return log.updateConfig(resolveLogConfig({ ...this.options.defaultConfig, ...overrides }));
   }
 
   /**

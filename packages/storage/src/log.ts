@@ -140,8 +140,7 @@ export interface TimestampOffset {
 export class Log {
   /** The partition folder. */
   readonly dir: string;
-  /** The resolved configuration. */
-  readonly config: LogConfig;
+  private configValue: LogConfig;
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly mutex = new Mutex();
@@ -159,7 +158,7 @@ export class Log {
 
   private constructor(dir: string, config: LogConfig, options: LogOptions, loaded: LoadedLog) {
     this.dir = dir;
-    this.config = config;
+    this.configValue = config;
     this.logger = options.logger ?? noopLogger;
     this.clock = options.clock ?? systemClock;
     this.lastFlushMs = this.clock();
@@ -192,6 +191,31 @@ export class Log {
     } catch (error) {
       throw toStorageError(`opening log ${dir}`, error);
     }
+  }
+
+  /** The resolved configuration in force (replaced by {@link Log.updateConfig}). */
+  get config(): LogConfig {
+    return this.configValue;
+  }
+
+  /**
+   * Replaces settings at run time (a topic's config was altered): `overrides` are merged over
+   * the current config and checked by {@link resolveLogConfig}; a bad value throws
+   * InvalidLogConfigError and changes nothing. Taken under the log's lock, so an append in
+   * progress finishes under the old values; after it, segment.bytes and segment.ms drive the
+   * next roll decision, flush.* the next flush decision, retention.* the next retention pass
+   * and max.message.bytes the next append. Nothing already written is rewritten.
+   */
+  updateConfig(overrides: Partial<LogConfig>): Promise<LogConfig> {
+    return this.mutex.run(async () => {
+      this.checkUsable();
+      const next = resolveLogConfig({ ...this.configValue, ...overrides });
+      if (!sameConfig(next, this.configValue)) {
+        this.logger.info({ dir: this.dir, config: next }, "log config updated");
+        this.configValue = next;
+      }
+      return next;
+    });
   }
 
   /** First offset still in the log. */
@@ -735,6 +759,10 @@ export class Log {
     this.segments = [];
     await releaseSegments(segments);
   }
+}
+
+function sameConfig(a: LogConfig, b: LogConfig): boolean {
+  return (Object.keys(a) as Array<keyof LogConfig>).every((k) => a[k] === b[k]);
 }
 
 function bigintMax(a: bigint, b: bigint): bigint {

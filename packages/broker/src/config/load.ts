@@ -60,6 +60,7 @@ export interface NodeConfig {
   readonly logSegmentBytes: number;
   readonly logRetentionMs: number;
   readonly logRetentionBytes: number;
+  readonly logRetentionCheckIntervalMs: number;
   readonly shutdownTimeoutMs: number;
   readonly logLevel: LogLevel;
   /** Where each setting's value came from, by dotted key. */

@@ -215,6 +215,14 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     description: "Default retention.bytes of topics (-1 = no limit).",
   }),
   setting({
+    key: "log.retention.check.interval.ms",
+    kind: "integer",
+    defaultText: "300000",
+    min: 1,
+    max: MS_MAX,
+    description: "How often retention (retention.ms, retention.bytes) runs over every log.",
+  }),
+  setting({
     key: "shutdown.timeout.ms",
     kind: "integer",
     defaultText: "30000",

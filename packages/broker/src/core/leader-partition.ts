@@ -134,7 +134,7 @@ export class LeaderPartitionState {
   readonly leaderEpochStartOffset: bigint;
   readonly #replicas: readonly BrokerId[];
   readonly #endOffsetForEpoch: EndOffsetForEpoch;
-  readonly #config: ReplicationConfig;
+  #config: ReplicationConfig;
   readonly #isEligible: (replicaId: BrokerId) => boolean;
   readonly #followers = new Map<BrokerId, ReplicaState>();
   #isr: readonly BrokerId[];
@@ -350,6 +350,16 @@ export class LeaderPartitionState {
     this.#pending = null;
     this.#awaitingMetadata = false;
     this.#checkInvariants();
+    return this.#maybeIncrementHighWatermark();
+  }
+
+  /**
+   * min.insync.replicas changed at run time (the topic's or the cluster's config was altered).
+   * A lower value may unfreeze the HW at once; returns whether it advanced.
+   */
+  setMinInsyncReplicas(minInsyncReplicas: number): boolean {
+    assert(minInsyncReplicas >= 1, "min.insync.replicas must be at least 1");
+    this.#config = { ...this.#config, minInsyncReplicas };
     return this.#maybeIncrementHighWatermark();
   }
 

@@ -122,6 +122,7 @@ export class BrokerNode {
         retentionBytes: c.logRetentionBytes,
         maxMessageBytes: c.messageMaxBytes,
       },
+      retentionCheckIntervalMs: c.logRetentionCheckIntervalMs,
     });
     this.#internal = new grpc.Server(internalServerOptions());
     this.#internal.addService(healthServiceDefinition(), this.health.handlers());

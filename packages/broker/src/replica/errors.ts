@@ -6,7 +6,7 @@
  */
 
 import { AssertionFailure } from "@strand/base";
-import { type BrokerId, configResourceKey, type MetadataImage } from "@strand/controller";
+import type { BrokerId, MetadataImage } from "@strand/controller";
 import { ErrorCode, type ErrorCodeInfo, StrandError } from "@strand/protocol";
 import { CLIENT_LISTENER } from "./options.ts";
 import type { LeaderHint, PartitionError } from "./types.ts";
@@ -87,16 +87,4 @@ export function notLeaderError(
     `broker ${brokerId} does not lead ${topic}-${partition}, which ${who}`,
     hint,
   );
-}
-
-/** A topic's setting from the image's dynamic configs, as an integer, or undefined. */
-export function topicIntConfig(
-  image: MetadataImage,
-  topic: string,
-  key: string,
-): number | undefined {
-  const value = image.configs.get(configResourceKey({ type: "topic", name: topic }))?.get(key);
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  return Number.isSafeInteger(n) ? n : undefined;
 }

@@ -21,12 +21,12 @@ import { FollowerPartitionState } from "../core/follower-partition.ts";
 import { LeaderPartitionState } from "../core/leader-partition.ts";
 import type { ReplicationConfig } from "../core/types.ts";
 import { idKey, type ReplicaContext } from "./context.ts";
-import { topicIntConfig } from "./errors.ts";
 import { onHighWatermarkAdvanced, releaseLeaderWaiters } from "./events.ts";
 import type { ReplicaFetcherManager } from "./follower/fetcher-manager.ts";
 import type { FetcherPartition } from "./follower/types.ts";
 import { updateGauges } from "./leader/isr.ts";
 import { Partition, partitionKey } from "./partition.ts";
+import { topicIntConfig, topicLogOverrides, topicsWithChangedConfigs } from "./topic-config.ts";
 
 /** Applies one committed delta to the local replicas. */
 export async function applyDelta(
@@ -55,6 +55,7 @@ export async function applyDelta(
   for (const reg of changes.followers) {
     await guarded(reg, () => becomeFollower(ctx, fetchers, image, reg));
   }
+  await applyConfigChanges(ctx, delta, image);
   updateGauges(ctx);
 }
 
@@ -91,9 +92,10 @@ async function replicaOf(
   if (existing !== undefined) {
     await deleteReplica(ctx, fetchers, { ...reg, topicId: existing.topicId });
   }
-  const maxMessageBytes =
-    topicIntConfig(image, topic, "max.message.bytes") ?? ctx.config.messageMaxBytes;
-  const log = await ctx.logManager.getOrCreateLog(topic, reg.partition, { maxMessageBytes });
+  const overrides = logOverrides(ctx, image, topic);
+  const log = await ctx.logManager.getOrCreateLog(topic, reg.partition, overrides);
+  // A log found on disk at startup was opened with the node defaults only.
+  await ctx.logManager.reconfigureLog(log, overrides);
   const p = new Partition({
     topic,
     partition: reg.partition,
@@ -109,6 +111,40 @@ async function replicaOf(
   ctx.partitions.set(key, p);
   ctx.partitionsById.set(idKey(reg.topicId, reg.partition), p);
   return p;
+}
+
+function logOverrides(ctx: ReplicaContext, image: MetadataImage, topic: string) {
+  const overrides = topicLogOverrides(image, topic);
+  return { ...overrides, maxMessageBytes: overrides.maxMessageBytes ?? ctx.config.messageMaxBytes };
+}
+
+/**
+ * Re-applies the settings of topics whose config (or the cluster default) the delta changed
+ * to their local replicas, leaders and followers alike, without a restart: the log settings
+ * to the log, min.insync.replicas to the leader state.
+ */
+async function applyConfigChanges(
+  ctx: ReplicaContext,
+  delta: MetadataDelta,
+  image: MetadataImage,
+): Promise<void> {
+  const changed = topicsWithChangedConfigs(delta);
+  if (changed !== "all" && changed.size === 0) return;
+  for (const p of ctx.partitions.values()) {
+    if (changed !== "all" && !changed.has(p.topic)) continue;
+    try {
+      await ctx.logManager.reconfigureLog(p.log, logOverrides(ctx, image, p.topic));
+      const minIsr = replicationConfig(ctx, image, p.topic).minInsyncReplicas;
+      if (p.leader?.setMinInsyncReplicas(minIsr)) onHighWatermarkAdvanced(ctx, p);
+    } catch (error) {
+      if (error instanceof AssertionFailure) throw error;
+      // The log is offline or refused a value: it keeps its old settings, others still apply.
+      ctx.logger.error(
+        { topic: p.topic, partition: p.partition, err: error },
+        "applying topic config failed",
+      );
+    }
+  }
 }
 
 function replicationConfig(
