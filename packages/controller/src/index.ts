@@ -21,6 +21,7 @@ export {
   ControllerNode,
   METADATA_LOG_DIR,
   MetadataFollower,
+  parseVoters,
 } from "./node/index.ts";
 export { describeConfigs, localChanges } from "./queries.ts";
 export type { ConfigResource, MetadataRecord } from "./records.ts";
