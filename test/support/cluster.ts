@@ -1,8 +1,10 @@
 // Test helpers for multi-process Strand clusters: the shared launcher (scripts/lib/cluster.ts)
 // with random free ports, temp data dirs and fast timings; calls to the client API, /readyz and
 // /metrics. Every wait is a bounded poll.
+
 import { join } from "node:path";
 import type * as grpc from "@grpc/grpc-js";
+import { type ClientStubs, clientStubs } from "@strand/protocol";
 import {
   type ClusterLayout,
   freeLayout,
@@ -10,7 +12,6 @@ import {
   startNode as launchNode,
   type NodeProcess,
 } from "../../scripts/lib/cluster.ts";
-import { type ClientStubs, clientStubs } from "./stubs.ts";
 
 export type { ClusterLayout, NodePorts, NodeProcess } from "../../scripts/lib/cluster.ts";
 

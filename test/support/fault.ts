@@ -14,6 +14,8 @@ import type {
   ProduceServiceClient,
 } from "@strand/protocol";
 import {
+  type ClientStubs,
+  clientStubs,
   decodeRecordBatch,
   ErrorCode,
   encodeRecordBatch,
@@ -24,7 +26,6 @@ import { Log } from "@strand/storage";
 import { type ClusterLayout, layout, type NodeProcess, startNode, unary } from "./cluster.ts";
 import { waitFor } from "./free-ports.ts";
 import { randomInt } from "./prng.ts";
-import { type ClientStubs, clientStubs } from "./stubs.ts";
 
 /** Deadline call options: `ms` from now. */
 export function within(ms: number): grpc.CallOptions {

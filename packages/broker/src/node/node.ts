@@ -13,7 +13,9 @@ import { mkdir } from "node:fs/promises";
 import * as grpc from "@grpc/grpc-js";
 import { ControllerNode, MetadataFollower, type MetadataImage } from "@strand/controller";
 import {
+  type ClientStubs,
   clientServerOptions,
+  clientStubs,
   healthServiceDefinition,
   internalServerOptions,
 } from "@strand/protocol";
@@ -23,7 +25,6 @@ import { type AdminServer, startAdminServer } from "../admin/http.ts";
 import { type BrokerMetrics, createBrokerMetrics } from "../admin/metrics.ts";
 import type { HostPort, NodeConfig } from "../config/index.ts";
 import type { ServiceContext, ServiceLogger } from "../services/context.ts";
-import { type ClientStubs, clientStubs } from "../services/grpc.ts";
 import { HealthStatus } from "../services/health.ts";
 import { addClientServices, CLIENT_SERVICE_NAMES } from "../services/index.ts";
 import { addReflection } from "../services/reflection.ts";

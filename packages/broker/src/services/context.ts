@@ -3,11 +3,13 @@
  * controller, peers' client listeners (for forwarding), metrics and a logger. The node builds
  * one {@link ServiceContext}; tests build their own around stand-ins.
  */
+
 import type { Logger } from "@strand/base";
 import type { MetadataImage } from "@strand/controller";
 import type {
   AlterConfigsRequest,
   AlterConfigsResponse__Output,
+  ClientStubs,
   CreateTopicsRequest,
   CreateTopicsResponse__Output,
   DeleteTopicsRequest,
@@ -15,7 +17,6 @@ import type {
 } from "@strand/protocol";
 import type { BrokerMetrics } from "../admin/metrics.ts";
 import type { ReplicaManagerApi } from "../replica/types.ts";
-import type { ClientStubs } from "./grpc.ts";
 
 /** A structured logger (pino-compatible). */
 export type ServiceLogger = Logger;

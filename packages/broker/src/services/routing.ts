@@ -9,10 +9,9 @@
 import * as grpc from "@grpc/grpc-js";
 import { assert } from "@strand/base";
 import type { MetadataImage } from "@strand/controller";
-import { ErrorCode, FORWARDED_HEADER } from "@strand/protocol";
+import { type ClientStubs, ErrorCode, FORWARDED_HEADER } from "@strand/protocol";
 import type { LeaderHint, PartitionError } from "../replica/types.ts";
 import type { ServiceContext } from "./context.ts";
-import type { ClientStubs } from "./grpc.ts";
 import { partitionError, UnavailableError } from "./wire.ts";
 
 /** Identifies a partition in a request. */

@@ -21,6 +21,7 @@ export {
   internalChannelOptions,
   internalServerOptions,
 } from "./options.ts";
+export { type ClientStubs, clientStubs } from "./stubs.ts";
 export {
   CLIENT_REQUEST_ITEMS_MAX,
   INTERNAL_REQUEST_ITEMS_MAX,
