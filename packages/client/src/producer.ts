@@ -710,7 +710,7 @@ export class Producer {
 
   /** Arms the probe timer (one per producer) unless it is armed or a probe runs. */
   #armProbe(): void {
-    if (this.#probeTimer !== null || this.#probing) return;
+    if (this.#probeTimer !== null || this.#probing || this.#ctx.closed.aborted) return;
     this.#probeTimer = setTimeout(() => {
       this.#probeTimer = null;
       void this.#probe();
@@ -901,7 +901,8 @@ export class Producer {
       { topic: q.topic, partition: q.partition, waitMs: wait, err: error.message },
       "produce retry",
     );
-    void refreshQuietly(this.#ctx, [q.topic], undefined);
+    // The refresh is a probe too: a leader that moved meanwhile ends the backoff at once.
+    void refreshQuietly(this.#ctx, [q.topic], undefined).then(() => this.#afterProbe([], [q]));
     this.#armProbe();
     this.#wakeAt(q.retryAtMs);
   }
