@@ -788,6 +788,10 @@ export class Producer {
       q.retryAtMs = 0;
       q.attempts = 0;
       woken = true;
+      this.#ctx.logger.info(
+        { topic: q.topic, partition: q.partition },
+        "leader moved while a partition backed off: retrying at the new leader",
+      );
     }
     if (woken) this.#wake();
   }
