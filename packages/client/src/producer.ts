@@ -238,6 +238,7 @@ export class Producer {
       () => {
         for (const pending of this.#unsettled)
           pending.fail(abortedError("send()", ctx.closed.reason));
+        for (const request of this.#requests) request.abort.abort(ctx.closed.reason);
       },
       { once: true },
     );
@@ -674,7 +675,9 @@ export class Producer {
           address,
           method: "Produce",
           timeoutMs: timeoutMs + REQUEST_SLACK_MS,
-          signal: AbortSignal.any([this.#ctx.closed, request.abort.signal]),
+          // Its own signal, not one combined with ctx.closed: close() aborts every request
+          // from the one listener above.
+          signal: request.abort.signal,
         },
       );
       for (const part of parts) this.#onResult(part.q, part.batches, acks, response);
