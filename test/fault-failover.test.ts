@@ -10,8 +10,10 @@
 // fault (the longest gap between consecutive acknowledgements around it, raw) stays under
 // UNAVAILABLE_MAX_MS. The windows are printed; docs/replication.md quotes them.
 import { type Logger, Strand, silentLogger } from "@strand/client";
+import type { MetadataResponse__Output } from "@strand/protocol";
 import { afterEach, describe, expect, it } from "vitest";
-import { FaultCluster, fetchAll } from "./support/fault.ts";
+import { unary } from "./support/cluster.ts";
+import { FaultCluster, fetchAll, within } from "./support/fault.ts";
 import { waitFor } from "./support/free-ports.ts";
 
 const TOPIC = "failover";
@@ -138,6 +140,8 @@ class Load {
 interface Window {
   readonly fault: string;
   readonly victim: number;
+  /** The victim was also the active controller (a controller election comes first). */
+  readonly controller: boolean;
   /** Longest gap between consecutive acks from 1 s before the fault to the recovery. */
   readonly unavailableMs: number;
   /** Fault to the test's first sight of the new leader (polled every 50 ms). */
@@ -152,6 +156,7 @@ function measure(
   load: Load,
   fault: string,
   victim: number,
+  controller: boolean,
   faultMs: number,
   electedMs: number,
   recoveredMs: number,
@@ -165,6 +170,7 @@ function measure(
     movedAfterMs: moved === undefined ? -1 : moved - faultMs,
     fault,
     victim,
+    controller,
     unavailableMs: gap,
     electedAfterMs: electedMs - faultMs,
     resumedAfterElectionMs: Math.max(0, firstAfter - electedMs),
@@ -206,6 +212,10 @@ describe("failover as a client sees it", () => {
     ): Promise<void> => {
       const victim = view.leaderId;
       const before = view.leaderEpoch;
+      const md = await unary<MetadataResponse__Output>((cb) =>
+        c.stubs(victim).metadata.Metadata({ topics: [] }, within(2_000), cb),
+      );
+      const controller = md.controllerId === victim;
       const faultMs = Date.now();
       if (process.env.STRAND_TEST_CLIENT_LOGS) console.log(faultMs, `fault ${name} on ${victim}`);
       await inject(victim);
@@ -223,7 +233,7 @@ describe("failover as a client sees it", () => {
         () => l.acksSince(electedMs) >= ACKS_AFTER_FAULT,
         20_000,
       );
-      windows.push(measure(l, name, victim, faultMs, electedMs, Date.now()));
+      windows.push(measure(l, name, victim, controller, faultMs, electedMs, Date.now()));
       await heal(victim);
       view = await c.waitPartition(`node ${victim} back in the ISR`, TOPIC, 0, (p) =>
         p.isr.includes(victim),
@@ -261,7 +271,7 @@ describe("failover as a client sees it", () => {
         windows
           .map(
             (w) =>
-              `${w.fault} (node ${w.victim}): unavailable ${w.unavailableMs} ms, ` +
+              `${w.fault} (node ${w.victim}${w.controller ? ", the active controller" : ""}): unavailable ${w.unavailableMs} ms, ` +
               `elected after ${w.electedAfterMs} ms, a producer moved after ${w.movedAfterMs} ms, ` +
               `acks resumed ${w.resumedAfterElectionMs} ms after election`,
           )
