@@ -116,6 +116,11 @@ export class PartitionQueue {
   attempts = 0;
   /** Consecutive immediate retries at hinted leaders. */
   hops = 0;
+  /**
+   * The leader (id, epoch) the partition's last request went to: a later metadata answer
+   * naming another leader or a newer epoch means that request can be given up (leader probe).
+   */
+  sentTo: { readonly leaderId: number; readonly leaderEpoch: number } | null = null;
 
   constructor(topic: string, partition: number) {
     this.topic = topic;

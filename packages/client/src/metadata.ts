@@ -158,12 +158,33 @@ export class MetadataCache {
     this.apply(response);
   }
 
-  /** Asks brokers in turn (known ones first, then bootstrap) until one answers. */
+  /**
+   * Refreshes `topics` asking brokers not in `avoid` first, each with a deadline of
+   * `timeoutMs`. For the producer's leader probe: the broker a request hangs on is likely
+   * the one that would hang this question too, and a shared refresh could be stuck on it for
+   * a whole request timeout.
+   */
+  async probe(
+    topics: readonly string[],
+    avoid: ReadonlySet<string>,
+    timeoutMs: number,
+  ): Promise<void> {
+    this.apply(await this.request(topics, undefined, { avoid, timeoutMs }));
+  }
+
+  /**
+   * Asks brokers in turn (known ones first, then bootstrap) until one answers; addresses in
+   * `avoid` go last, and `timeoutMs` overrides the request timeout of each call.
+   */
   async request(
     topics: readonly string[] | null,
     signal?: AbortSignal,
+    how: { readonly avoid?: ReadonlySet<string>; readonly timeoutMs?: number } = {},
   ): Promise<MetadataResponse__Output> {
-    const candidates = this.#candidates();
+    const all = this.#candidates();
+    const avoid = how.avoid ?? new Set<string>();
+    const candidates = [...all.filter((a) => !avoid.has(a)), ...all.filter((a) => avoid.has(a))];
+    const timeoutMs = how.timeoutMs ?? this.#options.requestTimeoutMs;
     let last: unknown = null;
     for (const address of candidates) {
       const connection = this.#options.pool.get(address);
@@ -175,7 +196,7 @@ export class MetadataCache {
               o,
               cb,
             ),
-          { address, method: "Metadata", timeoutMs: this.#options.requestTimeoutMs, signal },
+          { address, method: "Metadata", timeoutMs, signal },
         );
       } catch (error) {
         if (error instanceof StrandClientError && !error.retriable) throw error;

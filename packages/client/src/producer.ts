@@ -10,6 +10,12 @@
  * while a request for it is in flight. UNKNOWN_TOPIC_OR_PARTITION refreshes metadata once and
  * fails the batch with UnknownTopicError when the topic (or partition) is really gone.
  *
+ * Failover: a leader that is paused or cut off answers nothing, so waiting out the request
+ * deadline would keep its partitions unavailable long after the cluster elected a new leader.
+ * The leader probe (`leaderProbeMs`, `#probe`) asks another broker for metadata while a
+ * request waits or a partition backs off, and moves a partition whose leader changed to the
+ * new leader at once; gRPC keepalive (grpc.ts) notices a dead connection in a second or two.
+ *
  * Scheduling: after every drain the sender arms one timer for the earliest moment something
  * becomes due (a linger ending, a backoff ending, a delivery deadline), so no retry or
  * deadline depends on other traffic to be noticed.
@@ -72,6 +78,12 @@ export interface ProducerOptions {
   readonly bufferMemoryBytes?: number;
   /** Overrides the client's deliveryTimeoutMs for this producer. */
   readonly deliveryTimeoutMs?: number;
+  /**
+   * How long a Produce request may go unanswered, or a partition wait in backoff, before the
+   * producer asks another broker whether the partition's leader moved (default 500). When it
+   * did, the request is given up and its batches go to the new leader at once; see docs/client.md.
+   */
+  readonly leaderProbeMs?: number;
 }
 
 /** What send() takes. */
@@ -98,6 +110,18 @@ const ACKS_WIRE = { all: "ACKS_ALL", leader: "ACKS_LEADER", none: "ACKS_NONE" } 
 /** Slack over the broker's produce timeout before the client gives up on a request. */
 const REQUEST_SLACK_MS = 5_000;
 const SEQUENCE_MAX = 2 ** 31 - 1;
+/** Deadline of one probe Metadata call, at least (a stopped broker must not hold the probe). */
+const PROBE_CALL_MS_MIN = 1_000;
+
+/** A Produce request in flight, for the leader probe. */
+interface Outstanding {
+  readonly address: string;
+  readonly startedMs: number;
+  readonly parts: readonly { readonly q: PartitionQueue; readonly batches: ProducerBatch[] }[];
+  readonly abort: AbortController;
+  /** Partitions whose leader moved (set when the probe gives the request up). */
+  moved: ReadonlySet<PartitionQueue>;
+}
 
 interface Resolved {
   readonly acks: Acks;
@@ -109,6 +133,7 @@ interface Resolved {
   readonly maxRequestBytes: number;
   readonly bufferMemoryBytes: number;
   readonly deliveryTimeoutMs: number;
+  readonly leaderProbeMs: number;
 }
 
 function positiveInt(value: number | undefined, fallback: number, name: string, min = 1): number {
@@ -139,6 +164,7 @@ export function producerDefaults(options: ProducerOptions, ctx: ClientContext): 
       ctx.deliveryTimeoutMs,
       "deliveryTimeoutMs",
     ),
+    leaderProbeMs: positiveInt(options.leaderProbeMs, 500, "leaderProbeMs", 10),
   };
 }
 
@@ -195,6 +221,9 @@ export class Producer {
   #wakeAtMs: number | null = null;
   #wakeTimer: NodeJS.Timeout | null = null;
   #closed = false;
+  readonly #requests = new Set<Outstanding>();
+  #probeTimer: NodeJS.Timeout | null = null;
+  #probing = false;
 
   /** @internal Use `strand.producer(options)`. */
   constructor(ctx: ClientContext, options: ProducerOptions = {}) {
@@ -209,6 +238,7 @@ export class Producer {
       () => {
         for (const pending of this.#unsettled)
           pending.fail(abortedError("send()", ctx.closed.reason));
+        for (const request of this.#requests) request.abort.abort(ctx.closed.reason);
       },
       { once: true },
     );
@@ -451,6 +481,7 @@ export class Producer {
         this.#backoff(q, errorForCode(ErrorCode.LEADER_NOT_AVAILABLE.code, "", q));
         continue;
       }
+      q.sentTo = { leaderId: leader.leaderId, leaderEpoch: leader.leaderEpoch };
       ready.set(leader.address, [...(ready.get(leader.address) ?? []), q]);
     }
     for (const [address, queues] of ready) this.#sendTo(address, queues);
@@ -619,6 +650,15 @@ export class Producer {
       byTopic.set(q.topic, list);
     }
     const timeoutMs = this.#ctx.requestTimeoutMs;
+    const request: Outstanding = {
+      address,
+      startedMs: Date.now(),
+      parts,
+      abort: new AbortController(),
+      moved: new Set(),
+    };
+    this.#requests.add(request);
+    this.#armProbe();
     try {
       const response = await unary<ProduceResponse__Output>(
         (o, cb) =>
@@ -635,16 +675,136 @@ export class Producer {
           address,
           method: "Produce",
           timeoutMs: timeoutMs + REQUEST_SLACK_MS,
-          signal: this.#ctx.closed,
+          // Its own signal, not one combined with ctx.closed: close() aborts every request
+          // from the one listener above.
+          signal: request.abort.signal,
         },
       );
       for (const part of parts) this.#onResult(part.q, part.batches, acks, response);
     } catch (error) {
-      for (const part of parts) this.#onFailure(part.q, part.batches, error);
+      if (request.abort.signal.aborted && !this.#ctx.closed.aborted)
+        this.#onAbandoned(request, request.abort.signal.reason as StrandClientError);
+      else for (const part of parts) this.#onFailure(part.q, part.batches, error);
     } finally {
+      this.#requests.delete(request);
       this.#inFlight.set(address, (this.#inFlight.get(address) ?? 1) - 1);
       this.#wake();
     }
+  }
+
+  /**
+   * The probe gave `request` up because a leader moved: partitions that moved retry at the
+   * new leader at once (same batches, same sequence numbers: a copy the old leader did write
+   * comes back DUPLICATE with its offset); the others retry after backoff as on a timeout.
+   */
+  #onAbandoned(request: Outstanding, error: StrandClientError): void {
+    for (const { q, batches } of request.parts) {
+      if (!request.moved.has(q)) {
+        this.#onFailure(q, batches, error);
+        continue;
+      }
+      for (const b of batches) b.lastError = error;
+      q.inFlight = false;
+      q.retryAtMs = 0;
+      q.attempts = 0;
+      q.hops = 0;
+    }
+  }
+
+  /** Arms the probe timer (one per producer) unless it is armed or a probe runs. */
+  #armProbe(): void {
+    if (this.#probeTimer !== null || this.#probing || this.#ctx.closed.aborted) return;
+    this.#probeTimer = setTimeout(() => {
+      this.#probeTimer = null;
+      void this.#probe();
+    }, this.#options.leaderProbeMs);
+    // Requests and backoff timers keep the process alive; the probe only watches them.
+    this.#probeTimer.unref();
+  }
+
+  /**
+   * The leader probe: when a request has gone unanswered, or a partition has waited in
+   * backoff, for `leaderProbeMs`, asks another broker for the partitions' metadata; where the
+   * leader moved (another broker or a newer epoch than the request went to), the request is
+   * given up and the partition retries at the new leader now, instead of waiting out the
+   * request deadline or the backoff. Repeats every `leaderProbeMs` while anything waits.
+   */
+  async #probe(): Promise<void> {
+    const now = Date.now();
+    const probeMs = this.#options.leaderProbeMs;
+    const stuck = [...this.#requests].filter((r) => now - r.startedMs >= probeMs);
+    const waiting = [...this.#accumulator.queues.values()].filter(
+      (q) => !q.inFlight && q.retryAtMs > now && q.batches.length > 0 && q.sentTo !== null,
+    );
+    if (stuck.length === 0 && waiting.length === 0) {
+      if (this.#requests.size > 0) this.#armProbe();
+      return;
+    }
+    this.#probing = true;
+    try {
+      const avoid = new Set(stuck.map((r) => r.address));
+      for (const q of waiting) {
+        const address = this.#ctx.metadata.brokers.get(q.sentTo!.leaderId);
+        if (address !== undefined) avoid.add(address);
+      }
+      const topics = new Set([
+        ...stuck.flatMap((r) => r.parts.map((p) => p.q.topic)),
+        ...waiting.map((q) => q.topic),
+      ]);
+      await this.#ctx.metadata.probe(
+        [...topics],
+        avoid,
+        Math.min(this.#ctx.requestTimeoutMs, Math.max(PROBE_CALL_MS_MIN, 2 * probeMs)),
+      );
+      this.#afterProbe(stuck, waiting);
+    } catch (error) {
+      this.#ctx.logger.debug({ err: String(error) }, "leader probe failed");
+    } finally {
+      this.#probing = false;
+      if (this.#requests.size > 0 || waiting.length > 0) this.#armProbe();
+    }
+  }
+
+  /** Gives up requests and ends backoffs whose partitions' leader moved. */
+  #afterProbe(stuck: readonly Outstanding[], waiting: readonly PartitionQueue[]): void {
+    for (const r of stuck) {
+      if (!this.#requests.has(r)) continue;
+      const moved = new Set(r.parts.filter((p) => this.#leaderMoved(p.q)).map((p) => p.q));
+      if (moved.size === 0) continue;
+      r.moved = moved;
+      const [first] = moved;
+      this.#ctx.logger.info(
+        { broker: r.address, topic: first!.topic, partition: first!.partition },
+        "leader moved while a produce request waited: retrying at the new leader",
+      );
+      r.abort.abort(
+        errorForCode(
+          ErrorCode.NOT_LEADER_OR_FOLLOWER.code,
+          `the leader moved while a request to ${r.address} got no answer`,
+          first!,
+        ),
+      );
+    }
+    let woken = false;
+    for (const q of waiting) {
+      if (q.inFlight || q.retryAtMs <= Date.now() || !this.#leaderMoved(q)) continue;
+      q.retryAtMs = 0;
+      q.attempts = 0;
+      woken = true;
+      this.#ctx.logger.info(
+        { topic: q.topic, partition: q.partition },
+        "leader moved while a partition backed off: retrying at the new leader",
+      );
+    }
+    if (woken) this.#wake();
+  }
+
+  /** True when metadata names a leader other than (or newer than) the one `q` last went to. */
+  #leaderMoved(q: PartitionQueue): boolean {
+    const now = this.#ctx.metadata.leader(q.topic, q.partition);
+    const sent = q.sentTo;
+    if (now === null || sent === null) return false;
+    return now.leaderId !== sent.leaderId || now.leaderEpoch > sent.leaderEpoch;
   }
 
   #onResult(
@@ -748,7 +908,9 @@ export class Producer {
       { topic: q.topic, partition: q.partition, waitMs: wait, err: error.message },
       "produce retry",
     );
-    void refreshQuietly(this.#ctx, [q.topic], undefined);
+    // The refresh is a probe too: a leader that moved meanwhile ends the backoff at once.
+    void refreshQuietly(this.#ctx, [q.topic], undefined).then(() => this.#afterProbe([], [q]));
+    this.#armProbe();
     this.#wakeAt(q.retryAtMs);
   }
 
