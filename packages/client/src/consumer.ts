@@ -7,16 +7,27 @@
  * NOT_LEADER_OR_FOLLOWER with a hint refetches at the new leader at once; other retriable
  * errors back off per partition and refresh metadata; a partition whose topic that refresh
  * no longer lists fails with UnknownTopicError. A seek bumps the partition's
- * generation so data fetched for an old position is dropped.
+ * generation so data fetched for an old position is dropped. A batch that does not decode
+ * stops its partition just before it: the records before it are returned, then poll()
+ * throws CorruptRecordError until the application seeks past it (it is never refetched in
+ * a loop).
  */
 
 import { assert, sleep } from "@strand/base";
 import type { FetchResponse__Output } from "@strand/protocol";
-import { decodeRecordBatch, ErrorCode, iterateBatches } from "@strand/protocol";
+import {
+  BATCH_HEADER_BYTES,
+  BATCH_LOG_OVERHEAD_BYTES,
+  BatchHeaderView,
+  decodeRecordBatch,
+  ErrorCode,
+  StrandError,
+} from "@strand/protocol";
 import type { ClientContext } from "./context.ts";
 import {
   AbortedError,
   abortedError,
+  CorruptRecordError,
   errorForCode,
   OffsetOutOfRangeError,
   StrandClientError,
@@ -94,6 +105,8 @@ interface Position {
   fetching: boolean;
   retryAtMs: number;
   attempts: number;
+  /** The undecodable batch at `offset`, thrown by poll() until a seek; null when none. */
+  corrupt: CorruptRecordError | null;
 }
 
 interface Buffered {
@@ -104,29 +117,69 @@ interface Buffered {
 
 const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
-/** Decodes fetched bytes: records at or after `from` and the offset after the last batch. */
-export function decodeFetched(
-  records: Buffer,
-  from: bigint,
-): { messages: ConsumedMessage[]; nextOffset: bigint | null } {
+/** What {@link decodeFetched} found. */
+export interface Fetched {
+  /** Records at or after `from`, up to the first batch that does not decode. */
+  readonly messages: ConsumedMessage[];
+  /** The offset after the last decoded batch (or the corrupt batch's offset); null if none. */
+  readonly nextOffset: bigint | null;
+  /** The first batch that does not decode, or null. */
+  readonly corrupt: {
+    readonly offset: bigint;
+    readonly nextOffset: bigint;
+    readonly cause: unknown;
+  } | null;
+}
+
+/**
+ * Decodes fetched bytes: records at or after `from` and the offset after the last batch.
+ * Stops at the first complete batch that does not decode and reports it, so the records
+ * before it are not lost and the bad batch is not retried blindly.
+ */
+export function decodeFetched(records: Buffer, from: bigint): Fetched {
   const messages: ConsumedMessage[] = [];
   let nextOffset: bigint | null = null;
-  for (const view of iterateBatches(records)) {
-    nextOffset = view.nextOffset;
-    if (view.isControl || view.lastOffset < from) continue;
-    const batch = decodeRecordBatch(records, { position: view.position, verifyCrc: false });
-    for (const r of batch.records) {
-      if (r.offset < from) continue;
-      messages.push({
-        offset: r.offset,
-        key: r.key,
-        value: r.value,
-        headers: r.headers.map((h) => ({ key: h.key, value: h.value })),
-        timestamp: r.timestamp,
-      });
+  let position = 0;
+  while (records.length - position >= BATCH_LOG_OVERHEAD_BYTES) {
+    const view = new BatchHeaderView(records, position);
+    if (view.batchLength >= 0 && view.sizeBytes > records.length - position) break; // partial tail
+    try {
+      view.validate();
+      if (!view.isControl && view.lastOffset >= from) decodeInto(messages, records, view, from);
+    } catch (cause) {
+      return { messages, nextOffset: view.baseOffset, corrupt: corruptAt(view, cause) };
     }
+    nextOffset = view.nextOffset;
+    position += view.sizeBytes;
   }
-  return { messages, nextOffset };
+  return { messages, nextOffset, corrupt: null };
+}
+
+function decodeInto(
+  messages: ConsumedMessage[],
+  records: Buffer,
+  view: BatchHeaderView,
+  from: bigint,
+): void {
+  const batch = decodeRecordBatch(records, { position: view.position, verifyCrc: false });
+  for (const r of batch.records) {
+    if (r.offset < from) continue;
+    messages.push({
+      offset: r.offset,
+      key: r.key,
+      value: r.value,
+      headers: r.headers.map((h) => ({ key: h.key, value: h.value })),
+      timestamp: r.timestamp,
+    });
+  }
+}
+
+/** Where an undecodable batch is and ends; the end is the header's word when it is there. */
+function corruptAt(view: BatchHeaderView, cause: unknown): NonNullable<Fetched["corrupt"]> {
+  const offset = view.baseOffset;
+  const headerPresent = view.buffer.length - view.position >= BATCH_HEADER_BYTES;
+  const stated = headerPresent ? view.nextOffset : offset + 1n;
+  return { offset, nextOffset: stated > offset ? stated : offset + 1n, cause };
 }
 
 /** A consumer; get one from `strand.consumer(options)`. */
@@ -174,6 +227,7 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
           fetching: false,
           retryAtMs: 0,
           attempts: 0,
+          corrupt: null,
         },
       );
     }
@@ -192,6 +246,7 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
     const p = this.#position(options);
     p.generation++;
     p.attempts = 0;
+    p.corrupt = null;
     p.retryAtMs = 0;
     const target = options.offset;
     if (typeof target === "bigint" || typeof target === "number") {
@@ -249,10 +304,12 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
     if (signal?.aborted === true) throw abortedError("poll()", signal.reason);
     this.#throwFailure();
     if (!this.#hasReady()) {
+      this.#throwCorrupt();
       await this.#resolveResets(signal);
       this.#startFetches(signal);
       await this.#waitForAnswer(signal);
       this.#throwFailure();
+      if (!this.#hasReady()) this.#throwCorrupt();
     }
     return this.#takeReady();
   }
@@ -351,6 +408,7 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
     const byLeader = new Map<string, Position[]>();
     for (const p of this.#positions.values()) {
       if (p.fetching || p.paused || p.offset === null || p.retryAtMs > now) continue;
+      if (p.corrupt !== null) continue; // refetching returns the same bytes: wait for a seek
       const leader = this.#ctx.metadata.leader(p.topic, p.partition);
       if (leader === null) {
         const error = errorForCode(ErrorCode.LEADER_NOT_AVAILABLE.code, "", p);
@@ -434,9 +492,10 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
     result: FetchResponse__Output["topics"][number]["partitions"][number],
   ): void {
     if (result.errorCode === 0) {
-      const { messages, nextOffset } = decodeFetched(result.records, from);
+      const { messages, nextOffset, corrupt } = decodeFetched(result.records, from);
       p.attempts = 0;
       if (nextOffset !== null && nextOffset > from) p.offset = nextOffset;
+      if (corrupt !== null) p.corrupt = corruptRecordError(p, corrupt);
       if (messages.length > 0) {
         const batch = {
           topic: p.topic,
@@ -472,6 +531,18 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
       this.#confirmTopic(p, this.#backoff(p, error));
     else if (error.retriable) this.#backoff(p, error);
     else this.#failure ??= error;
+  }
+
+  /** Throws the undecodable batch of an unpaused partition that has nothing left to return. */
+  #throwCorrupt(): void {
+    for (const p of this.#positions.values()) {
+      if (p.corrupt === null || p.paused || this.#buffer.some((b) => b.position === p)) continue;
+      this.#ctx.logger.warn(
+        { topic: p.topic, partition: p.partition, offset: String(p.corrupt.offset) },
+        "fetched batch does not decode: the partition waits for a seek past it",
+      );
+      throw p.corrupt;
+    }
   }
 
   /**
@@ -551,4 +622,22 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
     this.#stop.abort();
     await Promise.allSettled([...this.#inFlight]);
   }
+}
+
+/** The typed error for an undecodable batch of `p`, with the wire code its cause names. */
+function corruptRecordError(
+  p: Position,
+  corrupt: NonNullable<Fetched["corrupt"]>,
+): CorruptRecordError {
+  const code =
+    corrupt.cause instanceof StrandError ? corrupt.cause.errorCode : ErrorCode.CORRUPT_MESSAGE;
+  return new CorruptRecordError(
+    {
+      topic: p.topic,
+      partition: p.partition,
+      offset: corrupt.offset,
+      nextOffset: corrupt.nextOffset,
+    },
+    { code, cause: corrupt.cause },
+  );
 }

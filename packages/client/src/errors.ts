@@ -84,6 +84,38 @@ export class ConnectionError extends StrandClientError {}
 /** The caller's AbortSignal fired, or the client was closed, before the operation ended. */
 export class AbortedError extends StrandClientError {}
 
+/**
+ * A fetched batch does not decode (unknown codec, corrupt compressed data, records that
+ * disagree with the header, a failed CRC): a "poison pill" written before brokers validated
+ * appends, or damaged since. Not retriable: fetching it again returns the same bytes. The
+ * consumer stays before the batch and throws this from every poll() until the application
+ * skips it with `consumer.seek({ topic, partition, offset: error.nextOffset })`.
+ */
+export class CorruptRecordError extends StrandClientError {
+  /** The batch's first offset. */
+  readonly offset: bigint;
+  /** The offset after the batch as its header states it: seek there to skip the batch. */
+  readonly nextOffset: bigint;
+  /** The topic (always set). */
+  declare readonly topic: string;
+  /** The partition (always set). */
+  declare readonly partition: number;
+
+  /** Builds the error for the batch at `offset` of `topic`-`partition`. */
+  constructor(
+    where: { topic: string; partition: number; offset: bigint; nextOffset: bigint },
+    options: { code: StrandErrorCode; cause: unknown },
+  ) {
+    const reason = options.cause instanceof Error ? options.cause.message : String(options.cause);
+    super(
+      `${options.code.name} (${where.topic}-${where.partition}): the batch at offset ${where.offset} does not decode: ${reason}; skip it with seek({ topic, partition, offset: ${where.nextOffset}n })`,
+      { ...options, retriable: false, topic: where.topic, partition: where.partition },
+    );
+    this.offset = where.offset;
+    this.nextOffset = where.nextOffset;
+  }
+}
+
 /** Client-side codes for conditions that have no broker code; numbers are Kafka's. */
 export const CLIENT_ERROR_CODES = Object.freeze({
   /** A connection failed (Kafka's NETWORK_EXCEPTION). */

@@ -39,6 +39,7 @@ export {
   AbortedError,
   CLIENT_ERROR_CODES,
   ConnectionError,
+  CorruptRecordError,
   NotLeaderError,
   OffsetOutOfRangeError,
   StrandClientError,

@@ -4,13 +4,16 @@
 // AbortSignal end a send; records linger into batches; keyless records stick to a partition
 // until its batch fills; keyed records land where Kafka's Java client puts them (the shared
 // murmur2 vectors); a fetch that starts below the position is trimmed; OFFSET_OUT_OF_RANGE
-// follows autoOffsetReset.
+// follows autoOffsetReset; a batch that does not decode is reported once its partition
+// reaches it (CorruptRecordError with its offset), is not refetched, and a seek skips it.
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { encodeRecordBatch } from "@strand/protocol";
 import { afterEach, describe, expect, it } from "vitest";
+import { hostileBatches } from "../../../test/support/hostile-batches.ts";
 import {
   AbortedError,
+  CorruptRecordError,
   OffsetOutOfRangeError,
   Strand,
   type StrandOptions,
@@ -315,4 +318,55 @@ describe("consumer", () => {
     expect(got).toEqual(["0:a", "0:b"]);
     expect(consumer.position({ topic: "t", partition: 1 })).toBe(1n);
   });
+});
+
+describe("consumer and undecodable batches", () => {
+  const poison = hostileBatches().filter((h) =>
+    ["unknown codec 5", "corrupt gzip", "record count 2 over 1 record", "2^30 headers"].includes(
+      h.name,
+    ),
+  );
+  for (const hostile of poison) {
+    it(`${hostile.name}: returns what precedes it, throws CorruptRecordError, seek skips it`, async () => {
+      const { cluster, strand } = await setup(1);
+      cluster.addTopic("t", 1);
+      storeBatch(cluster, "t", 0, ["a", "b"]);
+      const part = cluster.topics.get("t")![0]!;
+      const bad = Buffer.from(hostile.bytes);
+      bad.writeBigInt64BE(part.next, 0); // outside the CRC, as a leader stamps it
+      part.batches.push(bad);
+      const span = BigInt(bad.readInt32BE(23) + 1);
+      part.next += span;
+      storeBatch(cluster, "t", 0, ["after"]);
+      const consumer = strand.consumer({ maxWaitMs: 50, autoOffsetReset: "earliest" });
+      consumer.assign([{ topic: "t", partition: 0 }]);
+      const values: string[] = [];
+      let error: unknown = null;
+      for (let i = 0; i < 20 && error === null; i++) {
+        try {
+          for (const b of await consumer.poll())
+            values.push(...b.messages.map((m) => `${m.value}`));
+        } catch (thrown) {
+          error = thrown;
+        }
+      }
+      expect(values).toEqual(["a", "b"]);
+      expect(error).toBeInstanceOf(CorruptRecordError);
+      const corrupt = error as CorruptRecordError;
+      expect(corrupt).toMatchObject({ topic: "t", partition: 0, offset: 2n, retriable: false });
+      expect(corrupt.nextOffset).toBe(2n + span);
+      expect(corrupt.code.name).toBe(hostile.code);
+      expect(consumer.position({ topic: "t", partition: 0 })).toBe(2n);
+      // Not refetched in a loop: polling again throws again without asking the broker.
+      const fetches = cluster.fetchCalls.length;
+      await expect(consumer.poll()).rejects.toBeInstanceOf(CorruptRecordError);
+      expect(cluster.fetchCalls.length).toBe(fetches);
+      consumer.seek({ topic: "t", partition: 0, offset: corrupt.nextOffset });
+      const after: string[] = [];
+      for (let i = 0; i < 20 && after.length === 0; i++)
+        for (const b of await consumer.poll()) after.push(...b.messages.map((m) => `${m.value}`));
+      expect(after).toEqual(["after"]);
+      await consumer.close();
+    });
+  }
 });

@@ -20,9 +20,9 @@
  * 61  records...                    (compressed as a whole when codec != 0)
  * ```
  *
- * The broker never decodes records: it validates this header and the CRC, stamps
- * baseOffset and partitionLeaderEpoch in place (both outside the CRC) and stores the
- * same bytes.
+ * The broker stores the same bytes: it validates this header and the CRC, stamps
+ * baseOffset and partitionLeaderEpoch in place (both outside the CRC) and, on the leader
+ * only, walks the records against the header (batch-inspect.ts) without decoding them.
  */
 import { crc32c } from "./crc32c.ts";
 import { CorruptBatchError } from "./errors.ts";

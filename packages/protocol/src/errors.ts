@@ -95,6 +95,12 @@ export const ErrorCode = Object.freeze({
     false,
     "A record inside the batch is malformed; fix the producer that encoded it.",
   ),
+  INVALID_TIMESTAMP: row(
+    32,
+    "INVALID_TIMESTAMP",
+    false,
+    "A batch timestamp is out of range (maxTimestamp more than a year ahead of the broker's clock, below -1, or below baseTimestamp); fix the producer's clock or the timestamps it sets.",
+  ),
   KAFKA_STORAGE_ERROR: row(
     56,
     "KAFKA_STORAGE_ERROR",
@@ -270,5 +276,12 @@ export class InvalidRecordError extends StrandError {
 export class UnsupportedCompressionError extends StrandError {
   constructor(message: string, options?: ErrorOptions) {
     super(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, message, options);
+  }
+}
+
+/** A batch's timestamps are out of the range the broker accepts (INVALID_TIMESTAMP). */
+export class InvalidTimestampError extends StrandError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ErrorCode.INVALID_TIMESTAMP, message, options);
   }
 }

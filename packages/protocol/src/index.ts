@@ -30,6 +30,11 @@ export {
   OFFSET_RECORD_COUNT,
 } from "./batch-header.ts";
 export {
+  type InspectBatchOptions,
+  inspectBatchRecords,
+  walkRecords,
+} from "./batch-inspect.ts";
+export {
   type BatchScan,
   type IterateBatchesOptions,
   iterateBatches,
@@ -54,6 +59,7 @@ export {
   type ErrorCodeName,
   errorCodeInfo,
   InvalidRecordError,
+  InvalidTimestampError,
   StrandError,
   UnsupportedCompressionError,
 } from "./errors.ts";

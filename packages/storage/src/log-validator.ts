@@ -1,9 +1,23 @@
 /**
  * Append validation, as Kafka's LogValidator: one pass over the batch headers that checks
  * framing, CRC and size limits, offset order (follower) and leader epochs, and stamps offsets
- * and the epoch in place (leader). Nothing is decoded and nothing is copied.
+ * and the epoch in place (leader).
+ *
+ * The leader also checks what clients send (`checkClientBatch`): a known codec, records that
+ * match the header (count, offset deltas 0..n-1, lengths; compressed sections decompressed
+ * within a bound), sane timestamps, and no control or transactional batches. Followers skip
+ * it: they copy bytes the leader already validated. Nothing is copied; only a compressed
+ * batch allocates (its decompressed section, dropped after the walk).
  */
-import { BatchHeaderView, CorruptBatchError, InvalidRecordError } from "@strand/protocol";
+import {
+  ATTR_DELETE_HORIZON,
+  BatchHeaderView,
+  CorruptBatchError,
+  DEFAULT_MAX_DECOMPRESSED_BYTES,
+  InvalidRecordError,
+  InvalidTimestampError,
+  inspectBatchRecords,
+} from "@strand/protocol";
 import type { LogConfig } from "./config.ts";
 import { InvalidAppendError, RecordTooLargeError } from "./errors.ts";
 import type { EpochEntry, LeaderEpochCache } from "./leader-epoch-cache.ts";
@@ -31,7 +45,23 @@ export interface ValidationContext {
   readonly logEndOffset: bigint;
   /** Epoch order is checked against it; it is not changed here. */
   readonly epochCache: LeaderEpochCache;
+  /** Wall clock (ms) that client timestamps are checked against. */
+  readonly nowMs: number;
 }
+
+/**
+ * Largest distance (ms) a client batch's maxTimestamp may be ahead of the broker's clock:
+ * one year. A timestamp far in the future (INT64_MAX in the worst case) keeps its segment
+ * from ever being deleted by retention.ms. Kafka checks it only when
+ * message.timestamp.after.max.ms is set; Strand always applies this loose bound.
+ */
+export const MAX_TIMESTAMP_AHEAD_MS = 365 * 24 * 60 * 60 * 1000;
+
+/**
+ * Largest decompressed records section of one client batch: 64 MiB, the SDK decoder's own
+ * limit, so every batch the leader accepts a consumer can decode.
+ */
+export const MAX_DECOMPRESSED_BATCH_BYTES = DEFAULT_MAX_DECOMPRESSED_BYTES;
 
 /** One header pass: validate, check limits and order, stamp (leader), collect epochs. */
 export function validateBatches(
@@ -63,6 +93,7 @@ export function validateBatches(
       );
     }
     if (options.assignOffsets) {
+      checkClientBatch(view, log.nowMs);
       stampBatch(view, next, options.leaderEpoch);
     } else {
       latestEpoch = checkFollowerBatch(view, next, latestEpoch, epochStarts);
@@ -132,4 +163,47 @@ function stampBatch(view: BatchHeaderView, baseOffset: bigint, leaderEpoch: numb
   }
   view.setBaseOffset(baseOffset);
   view.setPartitionLeaderEpoch(leaderEpoch);
+}
+
+/**
+ * The leader's checks of a client batch, cheapest first (see the module comment). Throws
+ * InvalidRecordError, InvalidTimestampError, UnsupportedCompressionError or
+ * CorruptBatchError naming the problem; each maps to its wire code.
+ */
+function checkClientBatch(view: BatchHeaderView, nowMs: number): void {
+  if (view.isControl) {
+    throw new InvalidRecordError(
+      "control batches are written by the broker only; a client may not send one",
+    );
+  }
+  if (view.isTransactional) {
+    throw new InvalidRecordError(
+      "transactional batches are refused: Strand does not support transactions yet",
+    );
+  }
+  checkTimestamps(view, nowMs);
+  inspectBatchRecords(view, { maxDecompressedBytes: MAX_DECOMPRESSED_BATCH_BYTES });
+}
+
+function checkTimestamps(view: BatchHeaderView, nowMs: number): void {
+  const base = view.baseTimestamp;
+  const max = view.maxTimestamp;
+  // -1 is Kafka's "no timestamp"; anything lower is garbage.
+  if (base < -1n || max < -1n) {
+    throw new InvalidTimestampError(
+      `baseTimestamp ${base} or maxTimestamp ${max} is below -1 (no timestamp)`,
+    );
+  }
+  const limit = BigInt(nowMs) + BigInt(MAX_TIMESTAMP_AHEAD_MS);
+  if (max > limit) {
+    throw new InvalidTimestampError(
+      `maxTimestamp ${max} is more than a year ahead of the broker clock ${nowMs}`,
+    );
+  }
+  // With a delete horizon, baseTimestamp is not a record timestamp.
+  if ((view.attributes & ATTR_DELETE_HORIZON) === 0 && base > max) {
+    throw new InvalidTimestampError(
+      `baseTimestamp ${base} is after maxTimestamp ${max}: the largest timestamp cannot be below the first`,
+    );
+  }
 }

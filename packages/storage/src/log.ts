@@ -318,9 +318,10 @@ export class Log {
   /**
    * Appends whole RecordBatch v2 batches. Every batch is validated (framing + CRC). Leader
    * path (`assignOffsets`): baseOffset and partitionLeaderEpoch are stamped in place in the
-   * caller's buffer. Follower path: the first batch must start at the log end offset and
-   * each next one where the previous ended. The buffer is written with one write; the only
-   * per-batch work is header reads (no record is decoded, nothing is copied).
+   * caller's buffer, after the client checks of log-validator.ts (codec, records against the
+   * header, timestamps, no control/transactional batches). Follower path: the first batch
+   * must start at the log end offset and each next one where the previous ended, headers
+   * only. The buffer is written with one write; nothing is copied.
    */
   append(batches: Buffer, options: AppendOptions): Promise<AppendResult> {
     return this.exclusive("append", async () => {
@@ -328,6 +329,7 @@ export class Log {
         config: this.config,
         logEndOffset: this.logEndOffsetValue,
         epochCache: this.epochCache,
+        nowMs: this.clock(),
       });
       // Offsets are contiguous and never reused: the append starts at the log end and moves it.
       assert(
