@@ -6,8 +6,8 @@
  */
 import type { MetadataImage } from "@strand/controller";
 import { ErrorCode, iterateBatches } from "@strand/protocol";
-import type { OffsetRange } from "../../core/producer-state.ts";
 import type { LeaderPartitionState } from "../../core/leader-partition.ts";
+import type { OffsetRange } from "../../core/producer-state.ts";
 import type { ReplicaContext } from "../context.ts";
 import { errorOf, NO_ERROR, notLeaderError, partitionError } from "../errors.ts";
 import { onHighWatermarkAdvanced, onLeaderLogEnd } from "../events.ts";
