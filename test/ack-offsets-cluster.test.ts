@@ -5,8 +5,9 @@
 //    a1 is written but its produce times out; producer B writes b1; A's retry carries a1 + a2
 //    in one request: a1 is a duplicate (its original offset), a2 lands after b1 and must be
 //    reported there (before the fix it was reported at b1's offset).
-// 2. Two producers with many batches in flight while the partition's leader is SIGKILLed:
-//    retries to the new leader mix duplicates and new batches; every ack reads back its record.
+// 2. Two producers with several sends always outstanding while the follower stalls a few
+//    times (acks=all timeouts, retries mixing duplicates and new batches) and then the leader
+//    is SIGKILLed: every ack reads back its record.
 import {
   type Logger,
   type Producer,
@@ -102,8 +103,12 @@ describe("acknowledged offsets", () => {
     const c = await FaultCluster.start({
       count: 3,
       dedicatedController: true,
-      // The stopped follower stays in the ISR, so acks=all waits for it and times out.
-      extra: ["--replica.lag.time.max.ms", "10000"],
+      // The stopped follower stays in the ISR (and unfenced, also on a loaded machine), so
+      // acks=all waits for it and times out.
+      extra: [
+        ...["--replica.lag.time.max.ms", "10000"],
+        ...["--broker.session.timeout.ms", "8000"],
+      ],
     });
     cluster = c;
     const view = await c.createTopic(TOPIC, {
@@ -142,29 +147,49 @@ describe("acknowledged offsets", () => {
     expect(acked2![0]!.offset).toBeGreaterThan(b1[0]!.offset);
     expectReadBack(acks, await readBack(clients[1]!));
 
-    // Many batches in flight from two producers while the leader is killed.
-    const fast = { requestTimeoutMs: 5_000, retry: { initialMs: 50, maxMs: 500 } };
-    const producers = [1, 2].map(() => client(c, fast).producer({ lingerMs: 2, batchSize: 256 }));
-    let killed = false;
-    let afterKill = 0;
-    const load = producers.map(async (producer, p) => {
-      for (let round = 0; round < 200 && !(killed && afterKill >= 400); round++) {
-        const sends = Array.from({ length: 10 }, (_, i) =>
-          send(producer, [`p${p}-${round}-${i}`, `p${p}-${round}-${i}b`]),
-        );
-        for (const acked of await Promise.all(sends)) {
-          acks.push(...acked);
-          if (killed) afterKill += acked.length;
+    // Two producers, several sends each always outstanding: while the follower stalls, their
+    // acks=all produces time out after the write, and each retry carries the written batches
+    // plus those queued since, behind the other producer's records. Then the leader is killed.
+    const counters = [retryCounter(), retryCounter()];
+    const producers = counters.map((r) =>
+      client(c, {
+        requestTimeoutMs: 400,
+        retry: { initialMs: 50, maxMs: 200 },
+        logger: r.logger,
+      }).producer({ lingerMs: 1 }),
+    );
+    let stop = false;
+    let sent = 0;
+    const workers = producers.flatMap((producer, p) =>
+      Array.from({ length: 6 }, async (_, w) => {
+        for (let i = 0; i < 10_000 && !stop; i++) {
+          acks.push(...(await send(producer, [`p${p}-w${w}-${i}`, `p${p}-w${w}-${i}b`])));
+          sent++;
         }
-      }
-    });
-    await waitFor("acks before the kill", async () => acks.length >= 300 || undefined);
+      }),
+    );
+    const progress = (what: string, count: number) => {
+      const target = sent + count;
+      return waitFor(what, () => sent >= target || undefined, 30_000);
+    };
+    await progress("acks under load", 100);
+    for (let stall = 0; stall < 4; stall++) {
+      const before = counters.map((r) => r.retries());
+      c.stop(follower);
+      // Both producers' produces timed out after their writes: their retries interleave.
+      await waitFor(
+        "both producers' produces timed out during the stall",
+        () => counters.every((r, i) => r.retries() > before[i]!) || undefined,
+      );
+      c.resume(follower);
+      await progress("acks after the stall", 100);
+    }
     const leader = (await c.partition(TOPIC, 0))!.leaderId;
     await c.kill(leader);
-    killed = true;
     c.restart(leader);
-    await Promise.all(load);
-    expect(afterKill).toBeGreaterThanOrEqual(400);
+    await progress("acks after the leader kill", 200);
+    stop = true;
+    await Promise.all(workers);
     expectReadBack(acks, await readBack(clients[1]!));
   }, 90_000);
 });
