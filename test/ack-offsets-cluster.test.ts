@@ -147,7 +147,7 @@ describe("acknowledged offsets", () => {
     expect(acked2![0]!.offset).toBeGreaterThan(b1[0]!.offset);
     expectReadBack(acks, await readBack(clients[1]!));
 
-    // Two producers, several sends each always outstanding: while the follower stalls, their
+    // Two producers, many sends outstanding: while the follower stalls, their
     // acks=all produces time out after the write, and each retry carries the written batches
     // plus those queued since, behind the other producer's records. Then the leader is killed.
     const counters = [retryCounter(), retryCounter()];
@@ -160,14 +160,23 @@ describe("acknowledged offsets", () => {
     );
     let stop = false;
     let sent = 0;
-    const workers = producers.flatMap((producer, p) =>
-      Array.from({ length: 6 }, async (_, w) => {
-        for (let i = 0; i < 10_000 && !stop; i++) {
-          acks.push(...(await send(producer, [`p${p}-w${w}-${i}`, `p${p}-w${w}-${i}b`])));
-          sent++;
+    // Open loop: a send every few ms whatever the acks, so sends queue behind a stalled
+    // request and its retry carries them too (a closed loop would resend only duplicates).
+    const loads = producers.map(async (producer, p) => {
+      const pending = new Set<Promise<void>>();
+      for (let i = 0; i < 100_000 && !stop; i++) {
+        if (pending.size < 40) {
+          const one = send(producer, [`p${p}-${i}`, `p${p}-${i}b`]).then((acked) => {
+            acks.push(...acked);
+            sent++;
+            pending.delete(one);
+          });
+          pending.add(one);
         }
-      }),
-    );
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      await Promise.all(pending);
+    });
     const progress = (what: string, count: number) => {
       const target = sent + count;
       return waitFor(what, () => sent >= target || undefined, 30_000);
@@ -189,7 +198,7 @@ describe("acknowledged offsets", () => {
     c.restart(leader);
     await progress("acks after the leader kill", 200);
     stop = true;
-    await Promise.all(workers);
+    await Promise.all(loads);
     expectReadBack(acks, await readBack(clients[1]!));
-  }, 90_000);
+  }, 120_000);
 });
