@@ -176,6 +176,8 @@ describe("three combined nodes", () => {
       viaLeader.topics[0]?.partitions[0]?.errorCode,
     );
     expect(BigInt(viaOther.topics[0]!.partitions[0]!.baseOffset)).toBe(1n);
+    // The per-batch offsets survive the hop (routing converts the leader's answer back).
+    expect(viaOther.topics[0]!.partitions[0]!.batchBaseOffsets).toEqual(["1"]);
     expect(
       metricSum(
         (await other.http("/metrics")).body,

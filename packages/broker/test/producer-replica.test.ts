@@ -265,6 +265,30 @@ describe("idempotent produce through the replica manager", () => {
     expect(await c.logValues(1)).toEqual(["7:0@0", "7:1@1", "7:2@2", "7:3@3", "7:4@4", "7:5@5"]);
   });
 
+  it("a retry mixing duplicates and new batches answers each batch's own offset", async () => {
+    const c = await threeNodes();
+    // Producer A's a1 is written but its answer is lost; producer B writes b1 meanwhile.
+    expect(await c.produce(1, idempotent(0, 2, 7n))).toMatchObject({ baseOffset: 0n });
+    expect(await c.produce(1, idempotent(0, 2, 8n))).toMatchObject({ baseOffset: 2n });
+    // A retries a1 together with a2, queued since: a2 lands after b1, a1 keeps its offset.
+    const retry = await c.produce(1, Buffer.concat([idempotent(0, 2, 7n), idempotent(2, 3, 7n)]));
+    expect(retry).toMatchObject({ errorCode: 0, baseOffset: 0n, batchBaseOffsets: [0n, 4n] });
+    // Duplicates need not be contiguous: a2 (offset 4) and a1 (offset 0) around B's b1, b2.
+    expect(await c.produce(1, idempotent(2, 1, 8n))).toMatchObject({ baseOffset: 7n });
+    const again = await c.produce(
+      1,
+      Buffer.concat([idempotent(0, 2, 7n), idempotent(2, 3, 7n), idempotent(5, 1, 7n)]),
+    );
+    expect(again).toMatchObject({ errorCode: 0, batchBaseOffsets: [0n, 4n, 8n] });
+    expect(await c.logValues(1)).toEqual([
+      ...["7:0@0", "7:1@1", "8:0@2", "8:1@3", "7:2@4", "7:3@5", "7:4@6"],
+      ...["8:2@7", "7:5@8"],
+    ]);
+    // Only duplicates: each answers its original offset.
+    const dups = await c.produce(1, Buffer.concat([idempotent(2, 3, 7n), idempotent(5, 1, 7n)]));
+    expect(dups).toMatchObject({ errorCode: 0, baseOffset: 4n, batchBaseOffsets: [4n, 8n] });
+  });
+
   it("the new leader dedupes a retry of a batch the old leader appended", async () => {
     const c = await threeNodes();
     for (let seq = 0; seq < 6; seq += 2) await c.produce(1, idempotent(seq));

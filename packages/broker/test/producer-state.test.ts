@@ -43,14 +43,14 @@ describe("producer state", () => {
     expect(checkOne(state, encoded(0, 3))).toEqual({
       kind: "append",
       skipBytes: 0,
-      duplicate: null,
+      duplicates: [],
     });
     state.apply(batchAt(0, 3, 100n));
     const retry = encoded(0, 3);
     expect(checkOne(state, retry)).toEqual({
       kind: "append",
       skipBytes: retry.length,
-      duplicate: { firstOffset: 100n, lastOffset: 102n },
+      duplicates: [{ firstOffset: 100n, lastOffset: 102n }],
     });
     expect(checkOne(state, encoded(3, 2)).kind).toBe("append");
   });
@@ -106,7 +106,7 @@ describe("producer state", () => {
     state.apply(wrapped);
     expect(checkOne(state, encoded(2, 1)).kind).toBe("append");
     expect(checkOne(state, encoded(SEQUENCE_MAX, 3))).toMatchObject({
-      duplicate: { firstOffset: 10n, lastOffset: 12n },
+      duplicates: [{ firstOffset: 10n, lastOffset: 12n }],
     });
   });
 
@@ -115,7 +115,7 @@ describe("producer state", () => {
     for (let i = 0; i < 7; i++) state.apply(batchAt(i, 1, BigInt(i)));
     expect(state.entry(PID)!.batches.map((b) => b.firstSeq)).toEqual([2, 3, 4, 5, 6]);
     expect(BATCHES_PER_PRODUCER_MAX).toBe(5);
-    expect(checkOne(state, encoded(2, 1))).toMatchObject({ duplicate: { firstOffset: 2n } });
+    expect(checkOne(state, encoded(2, 1))).toMatchObject({ duplicates: [{ firstOffset: 2n }] });
     const forgotten = checkOne(state, encoded(1, 1));
     expect(forgotten.kind === "refuse" && forgotten.error).toBe(
       ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
@@ -130,7 +130,7 @@ describe("producer state", () => {
     expect(checkOne(state, next)).toEqual({
       kind: "append",
       skipBytes: dup.length,
-      duplicate: { firstOffset: 0n, lastOffset: 1n },
+      duplicates: [{ firstOffset: 0n, lastOffset: 1n }],
     });
     const reordered = checkOne(state, Buffer.concat([encoded(2, 2), encoded(0, 2)]));
     expect(reordered.kind === "refuse" && reordered.error).toBe(
@@ -142,6 +142,23 @@ describe("producer state", () => {
     );
     const plain = encodeRecordBatch({ baseTimestamp: 0n, records: [{ key: null, value: null }] });
     expect(checkOne(state, Buffer.concat([plain, encoded(2, 1)])).kind).toBe("append");
+  });
+
+  it("answers each leading duplicate's own offsets, also when other batches lie between them", () => {
+    // Producer 42 wrote 0..1 at offset 0 and 2..2 at offset 5; another producer's records
+    // (offsets 2..4) lie between them. A retry of both plus a new batch must not claim 2..4.
+    const state = new ProducerStateMap();
+    state.apply(batchAt(0, 2, 0n));
+    state.apply(batchAt(2, 1, 5n));
+    const retried = Buffer.concat([encoded(0, 2), encoded(2, 1)]);
+    expect(checkOne(state, Buffer.concat([retried, encoded(3, 2)]))).toEqual({
+      kind: "append",
+      skipBytes: retried.length,
+      duplicates: [
+        { firstOffset: 0n, lastOffset: 1n },
+        { firstOffset: 5n, lastOffset: 5n },
+      ],
+    });
   });
 
   it("expires producers idle for longer than the expiration", () => {

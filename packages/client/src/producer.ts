@@ -814,7 +814,7 @@ export class Producer {
     response: ProduceResponse__Output,
   ): void {
     if (acks === ACKS_WIRE.none) {
-      this.#complete(q, batches, -1n);
+      this.#complete(q, batches, []);
       return;
     }
     const result = response.topics
@@ -829,7 +829,14 @@ export class Producer {
       return;
     }
     if (result.errorCode === 0) {
-      this.#complete(q, batches, BigInt(result.baseOffset));
+      const sizes = batches.map((b) => b.sent.length);
+      const bases = batchBaseOffsets(result.batchBaseOffsets, result.baseOffset, sizes);
+      if (bases.counted && result.batchBaseOffsets.length > 0)
+        this.#ctx.logger.warn(
+          { topic: q.topic, partition: q.partition, batches: batches.length },
+          "the broker answered a different number of batch offsets than batches sent; counting from the base offset",
+        );
+      this.#complete(q, batches, bases.offsets);
       return;
     }
     const error = errorForCode(result.errorCode, result.errorMessage, q);
@@ -871,20 +878,21 @@ export class Producer {
     }
   }
 
-  #complete(q: PartitionQueue, batches: ProducerBatch[], baseOffset: bigint): void {
+  /** Settles the head `batches`; `baseOffsets[i]` is batch i's first offset (-1n: unknown). */
+  #complete(q: PartitionQueue, batches: ProducerBatch[], baseOffsets: readonly bigint[]): void {
     assert(q.batches[0] === batches[0], "completed batches are the partition's head");
     q.batches.splice(0, batches.length);
     q.inFlight = false;
     q.attempts = 0;
     q.hops = 0;
-    let offset = baseOffset;
-    for (const batch of batches) {
-      for (const e of batch.sent) {
+    batches.forEach((batch, i) => {
+      const base = baseOffsets[i] ?? -1n;
+      batch.sent.forEach((e, j) => {
+        const offset = base >= 0n ? base + BigInt(j) : -1n;
         e.pending.complete(e.index, { topic: q.topic, partition: q.partition, offset });
-        if (baseOffset >= 0n) offset++;
-      }
+      });
       this.#release(batch.bytes);
-    }
+    });
   }
 
   #onFailure(q: PartitionQueue, batches: ProducerBatch[], error: unknown): void {
@@ -973,4 +981,28 @@ function noIdempotence(ctx: ClientContext, why: string): null {
 /** Reads `aborted` afresh (TypeScript narrows it after an earlier check across awaits). */
 function isAborted(signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true;
+}
+
+/**
+ * The first offset of each batch of a successful produce. A broker answers one base offset
+ * per batch (`batch_base_offsets`): a retried duplicate keeps its original offset while the
+ * batches after it land at the log end, behind other producers' records, so counting up from
+ * `base_offset` would report offsets that hold someone else's records. Only an older broker,
+ * which sends no per-batch offsets, is counted from `base_offset` (`counted`); so is an answer
+ * whose count does not match the batches sent.
+ */
+export function batchBaseOffsets(
+  perBatch: readonly string[] | undefined,
+  baseOffset: string,
+  recordCounts: readonly number[],
+): { offsets: bigint[]; counted: boolean } {
+  if (perBatch !== undefined && perBatch.length === recordCounts.length)
+    return { offsets: perBatch.map((o) => BigInt(o)), counted: false };
+  const offsets: bigint[] = [];
+  let next = BigInt(baseOffset);
+  for (const count of recordCounts) {
+    offsets.push(next < 0n ? -1n : next);
+    if (next >= 0n) next += BigInt(count);
+  }
+  return { offsets, counted: true };
 }

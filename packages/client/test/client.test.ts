@@ -8,7 +8,7 @@
 // reaches it (CorruptRecordError with its offset), is not refetched, and a seek skips it.
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { encodeRecordBatch } from "@strand/protocol";
+import { ErrorCode, encodeRecordBatch, iterateBatches } from "@strand/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import { hostileBatches } from "../../../test/support/hostile-batches.ts";
 import {
@@ -29,6 +29,15 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
   await Promise.all(clusters.splice(0).map((c) => c.stop()));
 });
+
+/** Waits (bounded) until `condition` holds. */
+async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for a condition");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 async function setup(brokers: number, options: Partial<StrandOptions> = {}) {
   const cluster = await FakeCluster.start(brokers);
@@ -150,6 +159,49 @@ describe("producer", () => {
     expect(results.flat().map((r) => r.offset)).toEqual(
       Array.from({ length: 20 }, (_, i) => BigInt(i)),
     );
+  });
+
+  it("reports each batch at its own offset when a retry mixes a duplicate with new batches", async () => {
+    const { cluster, strand } = await setup(1, {
+      retry: { initialMs: 500, maxMs: 500, multiplier: 1 },
+    });
+    cluster.addTopic("t", 1);
+    cluster.producerIds = true;
+    cluster.dedupe = true;
+    let calls = 0;
+    cluster.script = () => {
+      calls++;
+      // a1 is written but acks=all times out; producer B writes b1 before A's retry lands.
+      if (calls === 1) return { code: ErrorCode.REQUEST_TIMED_OUT.code, appended: true };
+      if (calls === 2) cluster.appendOther("t", 0, ["b1"]);
+      return null;
+    };
+    const producer = strand.producer({ lingerMs: 0 });
+    const a1 = producer.send({ topic: "t", messages: [{ value: "a1-0" }, { value: "a1-1" }] });
+    await until(() => cluster.produceCalls.length === 1);
+    // Queued behind a1's backoff, a2 leaves with a1's retry in one request.
+    const a2 = producer.send({ topic: "t", messages: [{ value: "a2-0" }, { value: "a2-1" }] });
+    const offsets = async (p: Promise<{ offset: bigint }[]>) => (await p).map((r) => r.offset);
+    expect(await offsets(a1)).toEqual([0n, 1n]);
+    expect(await offsets(a2)).toEqual([3n, 4n]); // b1 holds offset 2
+    expect(cluster.produceCalls[1]?.sequences).toEqual(["42/0", "42/2"]);
+    const log = cluster.topics.get("t")![0]!.batches.map((b) => [...iterateBatches(b)][0]!);
+    expect(log.map((v) => `${v.producerId}/${v.baseSequence}@${v.baseOffset}`)).toEqual([
+      "42/0@0",
+      "-1/-1@2",
+      "42/2@3",
+    ]);
+  });
+
+  it("counts offsets up from base_offset when the broker sends no per-batch offsets", async () => {
+    const { cluster, strand } = await setup(1);
+    cluster.addTopic("t", 1);
+    cluster.legacyResults = true;
+    const producer = strand.producer({ lingerMs: 1_000, batchSize: 200 });
+    const messages = Array.from({ length: 12 }, (_, i) => ({ value: `v-${i}`.padEnd(40, ".") }));
+    const out = await producer.send({ topic: "t", messages });
+    expect(cluster.produceCalls.reduce((s, c) => s + c.batches, 0)).toBeGreaterThan(1);
+    expect(out.map((r) => r.offset)).toEqual(messages.map((_, i) => BigInt(i)));
   });
 
   it("closes batches at batchSize and sends a partition's batches in order", async () => {

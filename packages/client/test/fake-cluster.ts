@@ -5,8 +5,16 @@
 // may leave stale), and refuses partitions it does not lead with NOT_LEADER_OR_FOLLOWER and
 // a leader hint, as the real broker does. `faults` inject per-partition errors; `script`
 // answers each Produce call as a test decides (an error code, a delay, or no answer at all).
+// Produce answers one base offset per batch (batch_base_offsets) unless `legacyResults` is
+// set (an older broker); with `dedupe`, a retried idempotent batch is answered with its
+// original offset and not appended again, as the real leader does.
 import * as grpc from "@grpc/grpc-js";
-import { clientServerOptions, iterateBatches, strandGrpc } from "@strand/protocol";
+import {
+  clientServerOptions,
+  encodeRecordBatch,
+  iterateBatches,
+  strandGrpc,
+} from "@strand/protocol";
 
 export interface FakePartition {
   leader: number;
@@ -14,6 +22,8 @@ export interface FakePartition {
   logStart: bigint;
   batches: Buffer[];
   next: bigint;
+  /** With `dedupe`: the offset of each appended idempotent batch, by pid/epoch/sequence. */
+  seen: Map<string, bigint>;
 }
 
 export interface ProduceCall {
@@ -42,6 +52,11 @@ export interface ScriptedAnswer {
   readonly delayMs?: number;
   /** Never answer the request (a lost response: the client's deadline has to fire). */
   readonly drop?: boolean;
+  /**
+   * With a non-zero `code`: append the records first, then answer the error (an acks=all
+   * produce that timed out after the leader wrote it).
+   */
+  readonly appended?: boolean;
 }
 
 /** Decides the answer to a Produce for `topic-partition` (null: behave normally). */
@@ -65,6 +80,10 @@ export class FakeCluster {
   producerIds = false;
   /** Scripted Produce answers, consulted after the leader check and before `faults`. */
   script: ProduceScript | null = null;
+  /** Answer retried idempotent batches with their original offsets, without appending. */
+  dedupe = false;
+  /** Answer like a broker without batch_base_offsets (base_offset only). */
+  legacyResults = false;
 
   static async start(count: number): Promise<FakeCluster> {
     const c = new FakeCluster();
@@ -140,6 +159,7 @@ export class FakeCluster {
         logStart: 0n,
         batches: [],
         next: 0n,
+        seen: new Map(),
       })),
     );
   }
@@ -232,7 +252,7 @@ export class FakeCluster {
         const scripted = this.script?.({ broker, topic: t.topic, partition: d.partition }) ?? null;
         if (scripted?.drop === true) return HANG;
         delayMs = Math.max(delayMs, scripted?.delayMs ?? 0);
-        if (scripted?.code !== undefined && scripted.code !== 0) {
+        if (scripted?.code !== undefined && scripted.code !== 0 && scripted.appended !== true) {
           partitions.push({
             ...base,
             errorCode: scripted.code,
@@ -250,18 +270,20 @@ export class FakeCluster {
           });
           continue;
         }
-        const first = part.next;
         let batches = 0;
         let records = 0;
         const sequences: string[] = [];
+        const batchBaseOffsets: string[] = [];
         for (const view of iterateBatches(d.records)) {
           sequences.push(`${view.producerId}/${view.baseSequence}`);
-          const copy = Buffer.from(
-            d.records.subarray(view.position, view.position + view.sizeBytes),
-          );
-          copy.writeBigInt64BE(part.next, 0);
-          part.batches.push(copy);
-          part.next += BigInt(view.lastOffsetDelta + 1);
+          const id = `${view.producerId}/${view.producerEpoch}/${view.baseSequence}`;
+          const original = view.producerId >= 0n ? part.seen.get(id) : undefined;
+          if (this.dedupe && original !== undefined) {
+            batchBaseOffsets.push(String(original));
+            continue;
+          }
+          if (view.producerId >= 0n) part.seen.set(id, part.next);
+          batchBaseOffsets.push(String(this.#appendBatch(part, d.records, view)));
           batches++;
           records += view.lastOffsetDelta + 1;
         }
@@ -274,16 +296,50 @@ export class FakeCluster {
           at: Date.now(),
           sequences,
         });
+        if (scripted?.code !== undefined && scripted.code !== 0) {
+          partitions.push({
+            ...base,
+            errorCode: scripted.code,
+            errorMessage: `scripted ${scripted.code} after the append`,
+          });
+          continue;
+        }
         partitions.push({
           ...base,
           errorCode: 0,
-          baseOffset: String(first),
+          baseOffset: batchBaseOffsets[0]!,
+          ...(this.legacyResults ? {} : { batchBaseOffsets }),
           logStartOffset: String(part.logStart),
         });
       }
       topics.push({ topic: t.topic, partitions });
     }
     return delayMs > 0 ? new Delayed({ topics }, delayMs) : { topics };
+  }
+
+  /** Appends one batch of `records` at the log end; returns its base offset. */
+  #appendBatch(
+    part: FakePartition,
+    records: Buffer,
+    view: { position: number; sizeBytes: number; lastOffsetDelta: number },
+  ): bigint {
+    const copy = Buffer.from(records.subarray(view.position, view.position + view.sizeBytes));
+    const base = part.next;
+    copy.writeBigInt64BE(base, 0);
+    part.batches.push(copy);
+    part.next += BigInt(view.lastOffsetDelta + 1);
+    return base;
+  }
+
+  /** Appends `values` as one batch of another (non-idempotent) producer; returns its base. */
+  appendOther(topic: string, partition: number, values: string[]): bigint {
+    const part = this.topics.get(topic)![partition]!;
+    const batch = encodeRecordBatch({
+      baseTimestamp: BigInt(Date.now()),
+      records: values.map((v) => ({ key: null, value: Buffer.from(v) })),
+    });
+    const [view] = [...iterateBatches(batch)];
+    return this.#appendBatch(part, batch, view!);
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: untyped request

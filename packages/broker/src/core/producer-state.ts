@@ -69,12 +69,15 @@ export interface OffsetRange {
 
 /** The verdict on the batches of one produce to one partition. */
 export type AppendCheck =
-  /** Append `records` from byte `skipBytes`; `duplicates` leading batches were retries. */
+  /** Append `records` from byte `skipBytes`; the `duplicates` leading batches were retries. */
   | {
       readonly kind: "append";
       readonly skipBytes: number;
-      /** The retried leading batches' original offsets (null when none). */
-      readonly duplicate: OffsetRange | null;
+      /**
+       * The original offsets of each retried leading batch, in produce order (empty when
+       * none). Not contiguous in general: other producers' batches may lie between them.
+       */
+      readonly duplicates: readonly OffsetRange[];
     }
   | ({ readonly kind: "refuse" } & BatchRefusal);
 
@@ -233,7 +236,7 @@ export function checkBatches(state: ProducerStateMap, records: Buffer): AppendCh
   const pending = new Map<bigint, ProducerEntry>();
   let skipBytes = 0;
   let leading = true;
-  let duplicate: OffsetRange | null = null;
+  const duplicates: OffsetRange[] = [];
   for (const view of iterateBatches(records, { verifyCrc: false })) {
     const batch = producerBatchOf(view);
     if (batch === null) {
@@ -245,8 +248,7 @@ export function checkBatches(state: ProducerStateMap, records: Buffer): AppendCh
     if (found !== undefined && leading) {
       // Nothing is appended, so the log's CRC check will not run: check this batch here.
       view.validate();
-      const firstOffset: bigint = duplicate === null ? found.firstOffset : duplicate.firstOffset;
-      duplicate = { firstOffset, lastOffset: found.lastOffset };
+      duplicates.push({ firstOffset: found.firstOffset, lastOffset: found.lastOffset });
       skipBytes += view.sizeBytes;
       continue;
     }
@@ -265,7 +267,7 @@ export function checkBatches(state: ProducerStateMap, records: Buffer): AppendCh
     pending.set(batch.producerId, entryAfter(entry, batch));
   }
   assert(skipBytes <= records.length, "skipped past the end of the produce");
-  return { kind: "append", skipBytes, duplicate };
+  return { kind: "append", skipBytes, duplicates };
 }
 
 /** True when some batch in `records` carries a producer id (header reads only). */

@@ -44,8 +44,13 @@ export interface ProducePartition {
 export interface ProducePartitionResult extends PartitionError {
   readonly topic: string;
   readonly partition: number;
-  /** Offset of the first record appended; -1n on error. */
+  /** Offset of the first batch's first record (a duplicate's original); -1n on error. */
   readonly baseOffset: bigint;
+  /**
+   * The base offset of each batch of the produce, in order; a retried duplicate has its
+   * original offset, so they need not be contiguous. Empty on error and for acks=none.
+   */
+  readonly batchBaseOffsets: readonly bigint[];
   /** Broker append time for LogAppendTime topics, else -1n. */
   readonly logAppendTimeMs: bigint;
   readonly logStartOffset: bigint;

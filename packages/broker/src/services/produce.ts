@@ -130,6 +130,7 @@ function failedResult(item: ProducePartition, error: PartitionError): ProducePar
     partition: item.partition,
     ...error,
     baseOffset: -1n,
+    batchBaseOffsets: [],
     logAppendTimeMs: -1n,
     logStartOffset: -1n,
   };
@@ -193,6 +194,7 @@ async function forwardProduce(
         errorMessage: p.errorMessage,
         ...(hint === undefined ? {} : { leaderHint: hint }),
         baseOffset: BigInt(p.baseOffset),
+        batchBaseOffsets: p.batchBaseOffsets.map(BigInt),
         logAppendTimeMs: BigInt(p.logAppendTimeMs),
         logStartOffset: BigInt(p.logStartOffset),
       });
@@ -210,6 +212,7 @@ export function produceResponse(results: readonly ProducePartitionResult[]): Pro
         errorCode: r.errorCode,
         errorMessage: r.errorMessage,
         baseOffset: String(r.baseOffset),
+        batchBaseOffsets: r.batchBaseOffsets.map(String),
         logAppendTimeMs: String(r.logAppendTimeMs),
         logStartOffset: String(r.logStartOffset),
         leaderHint: hintToWire(r.leaderHint),

@@ -132,6 +132,11 @@ export const protoDescriptor: INamespace = {
                 "leaderHint": {
                   "type": "LeaderHint",
                   "id": 7
+                },
+                "batchBaseOffsets": {
+                  "rule": "repeated",
+                  "type": "int64",
+                  "id": 8
                 }
               }
             },

@@ -14,8 +14,8 @@ import type { PartitionError } from "../types.ts";
 export interface PreparedAppend {
   /** The bytes to append (a suffix of the produce), or null when nothing is new. */
   readonly records: Buffer | null;
-  /** The original offsets of the leading retried batches, or null when there were none. */
-  readonly duplicate: OffsetRange | null;
+  /** The original offsets of each leading retried batch, in order (empty when none). */
+  readonly duplicates: readonly OffsetRange[];
 }
 
 /** See the module comment. Errors are answered, never thrown (broken invariants excepted). */
@@ -25,17 +25,21 @@ export async function prepareLeaderAppend(
   records: Buffer,
 ): Promise<PreparedAppend | PartitionError> {
   try {
-    if (!hasProducerIds(records)) return { records, duplicate: null };
+    if (!hasProducerIds(records)) return { records, duplicates: [] };
     await p.producers.sync();
     const check = checkBatches(p.producers.map, records);
     if (check.kind === "refuse") return partitionError(check.error, check.message);
-    if (check.skipBytes === 0) return { records, duplicate: null };
+    if (check.skipBytes === 0) return { records, duplicates: [] };
     ctx.logger.debug(
-      { topic: p.topic, partition: p.partition, duplicate: String(check.duplicate?.firstOffset) },
-      "retried idempotent batch answered with its original offset",
+      {
+        topic: p.topic,
+        partition: p.partition,
+        duplicates: check.duplicates.map((d) => String(d.firstOffset)),
+      },
+      "retried idempotent batches answered with their original offsets",
     );
     const rest = check.skipBytes === records.length ? null : records.subarray(check.skipBytes);
-    return { records: rest, duplicate: check.duplicate };
+    return { records: rest, duplicates: check.duplicates };
   } catch (thrown) {
     const { error, unexpected } = errorOf(thrown);
     if (unexpected)

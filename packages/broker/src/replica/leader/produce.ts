@@ -5,8 +5,9 @@
  * Batches stay opaque: the log validates headers and CRCs; nothing decodes records.
  */
 import type { MetadataImage } from "@strand/controller";
-import { ErrorCode } from "@strand/protocol";
+import { ErrorCode, iterateBatches } from "@strand/protocol";
 import type { LeaderPartitionState } from "../../core/leader-partition.ts";
+import type { OffsetRange } from "../../core/producer-state.ts";
 import type { ReplicaContext } from "../context.ts";
 import { errorOf, NO_ERROR, notLeaderError, partitionError } from "../errors.ts";
 import { onHighWatermarkAdvanced, onLeaderLogEnd } from "../events.ts";
@@ -22,7 +23,9 @@ import { prepareLeaderAppend } from "./leader-append.ts";
 
 interface Appended {
   readonly state: LeaderPartitionState;
-  readonly firstOffset: bigint;
+  /** The base offset of each batch of the produce, in order; a duplicate has its original. */
+  readonly batchBaseOffsets: readonly bigint[];
+  /** The highest offset of the produce's batches: what acks=all waits for. */
   readonly lastOffset: bigint;
 }
 
@@ -45,7 +48,7 @@ export function produce(
         );
     });
   }
-  return Promise.resolve(partitions.map((pp) => result(pp, NO_ERROR, -1n, -1n)));
+  return Promise.resolve(partitions.map((pp) => result(pp, NO_ERROR, [], -1n)));
 }
 
 async function producePartition(
@@ -56,35 +59,54 @@ async function producePartition(
 ): Promise<ProducePartitionResult> {
   const p = ctx.partitions.get(partitionKey(pp.topic, pp.partition));
   if (p === undefined || p.leader === null) {
-    return result(pp, notLeaderError(image, pp.topic, pp.partition, ctx.brokerId), -1n, -1n);
+    return result(pp, notLeaderError(image, pp.topic, pp.partition, ctx.brokerId), [], -1n);
   }
   const appended = await p.lock.run(() => appendAsLeader(ctx, p, options.acks, pp.records));
-  if ("errorCode" in appended) return result(pp, appended, -1n, p.log.logStartOffset);
+  if ("errorCode" in appended) return result(pp, appended, [], p.log.logStartOffset);
   if (options.acks !== "all")
-    return result(pp, NO_ERROR, appended.firstOffset, p.log.logStartOffset);
+    return result(pp, NO_ERROR, appended.batchBaseOffsets, p.log.logStartOffset);
   const error = await waitForHighWatermark(ctx, p, appended, options.timeoutMs);
-  return result(
-    pp,
-    error,
-    error.errorCode === 0 ? appended.firstOffset : -1n,
-    p.log.logStartOffset,
-  );
+  const offsets = error.errorCode === 0 ? appended.batchBaseOffsets : [];
+  return result(pp, error, offsets, p.log.logStartOffset);
 }
 
+/** A result; `baseOffset` is the first batch's (-1n when `batchBaseOffsets` is empty). */
 function result(
   pp: ProducePartition,
   error: PartitionError,
-  baseOffset: bigint,
+  batchBaseOffsets: readonly bigint[],
   logStartOffset: bigint,
 ): ProducePartitionResult {
   return {
     ...error,
     topic: pp.topic,
     partition: pp.partition,
-    baseOffset,
+    baseOffset: batchBaseOffsets[0] ?? -1n,
+    batchBaseOffsets,
     logAppendTimeMs: -1n,
     logStartOffset,
   };
+}
+
+/**
+ * The base offset of each batch of `records` appended from `firstOffset`: offsets are
+ * contiguous in the log, so each batch starts where the one before it ended (header reads).
+ */
+function appendedBaseOffsets(records: Buffer, firstOffset: bigint): bigint[] {
+  const offsets: bigint[] = [];
+  let next = firstOffset;
+  for (const view of iterateBatches(records, { verifyCrc: false })) {
+    offsets.push(next);
+    next += BigInt(view.lastOffsetDelta) + 1n;
+  }
+  return offsets;
+}
+
+/** Only retried duplicates: their original offsets, nothing appended. */
+function duplicatesOnly(state: LeaderPartitionState, duplicates: readonly OffsetRange[]): Appended {
+  let lastOffset = -1n;
+  for (const d of duplicates) if (d.lastOffset > lastOffset) lastOffset = d.lastOffset;
+  return { state, batchBaseOffsets: duplicates.map((d) => d.firstOffset), lastOffset };
 }
 
 /** Under the partition lock: still the leader? then append and feed the state. */
@@ -104,7 +126,7 @@ async function appendAsLeader(
   // Idempotence: retried batches answer their original offsets and are not appended again.
   const prepared = await prepareLeaderAppend(ctx, p, records);
   if ("errorCode" in prepared) return prepared;
-  if (prepared.records === null) return { state, ...prepared.duplicate! };
+  if (prepared.records === null) return duplicatesOnly(state, prepared.duplicates);
   let appended: { firstOffset: bigint; lastOffset: bigint; appendedBytes: number };
   try {
     appended = await p.log.append(prepared.records, {
@@ -125,8 +147,13 @@ async function appendAsLeader(
   ctx.metrics?.recordsInTotal.inc({ topic: p.topic }, Number(endOffset - appended.firstOffset));
   onLeaderLogEnd(ctx, p, endOffset, appended.appendedBytes);
   if (advanced) onHighWatermarkAdvanced(ctx, p);
-  const firstOffset = prepared.duplicate?.firstOffset ?? appended.firstOffset;
-  return { state, firstOffset, lastOffset: appended.lastOffset };
+  // Each batch answers its own offset: leading duplicates their original ones (which may lie
+  // anywhere before the log end), the appended batches where this append put them.
+  const batchBaseOffsets = [
+    ...prepared.duplicates.map((d) => d.firstOffset),
+    ...appendedBaseOffsets(prepared.records, appended.firstOffset),
+  ];
+  return { state, batchBaseOffsets, lastOffset: appended.lastOffset };
 }
 
 /** acks=all: done when the HW passes the batch, REQUEST_TIMED_OUT at the deadline. */

@@ -35,6 +35,12 @@ export interface ProducePartitionResult {
    * Where the leader is, for NOT_LEADER_OR_FOLLOWER and LEADER_NOT_AVAILABLE.
    */
   'leaderHint'?: (_strand_v1_LeaderHint | null);
+  /**
+   * The base offset of each batch in the request's records, in order; a retried duplicate
+   * carries its original offset, so the batches need not be contiguous. Empty on error, for
+   * ACKS_NONE and from brokers that predate the field (then count up from base_offset).
+   */
+  'batchBaseOffsets'?: (number | string | Long)[];
 }
 
 /**
@@ -69,4 +75,10 @@ export interface ProducePartitionResult__Output {
    * Where the leader is, for NOT_LEADER_OR_FOLLOWER and LEADER_NOT_AVAILABLE.
    */
   'leaderHint': (_strand_v1_LeaderHint__Output | null);
+  /**
+   * The base offset of each batch in the request's records, in order; a retried duplicate
+   * carries its original offset, so the batches need not be contiguous. Empty on error, for
+   * ACKS_NONE and from brokers that predate the field (then count up from base_offset).
+   */
+  'batchBaseOffsets': (string)[];
 }
