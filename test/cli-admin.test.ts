@@ -4,7 +4,8 @@
 // once); `consume -e` exits 0 at the end offsets as of its start, at once when there is
 // nothing to read; `produce --compression` sends with every codec; `cluster info` prints a
 // CLUSTER cell; `cluster voters list` shows the three voters, `add`/`remove` refuse bad pairs
-// with one line, and `remove` of a follower voter shrinks the quorum, which keeps committing.
+// with one line, and `remove` of a lost (killed) follower voter shrinks the quorum, which keeps
+// committing.
 // Everything started here is stopped in afterAll.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -162,7 +163,7 @@ describe("strand CLI admin items against a 3-node cluster", () => {
     expect(row).toMatch(/^\S+\s+\d+\s+\d+$/);
   }, 30_000);
 
-  it("lists the voters; add/remove refuse bad pairs; removing a follower voter works", async () => {
+  it("lists the voters; add/remove refuse bad pairs; removing a lost follower voter works", async () => {
     const listed = await strand(["cluster", "voters", "list", "-f", "json"]);
     expect(listed.code, listed.stderr).toBe(0);
     const q = JSON.parse(listed.stdout);
@@ -200,6 +201,15 @@ describe("strand CLI admin items against a 3-node cluster", () => {
     ]);
     expectOneLine(wrongDir, 1, /INVALID_REQUEST/);
 
+    // The replacement flow of docs/operations.md: the voter's node is lost, then removed. (A
+    // removed voter that keeps running stops receiving the metadata log, so its broker's image
+    // goes stale: the calls below go to the two remaining brokers.)
+    const lost = nodes[follower.nodeId - 1]!;
+    await lost.kill("SIGKILL");
+    brokers = nodes
+      .filter((n) => n !== lost)
+      .map((n) => n.clientAddress)
+      .join(",");
     const removed = await strand([
       "cluster",
       "voters",
@@ -218,13 +228,8 @@ describe("strand CLI admin items against a 3-node cluster", () => {
       },
       20_000,
     );
-    // The two-voter quorum still commits: a topic can be created (the deadline allows for a
-    // leader election, should the removed node's timeout disturb the quorum).
-    const after = await strand(
-      ["topic", "create", "after-remove", "-p", "1", "-r", "1", "--timeout-ms", "20000"],
-      "",
-      40_000,
-    );
+    // The two-voter quorum still commits: a topic can be created.
+    const after = await strand(["topic", "create", "after-remove", "-p", "1", "-r", "1"]);
     expect(after.code, after.stderr).toBe(0);
   }, 90_000);
 });
