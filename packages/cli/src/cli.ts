@@ -28,8 +28,8 @@ const USAGE = [
   "usage: strand <command> [options]",
   "",
   "commands:",
-  `  ${"server start".padEnd(20)} run one Strand node (broker, controller or both)`,
-  ...COMMANDS.map((c) => `  ${c.path.join(" ").padEnd(20)} ${c.brief}`),
+  `  ${"server start".padEnd(22)} run one Strand node (broker, controller or both)`,
+  ...COMMANDS.map((c) => `  ${c.path.join(" ").padEnd(22)} ${c.brief}`),
   "",
   "Every command takes --help. Client commands connect with --brokers HOST:PORT,... or",
   "STRAND_BROKERS (default 127.0.0.1:9092) and print tables, or JSON with --format json.",
@@ -44,16 +44,19 @@ function findCommand(argv: readonly string[]): { command: Command; rest: string[
   return null;
 }
 
-/** Lists the subcommands of a group word (e.g. "topic"), or null when it is not one. */
-function groupHelp(word: string | undefined): string | null {
-  const members = COMMANDS.filter((c) => c.path.length > 1 && c.path[0] === word);
-  if (members.length === 0) return null;
+/** Lists the subcommands of a group (e.g. ["topic"] or ["cluster", "voters"]), or null. */
+function groupHelp(words: readonly string[]): string | null {
+  const members = COMMANDS.filter(
+    (c) => c.path.length > words.length && words.every((w, i) => c.path[i] === w),
+  );
+  if (words.length === 0 || members.length === 0) return null;
+  const group = words.join(" ");
   return [
-    `usage: strand ${word} <command> [options]`,
+    `usage: strand ${group} <command> [options]`,
     "",
-    ...members.map((c) => `  ${c.path.join(" ").padEnd(20)} ${c.brief}`),
+    ...members.map((c) => `  ${c.path.join(" ").padEnd(22)} ${c.brief}`),
     "",
-    `see strand ${word} <command> --help`,
+    `see strand ${group} <command> --help`,
   ].join("\n");
 }
 
@@ -111,8 +114,11 @@ async function main(argv: readonly string[]): Promise<void> {
     const code = await runClientCommand(found.command, found.rest);
     process.exit(code);
   }
-  const group = groupHelp(command);
-  if (group !== null && (sub === undefined || sub === "--help" || sub === "-h")) {
+  // `strand topic`, `strand cluster voters --help`: the group's words, then nothing or help.
+  const words = argv.filter((a) => !a.startsWith("-"));
+  const helpOnly = argv.every((a) => !a.startsWith("-") || a === "--help" || a === "-h");
+  const group = helpOnly ? groupHelp(words) : null;
+  if (group !== null) {
     process.stdout.write(`${group}\n`);
     return;
   }

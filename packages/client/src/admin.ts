@@ -7,12 +7,16 @@
 
 import { sleep } from "@strand/base";
 import type {
+  AdminServiceAddRaftVoterResponse__Output,
   AdminServiceAlterConfigsResponse__Output,
+  AdminServiceCreatePartitionsResponse__Output,
   AdminServiceCreateTopicsResponse__Output,
   AdminServiceDeleteTopicsResponse__Output,
   AdminServiceDescribeClusterResponse__Output,
   AdminServiceDescribeConfigsResponse__Output,
+  AdminServiceDescribeQuorumResponse__Output,
   AdminServiceDescribeTopicsResponse__Output,
+  AdminServiceRemoveRaftVoterResponse__Output,
   AdminTopicResult__Output,
 } from "@strand/protocol";
 import { ErrorCode } from "@strand/protocol";
@@ -106,6 +110,48 @@ export interface ClusterDescription {
   readonly controllerId: number;
   /** Every registered broker. */
   readonly brokers: readonly BrokerDescription[];
+}
+
+/** A topic's new partition count, for {@link Admin.createPartitions}. */
+export interface NewPartitions {
+  /** The topic. */
+  readonly topic: string;
+  /** The new total partition count: above the current one (partitions are never removed). */
+  readonly count: number;
+}
+
+/** One voter of the metadata quorum. */
+export interface QuorumVoter {
+  /** The voter's node id. */
+  readonly nodeId: number;
+  /** Its storage directory id (a uuid; see docs/operations.md). */
+  readonly directoryId: string;
+  /** Its internal listener, host:port. */
+  readonly address: string;
+  /** The highest log index known replicated on it; -1n when the answering node does not know. */
+  readonly matchIndex: bigint;
+}
+
+/** The metadata quorum (KIP-853 voters). */
+export interface QuorumDescription {
+  /** The Raft leader (the active controller), or -1 when none is known. */
+  readonly leaderId: number;
+  /** The current Raft term. */
+  readonly term: bigint;
+  /** The controller whose view this is. */
+  readonly answeredBy: number;
+  /** The answering controller's commit index. */
+  readonly commitIndex: bigint;
+  /** The voters, by node id. */
+  readonly voters: readonly QuorumVoter[];
+}
+
+/** A voter to add to or remove from the metadata quorum. */
+export interface VoterChange {
+  /** The voter's node id. */
+  readonly nodeId: number;
+  /** The voter's storage directory id. */
+  readonly directoryId: string;
 }
 
 /** A resource that has configs. */
@@ -406,6 +452,102 @@ export class Admin {
       options,
     );
     throwFirst(response.results.map((r, i) => ({ ...r, where: whereOf(changes[i]?.resource) })));
+  }
+
+  /**
+   * Raises a topic's partition count (Kafka's CreatePartitions); returns the replicas of the
+   * new partitions. A count at or below the current one throws INVALID_PARTITIONS. Records
+   * keyed to the old partitions may land elsewhere afterwards (the key hash is modulo the count).
+   */
+  async createPartitions(
+    request: NewPartitions,
+    options: AdminCallOptions & { readonly validateOnly?: boolean } = {},
+  ): Promise<number[][]> {
+    const wire = {
+      name: request.topic,
+      count: request.count,
+      validateOnly: options.validateOnly ?? false,
+      timeoutMs: this.#ctx.requestTimeoutMs,
+    };
+    const r = await this.#anyBroker(
+      "createPartitions",
+      (c, signal) =>
+        unary<AdminServiceCreatePartitionsResponse__Output>(
+          (o, cb) => c.admin.CreatePartitions(wire, o, cb),
+          this.#opts(signal, "CreatePartitions", c.address),
+        ),
+      options,
+    );
+    throwFirst([{ ...r, where: { topic: request.topic } }]);
+    // Producers and consumers learn the new count on their next metadata refresh.
+    // Best effort: the change is committed; a failed refresh only delays what clients see.
+    if (!wire.validateOnly)
+      await this.#ctx.metadata.refresh([request.topic], options.signal).catch(() => undefined);
+    return r.assignments.map((a) => [...a.brokerIds]);
+  }
+
+  /** The metadata quorum's voters, as the active controller (or a voter) sees them. */
+  async describeQuorum(options: AdminCallOptions = {}): Promise<QuorumDescription> {
+    const r = await this.#anyBroker(
+      "describeQuorum",
+      (c, signal) =>
+        unary<AdminServiceDescribeQuorumResponse__Output>(
+          (o, cb) => c.admin.DescribeQuorum({}, o, cb),
+          this.#opts(signal, "DescribeQuorum", c.address),
+        ),
+      options,
+    );
+    throwFirst([{ ...r, where: {} }]);
+    return {
+      leaderId: r.leaderId > 0 ? r.leaderId : -1,
+      term: BigInt(r.term),
+      answeredBy: r.answeredBy,
+      commitIndex: BigInt(r.commitIndex),
+      voters: r.voters
+        .map((v) => ({
+          nodeId: v.nodeId,
+          directoryId: v.directoryId,
+          address: v.address,
+          matchIndex: BigInt(v.matchIndex),
+        }))
+        .sort((a, b) => a.nodeId - b.nodeId),
+    };
+  }
+
+  /**
+   * Adds a voter (KIP-853 AddRaftVoter) reachable at `address` (its internal listener);
+   * resolves once the new voter set is committed. docs/operations.md has the replacement flow.
+   */
+  async addRaftVoter(
+    voter: VoterChange & { readonly address: string },
+    options: AdminCallOptions = {},
+  ): Promise<void> {
+    const wire = { nodeId: voter.nodeId, directoryId: voter.directoryId, address: voter.address };
+    const r = await this.#anyBroker(
+      "addRaftVoter",
+      (c, signal) =>
+        unary<AdminServiceAddRaftVoterResponse__Output>(
+          (o, cb) => c.admin.AddRaftVoter(wire, o, cb),
+          this.#opts(signal, "AddRaftVoter", c.address),
+        ),
+      options,
+    );
+    throwFirst([{ ...r, where: {} }]);
+  }
+
+  /** Removes a voter (KIP-853 RemoveRaftVoter); resolves once the new voter set is committed. */
+  async removeRaftVoter(voter: VoterChange, options: AdminCallOptions = {}): Promise<void> {
+    const wire = { nodeId: voter.nodeId, directoryId: voter.directoryId };
+    const r = await this.#anyBroker(
+      "removeRaftVoter",
+      (c, signal) =>
+        unary<AdminServiceRemoveRaftVoterResponse__Output>(
+          (o, cb) => c.admin.RemoveRaftVoter(wire, o, cb),
+          this.#opts(signal, "RemoveRaftVoter", c.address),
+        ),
+      options,
+    );
+    throwFirst([{ ...r, where: {} }]);
   }
 
   /** Earliest (log start) and latest (high watermark) offsets of every partition. */

@@ -128,6 +128,16 @@ function brokerText(message: string): string {
   return message === "" ? "" : `: ${message}`;
 }
 
+/**
+ * The broker's message without a leading `NAME: ` of its own code: brokers relay the
+ * controller's answers as `NAME: text`, and the error message already starts with the name,
+ * so keeping both would print the code twice (`INVALID_CONFIG (t): INVALID_CONFIG: ...`).
+ */
+function withoutCodePrefix(message: string, name: string): string {
+  const prefix = `${name}: `;
+  return message.startsWith(prefix) ? message.slice(prefix.length) : message;
+}
+
 /** The typed error for a per-partition or per-item Strand error code from a broker. */
 export function errorForCode(
   code: number,
@@ -139,7 +149,8 @@ export function errorForCode(
     where.topic === undefined
       ? ""
       : ` (${where.topic}${where.partition === undefined ? "" : `-${where.partition}`})`;
-  const message = `${info.name}${place}${brokerText(brokerMessage || info.action)}`;
+  const text = withoutCodePrefix(brokerMessage, info.name);
+  const message = `${info.name}${place}${brokerText(text || info.action)}`;
   const options = {
     ...where,
     code: code === info.code ? info : { code, name: info.name },

@@ -17,12 +17,16 @@ export type {
   ConfigChanges,
   ConfigResource,
   ConfigValue,
+  NewPartitions,
   NewTopic,
   PartitionDescription,
   PartitionOffsets,
+  QuorumDescription,
+  QuorumVoter,
   ResourceConfigs,
   TopicDescription,
   TopicResult,
+  VoterChange,
 } from "./admin.ts";
 export { Admin } from "./admin.ts";
 export type {

@@ -215,6 +215,8 @@ function notControllerResponse(request: ControllerRequest): object {
       return { ...base, isCaughtUp: false, isFenced: true, shouldShutdown: false };
     case "createTopic":
       return { ...base, topicId: null, assignments: [] };
+    case "createPartitions":
+      return { ...base, assignments: [] };
     case "deleteTopic":
       return { ...base, topicId: null };
     case "alterPartition":

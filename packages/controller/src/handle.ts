@@ -17,7 +17,13 @@ import type {
   ControllerResult,
   QuorumControllerState,
 } from "./requests.ts";
-import { alterConfigs, createTopic, deleteTopic, updateFeature } from "./topics.ts";
+import {
+  alterConfigs,
+  createPartitions,
+  createTopic,
+  deleteTopic,
+  updateFeature,
+} from "./topics.ts";
 
 /** A result whose response is the one for request type `T`. */
 export type ResultOf<T extends ControllerRequest["type"]> = ControllerResult<
@@ -44,6 +50,8 @@ export function handleRequest(
       return unregisterBroker(state, request);
     case "createTopic":
       return createTopic(state, request);
+    case "createPartitions":
+      return createPartitions(state, request);
     case "deleteTopic":
       return deleteTopic(state, request);
     case "alterPartition":

@@ -136,6 +136,23 @@ export interface CreateTopicResponse extends ResponseBase {
   readonly assignments: readonly (readonly BrokerId[])[];
 }
 
+/**
+ * Raises a topic's partition count (Kafka's CreatePartitions); partitions are never removed,
+ * so a count at or below the current one is refused (INVALID_PARTITIONS).
+ */
+export interface CreatePartitionsRequest {
+  readonly type: "createPartitions";
+  readonly name: string;
+  /** The new total partition count. */
+  readonly count: number;
+  /** Validate and answer, write nothing. */
+  readonly validateOnly?: boolean;
+}
+/** The replicas of the new partitions, the first new partition first. */
+export interface CreatePartitionsResponse extends ResponseBase {
+  readonly assignments: readonly (readonly BrokerId[])[];
+}
+
 /** Deletes a topic by name. */
 export interface DeleteTopicRequest {
   readonly type: "deleteTopic";
@@ -205,6 +222,7 @@ export type ControllerRequest =
   | BrokerHeartbeatRequest
   | UnregisterBrokerRequest
   | CreateTopicRequest
+  | CreatePartitionsRequest
   | DeleteTopicRequest
   | AlterPartitionRequest
   | AllocateProducerIdsRequest
@@ -218,6 +236,7 @@ export interface ControllerResponses {
   brokerHeartbeat: BrokerHeartbeatResponse;
   unregisterBroker: ResponseBase;
   createTopic: CreateTopicResponse;
+  createPartitions: CreatePartitionsResponse;
   deleteTopic: DeleteTopicResponse;
   alterPartition: AlterPartitionResponse;
   allocateProducerIds: AllocateProducerIdsResponse;

@@ -8,12 +8,14 @@ import { assert } from "@strand/base";
 import { ErrorCode, murmur2 } from "@strand/protocol";
 import { fail, OK } from "./brokers.ts";
 import { electOfflinePartitions, eligibleIn } from "./election.ts";
-import { applyBatch, type MetadataImage } from "./image.ts";
+import { applyBatch, type BrokerRegistration, type MetadataImage } from "./image.ts";
 import { placeReplicas } from "./placement.ts";
 import type { ConfigRecord, MetadataRecord } from "./records.ts";
 import type {
   AlterConfigsRequest,
   ControllerResult,
+  CreatePartitionsRequest,
+  CreatePartitionsResponse,
   CreateTopicRequest,
   CreateTopicResponse,
   DeleteTopicRequest,
@@ -91,15 +93,24 @@ function chooseAssignments(
     const msg = `replication factor ${rf} is not in 1..${brokers.length} (the live brokers)`;
     return failCreate(ErrorCode.INVALID_REPLICATION_FACTOR, msg);
   }
-  const hash = murmur2(Buffer.from(req.name)) & 0x7fffffff;
-  const assignments = placeReplicas({
+  return { assignments: placeForTopic(req.name, brokers, req.partitionCount, rf) };
+}
+
+/** Placement seeded by the topic name, so added partitions continue the creation's pattern. */
+function placeForTopic(
+  name: string,
+  brokers: readonly BrokerRegistration[],
+  partitionCount: number,
+  replicationFactor: number,
+): BrokerId[][] {
+  const hash = murmur2(Buffer.from(name)) & 0x7fffffff;
+  return placeReplicas({
     brokers,
-    partitionCount: req.partitionCount,
-    replicationFactor: rf,
+    partitionCount,
+    replicationFactor,
     startIndex: hash,
     shiftSeed: hash >>> 8,
   });
-  return { assignments };
 }
 
 /** Creates a topic: a TopicRecord, one PartitionRecord per partition, and its configs. */
@@ -132,30 +143,88 @@ export function createTopic(
   assert(!state.image.topicsById.has(id), `derived topic id ${id} is taken`);
   const response = { ...OK, topicId: id, assignments: chosen.assignments };
   if (req.validateOnly === true) return { records: [], response };
-  const eligible = eligibleIn(state.image, new Set());
-  const records: MetadataRecord[] = [{ type: "topic", name: req.name, topicId: id }];
-  for (const [partition, replicas] of chosen.assignments.entries()) {
+  const records: MetadataRecord[] = [
+    { type: "topic", name: req.name, topicId: id },
+    ...newPartitionRecords(state.image, id, 0, chosen.assignments),
+  ];
+  for (const [key, value] of configs) {
+    records.push({ type: "config", resource: { type: "topic", name: req.name }, key, value });
+  }
+  return { records, response };
+}
+
+/**
+ * PartitionRecords for partitions `first`, `first + 1`, ... with the given replicas: the ISR
+ * is the eligible replicas (the first replica when none is), the leader the first eligible.
+ */
+function newPartitionRecords(
+  image: MetadataImage,
+  topicId: TopicId,
+  first: number,
+  assignments: readonly (readonly BrokerId[])[],
+): MetadataRecord[] {
+  const eligible = eligibleIn(image, new Set());
+  return assignments.map((replicas, k) => {
+    const partition = first + k;
     const isr = replicas.filter(eligible);
     // Placement or the checked request assignment: at least one replica, each broker once.
     assert(
       replicas.length > 0 && new Set(replicas).size === replicas.length,
       `partition ${partition} replicas ${replicas}`,
     );
-    records.push({
+    return {
       type: "partition",
-      topicId: id,
+      topicId,
       partition,
       replicas,
       isr: isr.length > 0 ? isr : replicas.slice(0, 1),
       leader: isr[0] ?? null,
       leaderEpoch: leaderEpoch(0),
       partitionEpoch: partitionEpoch(0),
-    });
+    };
+  });
+}
+
+function failPartitions(
+  code: typeof ErrorCode.NONE,
+  msg: string,
+): ControllerResult<CreatePartitionsResponse> {
+  return { records: [], response: { ...fail(code, msg), assignments: [] } };
+}
+
+/**
+ * Raises a topic's partition count (Kafka's CreatePartitions): the new partitions are placed
+ * as if the topic had been created with the new count (same name-seeded, rack-aware
+ * placement over the live brokers, the topic's replication factor) and written as
+ * PartitionRecords in one batch. A count at or below the current one is INVALID_PARTITIONS.
+ */
+export function createPartitions(
+  state: QuorumControllerState,
+  req: CreatePartitionsRequest,
+): ControllerResult<CreatePartitionsResponse> {
+  const topic = state.image.topicsByName.get(req.name);
+  if (topic === undefined)
+    return failPartitions(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic ${req.name} does not exist`);
+  const current = topic.partitions.size;
+  const max = state.config.partitionCountMax;
+  if (!Number.isInteger(req.count) || req.count <= current || req.count > max) {
+    const msg = `topic ${req.name} has ${current} partition(s); the new count ${req.count} must be in ${current + 1}..${max} (partitions are never removed)`;
+    return failPartitions(ErrorCode.INVALID_PARTITIONS, msg);
   }
-  for (const [key, value] of configs) {
-    records.push({ type: "config", resource: { type: "topic", name: req.name }, key, value });
+  // Partition numbers are dense (created 0..n-1, only ever appended): the next is `current`.
+  assert(topic.partitions.has(current - 1) && !topic.partitions.has(current), "sparse partitions");
+  const rf = topic.partitions.get(0)?.replicas.length ?? 1;
+  const eligible = eligibleIn(state.image, new Set());
+  const brokers = [...state.image.brokers.values()].filter((b) => eligible(b.id));
+  if (rf > brokers.length) {
+    const msg = `topic ${req.name} has replication factor ${rf} but only ${brokers.length} broker(s) are live`;
+    return failPartitions(ErrorCode.INVALID_REPLICATION_FACTOR, msg);
   }
-  return { records, response };
+  const assignments = placeForTopic(req.name, brokers, req.count, rf).slice(current);
+  assert(assignments.length === req.count - current, "one assignment per new partition");
+  const response = { ...OK, assignments };
+  if (req.validateOnly === true) return { records: [], response };
+  return { records: newPartitionRecords(state.image, topic.id, current, assignments), response };
 }
 
 /** Deletes a topic by name: one RemoveTopic record (its partitions and configs go with it). */

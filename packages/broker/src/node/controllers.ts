@@ -6,6 +6,8 @@
 import type * as grpc from "@grpc/grpc-js";
 import { ControllerClient } from "@strand/controller";
 import type {
+  AddRaftVoterRequest,
+  AddRaftVoterResponse__Output,
   AlterConfigsRequest,
   AlterConfigsResponse__Output,
   AlterPartitionRequest,
@@ -13,12 +15,17 @@ import type {
   BrokerHeartbeatRequest,
   BrokerHeartbeatResponse__Output,
   ControllerError__Output,
+  CreatePartitionsRequest,
+  CreatePartitionsResponse__Output,
   CreateTopicsRequest,
   CreateTopicsResponse__Output,
   DeleteTopicsRequest,
   DeleteTopicsResponse__Output,
+  DescribeClusterResponse__Output,
   RegisterBrokerRequest,
   RegisterBrokerResponse__Output,
+  RemoveRaftVoterRequest,
+  RemoveRaftVoterResponse__Output,
 } from "@strand/protocol";
 import { ErrorCode } from "@strand/protocol";
 import type { ControllerWrites } from "../services/context.ts";
@@ -135,6 +142,29 @@ export class ControllerRouter implements ControllerWrites {
   /** AlterConfigs on the active controller. */
   alterConfigs(r: AlterConfigsRequest): Promise<AlterConfigsResponse__Output> {
     return this.call((c) => c.alterConfigs(r));
+  }
+
+  /** CreatePartitions on the active controller. */
+  createPartitions(r: CreatePartitionsRequest): Promise<CreatePartitionsResponse__Output> {
+    return this.call((c) => c.createPartitions(r));
+  }
+
+  /**
+   * DescribeCluster on the active controller when one answered lately (its view has the
+   * voters' match indexes), else on whichever voter answers.
+   */
+  describeQuorum(): Promise<DescribeClusterResponse__Output> {
+    return this.call((c) => c.describeCluster());
+  }
+
+  /** AddRaftVoter on the active controller. */
+  addRaftVoter(r: AddRaftVoterRequest): Promise<AddRaftVoterResponse__Output> {
+    return this.call((c) => c.addRaftVoter(r));
+  }
+
+  /** RemoveRaftVoter on the active controller. */
+  removeRaftVoter(r: RemoveRaftVoterRequest): Promise<RemoveRaftVoterResponse__Output> {
+    return this.call((c) => c.removeRaftVoter(r));
   }
 
   /** Closes every channel; pending calls stop retrying. */

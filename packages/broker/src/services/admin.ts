@@ -4,14 +4,20 @@
  * (num.partitions; default.replication.factor capped at the registered brokers;
  * min.insync.replicas capped at the replication factor); a create or delete answers once
  * this broker's image shows the change (bounded), so the next request here sees it. Reads
- * (DescribeTopics, DescribeCluster, DescribeConfigs) come from the local image.
+ * (DescribeTopics, DescribeCluster, DescribeConfigs) come from the local image. The quorum
+ * calls (DescribeQuorum, AddRaftVoter, RemoveRaftVoter) go to the active controller too, so
+ * operators manage voters over the client listener, like every other admin call.
  */
 import { type ConfigResource, describeConfigs, type MetadataImage } from "@strand/controller";
 import type {
   AdminConfigResource__Output,
   AdminNewTopic__Output,
+  AdminServiceAddRaftVoterRequest__Output,
+  AdminServiceAddRaftVoterResponse,
   AdminServiceAlterConfigsRequest__Output,
   AdminServiceAlterConfigsResponse,
+  AdminServiceCreatePartitionsRequest__Output,
+  AdminServiceCreatePartitionsResponse,
   AdminServiceCreateTopicsRequest__Output,
   AdminServiceCreateTopicsResponse,
   AdminServiceDeleteTopicsRequest__Output,
@@ -19,7 +25,10 @@ import type {
   AdminServiceDescribeClusterResponse,
   AdminServiceDescribeConfigsRequest__Output,
   AdminServiceDescribeConfigsResponse,
+  AdminServiceDescribeQuorumResponse,
   AdminServiceHandlers,
+  AdminServiceRemoveRaftVoterRequest__Output,
+  AdminServiceRemoveRaftVoterResponse,
   AdminTopicResult,
   ControllerError__Output,
   CreatableTopic,
@@ -142,6 +151,92 @@ async function deleteTopics(
   return { topics: results };
 }
 
+async function createPartitions(
+  ctx: ServiceContext,
+  req: AdminServiceCreatePartitionsRequest__Output,
+): Promise<AdminServiceCreatePartitionsResponse> {
+  const name = stringField(req.name, "name");
+  const count = int32Field(req.count, "count");
+  const timeoutMs =
+    int32Field(req.timeoutMs, "timeout_ms", 0, WAIT_MS_MAX) || ctx.defaults.requestTimeoutMs;
+  const response = await ctx.controller.createPartitions({
+    topics: [{ name, count }],
+    validateOnly: req.validateOnly,
+  });
+  const top = errorText(response.error);
+  const r = response.topics.find((x) => x.name === name);
+  const e = top.code !== 0 ? top : errorText(r?.error);
+  if (e.code === 0 && !req.validateOnly)
+    await ctx.waitForImage(
+      (img) => (img.topicsByName.get(name)?.partitions.size ?? 0) >= count,
+      timeoutMs,
+    );
+  return {
+    errorCode: e.code,
+    errorMessage: e.message,
+    assignments:
+      e.code === 0 ? (r?.assignments ?? []).map((a) => ({ brokerIds: [...a.brokerIds] })) : [],
+  };
+}
+
+async function describeQuorum(ctx: ServiceContext): Promise<AdminServiceDescribeQuorumResponse> {
+  const r = await ctx.controller.describeQuorum();
+  const e = errorText(r.error);
+  const q = r.quorum;
+  return {
+    errorCode: e.code,
+    errorMessage: e.message,
+    leaderId: q?.leaderId ?? 0,
+    term: q?.term ?? "0",
+    answeredBy: r.nodeId,
+    commitIndex: q?.commitIndex ?? "0",
+    voters: (q?.voters ?? []).map((v) => ({
+      nodeId: v.nodeId,
+      directoryId: v.directoryId,
+      address: v.address,
+      matchIndex: v.matchIndex,
+    })),
+  };
+}
+
+/** The controller's INVALID_ARGUMENT (a malformed id or address) relayed as the same status. */
+async function relayInvalid<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (error) {
+    const e = error as { code?: number; details?: string };
+    if (e.code === 3) throw new InvalidArgumentError(e.details ?? String(error)); // INVALID_ARGUMENT
+    throw error;
+  }
+}
+
+async function addRaftVoter(
+  ctx: ServiceContext,
+  req: AdminServiceAddRaftVoterRequest__Output,
+): Promise<AdminServiceAddRaftVoterResponse> {
+  // The controller validates the fields (INVALID_ARGUMENT names the bad one).
+  const r = await relayInvalid(
+    ctx.controller.addRaftVoter({
+      nodeId: req.nodeId,
+      directoryId: req.directoryId,
+      address: req.address,
+    }),
+  );
+  const e = errorText(r.error);
+  return { errorCode: e.code, errorMessage: e.message };
+}
+
+async function removeRaftVoter(
+  ctx: ServiceContext,
+  req: AdminServiceRemoveRaftVoterRequest__Output,
+): Promise<AdminServiceRemoveRaftVoterResponse> {
+  const r = await relayInvalid(
+    ctx.controller.removeRaftVoter({ nodeId: req.nodeId, directoryId: req.directoryId }),
+  );
+  const e = errorText(r.error);
+  return { errorCode: e.code, errorMessage: e.message };
+}
+
 function describeCluster(ctx: ServiceContext): AdminServiceDescribeClusterResponse {
   const image = ctx.image();
   return {
@@ -260,5 +355,13 @@ export function adminServiceHandlers(ctx: ServiceContext): AdminServiceHandlers 
       describeConfigsResponse(ctx.image(), call.request),
     ),
     AlterConfigs: unaryHandler(ctx, "AlterConfigs", (call) => alterConfigs(ctx, call.request)),
+    CreatePartitions: unaryHandler(ctx, "CreatePartitions", (call) =>
+      createPartitions(ctx, call.request),
+    ),
+    DescribeQuorum: unaryHandler(ctx, "DescribeQuorum", () => describeQuorum(ctx)),
+    AddRaftVoter: unaryHandler(ctx, "AddRaftVoter", (call) => addRaftVoter(ctx, call.request)),
+    RemoveRaftVoter: unaryHandler(ctx, "RemoveRaftVoter", (call) =>
+      removeRaftVoter(ctx, call.request),
+    ),
   };
 }

@@ -7,13 +7,20 @@
 import type { Logger } from "@strand/base";
 import type { MetadataImage } from "@strand/controller";
 import type {
+  AddRaftVoterRequest,
+  AddRaftVoterResponse__Output,
   AlterConfigsRequest,
   AlterConfigsResponse__Output,
   ClientStubs,
+  CreatePartitionsRequest,
+  CreatePartitionsResponse__Output,
   CreateTopicsRequest,
   CreateTopicsResponse__Output,
   DeleteTopicsRequest,
   DeleteTopicsResponse__Output,
+  DescribeClusterResponse__Output,
+  RemoveRaftVoterRequest,
+  RemoveRaftVoterResponse__Output,
 } from "@strand/protocol";
 import type { BrokerMetrics } from "../admin/metrics.ts";
 import type { ReplicaManagerApi } from "../replica/types.ts";
@@ -26,6 +33,11 @@ export interface ControllerWrites {
   createTopics(request: CreateTopicsRequest): Promise<CreateTopicsResponse__Output>;
   deleteTopics(request: DeleteTopicsRequest): Promise<DeleteTopicsResponse__Output>;
   alterConfigs(request: AlterConfigsRequest): Promise<AlterConfigsResponse__Output>;
+  createPartitions(request: CreatePartitionsRequest): Promise<CreatePartitionsResponse__Output>;
+  /** DescribeCluster on a controller (the active one when known): the quorum's state. */
+  describeQuorum(): Promise<DescribeClusterResponse__Output>;
+  addRaftVoter(request: AddRaftVoterRequest): Promise<AddRaftVoterResponse__Output>;
+  removeRaftVoter(request: RemoveRaftVoterRequest): Promise<RemoveRaftVoterResponse__Output>;
 }
 
 /** Cluster defaults applied to topics created without explicit values. */

@@ -1,9 +1,12 @@
 /**
- * `strand cluster info` (brokers, controller, topic count) and `strand cluster health` (exit 0
+ * `strand cluster info` (brokers, controller, topic count), `strand cluster health` (exit 0
  * when healthy; 3 with the reason when there is no controller, a partition has no leader
- * (offline) or fewer in-sync replicas than replicas (under-replicated)).
+ * (offline) or fewer in-sync replicas than replicas (under-replicated)) and `strand cluster
+ * voters list | add | remove` (the metadata quorum, KIP-853; through any broker, which
+ * forwards to the active controller).
  */
 import type { ClusterDescription, TopicDescription } from "@strand/client";
+import { int, type OptionSpec, str, UsageError } from "../args.ts";
 import type { Command, Invocation } from "../command.ts";
 import { CliError, EXIT, println, table, toJson } from "../output.ts";
 
@@ -19,7 +22,8 @@ async function info(inv: Invocation): Promise<number> {
   println(
     table(
       ["CLUSTER", "CONTROLLER", "TOPICS"],
-      [[cluster.clusterId, controllerText(cluster), String(topics.length)]],
+      // "-" until the cluster reports an id (an empty id means the broker has none to give).
+      [[cluster.clusterId || "-", controllerText(cluster), String(topics.length)]],
     ),
   );
   println("");
@@ -116,6 +120,80 @@ async function health(inv: Invocation): Promise<number> {
   return EXIT.ok;
 }
 
+async function votersList(inv: Invocation): Promise<number> {
+  const q = await (await inv.client())
+    .admin()
+    .describeQuorum({ signal: inv.signal, timeoutMs: inv.timeoutMs });
+  if (inv.format === "json") {
+    println(toJson(q));
+    return EXIT.ok;
+  }
+  println(
+    table(
+      ["NODE", "DIRECTORY-ID", "ADDRESS", "MATCH-INDEX"],
+      q.voters.map((v) => [
+        `${v.nodeId}${v.nodeId === q.leaderId ? "*" : ""}`,
+        v.directoryId,
+        v.address,
+        v.matchIndex < 0n ? "?" : String(v.matchIndex),
+      ]),
+    ),
+  );
+  return EXIT.ok;
+}
+
+function voterOf(inv: Invocation): { nodeId: number; directoryId: string } {
+  const nodeId = int(inv.options, "node-id", { min: 1 });
+  const directoryId = str(inv.options, "directory-id");
+  if (nodeId === undefined || directoryId === undefined)
+    throw new UsageError("--node-id and --directory-id are required");
+  return { nodeId, directoryId };
+}
+
+async function votersAdd(inv: Invocation): Promise<number> {
+  const voter = voterOf(inv);
+  const address = str(inv.options, "address");
+  if (address === undefined) throw new UsageError("--address HOST:PORT is required");
+  await (await inv.client())
+    .admin()
+    .addRaftVoter({ ...voter, address }, { signal: inv.signal, timeoutMs: inv.timeoutMs });
+  if (inv.format === "json") println(toJson({ ...voter, address, added: true }));
+  else
+    println(
+      table(
+        ["NODE", "DIRECTORY-ID", "ADDRESS", "STATUS"],
+        [[String(voter.nodeId), voter.directoryId, address, "added"]],
+      ),
+    );
+  return EXIT.ok;
+}
+
+async function votersRemove(inv: Invocation): Promise<number> {
+  const voter = voterOf(inv);
+  await (await inv.client())
+    .admin()
+    .removeRaftVoter(voter, { signal: inv.signal, timeoutMs: inv.timeoutMs });
+  if (inv.format === "json") println(toJson({ ...voter, removed: true }));
+  else
+    println(
+      table(
+        ["NODE", "DIRECTORY-ID", "STATUS"],
+        [[String(voter.nodeId), voter.directoryId, "removed"]],
+      ),
+    );
+  return EXIT.ok;
+}
+
+const VOTER_OPTIONS: readonly OptionSpec[] = [
+  { name: "node-id", type: "string", valueName: "N", description: "the voter's node id" },
+  {
+    name: "directory-id",
+    type: "string",
+    valueName: "UUID",
+    description: "the voter's directory id (cluster voters list; a new node's meta.json)",
+  },
+];
+
 /** The cluster commands. */
 export const clusterCommands: readonly Command[] = [
   {
@@ -139,5 +217,48 @@ export const clusterCommands: readonly Command[] = [
     options: [],
     examples: ["strand cluster health && echo ok"],
     run: health,
+  },
+  {
+    path: ["cluster", "voters", "list"],
+    brief: "the metadata quorum's voters",
+    summary:
+      "Lists the controller quorum's voters: node id (* = leader, the active controller), directory id, internal address and, from the leader, the highest log index replicated on each.",
+    args: "",
+    arity: [0, 0],
+    options: [],
+    examples: ["strand cluster voters list", "strand cluster voters list --format json"],
+    run: votersList,
+  },
+  {
+    path: ["cluster", "voters", "add"],
+    brief: "add a controller voter",
+    summary:
+      "Adds a voter (node id, directory id) reachable at its internal listener; answers once the new voter set is committed. One voter change at a time (REQUEST_TIMED_OUT while another runs: retry). See docs/operations.md, replacing a controller.",
+    args: "",
+    arity: [0, 0],
+    options: [
+      ...VOTER_OPTIONS,
+      {
+        name: "address",
+        type: "string",
+        valueName: "HOST:PORT",
+        description: "the new voter's internal listener, as the other voters reach it",
+      },
+    ],
+    examples: [
+      "strand cluster voters add --node-id 3 --directory-id 6f1c...-... --address 10.0.0.7:9093",
+    ],
+    run: votersAdd,
+  },
+  {
+    path: ["cluster", "voters", "remove"],
+    brief: "remove a controller voter",
+    summary:
+      "Removes a voter (node id, directory id); answers once the new voter set is committed. The removed directory id can never vote again; the last voter cannot be removed.",
+    args: "",
+    arity: [0, 0],
+    options: VOTER_OPTIONS,
+    examples: ["strand cluster voters remove --node-id 3 --directory-id 2b7e...-..."],
+    run: votersRemove,
   },
 ];

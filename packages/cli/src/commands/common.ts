@@ -1,6 +1,6 @@
 /** Helpers the data commands share: topic lookup, acks names, payload encoding. */
 import { isUtf8 } from "node:buffer";
-import type { Acks, TopicDescription } from "@strand/client";
+import type { Acks, ProducerOptions, TopicDescription } from "@strand/client";
 import { UsageError } from "../args.ts";
 import type { Invocation } from "../command.ts";
 import { CliError } from "../output.ts";
@@ -52,4 +52,17 @@ export function textOrBase64(bytes: Buffer | null): { text: string | null; base6
   return isUtf8(bytes)
     ? { text: bytes.toString("utf8"), base64: false }
     : { text: bytes.toString("base64"), base64: true };
+}
+
+/** A codec name the producer accepts. */
+export type Compression = NonNullable<ProducerOptions["compression"]>;
+
+const COMPRESSIONS: readonly Compression[] = ["none", "gzip", "snappy", "lz4", "zstd"];
+
+/** `--compression none|gzip|snappy|lz4|zstd` to the SDK's codec name. */
+export function compressionOf(raw: string): Compression {
+  const found = COMPRESSIONS.find((c) => c === raw);
+  if (found === undefined)
+    throw new UsageError(`--compression must be ${COMPRESSIONS.join(", ")}, got "${raw}"`);
+  return found;
 }

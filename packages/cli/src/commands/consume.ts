@@ -1,6 +1,7 @@
 /**
  * `strand consume TOPIC`: reads every partition (or -p one) from -o start|end|OFFSET|@TIMESTAMP_MS
- * and prints records until -n COUNT were printed, or until SIGINT/SIGTERM (exit 0 either way).
+ * and prints records until -n COUNT were printed, with -e until every partition reached its end
+ * offset as of the start (like kcat -e), or until SIGINT/SIGTERM (exit 0 in each case).
  * Text prints the value per line (`key SEP value` with --key-separator); JSON prints one object
  * per line: topic, partition, offset, timestamp, key, value, headers. Keys, values and header
  * values are UTF-8 strings when they are valid UTF-8; otherwise base64, flagged by
@@ -12,7 +13,7 @@ import {
   type ConsumerBatch,
   type SeekTarget,
 } from "@strand/client";
-import { int, parseInteger, str, UsageError } from "../args.ts";
+import { flag, int, parseInteger, str, UsageError } from "../args.ts";
 import type { Command, Invocation } from "../command.ts";
 import { EXIT, toJson } from "../output.ts";
 import { checkPartition, describeTopic, textOrBase64 } from "./common.ts";
@@ -52,6 +53,68 @@ function textLine(m: ConsumedMessage, separator: string | undefined): string {
   return separator === undefined ? value : `${m.key?.toString("utf8") ?? ""}${separator}${value}`;
 }
 
+/**
+ * For -e: the partitions still short of their end offset (the high watermark as of the start).
+ * A partition is done once the consumer's position reaches its end; records at or past the
+ * end are not printed, so the output is the log as it was when the command started.
+ */
+export class EndTracker {
+  readonly #ends: ReadonlyMap<number, bigint>;
+  readonly #open: Set<number>;
+
+  /** `ends`: end offset by partition; `startsAt`: the known start position, if any. */
+  constructor(ends: ReadonlyMap<number, bigint>, startsAt: (partition: number) => bigint | null) {
+    this.#ends = ends;
+    this.#open = new Set(
+      [...ends].filter(([p, end]) => (startsAt(p) ?? -1n) < end).map(([p]) => p),
+    );
+  }
+
+  /** True once every partition reached its end. */
+  get done(): boolean {
+    return this.#open.size === 0;
+  }
+
+  /** Whether a record belongs to the output (its offset is below its partition's end). */
+  wanted(partition: number, offset: bigint): boolean {
+    return offset < (this.#ends.get(partition) ?? 0n);
+  }
+
+  /** Records a partition's position; returns true when that completes the partition. */
+  reached(partition: number, position: bigint | null): boolean {
+    if (!this.#open.has(partition) || position === null) return false;
+    if (position < (this.#ends.get(partition) ?? 0n)) return false;
+    this.#open.delete(partition);
+    return true;
+  }
+
+  /** The partitions not yet at their end. */
+  get open(): readonly number[] {
+    return [...this.#open];
+  }
+}
+
+/** The -e tracker: end offsets now, and which partitions already start at their end. */
+async function endTracker(
+  inv: Invocation,
+  topic: string,
+  partitions: readonly number[],
+  start: SeekTarget,
+): Promise<EndTracker> {
+  const offsets = await (await inv.client())
+    .admin()
+    .fetchTopicOffsets(topic, { signal: inv.signal, timeoutMs: inv.timeoutMs });
+  const ends = new Map(
+    offsets.filter((o) => partitions.includes(o.partition)).map((o) => [o.partition, o.high]),
+  );
+  const lows = new Map(offsets.map((o) => [o.partition, o.low]));
+  return new EndTracker(ends, (p) => {
+    if (start === "latest") return ends.get(p) ?? 0n;
+    if (start === "earliest") return lows.get(p) ?? 0n;
+    return typeof start === "bigint" ? start : null; // a timestamp resolves on the first poll
+  });
+}
+
 async function consume(inv: Invocation): Promise<number> {
   const topic = inv.args[0]!;
   const start = parseStart(str(inv.options, "offset") ?? "start");
@@ -61,6 +124,10 @@ async function consume(inv: Invocation): Promise<number> {
   const t = await describeTopic(inv, topic);
   checkPartition(t, partition);
   const partitions = partition === undefined ? t.partitions.map((p) => p.partition) : [partition];
+  const untilEnd = flag(inv.options, "exit")
+    ? await endTracker(inv, topic, partitions, start)
+    : null;
+  if (untilEnd?.done === true) return EXIT.ok; // nothing to read up to the end
   // An explicit offset outside the log is an error (exit 1), not a silent jump.
   const consumer = (await inv.client()).consumer({
     autoOffsetReset: typeof start === "bigint" ? "none" : "earliest",
@@ -71,7 +138,9 @@ async function consume(inv: Invocation): Promise<number> {
   let printed = 0;
   const limit = count ?? Number.POSITIVE_INFINITY;
   try {
-    while (printed < limit && !inv.signal.aborted) {
+    // A function, so the compiler does not keep the narrowing of `done` from before the loop.
+    const atEnd = (): boolean => untilEnd?.done === true;
+    while (printed < limit && !inv.signal.aborted && !atEnd()) {
       let batches: ConsumerBatch[];
       try {
         batches = await consumer.poll({ signal: inv.signal });
@@ -83,11 +152,17 @@ async function consume(inv: Invocation): Promise<number> {
       for (const b of batches)
         for (const m of b.messages) {
           if (printed >= limit) break;
+          if (untilEnd !== null && !untilEnd.wanted(b.partition, m.offset)) continue;
           out.push(
             inv.format === "json" ? jsonLine(b.topic, b.partition, m) : textLine(m, separator),
           );
           printed++;
         }
+      // poll() hands over everything fetched so far, so a position at the end means every
+      // record before the end was printed above.
+      for (const p of untilEnd?.open ?? [])
+        if (untilEnd?.reached(p, consumer.position({ topic, partition: p })) === true)
+          consumer.pause([{ topic, partition: p }]);
       if (out.length > 0 && !process.stdout.write(`${out.join("\n")}\n`))
         await new Promise((resolve) => process.stdout.once("drain", resolve));
     }
@@ -102,7 +177,7 @@ export const consumeCommand: Command = {
   path: ["consume"],
   brief: "print records",
   summary:
-    "Prints records of every partition (or one) from a start position; exits after -n COUNT records or on Ctrl-C (exit 0).",
+    "Prints records of every partition (or one) from a start position; exits after -n COUNT records, with -e once every partition reached its end offset as of the start, or on Ctrl-C (exit 0).",
   args: "TOPIC",
   arity: [1, 1],
   options: [
@@ -129,6 +204,13 @@ export const consumeCommand: Command = {
       description: "exit after N records",
     },
     {
+      name: "exit",
+      short: "e",
+      type: "boolean",
+      description:
+        "exit 0 once every partition reached its end offset as of the start (at once when there is nothing to read)",
+    },
+    {
       name: "key-separator",
       short: "k",
       type: "string",
@@ -141,6 +223,7 @@ export const consumeCommand: Command = {
     "strand consume orders -p 0 -o 1200",
     "strand consume orders -o @1767225600000 -k :",
     "strand consume orders -o end     # follow new records; Ctrl-C stops",
+    "strand consume orders -e > orders.txt   # everything up to now, then exit",
   ],
   run: consume,
 };

@@ -10,7 +10,7 @@ import type { Message, RecordMetadata } from "@strand/client";
 import { flag, int, keyValue, list, str } from "../args.ts";
 import type { Command, Invocation } from "../command.ts";
 import { EXIT, toJson } from "../output.ts";
-import { acksOf, checkPartition, describeTopic } from "./common.ts";
+import { acksOf, checkPartition, compressionOf, describeTopic } from "./common.ts";
 
 /** Records sent but not yet reported; bounds memory when stdin is large. */
 const PENDING_RECORDS_MAX = 20_000;
@@ -18,6 +18,7 @@ const PENDING_RECORDS_MAX = 20_000;
 async function produce(inv: Invocation): Promise<number> {
   const topic = inv.args[0]!;
   const acks = acksOf(str(inv.options, "acks") ?? "all");
+  const compression = compressionOf(str(inv.options, "compression") ?? "none");
   const partition = int(inv.options, "partition", { min: 0 });
   const separator = str(inv.options, "key-separator");
   if (separator === "") throw new RangeError("--key-separator must not be empty");
@@ -28,7 +29,11 @@ async function produce(inv: Invocation): Promise<number> {
   const verbose = flag(inv.options, "verbose");
   const t = await describeTopic(inv, topic);
   checkPartition(t, partition);
-  const producer = (await inv.client()).producer({ acks, idempotent: acks === "all" });
+  const producer = (await inv.client()).producer({
+    acks,
+    idempotent: acks === "all",
+    compression,
+  });
   const pending: Promise<RecordMetadata[]>[] = [];
   const report = async (p: Promise<RecordMetadata[]>): Promise<void> => {
     const [r] = await p;
@@ -114,6 +119,13 @@ export const produceCommand: Command = {
       description: "send every record to this partition (default: by key, else sticky)",
     },
     {
+      name: "compression",
+      short: "z",
+      type: "string",
+      valueName: "none|gzip|snappy|lz4|zstd",
+      description: "compress each batch with this codec (default none)",
+    },
+    {
       name: "verbose",
       short: "v",
       type: "boolean",
@@ -123,6 +135,7 @@ export const produceCommand: Command = {
   examples: [
     'printf "a\\nb\\n" | strand produce orders',
     "strand produce orders -k : -H source=cli --verbose < lines.txt   # lines like customer-42:{...}",
+    "strand produce orders --compression zstd < lines.txt",
   ],
   run: produce,
 };

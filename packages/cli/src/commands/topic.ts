@@ -1,10 +1,10 @@
 /**
- * `strand topic create | list | describe | delete | alter-config`. Describe shows, per
+ * `strand topic create | list | describe | delete | alter-config | add-partitions`. Describe shows, per
  * partition, the leader, leader epoch, replicas, ISR, and the log start and high watermark
  * (ListOffsets earliest/latest at the leader), then the topic's non-default configs.
  */
 import type { TopicDescription } from "@strand/client";
-import { int, keyValue, list, type OptionSpec } from "../args.ts";
+import { int, keyValue, list, type OptionSpec, UsageError } from "../args.ts";
 import type { Command, Invocation } from "../command.ts";
 import { EXIT, println, table, toJson } from "../output.ts";
 
@@ -156,6 +156,32 @@ async function alterConfig(inv: Invocation): Promise<number> {
   return EXIT.ok;
 }
 
+async function addPartitions(inv: Invocation): Promise<number> {
+  const name = inv.args[0]!;
+  const count = int(inv.options, "partitions", { min: 1, max: 100_000 });
+  if (count === undefined) throw new UsageError("--partitions N (the new total count) is required");
+  const added = await (await inv.client())
+    .admin()
+    .createPartitions({ topic: name, count }, call(inv));
+  const first = count - added.length;
+  if (inv.format === "json")
+    println(
+      toJson({
+        topic: name,
+        partitions: count,
+        added: added.map((replicas, k) => ({ partition: first + k, replicas })),
+      }),
+    );
+  else
+    println(
+      table(
+        ["TOPIC", "PARTITION", "REPLICAS", "STATUS"],
+        added.map((replicas, k) => [name, String(first + k), replicas.join(","), "added"]),
+      ),
+    );
+  return EXIT.ok;
+}
+
 /** The topic commands. */
 export const topicCommands: readonly Command[] = [
   {
@@ -228,5 +254,24 @@ export const topicCommands: readonly Command[] = [
     ],
     examples: ["strand topic alter-config orders -c retention.ms=3600000 -d cleanup.policy"],
     run: alterConfig,
+  },
+  {
+    path: ["topic", "add-partitions"],
+    brief: "raise a topic's partition count",
+    summary:
+      "Raises the topic's partition count to N (partitions are never removed; N must be above the current count). The new partitions are placed like at creation, rack-aware. Keyed records may map to other partitions afterwards.",
+    args: "NAME",
+    arity: [1, 1],
+    options: [
+      {
+        name: "partitions",
+        short: "p",
+        type: "string",
+        valueName: "N",
+        description: "the new total partition count (required)",
+      },
+    ],
+    examples: ["strand topic add-partitions orders --partitions 12"],
+    run: addPartitions,
   },
 ];

@@ -16,6 +16,8 @@ import type {
   BrokerHeartbeatRequest,
   BrokerHeartbeatResponse__Output,
   ControllerServiceClient,
+  CreatePartitionsRequest,
+  CreatePartitionsResponse__Output,
   CreateTopicsRequest,
   CreateTopicsResponse__Output,
   DeleteTopicsRequest,
@@ -80,6 +82,14 @@ export class ControllerClient {
     metadata: grpc.Metadata = new grpc.Metadata(),
   ): Promise<CreateTopicsResponse__Output> {
     return this.#unary((o, cb) => this.raw.CreateTopics(r, metadata, o, cb));
+  }
+
+  /** CreatePartitions. */
+  createPartitions(
+    r: CreatePartitionsRequest,
+    metadata: grpc.Metadata = new grpc.Metadata(),
+  ): Promise<CreatePartitionsResponse__Output> {
+    return this.#unary((o, cb) => this.raw.CreatePartitions(r, metadata, o, cb));
   }
 
   /** DeleteTopics. */

@@ -20,6 +20,8 @@ import type {
   BrokerHeartbeatRequest__Output,
   BrokerHeartbeatResponse,
   ControllerError,
+  CreatePartitionsRequest__Output,
+  CreatePartitionsResponse,
   CreateTopicsRequest__Output,
   CreateTopicsResponse,
   DeleteTopicsRequest__Output,
@@ -40,6 +42,7 @@ import {
   alterConfigsFromWire,
   alterPartitionFromWire,
   type ControllerHint,
+  createPartitionsFromWire,
   createTopicFromWire,
   heartbeatFromWire,
   InvalidArgumentError,
@@ -155,6 +158,26 @@ async function createTopics(
   };
 }
 
+async function createPartitions(
+  host: ServiceHost,
+  r: CreatePartitionsRequest__Output,
+): Promise<CreatePartitionsResponse> {
+  const requests = list<CreatePartitionsRequest__Output["topics"][number]>(r.topics, "topics").map(
+    (t) => createPartitionsFromWire(t, r.validateOnly === true),
+  );
+  const error = notActive(host);
+  const now = host.nowMs();
+  const results = await Promise.all(requests.map((q) => host.controller.handle(q, now)));
+  return {
+    error: error ?? { code: 0 },
+    topics: results.map((res, k) => ({
+      name: requests[k]?.name ?? "",
+      error: responseError(res, host.hint()),
+      assignments: res.assignments.map((a) => ({ brokerIds: [...a] })),
+    })),
+  };
+}
+
 async function deleteTopics(
   host: ServiceHost,
   r: DeleteTopicsRequest__Output,
@@ -263,6 +286,12 @@ export function controllerServiceHandlers(host: ServiceHost): grpc.UntypedServic
       "CreateTopics",
       (r: CreateTopicsRequest__Output) => createTopics(host, r),
       (c, r, md) => c.createTopics(r, md),
+    ),
+    CreatePartitions: write(
+      host,
+      "CreatePartitions",
+      (r: CreatePartitionsRequest__Output) => createPartitions(host, r),
+      (c, r, md) => c.createPartitions(r, md),
     ),
     DeleteTopics: write(
       host,

@@ -13,6 +13,7 @@ import type {
   BrokerHeartbeatRequest__Output,
   ControllerError,
   CreatableTopic__Output,
+  CreatePartitionsTopic__Output,
   ErrorCodeInfo,
   PartitionState,
   RegisterBrokerRequest__Output,
@@ -33,6 +34,7 @@ import type {
   AlterConfigsRequest,
   AlterPartitionRequest,
   BrokerHeartbeatRequest,
+  CreatePartitionsRequest,
   CreateTopicRequest,
   RegisterBrokerRequest,
   ResponseBase,
@@ -135,6 +137,20 @@ export function createTopicFromWire(
     replicationFactor: int32(t.replicationFactor, `topic ${name} replication_factor`),
     configs,
     ...(assignments.length > 0 ? { assignments } : {}),
+    validateOnly,
+  };
+}
+
+/** One CreatePartitionsTopic from the wire (the handler checks the count). */
+export function createPartitionsFromWire(
+  t: CreatePartitionsTopic__Output,
+  validateOnly: boolean,
+): CreatePartitionsRequest {
+  const name = str(t?.name, "topics[].name");
+  return {
+    type: "createPartitions",
+    name,
+    count: int32(t.count, `topic ${name} count`),
     validateOnly,
   };
 }

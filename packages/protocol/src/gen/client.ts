@@ -10,11 +10,16 @@ import type { AdminConfigResource as _strand_v1_AdminConfigResource, AdminConfig
 import type { AdminConfigResult as _strand_v1_AdminConfigResult, AdminConfigResult__Output as _strand_v1_AdminConfigResult__Output } from './strand/v1/AdminConfigResult.ts';
 import type { AdminConfigValue as _strand_v1_AdminConfigValue, AdminConfigValue__Output as _strand_v1_AdminConfigValue__Output } from './strand/v1/AdminConfigValue.ts';
 import type { AdminNewTopic as _strand_v1_AdminNewTopic, AdminNewTopic__Output as _strand_v1_AdminNewTopic__Output } from './strand/v1/AdminNewTopic.ts';
+import type { AdminQuorumVoter as _strand_v1_AdminQuorumVoter, AdminQuorumVoter__Output as _strand_v1_AdminQuorumVoter__Output } from './strand/v1/AdminQuorumVoter.ts';
 import type { AdminReplicaAssignment as _strand_v1_AdminReplicaAssignment, AdminReplicaAssignment__Output as _strand_v1_AdminReplicaAssignment__Output } from './strand/v1/AdminReplicaAssignment.ts';
 import type { AdminResourceChanges as _strand_v1_AdminResourceChanges, AdminResourceChanges__Output as _strand_v1_AdminResourceChanges__Output } from './strand/v1/AdminResourceChanges.ts';
 import type { AdminServiceClient as _strand_v1_AdminServiceClient, AdminServiceDefinition as _strand_v1_AdminServiceDefinition } from './strand/v1/AdminService.ts';
+import type { AdminServiceAddRaftVoterRequest as _strand_v1_AdminServiceAddRaftVoterRequest, AdminServiceAddRaftVoterRequest__Output as _strand_v1_AdminServiceAddRaftVoterRequest__Output } from './strand/v1/AdminServiceAddRaftVoterRequest.ts';
+import type { AdminServiceAddRaftVoterResponse as _strand_v1_AdminServiceAddRaftVoterResponse, AdminServiceAddRaftVoterResponse__Output as _strand_v1_AdminServiceAddRaftVoterResponse__Output } from './strand/v1/AdminServiceAddRaftVoterResponse.ts';
 import type { AdminServiceAlterConfigsRequest as _strand_v1_AdminServiceAlterConfigsRequest, AdminServiceAlterConfigsRequest__Output as _strand_v1_AdminServiceAlterConfigsRequest__Output } from './strand/v1/AdminServiceAlterConfigsRequest.ts';
 import type { AdminServiceAlterConfigsResponse as _strand_v1_AdminServiceAlterConfigsResponse, AdminServiceAlterConfigsResponse__Output as _strand_v1_AdminServiceAlterConfigsResponse__Output } from './strand/v1/AdminServiceAlterConfigsResponse.ts';
+import type { AdminServiceCreatePartitionsRequest as _strand_v1_AdminServiceCreatePartitionsRequest, AdminServiceCreatePartitionsRequest__Output as _strand_v1_AdminServiceCreatePartitionsRequest__Output } from './strand/v1/AdminServiceCreatePartitionsRequest.ts';
+import type { AdminServiceCreatePartitionsResponse as _strand_v1_AdminServiceCreatePartitionsResponse, AdminServiceCreatePartitionsResponse__Output as _strand_v1_AdminServiceCreatePartitionsResponse__Output } from './strand/v1/AdminServiceCreatePartitionsResponse.ts';
 import type { AdminServiceCreateTopicsRequest as _strand_v1_AdminServiceCreateTopicsRequest, AdminServiceCreateTopicsRequest__Output as _strand_v1_AdminServiceCreateTopicsRequest__Output } from './strand/v1/AdminServiceCreateTopicsRequest.ts';
 import type { AdminServiceCreateTopicsResponse as _strand_v1_AdminServiceCreateTopicsResponse, AdminServiceCreateTopicsResponse__Output as _strand_v1_AdminServiceCreateTopicsResponse__Output } from './strand/v1/AdminServiceCreateTopicsResponse.ts';
 import type { AdminServiceDeleteTopicsRequest as _strand_v1_AdminServiceDeleteTopicsRequest, AdminServiceDeleteTopicsRequest__Output as _strand_v1_AdminServiceDeleteTopicsRequest__Output } from './strand/v1/AdminServiceDeleteTopicsRequest.ts';
@@ -23,8 +28,12 @@ import type { AdminServiceDescribeClusterRequest as _strand_v1_AdminServiceDescr
 import type { AdminServiceDescribeClusterResponse as _strand_v1_AdminServiceDescribeClusterResponse, AdminServiceDescribeClusterResponse__Output as _strand_v1_AdminServiceDescribeClusterResponse__Output } from './strand/v1/AdminServiceDescribeClusterResponse.ts';
 import type { AdminServiceDescribeConfigsRequest as _strand_v1_AdminServiceDescribeConfigsRequest, AdminServiceDescribeConfigsRequest__Output as _strand_v1_AdminServiceDescribeConfigsRequest__Output } from './strand/v1/AdminServiceDescribeConfigsRequest.ts';
 import type { AdminServiceDescribeConfigsResponse as _strand_v1_AdminServiceDescribeConfigsResponse, AdminServiceDescribeConfigsResponse__Output as _strand_v1_AdminServiceDescribeConfigsResponse__Output } from './strand/v1/AdminServiceDescribeConfigsResponse.ts';
+import type { AdminServiceDescribeQuorumRequest as _strand_v1_AdminServiceDescribeQuorumRequest, AdminServiceDescribeQuorumRequest__Output as _strand_v1_AdminServiceDescribeQuorumRequest__Output } from './strand/v1/AdminServiceDescribeQuorumRequest.ts';
+import type { AdminServiceDescribeQuorumResponse as _strand_v1_AdminServiceDescribeQuorumResponse, AdminServiceDescribeQuorumResponse__Output as _strand_v1_AdminServiceDescribeQuorumResponse__Output } from './strand/v1/AdminServiceDescribeQuorumResponse.ts';
 import type { AdminServiceDescribeTopicsRequest as _strand_v1_AdminServiceDescribeTopicsRequest, AdminServiceDescribeTopicsRequest__Output as _strand_v1_AdminServiceDescribeTopicsRequest__Output } from './strand/v1/AdminServiceDescribeTopicsRequest.ts';
 import type { AdminServiceDescribeTopicsResponse as _strand_v1_AdminServiceDescribeTopicsResponse, AdminServiceDescribeTopicsResponse__Output as _strand_v1_AdminServiceDescribeTopicsResponse__Output } from './strand/v1/AdminServiceDescribeTopicsResponse.ts';
+import type { AdminServiceRemoveRaftVoterRequest as _strand_v1_AdminServiceRemoveRaftVoterRequest, AdminServiceRemoveRaftVoterRequest__Output as _strand_v1_AdminServiceRemoveRaftVoterRequest__Output } from './strand/v1/AdminServiceRemoveRaftVoterRequest.ts';
+import type { AdminServiceRemoveRaftVoterResponse as _strand_v1_AdminServiceRemoveRaftVoterResponse, AdminServiceRemoveRaftVoterResponse__Output as _strand_v1_AdminServiceRemoveRaftVoterResponse__Output } from './strand/v1/AdminServiceRemoveRaftVoterResponse.ts';
 import type { AdminTopicResult as _strand_v1_AdminTopicResult, AdminTopicResult__Output as _strand_v1_AdminTopicResult__Output } from './strand/v1/AdminTopicResult.ts';
 import type { BrokerMetadata as _strand_v1_BrokerMetadata, BrokerMetadata__Output as _strand_v1_BrokerMetadata__Output } from './strand/v1/BrokerMetadata.ts';
 import type { FetchPartition as _strand_v1_FetchPartition, FetchPartition__Output as _strand_v1_FetchPartition__Output } from './strand/v1/FetchPartition.ts';
@@ -78,6 +87,7 @@ export interface ProtoGrpcType {
       AdminConfigSource: EnumTypeDefinition
       AdminConfigValue: MessageTypeDefinition<_strand_v1_AdminConfigValue, _strand_v1_AdminConfigValue__Output>
       AdminNewTopic: MessageTypeDefinition<_strand_v1_AdminNewTopic, _strand_v1_AdminNewTopic__Output>
+      AdminQuorumVoter: MessageTypeDefinition<_strand_v1_AdminQuorumVoter, _strand_v1_AdminQuorumVoter__Output>
       AdminReplicaAssignment: MessageTypeDefinition<_strand_v1_AdminReplicaAssignment, _strand_v1_AdminReplicaAssignment__Output>
       AdminResourceChanges: MessageTypeDefinition<_strand_v1_AdminResourceChanges, _strand_v1_AdminResourceChanges__Output>
       /**
@@ -86,8 +96,12 @@ export interface ProtoGrpcType {
        * they stay distinct from the controller's internal API in controller.proto.
        */
       AdminService: SubtypeConstructor<typeof grpc.Client, _strand_v1_AdminServiceClient> & { service: _strand_v1_AdminServiceDefinition }
+      AdminServiceAddRaftVoterRequest: MessageTypeDefinition<_strand_v1_AdminServiceAddRaftVoterRequest, _strand_v1_AdminServiceAddRaftVoterRequest__Output>
+      AdminServiceAddRaftVoterResponse: MessageTypeDefinition<_strand_v1_AdminServiceAddRaftVoterResponse, _strand_v1_AdminServiceAddRaftVoterResponse__Output>
       AdminServiceAlterConfigsRequest: MessageTypeDefinition<_strand_v1_AdminServiceAlterConfigsRequest, _strand_v1_AdminServiceAlterConfigsRequest__Output>
       AdminServiceAlterConfigsResponse: MessageTypeDefinition<_strand_v1_AdminServiceAlterConfigsResponse, _strand_v1_AdminServiceAlterConfigsResponse__Output>
+      AdminServiceCreatePartitionsRequest: MessageTypeDefinition<_strand_v1_AdminServiceCreatePartitionsRequest, _strand_v1_AdminServiceCreatePartitionsRequest__Output>
+      AdminServiceCreatePartitionsResponse: MessageTypeDefinition<_strand_v1_AdminServiceCreatePartitionsResponse, _strand_v1_AdminServiceCreatePartitionsResponse__Output>
       AdminServiceCreateTopicsRequest: MessageTypeDefinition<_strand_v1_AdminServiceCreateTopicsRequest, _strand_v1_AdminServiceCreateTopicsRequest__Output>
       AdminServiceCreateTopicsResponse: MessageTypeDefinition<_strand_v1_AdminServiceCreateTopicsResponse, _strand_v1_AdminServiceCreateTopicsResponse__Output>
       AdminServiceDeleteTopicsRequest: MessageTypeDefinition<_strand_v1_AdminServiceDeleteTopicsRequest, _strand_v1_AdminServiceDeleteTopicsRequest__Output>
@@ -96,8 +110,12 @@ export interface ProtoGrpcType {
       AdminServiceDescribeClusterResponse: MessageTypeDefinition<_strand_v1_AdminServiceDescribeClusterResponse, _strand_v1_AdminServiceDescribeClusterResponse__Output>
       AdminServiceDescribeConfigsRequest: MessageTypeDefinition<_strand_v1_AdminServiceDescribeConfigsRequest, _strand_v1_AdminServiceDescribeConfigsRequest__Output>
       AdminServiceDescribeConfigsResponse: MessageTypeDefinition<_strand_v1_AdminServiceDescribeConfigsResponse, _strand_v1_AdminServiceDescribeConfigsResponse__Output>
+      AdminServiceDescribeQuorumRequest: MessageTypeDefinition<_strand_v1_AdminServiceDescribeQuorumRequest, _strand_v1_AdminServiceDescribeQuorumRequest__Output>
+      AdminServiceDescribeQuorumResponse: MessageTypeDefinition<_strand_v1_AdminServiceDescribeQuorumResponse, _strand_v1_AdminServiceDescribeQuorumResponse__Output>
       AdminServiceDescribeTopicsRequest: MessageTypeDefinition<_strand_v1_AdminServiceDescribeTopicsRequest, _strand_v1_AdminServiceDescribeTopicsRequest__Output>
       AdminServiceDescribeTopicsResponse: MessageTypeDefinition<_strand_v1_AdminServiceDescribeTopicsResponse, _strand_v1_AdminServiceDescribeTopicsResponse__Output>
+      AdminServiceRemoveRaftVoterRequest: MessageTypeDefinition<_strand_v1_AdminServiceRemoveRaftVoterRequest, _strand_v1_AdminServiceRemoveRaftVoterRequest__Output>
+      AdminServiceRemoveRaftVoterResponse: MessageTypeDefinition<_strand_v1_AdminServiceRemoveRaftVoterResponse, _strand_v1_AdminServiceRemoveRaftVoterResponse__Output>
       AdminTopicResult: MessageTypeDefinition<_strand_v1_AdminTopicResult, _strand_v1_AdminTopicResult__Output>
       BrokerMetadata: MessageTypeDefinition<_strand_v1_BrokerMetadata, _strand_v1_BrokerMetadata__Output>
       FetchPartition: MessageTypeDefinition<_strand_v1_FetchPartition, _strand_v1_FetchPartition__Output>

@@ -18,6 +18,10 @@ import type { ConfigChange as _strand_v1_ConfigChange, ConfigChange__Output as _
 import type { ControllerError as _strand_v1_ControllerError, ControllerError__Output as _strand_v1_ControllerError__Output } from './strand/v1/ControllerError.ts';
 import type { ControllerServiceClient as _strand_v1_ControllerServiceClient, ControllerServiceDefinition as _strand_v1_ControllerServiceDefinition } from './strand/v1/ControllerService.ts';
 import type { CreatableTopic as _strand_v1_CreatableTopic, CreatableTopic__Output as _strand_v1_CreatableTopic__Output } from './strand/v1/CreatableTopic.ts';
+import type { CreatePartitionsRequest as _strand_v1_CreatePartitionsRequest, CreatePartitionsRequest__Output as _strand_v1_CreatePartitionsRequest__Output } from './strand/v1/CreatePartitionsRequest.ts';
+import type { CreatePartitionsResponse as _strand_v1_CreatePartitionsResponse, CreatePartitionsResponse__Output as _strand_v1_CreatePartitionsResponse__Output } from './strand/v1/CreatePartitionsResponse.ts';
+import type { CreatePartitionsResult as _strand_v1_CreatePartitionsResult, CreatePartitionsResult__Output as _strand_v1_CreatePartitionsResult__Output } from './strand/v1/CreatePartitionsResult.ts';
+import type { CreatePartitionsTopic as _strand_v1_CreatePartitionsTopic, CreatePartitionsTopic__Output as _strand_v1_CreatePartitionsTopic__Output } from './strand/v1/CreatePartitionsTopic.ts';
 import type { CreateTopicResult as _strand_v1_CreateTopicResult, CreateTopicResult__Output as _strand_v1_CreateTopicResult__Output } from './strand/v1/CreateTopicResult.ts';
 import type { CreateTopicsRequest as _strand_v1_CreateTopicsRequest, CreateTopicsRequest__Output as _strand_v1_CreateTopicsRequest__Output } from './strand/v1/CreateTopicsRequest.ts';
 import type { CreateTopicsResponse as _strand_v1_CreateTopicsResponse, CreateTopicsResponse__Output as _strand_v1_CreateTopicsResponse__Output } from './strand/v1/CreateTopicsResponse.ts';
@@ -66,6 +70,10 @@ export interface ProtoGrpcType {
        */
       ControllerService: SubtypeConstructor<typeof grpc.Client, _strand_v1_ControllerServiceClient> & { service: _strand_v1_ControllerServiceDefinition }
       CreatableTopic: MessageTypeDefinition<_strand_v1_CreatableTopic, _strand_v1_CreatableTopic__Output>
+      CreatePartitionsRequest: MessageTypeDefinition<_strand_v1_CreatePartitionsRequest, _strand_v1_CreatePartitionsRequest__Output>
+      CreatePartitionsResponse: MessageTypeDefinition<_strand_v1_CreatePartitionsResponse, _strand_v1_CreatePartitionsResponse__Output>
+      CreatePartitionsResult: MessageTypeDefinition<_strand_v1_CreatePartitionsResult, _strand_v1_CreatePartitionsResult__Output>
+      CreatePartitionsTopic: MessageTypeDefinition<_strand_v1_CreatePartitionsTopic, _strand_v1_CreatePartitionsTopic__Output>
       CreateTopicResult: MessageTypeDefinition<_strand_v1_CreateTopicResult, _strand_v1_CreateTopicResult__Output>
       CreateTopicsRequest: MessageTypeDefinition<_strand_v1_CreateTopicsRequest, _strand_v1_CreateTopicsRequest__Output>
       CreateTopicsResponse: MessageTypeDefinition<_strand_v1_CreateTopicsResponse, _strand_v1_CreateTopicsResponse__Output>

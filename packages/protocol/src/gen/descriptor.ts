@@ -657,6 +657,22 @@ export const protoDescriptor: INamespace = {
                 "AlterConfigs": {
                   "requestType": "AdminServiceAlterConfigsRequest",
                   "responseType": "AdminServiceAlterConfigsResponse"
+                },
+                "CreatePartitions": {
+                  "requestType": "AdminServiceCreatePartitionsRequest",
+                  "responseType": "AdminServiceCreatePartitionsResponse"
+                },
+                "DescribeQuorum": {
+                  "requestType": "AdminServiceDescribeQuorumRequest",
+                  "responseType": "AdminServiceDescribeQuorumResponse"
+                },
+                "AddRaftVoter": {
+                  "requestType": "AdminServiceAddRaftVoterRequest",
+                  "responseType": "AdminServiceAddRaftVoterResponse"
+                },
+                "RemoveRaftVoter": {
+                  "requestType": "AdminServiceRemoveRaftVoterRequest",
+                  "responseType": "AdminServiceRemoveRaftVoterResponse"
                 }
               }
             },
@@ -998,6 +1014,151 @@ export const protoDescriptor: INamespace = {
                 }
               }
             },
+            "AdminServiceCreatePartitionsRequest": {
+              "fields": {
+                "name": {
+                  "type": "string",
+                  "id": 1
+                },
+                "count": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "validateOnly": {
+                  "type": "bool",
+                  "id": 3
+                },
+                "timeoutMs": {
+                  "type": "int32",
+                  "id": 4
+                }
+              }
+            },
+            "AdminServiceCreatePartitionsResponse": {
+              "fields": {
+                "errorCode": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 2
+                },
+                "assignments": {
+                  "rule": "repeated",
+                  "type": "AdminReplicaAssignment",
+                  "id": 3
+                }
+              }
+            },
+            "AdminServiceDescribeQuorumRequest": {
+              "fields": {}
+            },
+            "AdminQuorumVoter": {
+              "fields": {
+                "nodeId": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "directoryId": {
+                  "type": "string",
+                  "id": 2
+                },
+                "address": {
+                  "type": "string",
+                  "id": 3
+                },
+                "matchIndex": {
+                  "type": "int64",
+                  "id": 4
+                }
+              }
+            },
+            "AdminServiceDescribeQuorumResponse": {
+              "fields": {
+                "errorCode": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 2
+                },
+                "leaderId": {
+                  "type": "int32",
+                  "id": 3
+                },
+                "term": {
+                  "type": "int64",
+                  "id": 4
+                },
+                "answeredBy": {
+                  "type": "int32",
+                  "id": 5
+                },
+                "commitIndex": {
+                  "type": "int64",
+                  "id": 6
+                },
+                "voters": {
+                  "rule": "repeated",
+                  "type": "AdminQuorumVoter",
+                  "id": 7
+                }
+              }
+            },
+            "AdminServiceAddRaftVoterRequest": {
+              "fields": {
+                "nodeId": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "directoryId": {
+                  "type": "string",
+                  "id": 2
+                },
+                "address": {
+                  "type": "string",
+                  "id": 3
+                }
+              }
+            },
+            "AdminServiceAddRaftVoterResponse": {
+              "fields": {
+                "errorCode": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 2
+                }
+              }
+            },
+            "AdminServiceRemoveRaftVoterRequest": {
+              "fields": {
+                "nodeId": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "directoryId": {
+                  "type": "string",
+                  "id": 2
+                }
+              }
+            },
+            "AdminServiceRemoveRaftVoterResponse": {
+              "fields": {
+                "errorCode": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 2
+                }
+              }
+            },
             "ControllerService": {
               "methods": {
                 "RegisterBroker": {
@@ -1015,6 +1176,10 @@ export const protoDescriptor: INamespace = {
                 "DeleteTopics": {
                   "requestType": "DeleteTopicsRequest",
                   "responseType": "DeleteTopicsResponse"
+                },
+                "CreatePartitions": {
+                  "requestType": "CreatePartitionsRequest",
+                  "responseType": "CreatePartitionsResponse"
                 },
                 "AlterPartition": {
                   "requestType": "AlterPartitionRequest",
@@ -1252,6 +1417,61 @@ export const protoDescriptor: INamespace = {
                 "topics": {
                   "rule": "repeated",
                   "type": "CreateTopicResult",
+                  "id": 2
+                }
+              }
+            },
+            "CreatePartitionsTopic": {
+              "fields": {
+                "name": {
+                  "type": "string",
+                  "id": 1
+                },
+                "count": {
+                  "type": "int32",
+                  "id": 2
+                }
+              }
+            },
+            "CreatePartitionsRequest": {
+              "fields": {
+                "topics": {
+                  "rule": "repeated",
+                  "type": "CreatePartitionsTopic",
+                  "id": 1
+                },
+                "validateOnly": {
+                  "type": "bool",
+                  "id": 2
+                }
+              }
+            },
+            "CreatePartitionsResult": {
+              "fields": {
+                "name": {
+                  "type": "string",
+                  "id": 1
+                },
+                "error": {
+                  "type": "ControllerError",
+                  "id": 2
+                },
+                "assignments": {
+                  "rule": "repeated",
+                  "type": "ReplicaAssignment",
+                  "id": 3
+                }
+              }
+            },
+            "CreatePartitionsResponse": {
+              "fields": {
+                "error": {
+                  "type": "ControllerError",
+                  "id": 1
+                },
+                "topics": {
+                  "rule": "repeated",
+                  "type": "CreatePartitionsResult",
                   "id": 2
                 }
               }

@@ -2,8 +2,12 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { AdminServiceAddRaftVoterRequest as _strand_v1_AdminServiceAddRaftVoterRequest, AdminServiceAddRaftVoterRequest__Output as _strand_v1_AdminServiceAddRaftVoterRequest__Output } from '../../strand/v1/AdminServiceAddRaftVoterRequest.ts';
+import type { AdminServiceAddRaftVoterResponse as _strand_v1_AdminServiceAddRaftVoterResponse, AdminServiceAddRaftVoterResponse__Output as _strand_v1_AdminServiceAddRaftVoterResponse__Output } from '../../strand/v1/AdminServiceAddRaftVoterResponse.ts';
 import type { AdminServiceAlterConfigsRequest as _strand_v1_AdminServiceAlterConfigsRequest, AdminServiceAlterConfigsRequest__Output as _strand_v1_AdminServiceAlterConfigsRequest__Output } from '../../strand/v1/AdminServiceAlterConfigsRequest.ts';
 import type { AdminServiceAlterConfigsResponse as _strand_v1_AdminServiceAlterConfigsResponse, AdminServiceAlterConfigsResponse__Output as _strand_v1_AdminServiceAlterConfigsResponse__Output } from '../../strand/v1/AdminServiceAlterConfigsResponse.ts';
+import type { AdminServiceCreatePartitionsRequest as _strand_v1_AdminServiceCreatePartitionsRequest, AdminServiceCreatePartitionsRequest__Output as _strand_v1_AdminServiceCreatePartitionsRequest__Output } from '../../strand/v1/AdminServiceCreatePartitionsRequest.ts';
+import type { AdminServiceCreatePartitionsResponse as _strand_v1_AdminServiceCreatePartitionsResponse, AdminServiceCreatePartitionsResponse__Output as _strand_v1_AdminServiceCreatePartitionsResponse__Output } from '../../strand/v1/AdminServiceCreatePartitionsResponse.ts';
 import type { AdminServiceCreateTopicsRequest as _strand_v1_AdminServiceCreateTopicsRequest, AdminServiceCreateTopicsRequest__Output as _strand_v1_AdminServiceCreateTopicsRequest__Output } from '../../strand/v1/AdminServiceCreateTopicsRequest.ts';
 import type { AdminServiceCreateTopicsResponse as _strand_v1_AdminServiceCreateTopicsResponse, AdminServiceCreateTopicsResponse__Output as _strand_v1_AdminServiceCreateTopicsResponse__Output } from '../../strand/v1/AdminServiceCreateTopicsResponse.ts';
 import type { AdminServiceDeleteTopicsRequest as _strand_v1_AdminServiceDeleteTopicsRequest, AdminServiceDeleteTopicsRequest__Output as _strand_v1_AdminServiceDeleteTopicsRequest__Output } from '../../strand/v1/AdminServiceDeleteTopicsRequest.ts';
@@ -12,8 +16,12 @@ import type { AdminServiceDescribeClusterRequest as _strand_v1_AdminServiceDescr
 import type { AdminServiceDescribeClusterResponse as _strand_v1_AdminServiceDescribeClusterResponse, AdminServiceDescribeClusterResponse__Output as _strand_v1_AdminServiceDescribeClusterResponse__Output } from '../../strand/v1/AdminServiceDescribeClusterResponse.ts';
 import type { AdminServiceDescribeConfigsRequest as _strand_v1_AdminServiceDescribeConfigsRequest, AdminServiceDescribeConfigsRequest__Output as _strand_v1_AdminServiceDescribeConfigsRequest__Output } from '../../strand/v1/AdminServiceDescribeConfigsRequest.ts';
 import type { AdminServiceDescribeConfigsResponse as _strand_v1_AdminServiceDescribeConfigsResponse, AdminServiceDescribeConfigsResponse__Output as _strand_v1_AdminServiceDescribeConfigsResponse__Output } from '../../strand/v1/AdminServiceDescribeConfigsResponse.ts';
+import type { AdminServiceDescribeQuorumRequest as _strand_v1_AdminServiceDescribeQuorumRequest, AdminServiceDescribeQuorumRequest__Output as _strand_v1_AdminServiceDescribeQuorumRequest__Output } from '../../strand/v1/AdminServiceDescribeQuorumRequest.ts';
+import type { AdminServiceDescribeQuorumResponse as _strand_v1_AdminServiceDescribeQuorumResponse, AdminServiceDescribeQuorumResponse__Output as _strand_v1_AdminServiceDescribeQuorumResponse__Output } from '../../strand/v1/AdminServiceDescribeQuorumResponse.ts';
 import type { AdminServiceDescribeTopicsRequest as _strand_v1_AdminServiceDescribeTopicsRequest, AdminServiceDescribeTopicsRequest__Output as _strand_v1_AdminServiceDescribeTopicsRequest__Output } from '../../strand/v1/AdminServiceDescribeTopicsRequest.ts';
 import type { AdminServiceDescribeTopicsResponse as _strand_v1_AdminServiceDescribeTopicsResponse, AdminServiceDescribeTopicsResponse__Output as _strand_v1_AdminServiceDescribeTopicsResponse__Output } from '../../strand/v1/AdminServiceDescribeTopicsResponse.ts';
+import type { AdminServiceRemoveRaftVoterRequest as _strand_v1_AdminServiceRemoveRaftVoterRequest, AdminServiceRemoveRaftVoterRequest__Output as _strand_v1_AdminServiceRemoveRaftVoterRequest__Output } from '../../strand/v1/AdminServiceRemoveRaftVoterRequest.ts';
+import type { AdminServiceRemoveRaftVoterResponse as _strand_v1_AdminServiceRemoveRaftVoterResponse, AdminServiceRemoveRaftVoterResponse__Output as _strand_v1_AdminServiceRemoveRaftVoterResponse__Output } from '../../strand/v1/AdminServiceRemoveRaftVoterResponse.ts';
 
 /**
  * Cluster administration. Writes are forwarded to the active controller; any broker answers.
@@ -21,6 +29,21 @@ import type { AdminServiceDescribeTopicsResponse as _strand_v1_AdminServiceDescr
  * they stay distinct from the controller's internal API in controller.proto.
  */
 export interface AdminServiceClient extends grpc.Client {
+  /**
+   * Adds a voter to the metadata quorum (forwarded to the controller's AddRaftVoter).
+   */
+  AddRaftVoter(argument: _strand_v1_AdminServiceAddRaftVoterRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceAddRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  AddRaftVoter(argument: _strand_v1_AdminServiceAddRaftVoterRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AdminServiceAddRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  AddRaftVoter(argument: _strand_v1_AdminServiceAddRaftVoterRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceAddRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  AddRaftVoter(argument: _strand_v1_AdminServiceAddRaftVoterRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceAddRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Adds a voter to the metadata quorum (forwarded to the controller's AddRaftVoter).
+   */
+  addRaftVoter(argument: _strand_v1_AdminServiceAddRaftVoterRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceAddRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  addRaftVoter(argument: _strand_v1_AdminServiceAddRaftVoterRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AdminServiceAddRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  addRaftVoter(argument: _strand_v1_AdminServiceAddRaftVoterRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceAddRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  addRaftVoter(argument: _strand_v1_AdminServiceAddRaftVoterRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceAddRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  
   /**
    * Sets or deletes dynamic configs.
    */
@@ -35,6 +58,21 @@ export interface AdminServiceClient extends grpc.Client {
   alterConfigs(argument: _strand_v1_AdminServiceAlterConfigsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AdminServiceAlterConfigsResponse__Output>): grpc.ClientUnaryCall;
   alterConfigs(argument: _strand_v1_AdminServiceAlterConfigsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceAlterConfigsResponse__Output>): grpc.ClientUnaryCall;
   alterConfigs(argument: _strand_v1_AdminServiceAlterConfigsRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceAlterConfigsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Raises a topic's partition count (Kafka's CreatePartitions).
+   */
+  CreatePartitions(argument: _strand_v1_AdminServiceCreatePartitionsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceCreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
+  CreatePartitions(argument: _strand_v1_AdminServiceCreatePartitionsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AdminServiceCreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
+  CreatePartitions(argument: _strand_v1_AdminServiceCreatePartitionsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceCreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
+  CreatePartitions(argument: _strand_v1_AdminServiceCreatePartitionsRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceCreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Raises a topic's partition count (Kafka's CreatePartitions).
+   */
+  createPartitions(argument: _strand_v1_AdminServiceCreatePartitionsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceCreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
+  createPartitions(argument: _strand_v1_AdminServiceCreatePartitionsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AdminServiceCreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
+  createPartitions(argument: _strand_v1_AdminServiceCreatePartitionsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceCreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
+  createPartitions(argument: _strand_v1_AdminServiceCreatePartitionsRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceCreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Creates topics.
@@ -97,6 +135,21 @@ export interface AdminServiceClient extends grpc.Client {
   describeConfigs(argument: _strand_v1_AdminServiceDescribeConfigsRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeConfigsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * The voters of the metadata quorum, as the active controller (or a voter) sees them.
+   */
+  DescribeQuorum(argument: _strand_v1_AdminServiceDescribeQuorumRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeQuorumResponse__Output>): grpc.ClientUnaryCall;
+  DescribeQuorum(argument: _strand_v1_AdminServiceDescribeQuorumRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeQuorumResponse__Output>): grpc.ClientUnaryCall;
+  DescribeQuorum(argument: _strand_v1_AdminServiceDescribeQuorumRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeQuorumResponse__Output>): grpc.ClientUnaryCall;
+  DescribeQuorum(argument: _strand_v1_AdminServiceDescribeQuorumRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeQuorumResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * The voters of the metadata quorum, as the active controller (or a voter) sees them.
+   */
+  describeQuorum(argument: _strand_v1_AdminServiceDescribeQuorumRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeQuorumResponse__Output>): grpc.ClientUnaryCall;
+  describeQuorum(argument: _strand_v1_AdminServiceDescribeQuorumRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeQuorumResponse__Output>): grpc.ClientUnaryCall;
+  describeQuorum(argument: _strand_v1_AdminServiceDescribeQuorumRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeQuorumResponse__Output>): grpc.ClientUnaryCall;
+  describeQuorum(argument: _strand_v1_AdminServiceDescribeQuorumRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeQuorumResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Describes topics: partitions, leaders, replicas, ISR.
    */
   DescribeTopics(argument: _strand_v1_AdminServiceDescribeTopicsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeTopicsResponse__Output>): grpc.ClientUnaryCall;
@@ -111,6 +164,21 @@ export interface AdminServiceClient extends grpc.Client {
   describeTopics(argument: _strand_v1_AdminServiceDescribeTopicsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeTopicsResponse__Output>): grpc.ClientUnaryCall;
   describeTopics(argument: _strand_v1_AdminServiceDescribeTopicsRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeTopicsResponse__Output>): grpc.ClientUnaryCall;
   
+  /**
+   * Removes a voter from the metadata quorum (forwarded to the controller's RemoveRaftVoter).
+   */
+  RemoveRaftVoter(argument: _strand_v1_AdminServiceRemoveRaftVoterRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceRemoveRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  RemoveRaftVoter(argument: _strand_v1_AdminServiceRemoveRaftVoterRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AdminServiceRemoveRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  RemoveRaftVoter(argument: _strand_v1_AdminServiceRemoveRaftVoterRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceRemoveRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  RemoveRaftVoter(argument: _strand_v1_AdminServiceRemoveRaftVoterRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceRemoveRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Removes a voter from the metadata quorum (forwarded to the controller's RemoveRaftVoter).
+   */
+  removeRaftVoter(argument: _strand_v1_AdminServiceRemoveRaftVoterRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceRemoveRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  removeRaftVoter(argument: _strand_v1_AdminServiceRemoveRaftVoterRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AdminServiceRemoveRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  removeRaftVoter(argument: _strand_v1_AdminServiceRemoveRaftVoterRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceRemoveRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  removeRaftVoter(argument: _strand_v1_AdminServiceRemoveRaftVoterRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceRemoveRaftVoterResponse__Output>): grpc.ClientUnaryCall;
+  
 }
 
 /**
@@ -120,9 +188,19 @@ export interface AdminServiceClient extends grpc.Client {
  */
 export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation {
   /**
+   * Adds a voter to the metadata quorum (forwarded to the controller's AddRaftVoter).
+   */
+  AddRaftVoter: grpc.handleUnaryCall<_strand_v1_AdminServiceAddRaftVoterRequest__Output, _strand_v1_AdminServiceAddRaftVoterResponse>;
+  
+  /**
    * Sets or deletes dynamic configs.
    */
   AlterConfigs: grpc.handleUnaryCall<_strand_v1_AdminServiceAlterConfigsRequest__Output, _strand_v1_AdminServiceAlterConfigsResponse>;
+  
+  /**
+   * Raises a topic's partition count (Kafka's CreatePartitions).
+   */
+  CreatePartitions: grpc.handleUnaryCall<_strand_v1_AdminServiceCreatePartitionsRequest__Output, _strand_v1_AdminServiceCreatePartitionsResponse>;
   
   /**
    * Creates topics.
@@ -145,17 +223,31 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
   DescribeConfigs: grpc.handleUnaryCall<_strand_v1_AdminServiceDescribeConfigsRequest__Output, _strand_v1_AdminServiceDescribeConfigsResponse>;
   
   /**
+   * The voters of the metadata quorum, as the active controller (or a voter) sees them.
+   */
+  DescribeQuorum: grpc.handleUnaryCall<_strand_v1_AdminServiceDescribeQuorumRequest__Output, _strand_v1_AdminServiceDescribeQuorumResponse>;
+  
+  /**
    * Describes topics: partitions, leaders, replicas, ISR.
    */
   DescribeTopics: grpc.handleUnaryCall<_strand_v1_AdminServiceDescribeTopicsRequest__Output, _strand_v1_AdminServiceDescribeTopicsResponse>;
   
+  /**
+   * Removes a voter from the metadata quorum (forwarded to the controller's RemoveRaftVoter).
+   */
+  RemoveRaftVoter: grpc.handleUnaryCall<_strand_v1_AdminServiceRemoveRaftVoterRequest__Output, _strand_v1_AdminServiceRemoveRaftVoterResponse>;
+  
 }
 
 export interface AdminServiceDefinition extends grpc.ServiceDefinition {
+  AddRaftVoter: MethodDefinition<_strand_v1_AdminServiceAddRaftVoterRequest, _strand_v1_AdminServiceAddRaftVoterResponse, _strand_v1_AdminServiceAddRaftVoterRequest__Output, _strand_v1_AdminServiceAddRaftVoterResponse__Output>
   AlterConfigs: MethodDefinition<_strand_v1_AdminServiceAlterConfigsRequest, _strand_v1_AdminServiceAlterConfigsResponse, _strand_v1_AdminServiceAlterConfigsRequest__Output, _strand_v1_AdminServiceAlterConfigsResponse__Output>
+  CreatePartitions: MethodDefinition<_strand_v1_AdminServiceCreatePartitionsRequest, _strand_v1_AdminServiceCreatePartitionsResponse, _strand_v1_AdminServiceCreatePartitionsRequest__Output, _strand_v1_AdminServiceCreatePartitionsResponse__Output>
   CreateTopics: MethodDefinition<_strand_v1_AdminServiceCreateTopicsRequest, _strand_v1_AdminServiceCreateTopicsResponse, _strand_v1_AdminServiceCreateTopicsRequest__Output, _strand_v1_AdminServiceCreateTopicsResponse__Output>
   DeleteTopics: MethodDefinition<_strand_v1_AdminServiceDeleteTopicsRequest, _strand_v1_AdminServiceDeleteTopicsResponse, _strand_v1_AdminServiceDeleteTopicsRequest__Output, _strand_v1_AdminServiceDeleteTopicsResponse__Output>
   DescribeCluster: MethodDefinition<_strand_v1_AdminServiceDescribeClusterRequest, _strand_v1_AdminServiceDescribeClusterResponse, _strand_v1_AdminServiceDescribeClusterRequest__Output, _strand_v1_AdminServiceDescribeClusterResponse__Output>
   DescribeConfigs: MethodDefinition<_strand_v1_AdminServiceDescribeConfigsRequest, _strand_v1_AdminServiceDescribeConfigsResponse, _strand_v1_AdminServiceDescribeConfigsRequest__Output, _strand_v1_AdminServiceDescribeConfigsResponse__Output>
+  DescribeQuorum: MethodDefinition<_strand_v1_AdminServiceDescribeQuorumRequest, _strand_v1_AdminServiceDescribeQuorumResponse, _strand_v1_AdminServiceDescribeQuorumRequest__Output, _strand_v1_AdminServiceDescribeQuorumResponse__Output>
   DescribeTopics: MethodDefinition<_strand_v1_AdminServiceDescribeTopicsRequest, _strand_v1_AdminServiceDescribeTopicsResponse, _strand_v1_AdminServiceDescribeTopicsRequest__Output, _strand_v1_AdminServiceDescribeTopicsResponse__Output>
+  RemoveRaftVoter: MethodDefinition<_strand_v1_AdminServiceRemoveRaftVoterRequest, _strand_v1_AdminServiceRemoveRaftVoterResponse, _strand_v1_AdminServiceRemoveRaftVoterRequest__Output, _strand_v1_AdminServiceRemoveRaftVoterResponse__Output>
 }

@@ -12,6 +12,8 @@ import type { AlterPartitionRequest as _strand_v1_AlterPartitionRequest, AlterPa
 import type { AlterPartitionResponse as _strand_v1_AlterPartitionResponse, AlterPartitionResponse__Output as _strand_v1_AlterPartitionResponse__Output } from '../../strand/v1/AlterPartitionResponse.ts';
 import type { BrokerHeartbeatRequest as _strand_v1_BrokerHeartbeatRequest, BrokerHeartbeatRequest__Output as _strand_v1_BrokerHeartbeatRequest__Output } from '../../strand/v1/BrokerHeartbeatRequest.ts';
 import type { BrokerHeartbeatResponse as _strand_v1_BrokerHeartbeatResponse, BrokerHeartbeatResponse__Output as _strand_v1_BrokerHeartbeatResponse__Output } from '../../strand/v1/BrokerHeartbeatResponse.ts';
+import type { CreatePartitionsRequest as _strand_v1_CreatePartitionsRequest, CreatePartitionsRequest__Output as _strand_v1_CreatePartitionsRequest__Output } from '../../strand/v1/CreatePartitionsRequest.ts';
+import type { CreatePartitionsResponse as _strand_v1_CreatePartitionsResponse, CreatePartitionsResponse__Output as _strand_v1_CreatePartitionsResponse__Output } from '../../strand/v1/CreatePartitionsResponse.ts';
 import type { CreateTopicsRequest as _strand_v1_CreateTopicsRequest, CreateTopicsRequest__Output as _strand_v1_CreateTopicsRequest__Output } from '../../strand/v1/CreateTopicsRequest.ts';
 import type { CreateTopicsResponse as _strand_v1_CreateTopicsResponse, CreateTopicsResponse__Output as _strand_v1_CreateTopicsResponse__Output } from '../../strand/v1/CreateTopicsResponse.ts';
 import type { DeleteTopicsRequest as _strand_v1_DeleteTopicsRequest, DeleteTopicsRequest__Output as _strand_v1_DeleteTopicsRequest__Output } from '../../strand/v1/DeleteTopicsRequest.ts';
@@ -111,6 +113,23 @@ export interface ControllerServiceClient extends grpc.Client {
   brokerHeartbeat(argument: _strand_v1_BrokerHeartbeatRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_BrokerHeartbeatResponse__Output>): grpc.ClientUnaryCall;
   brokerHeartbeat(argument: _strand_v1_BrokerHeartbeatRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_BrokerHeartbeatResponse__Output>): grpc.ClientUnaryCall;
   brokerHeartbeat(argument: _strand_v1_BrokerHeartbeatRequest, callback: grpc.requestCallback<_strand_v1_BrokerHeartbeatResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Raises the partition count of topics (Kafka's CreatePartitions), each topic's new
+   * partitions as one atomic metadata batch.
+   */
+  CreatePartitions(argument: _strand_v1_CreatePartitionsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_CreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
+  CreatePartitions(argument: _strand_v1_CreatePartitionsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_CreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
+  CreatePartitions(argument: _strand_v1_CreatePartitionsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_CreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
+  CreatePartitions(argument: _strand_v1_CreatePartitionsRequest, callback: grpc.requestCallback<_strand_v1_CreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Raises the partition count of topics (Kafka's CreatePartitions), each topic's new
+   * partitions as one atomic metadata batch.
+   */
+  createPartitions(argument: _strand_v1_CreatePartitionsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_CreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
+  createPartitions(argument: _strand_v1_CreatePartitionsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_CreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
+  createPartitions(argument: _strand_v1_CreatePartitionsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_CreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
+  createPartitions(argument: _strand_v1_CreatePartitionsRequest, callback: grpc.requestCallback<_strand_v1_CreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Creates topics, each as one atomic metadata batch.
@@ -242,6 +261,12 @@ export interface ControllerServiceHandlers extends grpc.UntypedServiceImplementa
   BrokerHeartbeat: grpc.handleUnaryCall<_strand_v1_BrokerHeartbeatRequest__Output, _strand_v1_BrokerHeartbeatResponse>;
   
   /**
+   * Raises the partition count of topics (Kafka's CreatePartitions), each topic's new
+   * partitions as one atomic metadata batch.
+   */
+  CreatePartitions: grpc.handleUnaryCall<_strand_v1_CreatePartitionsRequest__Output, _strand_v1_CreatePartitionsResponse>;
+  
+  /**
    * Creates topics, each as one atomic metadata batch.
    */
   CreateTopics: grpc.handleUnaryCall<_strand_v1_CreateTopicsRequest__Output, _strand_v1_CreateTopicsResponse>;
@@ -283,6 +308,7 @@ export interface ControllerServiceDefinition extends grpc.ServiceDefinition {
   AlterConfigs: MethodDefinition<_strand_v1_AlterConfigsRequest, _strand_v1_AlterConfigsResponse, _strand_v1_AlterConfigsRequest__Output, _strand_v1_AlterConfigsResponse__Output>
   AlterPartition: MethodDefinition<_strand_v1_AlterPartitionRequest, _strand_v1_AlterPartitionResponse, _strand_v1_AlterPartitionRequest__Output, _strand_v1_AlterPartitionResponse__Output>
   BrokerHeartbeat: MethodDefinition<_strand_v1_BrokerHeartbeatRequest, _strand_v1_BrokerHeartbeatResponse, _strand_v1_BrokerHeartbeatRequest__Output, _strand_v1_BrokerHeartbeatResponse__Output>
+  CreatePartitions: MethodDefinition<_strand_v1_CreatePartitionsRequest, _strand_v1_CreatePartitionsResponse, _strand_v1_CreatePartitionsRequest__Output, _strand_v1_CreatePartitionsResponse__Output>
   CreateTopics: MethodDefinition<_strand_v1_CreateTopicsRequest, _strand_v1_CreateTopicsResponse, _strand_v1_CreateTopicsRequest__Output, _strand_v1_CreateTopicsResponse__Output>
   DeleteTopics: MethodDefinition<_strand_v1_DeleteTopicsRequest, _strand_v1_DeleteTopicsResponse, _strand_v1_DeleteTopicsRequest__Output, _strand_v1_DeleteTopicsResponse__Output>
   DescribeCluster: MethodDefinition<_strand_v1_DescribeClusterRequest, _strand_v1_DescribeClusterResponse, _strand_v1_DescribeClusterRequest__Output, _strand_v1_DescribeClusterResponse__Output>
