@@ -342,3 +342,19 @@ describe("rate-limited logging of invalid messages", () => {
     expect(l.hit("a")).toBe(5);
   });
 });
+
+describe("a batch of forged messages", () => {
+  it("cannot add up term jumps before the next persist", () => {
+    const c = new TestCluster(3);
+    c.elect(1);
+    const n2 = c.get(2).node;
+    let t = 1;
+    const results: (string | null)[] = [];
+    for (let k = 0; k < 4; k++) {
+      t += TERM_JUMP_MAX;
+      results.push(n2.step(heartbeat(1, 2, t)));
+    }
+    expect(results).toEqual([null, "termJump", "termJump", "termJump"]);
+    expect(c.status(2).term).toBe(1 + TERM_JUMP_MAX);
+  });
+});

@@ -142,11 +142,13 @@ export class RaftNode {
    * a higher term) or make it campaign (TimeoutNow). A non-voter (a node being added, or one
    * removed) takes messages from anyone: it neither votes nor campaigns, and it must hear from
    * a leader its own stale configuration may not list. Any node refuses a term more than
-   * {@link TERM_JUMP_MAX} above its own: no honest peer is that far ahead, and accepting one
+   * {@link TERM_JUMP_MAX} above its own persisted term: no honest peer is that far ahead, and accepting one
    * near 2^53 would leave the cluster unable to count terms up again.
    */
   private refusal(m: Message): StepRefusal | null {
-    if (m.term > this.currentTerm + TERM_JUMP_MAX) return "termJump";
+    // Measured from the durable term, which moves only once per ready: a batch of forged
+    // messages stepped before the next persist cannot add up jumps beyond the bound.
+    if (m.term > this.persisted.term + TERM_JUMP_MAX) return "termJump";
     if (!this.isVoter()) return null;
     return this.log.knownVoter(m.from, m.fromDir) ? null : "notVoter";
   }
