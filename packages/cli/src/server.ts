@@ -63,8 +63,14 @@ export async function serverStart(argv: readonly string[]): Promise<void> {
     process.stderr.write(`strand: ${(error as Error).message}\n`);
     process.exit(error instanceof NodeStartError ? 2 : 1);
   }
+  // Attached first: it fires at once if a fatal error already happened during start-up.
+  node.onFatal((error) => {
+    process.stderr.write(
+      `strand: fatal: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    process.exit(1);
+  });
   node.watchHealth();
-  node.onFatal(() => process.exit(1));
   const stop = (signal: string): void => {
     node.logger.info({ signal }, "stopping");
     const timer = setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 2_000);

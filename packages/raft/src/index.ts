@@ -22,6 +22,7 @@ export {
 } from "./core/index.ts";
 export {
   type CoreOptions,
+  type EntryValidator,
   type LeaderInfo,
   RaftDriver,
   realScheduler,
@@ -29,6 +30,10 @@ export {
   type StateMachine,
   type TimerHandle,
 } from "./driver/driver.ts";
-export { NotRaftLeaderError, ProposalRefusedError } from "./driver/errors.ts";
+export {
+  InvalidEntryError,
+  NotRaftLeaderError,
+  ProposalRefusedError,
+} from "./driver/errors.ts";
 export { FileStorage } from "./driver/file-storage.ts";
 export { addRaftService, GrpcTransport } from "./transport/grpc.ts";

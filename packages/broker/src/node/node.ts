@@ -88,6 +88,7 @@ export class BrokerNode {
   #appliedImage: MetadataImage | null = null;
   #stopping: Promise<void> | null = null;
   #fatal: ((error: unknown) => void) | null = null;
+  #fatalError: { readonly error: unknown } | null = null;
 
   private constructor(config: NodeConfig, logger: NodeLogger) {
     this.config = config;
@@ -102,6 +103,10 @@ export class BrokerNode {
     const node = new BrokerNode(config, logger);
     try {
       await node.#start(options);
+      // A fatal error while starting (the metadata log replay hit an entry it cannot apply)
+      // fails the start: the caller exits with the reason instead of serving 503 forever.
+      const fatal = node.#fatalError;
+      if (fatal !== null) throw new Error(`fatal error during start-up: ${reason(fatal.error)}`);
     } catch (error) {
       await node.#closeAll().catch(() => undefined);
       throw error;
@@ -170,7 +175,10 @@ export class BrokerNode {
       formatPolicy: "format",
       newDirectory,
     });
-    this.#controller.onFatal((error) => this.#fatal?.(error));
+    this.#controller.onFatal((error) => {
+      this.#fatalError ??= { error };
+      this.#fatal?.(error);
+    });
   }
 
   async #startBroker(options: BrokerNodeOptions): Promise<BrokerParts> {
@@ -325,9 +333,15 @@ export class BrokerNode {
     this.health.setAll(this.readiness().ready ? "SERVING" : "NOT_SERVING");
   }
 
-  /** Ready = registered, unfenced and caught up (broker); a known Raft leader (controller only). */
+  /**
+   * Ready = (a controller voter) in contact with its quorum, and registered, unfenced and
+   * caught up (broker) or knowing a Raft leader (controller only).
+   */
   readiness(): { ready: boolean; reason: string } {
     if (this.#stopping !== null) return { ready: false, reason: "shutting down" };
+    if (this.#fatalError !== null) return { ready: false, reason: "stopped on a fatal error" };
+    const lost = this.#controller?.quorumContactLost() ?? null;
+    if (lost !== null) return { ready: false, reason: lost };
     const b = this.#broker;
     if (b === null) {
       const leader = this.#controller?.driver.status().leader ?? null;
@@ -356,9 +370,13 @@ export class BrokerNode {
     return this.#controller;
   }
 
-  /** Calls `listener` once if a fatal error stops the node (the process should exit 1). */
+  /**
+   * Calls `listener` once if a fatal error stops the node (the process should exit 1), at
+   * once if one already did.
+   */
   onFatal(listener: (error: unknown) => void): void {
     this.#fatal = listener;
+    if (this.#fatalError !== null) listener(this.#fatalError.error);
   }
 
   /** Keeps readiness/health current (called by the CLI and tests after start). */
@@ -419,6 +437,10 @@ export class BrokerNode {
   #child(component: string): ServiceLogger {
     return this.logger.child({ component });
   }
+}
+
+function reason(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function address(h: HostPort): string {

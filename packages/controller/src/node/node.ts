@@ -43,7 +43,7 @@ import {
   type TimerHandle,
   type VoterChange,
 } from "@strand/raft";
-import { encodeMetadataBatch } from "../codec.ts";
+import { decodeMetadataBatch, encodeMetadataBatch } from "../codec.ts";
 import { Controller } from "../controller.ts";
 import type { MetadataImage } from "../image.ts";
 import type { MetadataRecord } from "../records.ts";
@@ -182,6 +182,7 @@ export class ControllerNode {
   #outstanding = 0;
   #lastAppendMs = 0;
   #fatal: ((error: unknown) => void)[] = [];
+  #fatalError: { readonly error: unknown } | null = null;
   readonly #forwardClients = new Map<number, ControllerClient>();
 
   private constructor(
@@ -257,12 +258,14 @@ export class ControllerNode {
       ...(o.compactionLagEntries === undefined
         ? {}
         : { compactionLagEntries: o.compactionLagEntries }),
+      entryValidator: metadataBatchProblem,
     });
     this.#driver = driver;
     this.#syncEndpoints();
     driver.onLeaderChange((info) => this.#onLeaderChange(info));
     driver.onFatal((error) => {
       this.#logger.error({ err: error, nodeId: this.id }, "raft driver failed: the node stops");
+      this.#fatalError = { error };
       for (const l of this.#fatal) l(error);
     });
     const every = o.controllerTickMs ?? DEFAULT_CONTROLLER_TICK_MS;
@@ -295,9 +298,24 @@ export class ControllerNode {
     return this.#machine.batchesAfter(offset, countMax);
   }
 
-  /** Calls `listener` if the node stops on a fatal error (the process should exit). */
+  /**
+   * Calls `listener` if the node stops on a fatal error (the process should exit), at once if
+   * it already has (e.g. replaying the log at start-up hit an entry it cannot apply).
+   */
   onFatal(listener: (error: unknown) => void): void {
-    this.#fatal.push(listener);
+    if (this.#fatalError !== null) listener(this.#fatalError.error);
+    else this.#fatal.push(listener);
+  }
+
+  /**
+   * Why this voter has lost contact with the controller quorum (no leader heard, or a leader
+   * that lost check-quorum, for longer than an election could take), or null while it has it
+   * or is not a voter. Feeds the node's readiness.
+   */
+  quorumContactLost(): string | null {
+    const d = this.#driver;
+    if (d === null || this.#closed || !d.status().isVoter) return null;
+    return d.quorumContactLost();
   }
 
   /** Where NOT_CONTROLLER answers send callers: the Raft leader as this node knows it. */
@@ -318,10 +336,17 @@ export class ControllerNode {
     nowMs: number,
   ): { offset: MetadataOffset; done: Promise<boolean> } | null {
     if (this.#nextOffset === null || this.#closed) return null;
+    const data = encodeMetadataBatch(records);
+    // A batch that would not decode would stop every voter when applied: refuse it here.
+    const problem = metadataBatchProblem(data);
+    if (problem !== null) {
+      this.#logger.error({ nodeId: this.id, problem }, "refused to propose an undecodable batch");
+      return null;
+    }
     const offset = this.#nextOffset++;
     this.#outstanding++;
     this.#lastAppendMs = nowMs;
-    const done = this.#raft.propose(encodeMetadataBatch(records)).then(
+    const done = this.#raft.propose(data).then(
       (at) => {
         this.#outstanding--;
         if (at.index !== offset) this.#demote(`proposal landed at ${at.index}, not ${offset}`);
@@ -610,6 +635,21 @@ export class ControllerNode {
     for (const c of this.#forwardClients.values()) c.close();
     await this.#driver?.close();
     this.#logger.info({ nodeId: this.id }, "controller node closed");
+  }
+}
+
+/**
+ * The raft entry validator of the metadata log: null when `data` decodes as a metadata record
+ * batch (empty = no records), else why not. Checked before a proposal and on every append a
+ * follower receives, so an entry that would stop the node at apply never enters the log.
+ */
+export function metadataBatchProblem(data: Uint8Array): string | null {
+  if (data.length === 0) return null;
+  try {
+    decodeMetadataBatch(data);
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { assert } from "@strand/base/assert";
 import type { RaftStorage } from "./storage.ts";
-import type { Entry, Index, ReplicaKey, Snapshot, Term } from "./types.ts";
+import type { DirectoryId, Entry, Index, NodeId, ReplicaKey, Snapshot, Term } from "./types.ts";
 import { index, term } from "./types.ts";
 
 /** A voter set and the index of the entry (or snapshot) that set it. */
@@ -60,6 +60,15 @@ export class RaftLog {
   /** The voter set in effect (the latest appended configuration). */
   voters(): readonly ReplicaKey[] {
     return this.configs[this.configs.length - 1]!.voters;
+  }
+
+  /**
+   * Whether (id, dir) is a voter of the committed configuration or of any later one in the
+   * log. Uncommitted configurations may be truncated by the next leader, so a voter of the
+   * committed set (the leader that will truncate them) must still be heard.
+   */
+  knownVoter(id: NodeId, dir: DirectoryId): boolean {
+    return this.configs.some((c) => c.voters.some((v) => v.id === id && v.dir === dir));
   }
 
   /** Index of the entry that set the current voter set. */

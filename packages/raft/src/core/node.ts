@@ -32,12 +32,13 @@ import type {
   SnapshotChunkMessage,
   SnapshotResponseMessage,
   Status,
+  StepRefusal,
   Term,
   VoteResponseMessage,
   VoterChange,
   VoterMatch,
 } from "./types.ts";
-import { index, term } from "./types.ts";
+import { index, TERM_JUMP_MAX, term } from "./types.ts";
 
 /** A message as built by the node, before `from`, `fromDir` and `term` are stamped on it. */
 type Outgoing = Message extends infer M
@@ -83,6 +84,9 @@ export class RaftNode {
   private persisted: HardState;
   private readySeq = 0;
   private awaitingAdvance = false;
+  /** Ticks since the last evidence of a working quorum (see Status.quorumContactTicks). */
+  private contactElapsed = 0;
+  private refused = 0;
 
   /** Restores a node from its storage (hard state, snapshot, log) as a follower. */
   constructor(options: RaftNodeOptions) {
@@ -105,6 +109,7 @@ export class RaftNode {
   /** Advances logical time by one tick. */
   tick(): void {
     this.assertNotAwaitingAdvance();
+    this.contactElapsed++;
     if (this.role === "leader") this.tickLeader();
     else this.tickElection();
   }
@@ -115,10 +120,40 @@ export class RaftNode {
     if (this.role !== "leader") this.hup(false);
   }
 
-  /** Feeds one message from a peer. Messages for another node id are dropped. */
-  step(m: Message): void {
+  /**
+   * Feeds one message from a peer. Messages for another node id are dropped silently; a
+   * message a voter must not act on (see {@link refusal}) is dropped and the reason returned.
+   */
+  step(m: Message): StepRefusal | null {
     this.assertNotAwaitingAdvance();
-    if (m.to !== this.id || m.from === this.id) return;
+    if (m.to !== this.id || m.from === this.id) return null;
+    const refusal = this.refusal(m);
+    if (refusal !== null) {
+      this.refused++;
+      return refusal;
+    }
+    this.stepMessage(m);
+    return null;
+  }
+
+  /**
+   * A voter acts only on messages from the voters of its configuration (node id AND directory
+   * id; the committed configuration or any later one in its log): anyone else could otherwise bump its term, depose its leader (an append at
+   * a higher term) or make it campaign (TimeoutNow). A non-voter (a node being added, or one
+   * removed) takes messages from anyone: it neither votes nor campaigns, and it must hear from
+   * a leader its own stale configuration may not list. Any node refuses a term more than
+   * {@link TERM_JUMP_MAX} above its own persisted term: no honest peer is that far ahead, and accepting one
+   * near 2^53 would leave the cluster unable to count terms up again.
+   */
+  private refusal(m: Message): StepRefusal | null {
+    // Measured from the durable term, which moves only once per ready: a batch of forged
+    // messages stepped before the next persist cannot add up jumps beyond the bound.
+    if (m.term > this.persisted.term + TERM_JUMP_MAX) return "termJump";
+    if (!this.isVoter()) return null;
+    return this.log.knownVoter(m.from, m.fromDir) ? null : "notVoter";
+  }
+
+  private stepMessage(m: Message): void {
     if (!this.stepTerm(m)) return;
     if (m.type === "preVote" || m.type === "vote") {
       this.handleVoteRequest(m);
@@ -227,6 +262,8 @@ export class RaftNode {
       voters: this.log.voters(),
       isVoter: this.isVoter(),
       voterMatch: this.role === "leader" ? this.voterMatch() : [],
+      quorumContactTicks: this.contactElapsed,
+      refusedMessages: this.refused,
     };
   }
 
@@ -284,6 +321,7 @@ export class RaftNode {
     assert(this.role === "candidate", `${this.role} cannot become leader`);
     this.role = "leader";
     this.leader = this.id;
+    this.contactElapsed = 0; // a majority just voted for us
     this.reset();
     for (const v of this.log.voters()) this.addProgress(v);
     // A no-op of the new term lets the leader commit earlier terms' entries (Raft §5.4.2).
@@ -333,7 +371,9 @@ export class RaftNode {
     if (this.electionElapsed >= this.opts.electionTicks) {
       this.electionElapsed = 0;
       this.transferee = null;
-      if (this.opts.checkQuorum && !this.quorumActive()) {
+      const active = this.quorumActive();
+      if (active) this.contactElapsed = 0;
+      else if (this.opts.checkQuorum) {
         this.becomeFollower(this.currentTerm, null);
         return;
       }
@@ -516,6 +556,7 @@ export class RaftNode {
 
   private heardFromLeader(from: NodeId): void {
     this.electionElapsed = 0;
+    this.contactElapsed = 0;
     this.leader = from;
   }
 

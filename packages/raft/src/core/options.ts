@@ -51,6 +51,9 @@ export interface RaftNodeOptions {
   readonly unsafe?: UnsafeOptions;
 }
 
+/** Default {@link RaftNodeOptions.electionTicks}. */
+export const DEFAULT_ELECTION_TICKS = 10;
+
 /** {@link RaftNodeOptions} with every default filled in. */
 export type ResolvedOptions = Required<Omit<RaftNodeOptions, "applied">> &
   Pick<RaftNodeOptions, "applied">;
@@ -58,7 +61,7 @@ export type ResolvedOptions = Required<Omit<RaftNodeOptions, "applied">> &
 /** Fills in defaults and checks the relations between options. */
 export function resolveOptions(o: RaftNodeOptions): ResolvedOptions {
   const r: ResolvedOptions = {
-    electionTicks: 10,
+    electionTicks: DEFAULT_ELECTION_TICKS,
     heartbeatTicks: 1,
     preVote: true,
     checkQuorum: true,

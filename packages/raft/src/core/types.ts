@@ -13,6 +13,23 @@ export type NodeId = number & { readonly __brand: "NodeId" };
 /** A node's storage directory id: a random uuid chosen when its log directory is formatted. */
 export type DirectoryId = string & { readonly __brand: "DirectoryId" };
 
+/**
+ * Largest term or index a node accepts from a peer (2^48). Every sum the core forms from two
+ * such numbers (term + 1, index + entry count) stays far below 2^53, so arithmetic is exact.
+ * A cluster electing a leader every millisecond needs ~8,900 years to reach it.
+ */
+export const RAFT_NUMBER_MAX = 2 ** 48;
+
+/**
+ * Largest jump above the local term a message may carry (2^20). Terms only grow by one per
+ * election, and with pre-vote only when a majority agrees, so an honest peer is never this far
+ * ahead unless this node slept through a million elections; a message beyond it is refused.
+ */
+export const TERM_JUMP_MAX = 2 ** 20;
+
+/** Why {@link RaftNode.step} refused a message (it is dropped; the node is unchanged). */
+export type StepRefusal = "notVoter" | "termJump";
+
 /** Makes a {@link Term} from a non-negative integer. */
 export function term(n: number): Term {
   return n as Term;
@@ -249,4 +266,11 @@ export interface Status {
   readonly isVoter: boolean;
   /** On the leader, each voter's match index in `voters` order (what commit counts); else empty. */
   readonly voterMatch: readonly VoterMatch[];
+  /**
+   * Ticks since this node last had evidence of a working quorum: a follower's last message
+   * from its leader, a leader's election or last passed check-quorum window.
+   */
+  readonly quorumContactTicks: number;
+  /** Messages refused by {@link RaftNode.step} (non-voter sender, term jump), monotonic. */
+  readonly refusedMessages: number;
 }

@@ -8,7 +8,7 @@
 import { randomInt } from "node:crypto";
 import { assert, type Logger, noopLogger } from "@strand/base";
 import { RaftNode } from "../core/node.ts";
-import type { RaftNodeOptions } from "../core/options.ts";
+import { DEFAULT_ELECTION_TICKS, type RaftNodeOptions } from "../core/options.ts";
 import type { Rng } from "../core/rng.ts";
 import { SeededRng } from "../core/rng.ts";
 import type { RaftStorage } from "../core/storage.ts";
@@ -29,7 +29,13 @@ import type {
 } from "../core/types.ts";
 import { index } from "../core/types.ts";
 import type { Transport } from "../transport/transport.ts";
-import { DriverClosedError, NotRaftLeaderError, ProposalRefusedError } from "./errors.ts";
+import {
+  DriverClosedError,
+  InvalidEntryError,
+  NotRaftLeaderError,
+  ProposalRefusedError,
+} from "./errors.ts";
+import { LogLimiter } from "./log-limiter.ts";
 
 /** The application state machine fed with committed entries. */
 export interface StateMachine {
@@ -76,6 +82,13 @@ export const realScheduler: Scheduler = {
   },
 };
 
+/**
+ * Checks the payload of a normal entry before it enters the log: returns null when the
+ * application can apply it, else why not. Raft knows nothing of payloads; the application
+ * injects this so an entry that would stop every node at apply is never proposed nor accepted.
+ */
+export type EntryValidator = (data: Uint8Array) => string | null;
+
 /** Core options the driver passes through (ticks, limits); id, dir, storage and rng are its own. */
 export type CoreOptions = Partial<
   Omit<RaftNodeOptions, "id" | "dir" | "storage" | "rng" | "applied">
@@ -103,6 +116,13 @@ export interface RaftDriverOptions {
   readonly inboxInputsMax?: number;
   /** Source of the election timeout jitter; default seeded from crypto. */
   readonly rng?: Rng;
+  /**
+   * Validates normal entries: a proposal that fails is refused ({@link InvalidEntryError}); an
+   * incoming append carrying one is dropped whole (the leader retries; logged, rate-limited).
+   */
+  readonly entryValidator?: EntryValidator;
+  /** Interval of the rate-limited warnings about dropped messages; default 10 s. */
+  readonly dropLogIntervalMs?: number;
 }
 
 /** Default tick interval: with electionTicks 10 an election timeout is 1-2 s. */
@@ -169,8 +189,15 @@ export class RaftDriver {
   private readonly leaderListeners: ((info: LeaderInfo) => void)[] = [];
   private readonly appliedListeners: ((entry: Entry) => void)[] = [];
   private readonly fatalListeners: ((error: unknown) => void)[] = [];
+  private fatalError: { readonly error: unknown } | null = null;
+  private readonly validator: EntryValidator | null;
+  private readonly dropLog: LogLimiter;
+  private readonly tickMs: number;
+  private readonly electionTicks: number;
   /** Message batches dropped because the inbox was full. */
   droppedBatches = 0;
+  /** Append messages dropped because an entry failed the entry validator. */
+  invalidAppends = 0;
 
   private constructor(o: RaftDriverOptions, node: RaftNode, dir: DirectoryId) {
     this.id = o.id;
@@ -194,9 +221,13 @@ export class RaftDriver {
     this.votersAtApplied = snap.voters;
     const s = node.status();
     this.last = { leader: s.leader, term: s.term };
+    this.validator = o.entryValidator ?? null;
+    this.dropLog = new LogLimiter(o.dropLogIntervalMs);
+    this.electionTicks = o.core?.electionTicks ?? DEFAULT_ELECTION_TICKS;
     this.transport.onReceive((messages) => this.receive(messages));
     const tickMs = o.tickMs ?? DEFAULT_TICK_MS;
     assert(tickMs >= 1, "tickMs below 1");
+    this.tickMs = tickMs;
     this.timer = (o.scheduler ?? realScheduler).setInterval(() => this.tick(), tickMs);
     this.loop = this.run();
   }
@@ -237,6 +268,8 @@ export class RaftDriver {
    * {@link ProposalRefusedError} under back-pressure, {@link DriverClosedError} when closed.
    */
   propose(data: Uint8Array): Promise<Proposed> {
+    const invalid = this.validator?.(data) ?? null;
+    if (invalid !== null) return Promise.reject(new InvalidEntryError(invalid));
     return new Promise((resolve, reject) =>
       this.enqueue({ kind: "propose", data, settle: { resolve, reject } }),
     );
@@ -276,9 +309,27 @@ export class RaftDriver {
     this.appliedListeners.push(listener);
   }
 
-  /** Calls `listener` if the driver stops on an error (failed I/O, broken invariant). */
+  /**
+   * Calls `listener` if the driver stops on an error (failed I/O, broken invariant), at once
+   * if it already has: a fatal error during start-up (replaying the log) must not be lost.
+   */
   onFatal(listener: (error: unknown) => void): void {
-    this.fatalListeners.push(listener);
+    if (this.fatalError !== null) listener(this.fatalError.error);
+    else this.fatalListeners.push(listener);
+  }
+
+  /**
+   * Why this node has lost contact with its quorum, or null while it has it: the time since
+   * it last heard from a leader (a follower) or passed check-quorum (a leader) exceeds the
+   * longest randomized election timeout, i.e. an election should have fixed it by now.
+   */
+  quorumContactLost(): string | null {
+    const s = this.node.status();
+    if (s.quorumContactTicks < 2 * this.electionTicks) return null;
+    const ms = s.quorumContactTicks * this.tickMs;
+    const what =
+      s.role === "leader" ? "a majority of voters has not answered" : "no leader has been heard";
+    return `no raft quorum contact for ${ms} ms: ${what} (role ${s.role}, term ${s.term})`;
   }
 
   /** Stops ticking, finishes the ready in progress, fails waiting requests, closes I/O. */
@@ -337,6 +388,7 @@ export class RaftDriver {
       this.stop(
         new DriverClosedError(`fatal: ${error instanceof Error ? error.message : String(error)}`),
       );
+      this.fatalError = { error };
       for (const l of this.fatalListeners) l(error);
     }
   }
@@ -350,7 +402,7 @@ export class RaftDriver {
           for (let k = 0; k < input.count; k++) this.node.tick();
           break;
         case "messages":
-          for (const m of input.messages) this.node.step(m);
+          for (const m of input.messages) this.stepMessage(m);
           break;
         case "propose":
           this.register(this.node.propose(input.data), input.settle);
@@ -366,6 +418,40 @@ export class RaftDriver {
           break;
       }
     }
+  }
+
+  /** Steps one message unless it carries an invalid entry; logs refusals, rate-limited. */
+  private stepMessage(m: Message): void {
+    const invalid = this.invalidEntry(m);
+    if (invalid !== null) {
+      this.invalidAppends++;
+      this.logDrop(m, `an entry does not validate: ${invalid}`);
+      return;
+    }
+    const refusal = this.node.step(m);
+    if (refusal === "notVoter")
+      this.logDrop(m, "the sender is not a voter of this node's configuration");
+    else if (refusal === "termJump")
+      this.logDrop(m, `its term ${m.term} is far beyond this node's`);
+  }
+
+  private invalidEntry(m: Message): string | null {
+    if (this.validator === null || m.type !== "append") return null;
+    for (const e of m.entries) {
+      if (e.type !== "normal") continue;
+      const why = this.validator(e.data);
+      if (why !== null) return `entry ${e.index}: ${why}`;
+    }
+    return null;
+  }
+
+  private logDrop(m: Message, why: string): void {
+    const suppressed = this.dropLog.hit(`${m.from}/${m.fromDir}`);
+    if (suppressed === null) return;
+    this.logger.warn(
+      { nodeId: this.id, from: m.from, fromDir: m.fromDir, type: m.type, why, suppressed },
+      `raft message dropped${suppressed > 0 ? ` (${suppressed} more dropped from this sender)` : ""}`,
+    );
   }
 
   private register(r: ReturnType<RaftNode["propose"]>, settle: Settle): void {

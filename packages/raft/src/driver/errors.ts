@@ -67,3 +67,14 @@ export class RaftStorageError extends RaftDriverError {
   readonly code = "RAFT_STORAGE";
   readonly retriable = false;
 }
+
+/** A proposal whose payload the application's entry validator refused; never retriable. */
+export class InvalidEntryError extends RaftDriverError {
+  override readonly name = "InvalidEntryError";
+  readonly code = "INVALID_ENTRY";
+  readonly retriable = false;
+
+  constructor(why: string) {
+    super(`proposal refused: invalid entry: ${why}`);
+  }
+}

@@ -17,6 +17,7 @@ import { assert, type Logger, noopLogger } from "@strand/base";
 import type { RaftServiceClient, StepRequest__Output, StepResponse } from "@strand/protocol";
 import { internalChannelOptions, strandGrpc } from "@strand/protocol";
 import type { Message, NodeId } from "../core/types.ts";
+import { LogLimiter } from "../driver/log-limiter.ts";
 import type { ReceiveHandler, Transport } from "./transport.ts";
 import { InvalidMessageError, messageFromWire, messageToWire, wireBytesEstimate } from "./wire.ts";
 
@@ -48,6 +49,10 @@ export interface GrpcTransportOptions {
   readonly batchBytesMax?: number;
   /** Deadline of one RPC; default {@link DEFAULT_RPC_TIMEOUT_MS}. */
   readonly rpcTimeoutMs?: number;
+  /** Interval of the "invalid raft message" warning per peer address; default 10 s. */
+  readonly invalidLogIntervalMs?: number;
+  /** Clock of that rate limit; default `Date.now` (tests inject one). */
+  readonly now?: () => number;
 }
 
 /** Counters for metrics and tests. */
@@ -91,6 +96,7 @@ export class GrpcTransport implements Transport {
   private readonly rpcTimeoutMs: number;
   private handler: ReceiveHandler | null = null;
   private closed = false;
+  private readonly invalidLog: LogLimiter;
 
   constructor(options: GrpcTransportOptions) {
     this.nodeId = options.nodeId;
@@ -100,6 +106,7 @@ export class GrpcTransport implements Transport {
     this.batchMessagesMax = options.batchMessagesMax ?? DEFAULT_BATCH_MESSAGES_MAX;
     this.batchBytesMax = options.batchBytesMax ?? DEFAULT_BATCH_BYTES_MAX;
     this.rpcTimeoutMs = options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
+    this.invalidLog = new LogLimiter(options.invalidLogIntervalMs, options.now);
     assert(
       this.queueMax >= 1 && this.batchMessagesMax >= 1 && this.batchBytesMax >= 1,
       "bad limits",
@@ -161,13 +168,17 @@ export class GrpcTransport implements Transport {
 
   /**
    * Validates proto messages received by the RaftService and hands the valid ones to the
-   * handler. Returns how many were accepted. Never throws on bad input.
+   * handler. Returns how many were accepted. Never throws on bad input. Invalid messages are
+   * counted; the warning is rate-limited per `peer` (the caller's address), one line per
+   * interval saying how many more were dropped, so a flood cannot fill the disk with logs.
    */
-  receiveWire(raw: readonly unknown[]): number {
+  receiveWire(raw: readonly unknown[], peer = "unknown"): number {
     if (this.closed) return 0;
     const valid: Message[] = [];
     const n = Math.min(raw.length, INCOMING_BATCH_MESSAGES_MAX);
     this.stats.invalidMessages += raw.length - n;
+    let invalid = 0;
+    let why = "";
     for (let k = 0; k < n; k++) {
       try {
         const m = messageFromWire(raw[k]);
@@ -175,16 +186,26 @@ export class GrpcTransport implements Transport {
         valid.push(m);
       } catch (error) {
         if (!(error instanceof InvalidMessageError)) throw error;
-        this.stats.invalidMessages++;
-        this.logger.warn(
-          { nodeId: this.nodeId, why: error.message },
-          "invalid raft message dropped",
-        );
+        invalid++;
+        why ||= error.message;
       }
     }
+    this.stats.invalidMessages += invalid;
+    if (invalid > 0) this.logInvalid(peer, invalid, why);
     this.stats.receivedMessages += valid.length;
     if (valid.length > 0) this.handler?.(valid);
     return valid.length;
+  }
+
+  /** One warning per peer per interval; `count` invalid messages arrived in this request. */
+  private logInvalid(peer: string, count: number, why: string): void {
+    const suppressed = this.invalidLog.hit(peer, count);
+    if (suppressed === null) return;
+    const more = suppressed + count - 1;
+    this.logger.warn(
+      { nodeId: this.nodeId, peer, why, dropped: count, suppressed: more },
+      `invalid raft message dropped${more > 0 ? ` (${more} more dropped from this peer)` : ""}`,
+    );
   }
 
   /** Closes every peer channel. The gRPC server belongs to the caller and stays open. */
@@ -271,7 +292,7 @@ export function addRaftService(
       let accepted = 0;
       try {
         const messages: unknown = call.request?.messages;
-        accepted = transport.receiveWire(Array.isArray(messages) ? messages : []);
+        accepted = transport.receiveWire(Array.isArray(messages) ? messages : [], call.getPeer());
       } catch (error) {
         logger.error({ err: error }, "raft Step handler failed");
       }

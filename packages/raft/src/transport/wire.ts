@@ -7,7 +7,7 @@
  */
 import type { RaftEntry, RaftMessage, RaftReplicaKey, RaftSnapshotMeta } from "@strand/protocol";
 import type { Entry, Message, ReplicaKey, SnapshotMeta } from "../core/types.ts";
-import { directoryId, index, nodeId, term } from "../core/types.ts";
+import { directoryId, index, nodeId, RAFT_NUMBER_MAX, term } from "../core/types.ts";
 import { DIRECTORY_ID_BYTES_MAX, VOTERS_MAX } from "../driver/codec.ts";
 
 /** Most entries one append message may carry. */
@@ -112,16 +112,19 @@ export function wireBytesEstimate(m: Message): number {
 
 // ---------------------------------------------------------------------- incoming
 
-/** Reads an int64 (string or number) as a non-negative safe integer. */
+/**
+ * Reads an int64 (string or number) as an integer in [0, {@link RAFT_NUMBER_MAX}]: every term,
+ * index and offset a message carries, so sums the core forms from them stay exact.
+ */
 export function int64FromWire(v: unknown, what: string): number {
   if (typeof v === "number") {
-    if (Number.isSafeInteger(v) && v >= 0) return v;
-    fail(`${what}: ${v} is not a non-negative safe integer`);
+    if (Number.isSafeInteger(v) && v >= 0 && v <= RAFT_NUMBER_MAX) return v;
+    fail(`${what}: ${v} is not an integer in 0..2^48`);
   }
   if (typeof v !== "string" || !DIGITS.test(v))
     fail(`${what}: ${String(v)} is not a non-negative integer`);
   const n = Number(v);
-  if (!Number.isSafeInteger(n)) fail(`${what}: ${v} is beyond 2^53`);
+  if (!Number.isSafeInteger(n) || n > RAFT_NUMBER_MAX) fail(`${what}: ${v} is beyond 2^48`);
   return n;
 }
 
