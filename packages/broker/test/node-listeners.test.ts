@@ -1,6 +1,7 @@
 // Goal: each gRPC listener of a node has its own health table with exactly the services it
 // serves (the internal listener does not claim ProduceService and knows its own services),
-// and reflection on each lists those services plus grpc.health.v1.Health.
+// and reflection on each lists those services plus grpc.health.v1.Health. The client
+// AdminService's DescribeCluster reports the cluster id the controller wrote.
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -10,6 +11,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadNodeConfig } from "../src/config/index.ts";
 import { BrokerNode } from "../src/node/node.ts";
+import { clientStubs } from "../src/services/grpc.ts";
 import { healthClient } from "../src/services/health.ts";
 import { listServices } from "./reflection-client.ts";
 
@@ -95,5 +97,22 @@ describe("reflection per listener", () => {
     expect(await listed(node.ports.internal)).toEqual(
       [...INTERNAL, "grpc.health.v1.Health"].sort(),
     );
+  });
+});
+
+describe("cluster id", () => {
+  it("AdminService.DescribeCluster reports the controller's cluster id", async () => {
+    const stubs = clientStubs(`127.0.0.1:${node.ports.client}`);
+    try {
+      const idNow = () => node.controller?.controller.image.clusterId ?? "";
+      await expect.poll(idNow, { timeout: 30_000 }).toMatch(/^[A-Za-z0-9_-]{22}$/);
+      const id = idNow();
+      const described = await new Promise<{ clusterId: string }>((resolve, reject) =>
+        stubs.admin.DescribeCluster({}, (e, r) => (e || !r ? reject(e) : resolve(r))),
+      );
+      expect(described.clusterId).toBe(id);
+    } finally {
+      stubs.close();
+    }
   });
 });

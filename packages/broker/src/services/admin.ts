@@ -145,7 +145,7 @@ async function deleteTopics(
 function describeCluster(ctx: ServiceContext): AdminServiceDescribeClusterResponse {
   const image = ctx.image();
   return {
-    clusterId: "",
+    clusterId: image.clusterId ?? "",
     controllerId: ctx.controllerId(),
     metadataOffset: String(image.offset),
     brokers: [...image.brokers.values()]

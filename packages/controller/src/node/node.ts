@@ -20,6 +20,7 @@
  *   node applies and adds to its transport (see voters.ts).
  */
 
+import { randomBytes } from "node:crypto";
 import { access } from "node:fs/promises";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -376,6 +377,12 @@ export class ControllerNode {
     this.#lastAppendMs = now;
     this.controller.activate(now);
     this.#logger.info({ nodeId: this.id, term: s.term, offset: applied }, "active controller");
+    // The first active controller of a new cluster names it (Kafka's cluster.id). The leader
+    // has applied everything committed, so a null id means none was ever written; a failed
+    // append is retried at the next activation. A cluster formed before cluster ids existed
+    // gets its id here too, at its next election.
+    if (this.controller.image.clusterId === null)
+      this.#append([{ type: "clusterId", clusterId: newClusterId() }], now);
   }
 
   #demote(why: string): void {
@@ -455,6 +462,7 @@ export class ControllerNode {
           ? 0
           : (s.leader ?? 0),
       nodeId: this.id,
+      clusterId: image.clusterId ?? "",
       metadataOffset: String(image.offset),
       brokers: [...image.brokers.values()].map((b) => ({
         brokerId: b.id,
@@ -654,6 +662,11 @@ async function openStorage(o: ControllerNodeOptions, logger: Logger): Promise<Fi
       "formatted a new metadata directory: a non-voter until AddRaftVoter adds it",
     );
   return storage;
+}
+
+/** A new cluster id: 16 random bytes, base64url without padding (22 characters), as Kafka's. */
+export function newClusterId(): string {
+  return randomBytes(16).toString("base64url");
 }
 
 function bind(server: grpc.Server, address: string): Promise<number> {

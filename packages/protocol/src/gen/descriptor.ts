@@ -1598,6 +1598,10 @@ export const protoDescriptor: INamespace = {
                 "quorum": {
                   "type": "QuorumStatus",
                   "id": 6
+                },
+                "clusterId": {
+                  "type": "string",
+                  "id": 7
                 }
               }
             },
@@ -1734,6 +1738,7 @@ export const protoDescriptor: INamespace = {
                     "config",
                     "featureLevel",
                     "producerIdsBlock",
+                    "clusterId",
                     "noOp"
                   ]
                 }
@@ -1791,9 +1796,21 @@ export const protoDescriptor: INamespace = {
                   "type": "ProducerIdsBlockRecord",
                   "id": 32
                 },
+                "clusterId": {
+                  "type": "ClusterIdRecord",
+                  "id": 33
+                },
                 "noOp": {
                   "type": "NoOpRecord",
                   "id": 40
+                }
+              }
+            },
+            "ClusterIdRecord": {
+              "fields": {
+                "clusterId": {
+                  "type": "string",
+                  "id": 1
                 }
               }
             },
