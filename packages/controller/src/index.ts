@@ -19,8 +19,10 @@ export {
 export {
   ControllerClient,
   ControllerNode,
+  type ControllerNodeOptions,
   METADATA_LOG_DIR,
   MetadataFollower,
+  VoterSetMismatchError,
 } from "./node/index.ts";
 export { describeConfigs, localChanges } from "./queries.ts";
 export type { ConfigResource, MetadataRecord } from "./records.ts";

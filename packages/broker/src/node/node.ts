@@ -14,7 +14,13 @@
  */
 import { mkdir } from "node:fs/promises";
 import * as grpc from "@grpc/grpc-js";
-import { ControllerNode, MetadataFollower, type MetadataImage } from "@strand/controller";
+import {
+  ControllerNode,
+  type ControllerNodeOptions,
+  MetadataFollower,
+  type MetadataImage,
+  VoterSetMismatchError,
+} from "@strand/controller";
 import {
   clientServerOptions,
   healthServiceDefinition,
@@ -36,7 +42,7 @@ import { allocateProducerIdsVia } from "./allocate-producer-ids.ts";
 import { alterPartitionVia } from "./alter-partition.ts";
 import { InitialCatchUp } from "./catch-up.ts";
 import { ControllerRouter } from "./controllers.ts";
-import { checkFormatPolicy } from "./format.ts";
+import { checkFormatPolicy, NodeStartError } from "./format.ts";
 import { BrokerLifecycle } from "./lifecycle.ts";
 import { createNodeLogger, type NodeLogger } from "./logger.ts";
 import { createReplicaManager, type NodeReplicaManager } from "./replica-factory.ts";
@@ -153,10 +159,21 @@ export class BrokerNode {
   }
 
   async #startController(newDirectory: boolean): Promise<void> {
+    this.#controller = await ControllerNode.start(this.#controllerOptions(newDirectory)).catch(
+      (error: unknown) => {
+        // A data dir of another cluster layout: one clear line and exit 2, not a node that
+        // retries registration forever with /readyz 503.
+        throw error instanceof VoterSetMismatchError ? new NodeStartError(error.message) : error;
+      },
+    );
+    this.#controller.onFatal((error) => this.#fatal?.(error));
+  }
+
+  #controllerOptions(newDirectory: boolean): ControllerNodeOptions {
     const c = this.config;
     const server = this.#internal;
     if (server === null) throw new Error("internal server missing");
-    this.#controller = await ControllerNode.start({
+    return {
       nodeId: c.nodeId,
       dataDir: c.dataDir,
       listen: address(c.internalListener),
@@ -176,8 +193,7 @@ export class BrokerNode {
       sharedServer: { server, port: this.#internalPort },
       formatPolicy: "format",
       newDirectory,
-    });
-    this.#controller.onFatal((error) => this.#fatal?.(error));
+    };
   }
 
   async #startBroker(options: BrokerNodeOptions): Promise<BrokerParts> {
