@@ -6,7 +6,7 @@
 // empty metadata dir on a multi-voter node without --bootstrap is refused, and so is a
 // metadata log whose voters are not the configured ones (exit 2, one clear line); produce/fetch
 // round trip the exact bytes.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ProduceResponse__Output } from "@strand/protocol";
@@ -149,9 +149,11 @@ describe("a data dir of another cluster layout", () => {
     // Node 1 of a 3-voter cluster formats its metadata log (the others never start).
     const former = startNode(await layout(3), 1, dataRoot, ["--bootstrap"]);
     nodes.push(former);
+    // Its controller started: the metadata dir is fully formatted (meta.json and the bootstrap
+    // snapshot naming the three voters).
     await waitFor(
       "node 1 formatted",
-      () => existsSync(join(dataRoot, "node-1", "__cluster_metadata", "meta.json")),
+      () => former.lines.some((l) => l.includes('"controller node started"')),
       30_000,
     );
     await former.kill("SIGKILL");
