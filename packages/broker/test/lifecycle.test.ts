@@ -12,13 +12,18 @@ function recordingLogger(lines: { level: Level; msg: string }[]) {
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 
-async function refusedWith(code: { code: number; name: string }) {
+async function refusedWith(code: { code: number; name: string }, at: "register" | "heartbeat") {
   const lines: { level: Level; msg: string }[] = [];
   let calls = 0;
+  const refusal = { error: { code: code.code, name: code.name, message: "no" }, brokerEpoch: "-1" };
   const router = {
     registerBroker: async () => {
-      calls++;
-      return { error: { code: code.code, name: code.name, message: "no" }, brokerEpoch: "-1" };
+      if (at === "register") calls++;
+      return at === "register" ? refusal : { error: null, brokerEpoch: "5" };
+    },
+    brokerHeartbeat: async () => {
+      if (at === "heartbeat") calls++;
+      return refusal;
     },
   } as unknown as ControllerRouter;
   const lifecycle = new BrokerLifecycle({
@@ -33,19 +38,29 @@ async function refusedWith(code: { code: number; name: string }) {
   lifecycle.start();
   await expect.poll(() => calls, { timeout: 5_000 }).toBeGreaterThanOrEqual(3);
   lifecycle.close();
-  return lines.filter((l) => l.msg === "registration refused; retrying");
+  const msg = at === "register" ? "registration refused; retrying" : "heartbeat refused";
+  return lines.filter((l) => l.msg === msg);
 }
 
 describe("BrokerLifecycle registration logging", () => {
   it("logs NOT_CONTROLLER (expected while the quorum forms) below warn", async () => {
-    const lines = await refusedWith(ErrorCode.NOT_CONTROLLER);
+    const lines = await refusedWith(ErrorCode.NOT_CONTROLLER, "register");
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.every((l) => l.level === "debug")).toBe(true);
   });
 
   it("keeps warn for a real refusal", async () => {
-    const lines = await refusedWith(ErrorCode.UNKNOWN);
+    const lines = await refusedWith(ErrorCode.UNKNOWN, "register");
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.every((l) => l.level === "warn")).toBe(true);
+  });
+
+  it("logs a heartbeat's NOT_CONTROLLER (the controller moved) below warn, other refusals at warn", async () => {
+    const moved = await refusedWith(ErrorCode.NOT_CONTROLLER, "heartbeat");
+    expect(moved.length).toBeGreaterThan(0);
+    expect(moved.every((l) => l.level === "debug")).toBe(true);
+    const refused = await refusedWith(ErrorCode.UNKNOWN, "heartbeat");
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.every((l) => l.level === "warn")).toBe(true);
   });
 });

@@ -140,7 +140,11 @@ export class BrokerLifecycle {
       return;
     }
     if (code !== 0) {
-      this.#o.logger.warn({ code: r.error?.name, message: r.error?.message }, "heartbeat refused");
+      // NOT_CONTROLLER: the controller moved (an election, the cluster stopping); the router
+      // follows the hint, so it is routine, not a warning.
+      const l = this.#o.logger;
+      const log = code === ErrorCode.NOT_CONTROLLER.code ? l.debug : l.warn;
+      log.call(l, { code: r.error?.name, message: r.error?.message }, "heartbeat refused");
       return;
     }
     this.#lastContactMs = Date.now();
