@@ -3,9 +3,10 @@
  * listens on client 9092+10(N-1), internal 9093+10(N-1), admin 9644+10(N-1)
  * (so 9092/9093/9644, 9102/9103/9654, 9112/9113/9664), with data in ./.strand/node-N kept
  * between runs. `--bootstrap` is passed only when a node's data dir does not exist yet (the
- * first formation; see docs/operations.md). Ctrl-C (SIGINT), SIGTERM or SIGHUP stops every
+ * first formation; see docs/operations.md). One line says when every node is ready. Ctrl-C (SIGINT), SIGTERM or SIGHUP stops every
  * node cleanly (SIGTERM each, wait) and exits 0. Nodes are started by the shared launcher
- * (scripts/lib/cluster.ts), which also SIGKILLs them if this process exits any other way.
+ * (scripts/lib/cluster.ts), which also stops them when this process's parent (npm) dies, and
+ * whose nodes stop by themselves if this process dies any other way, even SIGKILL.
  *
  * Usage: npm start [-- --help]
  */
@@ -17,6 +18,7 @@ import {
   startNode,
   stopNodes,
   stopOnSignals,
+  waitReady,
 } from "./lib/cluster.ts";
 
 const NODES = 3;
@@ -67,4 +69,14 @@ for (let id = 1; id <= NODES; id++) {
 }
 console.log(
   "try: curl -s http://127.0.0.1:9644/readyz   (gRPC clients: 127.0.0.1:9092; Ctrl-C stops the cluster)",
+);
+
+const READY_TIMEOUT_MS = 120_000;
+waitReady(nodes, READY_TIMEOUT_MS).then(
+  () => console.log(`cluster ready: ${NODES} nodes, bootstrap ${nodes[0]?.clientAddress}`),
+  (error: unknown) => {
+    // A node that exited was already reported (and stops the cluster); anything else is a
+    // cluster that did not form in time: say so, with the reason, and keep it running.
+    if (!stopping) console.error(`cluster not ready: ${(error as Error).message.split("\n")[0]}`);
+  },
 );

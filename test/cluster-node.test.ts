@@ -3,8 +3,9 @@
 // metadata and forwards partition requests one hop to the leader (same answer as the smart
 // path, counted in strand_broker_forwarded_requests_total); bad input gets a clear error while
 // the node keeps serving; a whole-cluster restart keeps the topics; SIGTERM exits 0 in time; an
-// empty metadata dir on a multi-voter node without --bootstrap is refused; produce/fetch round
-// trip the exact bytes.
+// empty metadata dir on a multi-voter node without --bootstrap is refused, and so is a
+// metadata log whose voters are not the configured ones (exit 2, one clear line); produce/fetch
+// round trip the exact bytes.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -139,6 +140,33 @@ describe("one node", () => {
         ),
     );
     expect(f.topics[0]?.partitions[0]?.records.subarray(61)).toEqual(records.subarray(61));
+  });
+});
+
+describe("a data dir of another cluster layout", () => {
+  it("a single-voter node on a 3-voter node's data dir says so and exits 2", async () => {
+    const dataRoot = tempRoot();
+    // Node 1 of a 3-voter cluster formats its metadata log (the others never start).
+    const former = startNode(await layout(3), 1, dataRoot, ["--bootstrap"]);
+    nodes.push(former);
+    // Its controller started: the metadata dir is fully formatted (meta.json and the bootstrap
+    // snapshot naming the three voters).
+    await waitFor(
+      "node 1 formatted",
+      () => former.lines.some((l) => l.includes('"controller node started"')),
+      30_000,
+    );
+    await former.kill("SIGKILL");
+    // `strand server start`'s default quorum is the node alone: same dir, one voter.
+    const standalone = startNode(await layout(1), 1, dataRoot);
+    nodes.push(standalone);
+    const code = await Promise.race([
+      standalone.exited,
+      new Promise<string>((r) => setTimeout(() => r("still running"), 30_000)),
+    ]);
+    expect(code, standalone.tail()).toBe(2);
+    expect(standalone.stderr).toContain("belongs to a quorum of voters {1,2,3}");
+    expect(standalone.stderr).toContain("controller.quorum.voters names {1}");
   });
 });
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 const root = join(import.meta.dirname, "..");
 const EXEMPT = ["packages/protocol/"];
 /** Files allowed to load a definition: a test client of grpc.reflection.v1, not strand.v1. */
-const LOADERS_ALLOWED = ["packages/broker/test/reflection.test.ts"];
+const LOADERS_ALLOWED = ["packages/broker/test/reflection-client.ts"];
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

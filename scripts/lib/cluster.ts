@@ -8,9 +8,12 @@
  * It lives under scripts/ because scripts must not import test code, while tests may import
  * dev tooling; it imports nothing from test/ or vitest, only Node.
  *
- * Nodes never outlive the process that launched them where that is cheap: every node is
- * SIGKILLed from an `exit` handler, and {@link stopOnSignals} turns SIGINT, SIGTERM and SIGHUP
- * into a clean stop (SIGTERM each node, SIGKILL after a bound).
+ * Nodes never outlive the process that launched them: every node is SIGKILLed from an `exit`
+ * handler, {@link stopOnSignals} turns SIGINT, SIGTERM and SIGHUP — and the death of this
+ * process's own parent — into a clean stop (SIGTERM each node, SIGKILL after a bound), and
+ * every node is started with `--exit-with-parent` and its stdin on a pipe from here: when this
+ * process dies in any way, even SIGKILL, the kernel closes the pipe and the node stops itself
+ * cleanly (no handler of ours can run on SIGKILL, so the node has to notice on its own).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
@@ -143,13 +146,15 @@ export class NodeProcess {
       ...["--listeners.internal", `127.0.0.1:${p.internal}`],
       ...["--listeners.admin", `127.0.0.1:${p.admin}`],
       ...["--controller.quorum.voters", options.layout.voters],
+      "--exit-with-parent",
       ...(options.bootstrap === true ? ["--bootstrap"] : []),
       ...(options.args ?? []),
     ];
     const inherit = options.output === "inherit";
     this.child = spawn(process.execPath, args, {
       cwd: root,
-      stdio: ["ignore", inherit ? "inherit" : "pipe", inherit ? "inherit" : "pipe"],
+      // stdin is the lifeline of --exit-with-parent: never written, closed only by our death.
+      stdio: ["pipe", inherit ? "inherit" : "pipe", inherit ? "inherit" : "pipe"],
     });
     this.#capture();
     live.add(this);
@@ -278,9 +283,18 @@ export function killNodesNow(nodes: readonly NodeProcess[]): void {
 
 const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
+/** How often {@link stopOnSignals} checks that this process's parent is still alive. */
+export const PARENT_WATCH_MS = 500;
+
 /**
- * Runs `stop` once on the first SIGINT, SIGTERM or SIGHUP; a second signal exits at once
- * (the exit handler SIGKILLs the nodes). Returns a function removing the handlers.
+ * Runs `stop` once on the first SIGINT, SIGTERM or SIGHUP, or when this process's parent
+ * disappears (it is re-parented: `process.ppid` changes), so a launcher run under npm, a
+ * shell or a container init never outlives it; a second signal exits at once (the exit
+ * handler SIGKILLs the nodes). Returns a function removing the handlers.
+ *
+ * The parent is polled because nothing tells a process that its parent died (Linux's
+ * PR_SET_PDEATHSIG is not reachable from Node), and `npm start` gives the launcher no pipe
+ * from npm to watch; 500 ms is plenty for a dev launcher.
  */
 export function stopOnSignals(stop: (signal: NodeJS.Signals) => void | Promise<void>): () => void {
   let stopping = false;
@@ -290,7 +304,15 @@ export function stopOnSignals(stop: (signal: NodeJS.Signals) => void | Promise<v
     void stop(signal);
   };
   for (const s of STOP_SIGNALS) process.on(s, handler);
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent || stopping) return;
+    process.stderr.write(`launcher: parent process ${parent} exited; stopping the nodes\n`);
+    handler("SIGHUP");
+  }, PARENT_WATCH_MS);
+  watch.unref();
   return () => {
+    clearInterval(watch);
     for (const s of STOP_SIGNALS) process.off(s, handler);
   };
 }

@@ -24,4 +24,5 @@ export {
   noopLogger,
 } from "./logger.ts";
 export { Mutex } from "./mutex.ts";
+export { assertNodeVersion, NODE_VERSION_MIN, nodeVersionProblem } from "./node-version.ts";
 export { idle, sleep } from "./sleep.ts";

@@ -25,6 +25,8 @@ function serverHelp(): string {
     "  --bootstrap                          first start of a brand-new multi-voter cluster: format an empty metadata dir",
     "  --new-directory                      a replacement controller (lost disk): format an empty metadata dir with a",
     "                                       fresh directory id and wait to be added with AddRaftVoter (docs/operations.md)",
+    "  --exit-with-parent                   stop cleanly when stdin closes (for launchers that hold its other end:",
+    "                                       the node then dies with them, even on SIGKILL); never set it in production",
     "  --help                               print this help",
     "",
     "settings:",
@@ -36,12 +38,13 @@ function serverHelp(): string {
 export async function serverStart(argv: readonly string[]): Promise<void> {
   const bootstrap = argv.includes("--bootstrap");
   const newDirectory = argv.includes("--new-directory");
+  const exitWithParent = argv.includes("--exit-with-parent");
   let config: ReturnType<typeof loadNodeConfig>;
   try {
     if (bootstrap && newDirectory) {
       throw new ConfigError("--bootstrap and --new-directory exclude each other; see --help");
     }
-    const parsed = parseFlags(argv.filter((a) => a !== "--bootstrap" && a !== "--new-directory"));
+    const parsed = parseFlags(argv.filter((a) => !PROCESS_FLAGS.has(a)));
     if (parsed.help) {
       process.stdout.write(`${serverHelp()}\n`);
       return;
@@ -85,4 +88,32 @@ export async function serverStart(argv: readonly string[]): Promise<void> {
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
+  if (exitWithParent) stopWhenStdinCloses(() => stop("stdin closed: launcher exited"));
+}
+
+/** Flags of the process, not settings: handled here, hidden from the settings parser. */
+const PROCESS_FLAGS = new Set(["--bootstrap", "--new-directory", "--exit-with-parent"]);
+
+/**
+ * `--exit-with-parent`: the launcher (scripts/lib/cluster.ts) holds the write end of our
+ * stdin and never writes; when it dies, even by SIGKILL, the kernel closes that end and we
+ * read EOF. A pipe rather than a parent-pid poll: it fires at once, cannot be fooled by pid
+ * reuse or a subreaper, and costs nothing. Opt-in, so a production node never stops because
+ * of what its stdin is.
+ */
+function stopWhenStdinCloses(stop: () => void): void {
+  let fired = false;
+  const once = (): void => {
+    if (fired) return;
+    fired = true;
+    // The launcher also held our stdout/stderr pipes: writing to them now fails with EPIPE,
+    // which must not turn a clean stop into a crash.
+    process.stdout.on("error", () => undefined);
+    process.stderr.on("error", () => undefined);
+    stop();
+  };
+  process.stdin.on("data", () => undefined);
+  process.stdin.once("end", once);
+  process.stdin.once("close", once);
+  process.stdin.once("error", once);
 }

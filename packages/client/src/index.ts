@@ -4,6 +4,10 @@
  * @packageDocumentation
  */
 
+// First, so it is evaluated before any other module of the SDK: an unsupported Node.js gets
+// "Strand needs Node.js >= X (found Y)" rather than a failure deep inside.
+import "./node-version.ts";
+
 // The SDK's logger names (pino-compatible, with child loggers); the one definition is in base.
 export {
   type ChildLogger as Logger,

@@ -114,6 +114,8 @@ function bodyToWire(record: MetadataRecord): object {
         firstProducerId: record.firstProducerId.toString(),
         size: record.size,
       };
+    case "clusterId":
+      return { clusterId: record.clusterId };
     case "noOp":
       return {};
   }
@@ -247,6 +249,8 @@ function bodyFromWire(e: MetadataRecord__Output, type: MetadataRecordType): Meta
         size: b.size,
       };
     }
+    case "clusterId":
+      return { type, clusterId: e.clusterId!.clusterId };
     case "noOp":
       return { type };
   }

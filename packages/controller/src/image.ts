@@ -80,6 +80,8 @@ export interface MetadataImage {
   readonly lastProducerIdsBlock: ProducerIdsBlock | null;
   /** The first producer id of the next block to hand out. */
   readonly nextProducerId: bigint;
+  /** The cluster's id; null until the first active controller has written it. */
+  readonly clusterId: string | null;
 }
 
 /** A block of producer ids handed to a broker. */
@@ -106,6 +108,7 @@ export const EMPTY_IMAGE: MetadataImage = Object.freeze({
   features: new Map(),
   lastProducerIdsBlock: null,
   nextProducerId: 0n,
+  clusterId: null,
 });
 
 /** The map key of a config resource: `topic/orders`, `broker/3`, `cluster/`. */
@@ -148,9 +151,11 @@ export class MetadataDelta {
   #configs: Map<string, ReadonlyMap<string, string>> | null = null;
   #features: Map<string, number> | null = null;
   #lastProducerIdsBlock: ProducerIdsBlock | null;
+  #clusterId: string | null;
 
   constructor(base: MetadataImage) {
     this.base = base;
+    this.#clusterId = base.clusterId;
     this.#offset = base.offset;
     this.#epoch = base.epoch;
     this.#lastProducerIdsBlock = base.lastProducerIdsBlock;
@@ -209,6 +214,14 @@ export class MetadataDelta {
         this.#lastProducerIdsBlock = Object.freeze(block);
         break;
       }
+      case "clusterId":
+        // Written once per cluster: a second, different id would split the cluster's identity.
+        assert(
+          this.#clusterId === null || this.#clusterId === record.clusterId,
+          `cluster id ${record.clusterId} would replace ${this.#clusterId}`,
+        );
+        this.#clusterId = record.clusterId;
+        break;
       case "noOp":
         break;
       default:
@@ -276,6 +289,7 @@ export class MetadataDelta {
       features: this.#features ?? this.base.features,
       lastProducerIdsBlock: this.#lastProducerIdsBlock,
       nextProducerId: this.#nextProducerId(),
+      clusterId: this.#clusterId,
     });
   }
 

@@ -19,9 +19,11 @@ export {
 export {
   ControllerClient,
   ControllerNode,
+  type ControllerNodeOptions,
   METADATA_LOG_DIR,
   MetadataFollower,
   parseVoters,
+  VoterSetMismatchError,
 } from "./node/index.ts";
 export { describeConfigs, localChanges } from "./queries.ts";
 export type { ConfigResource, MetadataRecord } from "./records.ts";

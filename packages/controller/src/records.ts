@@ -136,6 +136,16 @@ export interface ProducerIdsBlockRecord {
   readonly size: number;
 }
 
+/**
+ * The cluster's id, written once by the first active controller of a new cluster (replay
+ * keeps the first one: a later one can only come from a bug, and is refused).
+ */
+export interface ClusterIdRecord {
+  readonly type: "clusterId";
+  /** 16 random bytes, base64url without padding, as Kafka's cluster ids. */
+  readonly clusterId: string;
+}
+
 /** A record with no effect. */
 export interface NoOpRecord {
   readonly type: "noOp";
@@ -155,6 +165,7 @@ export type MetadataRecord =
   | ConfigRecord
   | FeatureLevelRecord
   | ProducerIdsBlockRecord
+  | ClusterIdRecord
   | NoOpRecord;
 
 /** The `type` tag of a metadata record. */
@@ -177,6 +188,7 @@ export const RECORD_VERSIONS: Readonly<Record<MetadataRecordType, number>> = Obj
   config: 1,
   featureLevel: 1,
   producerIdsBlock: 1,
+  clusterId: 1,
   noOp: 1,
 });
 

@@ -9,6 +9,7 @@ import type { MetadataRecord } from "./records.ts";
 /** The records that rebuild `image` from the empty image. Deterministic order. */
 export function imageToRecords(image: MetadataImage): MetadataRecord[] {
   const out: MetadataRecord[] = [];
+  if (image.clusterId !== null) out.push({ type: "clusterId", clusterId: image.clusterId });
   for (const [name, level] of [...image.features].sort(([a], [b]) => a.localeCompare(b))) {
     out.push({ type: "featureLevel", name, level });
   }

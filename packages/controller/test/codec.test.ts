@@ -87,6 +87,7 @@ const samples: MetadataRecord[] = [
     firstProducerId: 2n ** 62n + 12345n,
     size: 1000,
   },
+  { type: "clusterId", clusterId: "MkU3OEVBNTcwNTJENDM2Qg" },
   { type: "noOp" },
 ];
 

@@ -4,7 +4,8 @@
 // topic with RF 3 is created, a broker whose heartbeats stop is fenced with its partitions'
 // leadership moved in the same batch, MetadataFollowers (one live, one late that starts from a
 // snapshot) end with the controllers' image, bad input gets INVALID_ARGUMENT, and closing the
-// active node moves the controller and the followers elsewhere.
+// active node moves the controller and the followers elsewhere. The first active controller
+// names the cluster: every voter reports the same cluster id, another cluster another id.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -193,6 +194,30 @@ describe("ControllerNode quorum over gRPC", () => {
     await expectSameImages([...c.nodes.map((n) => () => n.image), () => f.image, () => late.image]);
     expect(lateDeltas[0]?.base.offset).toBe(0);
     for (const stop of stops.values()) stop();
+  });
+
+  it("names the cluster once: one id on every voter, over the wire, another for another cluster", async () => {
+    const [a, b] = await Promise.all([startCluster(), startCluster()]);
+    const idOf = async (c: Cluster): Promise<string> => {
+      const ids = await waitFor("every voter's cluster id", () => {
+        const seen = c.nodes.map((n) => n.controller.image.clusterId);
+        return seen.every((id) => id !== null) ? seen : undefined;
+      });
+      expect(new Set(ids).size).toBe(1);
+      const id = ids[0] as string;
+      expect(id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+      for (const n of c.nodes)
+        expect((await client(n.address).describeCluster()).clusterId).toBe(id);
+      return id;
+    };
+    const [idA, idB] = [await idOf(a), await idOf(b)];
+    expect(idA).not.toBe(idB);
+    // Written once: a new controller keeps the id (the image replays the same record).
+    await waitFor("a snapshot", () => a.nodes.every((n) => n.controller.image.offset > 0));
+    expect(imageToRecords(a.nodes[0]!.controller.image)).toContainEqual({
+      type: "clusterId",
+      clusterId: idA,
+    });
   });
 
   it("answers DescribeCluster with the quorum, refuses bad input, and fails over", async () => {

@@ -22,7 +22,9 @@ import {
   ControllerClient,
   ControllerNode,
   type ControllerNodeOptions,
+  checkVoterSet,
   type VoterConfig,
+  VoterSetMismatchError,
 } from "../src/node/index.ts";
 import { imageToRecords } from "../src/snapshot.ts";
 
@@ -267,4 +269,31 @@ describe("replacing a controller voter (AddRaftVoter / RemoveRaftVoter)", () => 
     expect(last.error?.code).toBe(ErrorCode.INVALID_REQUEST.code);
     expect(last.error?.message).toMatch(/last voter/);
   }, 30_000);
+});
+
+describe("checkVoterSet: the metadata log's voters against controller.quorum.voters", () => {
+  const dir = "/data/__cluster_metadata";
+  it("refuses a log whose quorum the configured voters cannot reach", () => {
+    // `strand server start` (voters {1}) on node 1's dir of a 3-voter `npm start` cluster.
+    expect(() => checkVoterSet(dir, 1, [1, 2, 3], [1])).toThrow(VoterSetMismatchError);
+    expect(() => checkVoterSet(dir, 1, [1, 2, 3], [1])).toThrow(
+      "belongs to a quorum of voters {1,2,3} but controller.quorum.voters names {1}",
+    );
+    expect(() => checkVoterSet(dir, 1, [1, 2, 3, 4], [1, 2, 5])).toThrow(VoterSetMismatchError);
+  });
+
+  it("refuses a standalone log of this node when other voters are configured", () => {
+    expect(() => checkVoterSet(dir, 1, [1], [1, 2, 3])).toThrow(VoterSetMismatchError);
+  });
+
+  it("accepts the configured voters and a log one voter change ahead of them", () => {
+    expect(() => checkVoterSet(dir, 1, [1, 2, 3], [1, 2, 3])).not.toThrow();
+    expect(() => checkVoterSet(dir, 1, [1], [1])).not.toThrow();
+    // RemoveRaftVoter 3 committed; controller.quorum.voters still lists it.
+    expect(() => checkVoterSet(dir, 1, [1, 2], [1, 2, 3])).not.toThrow();
+    // AddRaftVoter 4 committed; not yet in controller.quorum.voters.
+    expect(() => checkVoterSet(dir, 1, [1, 2, 3, 4], [1, 2, 3])).not.toThrow();
+    // A replacement (non-voter until added) under the unchanged configuration.
+    expect(() => checkVoterSet(dir, 3, [1, 2], [1, 2, 3])).not.toThrow();
+  });
 });

@@ -10,7 +10,9 @@
  * Decompression output is always bounded (`maxDecompressedBytes`) so a small hostile batch
  * (a "zip bomb") cannot make a reader allocate gigabytes.
  */
-import { constants, gunzipSync, gzipSync, zstdCompressSync, zstdDecompressSync } from "node:zlib";
+// A namespace import, not named ones: a Node.js without zstd (< 22.15) must still link this
+// module, so that the SDK's and the CLI's version check can say "Strand needs Node.js >= X".
+import * as zlib from "node:zlib";
 import { CorruptBatchError, UnsupportedCompressionError } from "./errors.ts";
 import { lz4FrameCompress, lz4FrameDecompress } from "./lz4-frame.ts";
 import { errorMessage, snappyDecompress, snappyXerialCompress } from "./snappy-xerial.ts";
@@ -71,14 +73,14 @@ export function compress(
     case "none":
       return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     case "gzip":
-      return gzipSync(data, options.level === undefined ? {} : { level: options.level });
+      return zlib.gzipSync(data, options.level === undefined ? {} : { level: options.level });
     case "snappy":
       return snappyXerialCompress(data);
     case "lz4":
       return lz4FrameCompress(data);
     case "zstd":
-      return zstdCompressSync(data, {
-        params: { [constants.ZSTD_c_compressionLevel]: options.level ?? 3 },
+      return zlib.zstdCompressSync(data, {
+        params: { [zlib.constants.ZSTD_c_compressionLevel]: options.level ?? 3 },
       });
     default:
       return unknownCodec(codec);
@@ -99,16 +101,16 @@ export function decompress(
     case "none":
       return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     case "gzip":
-      return zlibCall("gzip", maxBytes, () => gunzipSync(data, { maxOutputLength: maxBytes }));
+      return zlibCall("gzip", maxBytes, () => zlib.gunzipSync(data, { maxOutputLength: maxBytes }));
     case "snappy":
       return snappyDecompress(data, maxBytes);
     case "lz4":
       return lz4FrameDecompress(data, maxBytes);
     case "zstd":
       return zlibCall("zstd", maxBytes, () =>
-        zstdDecompressSync(data, {
+        zlib.zstdDecompressSync(data, {
           maxOutputLength: maxBytes,
-          params: { [constants.ZSTD_d_windowLogMax]: zstdWindowLogMax(maxBytes) },
+          params: { [zlib.constants.ZSTD_d_windowLogMax]: zstdWindowLogMax(maxBytes) },
         }),
       );
     default:

@@ -93,8 +93,13 @@ export class BrokerLifecycle {
         { name: "internal", host: o.internal.host, port: o.internal.port },
       ],
     });
-    if ((r.error?.code ?? 0) !== 0) {
-      o.logger.warn(
+    const code = r.error?.code ?? 0;
+    if (code !== 0) {
+      // NOT_CONTROLLER is the normal answer while the quorum forms (no leader elected yet):
+      // only a real refusal is worth a warning.
+      const log = code === ErrorCode.NOT_CONTROLLER.code ? o.logger.debug : o.logger.warn;
+      log.call(
+        o.logger,
         { code: r.error?.name, message: r.error?.message },
         "registration refused; retrying",
       );
@@ -135,7 +140,11 @@ export class BrokerLifecycle {
       return;
     }
     if (code !== 0) {
-      this.#o.logger.warn({ code: r.error?.name, message: r.error?.message }, "heartbeat refused");
+      // NOT_CONTROLLER: the controller moved (an election, the cluster stopping); the router
+      // follows the hint, so it is routine, not a warning.
+      const l = this.#o.logger;
+      const log = code === ErrorCode.NOT_CONTROLLER.code ? l.debug : l.warn;
+      log.call(l, { code: r.error?.name, message: r.error?.message }, "heartbeat refused");
       return;
     }
     this.#lastContactMs = Date.now();

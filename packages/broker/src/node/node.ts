@@ -5,13 +5,22 @@
  * ControllerService and ReplicationService), the controller (role controller), the broker
  * (role broker: replica manager, MetadataFollower feeding it, registration and heartbeats,
  * the client gRPC listener with the four client services), grpc.health.v1 on both gRPC
- * listeners, and the admin HTTP listener whose /readyz is registered + unfenced + caught up.
+ * listeners (each with its own table listing exactly the services it serves: the client
+ * listener's follow readiness, the internal listener's are SERVING from start to shutdown,
+ * because Raft and replica fetches must work before the node is ready), and the admin HTTP
+ * listener whose /readyz is registered + unfenced + caught up.
  * `shutdown()` is the SIGTERM path: controlled shutdown, stop accepting, finish in-flight,
  * close everything in reverse order.
  */
 import { mkdir } from "node:fs/promises";
 import * as grpc from "@grpc/grpc-js";
-import { ControllerNode, MetadataFollower, type MetadataImage } from "@strand/controller";
+import {
+  ControllerNode,
+  type ControllerNodeOptions,
+  MetadataFollower,
+  type MetadataImage,
+  VoterSetMismatchError,
+} from "@strand/controller";
 import {
   type ClientStubs,
   clientServerOptions,
@@ -34,7 +43,7 @@ import { allocateProducerIdsVia } from "./allocate-producer-ids.ts";
 import { alterPartitionVia } from "./alter-partition.ts";
 import { InitialCatchUp } from "./catch-up.ts";
 import { ControllerRouter } from "./controllers.ts";
-import { checkFormatPolicy } from "./format.ts";
+import { checkFormatPolicy, NodeStartError } from "./format.ts";
 import { BrokerLifecycle } from "./lifecycle.ts";
 import { createNodeLogger, type NodeLogger } from "./logger.ts";
 import { createReplicaManager, type NodeReplicaManager } from "./replica-factory.ts";
@@ -74,7 +83,8 @@ export class BrokerNode {
   readonly config: NodeConfig;
   readonly logger: NodeLogger;
   readonly metrics: BrokerMetrics;
-  readonly health: HealthStatus;
+  /** Health tables of the two gRPC listeners (one each: they serve different services). */
+  readonly health: { readonly client: HealthStatus; readonly internal: HealthStatus };
   #logs: LogManager | null = null;
   #internal: grpc.Server | null = null;
   #internalPort = 0;
@@ -94,7 +104,10 @@ export class BrokerNode {
     this.config = config;
     this.logger = logger;
     this.metrics = createBrokerMetrics(config.nodeId);
-    this.health = new HealthStatus(CLIENT_SERVICE_NAMES);
+    this.health = {
+      client: new HealthStatus(config.roles.includes("broker") ? CLIENT_SERVICE_NAMES : []),
+      internal: new HealthStatus(internalServiceNames(config.roles)),
+    };
   }
 
   /** Starts a node; on failure everything started so far is closed and the error rethrown. */
@@ -131,7 +144,7 @@ export class BrokerNode {
       retentionCheckIntervalMs: c.logRetentionCheckIntervalMs,
     });
     this.#internal = new grpc.Server(internalServerOptions());
-    this.#internal.addService(healthServiceDefinition(), this.health.handlers());
+    this.#internal.addService(healthServiceDefinition(), this.health.internal.handlers());
     this.#internalPort = await bind(this.#internal, c.internalListener);
     if (isController) await this.#startController(options.newDirectory === true);
     this.#router = new ControllerRouter({
@@ -139,6 +152,7 @@ export class BrokerNode {
     });
     if (c.roles.includes("broker")) this.#broker = await this.#startBroker(options);
     addReflection(this.#internal, internalServiceNames(c.roles));
+    this.health.internal.setAll("SERVING");
     this.#admin = await startAdminServer({
       ...c.adminListener,
       registry: this.metrics.registry,
@@ -151,10 +165,24 @@ export class BrokerNode {
   }
 
   async #startController(newDirectory: boolean): Promise<void> {
+    this.#controller = await ControllerNode.start(this.#controllerOptions(newDirectory)).catch(
+      (error: unknown) => {
+        // A data dir of another cluster layout: one clear line and exit 2, not a node that
+        // retries registration forever with /readyz 503.
+        throw error instanceof VoterSetMismatchError ? new NodeStartError(error.message) : error;
+      },
+    );
+    this.#controller.onFatal((error) => {
+      this.#fatalError ??= { error };
+      this.#fatal?.(error);
+    });
+  }
+
+  #controllerOptions(newDirectory: boolean): ControllerNodeOptions {
     const c = this.config;
     const server = this.#internal;
     if (server === null) throw new Error("internal server missing");
-    this.#controller = await ControllerNode.start({
+    return {
       nodeId: c.nodeId,
       dataDir: c.dataDir,
       listen: address(c.internalListener),
@@ -174,11 +202,7 @@ export class BrokerNode {
       sharedServer: { server, port: this.#internalPort },
       formatPolicy: "format",
       newDirectory,
-    });
-    this.#controller.onFatal((error) => {
-      this.#fatalError ??= { error };
-      this.#fatal?.(error);
-    });
+    };
   }
 
   async #startBroker(options: BrokerNodeOptions): Promise<BrokerParts> {
@@ -233,7 +257,7 @@ export class BrokerNode {
     });
     const clientServer = new grpc.Server(clientServerOptions());
     addClientServices(clientServer, this.#serviceContext(replicas, follower));
-    clientServer.addService(healthServiceDefinition(), this.health.handlers());
+    clientServer.addService(healthServiceDefinition(), this.health.client.handlers());
     addReflection(clientServer, CLIENT_SERVICE_NAMES);
     const clientPort = await bind(clientServer, c.clientListener);
     follower.start();
@@ -330,7 +354,8 @@ export class BrokerNode {
   }
 
   #updateHealth(): void {
-    this.health.setAll(this.readiness().ready ? "SERVING" : "NOT_SERVING");
+    if (this.#stopping !== null) return;
+    this.health.client.setAll(this.readiness().ready ? "SERVING" : "NOT_SERVING");
   }
 
   /**
@@ -395,7 +420,8 @@ export class BrokerNode {
   async #shutdownSequence(): Promise<void> {
     const c = this.config;
     const deadline = Date.now() + c.shutdownTimeoutMs;
-    this.health.setAll("NOT_SERVING");
+    this.health.client.setAll("NOT_SERVING");
+    this.health.internal.setAll("NOT_SERVING");
     const b = this.#broker;
     if (b !== null) {
       const unreachableMs = Math.max(2_000, c.controllerTickMs * 40);
@@ -418,7 +444,8 @@ export class BrokerNode {
 
   async #closeAll(): Promise<void> {
     this.#shutdown.abort();
-    this.health.endWatches();
+    this.health.client.endWatches();
+    this.health.internal.endWatches();
     const b = this.#broker;
     if (b !== null) {
       b.lifecycle.close();

@@ -240,7 +240,7 @@ async function removeRaftVoter(
 function describeCluster(ctx: ServiceContext): AdminServiceDescribeClusterResponse {
   const image = ctx.image();
   return {
-    clusterId: "",
+    clusterId: image.clusterId ?? "",
     controllerId: ctx.controllerId(),
     metadataOffset: String(image.offset),
     brokers: [...image.brokers.values()]

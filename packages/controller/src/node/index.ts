@@ -24,9 +24,12 @@ export {
 export {
   ControllerNode,
   type ControllerNodeOptions,
+  checkVoterSet,
   DEFAULT_CONTROLLER_TICK_MS,
   DEFAULT_NOOP_INTERVAL_MS,
   METADATA_LOG_DIR,
+  newClusterId,
+  VoterSetMismatchError,
 } from "./node.ts";
 export { FORWARDED_BY_HEADER } from "./service.ts";
 export {

@@ -20,6 +20,7 @@
  *   node applies and adds to its transport (see voters.ts).
  */
 
+import { randomBytes } from "node:crypto";
 import { access } from "node:fs/promises";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -31,6 +32,7 @@ import {
   type CoreOptions,
   FileStorage,
   GrpcTransport,
+  index,
   type LeaderInfo,
   type NodeId,
   NotRaftLeaderError,
@@ -139,6 +141,61 @@ export class UnformattedMetadataDirError extends Error {
     this.name = "UnformattedMetadataDirError";
     this.dir = dir;
   }
+}
+
+/**
+ * Thrown by {@link ControllerNode.start} when a formatted metadata log's voter set cannot be
+ * this node's quorum: fewer than a majority of its voters are in the configured voters (the
+ * node could never reach a quorum and would retry forever), or the log is a standalone quorum
+ * of this node while the configuration names other voters (it would lead alone, never join
+ * them). Typically a data dir reused across cluster layouts, e.g. `strand server start` on a
+ * node dir of `npm start`.
+ */
+export class VoterSetMismatchError extends Error {
+  /** Voter ids of the metadata log's latest configuration. */
+  readonly logVoters: readonly number[];
+  /** Voter ids of the configuration (`controller.quorum.voters`). */
+  readonly configuredVoters: readonly number[];
+  constructor(dir: string, logVoters: readonly number[], configuredVoters: readonly number[]) {
+    const set = (ids: readonly number[]) => `{${[...ids].sort((a, b) => a - b).join(",")}}`;
+    super(
+      `metadata log ${dir} belongs to a quorum of voters ${set(logVoters)} but controller.quorum.voters names ${set(configuredVoters)}: ` +
+        "this data dir was formatted for another cluster layout; use another data dir (--data.dir) for this one, " +
+        "or set controller.quorum.voters to the voters of that cluster",
+    );
+    this.name = "VoterSetMismatchError";
+    this.logVoters = logVoters;
+    this.configuredVoters = configuredVoters;
+  }
+}
+
+/**
+ * Throws {@link VoterSetMismatchError} when the log's latest voter set (`logVoters`) cannot
+ * be this node's quorum under the configured voters (see the error). Voter changes
+ * (AddRaftVoter / RemoveRaftVoter) legitimately leave `controller.quorum.voters` behind the
+ * log by one voter or so, hence a majority rule rather than equality.
+ */
+export function checkVoterSet(
+  dir: string,
+  self: number,
+  logVoters: readonly number[],
+  configured: readonly number[],
+): void {
+  const known = logVoters.filter((id) => configured.includes(id)).length;
+  const unreachable = known * 2 <= logVoters.length;
+  const aloneInLog = logVoters.length === 1 && logVoters[0] === self && configured.length > 1;
+  if (unreachable || aloneInLog) throw new VoterSetMismatchError(dir, logVoters, configured);
+}
+
+/** The voter ids of the storage's latest configuration (the snapshot's, then the log's). */
+function latestVoterIds(storage: FileStorage): number[] {
+  let voters = storage.snapshot().meta.voters;
+  const first = storage.firstIndex();
+  const last = storage.lastIndex();
+  if (last >= first)
+    for (const e of storage.entries(first, index(last + 1), Number.MAX_SAFE_INTEGER))
+      if (e.type === "config") voters = e.voters;
+  return [...new Set(voters.map((v) => v.id as number))];
 }
 
 /** True when the metadata log directory under `dataDir` has been formatted (has meta.json). */
@@ -401,6 +458,12 @@ export class ControllerNode {
     this.#lastAppendMs = now;
     this.controller.activate(now);
     this.#logger.info({ nodeId: this.id, term: s.term, offset: applied }, "active controller");
+    // The first active controller of a new cluster names it (Kafka's cluster.id). The leader
+    // has applied everything committed, so a null id means none was ever written; a failed
+    // append is retried at the next activation. A cluster formed before cluster ids existed
+    // gets its id here too, at its next election.
+    if (this.controller.image.clusterId === null)
+      this.#append([{ type: "clusterId", clusterId: newClusterId() }], now);
   }
 
   #demote(why: string): void {
@@ -480,6 +543,7 @@ export class ControllerNode {
           ? 0
           : (s.leader ?? 0),
       nodeId: this.id,
+      clusterId: image.clusterId ?? "",
       metadataOffset: String(image.offset),
       brokers: [...image.brokers.values()].map((b) => ({
         brokerId: b.id,
@@ -688,12 +752,30 @@ async function openStorage(o: ControllerNodeOptions, logger: Logger): Promise<Fi
     bootstrapVoters,
     logger,
   });
+  if (formatted && !joining) {
+    try {
+      checkVoterSet(
+        join(o.dataDir, METADATA_LOG_DIR),
+        o.nodeId,
+        latestVoterIds(storage),
+        o.voters.map((v) => v.id),
+      );
+    } catch (error) {
+      await storage.close();
+      throw error;
+    }
+  }
   if (joining)
     logger.info(
       { nodeId: o.nodeId, directoryId: storage.directoryId },
       "formatted a new metadata directory: a non-voter until AddRaftVoter adds it",
     );
   return storage;
+}
+
+/** A new cluster id: 16 random bytes, base64url without padding (22 characters), as Kafka's. */
+export function newClusterId(): string {
+  return randomBytes(16).toString("base64url");
 }
 
 function bind(server: grpc.Server, address: string): Promise<number> {

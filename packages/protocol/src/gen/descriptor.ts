@@ -1823,6 +1823,10 @@ export const protoDescriptor: INamespace = {
                 "quorum": {
                   "type": "QuorumStatus",
                   "id": 6
+                },
+                "clusterId": {
+                  "type": "string",
+                  "id": 7
                 }
               }
             },
@@ -1959,6 +1963,7 @@ export const protoDescriptor: INamespace = {
                     "config",
                     "featureLevel",
                     "producerIdsBlock",
+                    "clusterId",
                     "noOp"
                   ]
                 }
@@ -2016,9 +2021,21 @@ export const protoDescriptor: INamespace = {
                   "type": "ProducerIdsBlockRecord",
                   "id": 32
                 },
+                "clusterId": {
+                  "type": "ClusterIdRecord",
+                  "id": 33
+                },
                 "noOp": {
                   "type": "NoOpRecord",
                   "id": 40
+                }
+              }
+            },
+            "ClusterIdRecord": {
+              "fields": {
+                "clusterId": {
+                  "type": "string",
+                  "id": 1
                 }
               }
             },

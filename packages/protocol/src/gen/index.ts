@@ -52,6 +52,7 @@ export type * from './strand/v1/BrokerHeartbeatResponse.ts';
 export type * from './strand/v1/BrokerIdList.ts';
 export type * from './strand/v1/BrokerListener.ts';
 export type * from './strand/v1/BrokerMetadata.ts';
+export type * from './strand/v1/ClusterIdRecord.ts';
 export type * from './strand/v1/ConfigChange.ts';
 export type * from './strand/v1/ConfigRecord.ts';
 export type * from './strand/v1/ConfigResourceType.ts';

@@ -5,6 +5,7 @@ import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-load
 import type { BrokerControlledShutdownRecord as _strand_v1_BrokerControlledShutdownRecord, BrokerControlledShutdownRecord__Output as _strand_v1_BrokerControlledShutdownRecord__Output } from './strand/v1/BrokerControlledShutdownRecord.ts';
 import type { BrokerIdList as _strand_v1_BrokerIdList, BrokerIdList__Output as _strand_v1_BrokerIdList__Output } from './strand/v1/BrokerIdList.ts';
 import type { BrokerListener as _strand_v1_BrokerListener, BrokerListener__Output as _strand_v1_BrokerListener__Output } from './strand/v1/BrokerListener.ts';
+import type { ClusterIdRecord as _strand_v1_ClusterIdRecord, ClusterIdRecord__Output as _strand_v1_ClusterIdRecord__Output } from './strand/v1/ClusterIdRecord.ts';
 import type { ConfigRecord as _strand_v1_ConfigRecord, ConfigRecord__Output as _strand_v1_ConfigRecord__Output } from './strand/v1/ConfigRecord.ts';
 import type { FeatureLevelRecord as _strand_v1_FeatureLevelRecord, FeatureLevelRecord__Output as _strand_v1_FeatureLevelRecord__Output } from './strand/v1/FeatureLevelRecord.ts';
 import type { FenceBrokerRecord as _strand_v1_FenceBrokerRecord, FenceBrokerRecord__Output as _strand_v1_FenceBrokerRecord__Output } from './strand/v1/FenceBrokerRecord.ts';
@@ -30,6 +31,7 @@ export interface ProtoGrpcType {
       BrokerControlledShutdownRecord: MessageTypeDefinition<_strand_v1_BrokerControlledShutdownRecord, _strand_v1_BrokerControlledShutdownRecord__Output>
       BrokerIdList: MessageTypeDefinition<_strand_v1_BrokerIdList, _strand_v1_BrokerIdList__Output>
       BrokerListener: MessageTypeDefinition<_strand_v1_BrokerListener, _strand_v1_BrokerListener__Output>
+      ClusterIdRecord: MessageTypeDefinition<_strand_v1_ClusterIdRecord, _strand_v1_ClusterIdRecord__Output>
       ConfigRecord: MessageTypeDefinition<_strand_v1_ConfigRecord, _strand_v1_ConfigRecord__Output>
       ConfigResourceType: EnumTypeDefinition
       FeatureLevelRecord: MessageTypeDefinition<_strand_v1_FeatureLevelRecord, _strand_v1_FeatureLevelRecord__Output>

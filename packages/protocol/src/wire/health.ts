@@ -49,14 +49,21 @@ const HEALTH_JSON = {
 };
 
 let definition: grpc.ServiceDefinition | null = null;
+let packageDefinition: protoLoader.PackageDefinition | null = null;
+
+/** The grpc.health.v1 package definition (loaded once), e.g. for server reflection. */
+export function healthPackageDefinition(): protoLoader.PackageDefinition {
+  packageDefinition ??= protoLoader.fromJSON(
+    HEALTH_JSON as unknown as Parameters<typeof protoLoader.fromJSON>[0],
+    { enums: String, defaults: true },
+  );
+  return packageDefinition;
+}
 
 /** The grpc.health.v1.Health service definition (loaded once). */
 export function healthServiceDefinition(): grpc.ServiceDefinition {
   if (definition === null) {
-    const def = protoLoader.fromJSON(
-      HEALTH_JSON as unknown as Parameters<typeof protoLoader.fromJSON>[0],
-      { enums: String, defaults: true },
-    );
+    const def = healthPackageDefinition();
     const pkg = grpc.loadPackageDefinition(def) as unknown as {
       grpc: { health: { v1: { Health: { service: grpc.ServiceDefinition } } } };
     };

@@ -12,7 +12,11 @@ export {
   strandPackageDefinition,
 } from "./definition.ts";
 export { FORWARDED_BY_HEADER, FORWARDED_HEADER, RETRY_AFTER_HEADER } from "./headers.ts";
-export { healthServiceDefinition, type ServingStatus } from "./health.ts";
+export {
+  healthPackageDefinition,
+  healthServiceDefinition,
+  type ServingStatus,
+} from "./health.ts";
 export {
   CLIENT_MESSAGE_BYTES_MAX,
   clientChannelOptions,

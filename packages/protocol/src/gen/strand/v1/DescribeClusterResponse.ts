@@ -33,6 +33,10 @@ export interface DescribeClusterResponse {
    * The Raft quorum.
    */
   'quorum'?: (_strand_v1_QuorumStatus | null);
+  /**
+   * The cluster's id (ClusterIdRecord); empty until the first active controller wrote it.
+   */
+  'clusterId'?: (string);
 }
 
 /**
@@ -63,4 +67,8 @@ export interface DescribeClusterResponse__Output {
    * The Raft quorum.
    */
   'quorum': (_strand_v1_QuorumStatus__Output | null);
+  /**
+   * The cluster's id (ClusterIdRecord); empty until the first active controller wrote it.
+   */
+  'clusterId': (string);
 }

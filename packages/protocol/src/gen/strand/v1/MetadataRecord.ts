@@ -12,6 +12,7 @@ import type { RemoveTopicRecord as _strand_v1_RemoveTopicRecord, RemoveTopicReco
 import type { ConfigRecord as _strand_v1_ConfigRecord, ConfigRecord__Output as _strand_v1_ConfigRecord__Output } from '../../strand/v1/ConfigRecord.ts';
 import type { FeatureLevelRecord as _strand_v1_FeatureLevelRecord, FeatureLevelRecord__Output as _strand_v1_FeatureLevelRecord__Output } from '../../strand/v1/FeatureLevelRecord.ts';
 import type { ProducerIdsBlockRecord as _strand_v1_ProducerIdsBlockRecord, ProducerIdsBlockRecord__Output as _strand_v1_ProducerIdsBlockRecord__Output } from '../../strand/v1/ProducerIdsBlockRecord.ts';
+import type { ClusterIdRecord as _strand_v1_ClusterIdRecord, ClusterIdRecord__Output as _strand_v1_ClusterIdRecord__Output } from '../../strand/v1/ClusterIdRecord.ts';
 import type { NoOpRecord as _strand_v1_NoOpRecord, NoOpRecord__Output as _strand_v1_NoOpRecord__Output } from '../../strand/v1/NoOpRecord.ts';
 
 /**
@@ -71,13 +72,17 @@ export interface MetadataRecord {
    */
   'producerIdsBlock'?: (_strand_v1_ProducerIdsBlockRecord | null);
   /**
+   * The cluster's id, chosen once when the cluster forms.
+   */
+  'clusterId'?: (_strand_v1_ClusterIdRecord | null);
+  /**
    * A record with no effect: keeps the log moving and proves leadership.
    */
   'noOp'?: (_strand_v1_NoOpRecord | null);
   /**
    * The record body.
    */
-  'record'?: "registerBroker"|"unregisterBroker"|"fenceBroker"|"unfenceBroker"|"brokerControlledShutdown"|"topic"|"partition"|"partitionChange"|"removeTopic"|"config"|"featureLevel"|"producerIdsBlock"|"noOp";
+  'record'?: "registerBroker"|"unregisterBroker"|"fenceBroker"|"unfenceBroker"|"brokerControlledShutdown"|"topic"|"partition"|"partitionChange"|"removeTopic"|"config"|"featureLevel"|"producerIdsBlock"|"clusterId"|"noOp";
 }
 
 /**
@@ -137,11 +142,15 @@ export interface MetadataRecord__Output {
    */
   'producerIdsBlock'?: (_strand_v1_ProducerIdsBlockRecord__Output | null);
   /**
+   * The cluster's id, chosen once when the cluster forms.
+   */
+  'clusterId'?: (_strand_v1_ClusterIdRecord__Output | null);
+  /**
    * A record with no effect: keeps the log moving and proves leadership.
    */
   'noOp'?: (_strand_v1_NoOpRecord__Output | null);
   /**
    * The record body.
    */
-  'record'?: "registerBroker"|"unregisterBroker"|"fenceBroker"|"unfenceBroker"|"brokerControlledShutdown"|"topic"|"partition"|"partitionChange"|"removeTopic"|"config"|"featureLevel"|"producerIdsBlock"|"noOp";
+  'record'?: "registerBroker"|"unregisterBroker"|"fenceBroker"|"unfenceBroker"|"brokerControlledShutdown"|"topic"|"partition"|"partitionChange"|"removeTopic"|"config"|"featureLevel"|"producerIdsBlock"|"clusterId"|"noOp";
 }
