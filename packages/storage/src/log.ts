@@ -41,6 +41,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import { type LogConfig, resolveLogConfig } from "./config.ts";
 import { LogOffsetOutOfRangeError, LogStorageError } from "./errors.ts";
 import { writeOffsetCheckpoint } from "./files.ts";
+import type { HandleCache } from "./handle-cache.ts";
 import type { EpochEndOffset, EpochEntry, LeaderEpochCache } from "./leader-epoch-cache.ts";
 import {
   CLEAN_SHUTDOWN_FILE,
@@ -70,6 +71,8 @@ export interface LogOptions {
   readonly logger?: Logger;
   /** Wall clock in ms; default Date.now. Drives segment.ms and flush.ms. */
   readonly clock?: Clock;
+  /** Bounds sealed segments' open file handles (shared by a LogManager's logs). */
+  readonly handles?: HandleCache;
 }
 
 /** Options of {@link Log.append}. */
@@ -143,6 +146,7 @@ export class Log {
   private configValue: LogConfig;
   private readonly logger: Logger;
   private readonly clock: Clock;
+  private readonly handles: HandleCache | undefined;
   private readonly mutex = new Mutex();
   private segments: LogSegment[];
   private readonly epochCache: LeaderEpochCache;
@@ -161,6 +165,7 @@ export class Log {
     this.configValue = config;
     this.logger = options.logger ?? noopLogger;
     this.clock = options.clock ?? systemClock;
+    this.handles = options.handles;
     this.lastFlushMs = this.clock();
     this.segments = loaded.segments;
     this.epochCache = loaded.epochCache;
@@ -186,7 +191,8 @@ export class Log {
     const logger = options.logger ?? noopLogger;
     try {
       await mkdir(dir, { recursive: true });
-      const loaded = await LogLoader.load(dir, resolved, logger, options.clock ?? systemClock);
+      const clock = options.clock ?? systemClock;
+      const loaded = await LogLoader.load(dir, resolved, logger, clock, options.handles);
       return new Log(dir, resolved, options, loaded);
     } catch (error) {
       throw toStorageError(`opening log ${dir}`, error);
@@ -264,7 +270,7 @@ export class Log {
   }
 
   private segmentContext(): SegmentContext {
-    return segmentContext(this.dir, this.config, this.logger, this.clock);
+    return segmentContext(this.dir, this.config, this.logger, this.clock, this.handles);
   }
 
   private activeSegment(): LogSegment {
