@@ -25,7 +25,11 @@ import type { HostPort, NodeConfig } from "../config/index.ts";
 import type { ServiceContext, ServiceLogger } from "../services/context.ts";
 import { type ClientStubs, clientStubs } from "../services/grpc.ts";
 import { HealthStatus } from "../services/health.ts";
-import { addClientServices, CLIENT_SERVICE_NAMES } from "../services/index.ts";
+import {
+  addClientServices,
+  CLIENT_SERVICE_NAMES,
+  clientServiceInterceptors,
+} from "../services/index.ts";
 import { addReflection } from "../services/reflection.ts";
 import { createReplicationHandlers } from "../services/replication-service.ts";
 import { replicationServiceDefinition } from "../services/replication-wire.ts";
@@ -123,6 +127,7 @@ export class BrokerNode {
         maxMessageBytes: c.messageMaxBytes,
       },
       retentionCheckIntervalMs: c.logRetentionCheckIntervalMs,
+      openSegmentHandlesMax: c.logOpenHandlesMax,
     });
     this.#internal = new grpc.Server(internalServerOptions());
     this.#internal.addService(healthServiceDefinition(), this.health.handlers());
@@ -222,7 +227,7 @@ export class BrokerNode {
       heartbeatIntervalMs: c.brokerHeartbeatIntervalMs,
       logger: this.#child("lifecycle"),
     });
-    const clientServer = new grpc.Server(clientServerOptions());
+    const clientServer = new grpc.Server(clientListenerOptions(c));
     addClientServices(clientServer, this.#serviceContext(replicas, follower));
     clientServer.addService(healthServiceDefinition(), this.health.handlers());
     addReflection(clientServer, CLIENT_SERVICE_NAMES);
@@ -281,6 +286,10 @@ export class BrokerNode {
       },
       waitForImage: (predicate, timeoutMs) => this.#waitForImage(predicate, timeoutMs),
       shutdownSignal: this.#shutdown.signal,
+      streamBounds: {
+        total: c.subscribeStreamsMax,
+        perConnection: c.subscribeStreamsPerConnectionMax,
+      },
     };
   }
 
@@ -432,6 +441,19 @@ function bind(server: grpc.Server, at: HostPort): Promise<number> {
         : reject(new Error(`cannot listen on ${address(at)}: ${error.message}`)),
     );
   });
+}
+
+/**
+ * The client listener's options: the wire module's, plus an idle timeout so connections that
+ * carry no call are closed (GOAWAY) instead of holding a file descriptor forever, and the
+ * interceptor that answers undecodable requests INVALID_ARGUMENT.
+ */
+function clientListenerOptions(c: NodeConfig): grpc.ServerOptions {
+  return {
+    ...clientServerOptions(),
+    "grpc.max_connection_idle_ms": c.connectionsMaxIdleMs,
+    interceptors: clientServiceInterceptors(),
+  };
 }
 
 /** Stops accepting and waits up to `timeoutMs` for in-flight calls, then cancels the rest. */
