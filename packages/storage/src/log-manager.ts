@@ -109,6 +109,8 @@ export class LogManager {
   private readonly clock: Clock;
   /** Shared by every log: the descriptor bound is per node, not per partition. */
   readonly handles: HandleCache;
+  #offline: string | null = null;
+  readonly #offlineListeners: ((reason: string) => void)[] = [];
   private readonly scheduler: Scheduler;
   private readonly logsByDir = new Map<string, Log>();
   private readonly creating = new Map<string, Promise<Log>>();
@@ -170,7 +172,28 @@ export class LogManager {
       logger: childLogger(this.logger, { topic: tp.topic, partition: tp.partition }),
       clock: this.clock,
       handles: this.handles,
+      onOffline: (error) => this.#logWentOffline(name, error),
     });
+  }
+
+  /**
+   * The first log failure, or null: this manager's dir is then treated as offline (Kafka's
+   * log dir failure; Strand has one dir per node), so the broker stops leading anything here.
+   */
+  get offlineReason(): string | null {
+    return this.#offline;
+  }
+
+  /** Calls `listener` once when a log of this dir first goes offline (see offlineReason). */
+  onOffline(listener: (reason: string) => void): void {
+    if (this.#offline !== null) listener(this.#offline);
+    else this.#offlineListeners.push(listener);
+  }
+
+  #logWentOffline(name: string, error: Error): void {
+    if (this.#offline !== null) return;
+    this.#offline = `partition ${name}: ${error.message}`;
+    for (const listener of this.#offlineListeners.splice(0)) listener(this.#offline);
   }
 
   private startBackground(): void {

@@ -73,6 +73,8 @@ export interface LogOptions {
   readonly clock?: Clock;
   /** Bounds sealed segments' open file handles (shared by a LogManager's logs). */
   readonly handles?: HandleCache;
+  /** Called once when the failure funnel takes the log offline (the broker reports it). */
+  readonly onOffline?: (error: Error) => void;
 }
 
 /** Options of {@link Log.append}. */
@@ -147,6 +149,7 @@ export class Log {
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly handles: HandleCache | undefined;
+  private readonly onOffline: ((error: Error) => void) | undefined;
   private readonly mutex = new Mutex();
   private segments: LogSegment[];
   private readonly epochCache: LeaderEpochCache;
@@ -166,6 +169,7 @@ export class Log {
     this.logger = options.logger ?? noopLogger;
     this.clock = options.clock ?? systemClock;
     this.handles = options.handles;
+    this.onOffline = options.onOffline;
     this.lastFlushMs = this.clock();
     this.segments = loaded.segments;
     this.epochCache = loaded.epochCache;
@@ -314,8 +318,10 @@ export class Log {
       error instanceof AssertionFailure
         ? error
         : toStorageError(`${operation} on ${this.dir}`, error);
+    const first = this.failure === undefined;
     this.failure = wrapped as Error;
     this.logger.error({ dir: this.dir, operation, err: wrapped }, "log failed and is now offline");
+    if (first) this.onOffline?.(this.failure);
     return wrapped;
   }
 
