@@ -129,6 +129,7 @@ export class BrokerNode {
       retentionCheckIntervalMs: c.logRetentionCheckIntervalMs,
       openSegmentHandlesMax: c.logOpenHandlesMax,
     });
+    this.#logs.onOffline((reason) => this.#logDirOffline(reason));
     this.#internal = new grpc.Server(internalServerOptions());
     this.#internal.addService(healthServiceDefinition(), this.health.handlers());
     this.#internalPort = await bind(this.#internal, c.internalListener);
@@ -234,6 +235,8 @@ export class BrokerNode {
     const clientPort = await bind(clientServer, c.clientListener);
     follower.start();
     lifecycle.start();
+    const offline = this.#logs?.offlineReason ?? null;
+    if (offline !== null) lifecycle.requestFence(`log dir offline: ${offline}`);
     return { replicas, follower, lifecycle, clientServer, clientPort };
   }
 
@@ -329,6 +332,13 @@ export class BrokerNode {
     });
   }
 
+  /** The data dir's first log failure: give up leadership (fence) and report not ready. */
+  #logDirOffline(reason: string): void {
+    this.logger.error({ reason }, "log dir offline");
+    this.#broker?.lifecycle.requestFence(`log dir offline: ${reason}`);
+    this.#updateHealth();
+  }
+
   #updateHealth(): void {
     this.health.setAll(this.readiness().ready ? "SERVING" : "NOT_SERVING");
   }
@@ -336,6 +346,8 @@ export class BrokerNode {
   /** Ready = registered, unfenced and caught up (broker); a known Raft leader (controller only). */
   readiness(): { ready: boolean; reason: string } {
     if (this.#stopping !== null) return { ready: false, reason: "shutting down" };
+    const offline = this.#logs?.offlineReason ?? null;
+    if (offline !== null) return { ready: false, reason: `log dir offline: ${offline}` };
     const b = this.#broker;
     if (b === null) {
       const leader = this.#controller?.driver.status().leader ?? null;
