@@ -50,6 +50,7 @@ export interface NodeConfig {
   readonly subscribeStreamsMax: number;
   readonly subscribeStreamsPerConnectionMax: number;
   readonly logOpenHandlesMax: number;
+  readonly fileDescriptorsReserve: number;
   readonly defaultReplicationFactor: number;
   readonly numPartitions: number;
   readonly minInsyncReplicas: number;

@@ -130,6 +130,15 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
       "Open Subscribe streams one client connection may hold; one more is refused with RESOURCE_EXHAUSTED.",
   }),
   setting({
+    key: "file.descriptors.reserve",
+    kind: "integer",
+    defaultText: "256",
+    min: 0,
+    max: INT32_MAX,
+    description:
+      "File descriptors kept for Raft and storage: beyond the process limit minus this, the client listener refuses new calls with RESOURCE_EXHAUSTED (0 = no check; Linux only).",
+  }),
+  setting({
     key: "log.open.handles.max",
     kind: "integer",
     defaultText: "1000",

@@ -23,6 +23,7 @@ import { type AdminServer, startAdminServer } from "../admin/http.ts";
 import { type BrokerMetrics, createBrokerMetrics } from "../admin/metrics.ts";
 import type { HostPort, NodeConfig } from "../config/index.ts";
 import type { ServiceContext, ServiceLogger } from "../services/context.ts";
+import { DescriptorBudget } from "../services/descriptors.ts";
 import { type ClientStubs, clientStubs } from "../services/grpc.ts";
 import { HealthStatus } from "../services/health.ts";
 import {
@@ -457,14 +458,18 @@ function bind(server: grpc.Server, at: HostPort): Promise<number> {
 
 /**
  * The client listener's options: the wire module's, plus an idle timeout so connections that
- * carry no call are closed (GOAWAY) instead of holding a file descriptor forever, and the
- * interceptor that answers undecodable requests INVALID_ARGUMENT.
+ * carry no call are closed (GOAWAY) instead of holding a file descriptor forever, the
+ * descriptor budget that refuses new calls before Raft or storage runs out of descriptors,
+ * and the interceptor that answers undecodable requests INVALID_ARGUMENT.
  */
 function clientListenerOptions(c: NodeConfig): grpc.ServerOptions {
   return {
     ...clientServerOptions(),
     "grpc.max_connection_idle_ms": c.connectionsMaxIdleMs,
-    interceptors: clientServiceInterceptors(),
+    interceptors: [
+      new DescriptorBudget(c.fileDescriptorsReserve).interceptor(),
+      ...clientServiceInterceptors(),
+    ],
   };
 }
 
