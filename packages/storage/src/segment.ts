@@ -611,10 +611,11 @@ export class LogSegment implements CachedFile {
   async deleteFiles(): Promise<void> {
     // Readers may still hold this segment: keep its file open, it cannot be reopened once
     // unlinked.
+    // Pinned before opening, so the cache cannot close it again in between.
     if (!this.pinnedOpen && this.refCount > 0) {
-      await this.file().catch(() => undefined);
       this.pinnedOpen = true;
       this.ctx.handles?.forget(this);
+      await this.file().catch(() => undefined);
     }
     for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
       await unlinkIfExists(segmentFilePath(this.ctx.dir, this.baseOffset, suffix));
