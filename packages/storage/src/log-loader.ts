@@ -12,6 +12,7 @@ import type { Clock } from "./clock.ts";
 import type { LogConfig } from "./config.ts";
 import { LogStorageError } from "./errors.ts";
 import { parseSegmentFileName, readOffsetCheckpoint, writeOffsetCheckpoint } from "./files.ts";
+import type { HandleCache } from "./handle-cache.ts";
 import { LEADER_EPOCH_CHECKPOINT_FILE, LeaderEpochCache } from "./leader-epoch-cache.ts";
 import { LogSegment, type SegmentContext } from "./segment.ts";
 import {
@@ -115,9 +116,17 @@ export class LogLoader {
   private readonly config: LogConfig;
   private readonly logger: Logger;
   private readonly clock: Clock;
+  private readonly handles: HandleCache | undefined;
 
-  private constructor(dir: string, config: LogConfig, logger: Logger, clock: Clock) {
+  private constructor(
+    dir: string,
+    config: LogConfig,
+    logger: Logger,
+    clock: Clock,
+    handles: HandleCache | undefined,
+  ) {
     this.dir = dir;
+    this.handles = handles;
     this.config = config;
     this.logger = logger;
     this.clock = clock;
@@ -137,8 +146,9 @@ export class LogLoader {
     config: LogConfig,
     logger: Logger,
     clock: Clock,
+    handles?: HandleCache,
   ): Promise<LoadedLog> {
-    const loader = new LogLoader(dir, config, logger, clock);
+    const loader = new LogLoader(dir, config, logger, clock, handles);
     try {
       return await loader.load();
     } catch (error) {
@@ -169,7 +179,7 @@ export class LogLoader {
   }
 
   private context(): SegmentContext {
-    return segmentContext(this.dir, this.config, this.logger, this.clock);
+    return segmentContext(this.dir, this.config, this.logger, this.clock, this.handles);
   }
 
   /** Deletes interrupted checkpoint writes and index files without a log; returns log bases. */

@@ -18,6 +18,7 @@ import { isTopicName } from "@strand/protocol";
 import { type Clock, systemClock } from "./clock.ts";
 import { type LogConfig, resolveLogConfig } from "./config.ts";
 import { LogStorageError } from "./errors.ts";
+import { HandleCache } from "./handle-cache.ts";
 import { Log } from "./log.ts";
 
 /** Name of the data-dir lock file. */
@@ -60,7 +61,15 @@ export interface LogManagerOptions {
   readonly retentionCheckIntervalMs?: number;
   /** Period of the flush.ms check and recovery-point checkpoint (Kafka: 60 s). */
   readonly flushCheckIntervalMs?: number;
+  /**
+   * The most open `.log` handles of sealed segments over all logs (LRU beyond it; active
+   * segments stay open); default {@link DEFAULT_OPEN_SEGMENT_HANDLES_MAX}.
+   */
+  readonly openSegmentHandlesMax?: number;
 }
+
+/** Default of {@link LogManagerOptions.openSegmentHandlesMax}. */
+export const DEFAULT_OPEN_SEGMENT_HANDLES_MAX = 1_000;
 
 /** Identifies a partition. */
 export interface TopicPartition {
@@ -98,6 +107,10 @@ export class LogManager {
   private readonly options: LogManagerOptions;
   private readonly logger: Logger;
   private readonly clock: Clock;
+  /** Shared by every log: the descriptor bound is per node, not per partition. */
+  readonly handles: HandleCache;
+  #offline: string | null = null;
+  readonly #offlineListeners: ((reason: string) => void)[] = [];
   private readonly scheduler: Scheduler;
   private readonly logsByDir = new Map<string, Log>();
   private readonly creating = new Map<string, Promise<Log>>();
@@ -110,6 +123,9 @@ export class LogManager {
     this.options = options;
     this.logger = options.logger ?? noopLogger;
     this.clock = options.clock ?? systemClock;
+    this.handles = new HandleCache(
+      options.openSegmentHandlesMax ?? DEFAULT_OPEN_SEGMENT_HANDLES_MAX,
+    );
     this.scheduler = options.scheduler ?? intervalScheduler;
   }
 
@@ -155,7 +171,29 @@ export class LogManager {
     return Log.open(path.join(this.dataDir, name), config, {
       logger: childLogger(this.logger, { topic: tp.topic, partition: tp.partition }),
       clock: this.clock,
+      handles: this.handles,
+      onOffline: (error) => this.#logWentOffline(name, error),
     });
+  }
+
+  /**
+   * The first log failure, or null: this manager's dir is then treated as offline (Kafka's
+   * log dir failure; Strand has one dir per node), so the broker stops leading anything here.
+   */
+  get offlineReason(): string | null {
+    return this.#offline;
+  }
+
+  /** Calls `listener` once when a log of this dir first goes offline (see offlineReason). */
+  onOffline(listener: (reason: string) => void): void {
+    if (this.#offline !== null) listener(this.#offline);
+    else this.#offlineListeners.push(listener);
+  }
+
+  #logWentOffline(name: string, error: Error): void {
+    if (this.#offline !== null) return;
+    this.#offline = `partition ${name}: ${error.message}`;
+    for (const listener of this.#offlineListeners.splice(0)) listener(this.#offline);
   }
 
   private startBackground(): void {

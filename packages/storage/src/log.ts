@@ -41,6 +41,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import { type LogConfig, resolveLogConfig } from "./config.ts";
 import { LogOffsetOutOfRangeError, LogStorageError } from "./errors.ts";
 import { writeOffsetCheckpoint } from "./files.ts";
+import type { HandleCache } from "./handle-cache.ts";
 import type { EpochEndOffset, EpochEntry, LeaderEpochCache } from "./leader-epoch-cache.ts";
 import {
   CLEAN_SHUTDOWN_FILE,
@@ -70,6 +71,10 @@ export interface LogOptions {
   readonly logger?: Logger;
   /** Wall clock in ms; default Date.now. Drives segment.ms and flush.ms. */
   readonly clock?: Clock;
+  /** Bounds sealed segments' open file handles (shared by a LogManager's logs). */
+  readonly handles?: HandleCache;
+  /** Called once when the failure funnel takes the log offline (the broker reports it). */
+  readonly onOffline?: (error: Error) => void;
 }
 
 /** Options of {@link Log.append}. */
@@ -143,6 +148,8 @@ export class Log {
   private configValue: LogConfig;
   private readonly logger: Logger;
   private readonly clock: Clock;
+  private readonly handles: HandleCache | undefined;
+  private readonly onOffline: ((error: Error) => void) | undefined;
   private readonly mutex = new Mutex();
   private segments: LogSegment[];
   private readonly epochCache: LeaderEpochCache;
@@ -161,6 +168,8 @@ export class Log {
     this.configValue = config;
     this.logger = options.logger ?? noopLogger;
     this.clock = options.clock ?? systemClock;
+    this.handles = options.handles;
+    this.onOffline = options.onOffline;
     this.lastFlushMs = this.clock();
     this.segments = loaded.segments;
     this.epochCache = loaded.epochCache;
@@ -186,7 +195,8 @@ export class Log {
     const logger = options.logger ?? noopLogger;
     try {
       await mkdir(dir, { recursive: true });
-      const loaded = await LogLoader.load(dir, resolved, logger, options.clock ?? systemClock);
+      const clock = options.clock ?? systemClock;
+      const loaded = await LogLoader.load(dir, resolved, logger, clock, options.handles);
       return new Log(dir, resolved, options, loaded);
     } catch (error) {
       throw toStorageError(`opening log ${dir}`, error);
@@ -264,7 +274,7 @@ export class Log {
   }
 
   private segmentContext(): SegmentContext {
-    return segmentContext(this.dir, this.config, this.logger, this.clock);
+    return segmentContext(this.dir, this.config, this.logger, this.clock, this.handles);
   }
 
   private activeSegment(): LogSegment {
@@ -308,8 +318,10 @@ export class Log {
       error instanceof AssertionFailure
         ? error
         : toStorageError(`${operation} on ${this.dir}`, error);
+    const first = this.failure === undefined;
     this.failure = wrapped as Error;
     this.logger.error({ dir: this.dir, operation, err: wrapped }, "log failed and is now offline");
+    if (first) this.onOffline?.(this.failure);
     return wrapped;
   }
 

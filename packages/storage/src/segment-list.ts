@@ -5,6 +5,7 @@
 import { assert, type Logger } from "@strand/base";
 import type { Clock } from "./clock.ts";
 import type { LogConfig } from "./config.ts";
+import type { HandleCache } from "./handle-cache.ts";
 import type { LogSegment, SegmentContext } from "./segment.ts";
 
 /** Index of the last segment whose base offset is <= `offset` (0 when below all). */
@@ -57,6 +58,8 @@ export function segmentContext(
   config: LogConfig,
   logger: Logger,
   clock: Clock,
+  handles?: HandleCache,
 ): SegmentContext {
-  return { dir, indexIntervalBytes: config.indexIntervalBytes, logger, nowMs: clock() };
+  const ctx = { dir, indexIntervalBytes: config.indexIntervalBytes, logger, nowMs: clock() };
+  return handles === undefined ? ctx : { ...ctx, handles };
 }

@@ -3,7 +3,9 @@
  * and `<base>.timeindex`. Only the last segment of a log is written; older ones are sealed
  * and change only by truncation or deletion. Every method is called under the log's mutex
  * except reads, which pin the segment with retain()/release() so deletion cannot close its
- * file under them (unlinked files stay readable on POSIX while a handle is open).
+ * file under them (unlinked files stay readable on POSIX while a handle is open). A sealed
+ * segment's `.log` handle is opened on demand and may be closed by the log's
+ * {@link HandleCache} (bounded descriptors); the active segment's stays open.
  */
 import { constants, type FileHandle, open } from "node:fs/promises";
 import type { Logger } from "@strand/base";
@@ -12,6 +14,7 @@ import { BATCH_HEADER_BYTES, BATCH_LOG_OVERHEAD_BYTES, BatchHeaderView } from "@
 import { INT32_MAX } from "./config.ts";
 import { LogStorageError } from "./errors.ts";
 import { INDEX_SUFFIX, LOG_SUFFIX, segmentFilePath, TIME_INDEX_SUFFIX } from "./files.ts";
+import type { CachedFile, HandleCache } from "./handle-cache.ts";
 import { OffsetIndex, TimeIndex } from "./indexes.ts";
 import { type ScanMode, type ScanStop, scanFileBatches } from "./scan.ts";
 
@@ -69,16 +72,23 @@ export interface SegmentContext {
   readonly logger: Logger;
   /** Clock reading at creation or load (segment.ms without timestamps). */
   readonly nowMs: number;
+  /** Bounds sealed segments' open handles; without one every handle stays open. */
+  readonly handles?: HandleCache;
 }
 
 /** A segment of a partition log. */
-export class LogSegment {
+export class LogSegment implements CachedFile {
   /** Offset of the segment's first batch; also its file name. */
   readonly baseOffset: bigint;
   /** Clock time at which the segment was created or loaded (for segment.ms without timestamps). */
   readonly createdMs: number;
   private readonly ctx: SegmentContext;
-  private readonly handle: FileHandle;
+  private handle: FileHandle | null;
+  private opening: Promise<FileHandle> | null = null;
+  /** Operations using the handle now (the cache must not close it under them). */
+  private inUse = 0;
+  /** Kept open: active (not yet sealed) or deleted (its file can no longer be reopened). */
+  private pinnedOpen = true;
   private size: number;
   private offsetIndexValue: OffsetIndex | undefined;
   private timeIndexValue: TimeIndex | undefined;
@@ -127,6 +137,41 @@ export class LogSegment {
       );
     }
     return new LogSegment(ctx, baseOffset, handle, size);
+  }
+
+  /** True while the handle must stay open (see {@link CachedFile}). */
+  get busy(): boolean {
+    return this.inUse > 0 || this.dirty || this.pinnedOpen;
+  }
+
+  /** Closes the `.log` handle of an idle sealed segment (the cache's eviction). */
+  async closeHandle(): Promise<void> {
+    const handle = this.handle;
+    this.handle = null;
+    await handle?.close();
+  }
+
+  /** Runs `fn` with the `.log` handle, opening it first if the cache closed it. */
+  private async withFile<T>(fn: (handle: FileHandle) => Promise<T>): Promise<T> {
+    this.inUse += 1;
+    try {
+      return await fn(await this.file());
+    } finally {
+      this.inUse -= 1;
+    }
+  }
+
+  private async file(): Promise<FileHandle> {
+    if (this.handle === null) {
+      this.opening ??= open(segmentFilePath(this.ctx.dir, this.baseOffset, LOG_SUFFIX), "r+");
+      try {
+        this.handle = await this.opening;
+      } finally {
+        this.opening = null;
+      }
+    }
+    if (!this.pinnedOpen) this.ctx.handles?.touch(this);
+    return this.handle;
   }
 
   /** Size of the .log file in bytes. */
@@ -187,14 +232,11 @@ export class LogSegment {
   /** Rebuilds both indexes from a header walk of the whole log file, and persists them. */
   async rebuildIndexes(): Promise<void> {
     this.resetIndexes();
-    const stop = await scanFileBatches(
-      this.handle,
-      { startPosition: 0, endPosition: this.size },
-      "headers",
-      (view, position) => {
-        this.indexBatch(view, position);
+    const stop = await this.withFile((handle) =>
+      scanFileBatches(handle, { startPosition: 0, endPosition: this.size }, "headers", (v, at) => {
+        this.indexBatch(v, at);
         return true;
-      },
+      }),
     );
     if (stop.reason !== "end") {
       throw new LogStorageError(
@@ -253,7 +295,7 @@ export class LogSegment {
     await this.ensureTailState();
     const position = this.size;
     assert(position + batches.length <= INT32_MAX, "segment would exceed int32 positions");
-    await writeAt(this.handle, batches, position);
+    await this.withFile((handle) => writeAt(handle, batches, position));
     this.size += batches.length;
     this.dirty = true;
     let at = 0;
@@ -329,7 +371,9 @@ export class LogSegment {
     mode: ScanMode,
     visit: (view: BatchHeaderView, position: number) => boolean,
   ) {
-    return scanFileBatches(this.handle, { startPosition, endPosition: this.size }, mode, visit);
+    return this.withFile((handle) =>
+      scanFileBatches(handle, { startPosition, endPosition: this.size }, mode, visit),
+    );
   }
 
   private checkWalk(stop: ScanStop): void {
@@ -420,7 +464,9 @@ export class LogSegment {
     }
     // Not pooled: the slice we return must not share memory with unrelated small buffers.
     const buffer = Buffer.allocUnsafeSlow(wantBytes);
-    const readBytes = await readAt(this.handle, buffer, wantBytes, first.position);
+    const readBytes = await this.withFile((handle) =>
+      readAt(handle, buffer, wantBytes, first.position),
+    );
     let at = 0;
     let nextOffset = first.baseOffset;
     // Each turn advances by a whole batch (>= header size) or stops.
@@ -448,8 +494,10 @@ export class LogSegment {
     if (location === undefined) return 0;
     const { offsets, times } = await this.indexes();
     const removedBytes = this.size - location.position;
-    await this.handle.truncate(location.position);
-    await this.handle.sync();
+    await this.withFile(async (handle) => {
+      await handle.truncate(location.position);
+      await handle.sync();
+    });
     this.size = location.position;
     offsets.truncateToPosition(location.position);
     times.truncateToRelativeOffset(this.relativeOffset(location.baseOffset));
@@ -486,11 +534,11 @@ export class LogSegment {
     const finalStop: ScanStop =
       problem === undefined ? stop : { ...stop, reason: "corrupt", detail: problem };
     const truncatedBytes = this.size - finalStop.position;
-    if (truncatedBytes > 0) {
-      await this.handle.truncate(finalStop.position);
-      this.size = finalStop.position;
-    }
-    await this.handle.sync();
+    await this.withFile(async (handle) => {
+      if (truncatedBytes > 0) await handle.truncate(finalStop.position);
+      await handle.sync();
+    });
+    this.size = finalStop.position;
     await this.persistIndexes({ sync: true });
     return { nextOffset: this.size > 0 ? expected : undefined, truncatedBytes, stop: finalStop };
   }
@@ -498,7 +546,7 @@ export class LogSegment {
   /** fsyncs the log file if it has unflushed appends. */
   async flush(): Promise<void> {
     if (!this.dirty) return;
-    await this.handle.sync();
+    await this.withFile((handle) => handle.sync());
     this.dirty = false;
   }
 
@@ -529,11 +577,16 @@ export class LogSegment {
     await this.timeIndexValue?.closeHandle();
     this.offsetIndexValue = undefined;
     this.timeIndexValue = undefined;
+    // Sealed from now on: its handle may be closed and reopened on demand.
+    if (this.ctx.handles !== undefined && this.pinnedOpen && this.refCount > 0) {
+      this.pinnedOpen = false;
+      if (this.handle !== null) this.ctx.handles.touch(this);
+    }
   }
 
   /** Last-modified time of the .log file in ms (retention fallback when no timestamps). */
   async lastModifiedMs(): Promise<number> {
-    return (await this.handle.stat()).mtimeMs;
+    return this.withFile(async (handle) => (await handle.stat()).mtimeMs);
   }
 
   /** Pins the file open for a read. */
@@ -547,13 +600,23 @@ export class LogSegment {
     assert(this.refCount > 0, "release on a closed segment");
     this.refCount -= 1;
     if (this.refCount > 0) return;
+    this.pinnedOpen = true;
+    this.ctx.handles?.forget(this);
     await this.offsetIndexValue?.closeHandle();
     await this.timeIndexValue?.closeHandle();
-    await this.handle.close();
+    await this.closeHandle();
   }
 
   /** Unlinks the three files; handles close when the last reader releases. */
   async deleteFiles(): Promise<void> {
+    // Readers may still hold this segment: keep its file open, it cannot be reopened once
+    // unlinked.
+    // Pinned before opening, so the cache cannot close it again in between.
+    if (!this.pinnedOpen && this.refCount > 0) {
+      this.pinnedOpen = true;
+      this.ctx.handles?.forget(this);
+      await this.file().catch(() => undefined);
+    }
     for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
       await unlinkIfExists(segmentFilePath(this.ctx.dir, this.baseOffset, suffix));
     }

@@ -46,6 +46,11 @@ export interface NodeConfig {
   readonly advertisedClient: HostPort;
   readonly advertisedInternal: HostPort;
   readonly controllerVoters: readonly Voter[];
+  readonly connectionsMaxIdleMs: number;
+  readonly subscribeStreamsMax: number;
+  readonly subscribeStreamsPerConnectionMax: number;
+  readonly logOpenHandlesMax: number;
+  readonly fileDescriptorsReserve: number;
   readonly defaultReplicationFactor: number;
   readonly numPartitions: number;
   readonly minInsyncReplicas: number;

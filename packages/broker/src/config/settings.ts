@@ -103,6 +103,51 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
       "The controller quorum: id@host:port[:directory-uuid] of every voter's internal listener, comma-separated.",
   }),
   setting({
+    key: "connections.max.idle.ms",
+    kind: "integer",
+    defaultText: "600000",
+    min: 100,
+    max: MS_MAX,
+    description:
+      "The client listener closes a connection with no call in flight for this long, so idle connections cannot exhaust file descriptors.",
+  }),
+  setting({
+    key: "subscribe.streams.max",
+    kind: "integer",
+    defaultText: "1000",
+    min: 1,
+    max: INT32_MAX,
+    description:
+      "Open Subscribe streams this broker serves at once; one more is refused with RESOURCE_EXHAUSTED.",
+  }),
+  setting({
+    key: "subscribe.streams.per.connection.max",
+    kind: "integer",
+    defaultText: "100",
+    min: 1,
+    max: INT32_MAX,
+    description:
+      "Open Subscribe streams one client connection may hold; one more is refused with RESOURCE_EXHAUSTED.",
+  }),
+  setting({
+    key: "file.descriptors.reserve",
+    kind: "integer",
+    defaultText: "256",
+    min: 0,
+    max: INT32_MAX,
+    description:
+      "File descriptors kept for Raft and storage: beyond the process limit minus this, the client listener refuses new calls with RESOURCE_EXHAUSTED (0 = no check; Linux only).",
+  }),
+  setting({
+    key: "log.open.handles.max",
+    kind: "integer",
+    defaultText: "1000",
+    min: 1,
+    max: INT32_MAX,
+    description:
+      "Open .log files of sealed segments over all partitions (least recently used closed beyond it; active segments stay open).",
+  }),
+  setting({
     key: "default.replication.factor",
     kind: "integer",
     defaultText: "3",

@@ -43,6 +43,7 @@ export class BrokerLifecycle {
   #busy = false;
   #closed = false;
   #wantShutdown = false;
+  #wantFence = false;
   #shutdownDone: (() => void) | null = null;
   #lastContactMs = 0;
 
@@ -125,6 +126,7 @@ export class BrokerLifecycle {
       brokerEpoch: String(this.#state.brokerEpoch),
       metadataOffset: String(o.appliedOffset()),
       wantShutdown: this.#wantShutdown,
+      wantFence: this.#wantFence,
     });
     this.#onHeartbeat(r);
   }
@@ -186,6 +188,19 @@ export class BrokerLifecycle {
     const result = await Promise.race([agreed, gaveUp]);
     clearInterval(fast);
     return result;
+  }
+
+  /**
+   * Asks the controller to fence this broker from now on (every heartbeat carries
+   * want_fence): it moves this broker's leadership to other ISR members and stops electing it.
+   * Used when the log dir went offline: the process keeps running (metadata, forwarding, the
+   * admin listener explain why) but must not lead or follow from a dir it cannot write.
+   */
+  requestFence(reason: string): void {
+    if (this.#wantFence) return;
+    this.#wantFence = true;
+    this.#o.logger.error({ reason }, "asking the controller to fence this broker");
+    void this.#tick();
   }
 
   /** Stops heartbeating. */

@@ -34,8 +34,13 @@ import { type AdminServer, startAdminServer } from "../admin/http.ts";
 import { type BrokerMetrics, createBrokerMetrics } from "../admin/metrics.ts";
 import type { HostPort, NodeConfig } from "../config/index.ts";
 import type { ServiceContext, ServiceLogger } from "../services/context.ts";
+import { DescriptorBudget } from "../services/descriptors.ts";
 import { HealthStatus } from "../services/health.ts";
-import { addClientServices, CLIENT_SERVICE_NAMES } from "../services/index.ts";
+import {
+  addClientServices,
+  CLIENT_SERVICE_NAMES,
+  clientServiceInterceptors,
+} from "../services/index.ts";
 import { addReflection } from "../services/reflection.ts";
 import { createReplicationHandlers } from "../services/replication-service.ts";
 import { replicationServiceDefinition } from "../services/replication-wire.ts";
@@ -142,7 +147,9 @@ export class BrokerNode {
         maxMessageBytes: c.messageMaxBytes,
       },
       retentionCheckIntervalMs: c.logRetentionCheckIntervalMs,
+      openSegmentHandlesMax: c.logOpenHandlesMax,
     });
+    this.#logs.onOffline((reason) => this.#logDirOffline(reason));
     this.#internal = new grpc.Server(internalServerOptions());
     this.#internal.addService(healthServiceDefinition(), this.health.internal.handlers());
     this.#internalPort = await bind(this.#internal, c.internalListener);
@@ -255,13 +262,15 @@ export class BrokerNode {
       heartbeatIntervalMs: c.brokerHeartbeatIntervalMs,
       logger: this.#child("lifecycle"),
     });
-    const clientServer = new grpc.Server(clientServerOptions());
+    const clientServer = new grpc.Server(clientListenerOptions(c));
     addClientServices(clientServer, this.#serviceContext(replicas, follower));
     clientServer.addService(healthServiceDefinition(), this.health.client.handlers());
     addReflection(clientServer, CLIENT_SERVICE_NAMES);
     const clientPort = await bind(clientServer, c.clientListener);
     follower.start();
     lifecycle.start();
+    const offline = this.#logs?.offlineReason ?? null;
+    if (offline !== null) lifecycle.requestFence(`log dir offline: ${offline}`);
     return { replicas, follower, lifecycle, clientServer, clientPort };
   }
 
@@ -314,6 +323,10 @@ export class BrokerNode {
       },
       waitForImage: (predicate, timeoutMs) => this.#waitForImage(predicate, timeoutMs),
       shutdownSignal: this.#shutdown.signal,
+      streamBounds: {
+        total: c.subscribeStreamsMax,
+        perConnection: c.subscribeStreamsPerConnectionMax,
+      },
     };
   }
 
@@ -353,6 +366,13 @@ export class BrokerNode {
     });
   }
 
+  /** The data dir's first log failure: give up leadership (fence) and report not ready. */
+  #logDirOffline(reason: string): void {
+    this.logger.error({ reason }, "log dir offline");
+    this.#broker?.lifecycle.requestFence(`log dir offline: ${reason}`);
+    this.#updateHealth();
+  }
+
   #updateHealth(): void {
     if (this.#stopping !== null) return;
     this.health.client.setAll(this.readiness().ready ? "SERVING" : "NOT_SERVING");
@@ -367,6 +387,8 @@ export class BrokerNode {
     if (this.#fatalError !== null) return { ready: false, reason: "stopped on a fatal error" };
     const lost = this.#controller?.quorumContactLost() ?? null;
     if (lost !== null) return { ready: false, reason: lost };
+    const offline = this.#logs?.offlineReason ?? null;
+    if (offline !== null) return { ready: false, reason: `log dir offline: ${offline}` };
     const b = this.#broker;
     if (b === null) {
       const leader = this.#controller?.driver.status().leader ?? null;
@@ -482,6 +504,23 @@ function bind(server: grpc.Server, at: HostPort): Promise<number> {
         : reject(new Error(`cannot listen on ${address(at)}: ${error.message}`)),
     );
   });
+}
+
+/**
+ * The client listener's options: the wire module's, plus an idle timeout so connections that
+ * carry no call are closed (GOAWAY) instead of holding a file descriptor forever, the
+ * descriptor budget that refuses new calls before Raft or storage runs out of descriptors,
+ * and the interceptor that answers undecodable requests INVALID_ARGUMENT.
+ */
+function clientListenerOptions(c: NodeConfig): grpc.ServerOptions {
+  return {
+    ...clientServerOptions(),
+    "grpc.max_connection_idle_ms": c.connectionsMaxIdleMs,
+    interceptors: [
+      new DescriptorBudget(c.fileDescriptorsReserve).interceptor(),
+      ...clientServiceInterceptors(),
+    ],
+  };
 }
 
 /** Stops accepting and waits up to `timeoutMs` for in-flight calls, then cancels the rest. */

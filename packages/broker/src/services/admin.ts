@@ -8,6 +8,7 @@
  * calls (DescribeQuorum, AddRaftVoter, RemoveRaftVoter) go to the active controller too, so
  * operators manage voters over the client listener, like every other admin call.
  */
+import * as grpc from "@grpc/grpc-js";
 import { type ConfigResource, describeConfigs, type MetadataImage } from "@strand/controller";
 import type {
   AdminConfigResource__Output,
@@ -44,6 +45,7 @@ import {
 import type { ServiceContext, TopicDefaults } from "./context.ts";
 import { unaryHandler } from "./instrument.ts";
 import { clientAddress, topicMetadata } from "./metadata.ts";
+import { UnavailableError } from "./wire.ts";
 
 const REPLICATION_FACTOR_MAX = 32;
 
@@ -55,6 +57,33 @@ function errorText(e: ControllerError__Output | null | undefined): {
   if (e === null || e === undefined || e.code === 0) return { code: 0, message: "" };
   return { code: e.code, message: `${e.name}: ${e.message}` };
 }
+
+/**
+ * Calls the controller for `rpc`, mapping a refusal carried as a gRPC status to the status a
+ * client should see: INVALID_ARGUMENT stays INVALID_ARGUMENT (the request is wrong; the
+ * controller's reason is kept), an unreachable controller is UNAVAILABLE (retry), and only
+ * the unexpected stays INTERNAL. Without this every refusal read "internal error ... report it".
+ */
+export async function askController<R>(rpc: string, call: () => Promise<R>): Promise<R> {
+  try {
+    return await call();
+  } catch (error) {
+    const e = error as Partial<grpc.ServiceError>;
+    const reason = e.details ?? (error as Error).message;
+    if (e.code === grpc.status.INVALID_ARGUMENT)
+      throw new InvalidArgumentError(`the controller refused ${rpc}: ${reason}`);
+    if (e.code !== undefined && CONTROLLER_UNREACHABLE.has(e.code))
+      throw new UnavailableError(`the controller did not answer ${rpc}: ${reason}; retry shortly`);
+    throw error;
+  }
+}
+
+const CONTROLLER_UNREACHABLE = new Set<number>([
+  grpc.status.CANCELLED,
+  grpc.status.DEADLINE_EXCEEDED,
+  grpc.status.UNAVAILABLE,
+  grpc.status.RESOURCE_EXHAUSTED,
+]);
 
 /** Fills in cluster defaults for one new topic; validates its fields. */
 export function withDefaults(
@@ -111,7 +140,9 @@ async function createTopics(
   );
   const timeoutMs =
     int32Field(req.timeoutMs, "timeout_ms", 0, WAIT_MS_MAX) || ctx.defaults.requestTimeoutMs;
-  const response = await ctx.controller.createTopics({ topics, validateOnly: req.validateOnly });
+  const response = await askController("CreateTopics", () =>
+    ctx.controller.createTopics({ topics, validateOnly: req.validateOnly }),
+  );
   const top = errorText(response.error);
   const results: AdminTopicResult[] = topics.map((t) => {
     const r = response.topics.find((x) => x.name === t.name);
@@ -138,7 +169,9 @@ async function deleteTopics(
   const names = listField(req.names, "names", 1).map((n, i) => stringField(n, `names[${i}]`));
   const timeoutMs =
     int32Field(req.timeoutMs, "timeout_ms", 0, WAIT_MS_MAX) || ctx.defaults.requestTimeoutMs;
-  const response = await ctx.controller.deleteTopics({ names });
+  const response = await askController("DeleteTopics", () =>
+    ctx.controller.deleteTopics({ names }),
+  );
   const top = errorText(response.error);
   const results: AdminTopicResult[] = names.map((name) => {
     const r = response.topics.find((x) => x.name === name);
@@ -327,12 +360,14 @@ async function alterConfigs(
   }));
   const results = [];
   for (const p of parsed) {
-    const response = await ctx.controller.alterConfigs({
-      target: targets[p.resource.type],
-      name: p.resource.name,
-      changes: p.changes,
-      validateOnly: req.validateOnly,
-    });
+    const response = await askController("AlterConfigs", () =>
+      ctx.controller.alterConfigs({
+        target: targets[p.resource.type],
+        name: p.resource.name,
+        changes: p.changes,
+        validateOnly: req.validateOnly,
+      }),
+    );
     const e = errorText(response.error);
     results.push({ resource: p.wire, errorCode: e.code, errorMessage: e.message });
   }

@@ -24,6 +24,7 @@ import type {
 } from "@strand/protocol";
 import type { BrokerMetrics } from "../admin/metrics.ts";
 import type { ReplicaManagerApi } from "../replica/types.ts";
+import type { StreamBounds } from "./stream-limits.ts";
 
 /** A structured logger (pino-compatible). */
 export type ServiceLogger = Logger;
@@ -68,4 +69,9 @@ export interface ServiceContext {
   waitForImage(predicate: (image: MetadataImage) => boolean, timeoutMs: number): Promise<boolean>;
   /** Aborted when the node starts shutting down (ends long polls and streams). */
   readonly shutdownSignal: AbortSignal;
+  /** Bounds on open Subscribe streams; default {@link DEFAULT_STREAM_BOUNDS}. */
+  readonly streamBounds?: StreamBounds;
 }
+
+/** The node's defaults for {@link ServiceContext.streamBounds} (settings subscribe.streams.*). */
+export const DEFAULT_STREAM_BOUNDS: StreamBounds = { total: 1000, perConnection: 100 };

@@ -38,10 +38,11 @@ import type {
   OffsetSpec,
   PartitionError,
 } from "../replica/types.ts";
-import type { ServiceContext } from "./context.ts";
+import { DEFAULT_STREAM_BOUNDS, type ServiceContext } from "./context.ts";
 import { countStream, statusLabel, unaryHandler } from "./instrument.ts";
 import { alignByKey, groupByTopic } from "./requests.ts";
 import { isForwarded, routeRequest, unaryCall } from "./routing.ts";
+import { StreamLimits } from "./stream-limits.ts";
 import { codeName, hintFromWire, hintToWire, toStatus, UnavailableError } from "./wire.ts";
 
 /** Response size cap when the request sets none (Kafka's fetch.max.bytes). */
@@ -428,12 +429,19 @@ async function handleListOffsets(
 
 /** The FetchService handlers. */
 export function fetchServiceHandlers(ctx: ServiceContext): FetchServiceHandlers {
+  const streams = new StreamLimits(ctx.streamBounds ?? DEFAULT_STREAM_BOUNDS);
   return {
     Fetch: unaryHandler(ctx, "Fetch", (call) => handleFetch(ctx, call), fetchOutcome),
     ListOffsets: unaryHandler(ctx, "ListOffsets", (call) => handleListOffsets(ctx, call)),
     Subscribe: (call) => {
       const stop = ctx.metrics.requestDurationSeconds.startTimer({ method: "Subscribe" });
-      subscribe(ctx, call).then(
+      let release = () => {};
+      const served = (async () => {
+        release = streams.acquire("Subscribe", call.getPeer());
+        await subscribe(ctx, call);
+      })();
+      served.finally(() => release()).catch(() => undefined);
+      served.then(
         () => {
           stop();
           countStream(ctx, "Subscribe", "NONE");

@@ -3,6 +3,7 @@ import type * as grpc from "@grpc/grpc-js";
 import { strandGrpc } from "@strand/protocol";
 import { adminServiceHandlers } from "./admin.ts";
 import type { ServiceContext } from "./context.ts";
+import { lenientDefinition, rejectUndecodable } from "./decode.ts";
 import { fetchServiceHandlers } from "./fetch.ts";
 import { metadataServiceHandlers } from "./metadata.ts";
 import { produceServiceHandlers } from "./produce.ts";
@@ -18,11 +19,22 @@ export const CLIENT_SERVICE_NAMES: readonly string[] = [
   "strand.v1.AdminService",
 ];
 
-/** Registers ProduceService, FetchService, MetadataService and AdminService on `server`. */
+/**
+ * Registers ProduceService, FetchService, MetadataService and AdminService on `server`. The
+ * server must be built with {@link clientServiceInterceptors} so undecodable requests answer
+ * INVALID_ARGUMENT.
+ */
 export function addClientServices(server: grpc.Server, ctx: ServiceContext): void {
   const v1 = strandGrpc().strand.v1;
-  server.addService(v1.ProduceService.service, produceServiceHandlers(ctx));
-  server.addService(v1.FetchService.service, fetchServiceHandlers(ctx));
-  server.addService(v1.MetadataService.service, metadataServiceHandlers(ctx));
-  server.addService(v1.AdminService.service, adminServiceHandlers(ctx));
+  // Lenient deserializers: undecodable bytes reach rejectUndecodable (INVALID_ARGUMENT).
+  const lenient = lenientDefinition;
+  server.addService(lenient(v1.ProduceService.service), produceServiceHandlers(ctx));
+  server.addService(lenient(v1.FetchService.service), fetchServiceHandlers(ctx));
+  server.addService(lenient(v1.MetadataService.service), metadataServiceHandlers(ctx));
+  server.addService(lenient(v1.AdminService.service), adminServiceHandlers(ctx));
+}
+
+/** Server interceptors the client listener needs (see decode.ts). */
+export function clientServiceInterceptors(): grpc.ServerInterceptor[] {
+  return [rejectUndecodable];
 }

@@ -52,6 +52,7 @@ export function statusLabel(code: number): string {
   const names: Record<number, string> = {
     3: "INVALID_ARGUMENT",
     4: "DEADLINE_EXCEEDED",
+    8: "RESOURCE_EXHAUSTED",
     13: "INTERNAL",
     14: "UNAVAILABLE",
   };

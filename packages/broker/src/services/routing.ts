@@ -170,6 +170,7 @@ async function forwardGroup<T extends PartitionKey, R>(
   metadata.set(FORWARDED_HEADER, String(ctx.nodeId));
   let out: R[] | null = null;
   let why = `broker ${leader} is not reachable`;
+  let code = ErrorCode.LEADER_NOT_AVAILABLE;
   if (stubs !== null) {
     ctx.metrics.forwardedRequestsTotal.inc({ method });
     try {
@@ -179,15 +180,17 @@ async function forwardGroup<T extends PartitionKey, R>(
         out = null;
       }
     } catch (error) {
-      why = `forwarding to broker ${leader} failed: ${(error as Error).message}`;
+      // A deadline is not a missing leader: the leader exists and may still apply the request,
+      // so the client must learn that it timed out (and retry idempotently), not re-route.
+      if ((error as grpc.ServiceError).code === grpc.status.DEADLINE_EXCEEDED) {
+        code = ErrorCode.REQUEST_TIMED_OUT;
+        why = `forwarding to broker ${leader} timed out`;
+      } else why = `forwarding to broker ${leader} failed: ${(error as Error).message}`;
       ctx.logger.warn({ leader, method, err: String(error) }, "forwarding failed");
     }
   }
   indexes.forEach((i, k) => {
-    results[i] =
-      out === null
-        ? handlers.failed(items[i]!, partitionError(ErrorCode.LEADER_NOT_AVAILABLE, why))
-        : out[k];
+    results[i] = out === null ? handlers.failed(items[i]!, partitionError(code, why)) : out[k];
   });
 }
 

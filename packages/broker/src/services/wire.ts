@@ -26,6 +26,14 @@ export class UnavailableError extends Error {
   }
 }
 
+/** A bound on server resources is reached (open streams, descriptors): RESOURCE_EXHAUSTED. */
+export class ResourceExhaustedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ResourceExhaustedError";
+  }
+}
+
 /** A gRPC error object for a callback or stream: code, details and trailing metadata. */
 export interface StatusObject {
   readonly code: grpc.status;
@@ -42,6 +50,8 @@ export function toStatus(error: unknown): StatusObject {
     metadata.set(RETRY_AFTER_HEADER, String(error.retryAfterMs));
     return { code: grpc.status.UNAVAILABLE, details: error.message, metadata };
   }
+  if (error instanceof ResourceExhaustedError)
+    return { code: grpc.status.RESOURCE_EXHAUSTED, details: error.message, metadata };
   const message = error instanceof Error ? error.message : String(error);
   return {
     code: grpc.status.INTERNAL,
