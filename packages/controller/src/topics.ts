@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { assert } from "@strand/base";
 import { ErrorCode, murmur2 } from "@strand/protocol";
 import { fail, OK } from "./brokers.ts";
+import { replicaCapacityError } from "./capacity.ts";
 import { electOfflinePartitions, eligibleIn } from "./election.ts";
 import { applyBatch, type MetadataImage } from "./image.ts";
 import { placeReplicas } from "./placement.ts";
@@ -128,6 +129,12 @@ export function createTopic(
   }
   const chosen = chooseAssignments(state, req);
   if ("response" in chosen) return chosen;
+  const full = replicaCapacityError(
+    state.image,
+    chosen.assignments,
+    state.config.maxReplicasPerBroker,
+  );
+  if (full !== null) return failCreate(ErrorCode.INVALID_PARTITIONS, full);
   const id = deriveTopicId(req.name, state.image);
   assert(!state.image.topicsById.has(id), `derived topic id ${id} is taken`);
   const response = { ...OK, topicId: id, assignments: chosen.assignments };

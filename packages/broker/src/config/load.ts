@@ -48,6 +48,7 @@ export interface NodeConfig {
   readonly controllerVoters: readonly Voter[];
   readonly defaultReplicationFactor: number;
   readonly numPartitions: number;
+  readonly maxPartitionsPerBroker: number;
   readonly minInsyncReplicas: number;
   readonly uncleanLeaderElectionEnable: boolean;
   readonly replicaLagTimeMaxMs: number;

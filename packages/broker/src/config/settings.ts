@@ -120,6 +120,15 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     description: "Partitions of topics created without a count.",
   }),
   setting({
+    key: "max.partitions.per.broker",
+    kind: "integer",
+    defaultText: "4000",
+    min: 1,
+    max: 1_000_000,
+    description:
+      "Most partition replicas one broker may hold; CreateTopics beyond it is refused (INVALID_PARTITIONS).",
+  }),
+  setting({
     key: "min.insync.replicas",
     kind: "integer",
     defaultText: "2",

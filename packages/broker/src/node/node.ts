@@ -164,6 +164,7 @@ export class BrokerNode {
       controller: {
         sessionTimeoutMs: c.brokerSessionTimeoutMs,
         heartbeatIntervalMs: c.brokerHeartbeatIntervalMs,
+        maxReplicasPerBroker: c.maxPartitionsPerBroker,
       },
       sharedServer: { server, port: this.#internalPort },
       formatPolicy: "format",
