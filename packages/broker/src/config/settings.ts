@@ -200,6 +200,16 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     description: "Default max.message.bytes of topics: the largest accepted batch.",
   }),
   setting({
+    key: "socket.request.max.bytes",
+    kind: "integer",
+    defaultText: null,
+    derived: "message.max.bytes + 16777216 (16 MiB)",
+    min: 1024,
+    max: 100 * 1024 * 1024,
+    description:
+      "Largest request the client listener accepts, measured after gRPC decompression (RESOURCE_EXHAUSTED beyond).",
+  }),
+  setting({
     key: "log.segment.bytes",
     kind: "integer",
     defaultText: "1073741824",

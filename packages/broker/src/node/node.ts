@@ -223,7 +223,7 @@ export class BrokerNode {
       heartbeatIntervalMs: c.brokerHeartbeatIntervalMs,
       logger: this.#child("lifecycle"),
     });
-    const clientServer = new grpc.Server(clientServerOptions());
+    const clientServer = new grpc.Server(clientServerOptions(c.socketRequestMaxBytes));
     addClientServices(clientServer, this.#serviceContext(replicas, follower));
     clientServer.addService(healthServiceDefinition(), this.health.handlers());
     addReflection(clientServer, CLIENT_SERVICE_NAMES);
