@@ -147,14 +147,18 @@ export function changesForLeavingBrokers(
 /**
  * Elections for partitions without a leader, e.g. after a broker is unfenced or unclean
  * election is enabled. `eligible` reflects the state after the batch's broker records.
+ * `among`: only partitions these brokers replicate (from the broker index), when only they
+ * became eligible (an unfence); otherwise every partition.
  */
 export function electOfflinePartitions(
   image: MetadataImage,
   eligible: Eligibility,
+  among?: ReadonlySet<BrokerId>,
 ): PartitionChangeRecord[] {
   const out: PartitionChangeRecord[] = [];
   const none = new Set<BrokerId>();
-  for (const [topic, p] of partitionsOf(image)) {
+  const candidates = among === undefined ? partitionsOf(image) : partitionsOfBrokers(image, among);
+  for (const [topic, p] of candidates) {
     if (p.leader !== null) continue;
     const unclean = uncleanElectionEnabled(image, topic.name);
     const change = partitionChange(p, { removeFromIsr: none, eligible, unclean });
