@@ -359,8 +359,7 @@ export class MetadataDelta {
   }
 
   #putPartition(p: PartitionRegistration): void {
-    const [byId, byName] = this.#topicsW();
-    const topic = byId.get(p.topicId);
+    const topic = this.topic(p.topicId);
     assert(topic !== undefined, `partition of unknown topic ${p.topicId}`);
     assert(
       p.isr.every((b) => p.replicas.includes(b)),
