@@ -53,10 +53,10 @@ function topicRecords(name: string, partitions: number, n = partitions): Metadat
   return out;
 }
 
-/** Best of three wall times of replaying `records` as one batch. */
+/** Best of five wall times of replaying `records` as one batch. */
 function replayMs(base: MetadataImage, records: readonly MetadataRecord[]): number {
   let best = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 5; i++) {
     const start = performance.now();
     applyBatch(base, records, { offset: metadataOffset(2), epoch: 1 });
     best = Math.min(best, performance.now() - start);
@@ -67,12 +67,13 @@ function replayMs(base: MetadataImage, records: readonly MetadataRecord[]): numb
 describe("metadata image at scale", () => {
   it("replays a topic's partitions in time linear in their number", () => {
     const base = withBrokers();
-    // The same 8,000 partitions as eight topics and as one: equal work when replay is linear;
-    // 8x more for the single topic when each record copies its topic's partition map.
-    const eight = Array.from({ length: 8 }, (_, i) => topicRecords(`t${i}`, 1_000, i)).flat();
+    // The same 8,000 partitions as 32 topics and as one: equal work when replay is linear;
+    // ~32x more copying for the single topic when each record copies its topic's partition
+    // map. The bound leaves room for GC pauses on a loaded machine (seen: up to ~4x).
+    const many = Array.from({ length: 32 }, (_, i) => topicRecords(`t${i}`, 250, i)).flat();
     const one = topicRecords("t", 8_000);
-    replayMs(base, eight); // warm up the JIT
-    expect(replayMs(base, one) / Math.max(replayMs(base, eight), 1)).toBeLessThan(4);
+    replayMs(base, many); // warm up the JIT
+    expect(replayMs(base, one) / Math.max(replayMs(base, many), 1)).toBeLessThan(8);
     // ~0.1 s here; the quadratic replay took tens of seconds.
     expect(replayMs(base, topicRecords("t", 10_000))).toBeLessThan(2_000);
   });
