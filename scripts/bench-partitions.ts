@@ -155,6 +155,13 @@ async function main(): Promise<void> {
     md.close();
     admin.close();
     console.log(values.json ? JSON.stringify(result) : result);
+  } catch (error) {
+    // Say why a node died (e.g. out of file descriptors or heap) before stopping the rest.
+    for (const n of cluster.nodes) {
+      if (n.child.exitCode !== null || n.child.signalCode !== null)
+        console.error(`node ${n.id} exited:`, n.lines.slice(-20).join("\n"));
+    }
+    throw error;
   } finally {
     unhook();
     await cluster.stop();
