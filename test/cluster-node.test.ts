@@ -9,8 +9,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
 import type { ProduceResponse__Output } from "@strand/protocol";
-import { encodeRecordBatch } from "@strand/protocol";
+import { clientChannelOptions, encodeRecordBatch, strandGrpc } from "@strand/protocol";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import {
   closeAllStubs,
@@ -68,6 +69,25 @@ function produceTo(
   );
 }
 
+/** A Produce sent gzip-compressed at the gRPC level (grpc-encoding: gzip). */
+function gzipProduce(address: string, records: Buffer): Promise<ProduceResponse__Output> {
+  const client = new (strandGrpc().strand.v1.ProduceService)(
+    address,
+    grpc.credentials.createInsecure(),
+    { ...clientChannelOptions(), "grpc.default_compression_algorithm": 2 },
+  );
+  return unary<ProduceResponse__Output>((cb) =>
+    client.Produce(
+      {
+        acks: "ACKS_LEADER",
+        timeoutMs: 5_000,
+        topics: [{ topic: "orders", partitions: [{ partition: 0, records }] }],
+      },
+      cb,
+    ),
+  ).finally(() => client.close());
+}
+
 describe("one node", () => {
   it("serves metadata and admin, refuses bad input clearly, keeps serving, exits 0 on SIGTERM", async () => {
     const l = await layout(1);
@@ -112,6 +132,33 @@ describe("one node", () => {
         ),
       ),
     ).rejects.toThrow(/INVALID_ARGUMENT.*fetch_offset/);
+    // Bounded work: 10,000 partitions per request in total, not per list (one Fetch of 1M
+    // partitions took 25 s of CPU), and a gzip request measured inflated (24 MiB of zeros is
+    // ~24 KB on the wire; the default socket.request.max.bytes is 17 MiB).
+    const partitions = Array.from({ length: 5_001 }, (_, partition) => ({
+      partition,
+      fetchOffset: "0",
+    }));
+    await expect(
+      unary((cb) =>
+        s.fetch.Fetch(
+          {
+            topics: [
+              { topic: "orders", partitions },
+              { topic: "other", partitions },
+            ],
+          },
+          cb,
+        ),
+      ),
+    ).rejects.toThrow(/INVALID_ARGUMENT.*10002 items in total; at most 10000/);
+    await expect(gzipProduce(node.clientAddress, Buffer.alloc(24 * 1024 * 1024))).rejects.toThrow(
+      /RESOURCE_EXHAUSTED.*decompresses to a size larger than/,
+    );
+    expect(
+      (await produceTo(node.clientAddress, "orders", 0, batch(["still serving"]))).topics[0]
+        ?.partitions[0]?.errorCode,
+    ).toBe(0);
     expect((await node.http("/readyz")).status).toBe(200);
     expect((await node.http("/metrics")).body).toContain("strand_broker_requests_total");
     const started = Date.now();

@@ -33,6 +33,9 @@ describe("node config", () => {
     expect(config.dataDir).toBe("./.strand/node-1");
     expect(config.minInsyncReplicas).toBe(2);
     expect(config.uncleanLeaderElectionEnable).toBe(false);
+    // The client listener's request limit follows message.max.bytes (+16 MiB), not 100 MiB.
+    expect(config.socketRequestMaxBytes).toBe(1_048_588 + 16 * 1024 * 1024);
+    expect(config.maxPartitionsPerBroker).toBe(4_000);
   });
 
   it("gives every setting a typed field", () => {

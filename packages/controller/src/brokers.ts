@@ -145,7 +145,8 @@ function unfenceRecords(state: QuorumControllerState, b: Broker): MetadataRecord
   const eligible: Eligibility = (id) => id === b.id || base(id);
   return [
     { type: "unfenceBroker", brokerId: b.id, brokerEpoch: b.epoch },
-    ...electOfflinePartitions(state.image, eligible),
+    // Only b became eligible: only partitions it replicates can gain a leader.
+    ...electOfflinePartitions(state.image, eligible, new Set([b.id])),
   ];
 }
 

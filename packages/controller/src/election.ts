@@ -97,6 +97,28 @@ function* partitionsOf(image: MetadataImage): Generator<[TopicImage, PartitionRe
 }
 
 /**
+ * The partitions that list any of `brokers` as a replica, each once, from the image's
+ * broker index: a fence costs the fenced broker's partitions, not the cluster's.
+ */
+export function* partitionsOfBrokers(
+  image: MetadataImage,
+  brokers: ReadonlySet<BrokerId>,
+): Generator<[TopicImage, PartitionRegistration]> {
+  const seen = new Set<string>();
+  for (const b of brokers) {
+    for (const [key, { topicId, partition }] of image.partitionsByBroker.get(b) ?? []) {
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const topic = image.topicsById.get(topicId);
+      assert(topic !== undefined, `broker index names missing topic of ${key}`);
+      const p = topic.partitions.get(partition);
+      assert(p !== undefined, `broker index names missing ${key}`);
+      yield [topic, p];
+    }
+  }
+}
+
+/**
  * Leader moves and ISR shrinks for brokers that leave (fenced, shutting down, unregistering):
  * one PartitionChange per affected partition, for the same batch as the brokers' records.
  * `unclean: false` forces clean elections (controlled shutdown never elects out of the ISR).
@@ -108,7 +130,7 @@ export function changesForLeavingBrokers(
 ): PartitionChangeRecord[] {
   const eligible = eligibleIn(image, leaving);
   const out: PartitionChangeRecord[] = [];
-  for (const [topic, p] of partitionsOf(image)) {
+  for (const [topic, p] of partitionsOfBrokers(image, leaving)) {
     const affected =
       (p.leader !== null && leaving.has(p.leader)) || p.isr.some((b) => leaving.has(b));
     if (!affected) continue;
@@ -125,14 +147,18 @@ export function changesForLeavingBrokers(
 /**
  * Elections for partitions without a leader, e.g. after a broker is unfenced or unclean
  * election is enabled. `eligible` reflects the state after the batch's broker records.
+ * `among`: only partitions these brokers replicate (from the broker index), when only they
+ * became eligible (an unfence); otherwise every partition.
  */
 export function electOfflinePartitions(
   image: MetadataImage,
   eligible: Eligibility,
+  among?: ReadonlySet<BrokerId>,
 ): PartitionChangeRecord[] {
   const out: PartitionChangeRecord[] = [];
   const none = new Set<BrokerId>();
-  for (const [topic, p] of partitionsOf(image)) {
+  const candidates = among === undefined ? partitionsOf(image) : partitionsOfBrokers(image, among);
+  for (const [topic, p] of candidates) {
     if (p.leader !== null) continue;
     const unclean = uncleanElectionEnabled(image, topic.name);
     const change = partitionChange(p, { removeFromIsr: none, eligible, unclean });

@@ -9,6 +9,7 @@ import {
   type MetadataDelta,
   type MetadataImage,
   type PartitionRegistration,
+  partitionKey,
 } from "./image.ts";
 import type { ConfigResource } from "./records.ts";
 import type { BrokerId } from "./types.ts";
@@ -113,5 +114,26 @@ export function imageViolations(image: MetadataImage): string[] {
     }
   }
   if (image.topicsByName.size !== image.topicsById.size) out.push("topic indexes differ in size");
+  out.push(...brokerIndexViolations(image));
+  return out;
+}
+
+/** Differences between the image's broker index and a full scan of the partitions. */
+export function brokerIndexViolations(image: MetadataImage): string[] {
+  const scan = new Map<BrokerId, Set<string>>();
+  for (const topic of image.topicsById.values()) {
+    for (const p of topic.partitions.values()) {
+      for (const b of p.replicas) {
+        const keys = scan.get(b) ?? new Set<string>();
+        scan.set(b, keys.add(partitionKey(p.topicId, p.partition)));
+      }
+    }
+  }
+  const out: string[] = [];
+  for (const b of new Set([...scan.keys(), ...image.partitionsByBroker.keys()])) {
+    const want = [...(scan.get(b) ?? [])].sort();
+    const have = [...(image.partitionsByBroker.get(b)?.keys() ?? [])].sort();
+    if (want.join() !== have.join()) out.push(`broker ${b}: index ${have} but replicas ${want}`);
+  }
   return out;
 }

@@ -26,6 +26,11 @@ export interface ControllerConfig {
   readonly partitionCountMax: number;
   /** Producer ids per allocated block. */
   readonly producerIdBlockSize: number;
+  /**
+   * Most partition replicas one broker may hold (max.partitions.per.broker): creations that
+   * would place more are refused, which bounds the image and the work of one fence.
+   */
+  readonly maxReplicasPerBroker: number;
 }
 
 /** Kafka's defaults: heartbeat 2 s, session 9 s, imbalance check 5 min. */
@@ -35,6 +40,7 @@ export const DEFAULT_CONTROLLER_CONFIG: ControllerConfig = Object.freeze({
   preferredLeaderCheckIntervalMs: 300_000,
   partitionCountMax: 10_000,
   producerIdBlockSize: 1_000,
+  maxReplicasPerBroker: 4_000,
 });
 
 /** What the active controller remembers (in memory only) about a broker's heartbeats. */

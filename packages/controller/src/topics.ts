@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { assert } from "@strand/base";
 import { ErrorCode, murmur2 } from "@strand/protocol";
 import { fail, OK } from "./brokers.ts";
+import { replicaCapacityError } from "./capacity.ts";
 import { electOfflinePartitions, eligibleIn } from "./election.ts";
 import { applyBatch, type BrokerRegistration, type MetadataImage } from "./image.ts";
 import { placeReplicas } from "./placement.ts";
@@ -139,6 +140,12 @@ export function createTopic(
   }
   const chosen = chooseAssignments(state, req);
   if ("response" in chosen) return chosen;
+  const full = replicaCapacityError(
+    state.image,
+    chosen.assignments,
+    state.config.maxReplicasPerBroker,
+  );
+  if (full !== null) return failCreate(ErrorCode.INVALID_PARTITIONS, full);
   const id = deriveTopicId(req.name, state.image);
   assert(!state.image.topicsById.has(id), `derived topic id ${id} is taken`);
   const response = { ...OK, topicId: id, assignments: chosen.assignments };
@@ -222,6 +229,8 @@ export function createPartitions(
   }
   const assignments = placeForTopic(req.name, brokers, req.count, rf).slice(current);
   assert(assignments.length === req.count - current, "one assignment per new partition");
+  const full = replicaCapacityError(state.image, assignments, state.config.maxReplicasPerBroker);
+  if (full !== null) return failPartitions(ErrorCode.INVALID_PARTITIONS, full);
   const response = { ...OK, assignments };
   if (req.validateOnly === true) return { records: [], response };
   return { records: newPartitionRecords(state.image, topic.id, current, assignments), response };

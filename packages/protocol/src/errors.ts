@@ -149,7 +149,7 @@ export const ErrorCode = Object.freeze({
     37,
     "INVALID_PARTITIONS",
     false,
-    "Ask for at least one partition and no more than the controller's per-topic limit.",
+    "Ask for at least one partition, no more than the controller's per-topic limit, and no more replicas per broker than max.partitions.per.broker (add brokers or delete topics).",
   ),
   INVALID_REPLICATION_FACTOR: row(
     38,

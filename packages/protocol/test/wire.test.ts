@@ -22,6 +22,7 @@ import {
   stringField,
   topicField,
   topicNameError,
+  totalItemsField,
   uint53Field,
 } from "../src/index.ts";
 
@@ -61,7 +62,29 @@ describe("listener options", () => {
       INTERNAL_MESSAGE_BYTES_MAX,
     );
     expect(internalChannelOptions(11 << 20)["grpc.max_receive_message_length"]).toBe(11 << 20);
+    // The node sizes its client listener from socket.request.max.bytes, capped at the ceiling.
+    expect(clientServerOptions(17 << 20)["grpc.max_receive_message_length"]).toBe(17 << 20);
+    expect(clientServerOptions(1 << 30)["grpc.max_receive_message_length"]).toBe(
+      CLIENT_MESSAGE_BYTES_MAX,
+    );
     expect(RETRY_AFTER_HEADER).toBe("strand-retry-after-ms");
+  });
+});
+
+describe("totalItemsField", () => {
+  it("caps a request's nested lists in total, not only per list", () => {
+    const topics = [{ partitions: new Array(6_000) }, { partitions: new Array(4_000) }];
+    expect(() => totalItemsField(topics, (t) => t.partitions, "topics[].partitions")).not.toThrow();
+    topics.push({ partitions: [1] });
+    expect(() => totalItemsField(topics, (t) => t.partitions, "topics[].partitions")).toThrow(
+      new InvalidArgumentError(
+        "topics[].partitions name 10001 items in total; at most 10000 per request (split the request)",
+      ),
+    );
+    // Counts may be numbers (CreateTopics' partition counts); non-lists count 0 (listField
+    // reports them).
+    expect(() => totalItemsField([9_000, 2_000], (n) => n, "partition_count")).toThrow(/11000/);
+    expect(() => totalItemsField([{ p: "x" }], (t) => t.p, "p")).not.toThrow();
   });
 });
 

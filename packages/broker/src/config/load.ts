@@ -53,6 +53,7 @@ export interface NodeConfig {
   readonly fileDescriptorsReserve: number;
   readonly defaultReplicationFactor: number;
   readonly numPartitions: number;
+  readonly maxPartitionsPerBroker: number;
   readonly minInsyncReplicas: number;
   readonly uncleanLeaderElectionEnable: boolean;
   readonly replicaLagTimeMaxMs: number;
@@ -62,6 +63,7 @@ export interface NodeConfig {
   readonly controllerTickMs: number;
   readonly requestTimeoutMs: number;
   readonly messageMaxBytes: number;
+  readonly socketRequestMaxBytes: number;
   readonly logSegmentBytes: number;
   readonly logRetentionMs: number;
   readonly logRetentionBytes: number;
@@ -293,6 +295,12 @@ function deriveDefaults(
   derive("data.dir", `./.strand/node-${values.get("node.id")}`);
   derive("advertised.client", values.get("listeners.client")!);
   derive("advertised.internal", values.get("listeners.internal")!);
+  // Room for one largest batch plus a request's worth of smaller ones; compressed requests are
+  // measured inflated, so this is also what a small gzip request may grow to in memory.
+  derive(
+    "socket.request.max.bytes",
+    Math.min((values.get("message.max.bytes") as number) + 16 * 1024 * 1024, 100 * 1024 * 1024),
+  );
   const internal = values.get("advertised.internal") as HostPort;
   derive("controller.quorum.voters", [{ id: values.get("node.id") as number, ...internal }]);
 }

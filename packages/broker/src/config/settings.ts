@@ -165,6 +165,15 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     description: "Partitions of topics created without a count.",
   }),
   setting({
+    key: "max.partitions.per.broker",
+    kind: "integer",
+    defaultText: "4000",
+    min: 1,
+    max: 1_000_000,
+    description:
+      "Most partition replicas one broker may hold; CreateTopics beyond it is refused (INVALID_PARTITIONS).",
+  }),
+  setting({
     key: "min.insync.replicas",
     kind: "integer",
     defaultText: "2",
@@ -234,6 +243,16 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     min: 61,
     max: INT32_MAX,
     description: "Default max.message.bytes of topics: the largest accepted batch.",
+  }),
+  setting({
+    key: "socket.request.max.bytes",
+    kind: "integer",
+    defaultText: null,
+    derived: "message.max.bytes + 16777216 (16 MiB)",
+    min: 1024,
+    max: 100 * 1024 * 1024,
+    description:
+      "Largest request the client listener accepts, measured after gRPC decompression (RESOURCE_EXHAUSTED beyond).",
   }),
   setting({
     key: "log.segment.bytes",

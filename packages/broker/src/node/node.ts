@@ -205,6 +205,7 @@ export class BrokerNode {
       controller: {
         sessionTimeoutMs: c.brokerSessionTimeoutMs,
         heartbeatIntervalMs: c.brokerHeartbeatIntervalMs,
+        maxReplicasPerBroker: c.maxPartitionsPerBroker,
       },
       sharedServer: { server, port: this.#internalPort },
       formatPolicy: "format",
@@ -514,7 +515,7 @@ function bind(server: grpc.Server, at: HostPort): Promise<number> {
  */
 function clientListenerOptions(c: NodeConfig): grpc.ServerOptions {
   return {
-    ...clientServerOptions(),
+    ...clientServerOptions(c.socketRequestMaxBytes),
     "grpc.max_connection_idle_ms": c.connectionsMaxIdleMs,
     interceptors: [
       new DescriptorBudget(c.fileDescriptorsReserve).interceptor(),

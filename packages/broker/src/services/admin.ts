@@ -40,6 +40,7 @@ import {
   int32Field,
   listField,
   stringField,
+  totalItemsField,
   WAIT_MS_MAX,
 } from "@strand/protocol";
 import type { ServiceContext, TopicDefaults } from "./context.ts";
@@ -135,9 +136,13 @@ async function createTopics(
   // would silently create under-replicated topics while a broker restarts. The controller
   // still refuses an RF above the live brokers (INVALID_REPLICATION_FACTOR).
   const registered = image.brokers.size;
+  totalItemsField(req.topics, (t) => t.assignments, "topics[].assignments");
+  totalItemsField(req.topics, (t) => t.configs, "topics[].configs");
   const topics = listField(req.topics, "topics", 1).map((t, i) =>
     withDefaults(t, i, ctx.defaults, registered),
   );
+  // Every partition becomes a metadata record: the request's partitions count in total too.
+  totalItemsField(topics, (t) => t.partitionCount, "topics[].partition_count");
   const timeoutMs =
     int32Field(req.timeoutMs, "timeout_ms", 0, WAIT_MS_MAX) || ctx.defaults.requestTimeoutMs;
   const response = await askController("CreateTopics", () =>
@@ -348,6 +353,7 @@ async function alterConfigs(
     broker: "CONFIG_TARGET_BROKER",
     cluster: "CONFIG_TARGET_CLUSTER",
   } as const;
+  totalItemsField(req.resources, (r) => r.changes, "resources[].changes");
   const parsed = listField(req.resources, "resources", 1).map((r, i) => ({
     wire: r.resource,
     resource: resourceOf(r.resource, `resources[${i}].resource`),

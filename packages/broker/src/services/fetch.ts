@@ -28,6 +28,7 @@ import {
   noDuplicates,
   scanBatches,
   topicField,
+  totalItemsField,
   WAIT_MS_MAX,
 } from "@strand/protocol";
 import type {
@@ -63,6 +64,7 @@ export interface ParsedFetch {
 /** Validates FetchTopic lists (Fetch and Subscribe). */
 export function parseFetchTopics(topics: readonly FetchTopic__Output[]): FetchPartition[] {
   const items: FetchPartition[] = [];
+  totalItemsField(topics, (t) => t.partitions, "topics[].partitions");
   listField(topics, "topics", 1).forEach((t, ti) => {
     const topic = topicField(t.topic, `topics[${ti}].topic`);
     listField(t.partitions, `topics[${ti}].partitions`, 1).forEach((p, pi) => {
@@ -320,6 +322,7 @@ export type ListOffsetsItemResult = ListOffsetsResult & {
 /** Validates a ListOffsetsRequest. */
 export function parseListOffsets(req: ListOffsetsRequest__Output): ListOffsetsItem[] {
   const items: ListOffsetsItem[] = [];
+  totalItemsField(req.topics, (t) => t.partitions, "topics[].partitions");
   listField(req.topics, "topics", 1).forEach((t, ti) => {
     const topic = topicField(t.topic, `topics[${ti}].topic`);
     listField(t.partitions, `topics[${ti}].partitions`, 1).forEach((p, pi) => {

@@ -23,6 +23,7 @@ import {
   noDuplicates,
   scanBatches,
   topicField,
+  totalItemsField,
   WAIT_MS_MAX,
 } from "@strand/protocol";
 import type {
@@ -76,6 +77,7 @@ export function parseProduce(req: ProduceRequest__Output, defaultTimeoutMs: numb
   const timeoutMs = int32Field(req.timeoutMs, "timeout_ms", 0, WAIT_MS_MAX);
   const items: ProducePartition[] = [];
   const corrupt = new Map<number, PartitionError>();
+  totalItemsField(req.topics, (t) => t.partitions, "topics[].partitions");
   listField(req.topics, "topics", 1).forEach((t, ti) => {
     const topic = topicField(t.topic, `topics[${ti}].topic`);
     listField(t.partitions, `topics[${ti}].partitions`, 1).forEach((p, pi) => {

@@ -40,6 +40,7 @@ export {
   TOPIC_NAME_LENGTH_MAX,
   topicField,
   topicNameError,
+  totalItemsField,
   uint53Field,
   WAIT_MS_MAX,
 } from "./validate.ts";

@@ -21,10 +21,18 @@ export const CLIENT_MESSAGE_BYTES_MAX = 100 * 1024 * 1024;
  */
 export const INTERNAL_MESSAGE_BYTES_MAX = 4 * 1024 * 1024;
 
-/** Options of the client listener's `grpc.Server`. */
-export function clientServerOptions(): ChannelOptions {
+/**
+ * Options of the client listener's `grpc.Server`. `receiveBytesMax` is the largest request it
+ * accepts (the node passes `socket.request.max.bytes`); grpc-js applies it to a gzip/deflate
+ * compressed message's *decompressed* size, stopping the inflater there with
+ * RESOURCE_EXHAUSTED, so it also bounds what a small compressed request may inflate to.
+ * grpc-js (1.14) has no option to refuse compressed requests outright.
+ */
+export function clientServerOptions(
+  receiveBytesMax: number = CLIENT_MESSAGE_BYTES_MAX,
+): ChannelOptions {
   return {
-    "grpc.max_receive_message_length": CLIENT_MESSAGE_BYTES_MAX,
+    "grpc.max_receive_message_length": Math.min(receiveBytesMax, CLIENT_MESSAGE_BYTES_MAX),
     "grpc.max_send_message_length": CLIENT_MESSAGE_BYTES_MAX,
   };
 }

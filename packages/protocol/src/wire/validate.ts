@@ -115,6 +115,31 @@ export function listField<T>(
   return list;
 }
 
+/**
+ * Checks the items of a request's nested lists in total (e.g. the partitions of all topics):
+ * the per-list cap alone let one Fetch name 10,000 topics x 10,000 partitions. Call it before
+ * parsing the items, so an oversized request costs a count, not the work it asks for.
+ * `count(item)` is how many items one outer entry brings (non-arrays count as 0 here;
+ * {@link listField} reports them).
+ */
+export function totalItemsField<T>(
+  list: readonly T[],
+  count: (item: T) => unknown,
+  field: string,
+  max = CLIENT_REQUEST_ITEMS_MAX,
+): void {
+  if (!Array.isArray(list)) return;
+  let total = 0;
+  for (const item of list) {
+    const n = count(item);
+    total += Array.isArray(n) ? n.length : typeof n === "number" && n > 0 ? n : 0;
+  }
+  if (total > max)
+    throw new InvalidArgumentError(
+      `${field} name ${total} items in total; at most ${max} per request (split the request)`,
+    );
+}
+
 /** Checks a free-form string: at least `minLength` and at most {@link STRING_LENGTH_MAX} long. */
 export function stringField(text: unknown, field: string, minLength = 0): string {
   if (typeof text !== "string" || text.length < minLength || text.length > STRING_LENGTH_MAX)
