@@ -147,7 +147,8 @@ describe("a data dir of another cluster layout", () => {
   it("a single-voter node on a 3-voter node's data dir says so and exits 2", async () => {
     const dataRoot = tempRoot();
     // Node 1 of a 3-voter cluster formats its metadata log (the others never start).
-    const former = startNode(await layout(3), 1, dataRoot, ["--bootstrap"]);
+    const l3 = await layout(3);
+    const former = startNode(l3, 1, dataRoot, ["--bootstrap"]);
     nodes.push(former);
     // Its controller started: the metadata dir is fully formatted (meta.json and the bootstrap
     // snapshot naming the three voters).
@@ -157,8 +158,9 @@ describe("a data dir of another cluster layout", () => {
       30_000,
     );
     await former.kill("SIGKILL");
-    // `strand server start`'s default quorum is the node alone: same dir, one voter.
-    const standalone = startNode(await layout(1), 1, dataRoot);
+    // `strand server start`'s default quorum is the node alone: same dir, one voter (same
+    // cluster id: the default passes none, so only the voter set can tell).
+    const standalone = startNode({ ...(await layout(1)), clusterId: l3.clusterId }, 1, dataRoot);
     nodes.push(standalone);
     const code = await Promise.race([
       standalone.exited,

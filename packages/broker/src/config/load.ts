@@ -4,6 +4,7 @@
  * parsed and range-checked; a typo'd key in a flag or the file is an error, not a silent default.
  */
 import { readFileSync } from "node:fs";
+import { isClusterId } from "@strand/controller";
 import { parse as parseYaml } from "yaml";
 import { SETTINGS, type SettingSpec, settingSpec } from "./settings.ts";
 
@@ -46,6 +47,8 @@ export interface NodeConfig {
   readonly advertisedClient: HostPort;
   readonly advertisedInternal: HostPort;
   readonly controllerVoters: readonly Voter[];
+  /** `cluster.id`: the id to format the metadata dir with; "" when not configured. */
+  readonly clusterId: string;
   readonly defaultReplicationFactor: number;
   readonly numPartitions: number;
   readonly minInsyncReplicas: number;
@@ -222,6 +225,11 @@ export function parseSetting(spec: SettingSpec, text: string, source: SettingSou
       return parseRoles(where, value);
     case "voters":
       return parseVoters(where, value);
+    case "cluster-id":
+      if (isClusterId(value)) return value;
+      throw new ConfigError(
+        `${where} must be 22 base64url characters (e.g. from \`strand cluster new-id\`), got "${text}"`,
+      );
     case "log-level":
       return parseLogLevel(where, value);
   }
@@ -290,6 +298,7 @@ function deriveDefaults(
   derive("advertised.internal", values.get("listeners.internal")!);
   const internal = values.get("advertised.internal") as HostPort;
   derive("controller.quorum.voters", [{ id: values.get("node.id") as number, ...internal }]);
+  derive("cluster.id", "");
 }
 
 function checkCrossSettings(values: Map<string, SettingValue>): void {
