@@ -3,14 +3,15 @@
  * listens on client 9092+10(N-1), internal 9093+10(N-1), admin 9644+10(N-1)
  * (so 9092/9093/9644, 9102/9103/9654, 9112/9113/9664), with data in ./.strand/node-N kept
  * between runs. `--bootstrap` is passed only when a node's data dir does not exist yet (the
- * first formation; see docs/operations.md). One line says when every node is ready. Ctrl-C (SIGINT), SIGTERM or SIGHUP stops every
+ * first formation; see docs/operations.md), with the cluster id every node gets: the one
+ * stored in an existing node's metadata dir, or a new random one. One line says when every node is ready. Ctrl-C (SIGINT), SIGTERM or SIGHUP stops every
  * node cleanly (SIGTERM each, wait) and exits 0. Nodes are started by the shared launcher
  * (scripts/lib/cluster.ts), which also stops them when this process's parent (npm) dies, and
  * whose nodes stop by themselves if this process dies any other way, even SIGKILL.
  *
  * Usage: npm start [-- --help]
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   fixedLayout,
@@ -32,7 +33,20 @@ if (process.argv.includes("--help") || process.argv.includes("-h")) {
   process.exit(0);
 }
 
-const layout = fixedLayout(NODES);
+/**
+ * The cluster id stored in the first node dir formatted with one (the controller's
+ * `__cluster_metadata/cluster.id`), or undefined for a new cluster or one formatted before
+ * cluster ids (those ignore --cluster-id).
+ */
+function storedClusterId(): string | undefined {
+  for (let id = 1; id <= NODES; id++) {
+    const file = join(root, ".strand", `node-${id}`, "__cluster_metadata", "cluster.id");
+    if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  }
+  return undefined;
+}
+
+const layout = fixedLayout(NODES, storedClusterId());
 const nodes: NodeProcess[] = [];
 let stopping = false;
 

@@ -4,7 +4,8 @@
 // path, counted in strand_broker_forwarded_requests_total); bad input gets a clear error while
 // the node keeps serving; a whole-cluster restart keeps the topics; SIGTERM exits 0 in time; an
 // empty metadata dir on a multi-voter node without --bootstrap is refused, and so is a
-// metadata log whose voters are not the configured ones (exit 2, one clear line); produce/fetch
+// metadata log whose voters are not the configured ones, or formatted for another cluster id
+// (exit 2, one clear line); produce/fetch
 // round trip the exact bytes.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -194,7 +195,8 @@ describe("a data dir of another cluster layout", () => {
   it("a single-voter node on a 3-voter node's data dir says so and exits 2", async () => {
     const dataRoot = tempRoot();
     // Node 1 of a 3-voter cluster formats its metadata log (the others never start).
-    const former = startNode(await layout(3), 1, dataRoot, ["--bootstrap"]);
+    const l3 = await layout(3);
+    const former = startNode(l3, 1, dataRoot, ["--bootstrap"]);
     nodes.push(former);
     // Its controller started: the metadata dir is fully formatted (meta.json and the bootstrap
     // snapshot naming the three voters).
@@ -204,8 +206,9 @@ describe("a data dir of another cluster layout", () => {
       30_000,
     );
     await former.kill("SIGKILL");
-    // `strand server start`'s default quorum is the node alone: same dir, one voter.
-    const standalone = startNode(await layout(1), 1, dataRoot);
+    // `strand server start`'s default quorum is the node alone: same dir, one voter (same
+    // cluster id: the default passes none, so only the voter set can tell).
+    const standalone = startNode({ ...(await layout(1)), clusterId: l3.clusterId }, 1, dataRoot);
     nodes.push(standalone);
     const code = await Promise.race([
       standalone.exited,
@@ -214,6 +217,28 @@ describe("a data dir of another cluster layout", () => {
     expect(code, standalone.tail()).toBe(2);
     expect(standalone.stderr).toContain("belongs to a quorum of voters {1,2,3}");
     expect(standalone.stderr).toContain("controller.quorum.voters names {1}");
+  });
+});
+
+describe("a data dir of another cluster", () => {
+  it("a node started with another --cluster-id than its dir was formatted with exits 2", async () => {
+    const dataRoot = tempRoot();
+    const l = await layout(1);
+    const first = startNode(l, 1, dataRoot);
+    nodes.push(first);
+    await waitFor(
+      "node 1 formatted",
+      () => first.lines.some((line) => line.includes('"controller node started"')),
+      30_000,
+    );
+    await first.kill("SIGKILL");
+    const other = startNode({ ...l, clusterId: "BBBBBBBBBBBBBBBBBBBBBB" }, 1, dataRoot);
+    nodes.push(other);
+    expect(await other.exited, other.tail()).toBe(2);
+    expect(other.stderr.trim().split("\n")).toHaveLength(1);
+    expect(other.stderr).toContain(
+      `was formatted for cluster ${l.clusterId} but cluster.id is BBBBBBBBBBBBBBBBBBBBBB`,
+    );
   });
 });
 

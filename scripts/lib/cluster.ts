@@ -16,6 +16,7 @@
  * cleanly (no handler of ours can run on SIGKILL, so the node has to notice on its own).
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { join } from "node:path";
 
@@ -32,10 +33,20 @@ export interface NodePorts {
   readonly admin: number;
 }
 
-/** A cluster's layout: ports per node (index id - 1) and the controller voters string. */
+/**
+ * A cluster's layout: ports per node (index id - 1), the controller voters string and the
+ * cluster id every node is started with (`--cluster-id`: formats a new metadata dir with it,
+ * and must match the stored one of a formatted dir).
+ */
 export interface ClusterLayout {
   readonly ports: readonly NodePorts[];
   readonly voters: string;
+  readonly clusterId: string;
+}
+
+/** A new random cluster id, as `strand cluster new-id` prints (22 base64url characters). */
+export function newClusterId(): string {
+  return randomBytes(16).toString("base64url");
 }
 
 /** The voters string `1@127.0.0.1:<internal>,...` of the given node ids (default: all). */
@@ -46,15 +57,16 @@ export function votersOf(ports: readonly NodePorts[], ids?: readonly number[]): 
 
 /**
  * The fixed layout of `npm start`: node N listens on client 9092+10(N-1), internal
- * 9093+10(N-1), admin 9644+10(N-1).
+ * 9093+10(N-1), admin 9644+10(N-1). Pass the stored `clusterId` of an existing cluster; a new
+ * one gets a random id.
  */
-export function fixedLayout(count: number): ClusterLayout {
+export function fixedLayout(count: number, clusterId: string = newClusterId()): ClusterLayout {
   const ports = Array.from({ length: count }, (_, k) => ({
     client: 9092 + 10 * k,
     internal: 9093 + 10 * k,
     admin: 9644 + 10 * k,
   }));
-  return { ports, voters: votersOf(ports) };
+  return { ports, voters: votersOf(ports), clusterId };
 }
 
 /** `count` distinct ports that were free on 127.0.0.1 a moment ago (bound, then released). */
@@ -87,7 +99,7 @@ export async function freeLayout(count: number): Promise<ClusterLayout> {
     internal: p[3 * k + 1]!,
     admin: p[3 * k + 2]!,
   }));
-  return { ports, voters: votersOf(ports) };
+  return { ports, voters: votersOf(ports), clusterId: newClusterId() };
 }
 
 /** What {@link startNode} needs. */
@@ -146,6 +158,7 @@ export class NodeProcess {
       ...["--listeners.internal", `127.0.0.1:${p.internal}`],
       ...["--listeners.admin", `127.0.0.1:${p.admin}`],
       ...["--controller.quorum.voters", options.layout.voters],
+      ...["--cluster-id", options.layout.clusterId],
       "--exit-with-parent",
       ...(options.bootstrap === true ? ["--bootstrap"] : []),
       ...(options.args ?? []),

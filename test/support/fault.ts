@@ -74,7 +74,7 @@ export class FaultCluster {
   static async start(options: FaultClusterOptions): Promise<FaultCluster> {
     const full = await layout(options.count);
     const l: ClusterLayout = options.dedicatedController
-      ? { ports: full.ports, voters: `1@127.0.0.1:${full.ports[0]!.internal}` }
+      ? { ...full, voters: `1@127.0.0.1:${full.ports[0]!.internal}` }
       : full;
     const c = new FaultCluster(l, mkdtempSync(join(tmpdir(), "strand-fault-")), options);
     for (let id = 1; id <= options.count; id++) c.#spawn(id, !options.dedicatedController);

@@ -23,6 +23,7 @@ function serverHelp(): string {
     "Runs one node. Settings come from flags > STRAND_* environment > the YAML file > defaults.",
     "  --config FILE                        YAML file of settings (flat dotted keys or nested maps)",
     "  --bootstrap                          first start of a brand-new multi-voter cluster: format an empty metadata dir",
+    "                                       for --cluster-id (the same on every voter: strand cluster new-id)",
     "  --new-directory                      a replacement controller (lost disk): format an empty metadata dir with a",
     "                                       fresh directory id and wait to be added with AddRaftVoter (docs/operations.md)",
     "  --exit-with-parent                   stop cleanly when stdin closes (for launchers that hold its other end:",

@@ -17,12 +17,16 @@ export {
   type TopicImage,
 } from "./image.ts";
 export {
+  ClusterIdMismatchError,
   ControllerClient,
   ControllerNode,
   type ControllerNodeOptions,
+  isClusterId,
   METADATA_LOG_DIR,
   MetadataFollower,
+  newClusterId,
   parseVoters,
+  readClusterId,
   VoterSetMismatchError,
 } from "./node/index.ts";
 export { describeConfigs, localChanges } from "./queries.ts";

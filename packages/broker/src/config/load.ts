@@ -4,6 +4,7 @@
  * parsed and range-checked; a typo'd key in a flag or the file is an error, not a silent default.
  */
 import { readFileSync } from "node:fs";
+import { isClusterId } from "@strand/controller";
 import { parse as parseYaml } from "yaml";
 import { SETTINGS, type SettingSpec, settingSpec } from "./settings.ts";
 
@@ -51,6 +52,8 @@ export interface NodeConfig {
   readonly subscribeStreamsPerConnectionMax: number;
   readonly logOpenHandlesMax: number;
   readonly fileDescriptorsReserve: number;
+  /** `cluster.id`: the id to format the metadata dir with; "" when not configured. */
+  readonly clusterId: string;
   readonly defaultReplicationFactor: number;
   readonly numPartitions: number;
   readonly maxPartitionsPerBroker: number;
@@ -229,6 +232,11 @@ export function parseSetting(spec: SettingSpec, text: string, source: SettingSou
       return parseRoles(where, value);
     case "voters":
       return parseVoters(where, value);
+    case "cluster-id":
+      if (isClusterId(value)) return value;
+      throw new ConfigError(
+        `${where} must be 22 base64url characters (e.g. from \`strand cluster new-id\`), got "${text}"`,
+      );
     case "log-level":
       return parseLogLevel(where, value);
   }
@@ -303,6 +311,7 @@ function deriveDefaults(
   );
   const internal = values.get("advertised.internal") as HostPort;
   derive("controller.quorum.voters", [{ id: values.get("node.id") as number, ...internal }]);
+  derive("cluster.id", "");
 }
 
 function checkCrossSettings(values: Map<string, SettingValue>): void {

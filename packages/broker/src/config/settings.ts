@@ -12,6 +12,7 @@ export type SettingKind =
   | "address"
   | "roles"
   | "voters"
+  | "cluster-id"
   | "log-level";
 
 /** One row of the settings table. */
@@ -146,6 +147,14 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     max: INT32_MAX,
     description:
       "Open .log files of sealed segments over all partitions (least recently used closed beyond it; active segments stay open).",
+  }),
+  setting({
+    key: "cluster.id",
+    kind: "cluster-id",
+    defaultText: null,
+    derived: "none (a single-voter quorum generates one at formation)",
+    description:
+      "The cluster's id (22 base64url characters, `strand cluster new-id`), used when --bootstrap formats the metadata dir: stored there and mixed into the voters' directory ids; required to bootstrap a multi-voter quorum, and must match the stored id afterwards.",
   }),
   setting({
     key: "default.replication.factor",

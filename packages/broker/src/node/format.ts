@@ -5,6 +5,10 @@
  * the first formation of a new cluster (`--bootstrap`). Otherwise the node refuses to start:
  * an empty disk on a multi-voter quorum looks exactly like a wiped voter, and letting it vote
  * with an empty log could elect a leader that lacks committed metadata.
+ *
+ * A multi-voter `--bootstrap` also needs the cluster id (`--cluster-id`), the same on every
+ * voter: it is mixed into the voters' directory ids, so two clusters' voters never vote for
+ * each other (docs/controller.md).
  */
 
 import { access } from "node:fs/promises";
@@ -42,8 +46,15 @@ export async function checkFormatPolicy(
   newDirectory = false,
 ): Promise<void> {
   if (await metadataFormatted(config.dataDir)) return;
-  if (config.controllerVoters.length === 1 || bootstrap || newDirectory) return;
   const dir = join(config.dataDir, METADATA_LOG_DIR);
+  const voters = config.controllerVoters.length;
+  if (bootstrap && voters > 1 && config.clusterId === "")
+    throw new NodeStartError(
+      `--bootstrap of node ${config.nodeId}, one of ${voters} controller voters, needs --cluster-id: ` +
+        "pass the same --cluster-id to every voter of the new cluster (generate one with `strand cluster new-id`, " +
+        "or any 22 base64url characters); it names the cluster and keeps its voters from ever voting with another cluster's",
+    );
+  if (voters === 1 || bootstrap || newDirectory) return;
   throw new NodeStartError(
     `metadata directory ${dir} is empty and node ${config.nodeId} is one of ${config.controllerVoters.length} controller voters: ` +
       "pass --bootstrap if this is the first start of a brand-new cluster; if this voter lost its disk, do not reuse its identity " +

@@ -15,6 +15,7 @@
 import { mkdir } from "node:fs/promises";
 import * as grpc from "@grpc/grpc-js";
 import {
+  ClusterIdMismatchError,
   ControllerNode,
   type ControllerNodeOptions,
   MetadataFollower,
@@ -176,7 +177,9 @@ export class BrokerNode {
       (error: unknown) => {
         // A data dir of another cluster layout: one clear line and exit 2, not a node that
         // retries registration forever with /readyz 503.
-        throw error instanceof VoterSetMismatchError ? new NodeStartError(error.message) : error;
+        const refused =
+          error instanceof VoterSetMismatchError || error instanceof ClusterIdMismatchError;
+        throw refused ? new NodeStartError(error.message) : error;
       },
     );
     this.#controller.onFatal((error) => {
@@ -210,6 +213,7 @@ export class BrokerNode {
       sharedServer: { server, port: this.#internalPort },
       formatPolicy: "format",
       newDirectory,
+      ...(c.clusterId === "" ? {} : { clusterId: c.clusterId }),
     };
   }
 

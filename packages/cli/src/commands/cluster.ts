@@ -3,8 +3,10 @@
  * when healthy; 3 with the reason when there is no controller, a partition has no leader
  * (offline) or fewer in-sync replicas than replicas (under-replicated)) and `strand cluster
  * voters list | add | remove` (the metadata quorum, KIP-853; through any broker, which
- * forwards to the active controller).
+ * forwards to the active controller) and `strand cluster new-id` (a fresh cluster id for
+ * `--cluster-id`, offline).
  */
+import { randomBytes } from "node:crypto";
 import type { ClusterDescription, TopicDescription } from "@strand/client";
 import { int, type OptionSpec, str, UsageError } from "../args.ts";
 import type { Command, Invocation } from "../command.ts";
@@ -38,6 +40,17 @@ async function info(inv: Invocation): Promise<number> {
       ]),
     ),
   );
+  return EXIT.ok;
+}
+
+/**
+ * Prints a new cluster id: 16 random bytes, base64url without padding (22 characters), the
+ * shape `server start --cluster-id` accepts (and Kafka's `kafka-storage random-uuid` prints).
+ * Needs no cluster: the id is chosen before the cluster exists.
+ */
+async function newId(inv: Invocation): Promise<number> {
+  const id = randomBytes(16).toString("base64url");
+  println(inv.format === "json" ? toJson({ clusterId: id }) : id);
   return EXIT.ok;
 }
 
@@ -206,6 +219,19 @@ export const clusterCommands: readonly Command[] = [
     options: [],
     examples: ["strand cluster info", "strand cluster info --format json"],
     run: info,
+  },
+  {
+    path: ["cluster", "new-id"],
+    brief: "print a new cluster id",
+    summary:
+      "Prints a new random cluster id (22 base64url characters) to pass as --cluster-id to every voter of a new cluster with --bootstrap. Contacts no cluster.",
+    args: "",
+    arity: [0, 0],
+    options: [],
+    examples: [
+      "ID=$(strand cluster new-id); strand server start --bootstrap --cluster-id $ID --node.id 1 ...",
+    ],
+    run: newId,
   },
   {
     path: ["cluster", "health"],

@@ -10,6 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import { pino } from "pino";
+import { isClusterId } from "../node/cluster-id.ts";
 import { parseVoters } from "../node/config.ts";
 import { ControllerNode } from "../node/node.ts";
 
@@ -22,6 +23,7 @@ options:
   --tick-ms MS               Raft tick (default 100; election timeout 10-20 ticks)
   --election-ticks N         minimum election timeout in ticks (default 10)
   --session-timeout-ms MS    broker session timeout (default 9000)
+  --cluster-id ID            format an empty metadata dir for this cluster (22 base64url chars)
   --forward                  standbys forward ControllerService writes to the active controller
   --help                     print this and exit`;
 
@@ -33,6 +35,7 @@ interface Args {
   readonly tickMs?: number;
   readonly electionTicks?: number;
   readonly sessionTimeoutMs?: number;
+  readonly clusterId?: string;
   readonly forward: boolean;
 }
 
@@ -54,6 +57,7 @@ function parse(argv: readonly string[]): Args | null {
       "tick-ms": { type: "string" },
       "election-ticks": { type: "string" },
       "session-timeout-ms": { type: "string" },
+      "cluster-id": { type: "string" },
       forward: { type: "boolean" },
       help: { type: "boolean" },
     },
@@ -70,7 +74,18 @@ function parse(argv: readonly string[]): Args | null {
     sessionTimeoutMs: positiveInt(values["session-timeout-ms"], "--session-timeout-ms"),
   };
   const set = Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined));
-  return { nodeId, dataDir, listen, voters, forward: values.forward === true, ...set };
+  const clusterId = values["cluster-id"];
+  if (clusterId !== undefined && !isClusterId(clusterId))
+    throw new Error("--cluster-id must be 22 base64url characters");
+  return {
+    nodeId,
+    dataDir,
+    listen,
+    voters,
+    forward: values.forward === true,
+    ...set,
+    ...(clusterId === undefined ? {} : { clusterId }),
+  };
 }
 
 async function main(): Promise<void> {
@@ -97,6 +112,7 @@ async function main(): Promise<void> {
     voters: parseVoters(args.voters),
     logger,
     forward: args.forward,
+    ...(args.clusterId === undefined ? {} : { clusterId: args.clusterId }),
     ...(args.tickMs === undefined ? {} : { tickMs: args.tickMs }),
     ...(args.electionTicks === undefined ? {} : { core: { electionTicks: args.electionTicks } }),
     ...(args.sessionTimeoutMs === undefined

@@ -26,12 +26,21 @@ const VOTER_RE = /^(\d+)@(\[[^\]]+\]|[^:@,\s]+):(\d+)(?::([0-9a-f-]{36}))?$/;
 
 /**
  * The directory id a voter is formatted with when none is configured: a uuid derived from
- * the node id. A node that loses its disk re-formats with the same id, so (unlike
- * KIP-853's random ids) a wiped voter is not told apart from its former self: replace lost
- * disks by giving the node an explicit new directory id. See docs/controller.md.
+ * the cluster id and the node id, `sha256("strand/controller/<clusterId>/<nodeId>")`. Every
+ * voter formatted with the same cluster id derives the same ids without exchanging anything;
+ * voters of two clusters derive different ones, so they refuse each other's messages (a
+ * voter acts only on messages of its configuration's (id, directory id) pairs). A null
+ * `clusterId` is a metadata dir formatted before cluster ids existed: the legacy
+ * `sha256("strand/controller/<nodeId>")`, the same in every cluster.
+ *
+ * A node that loses its disk re-formats with the same id, so (unlike KIP-853's random ids) a
+ * wiped voter is not told apart from its former self: replace lost disks by giving the node
+ * an explicit new directory id. See docs/controller.md.
  */
-export function bootstrapDirectoryId(id: NodeId): DirectoryId {
-  const h = createHash("sha256").update(`strand/controller/${id}`).digest("hex");
+export function bootstrapDirectoryId(id: NodeId, clusterId: string | null = null): DirectoryId {
+  const seed =
+    clusterId === null ? `strand/controller/${id}` : `strand/controller/${clusterId}/${id}`;
+  const h = createHash("sha256").update(seed).digest("hex");
   const v = `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((Number.parseInt(h[16] ?? "0", 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
   return directoryId(v);
 }

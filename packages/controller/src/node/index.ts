@@ -5,6 +5,13 @@
  */
 export { ControllerClient, DEFAULT_CALL_TIMEOUT_MS } from "./client.ts";
 export {
+  CLUSTER_ID_FILE,
+  ClusterIdMismatchError,
+  isClusterId,
+  newClusterId,
+  readClusterId,
+} from "./cluster-id.ts";
+export {
   bootstrapDirectoryId,
   parseVoters,
   QUORUM_VOTERS_MAX,
@@ -28,7 +35,6 @@ export {
   DEFAULT_CONTROLLER_TICK_MS,
   DEFAULT_NOOP_INTERVAL_MS,
   METADATA_LOG_DIR,
-  newClusterId,
   VoterSetMismatchError,
 } from "./node.ts";
 export { FORWARDED_BY_HEADER } from "./service.ts";

@@ -20,8 +20,7 @@
  *   node applies and adds to its transport (see voters.ts).
  */
 
-import { randomBytes } from "node:crypto";
-import { access } from "node:fs/promises";
+import { access, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { type Logger, noopLogger } from "@strand/base";
@@ -52,6 +51,12 @@ import type { MetadataRecord } from "../records.ts";
 import type { ControllerConfig } from "../requests.ts";
 import { type MetadataOffset, metadataOffset } from "../types.ts";
 import { ControllerClient } from "./client.ts";
+import {
+  ClusterIdMismatchError,
+  newClusterId,
+  readClusterId,
+  writeClusterId,
+} from "./cluster-id.ts";
 import { bootstrapDirectoryId, type VoterConfig, voterAddress } from "./config.ts";
 import { controllerServiceDefinition } from "./grpc.ts";
 import { controllerServiceHandlers, type ServiceHost } from "./service.ts";
@@ -130,6 +135,15 @@ export interface ControllerNodeOptions {
    * `formatPolicy: "refuse"`; ignored when the dir is already formatted.
    */
   readonly newDirectory?: boolean;
+  /**
+   * The cluster id (`cluster.id`, 22 base64url characters). Formatting an empty metadata dir
+   * stores it and mixes it into the voters' bootstrap directory ids; a formatted dir with a
+   * different stored id is refused ({@link ClusterIdMismatchError}). When omitted, a
+   * single-voter formation generates one; a multi-voter one (or `newDirectory`) stores none
+   * and derives the legacy ids (the server refuses that: it requires the id of every voter).
+   * The first active controller writes the formatted id as the cluster's ClusterIdRecord.
+   */
+  readonly clusterId?: string;
 }
 
 /** Thrown by {@link ControllerNode.start} under `formatPolicy: "refuse"` for an empty dir. */
@@ -241,14 +255,18 @@ export class ControllerNode {
   #fatal: ((error: unknown) => void)[] = [];
   #fatalError: { readonly error: unknown } | null = null;
   readonly #forwardClients = new Map<number, ControllerClient>();
+  /** The cluster id the metadata dir was formatted with; null for a legacy dir. */
+  readonly formattedClusterId: string | null;
 
   private constructor(
     o: ControllerNodeOptions,
     server: grpc.Server,
     port: number,
     t: GrpcTransport,
+    clusterId: string | null,
   ) {
     this.#o = o;
+    this.formattedClusterId = clusterId;
     this.id = nodeId(o.nodeId);
     this.port = port;
     this.#logger = o.logger ?? noopLogger;
@@ -273,7 +291,7 @@ export class ControllerNode {
   /** Opens the metadata log, binds the internal listener and starts Raft and the timer. */
   static async start(o: ControllerNodeOptions): Promise<ControllerNode> {
     const logger = o.logger ?? noopLogger;
-    const storage = await openStorage(o, logger);
+    const { storage, clusterId } = await openStorage(o, logger);
     const peers = new Map(o.voters.map((v) => [v.id, voterAddress(v)]));
     const transport = new GrpcTransport({
       nodeId: nodeId(o.nodeId),
@@ -286,7 +304,7 @@ export class ControllerNode {
     let node: ControllerNode;
     try {
       const port = o.sharedServer?.port ?? (await bind(server, o.listen));
-      node = new ControllerNode(o, server, port, transport);
+      node = new ControllerNode(o, server, port, transport, clusterId);
     } catch (error) {
       if (o.sharedServer === undefined) server.forceShutdown();
       await transport.close();
@@ -461,9 +479,13 @@ export class ControllerNode {
     // The first active controller of a new cluster names it (Kafka's cluster.id). The leader
     // has applied everything committed, so a null id means none was ever written; a failed
     // append is retried at the next activation. A cluster formed before cluster ids existed
-    // gets its id here too, at its next election.
+    // gets its id here too, at its next election. The id the dir was formatted with (the
+    // operator's --cluster-id) wins; a legacy dir has none and draws one.
     if (this.controller.image.clusterId === null)
-      this.#append([{ type: "clusterId", clusterId: newClusterId() }], now);
+      this.#append(
+        [{ type: "clusterId", clusterId: this.formattedClusterId ?? newClusterId() }],
+        now,
+      );
   }
 
   #demote(why: string): void {
@@ -730,8 +752,12 @@ export function withFields(logger: Logger, fields: object): Logger {
 /**
  * Opens the metadata log: formats an empty dir with the voter's directory id (bootstrap), or
  * with a fresh random one as a non-voter (`newDirectory`); a formatted dir keeps its own id.
+ * Returns the storage and the cluster id the dir was formatted with (null: legacy).
  */
-async function openStorage(o: ControllerNodeOptions, logger: Logger): Promise<FileStorage> {
+async function openStorage(
+  o: ControllerNodeOptions,
+  logger: Logger,
+): Promise<{ storage: FileStorage; clusterId: string | null }> {
   const self = o.voters.find((v) => v.id === o.nodeId);
   const formatted = await metadataDirFormatted(o.dataDir);
   const joining = !formatted && o.newDirectory === true;
@@ -739,12 +765,17 @@ async function openStorage(o: ControllerNodeOptions, logger: Logger): Promise<Fi
     throw new Error(`node ${o.nodeId} is not in the voter list`);
   if (!formatted && !joining && o.formatPolicy === "refuse")
     throw new UnformattedMetadataDirError(join(o.dataDir, METADATA_LOG_DIR));
+  const clusterId = formatted
+    ? await storedClusterId(o, logger)
+    : await formatClusterId(o, joining, logger);
   const bootstrapVoters = o.voters
     .filter((v) => !joining || v.id !== o.nodeId)
-    .map((v) => ({ id: v.id, dir: v.dir ?? bootstrapDirectoryId(v.id) }));
+    .map((v) => ({ id: v.id, dir: v.dir ?? bootstrapDirectoryId(v.id, clusterId) }));
   // A formatted dir keeps the id it was formatted with (checked when one is configured).
   const dirId =
-    formatted || joining ? self?.dir : (self?.dir ?? bootstrapDirectoryId(nodeId(o.nodeId)));
+    formatted || joining
+      ? self?.dir
+      : (self?.dir ?? bootstrapDirectoryId(nodeId(o.nodeId), clusterId));
   const storage = await FileStorage.open({
     dir: join(o.dataDir, METADATA_LOG_DIR),
     nodeId: nodeId(o.nodeId),
@@ -770,12 +801,44 @@ async function openStorage(o: ControllerNodeOptions, logger: Logger): Promise<Fi
       { nodeId: o.nodeId, directoryId: storage.directoryId },
       "formatted a new metadata directory: a non-voter until AddRaftVoter adds it",
     );
-  return storage;
+  return { storage, clusterId };
 }
 
-/** A new cluster id: 16 random bytes, base64url without padding (22 characters), as Kafka's. */
-export function newClusterId(): string {
-  return randomBytes(16).toString("base64url");
+/**
+ * The cluster id of a formatted metadata dir; throws {@link ClusterIdMismatchError} when the
+ * configured one differs. A legacy dir (no stored id) keeps its legacy directory ids: a
+ * configured id cannot change them after formation, so it is only logged.
+ */
+async function storedClusterId(o: ControllerNodeOptions, logger: Logger): Promise<string | null> {
+  const dir = join(o.dataDir, METADATA_LOG_DIR);
+  const stored = await readClusterId(dir);
+  if (stored !== null && o.clusterId !== undefined && o.clusterId !== stored)
+    throw new ClusterIdMismatchError(dir, stored, o.clusterId);
+  if (stored === null && o.clusterId !== undefined)
+    logger.warn(
+      { dir, clusterId: o.clusterId },
+      "metadata dir formatted before cluster ids: its directory ids stay the legacy ones",
+    );
+  return stored;
+}
+
+/**
+ * Picks the cluster id of a formation and stores it before the dir is formatted (meta.json),
+ * so a formatted dir never lacks the id its directory ids were derived from.
+ */
+async function formatClusterId(
+  o: ControllerNodeOptions,
+  joining: boolean,
+  logger: Logger,
+): Promise<string | null> {
+  const standalone = !joining && o.voters.length === 1;
+  const id = o.clusterId ?? (standalone ? newClusterId() : null);
+  if (id === null) return null;
+  const dir = join(o.dataDir, METADATA_LOG_DIR);
+  await mkdir(dir, { recursive: true });
+  await writeClusterId(dir, id);
+  logger.info({ dir, clusterId: id }, "metadata directory formatted for cluster");
+  return id;
 }
 
 function bind(server: grpc.Server, address: string): Promise<number> {
