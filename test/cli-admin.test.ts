@@ -7,47 +7,21 @@
 // with one line, and `remove` of a lost (killed) follower voter shrinks the quorum, which keeps
 // committing.
 // Everything started here is stopped in afterAll.
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { layout, type NodeProcess, startNode, waitReady } from "./support/cluster.ts";
 import { waitFor } from "./support/free-ports.ts";
+import { type Run, runStrand } from "./support/strand-cli.ts";
 
-const root = join(import.meta.dirname, "..");
-const bin = join(root, "packages/cli/src/main.ts");
 const nodes: NodeProcess[] = [];
 let dataRoot = "";
 let brokers = "";
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly ms: number;
-}
-
-/** Runs `strand ARGS` with `input` on stdin; killed after `timeoutMs`. */
+/** Runs `strand ARGS` against this file's cluster. */
 function strand(args: readonly string[], input = "", timeoutMs = 20_000): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--conditions=strand-source", bin, ...args], {
-      cwd: root,
-      env: { ...process.env, STRAND_BROKERS: brokers },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-    child.stdin.end(input);
-  });
+  return runStrand(brokers, args, input, timeoutMs);
 }
 
 function jsonLines(text: string): Record<string, unknown>[] {
