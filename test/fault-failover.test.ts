@@ -39,7 +39,7 @@ const moves: number[] = [];
 
 /**
  * Notes the producers' "leader moved" lines in `moves`; with STRAND_TEST_CLIENT_LOGS set, also
- * prints client log lines (info and up) with a timestamp (debugging).
+ * prints client log lines (info and up; debug too when it is "debug") with a timestamp.
  */
 function testLogger(bindings: Record<string, unknown> = {}): Logger {
   const print = process.env.STRAND_TEST_CLIENT_LOGS !== undefined;
@@ -51,7 +51,7 @@ function testLogger(bindings: Record<string, unknown> = {}): Logger {
         console.log(Date.now(), level, message, JSON.stringify({ ...bindings, ...fields }));
     };
   return {
-    debug: silentLogger.debug,
+    debug: process.env.STRAND_TEST_CLIENT_LOGS === "debug" ? line("debug") : silentLogger.debug,
     info: line("info"),
     warn: line("warn"),
     error: line("error"),

@@ -485,7 +485,10 @@ export class Producer {
       ready.set(leader.address, [...(ready.get(leader.address) ?? []), q]);
     }
     for (const [address, queues] of ready) this.#sendTo(address, queues);
-    this.#armNextWake();
+    // The same `now` as the decisions above: a head skipped because its linger had not ended
+    // at `now` must get that linger end as a due time, even if the clock has passed it since
+    // (otherwise it would wait for its delivery deadline).
+    this.#armNextWake(now);
   }
 
   /**
@@ -504,8 +507,7 @@ export class Producer {
   }
 
   /** The earliest time something is due: a linger or backoff ending, a delivery deadline. */
-  #nextDueMs(): number | null {
-    const now = Date.now();
+  #nextDueMs(now: number): number | null {
     let due = Number.POSITIVE_INFINITY;
     for (const q of this.#accumulator.queues.values()) {
       const live = q.batches.find((b) => b.entries.some((e) => !e.pending.settled));
@@ -520,8 +522,8 @@ export class Producer {
     return Number.isFinite(due) ? due : null;
   }
 
-  #armNextWake(): void {
-    const due = this.#nextDueMs();
+  #armNextWake(now: number): void {
+    const due = this.#nextDueMs(now);
     if (due === null) {
       // Nothing pending: a leftover timer would only keep the process alive.
       this.#disarm();
