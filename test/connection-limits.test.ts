@@ -2,9 +2,13 @@
 // serving: a connection that carries no call is closed after connections.max.idle.ms; Subscribe
 // streams beyond subscribe.streams.per.connection.max (one connection) or subscribe.streams.max
 // (the broker) are refused with RESOURCE_EXHAUSTED naming the bound, and a freed slot is
-// usable again; request bytes that do not decode answer INVALID_ARGUMENT, not INTERNAL.
+// usable again; request bytes that do not decode answer INVALID_ARGUMENT, not INTERNAL; the
+// listener closes connections beyond connections.per.peer.max (one client address) and
+// connections.max as they arrive, and a connection that sends nothing within
+// connections.handshake.timeout.ms.
 import { mkdtempSync, rmSync } from "node:fs";
-import { connect as connectHttp2 } from "node:http2";
+import { type ClientHttp2Session, connect as connectHttp2 } from "node:http2";
+import { connect as connectTcp } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -170,3 +174,95 @@ describe("connection and stream limits", () => {
     expect(meta.brokers.length).toBe(1);
   }, 30_000);
 });
+
+/** An HTTP/2 session from `localAddress`: accepted once the server's SETTINGS arrive. */
+function openSession(
+  address: string,
+  localAddress: string,
+): Promise<{ session: ClientHttp2Session; accepted: boolean }> {
+  const [host, port] = [address.slice(0, address.lastIndexOf(":")), address.split(":").pop()];
+  const session = connectHttp2(`http://${address}`, {
+    createConnection: () => connectTcp({ host, port: Number(port), localAddress }),
+  });
+  session.on("error", () => undefined);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve({ session, accepted: false }), 5_000);
+    session.once("remoteSettings", () => {
+      clearTimeout(timer);
+      resolve({ session, accepted: true });
+    });
+    session.once("close", () => {
+      clearTimeout(timer);
+      resolve({ session, accepted: false });
+    });
+  });
+}
+
+describe("connection caps on the client listener", () => {
+  let node: NodeProcess;
+  const sessions: ClientHttp2Session[] = [];
+
+  beforeAll(async () => {
+    const l = await layout(1);
+    node = startNode(l, 1, tempRoot(), [
+      ...["--connections.max", "6", "--connections.per.peer.max", "4"],
+      ...["--connections.handshake.timeout.ms", "300"],
+    ]);
+    nodes.push(node);
+    await waitReady([node]);
+  }, 60_000);
+
+  afterEach(() => {
+    for (const s of sessions.splice(0)) s.destroy();
+  });
+
+  it("closes connections beyond connections.per.peer.max and connections.max as they arrive", async () => {
+    const open = async (from: string) => {
+      const { session, accepted } = await openSession(node.clientAddress, from);
+      sessions.push(session);
+      return accepted;
+    };
+    // The readiness probe and stubs above are gone: the node holds none of our connections.
+    const fromOne = [];
+    for (let i = 0; i < 5; i++) fromOne.push(await open("127.0.0.1"));
+    expect(fromOne).toEqual([true, true, true, true, false]);
+    const fromOthers = [await open("127.0.0.2"), await open("127.0.0.2"), await open("127.0.0.3")];
+    expect(fromOthers).toEqual([true, true, false]);
+    // Freed slots are usable again, and the node still answers.
+    for (const s of sessions.splice(0)) s.destroy();
+    await waitForAccepted(() => open("127.0.0.3"));
+    const s = stubs(node.clientAddress);
+    const metadata = await unary((cb) => s.metadata.Metadata({ topics: [] }, cb));
+    expect(metadata).toBeDefined();
+  }, 30_000);
+
+  it("closes a connection that sends no byte within connections.handshake.timeout.ms", async () => {
+    const [host, port] = node.clientAddress.split(":");
+    const started = Date.now();
+    const closedAfter = await new Promise<number>((resolve, reject) => {
+      const socket = connectTcp({ host, port: Number(port) });
+      socket.on("error", () => undefined);
+      socket.on("close", () => resolve(Date.now() - started));
+      setTimeout(() => {
+        socket.destroy();
+        reject(new Error("silent connection still open after 10 s"));
+      }, 10_000);
+    });
+    expect(closedAfter).toBeGreaterThanOrEqual(250);
+    // A connection that does speak HTTP/2 outlives the handshake timeout.
+    const { session, accepted } = await openSession(node.clientAddress, "127.0.0.1");
+    sessions.push(session);
+    expect(accepted).toBe(true);
+    await new Promise((r) => setTimeout(r, 900));
+    expect(session.closed || session.destroyed).toBe(false);
+  }, 20_000);
+});
+
+/** Retries `attempt` (a connection slot frees as the server sees the close) for up to 5 s. */
+async function waitForAccepted(attempt: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    if (await attempt()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("no connection accepted within 5 s after the others closed");
+}

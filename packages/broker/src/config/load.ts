@@ -48,6 +48,9 @@ export interface NodeConfig {
   readonly advertisedInternal: HostPort;
   readonly controllerVoters: readonly Voter[];
   readonly connectionsMaxIdleMs: number;
+  readonly connectionsMax: number;
+  readonly connectionsPerPeerMax: number;
+  readonly connectionsHandshakeTimeoutMs: number;
   readonly subscribeStreamsMax: number;
   readonly subscribeStreamsPerConnectionMax: number;
   readonly logOpenHandlesMax: number;

@@ -113,6 +113,33 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
       "The client listener closes a connection with no call in flight for this long, so idle connections cannot exhaust file descriptors.",
   }),
   setting({
+    key: "connections.max",
+    kind: "integer",
+    defaultText: "10000",
+    min: 1,
+    max: INT32_MAX,
+    description:
+      "Open connections the client listener holds at once; a connection beyond it is closed as it is accepted.",
+  }),
+  setting({
+    key: "connections.per.peer.max",
+    kind: "integer",
+    defaultText: "1000",
+    min: 1,
+    max: INT32_MAX,
+    description:
+      "Open connections one client address may hold on the client listener; one more is closed as it is accepted.",
+  }),
+  setting({
+    key: "connections.handshake.timeout.ms",
+    kind: "integer",
+    defaultText: "10000",
+    min: 100,
+    max: MS_MAX,
+    description:
+      "The client listener closes a connection that has sent no byte for this long after it was accepted (idle sockets that never speak HTTP/2).",
+  }),
+  setting({
     key: "subscribe.streams.max",
     kind: "integer",
     defaultText: "1000",

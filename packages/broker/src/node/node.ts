@@ -48,6 +48,7 @@ import { replicationServiceDefinition } from "../services/replication-wire.ts";
 import { allocateProducerIdsVia } from "./allocate-producer-ids.ts";
 import { alterPartitionVia } from "./alter-partition.ts";
 import { InitialCatchUp } from "./catch-up.ts";
+import { ClientListener } from "./client-listener.ts";
 import { ControllerRouter } from "./controllers.ts";
 import { checkFormatPolicy, NodeStartError } from "./format.ts";
 import { BrokerLifecycle } from "./lifecycle.ts";
@@ -81,6 +82,7 @@ interface BrokerParts {
   readonly follower: MetadataFollower;
   readonly lifecycle: BrokerLifecycle;
   readonly clientServer: grpc.Server;
+  readonly clientListener: ClientListener;
   readonly clientPort: number;
 }
 
@@ -271,12 +273,23 @@ export class BrokerNode {
     addClientServices(clientServer, this.#serviceContext(replicas, follower));
     clientServer.addService(healthServiceDefinition(), this.health.client.handlers());
     addReflection(clientServer, CLIENT_SERVICE_NAMES);
-    const clientPort = await bind(clientServer, c.clientListener);
+    const clientListener = await ClientListener.listen(
+      clientServer,
+      c.clientListener.host,
+      c.clientListener.port,
+      {
+        total: c.connectionsMax,
+        perPeer: c.connectionsPerPeerMax,
+        handshakeTimeoutMs: c.connectionsHandshakeTimeoutMs,
+      },
+      this.#child("client-listener"),
+    );
+    const clientPort = clientListener.port;
     follower.start();
     lifecycle.start();
     const offline = this.#logs?.offlineReason ?? null;
     if (offline !== null) lifecycle.requestFence(`log dir offline: ${offline}`);
-    return { replicas, follower, lifecycle, clientServer, clientPort };
+    return { replicas, follower, lifecycle, clientServer, clientListener, clientPort };
   }
 
   /**
@@ -464,6 +477,7 @@ export class BrokerNode {
       );
     }
     this.#shutdown.abort();
+    b?.clientListener.stopAccepting();
     if (b !== null) await drain(b.clientServer, Math.max(100, deadline - Date.now() - 200));
     await this.#closeAll();
     this.logger.info({ nodeId: c.nodeId }, "node stopped");
@@ -477,6 +491,7 @@ export class BrokerNode {
     if (b !== null) {
       b.lifecycle.close();
       b.clientServer.forceShutdown();
+      b.clientListener.close();
       await b.follower.close();
       await b.replicas.close();
     }
