@@ -1,4 +1,4 @@
-// Goal: imports point downward only (DESIGN.md §1). A package may depend on, and import,
+// Goal: imports point downward only (docs/design.md §1). A package may depend on, and import,
 // only the Strand packages below it, and every @strand import is declared in package.json.
 // Inside the broker, folders keep their roles: core/ imports nothing of the shell, the leader
 // and follower wings of replica/ do not import each other, and only the gRPC edge (services/,
@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 const root = join(import.meta.dirname, "..");
 const packagesDir = join(root, "packages");
 
-/** Which Strand packages each package may import (DESIGN.md §1). */
+/** Which Strand packages each package may import (docs/design.md §1). */
 const allowed: Record<string, readonly string[]> = {
   base: [],
   protocol: ["base"],

@@ -623,7 +623,7 @@ export class TailConsumer {
 }
 
 /**
- * The checker of DESIGN.md §9.4 over a partition's final contents (offsets from 0 up): offsets
+ * The checker of docs/design.md §9.4 over a partition's final contents (offsets from 0 up): offsets
  * contiguous; no value at two offsets (each was sent once); every acknowledged batch at its
  * acknowledged offset, in order; every record a consumer saw still at its offset. Answers the
  * problems found (empty when none).

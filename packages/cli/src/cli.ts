@@ -1,5 +1,5 @@
 /**
- * The `strand` command: `strand server start` runs one node (DESIGN.md §2); the client
+ * The `strand` command: `strand server start` runs one node (docs/design.md §2); the client
  * commands (cluster, topic, produce, consume, perf) talk to a cluster through @strand/client.
  * docs/cli.md describes every command. main.ts (the bin) loads this module.
  *

@@ -1,5 +1,5 @@
 /**
- * `strand server start`: runs one node (DESIGN.md §2). Loaded only for this command, so the
+ * `strand server start`: runs one node (docs/design.md §2). Loaded only for this command, so the
  * client commands start without loading the broker.
  */
 import {

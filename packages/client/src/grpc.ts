@@ -138,7 +138,7 @@ export function unary<Res>(start: UnaryStart<Res>, options: CallOptions): Promis
   });
 }
 
-/** Maps a gRPC failure to a typed error (DESIGN.md §6: status codes carry transport meaning). */
+/** Maps a gRPC failure to a typed error (docs/design.md §6: status codes carry transport meaning). */
 export function fromGrpcError(error: grpc.ServiceError, options: CallOptions): StrandClientError {
   const where = `${options.method} to ${options.address}`;
   const base = { broker: options.address, cause: error, brokerMessage: error.details ?? "" };

@@ -1,5 +1,5 @@
 /**
- * Partition-aware routing with retries (DESIGN.md §6, the smart path) for requests whose
+ * Partition-aware routing with retries (docs/design.md §6, the smart path) for requests whose
  * items are partitions (ListOffsets; the producer and consumer have their own loops with the
  * same rules): each item goes straight to its partition's leader, grouped per leader; a
  * NOT_LEADER_OR_FOLLOWER answer with a leader hint updates the cache and retries at the new

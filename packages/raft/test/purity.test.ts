@@ -1,5 +1,5 @@
 // Goal: the consensus core and the simulator stay deterministic: no wall clock, no global
-// randomness, no timers, no file or network I/O in their sources (DESIGN.md: "a pure core").
+// randomness, no timers, no file or network I/O in their sources (docs/design.md: "a pure core").
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";

@@ -1,6 +1,6 @@
 /**
  * The broker's Prometheus metrics, named `strand_<subsystem>_<name>_<unit>` with base units
- * (DESIGN.md §8). One registry per node, so several in-process nodes in a test never collide.
+ * (docs/design.md §8). One registry per node, so several in-process nodes in a test never collide.
  * Labels stay bounded: topic and partition only where an operator needs them.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";

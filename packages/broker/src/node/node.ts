@@ -1,5 +1,5 @@
 /**
- * BrokerNode: one Strand node process (DESIGN.md §2). It wires, in order: the pino logger,
+ * BrokerNode: one Strand node process (docs/design.md §2). It wires, in order: the pino logger,
  * the data dir with its LogManager (its lock file stops a second process on the same dir),
  * the metrics registry, the internal gRPC listener (ONE server shared by RaftService,
  * ControllerService and ReplicationService), the controller (role controller), the broker

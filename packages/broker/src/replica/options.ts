@@ -80,7 +80,7 @@ export interface ReplicaManagerOptions {
   readonly replicationTransport: ReplicationTransport;
 }
 
-/** Listener names in broker registrations (DESIGN.md §2). */
+/** Listener names in broker registrations (docs/design.md §2). */
 export const CLIENT_LISTENER = "client";
 /** The listener replica fetches connect to. */
 export const INTERNAL_LISTENER = "internal";

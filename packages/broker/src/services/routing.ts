@@ -1,5 +1,5 @@
 /**
- * Partition routing (DESIGN.md §6, the thin path): any broker accepts any request. Each
+ * Partition routing (docs/design.md §6, the thin path): any broker accepts any request. Each
  * partition goes to its leader as this broker's metadata image names it: served locally when
  * this broker leads it, otherwise forwarded ONE hop to the leader's client listener, grouped
  * per leader, results merged back in request order. A forwarded request carries

@@ -1,6 +1,6 @@
 /**
  * The service edge: Strand error text, leader hints, and the mapping of in-process failures to
- * gRPC status codes (DESIGN.md §6). The field validators and their one `InvalidArgumentError`
+ * gRPC status codes (docs/design.md §6). The field validators and their one `InvalidArgumentError`
  * are the wire module's (`@strand/protocol`, docs/errors.md "Request limits").
  */
 import * as grpc from "@grpc/grpc-js";

@@ -1,6 +1,6 @@
 /**
  * Typed in-process errors of the Raft driver and its storage. Each carries a stable `code` and
- * a `retriable` flag; the service edge maps them to gRPC statuses (DESIGN.md §6).
+ * a `retriable` flag; the service edge maps them to gRPC statuses (docs/design.md §6).
  */
 import type { NodeId, ProposeRefusal } from "../core/types.ts";
 

@@ -11,7 +11,7 @@
  *   (byte layout in codec.ts); appended and fdatasynced; a torn or corrupt tail is cut on open.
  * - `snapshot-<term>-<index>.bin`: the latest snapshot, written atomically; older ones deleted.
  *
- * Why not @strand/storage: raft may import no Strand package but protocol (DESIGN.md §1), and
+ * Why not @strand/storage: raft may import no Strand package but protocol (docs/design.md §1), and
  * a Raft log needs in-place suffix truncation and term lookups that a Kafka segment does not.
  */
 import { randomUUID } from "node:crypto";

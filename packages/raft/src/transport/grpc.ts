@@ -1,5 +1,5 @@
 /**
- * The gRPC transport of the internal listener (DESIGN.md §2): `strand.v1.RaftService/Step`
+ * The gRPC transport of the internal listener (docs/design.md §2): `strand.v1.RaftService/Step`
  * carries one batch of Raft messages one way; answers come back as their own batches.
  *
  * Client side: one channel per peer (addresses from config, nodeId -> host:port), a bounded
