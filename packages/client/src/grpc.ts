@@ -15,7 +15,6 @@ import type {
 } from "@strand/protocol";
 import { clientChannelOptions, ErrorCode, RETRY_AFTER_HEADER, strandGrpc } from "@strand/protocol";
 import {
-  AbortedError,
   abortedError,
   CLIENT_ERROR_CODES,
   ConnectionError,
@@ -156,10 +155,12 @@ export function fromGrpcError(error: grpc.ServiceError, options: CallOptions): S
         retriable: true,
       });
     case grpc.status.CANCELLED:
-      return new AbortedError(`${where} was cancelled`, {
+      // Our own aborts never get here (unary settles first), so the broker or the connection
+      // cancelled the call: a broker that forced its shutdown with calls in flight. Retriable.
+      return new ConnectionError(`${where} was cancelled by the broker (it may be stopping)`, {
         ...base,
-        code: CLIENT_ERROR_CODES.ABORTED,
-        retriable: false,
+        code: CLIENT_ERROR_CODES.NETWORK_EXCEPTION,
+        retriable: true,
       });
     case grpc.status.INVALID_ARGUMENT:
       return new StrandClientError(`${where} was refused: ${error.details}`, {

@@ -53,6 +53,11 @@ export interface ScriptedAnswer {
   /** Never answer the request (a lost response: the client's deadline has to fire). */
   readonly drop?: boolean;
   /**
+   * Fail the whole call with this gRPC status (CANCELLED: what a broker's forced shutdown
+   * answers to the calls still in flight).
+   */
+  readonly status?: grpc.status;
+  /**
    * With a non-zero `code`: append the records first, then answer the error (an acks=all
    * produce that timed out after the leader wrote it).
    */
@@ -141,7 +146,8 @@ export class FakeCluster {
         }
         cb(null, out);
       } catch (error) {
-        cb({ code: grpc.status.INTERNAL, details: String(error) }, null);
+        if (error instanceof StatusAnswer) cb({ code: error.code, details: error.message }, null);
+        else cb({ code: grpc.status.INTERNAL, details: String(error) }, null);
       }
     };
   }
@@ -251,6 +257,7 @@ export class FakeCluster {
         }
         const scripted = this.script?.({ broker, topic: t.topic, partition: d.partition }) ?? null;
         if (scripted?.drop === true) return HANG;
+        if (scripted?.status !== undefined) throw new StatusAnswer(scripted.status);
         delayMs = Math.max(delayMs, scripted?.delayMs ?? 0);
         if (scripted?.code !== undefined && scripted.code !== 0 && scripted.appended !== true) {
           partitions.push({
@@ -457,6 +464,15 @@ export class FakeCluster {
 }
 
 const HANG = Symbol("hang");
+
+/** Thrown by a handler to fail its call with a chosen gRPC status. */
+class StatusAnswer extends Error {
+  readonly code: grpc.status;
+  constructor(code: grpc.status) {
+    super(`scripted status ${code}`);
+    this.code = code;
+  }
+}
 
 /** An answer to send after `ms`. */
 class Delayed {

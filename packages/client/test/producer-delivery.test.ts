@@ -4,6 +4,7 @@
 // (fake-cluster.ts) with random sequences of successes, retriable and fatal errors, delays
 // and dropped responses, and checks every send settles within deliveryTimeoutMs plus one
 // request timeout: acknowledged with offsets, or rejected with a typed error.
+import * as grpc from "@grpc/grpc-js";
 import { ErrorCode } from "@strand/protocol";
 import fc from "fast-check";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -66,6 +67,19 @@ describe("producer delivery", () => {
     const b = producer.send({ topic: "repro", messages: [{ partition: 1, value: "b" }] });
     expect(await within(b, 2_000)).toEqual([{ topic: "repro", partition: 1, offset: 1n }]);
     expect(await within(a, 2_000)).toEqual([{ topic: "repro", partition: 0, offset: 0n }]);
+  });
+
+  it("retries a call the broker cancelled (a forced shutdown), not failing the send", async () => {
+    cluster.addTopic("cancelled", 1, () => 1);
+    let answers = 0;
+    cluster.script = () => (answers++ === 0 ? { status: grpc.status.CANCELLED } : null);
+    const strand = client({ retry: { initialMs: 10, maxMs: 10, multiplier: 1 } });
+    const out = await within(
+      strand.producer({ lingerMs: 0 }).send({ topic: "cancelled", messages: [{ value: "x" }] }),
+      3_000,
+    );
+    expect(out).toEqual([{ topic: "cancelled", partition: 0, offset: 0n }]);
+    expect(answers).toBeGreaterThanOrEqual(2);
   });
 
   it("rejects with TimeoutError naming the partition when a response never comes", async () => {
