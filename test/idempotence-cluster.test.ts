@@ -4,9 +4,7 @@
 // response (the same batch sent twice answers its original offset) and when the leader is
 // killed mid-send and the un-acknowledged batches are resent to the new leader; in the end
 // every record is in each partition's log exactly once, in send order.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import type {
   FetchResponse__Output,
   InitProducerIdResponse__Output,
@@ -14,15 +12,7 @@ import type {
 } from "@strand/protocol";
 import { decodeRecordBatch, encodeRecordBatch, iterateBatches } from "@strand/protocol";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import {
-  closeAllStubs,
-  layout,
-  type NodeProcess,
-  startNode,
-  stubs,
-  unary,
-  waitReady,
-} from "./support/cluster.ts";
+import { closeAllStubs, formCluster, type NodeProcess, stubs, unary } from "./support/cluster.ts";
 import { waitFor } from "./support/free-ports.ts";
 
 const TOPIC = "idem";
@@ -137,12 +127,7 @@ async function readAll(address: string, partition: number, expected: number): Pr
 
 describe("idempotent producer on a 3-node cluster", () => {
   it("retries and a leader kill mid-send leave every record once, in order", async () => {
-    const l = await layout(3);
-    const root = mkdtempSync(join(tmpdir(), "strand-idem-"));
-    roots.push(root);
-    const ns = [1, 2, 3].map((id) => startNode(l, id, root, ["--bootstrap"]));
-    nodes.push(...ns);
-    await waitReady(ns, 30_000);
+    const { nodes: ns } = await formCluster(3, "idem", { nodes, roots });
     const s1 = stubs(ns[0]!.clientAddress);
     await unary((cb) =>
       s1.admin.CreateTopics({ topics: [{ name: TOPIC, partitionCount: 2 }] }, cb),

@@ -4,9 +4,7 @@
 // and transactional batches) with its documented error code, the log end offset does not
 // move, the leader keeps accepting valid produces (acks=all, so the whole ISR copied them),
 // and everything the partition holds afterwards decodes (no poison pill was stored).
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import type {
   FetchResponse__Output,
   MetadataResponse__Output,
@@ -14,15 +12,7 @@ import type {
 } from "@strand/protocol";
 import { decodeRecordBatch, ErrorCode, iterateBatches } from "@strand/protocol";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import {
-  closeAllStubs,
-  layout,
-  type NodeProcess,
-  startNode,
-  stubs,
-  unary,
-  waitReady,
-} from "./support/cluster.ts";
+import { closeAllStubs, formCluster, type NodeProcess, stubs, unary } from "./support/cluster.ts";
 import { waitFor } from "./support/free-ports.ts";
 import { hostileBatches, validBatch } from "./support/hostile-batches.ts";
 
@@ -83,12 +73,7 @@ async function readValues(address: string, expected: number): Promise<string[]> 
 
 describe("leader record validation on a 3-node cluster", () => {
   it("refuses each hostile batch with its code, keeps the log end and keeps serving", async () => {
-    const l = await layout(3);
-    const root = mkdtempSync(join(tmpdir(), "strand-hostile-"));
-    roots.push(root);
-    const ns = [1, 2, 3].map((id) => startNode(l, id, root, ["--bootstrap"]));
-    nodes.push(...ns);
-    await waitReady(ns, 30_000);
+    const { nodes: ns } = await formCluster(3, "hostile", { nodes, roots });
     const s1 = stubs(ns[0]!.clientAddress);
     await unary((cb) =>
       s1.admin.CreateTopics({ topics: [{ name: TOPIC, partitionCount: 1 }] }, cb),

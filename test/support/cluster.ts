@@ -2,6 +2,8 @@
 // with random free ports, temp data dirs and fast timings; calls to the client API, /readyz and
 // /metrics. Every wait is a bounded poll.
 
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type * as grpc from "@grpc/grpc-js";
 import { type ClientStubs, clientStubs } from "@strand/protocol";
@@ -46,6 +48,34 @@ export function startNode(
     dataDir: join(dataRoot, `node-${id}`),
     args: [...FAST_SETTINGS, ...extra],
   });
+}
+
+/** What a test stops and removes in its afterAll. */
+export interface Started {
+  readonly nodes: NodeProcess[];
+  readonly roots: string[];
+}
+
+/**
+ * Forms a new `count`-node cluster (every node with --bootstrap) with its data under a fresh
+ * temp dir named after `prefix`, and waits until every node is ready. The nodes and the dir are
+ * added to `started` before the wait, so the caller's afterAll cleans up even if it fails.
+ */
+export async function formCluster(
+  count: number,
+  prefix: string,
+  started: Started,
+  extra: readonly string[] = [],
+): Promise<{ layout: ClusterLayout; root: string; nodes: NodeProcess[] }> {
+  const l = await layout(count);
+  const root = mkdtempSync(join(tmpdir(), `strand-${prefix}-`));
+  started.roots.push(root);
+  const nodes = Array.from({ length: count }, (_, i) =>
+    startNode(l, i + 1, root, ["--bootstrap", ...extra]),
+  );
+  started.nodes.push(...nodes);
+  await waitReady(nodes, 30_000);
+  return { layout: l, root, nodes };
 }
 
 /** Waits until every node answers /readyz 200. */
