@@ -229,6 +229,78 @@ export const ErrorCode = Object.freeze({
     false,
     "The partition epoch in the request is stale; apply the latest partition state from metadata before proposing again.",
   ),
+  COORDINATOR_LOAD_IN_PROGRESS: row(
+    14,
+    "COORDINATOR_LOAD_IN_PROGRESS",
+    true,
+    "The group coordinator is replaying its offsets partition after a leadership change; retry after a short backoff.",
+  ),
+  COORDINATOR_NOT_AVAILABLE: row(
+    15,
+    "COORDINATOR_NOT_AVAILABLE",
+    true,
+    "The group's offsets partition has no leader right now, or the offsets topic is not created yet; find the coordinator again and retry.",
+  ),
+  NOT_COORDINATOR: row(
+    16,
+    "NOT_COORDINATOR",
+    true,
+    "This broker does not coordinate the group; send the request to the coordinator named in the response, or find the coordinator again.",
+  ),
+  INVALID_GROUP_ID: row(
+    24,
+    "INVALID_GROUP_ID",
+    false,
+    "Use a non-empty group id of at most 255 characters.",
+  ),
+  UNKNOWN_MEMBER_ID: row(
+    25,
+    "UNKNOWN_MEMBER_ID",
+    false,
+    "The member id is not in the group (it left or was removed after its session timed out); rejoin with member epoch 0.",
+  ),
+  NON_EMPTY_GROUP: row(
+    68,
+    "NON_EMPTY_GROUP",
+    false,
+    "The group still has active members; stop its consumers (or wait for their session timeout) and retry.",
+  ),
+  GROUP_ID_NOT_FOUND: row(
+    69,
+    "GROUP_ID_NOT_FOUND",
+    false,
+    "No such group on its coordinator; check the group id with `strand group list`.",
+  ),
+  FENCED_INSTANCE_ID: row(
+    82,
+    "FENCED_INSTANCE_ID",
+    false,
+    "Another consumer joined with the same group instance id; give every static member a unique instance id.",
+  ),
+  FENCED_MEMBER_EPOCH: row(
+    110,
+    "FENCED_MEMBER_EPOCH",
+    false,
+    "The member epoch is stale or unknown; the member must give up its partitions and rejoin with member epoch 0.",
+  ),
+  UNRELEASED_INSTANCE_ID: row(
+    111,
+    "UNRELEASED_INSTANCE_ID",
+    true,
+    "A member with this group instance id is still in the group; retry once it leaves or its session times out.",
+  ),
+  UNSUPPORTED_ASSIGNOR: row(
+    112,
+    "UNSUPPORTED_ASSIGNOR",
+    false,
+    "Use one of the server assignors `uniform` or `range`.",
+  ),
+  STALE_MEMBER_EPOCH: row(
+    113,
+    "STALE_MEMBER_EPOCH",
+    true,
+    "The commit carried an older member epoch than the member's current one; refresh the epoch with a heartbeat and commit again.",
+  ),
 } satisfies Record<string, ErrorCodeInfo>);
 
 /** Name of an error code in the table. */

@@ -1938,6 +1938,741 @@ export const protoDescriptor: INamespace = {
                 }
               }
             },
+            "CoordinatorHint": {
+              "fields": {
+                "nodeId": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "host": {
+                  "type": "string",
+                  "id": 2
+                },
+                "port": {
+                  "type": "int32",
+                  "id": 3
+                }
+              }
+            },
+            "GroupTopicPartitions": {
+              "fields": {
+                "topic": {
+                  "type": "string",
+                  "id": 1
+                },
+                "partitions": {
+                  "rule": "repeated",
+                  "type": "int32",
+                  "id": 2
+                }
+              }
+            },
+            "GroupService": {
+              "methods": {
+                "FindCoordinator": {
+                  "requestType": "FindCoordinatorRequest",
+                  "responseType": "FindCoordinatorResponse"
+                },
+                "ConsumerGroupHeartbeat": {
+                  "requestType": "ConsumerGroupHeartbeatRequest",
+                  "responseType": "ConsumerGroupHeartbeatResponse"
+                },
+                "OffsetCommit": {
+                  "requestType": "OffsetCommitRequest",
+                  "responseType": "OffsetCommitResponse"
+                },
+                "OffsetFetch": {
+                  "requestType": "OffsetFetchRequest",
+                  "responseType": "OffsetFetchResponse"
+                },
+                "ListGroups": {
+                  "requestType": "ListGroupsRequest",
+                  "responseType": "ListGroupsResponse"
+                },
+                "DescribeGroups": {
+                  "requestType": "DescribeGroupsRequest",
+                  "responseType": "DescribeGroupsResponse"
+                },
+                "DeleteGroups": {
+                  "requestType": "DeleteGroupsRequest",
+                  "responseType": "DeleteGroupsResponse"
+                },
+                "ResetOffsets": {
+                  "requestType": "ResetOffsetsRequest",
+                  "responseType": "ResetOffsetsResponse"
+                }
+              }
+            },
+            "FindCoordinatorRequest": {
+              "fields": {
+                "groupIds": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 1
+                }
+              }
+            },
+            "FindCoordinatorResult": {
+              "fields": {
+                "groupId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "errorCode": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 3
+                },
+                "coordinator": {
+                  "type": "CoordinatorHint",
+                  "id": 4
+                }
+              }
+            },
+            "FindCoordinatorResponse": {
+              "fields": {
+                "results": {
+                  "rule": "repeated",
+                  "type": "FindCoordinatorResult",
+                  "id": 1
+                }
+              }
+            },
+            "GroupSubscription": {
+              "fields": {
+                "topicNames": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 1
+                },
+                "topicRegex": {
+                  "type": "string",
+                  "id": 2
+                }
+              }
+            },
+            "OwnedPartitions": {
+              "fields": {
+                "topics": {
+                  "rule": "repeated",
+                  "type": "GroupTopicPartitions",
+                  "id": 1
+                }
+              }
+            },
+            "ConsumerGroupHeartbeatRequest": {
+              "oneofs": {
+                "_subscription": {
+                  "oneof": [
+                    "subscription"
+                  ]
+                },
+                "_owned": {
+                  "oneof": [
+                    "owned"
+                  ]
+                }
+              },
+              "fields": {
+                "groupId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "memberId": {
+                  "type": "string",
+                  "id": 2
+                },
+                "memberEpoch": {
+                  "type": "int32",
+                  "id": 3
+                },
+                "instanceId": {
+                  "type": "string",
+                  "id": 4
+                },
+                "rackId": {
+                  "type": "string",
+                  "id": 5
+                },
+                "rebalanceTimeoutMs": {
+                  "type": "int32",
+                  "id": 6
+                },
+                "subscription": {
+                  "type": "GroupSubscription",
+                  "id": 7,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "serverAssignor": {
+                  "type": "string",
+                  "id": 8
+                },
+                "owned": {
+                  "type": "OwnedPartitions",
+                  "id": 9,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "clientId": {
+                  "type": "string",
+                  "id": 10
+                }
+              }
+            },
+            "ConsumerGroupHeartbeatResponse": {
+              "oneofs": {
+                "_assignment": {
+                  "oneof": [
+                    "assignment"
+                  ]
+                }
+              },
+              "fields": {
+                "errorCode": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 2
+                },
+                "memberId": {
+                  "type": "string",
+                  "id": 3
+                },
+                "memberEpoch": {
+                  "type": "int32",
+                  "id": 4
+                },
+                "heartbeatIntervalMs": {
+                  "type": "int32",
+                  "id": 5
+                },
+                "assignment": {
+                  "type": "OwnedPartitions",
+                  "id": 6,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "coordinator": {
+                  "type": "CoordinatorHint",
+                  "id": 7
+                }
+              }
+            },
+            "OffsetCommitPartition": {
+              "fields": {
+                "partition": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "committedOffset": {
+                  "type": "int64",
+                  "id": 2
+                },
+                "committedLeaderEpoch": {
+                  "type": "int32",
+                  "id": 3
+                },
+                "metadata": {
+                  "type": "string",
+                  "id": 4
+                }
+              }
+            },
+            "OffsetCommitTopic": {
+              "fields": {
+                "topic": {
+                  "type": "string",
+                  "id": 1
+                },
+                "partitions": {
+                  "rule": "repeated",
+                  "type": "OffsetCommitPartition",
+                  "id": 2
+                }
+              }
+            },
+            "OffsetCommitRequest": {
+              "fields": {
+                "groupId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "memberId": {
+                  "type": "string",
+                  "id": 2
+                },
+                "memberEpoch": {
+                  "type": "int32",
+                  "id": 3
+                },
+                "topics": {
+                  "rule": "repeated",
+                  "type": "OffsetCommitTopic",
+                  "id": 4
+                }
+              }
+            },
+            "OffsetCommitPartitionResult": {
+              "fields": {
+                "partition": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "errorCode": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 3
+                }
+              }
+            },
+            "OffsetCommitTopicResult": {
+              "fields": {
+                "topic": {
+                  "type": "string",
+                  "id": 1
+                },
+                "partitions": {
+                  "rule": "repeated",
+                  "type": "OffsetCommitPartitionResult",
+                  "id": 2
+                }
+              }
+            },
+            "OffsetCommitResponse": {
+              "fields": {
+                "errorCode": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 2
+                },
+                "topics": {
+                  "rule": "repeated",
+                  "type": "OffsetCommitTopicResult",
+                  "id": 3
+                },
+                "coordinator": {
+                  "type": "CoordinatorHint",
+                  "id": 4
+                }
+              }
+            },
+            "OffsetFetchRequest": {
+              "fields": {
+                "groupId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "topics": {
+                  "rule": "repeated",
+                  "type": "GroupTopicPartitions",
+                  "id": 2
+                },
+                "requireStable": {
+                  "type": "bool",
+                  "id": 3
+                }
+              }
+            },
+            "OffsetFetchPartition": {
+              "fields": {
+                "partition": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "committedOffset": {
+                  "type": "int64",
+                  "id": 2
+                },
+                "committedLeaderEpoch": {
+                  "type": "int32",
+                  "id": 3
+                },
+                "metadata": {
+                  "type": "string",
+                  "id": 4
+                },
+                "errorCode": {
+                  "type": "int32",
+                  "id": 5
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 6
+                }
+              }
+            },
+            "OffsetFetchTopic": {
+              "fields": {
+                "topic": {
+                  "type": "string",
+                  "id": 1
+                },
+                "partitions": {
+                  "rule": "repeated",
+                  "type": "OffsetFetchPartition",
+                  "id": 2
+                }
+              }
+            },
+            "OffsetFetchResponse": {
+              "fields": {
+                "errorCode": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 2
+                },
+                "topics": {
+                  "rule": "repeated",
+                  "type": "OffsetFetchTopic",
+                  "id": 3
+                },
+                "coordinator": {
+                  "type": "CoordinatorHint",
+                  "id": 4
+                }
+              }
+            },
+            "ListGroupsRequest": {
+              "fields": {
+                "statesFilter": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 1
+                }
+              }
+            },
+            "ListedGroup": {
+              "fields": {
+                "groupId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "state": {
+                  "type": "string",
+                  "id": 2
+                },
+                "members": {
+                  "type": "int32",
+                  "id": 3
+                },
+                "coordinatorId": {
+                  "type": "int32",
+                  "id": 4
+                }
+              }
+            },
+            "ListGroupsResponse": {
+              "fields": {
+                "errorCode": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 2
+                },
+                "groups": {
+                  "rule": "repeated",
+                  "type": "ListedGroup",
+                  "id": 3
+                }
+              }
+            },
+            "DescribeGroupsRequest": {
+              "fields": {
+                "groupIds": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 1
+                },
+                "includeLag": {
+                  "type": "bool",
+                  "id": 2
+                }
+              }
+            },
+            "GroupMemberDescription": {
+              "fields": {
+                "memberId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "instanceId": {
+                  "type": "string",
+                  "id": 2
+                },
+                "clientId": {
+                  "type": "string",
+                  "id": 3
+                },
+                "clientHost": {
+                  "type": "string",
+                  "id": 4
+                },
+                "memberEpoch": {
+                  "type": "int32",
+                  "id": 5
+                },
+                "subscription": {
+                  "type": "GroupSubscription",
+                  "id": 6
+                },
+                "assignment": {
+                  "rule": "repeated",
+                  "type": "GroupTopicPartitions",
+                  "id": 7
+                },
+                "targetAssignment": {
+                  "rule": "repeated",
+                  "type": "GroupTopicPartitions",
+                  "id": 8
+                }
+              }
+            },
+            "GroupPartitionOffsets": {
+              "fields": {
+                "topic": {
+                  "type": "string",
+                  "id": 1
+                },
+                "partition": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "committedOffset": {
+                  "type": "int64",
+                  "id": 3
+                },
+                "logEndOffset": {
+                  "type": "int64",
+                  "id": 4
+                },
+                "lag": {
+                  "type": "int64",
+                  "id": 5
+                },
+                "ownerMemberId": {
+                  "type": "string",
+                  "id": 6
+                }
+              }
+            },
+            "GroupDescription": {
+              "fields": {
+                "groupId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "errorCode": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 3
+                },
+                "state": {
+                  "type": "string",
+                  "id": 4
+                },
+                "groupEpoch": {
+                  "type": "int32",
+                  "id": 5
+                },
+                "assignmentEpoch": {
+                  "type": "int32",
+                  "id": 6
+                },
+                "assignor": {
+                  "type": "string",
+                  "id": 7
+                },
+                "coordinatorId": {
+                  "type": "int32",
+                  "id": 8
+                },
+                "members": {
+                  "rule": "repeated",
+                  "type": "GroupMemberDescription",
+                  "id": 9
+                },
+                "offsets": {
+                  "rule": "repeated",
+                  "type": "GroupPartitionOffsets",
+                  "id": 10
+                }
+              }
+            },
+            "DescribeGroupsResponse": {
+              "fields": {
+                "groups": {
+                  "rule": "repeated",
+                  "type": "GroupDescription",
+                  "id": 1
+                }
+              }
+            },
+            "DeleteGroupsRequest": {
+              "fields": {
+                "groupIds": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 1
+                }
+              }
+            },
+            "DeleteGroupResult": {
+              "fields": {
+                "groupId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "errorCode": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 3
+                }
+              }
+            },
+            "DeleteGroupsResponse": {
+              "fields": {
+                "results": {
+                  "rule": "repeated",
+                  "type": "DeleteGroupResult",
+                  "id": 1
+                }
+              }
+            },
+            "OffsetResetSpec": {
+              "oneofs": {
+                "to": {
+                  "oneof": [
+                    "earliest",
+                    "latest",
+                    "timestampMs",
+                    "offset",
+                    "shiftBy"
+                  ]
+                }
+              },
+              "fields": {
+                "earliest": {
+                  "type": "bool",
+                  "id": 1
+                },
+                "latest": {
+                  "type": "bool",
+                  "id": 2
+                },
+                "timestampMs": {
+                  "type": "int64",
+                  "id": 3
+                },
+                "offset": {
+                  "type": "int64",
+                  "id": 4
+                },
+                "shiftBy": {
+                  "type": "int64",
+                  "id": 5
+                }
+              }
+            },
+            "ResetOffsetsRequest": {
+              "fields": {
+                "groupId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "topics": {
+                  "rule": "repeated",
+                  "type": "GroupTopicPartitions",
+                  "id": 2
+                },
+                "spec": {
+                  "type": "OffsetResetSpec",
+                  "id": 3
+                },
+                "execute": {
+                  "type": "bool",
+                  "id": 4
+                }
+              }
+            },
+            "ResetOffsetsPartition": {
+              "fields": {
+                "topic": {
+                  "type": "string",
+                  "id": 1
+                },
+                "partition": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "previousOffset": {
+                  "type": "int64",
+                  "id": 3
+                },
+                "newOffset": {
+                  "type": "int64",
+                  "id": 4
+                },
+                "errorCode": {
+                  "type": "int32",
+                  "id": 5
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 6
+                }
+              }
+            },
+            "ResetOffsetsResponse": {
+              "fields": {
+                "errorCode": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 2
+                },
+                "partitions": {
+                  "rule": "repeated",
+                  "type": "ResetOffsetsPartition",
+                  "id": 3
+                },
+                "executed": {
+                  "type": "bool",
+                  "id": 4
+                },
+                "coordinator": {
+                  "type": "CoordinatorHint",
+                  "id": 5
+                }
+              }
+            },
             "MetadataRecordBatch": {
               "fields": {
                 "records": {
