@@ -4,6 +4,7 @@
  * which pulls in no clock, timer or I/O.
  */
 export { AssertionFailure, assert } from "./assert.ts";
+export { Coalescer, forEachConcurrently } from "./concurrency.ts";
 export {
   FileTooLargeError,
   fsyncDir,

@@ -1,9 +1,9 @@
 /**
- * A bound on the file handles that sealed segments keep open. A node with thousands of
- * replicas would otherwise hold one descriptor per segment for its whole life and run out of
- * descriptors (the process then fails a Raft or log write). Sealed segments open their `.log`
- * file on demand and register here; past the bound the least recently used idle handle is
- * closed. Active segments are never registered: they stay open.
+ * A bound on the `.log` file handles that segments keep open. A node with thousands of
+ * replicas would otherwise hold a descriptor per segment for its whole life and run out of
+ * descriptors (the process then fails a Raft or log write). Segments, the active one of each
+ * log included, open their `.log` file on demand and register here; past the bound the least
+ * recently used idle handle is closed (the segment fsyncs unflushed appends first).
  */
 
 /** A segment file whose handle the cache may close. */
@@ -16,7 +16,7 @@ export interface CachedFile {
 
 /** See the module comment. */
 export class HandleCache {
-  /** The most handles of sealed segments kept open (a busy one may briefly exceed it). */
+  /** The most segment handles kept open (busy ones may briefly exceed it). */
   readonly max: number;
   // Insertion order is recency order: touch() re-inserts.
   readonly #open = new Set<CachedFile>();
@@ -27,7 +27,7 @@ export class HandleCache {
     this.max = max;
   }
 
-  /** Handles of sealed segments open now. */
+  /** Segment handles open now (as registered). */
   get openCount(): number {
     return this.#open.size;
   }

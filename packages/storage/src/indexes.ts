@@ -17,7 +17,7 @@
  * Entries live in memory (appends are cheap) and reach the file on flush, seal and close; an
  * unflushed tail is rebuilt by recovery, which rescans every segment after the recovery point.
  */
-import { constants, type FileHandle, open, stat } from "node:fs/promises";
+import { constants, open, stat } from "node:fs/promises";
 import { assert, isErrno, readAt, writeAt } from "@strand/base";
 import { BATCH_HEADER_BYTES } from "@strand/protocol";
 
@@ -40,7 +40,6 @@ abstract class SparseIndexFile {
   protected data: Buffer;
   protected entryCount = 0;
   private persistedCount = 0;
-  private handle: FileHandle | undefined;
 
   protected constructor(path: string, entryBytes: number, data?: Buffer) {
     this.path = path;
@@ -84,23 +83,25 @@ abstract class SparseIndexFile {
     this.persistedCount = 0;
   }
 
-  /** Writes entries not yet on disk, trims the file to the entry count, optionally fsyncs. */
+  /**
+   * Writes entries not yet on disk, trims the file to the entry count, optionally fsyncs.
+   * The file is open only for the duration: a node with thousands of idle replicas would
+   * otherwise hold two index descriptors per replica for nothing (entries live in memory and
+   * persist only at roll, truncation, recovery and close).
+   */
   async persist(options: { sync: boolean }): Promise<void> {
     // O_RDWR without O_APPEND: positioned writes must land where asked, not at the end.
-    this.handle ??= await open(this.path, constants.O_RDWR | constants.O_CREAT, 0o644);
-    const from = this.persistedCount * this.entryBytes;
-    const to = this.entryCount * this.entryBytes;
-    if (to > from) await writeAt(this.handle, this.data.subarray(from, to), from);
-    await this.handle.truncate(to);
-    this.persistedCount = this.entryCount;
-    if (options.sync) await this.handle.sync();
-  }
-
-  /** Closes the file handle (entries stay in memory). */
-  async closeHandle(): Promise<void> {
-    const handle = this.handle;
-    this.handle = undefined;
-    await handle?.close();
+    const handle = await open(this.path, constants.O_RDWR | constants.O_CREAT, 0o644);
+    try {
+      const from = this.persistedCount * this.entryBytes;
+      const to = this.entryCount * this.entryBytes;
+      if (to > from) await writeAt(handle, this.data.subarray(from, to), from);
+      await handle.truncate(to);
+      this.persistedCount = this.entryCount;
+      if (options.sync) await handle.sync();
+    } finally {
+      await handle.close();
+    }
   }
 
   /** Largest entry index whose key is <= `key`, or -1: binary search over sorted keys. */

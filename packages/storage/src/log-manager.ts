@@ -13,7 +13,15 @@
  */
 import { constants, mkdir, open, readdir, readFile, rename, rm, unlink } from "node:fs/promises";
 import path from "node:path";
-import { assert, fsyncDir, isErrno, type Logger, noopLogger, writeAt } from "@strand/base";
+import {
+  assert,
+  Coalescer,
+  fsyncDir,
+  isErrno,
+  type Logger,
+  noopLogger,
+  writeAt,
+} from "@strand/base";
 import { isTopicName } from "@strand/protocol";
 import { type Clock, systemClock } from "./clock.ts";
 import { type LogConfig, resolveLogConfig } from "./config.ts";
@@ -62,14 +70,18 @@ export interface LogManagerOptions {
   /** Period of the flush.ms check and recovery-point checkpoint (Kafka: 60 s). */
   readonly flushCheckIntervalMs?: number;
   /**
-   * The most open `.log` handles of sealed segments over all logs (LRU beyond it; active
-   * segments stay open); default {@link DEFAULT_OPEN_SEGMENT_HANDLES_MAX}.
+   * The most open `.log` handles over all logs, active segments included (the least recently
+   * used idle one is closed beyond it); default {@link DEFAULT_OPEN_SEGMENT_HANDLES_MAX}.
    */
   readonly openSegmentHandlesMax?: number;
 }
 
-/** Default of {@link LogManagerOptions.openSegmentHandlesMax}. */
-export const DEFAULT_OPEN_SEGMENT_HANDLES_MAX = 1_000;
+/**
+ * Default of {@link LogManagerOptions.openSegmentHandlesMax}: `max.partitions.per.broker`'s
+ * default, so a node within that limit keeps every active segment open and appends never
+ * reopen a file.
+ */
+export const DEFAULT_OPEN_SEGMENT_HANDLES_MAX = 4_000;
 
 /** Identifies a partition. */
 export interface TopicPartition {
@@ -109,6 +121,8 @@ export class LogManager {
   private readonly clock: Clock;
   /** Shared by every log: the descriptor bound is per node, not per partition. */
   readonly handles: HandleCache;
+  /** One fsync of the data dir serves every log created meanwhile (creations come in bulk). */
+  readonly #dataDirSync: Coalescer;
   #offline: string | null = null;
   readonly #offlineListeners: ((reason: string) => void)[] = [];
   private readonly scheduler: Scheduler;
@@ -127,6 +141,7 @@ export class LogManager {
       options.openSegmentHandlesMax ?? DEFAULT_OPEN_SEGMENT_HANDLES_MAX,
     );
     this.scheduler = options.scheduler ?? intervalScheduler;
+    this.#dataDirSync = new Coalescer(() => fsyncDir(dataDir));
   }
 
   /** Locks `dataDir`, opens (recovering) every partition log in it, starts background work. */
@@ -252,7 +267,7 @@ export class LogManager {
     try {
       const log = await opening;
       this.logsByDir.set(name, log);
-      await fsyncDir(this.dataDir);
+      await this.#dataDirSync.request();
       return log;
     } finally {
       this.creating.delete(name);
@@ -283,7 +298,7 @@ export class LogManager {
     await log.close();
     const doomed = path.join(this.dataDir, `${name}.${this.clock()}${DELETE_SUFFIX}`);
     await rename(path.join(this.dataDir, name), doomed);
-    await fsyncDir(this.dataDir);
+    await this.#dataDirSync.request();
     await rm(doomed, { recursive: true, force: true });
     return true;
   }

@@ -3,9 +3,10 @@
  * and `<base>.timeindex`. Only the last segment of a log is written; older ones are sealed
  * and change only by truncation or deletion. Every method is called under the log's mutex
  * except reads, which pin the segment with retain()/release() so deletion cannot close its
- * file under them (unlinked files stay readable on POSIX while a handle is open). A sealed
- * segment's `.log` handle is opened on demand and may be closed by the log's
- * {@link HandleCache} (bounded descriptors); the active segment's stays open.
+ * file under them (unlinked files stay readable on POSIX while a handle is open). Every
+ * segment's `.log` handle, the active one's included, is opened on demand and may be closed by
+ * the logs' shared {@link HandleCache} when idle (bounded descriptors: an idle replica costs
+ * none); the index files are open only while they are written.
  */
 import { constants, type FileHandle, open } from "node:fs/promises";
 import type { Logger } from "@strand/base";
@@ -87,8 +88,12 @@ export class LogSegment implements CachedFile {
   private opening: Promise<FileHandle> | null = null;
   /** Operations using the handle now (the cache must not close it under them). */
   private inUse = 0;
-  /** Kept open: active (not yet sealed) or deleted (its file can no longer be reopened). */
-  private pinnedOpen = true;
+  /** Kept open: deleted (its file can no longer be reopened) or closed for good. */
+  private pinnedOpen = false;
+  /** Appends so far; tells an eviction's fsync whether an append raced it. */
+  private appendCount = 0;
+  /** An fsync failure met while evicting the handle, reported by the next use. */
+  private evictionFailure: Error | undefined;
   private size: number;
   private offsetIndexValue: OffsetIndex | undefined;
   private timeIndexValue: TimeIndex | undefined;
@@ -117,6 +122,7 @@ export class LogSegment implements CachedFile {
     const file = segmentFilePath(ctx.dir, baseOffset, LOG_SUFFIX);
     const handle = await open(file, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644);
     const segment = new LogSegment(ctx, baseOffset, handle, 0);
+    ctx.handles?.touch(segment);
     segment.offsetIndexValue = new OffsetIndex(segmentFilePath(ctx.dir, baseOffset, INDEX_SUFFIX));
     segment.timeIndexValue = new TimeIndex(segmentFilePath(ctx.dir, baseOffset, TIME_INDEX_SUFFIX));
     segment.maxTimestampSoFar = -1n;
@@ -136,19 +142,40 @@ export class LogSegment implements CachedFile {
         `segment ${file} is ${size} bytes, beyond the int32 position limit`,
       );
     }
-    return new LogSegment(ctx, baseOffset, handle, size);
+    const segment = new LogSegment(ctx, baseOffset, handle, size);
+    ctx.handles?.touch(segment);
+    return segment;
   }
 
   /** True while the handle must stay open (see {@link CachedFile}). */
   get busy(): boolean {
-    return this.inUse > 0 || this.dirty || this.pinnedOpen;
+    return this.inUse > 0 || this.pinnedOpen;
   }
 
-  /** Closes the `.log` handle of an idle sealed segment (the cache's eviction). */
+  /**
+   * Closes the `.log` handle of an idle segment (the cache's eviction, or the last release).
+   * Unflushed appends are fsynced first through the descriptor that wrote them, so a
+   * write-back error is seen by this process (a later descriptor may never see it); a failed
+   * fsync keeps the handle open and fails the segment's next use.
+   */
   async closeHandle(): Promise<void> {
     const handle = this.handle;
+    if (handle === null) return;
+    if (this.dirty) {
+      const appendsBefore = this.appendCount;
+      try {
+        await handle.sync();
+      } catch (error) {
+        this.evictionFailure = error instanceof Error ? error : new Error(String(error));
+        return;
+      }
+      if (this.appendCount !== appendsBefore) return; // appended meanwhile: stay open
+      this.dirty = false;
+    }
+    // A use that started during the fsync keeps the handle.
+    if (this.inUse > 0 || this.handle !== handle) return;
     this.handle = null;
-    await handle?.close();
+    await handle.close();
   }
 
   /** Runs `fn` with the `.log` handle, opening it first if the cache closed it. */
@@ -162,6 +189,7 @@ export class LogSegment implements CachedFile {
   }
 
   private async file(): Promise<FileHandle> {
+    if (this.evictionFailure !== undefined) throw this.evictionFailure;
     if (this.handle === null) {
       this.opening ??= open(segmentFilePath(this.ctx.dir, this.baseOffset, LOG_SUFFIX), "r+");
       try {
@@ -298,6 +326,7 @@ export class LogSegment implements CachedFile {
     await this.withFile((handle) => writeAt(handle, batches, position));
     this.size += batches.length;
     this.dirty = true;
+    this.appendCount += 1;
     let at = 0;
     // Bounded by the buffer: every batch was validated, so sizeBytes >= the header size.
     while (at < batches.length) {
@@ -573,15 +602,8 @@ export class LogSegment implements CachedFile {
   async unloadIndexes(): Promise<void> {
     await this.offsetIndexValue?.persist({ sync: false });
     await this.timeIndexValue?.persist({ sync: false });
-    await this.offsetIndexValue?.closeHandle();
-    await this.timeIndexValue?.closeHandle();
     this.offsetIndexValue = undefined;
     this.timeIndexValue = undefined;
-    // Sealed from now on: its handle may be closed and reopened on demand.
-    if (this.ctx.handles !== undefined && this.pinnedOpen && this.refCount > 0) {
-      this.pinnedOpen = false;
-      if (this.handle !== null) this.ctx.handles.touch(this);
-    }
   }
 
   /** Last-modified time of the .log file in ms (retention fallback when no timestamps). */
@@ -602,9 +624,11 @@ export class LogSegment implements CachedFile {
     if (this.refCount > 0) return;
     this.pinnedOpen = true;
     this.ctx.handles?.forget(this);
-    await this.offsetIndexValue?.closeHandle();
-    await this.timeIndexValue?.closeHandle();
-    await this.closeHandle();
+    // Closed for good: the log flushed what it must before (close, or a deletion that makes
+    // the bytes moot), so no fsync here.
+    const handle = this.handle;
+    this.handle = null;
+    await handle?.close();
   }
 
   /** Unlinks the three files; handles close when the last reader releases. */

@@ -95,7 +95,6 @@ describe("OffsetIndex files", () => {
     await idx.persist({ sync: true });
     idx.append(30, 9000);
     await idx.persist({ sync: false });
-    await idx.closeHandle();
     expect((await stat(idx.path)).size).toBe(24);
     const loaded = await OffsetIndex.load(idx.path, 10_000);
     expect(loaded.ok).toBe(true);
@@ -110,7 +109,6 @@ describe("OffsetIndex files", () => {
     await idx.persist({ sync: false });
     idx.truncateToPosition(8300);
     await idx.persist({ sync: false });
-    await idx.closeHandle();
     expect((await stat(idx.path)).size).toBe(8);
   });
 
@@ -194,7 +192,6 @@ describe("TimeIndex", () => {
   it("round-trips through its file and rejects garbage", async () => {
     const index = idx();
     await index.persist({ sync: true });
-    await index.closeHandle();
     expect((await readFile(index.path)).length).toBe(36);
     const loaded = await TimeIndex.load(index.path, 10_000);
     expect(loaded.ok && loaded.index.count).toBe(3);

@@ -169,11 +169,11 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
   setting({
     key: "log.open.handles.max",
     kind: "integer",
-    defaultText: "1000",
+    defaultText: "4000",
     min: 1,
     max: INT32_MAX,
     description:
-      "Open .log files of sealed segments over all partitions (least recently used closed beyond it; active segments stay open).",
+      "Open .log files of segments over all partitions, active ones included (the least recently used idle one is closed beyond it, after an fsync when it has unflushed appends; index files are open only while written).",
   }),
   setting({
     key: "cluster.id",

@@ -8,7 +8,7 @@
  * only updates the ISR.
  */
 
-import { AssertionFailure } from "@strand/base";
+import { AssertionFailure, forEachConcurrently } from "@strand/base";
 import {
   type BrokerId,
   localChanges,
@@ -27,6 +27,13 @@ import type { FetcherPartition } from "./follower/types.ts";
 import { updateGauges } from "./leader/isr.ts";
 import { Partition, partitionKey } from "./partition.ts";
 import { topicIntConfig, topicLogOverrides, topicsWithChangedConfigs } from "./topic-config.ts";
+
+/**
+ * Role changes in flight at once: enough to keep the libuv thread pool (4 threads) and the
+ * disk's journal busy with the fsyncs of new logs, few enough that one delta cannot flood
+ * the pool ahead of produce and fetch I/O.
+ */
+const ROLE_CHANGE_CONCURRENCY = 16;
 
 /** Applies one committed delta to the local replicas. */
 export async function applyDelta(
@@ -49,12 +56,18 @@ export async function applyDelta(
       );
     }
   };
-  for (const reg of changes.deleted) await guarded(reg, () => deleteReplica(ctx, fetchers, reg));
-  for (const reg of changes.leaders)
-    await guarded(reg, () => becomeLeader(ctx, fetchers, image, reg));
-  for (const reg of changes.followers) {
-    await guarded(reg, () => becomeFollower(ctx, fetchers, image, reg));
-  }
+  // Partitions are independent (each change holds its partition's lock), and a change is
+  // mostly fsyncs of its own files: run them side by side. Deletions first, so a same-named
+  // replica of a deleted topic id is gone before its successor is created.
+  await forEachConcurrently(changes.deleted, ROLE_CHANGE_CONCURRENCY, (reg) =>
+    guarded(reg, () => deleteReplica(ctx, fetchers, reg)),
+  );
+  await forEachConcurrently(changes.leaders, ROLE_CHANGE_CONCURRENCY, (reg) =>
+    guarded(reg, () => becomeLeader(ctx, fetchers, image, reg)),
+  );
+  await forEachConcurrently(changes.followers, ROLE_CHANGE_CONCURRENCY, (reg) =>
+    guarded(reg, () => becomeFollower(ctx, fetchers, image, reg)),
+  );
   await applyConfigChanges(ctx, delta, image);
   updateGauges(ctx);
 }
