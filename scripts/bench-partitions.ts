@@ -160,6 +160,9 @@ async function main(): Promise<void> {
     for (const n of cluster.nodes) {
       if (n.child.exitCode !== null || n.child.signalCode !== null)
         console.error(`node ${n.id} exited:`, n.lines.slice(-20).join("\n"));
+      // And what the quorum did: a lost leadership answers NOT_CONTROLLER.
+      const quorum = n.lines.filter((l) => /raft|quorum|elect|controller/i.test(l)).slice(-15);
+      console.error(`node ${n.id} quorum log:`, quorum.join("\n"));
     }
     throw error;
   } finally {

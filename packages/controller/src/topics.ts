@@ -35,11 +35,17 @@ import {
 import { collisionName, configError, topicNameError } from "./validation.ts";
 
 /**
- * A topic id derived from the name and the position in the metadata log: deterministic (a
- * replayed simulation creates the same ids) and unique, since the log offset only grows.
+ * A topic id derived from the cluster id, the name and the position in the metadata log:
+ * deterministic (a replayed simulation creates the same ids), unique within the cluster since
+ * the log offset only grows, and different between clusters (a topic created at the same
+ * offset of two clusters would otherwise get the same id — Kafka's ids are unique across
+ * clusters, and tools that mirror between clusters rely on it).
  */
 export function deriveTopicId(name: string, image: MetadataImage): TopicId {
-  const h = createHash("sha256").update(`${image.epoch}/${image.offset}/${name}`).digest();
+  const cluster = image.clusterId ?? "";
+  const h = createHash("sha256")
+    .update(`${cluster}/${image.epoch}/${image.offset}/${name}`)
+    .digest();
   h[6] = (h[6]! & 0x0f) | 0x80; // uuid version 8 (custom)
   h[8] = (h[8]! & 0x3f) | 0x80; // RFC 4122 variant
   const hex = h.subarray(0, 16).toString("hex");

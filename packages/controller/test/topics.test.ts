@@ -3,7 +3,10 @@
 // writes nothing in validateOnly mode; deleteTopic removes the topic with its partitions and
 // configs and a re-created topic gets a new id; alterConfigs validates keys and values.
 import { describe, expect, it } from "vitest";
+import { EMPTY_IMAGE } from "../src/image.ts";
 import { describeConfigs, describeTopic, listTopics } from "../src/queries.ts";
+import { deriveTopicId } from "../src/topics.ts";
+import { metadataOffset } from "../src/types.ts";
 import { topicNameError } from "../src/validation.ts";
 import { TestCluster } from "./helpers.ts";
 
@@ -216,5 +219,22 @@ describe("topic settings Strand does not apply are refused, naming the key", () 
     );
     expect(response.errorCode.name).toBe("INVALID_CONFIG");
     expect(response.errorMessage).toContain("segment.bytes");
+  });
+});
+
+describe("topic ids", () => {
+  // Goal: ids are unique across clusters — the same name created at the same metadata offset
+  // of two clusters gets different ids — and the same in every replay of one cluster's log.
+  it("mix the cluster id in", () => {
+    const image = (cluster: string | null) => ({
+      ...EMPTY_IMAGE,
+      clusterId: cluster,
+      offset: metadataOffset(7),
+    });
+    const a = deriveTopicId("orders", image("AAAAAAAAAAAAAAAAAAAAAA"));
+    const b = deriveTopicId("orders", image("BBBBBBBBBBBBBBBBBBBBBB"));
+    expect(a).not.toBe(b);
+    expect(deriveTopicId("orders", image("AAAAAAAAAAAAAAAAAAAAAA"))).toBe(a);
+    expect(a).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 });
