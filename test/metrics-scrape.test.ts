@@ -3,7 +3,8 @@
 // deploy/grafana/strand.json query is exported; `promtool check metrics` passes on its scrape;
 // a fetch's long-poll wait is measured apart from its service time; a refused admin call is
 // counted under its error code; the controller and Raft gauges read as on a healthy node.
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import type { FetchResponse__Output, ProduceResponse__Output } from "@strand/protocol";
 import { encodeRecordBatch } from "@strand/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -96,6 +97,15 @@ describe("a running node's /metrics", () => {
     expect(queried.size).toBeGreaterThan(30);
     const missing = [...queried].filter((n) => !exported.has(n)).sort();
     expect(missing, `queried but not exported: ${missing.join(", ")}`).toEqual([]);
+  });
+
+  it("documents every exported family in docs/metrics.md", () => {
+    const doc = readFileSync(join(import.meta.dirname, "..", "docs", "metrics.md"), "utf8");
+    const families = [...scrape.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] ?? "");
+    const undocumented = families.filter(
+      (f) => !doc.includes(`\`${f}\``) && !f.startsWith("nodejs_heap_space_size_"),
+    );
+    expect(undocumented, `not in docs/metrics.md: ${undocumented.join(", ")}`).toEqual([]);
   });
 
   it.skipIf(!hasTool("promtool"))(
