@@ -95,7 +95,9 @@ function sampled(
     registers: [registry],
     collect() {
       const value = read(sources);
-      if (value === null) this.reset();
+      // remove(), not reset(): reset() re-creates an unlabelled gauge at 0, which would read
+      // as "0 bytes free" or "not the active controller" on a node that cannot tell.
+      if (value === null) this.remove();
       else this.set(value);
     },
   });
@@ -253,7 +255,7 @@ function registerDisk(registry: Registry, sources: NodeMetricSources): void {
       registers: [registry],
       async collect() {
         await sample();
-        if (last === null) this.reset();
+        if (last === null) this.remove();
         else this.set(pick(last));
       },
     });
