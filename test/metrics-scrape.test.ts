@@ -48,11 +48,8 @@ function fetchAt(offset: string): Promise<FetchResponse__Output> {
 }
 
 beforeAll(async () => {
-  ({
-    nodes: [node],
-  } = (await formCluster(1, "metrics", started, ["--metrics.partition.enable", "true"])) as {
-    nodes: [NodeProcess];
-  });
+  const formed = await formCluster(1, "metrics", started, ["--metrics.partition.enable", "true"]);
+  node = formed.nodes[0] as NodeProcess;
   const brokers = node.clientAddress;
   const created = await runStrand(brokers, ["topic", "create", "m", "-p", "2", "-r", "1"]);
   expect(created.code, created.stderr).toBe(0);
