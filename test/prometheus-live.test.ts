@@ -2,7 +2,8 @@
 // `prometheus`): it scrapes a local 3-node cluster every second and evaluates the shipped
 // deploy/prometheus/alerts.yaml (each `for:` shortened to 5 s so the test is quick); SIGKILL
 // of one node makes StrandUnderReplicatedPartitions fire, as seen through /api/v1/alerts, and
-// restarting the node resolves it. Every process started here is stopped in afterAll.
+// restarting the node resolves it; StrandTargetDown fires for the dead node meanwhile.
+// Every process started here is stopped in afterAll.
 import { readFileSync, rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stopNodes } from "../scripts/lib/cluster.ts";
@@ -88,6 +89,15 @@ describe("a real Prometheus with the shipped alert rules", () => {
       );
       expect(firing.every((a) => a.labels.node_id !== String(victim.id))).toBe(true);
       expect(firing[0]?.labels.severity).toBe("warning");
+      const down = await until(
+        `StrandTargetDown firing\n${failure()}`,
+        async () => {
+          const a = await alertStates("StrandTargetDown");
+          return a.some((x) => x.state === "firing") ? a : undefined;
+        },
+        30_000,
+      );
+      expect(down.map((a) => a.labels.instance)).toEqual([`127.0.0.1:${victim.ports.admin}`]);
 
       const restarted = startNode(c.layout, victim.id, c.root);
       started.nodes.push(restarted);
