@@ -26,6 +26,7 @@ import {
   MISSING_PROMETHEUS,
   metricNames,
   promtool,
+  until,
 } from "./support/prometheus.ts";
 import { runStrand } from "./support/strand-cli.ts";
 
@@ -165,5 +166,46 @@ describe("a running node's /metrics", () => {
     expect(one("strand_log_size_bytes", 'topic="m",partition="0"')).toBeGreaterThan(0);
     expect(one("strand_broker_in_bytes_total", 'topic="m"')).toBeGreaterThan(0);
     expect(one("strand_broker_leader_elections_total")).toBe(2);
+  });
+
+  it("counts open Subscribe and ProduceStream streams until they close", async () => {
+    const s = stubs(node.clientAddress);
+    const sub = s.fetch.Subscribe({
+      topics: [{ topic: "m", partitions: [{ partition: 0, fetchOffset: "0" }] }],
+    });
+    sub.on("error", () => undefined);
+    await new Promise((resolve) => sub.once("data", resolve));
+    const prod = s.produce.ProduceStream();
+    prod.on("error", () => undefined);
+    const records = encodeRecordBatch({
+      baseTimestamp: 1_700_000_000_000n,
+      records: [{ key: null, value: Buffer.from("s") }],
+    });
+    prod.write({
+      correlationId: "1",
+      request: {
+        acks: "ACKS_ALL",
+        timeoutMs: 5_000,
+        topics: [{ topic: "m", partitions: [{ partition: 1, records }] }],
+      },
+    });
+    await new Promise((resolve) => prod.once("data", resolve));
+    const streams = async (method: string) =>
+      metricSum((await node.http("/metrics")).body, "strand_broker_open_streams", `"${method}"`);
+    expect(await streams("Subscribe")).toBe(1);
+    expect(await streams("ProduceStream")).toBe(1);
+    const text = (await node.http("/metrics")).body;
+    expect(metricSum(text, "strand_broker_open_connections{")).toBeGreaterThanOrEqual(1);
+    sub.cancel();
+    prod.end();
+    await until(
+      "both streams closed",
+      async () =>
+        (await streams("Subscribe")) === 0 && (await streams("ProduceStream")) === 0
+          ? true
+          : undefined,
+      10_000,
+      100,
+    );
   });
 });
