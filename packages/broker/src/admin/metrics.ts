@@ -102,7 +102,10 @@ export function createBrokerMetrics(
     help: "Largest lag, in offsets, of any partition this broker follows.",
     registers: [registry],
     collect() {
-      this.set(Math.max(0, ...followerLag.values()));
+      // A loop, not Math.max(...values): a broker may follow tens of thousands of partitions.
+      let max = 0;
+      for (const lag of followerLag.values()) if (lag > max) max = lag;
+      this.set(max);
     },
   });
   return {
