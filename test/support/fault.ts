@@ -92,7 +92,9 @@ export class FaultCluster {
     const roles = !this.options.dedicatedController
       ? []
       : ["--process.roles", id === 1 ? "controller" : "broker"];
+    // replicationLag() reads the per-partition lag series, which is opt-in.
     const n = startNode(this.layout, id, this.dataRoot, [
+      ...["--metrics.partition.enable", "true"],
       ...(this.options.extra ?? []),
       ...roles,
       ...(bootstrap ? ["--bootstrap"] : []),

@@ -29,7 +29,15 @@ describe("admin HTTP", () => {
       'strand_broker_requests_total{method="Produce",code="NONE",node_id="7"} 1',
     );
     expect(body).toContain('strand_broker_partitions_led{node_id="7"} 3');
-    expect(body).toContain("strand_process_");
+    // Stock Node.js dashboards expect the default metrics unprefixed.
+    expect(body).toContain("process_cpu_seconds_total");
+    expect(body).toContain("nodejs_eventloop_lag_seconds");
+    expect(body).not.toContain("strand_process_");
+    // Only counters end in _total (promtool check metrics).
+    expect(body).not.toMatch(/^# TYPE nodejs_active_\w+_total gauge/m);
+    expect(body).toMatch(
+      /^strand_build_info\{version="[^"]+",node_version="v\d+[^"]*",roles="",node_id="7"\} 1$/m,
+    );
 
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const notReady = await fetch(`${base}/readyz`);

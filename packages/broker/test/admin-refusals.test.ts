@@ -5,6 +5,7 @@
 import * as grpc from "@grpc/grpc-js";
 import type { MetadataImage } from "@strand/controller";
 import { describe, expect, it } from "vitest";
+import { createBrokerMetrics } from "../src/admin/metrics.ts";
 import { adminServiceHandlers } from "../src/services/admin.ts";
 import type { ServiceContext } from "../src/services/context.ts";
 
@@ -24,10 +25,7 @@ function contextWhoseControllerFails(error: Error): ServiceContext {
     image: () =>
       ({ brokers: new Map([[1, {}]]), topicsByName: new Map() }) as unknown as MetadataImage,
     controller: { createTopics: fail, deleteTopics: fail, alterConfigs: fail },
-    metrics: {
-      requestDurationSeconds: { startTimer: () => quiet },
-      requestsTotal: { inc: quiet },
-    },
+    metrics: createBrokerMetrics(1),
     logger: { warn: quiet, info: quiet, debug: quiet, error: quiet },
     defaults: {
       numPartitions: 1,

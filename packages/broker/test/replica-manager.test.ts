@@ -27,6 +27,7 @@ import type { ReplicaFetchResponse__Output } from "@strand/protocol";
 import { BatchHeaderView, ErrorCode, encodeRecordBatch, iterateBatches } from "@strand/protocol";
 import { LogManager } from "@strand/storage";
 import { afterEach, describe, expect, it } from "vitest";
+import { type BrokerMetrics, createBrokerMetrics } from "../src/admin/metrics.ts";
 import type { ReplicaManagerConfig } from "../src/replica/options.ts";
 import { ReplicaManager } from "../src/replica/replica-manager.ts";
 import { grpcReplicationTransport } from "../src/services/replication-client.ts";
@@ -69,6 +70,7 @@ function batch(count: number, valueBytes = 16, timestampMs = Date.now()): Buffer
 
 interface Node {
   readonly id: BrokerId;
+  readonly metrics: BrokerMetrics;
   readonly dir: string;
   readonly logManager: LogManager;
   readonly manager: ReplicaManager;
@@ -171,7 +173,9 @@ class Cluster {
     await this.controller.register(id, port);
     const logManager = await LogManager.open(dir);
     const ctrl = this.controller;
+    const metrics = createBrokerMetrics(id);
     const manager = new ReplicaManager({
+      metrics,
       deps: {
         brokerId: id,
         brokerEpoch: () => ctrl.image.brokers.get(brokerId(id))!.epoch,
@@ -186,7 +190,7 @@ class Cluster {
       replicationServiceDefinition(),
       createReplicationHandlers(manager.replicaFetchLeader()),
     );
-    const node: Node = { id: brokerId(id), dir, logManager, manager, server, port };
+    const node: Node = { id: brokerId(id), dir, logManager, manager, server, port, metrics };
     ctrl.nodes.set(id, node);
     await ctrl.catchUp(node);
     return node;
@@ -425,6 +429,37 @@ describe("ReplicaManager over gRPC, three brokers", () => {
     await waitFor("old leader rejoins the ISR", () =>
       c.controller.partition().isr.includes(brokerId(1)),
     );
+  });
+
+  it("counts leader elections, and as unclean only a leader outside the ISR it knew", async () => {
+    const c = await threeNodes();
+    const elections = async (id: number) => {
+      const m = c.node(id).metrics;
+      return {
+        all: (await m.leaderElectionsTotal.get()).values[0]?.value ?? 0,
+        unclean: (await m.uncleanLeaderElectionsTotal.get()).values[0]?.value ?? 0,
+      };
+    };
+    expect(await elections(1)).toEqual({ all: 1, unclean: 0 });
+    const change = (leader: number, isr: number[]) =>
+      c.controller.append([
+        {
+          type: "partitionChange",
+          topicId: TOPIC_ID,
+          partition: 0,
+          leader: brokerId(leader),
+          isr: isr.map(brokerId),
+        },
+      ]);
+    await change(2, [2, 3]);
+    expect(await elections(2)).toEqual({ all: 1, unclean: 0 });
+    // The ISR shrinks to {2}; then 3, outside it, is elected (what an unclean election does).
+    await c.controller.append([
+      { type: "partitionChange", topicId: TOPIC_ID, partition: 0, isr: [brokerId(2)] },
+    ]);
+    await change(3, [3]);
+    expect(await elections(3)).toEqual({ all: 1, unclean: 1 });
+    expect(await elections(1)).toEqual({ all: 1, unclean: 0 });
   });
 
   it("bad input gets its own code while the rest of the request succeeds", async () => {

@@ -76,6 +76,7 @@ export interface NodeConfig {
   readonly logRetentionCheckIntervalMs: number;
   readonly shutdownTimeoutMs: number;
   readonly logLevel: LogLevel;
+  readonly metricsPartitionEnable: boolean;
   /** Where each setting's value came from, by dotted key. */
   readonly sources: ReadonlyMap<string, SettingSource>;
 }

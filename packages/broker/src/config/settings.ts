@@ -336,6 +336,13 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     defaultText: "info",
     description: "pino log level: trace, debug, info, warn, error, fatal or silent.",
   }),
+  setting({
+    key: "metrics.partition.enable",
+    kind: "boolean",
+    defaultText: "false",
+    description:
+      "Export per-partition series (log size, segments, offsets, follower lag): one series per replica, so off on large clusters.",
+  }),
 ]);
 
 /** Looks up a setting by key. */

@@ -53,6 +53,7 @@ import { ControllerRouter } from "./controllers.ts";
 import { checkFormatPolicy, NodeStartError } from "./format.ts";
 import { BrokerLifecycle } from "./lifecycle.ts";
 import { createNodeLogger, type NodeLogger } from "./logger.ts";
+import { registerNodeMetrics } from "./node-metrics.ts";
 import { createReplicaManager, type NodeReplicaManager } from "./replica-factory.ts";
 
 /** Options of {@link BrokerNode.start} besides the configuration. */
@@ -111,7 +112,10 @@ export class BrokerNode {
   private constructor(config: NodeConfig, logger: NodeLogger) {
     this.config = config;
     this.logger = logger;
-    this.metrics = createBrokerMetrics(config.nodeId);
+    this.metrics = createBrokerMetrics(config.nodeId, {
+      partitionLabels: config.metricsPartitionEnable,
+      roles: config.roles,
+    });
     this.health = {
       client: new HealthStatus(config.roles.includes("broker") ? CLIENT_SERVICE_NAMES : []),
       internal: new HealthStatus(internalServiceNames(config.roles)),
@@ -162,6 +166,12 @@ export class BrokerNode {
     });
     if (c.roles.includes("broker")) this.#broker = await this.#startBroker(options);
     addReflection(this.#internal, internalServiceNames(c.roles));
+    registerNodeMetrics(this.metrics, {
+      dataDir: c.dataDir,
+      controller: () => this.#controller,
+      logs: () => this.#logs,
+      broker: () => this.#broker,
+    });
     this.health.internal.setAll("SERVING");
     this.#admin = await startAdminServer({
       ...c.adminListener,

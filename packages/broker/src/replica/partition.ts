@@ -132,6 +132,8 @@ export class Partition {
       logEndOffset: this.log.logEndOffset,
       highWatermark: this.highWatermark,
       isr: leader !== null ? [...leader.isr] : [...this.isr],
+      sizeBytes: this.log.sizeBytes,
+      segments: this.log.segmentBaseOffsets().length,
     };
   }
 }

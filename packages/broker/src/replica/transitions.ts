@@ -84,7 +84,7 @@ async function deleteReplica(
     if (p.leader !== null) releaseLeaderWaiters(ctx, p);
     ctx.partitions.delete(p.key);
     ctx.partitionsById.delete(idKey(p.topicId, p.partition));
-    ctx.metrics?.replicationLagOffsets.remove({ topic: p.topic, partition: String(p.partition) });
+    forgetFollowerLag(ctx, p);
     await ctx.logManager.deleteLog(p.topic, p.partition);
     ctx.logger.info({ topic: p.topic, partition: p.partition }, "deleted replica");
   });
@@ -189,6 +189,7 @@ async function becomeLeader(
 ): Promise<void> {
   const p = await replicaOf(ctx, fetchers, image, reg);
   if (p === null) return;
+  const knownIsr = p.isr;
   p.replicas = reg.replicas;
   p.isr = reg.isr;
   const current = p.leader;
@@ -228,6 +229,7 @@ async function becomeLeader(
       nowMs: ctx.clock(),
     });
     p.role = { kind: "leader", state };
+    countElection(ctx, p, knownIsr);
     // Producer state from the replicated log; the first idempotent produce waits for it.
     p.producers.invalidate();
     p.producers.syncInBackground();
@@ -246,6 +248,23 @@ async function becomeLeader(
     );
     if (state.onLeaderAppend(end)) onHighWatermarkAdvanced(ctx, p);
   });
+}
+
+/**
+ * Counts a leadership taken; unclean when the ISR this replica last knew (empty for a replica
+ * just created here) did not hold it: only an unclean election elects outside the ISR.
+ */
+function countElection(ctx: ReplicaContext, p: Partition, knownIsr: readonly BrokerId[]): void {
+  forgetFollowerLag(ctx, p);
+  ctx.metrics?.leaderElectionsTotal.inc();
+  if (knownIsr.length > 0 && !knownIsr.includes(ctx.brokerId))
+    ctx.metrics?.uncleanLeaderElectionsTotal.inc();
+}
+
+/** A replica that stops following (leads or goes) no longer reports a lag. */
+function forgetFollowerLag(ctx: ReplicaContext, p: Partition): void {
+  ctx.metrics?.followerLag.delete(p.key);
+  ctx.metrics?.replicationLagOffsets.remove({ topic: p.topic, partition: String(p.partition) });
 }
 
 function isEligible(image: MetadataImage, id: BrokerId): boolean {

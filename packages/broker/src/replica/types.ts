@@ -83,6 +83,11 @@ export interface FetchOptions {
   readonly maxWaitMs: number;
   /** Aborts the wait (client cancelled). */
   readonly signal?: AbortSignal;
+  /**
+   * Told how long the fetch stayed parked once it wakes, so the edge can measure the long-poll
+   * wait apart from the service time (a fetch's SLO is about the latter).
+   */
+  readonly onWaited?: (ms: number) => void;
 }
 
 /** Result of fetching one partition. */
@@ -117,6 +122,10 @@ export interface PartitionStatus {
   readonly highWatermark: bigint;
   /** As the leader sees it (followers report the controller's ISR). */
   readonly isr: readonly number[];
+  /** Bytes of the log's segments. */
+  readonly sizeBytes: number;
+  /** Segments of the log. */
+  readonly segments: number;
 }
 
 /** A block of producer ids from the active controller (AllocateProducerIds), or its error. */

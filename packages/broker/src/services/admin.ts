@@ -44,7 +44,7 @@ import {
   WAIT_MS_MAX,
 } from "@strand/protocol";
 import type { ServiceContext, TopicDefaults } from "./context.ts";
-import { unaryHandler } from "./instrument.ts";
+import { errorCodeOutcome, type UnaryImpl, unaryHandler } from "./instrument.ts";
 import { clientAddress, topicMetadata } from "./metadata.ts";
 import { UnavailableError } from "./wire.ts";
 
@@ -380,29 +380,30 @@ async function alterConfigs(
   return { results };
 }
 
-/** The AdminService handlers. */
+/** The AdminService handlers; each is counted under the first error code its answer carries. */
 export function adminServiceHandlers(ctx: ServiceContext): AdminServiceHandlers {
+  const handler = <Req, Res extends Parameters<typeof errorCodeOutcome>[0]>(
+    method: string,
+    impl: UnaryImpl<Req, Res>,
+  ) => unaryHandler(ctx, method, impl, errorCodeOutcome);
   return {
-    CreateTopics: unaryHandler(ctx, "CreateTopics", (call) => createTopics(ctx, call.request)),
-    DeleteTopics: unaryHandler(ctx, "DeleteTopics", (call) => deleteTopics(ctx, call.request)),
-    DescribeTopics: unaryHandler(ctx, "DescribeTopics", async (call) => {
+    CreateTopics: handler("CreateTopics", (call) => createTopics(ctx, call.request)),
+    DeleteTopics: handler("DeleteTopics", (call) => deleteTopics(ctx, call.request)),
+    DescribeTopics: handler("DescribeTopics", async (call) => {
       const names = listField(call.request.names, "names").map((n, i) =>
         stringField(n, `names[${i}]`),
       );
       return { topics: topicMetadata(ctx.image(), names.length === 0 ? null : names) };
     }),
+    // Answers from the local image: no error field to count.
     DescribeCluster: unaryHandler(ctx, "DescribeCluster", async () => describeCluster(ctx)),
-    DescribeConfigs: unaryHandler(ctx, "DescribeConfigs", async (call) =>
+    DescribeConfigs: handler("DescribeConfigs", async (call) =>
       describeConfigsResponse(ctx.image(), call.request),
     ),
-    AlterConfigs: unaryHandler(ctx, "AlterConfigs", (call) => alterConfigs(ctx, call.request)),
-    CreatePartitions: unaryHandler(ctx, "CreatePartitions", (call) =>
-      createPartitions(ctx, call.request),
-    ),
-    DescribeQuorum: unaryHandler(ctx, "DescribeQuorum", () => describeQuorum(ctx)),
-    AddRaftVoter: unaryHandler(ctx, "AddRaftVoter", (call) => addRaftVoter(ctx, call.request)),
-    RemoveRaftVoter: unaryHandler(ctx, "RemoveRaftVoter", (call) =>
-      removeRaftVoter(ctx, call.request),
-    ),
+    AlterConfigs: handler("AlterConfigs", (call) => alterConfigs(ctx, call.request)),
+    CreatePartitions: handler("CreatePartitions", (call) => createPartitions(ctx, call.request)),
+    DescribeQuorum: handler("DescribeQuorum", () => describeQuorum(ctx)),
+    AddRaftVoter: handler("AddRaftVoter", (call) => addRaftVoter(ctx, call.request)),
+    RemoveRaftVoter: handler("RemoveRaftVoter", (call) => removeRaftVoter(ctx, call.request)),
   };
 }

@@ -40,7 +40,7 @@ import type {
   PartitionError,
 } from "../replica/types.ts";
 import { DEFAULT_STREAM_BOUNDS, type ServiceContext } from "./context.ts";
-import { countStream, statusLabel, unaryHandler } from "./instrument.ts";
+import { countStream, type RequestTiming, statusLabel, unaryHandler } from "./instrument.ts";
 import { alignByKey, groupByTopic } from "./requests.ts";
 import { isForwarded, routeRequest, unaryCall } from "./routing.ts";
 import { StreamLimits } from "./stream-limits.ts";
@@ -136,10 +136,14 @@ export function fetchPartitions(
           partitionMaxBytes: i.partitionMaxBytes,
         })).map(([topic, partitions]) => ({ topic, partitions })),
       };
+      // The leader measures a forwarded fetch's service time; here the whole call counts as
+      // waiting when the client allowed a long poll.
+      const sentMs = performance.now();
       const response = await unaryCall<FetchResponse__Output>(
         (o, cb) => stubs.fetch.Fetch(request, metadata, o, cb),
         options.maxWaitMs + FORWARD_SLACK_MS,
       );
+      if (options.maxWaitMs > 0) options.onWaited?.(performance.now() - sentMs);
       const results = response.topics.flatMap((t) =>
         t.partitions.map((p) => fetchResultFromWire(t.topic, p)),
       );
@@ -201,14 +205,19 @@ function callSignal(
 async function handleFetch(
   ctx: ServiceContext,
   call: grpc.ServerUnaryCall<FetchRequest__Output, FetchResponse>,
+  timing: RequestTiming,
 ): Promise<FetchResponse> {
   const parsed = parseFetch(call.request);
+  const onWaited = (ms: number) => {
+    timing.waitedMs += ms;
+  };
   const results = await fetchPartitions(
     ctx,
-    { ...parsed.options, signal: callSignal(ctx, call) },
+    { ...parsed.options, signal: callSignal(ctx, call), onWaited },
     parsed.items,
     isForwarded(call.metadata),
   );
+  ctx.metrics.fetchWaitSeconds.observe(timing.waitedMs / 1000);
   return {
     topics: groupByTopic(results, fetchResultToWire).map(([topic, partitions]) => ({
       topic,
@@ -434,10 +443,17 @@ async function handleListOffsets(
 export function fetchServiceHandlers(ctx: ServiceContext): FetchServiceHandlers {
   const streams = new StreamLimits(ctx.streamBounds ?? DEFAULT_STREAM_BOUNDS);
   return {
-    Fetch: unaryHandler(ctx, "Fetch", (call) => handleFetch(ctx, call), fetchOutcome),
+    Fetch: unaryHandler(
+      ctx,
+      "Fetch",
+      (call, timing) => handleFetch(ctx, call, timing),
+      fetchOutcome,
+    ),
     ListOffsets: unaryHandler(ctx, "ListOffsets", (call) => handleListOffsets(ctx, call)),
     Subscribe: (call) => {
-      const stop = ctx.metrics.requestDurationSeconds.startTimer({ method: "Subscribe" });
+      // A stream lives as long as the consumer: counted open, never timed as one request.
+      ctx.metrics.openStreams.inc({ method: "Subscribe" });
+      const stop = () => ctx.metrics.openStreams.dec({ method: "Subscribe" });
       let release = () => {};
       const served = (async () => {
         release = streams.acquire("Subscribe", call.getPeer());

@@ -311,6 +311,10 @@ function produceStream(
     ended = true;
     finishIfDone();
   });
-  call.on("close", () => ctx.shutdownSignal.removeEventListener("abort", onAbort));
+  ctx.metrics.openStreams.inc({ method: "ProduceStream" });
+  call.on("close", () => {
+    ctx.metrics.openStreams.dec({ method: "ProduceStream" });
+    ctx.shutdownSignal.removeEventListener("abort", onAbort);
+  });
   call.on("error", () => undefined);
 }

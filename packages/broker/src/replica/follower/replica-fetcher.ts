@@ -298,11 +298,14 @@ export class ReplicaFetcher {
       await this.#applyAction(p, state, action);
       const leaderEnd = result.logEndOffset;
       if (leaderEnd !== undefined && leaderEnd >= 0n) {
-        const lag = Number(leaderEnd - p.log.logEndOffset);
-        this.#o.metrics?.replicationLagOffsets.set(
-          { topic: p.topic, partition: String(p.partition) },
-          Math.max(0, lag),
-        );
+        const lag = Math.max(0, Number(leaderEnd - p.log.logEndOffset));
+        const metrics = this.#o.metrics;
+        metrics?.followerLag.set(p.key, lag);
+        if (metrics?.partitionLabels === true)
+          metrics.replicationLagOffsets.set(
+            { topic: p.topic, partition: String(p.partition) },
+            lag,
+          );
       }
     } catch (error) {
       this.#o.logger.warn(
@@ -336,6 +339,7 @@ export class ReplicaFetcher {
           leaderEpoch: state.leaderEpoch,
         });
         p.onAppended(bytes, appended.firstOffset);
+        this.#o.metrics?.replicationInBytesTotal.inc(bytes.length);
         p.onHighWatermark(state.onAppended(position()));
         return;
       }

@@ -47,9 +47,11 @@ export async function fetch(
   if (options.signal?.aborted === true || ctx.closed) return first.results;
   return new Promise((resolve) => {
     let settled = false;
+    const parkedAtMs = ctx.clock();
     const complete = (): void => {
       if (settled) return;
       settled = true;
+      options.onWaited?.(Math.max(0, ctx.clock() - parkedAtMs));
       options.signal?.removeEventListener("abort", complete);
       readAll(ctx, options, partitions).then(
         (again) => resolve(again.results),
@@ -116,7 +118,7 @@ async function readOne(
   };
   try {
     const read = await p.log.read(fp.fetchOffset, { maxBytes, maxOffset: hw, minOneBatch });
-    ctx.metrics?.bytesOutTotal.inc({ topic: fp.topic }, read.records.length);
+    ctx.metrics?.outBytesTotal.inc({ topic: fp.topic }, read.records.length);
     ctx.metrics?.recordsOutTotal.inc({ topic: fp.topic }, countRecords(read.records));
     return { ...NO_ERROR, ...base, logStartOffset: read.logStartOffset, records: read.records };
   } catch (thrown) {

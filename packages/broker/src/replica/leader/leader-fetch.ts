@@ -225,6 +225,7 @@ async function readPartition(
       records: read.records,
       ...bounds(),
     };
+    ctx.metrics?.replicationOutBytesTotal.inc(read.records.length);
     return { result, bytes: read.records.length, fetchOffset };
   } catch (thrown) {
     const { error } = errorOf(thrown);

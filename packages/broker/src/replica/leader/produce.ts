@@ -142,7 +142,7 @@ async function appendAsLeader(
   p.producers.onLeaderAppend(prepared.records, appended.firstOffset);
   const endOffset = appended.lastOffset + 1n;
   const advanced = state.onLeaderAppend(p.log.logEndOffset);
-  ctx.metrics?.bytesInTotal.inc({ topic: p.topic }, appended.appendedBytes);
+  ctx.metrics?.inBytesTotal.inc({ topic: p.topic }, appended.appendedBytes);
   // Offsets are contiguous (no compaction): the offset span is the record count.
   ctx.metrics?.recordsInTotal.inc({ topic: p.topic }, Number(endOffset - appended.firstOffset));
   onLeaderLogEnd(ctx, p, endOffset, appended.appendedBytes);
