@@ -1,5 +1,5 @@
 // Goal (issue 12 §4): consumer groups on a real 3-node cluster, with members as child
-// processes (fixtures/group-member.ts) that log assign/revoke/lost, every processed record and
+// processes (scripts/bench/group-member.ts) that log assign/revoke/lost, every processed record and
 // every acknowledged commit with timestamps:
 // - exclusive ownership: 6 partitions, members joining and leaving while records flow; from
 //   the members' own logs no partition is owned by two members at the same instant; each
@@ -38,7 +38,7 @@ const GROUP_SETTINGS = [
 /** Processing time plus scheduling slack of a loaded 2-core machine, on top of a heartbeat. */
 const HANDOVER_ALLOWANCE_MS = 2_500;
 const PARTITIONS = 6;
-const memberScript = join(import.meta.dirname, "fixtures/group-member.ts");
+const memberScript = join(import.meta.dirname, "../scripts/bench/group-member.ts");
 
 interface MemberEvent {
   readonly ev: string;
