@@ -194,7 +194,13 @@ export class FakeGroups {
       if (req.memberEpoch !== m.epoch) return { errorCode: 110, errorMessage: "fenced" };
     }
     m.lastSeen = Date.now();
-    if (req.subscription) m.topics = [...req.subscription.topicNames];
+    if (req.subscription) {
+      const regex = req.subscription.topicRegex as string;
+      const anchored = new RegExp(`^(?:${regex})$`);
+      m.topics = regex
+        ? [...this.cluster.topics.keys()].filter((t) => anchored.test(t))
+        : [...req.subscription.topicNames];
+    }
     if (req.owned)
       m.owned = new Set(
         req.owned.topics.flatMap((t: { topic: string; partitions: number[] }) =>
