@@ -162,6 +162,10 @@ describe("group consumer", () => {
     groups.commitErrors.push(113);
     await a.consumer.commit([{ topic: "t", partition: 1, offset: 3n }]);
     expect(groups.groups.get("g")!.offsets.get("t-1")).toBe(3n);
+    const [stale, retried] = groups.log.filter((c) => c.method === "OffsetCommit").slice(-2);
+    expect(stale!.response.errorCode).toBe(113);
+    const m = groups.groups.get("g")!.members.get(retried!.request.memberId)!;
+    expect(retried!.request.memberEpoch).toBe(m.epoch); // a member commit: its id and epoch
     groups.commitErrors.push(110);
     await expect(a.consumer.commit([{ topic: "t", partition: 1, offset: 4n }])).rejects.toThrow(
       FencedMemberError,
