@@ -1,6 +1,6 @@
 /**
  * The `strand` command: `strand server start` runs one node (docs/design.md §2); the client
- * commands (cluster, topic, produce, consume, perf) talk to a cluster through @strand/client.
+ * commands (cluster, topic, produce, consume, group, perf) talk to a cluster through @strand/client.
  * docs/cli.md describes every command. main.ts (the bin) loads this module.
  *
  * Exit codes: 0 success (or a clean stop on SIGTERM/SIGINT), 1 runtime failure, 2 bad
@@ -11,6 +11,7 @@ import { UsageError } from "./args.ts";
 import { type Command, commandHelp, prepare } from "./command.ts";
 import { clusterCommands } from "./commands/cluster.ts";
 import { consumeCommand } from "./commands/consume.ts";
+import { groupCommands } from "./commands/group.ts";
 import { perfCommands } from "./commands/perf.ts";
 import { produceCommand } from "./commands/produce.ts";
 import { topicCommands } from "./commands/topic.ts";
@@ -21,6 +22,7 @@ const COMMANDS: readonly Command[] = [
   ...topicCommands,
   produceCommand,
   consumeCommand,
+  ...groupCommands,
   ...perfCommands,
 ];
 

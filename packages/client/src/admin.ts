@@ -1,5 +1,5 @@
 /**
- * The admin client: topics, cluster, configs and offsets. Topic and config writes go to any
+ * The admin client: topics, cluster, configs, offsets and consumer groups (admin-groups.ts). Topic and config writes go to any
  * broker (it forwards them to the active controller); reads come from any broker's metadata
  * image; offsets come from each partition's leader (ListOffsets). Transport failures and
  * retriable codes are retried with backoff until the operation's deadline.
@@ -20,11 +20,20 @@ import type {
   AdminTopicResult__Output,
 } from "@strand/protocol";
 import { ErrorCode } from "@strand/protocol";
+import {
+  GroupAdmin,
+  type GroupCallOptions,
+  type GroupDescription,
+  type ListedGroup,
+  type OffsetResetResult,
+  type OffsetResetTarget,
+} from "./admin-groups.ts";
 import type { ClientContext } from "./context.ts";
 import { ConnectionError, errorForCode, StrandClientError, TimeoutError } from "./errors.ts";
 import { type BrokerConnection, unary } from "./grpc.ts";
 import { listOffsets } from "./offsets.ts";
 import { anySignal, backoffMs } from "./retry.ts";
+import type { TopicPartition } from "./types.ts";
 
 /** Options every admin call accepts. */
 export interface AdminCallOptions {
@@ -221,10 +230,53 @@ function throwFirst(
 /** Cluster administration; get one from `strand.admin()`. */
 export class Admin {
   readonly #ctx: ClientContext;
+  readonly #groups: GroupAdmin;
 
   /** @internal Use `strand.admin()`. */
   constructor(ctx: ClientContext) {
     this.#ctx = ctx;
+    this.#groups = new GroupAdmin(ctx);
+  }
+
+  /** Every consumer group (optionally only in `states`), merged from every broker's list. */
+  listGroups(
+    options: GroupCallOptions & { readonly states?: readonly string[] } = {},
+  ): Promise<ListedGroup[]> {
+    return this.#groups.listGroups(options);
+  }
+
+  /**
+   * Describes consumer groups: state, epochs, members with their assignments, and per
+   * partition the committed offset, log end offset, lag and owner (lag unless
+   * `includeLag: false`). An unknown group throws GroupNotFoundError.
+   */
+  describeGroups(
+    groupIds: readonly string[],
+    options: GroupCallOptions & { readonly includeLag?: boolean } = {},
+  ): Promise<GroupDescription[]> {
+    return this.#groups.describeGroups(groupIds, options);
+  }
+
+  /** Deletes consumer groups and their offsets; a group with members throws GroupNotEmptyError. */
+  deleteGroups(groupIds: readonly string[], options: GroupCallOptions = {}): Promise<void> {
+    return this.#groups.deleteGroups(groupIds, options);
+  }
+
+  /**
+   * Moves a group's committed offsets to `to` (earliest, latest, a timestamp, an offset, or a
+   * shift by N) for every committed partition or those of `topics`. A dry run (nothing
+   * committed, old -> new reported) unless `execute: true`; refused while the group has
+   * active members.
+   */
+  resetOffsets(
+    groupId: string,
+    to: OffsetResetTarget,
+    options: GroupCallOptions & {
+      readonly topics?: readonly (string | TopicPartition)[];
+      readonly execute?: boolean;
+    } = {},
+  ): Promise<OffsetResetResult> {
+    return this.#groups.resetOffsets(groupId, to, options);
   }
 
   /** Calls any broker, retrying transport failures with backoff until the deadline. */

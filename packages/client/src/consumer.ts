@@ -1,5 +1,7 @@
 /**
- * The consumer (no groups yet): manual `assign` and `seek`, long-poll fetches straight to
+ * The consumer: a consumer-group member (`groupId` + `subscribe()`, group-session.ts), or
+ * manual `assign` and `seek` (with a `groupId`, positions start at the group's committed
+ * offsets and commit() makes standalone commits). Fetching: long-poll fetches straight to
  * each partition's leader (one request per leader at a time, partitions of a leader
  * together), records decoded with decodeRecordBatch and those below the fetch position
  * skipped (a fetch may return a batch that starts earlier). Brokers serve only committed
@@ -24,6 +26,7 @@ import {
   StrandError,
 } from "@strand/protocol";
 import type { ClientContext } from "./context.ts";
+import { CoordinatorRouter } from "./coordinator.ts";
 import {
   AbortedError,
   abortedError,
@@ -33,6 +36,9 @@ import {
   StrandClientError,
   unknownTopicError,
 } from "./errors.ts";
+import { commitOffsets, fetchCommitted, type OffsetToCommit, STANDALONE } from "./group-offsets.ts";
+import { GroupSession, type PartitionHost, type RebalanceListener } from "./group-session.ts";
+import type { Subscription } from "./group-state.ts";
 import { unary } from "./grpc.ts";
 import { listOffsets, type OffsetQuery } from "./offsets.ts";
 import { anySignal, backoffMs } from "./retry.ts";
@@ -51,6 +57,42 @@ export interface ConsumerOptions {
   readonly maxBytesPerPartition?: number;
   /** Longest wait of a fetch for minBytes, in milliseconds (default 500). */
   readonly maxWaitMs?: number;
+  /**
+   * The consumer group (1-255 characters). With it, subscribe() joins the group, or assign()
+   * starts partitions at the group's committed offsets and commit() commits standalone.
+   */
+  readonly groupId?: string;
+  /** Static membership: a stable id per instance (e.g. the pod name); needs groupId. */
+  readonly groupInstanceId?: string;
+  /** Commit processed offsets every autoCommitIntervalMs, on revocation and on close (default true). */
+  readonly autoCommit?: boolean;
+  /** The auto-commit interval, in milliseconds (default 5000). */
+  readonly autoCommitIntervalMs?: number;
+  /**
+   * Give the partitions up after this long without a heartbeat answer, in milliseconds
+   * (default 45000). Keep it equal to the brokers' group session timeout: by then the
+   * coordinator has removed the member and may have moved its partitions.
+   */
+  readonly sessionTimeoutMs?: number;
+  /** How long a revocation may take before the coordinator removes the member (default 300000). */
+  readonly rebalanceTimeoutMs?: number;
+  /** The server-side assignor: "uniform" (sticky, balanced; the default) or "range". */
+  readonly assignor?: "uniform" | "range";
+}
+
+/** What subscribe() takes: topic names or one pattern, and optional rebalance callbacks. */
+export type SubscribeOptions = (
+  | { readonly topics: readonly string[]; readonly pattern?: undefined }
+  | { readonly pattern: RegExp; readonly topics?: undefined }
+) &
+  RebalanceListener;
+
+/** One offset for commit(): the next offset to consume (last processed + 1). */
+export interface CommitOffset extends TopicPartition {
+  /** The next offset to consume. */
+  readonly offset: bigint | number;
+  /** Free text stored with the offset. */
+  readonly metadata?: string;
 }
 
 /** Where seek() moves a partition: an offset, an end, or the first record at a time (ms). */
@@ -107,6 +149,12 @@ interface Position {
   attempts: number;
   /** The undecodable batch at `offset`, thrown by poll() until a seek; null when none. */
   corrupt: CorruptRecordError | null;
+  /** Look the group's committed offset up before applying `reset`. */
+  lookupCommitted: boolean;
+  /** The offset after the last record the application processed; null when none. */
+  processed: bigint | null;
+  /** The offset last committed for this partition by this consumer; null when none. */
+  committed: bigint | null;
 }
 
 interface Buffered {
@@ -114,6 +162,28 @@ interface Buffered {
   readonly generation: number;
   readonly batch: ConsumerBatch;
 }
+
+/** Checks the group options; throws RangeError naming the bad one. */
+function checkGroupOptions(options: ConsumerOptions): void {
+  const id = options.groupId;
+  if (id !== undefined && (typeof id !== "string" || id.length < 1 || id.length > 255))
+    throw new RangeError("groupId must be 1-255 characters");
+  if (options.groupInstanceId !== undefined) {
+    if (id === undefined) throw new RangeError("groupInstanceId needs a groupId");
+    if (options.groupInstanceId.length < 1 || options.groupInstanceId.length > 255)
+      throw new RangeError("groupInstanceId must be 1-255 characters");
+  }
+  for (const name of ["autoCommitIntervalMs", "sessionTimeoutMs", "rebalanceTimeoutMs"] as const) {
+    const v = options[name];
+    if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > 2_147_483_647))
+      throw new RangeError(`${name} must be a positive integer of milliseconds`);
+  }
+  if (options.assignor !== undefined && !["uniform", "range"].includes(options.assignor))
+    throw new RangeError(`assignor must be "uniform" or "range"`);
+}
+
+/** The offset after the last record of a batch. */
+const afterBatch = (b: ConsumerBatch): bigint => b.messages.at(-1)!.offset + 1n;
 
 const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
@@ -185,11 +255,22 @@ function corruptAt(view: BatchHeaderView, cause: unknown): NonNullable<Fetched["
 /** A consumer; get one from `strand.consumer(options)`. */
 export class Consumer implements AsyncIterable<ConsumerBatch> {
   readonly #ctx: ClientContext;
-  readonly #options: Required<ConsumerOptions>;
+  readonly #options: Required<
+    Pick<
+      ConsumerOptions,
+      "autoOffsetReset" | "minBytes" | "maxBytes" | "maxBytesPerPartition" | "maxWaitMs"
+    >
+  >;
+  readonly #group: ConsumerOptions;
+  readonly #router: CoordinatorRouter | null;
   readonly #positions = new Map<string, Position>();
   readonly #buffer: Buffered[] = [];
   readonly #inFlight = new Set<Promise<void>>();
   readonly #stop = new AbortController();
+  #session: GroupSession | null = null;
+  /** Batches the last poll() returned: processed once the application polls again. */
+  #handedOut: Buffered[] = [];
+  #wake: (() => void) | null = null;
   #failure: unknown = null;
   #closed = false;
 
@@ -206,34 +287,184 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
       maxWaitMs: options.maxWaitMs ?? 500,
     };
+    checkGroupOptions(options);
+    this.#group = options;
+    this.#router =
+      options.groupId === undefined ? null : new CoordinatorRouter(ctx, options.groupId);
   }
 
-  /** Replaces the assignment; new partitions start per autoOffsetReset until seek(). */
+  /** The consumer group, or undefined. */
+  get groupId(): string | undefined {
+    return this.#group.groupId;
+  }
+
+  /**
+   * Replaces the assignment (manual mode); new partitions start at the group's committed
+   * offset when there is a groupId, else (or when none is committed) per autoOffsetReset,
+   * until seek(). Not with subscribe().
+   */
   assign(partitions: readonly TopicPartition[]): void {
+    if (this.#session !== null)
+      throw new RangeError("assign() after subscribe(): a consumer uses one or the other");
     const next = new Map<string, Position>();
     for (const tp of partitions) {
-      assert(Number.isInteger(tp.partition) && tp.partition >= 0, "partition must be >= 0");
       const key = keyOf(tp.topic, tp.partition);
-      const reset = this.#options.autoOffsetReset;
-      next.set(
-        key,
-        this.#positions.get(key) ?? {
-          topic: tp.topic,
-          partition: tp.partition,
-          offset: null,
-          reset: reset === "none" ? null : reset,
-          generation: 0,
-          paused: false,
-          fetching: false,
-          retryAtMs: 0,
-          attempts: 0,
-          corrupt: null,
-        },
-      );
+      next.set(key, this.#positions.get(key) ?? this.#newPosition(tp));
     }
     this.#positions.clear();
     for (const [k, v] of next) this.#positions.set(k, v);
     this.#dropBuffered((b) => !this.#positions.has(keyOf(b.batch.topic, b.batch.partition)));
+  }
+
+  #newPosition(tp: TopicPartition): Position {
+    assert(Number.isInteger(tp.partition) && tp.partition >= 0, "partition must be >= 0");
+    const reset = this.#options.autoOffsetReset;
+    return {
+      topic: tp.topic,
+      partition: tp.partition,
+      offset: null,
+      reset: reset === "none" ? null : reset,
+      generation: 0,
+      paused: false,
+      fetching: false,
+      retryAtMs: 0,
+      attempts: 0,
+      corrupt: null,
+      lookupCommitted: this.#router !== null,
+      processed: null,
+      committed: null,
+    };
+  }
+
+  /**
+   * Joins the consumer group (`groupId` is required) and consumes the partitions its
+   * coordinator assigns: of the named topics, or of every topic matching `pattern`. Calling
+   * it again changes the subscription. Assignments are applied inside poll() (and so run()
+   * and the iterator): revoked partitions are committed (autoCommit) before onRevoked, new
+   * ones start at their committed offsets before onAssigned.
+   */
+  subscribe(options: SubscribeOptions): void {
+    if (this.#router === null) throw new RangeError("subscribe() needs the consumer's groupId");
+    if (this.#closed) throw new RangeError("the consumer is closed");
+    const subscription = subscriptionOf(options);
+    if (this.#session !== null) {
+      this.#session.subscribe(subscription);
+      return;
+    }
+    if (this.#positions.size > 0)
+      throw new RangeError("subscribe() after assign(): a consumer uses one or the other");
+    const o = this.#group;
+    this.#session = new GroupSession(
+      this.#ctx,
+      this.#router,
+      this.#host(),
+      {
+        groupId: this.#router.groupId,
+        groupInstanceId: o.groupInstanceId,
+        rebalanceTimeoutMs: o.rebalanceTimeoutMs ?? 300_000,
+        assignor: o.assignor,
+        clientId: this.#ctx.clientId,
+        sessionTimeoutMs: o.sessionTimeoutMs ?? 45_000,
+        autoCommit: o.autoCommit ?? true,
+        autoCommitIntervalMs: o.autoCommitIntervalMs ?? 5_000,
+      },
+      subscription,
+      options,
+    );
+    this.#session.start();
+  }
+
+  /**
+   * Commits offsets to the group: the processed offsets of every owned (or assigned)
+   * partition, or the explicit `offsets` (each the next offset to consume). A group member
+   * commits with its member id and epoch; a consumer that assigns manually commits
+   * standalone. Rejects with FencedMemberError when the member lost its partitions.
+   */
+  async commit(offsets?: readonly CommitOffset[]): Promise<void> {
+    if (this.#router === null) throw new RangeError("commit() needs the consumer's groupId");
+    const explicit = offsets?.map((o) => ({
+      topic: o.topic,
+      partition: o.partition,
+      offset: BigInt(o.offset),
+      ...(o.metadata === undefined ? {} : { metadata: o.metadata }),
+    }));
+    if (this.#session !== null) {
+      await (explicit === undefined
+        ? this.#session.commitProcessed()
+        : this.#session.commit(explicit));
+      return;
+    }
+    const list = explicit ?? this.#uncommitted();
+    await commitOffsets(this.#ctx, this.#router, STANDALONE, list, {
+      signal: this.#ctx.closed,
+      deadlineMs: Date.now() + this.#ctx.requestTimeoutMs,
+    });
+    this.#markCommitted(list);
+  }
+
+  /** The partitions the group assigned to this member (empty before the first assignment). */
+  groupAssignment(): TopicPartition[] {
+    return this.#session === null ? [] : [...this.#session.owned];
+  }
+
+  #host(): PartitionHost {
+    return {
+      add: (partitions) => {
+        for (const tp of partitions) {
+          const key = keyOf(tp.topic, tp.partition);
+          if (!this.#positions.has(key)) this.#positions.set(key, this.#newPosition(tp));
+        }
+        this.#wake?.();
+      },
+      stop: (partitions) => {
+        for (const tp of partitions) {
+          const p = this.#positions.get(keyOf(tp.topic, tp.partition));
+          if (p === undefined) continue;
+          p.paused = true;
+          p.generation++;
+          this.#dropBuffered((b) => b.position === p);
+        }
+      },
+      remove: (partitions) => {
+        for (const tp of partitions) {
+          const key = keyOf(tp.topic, tp.partition);
+          const p = this.#positions.get(key);
+          if (p === undefined) continue;
+          p.generation++;
+          this.#positions.delete(key);
+          this.#dropBuffered((b) => b.position === p);
+        }
+      },
+      uncommitted: (partitions) => this.#uncommitted(partitions),
+      committed: (offsets) => this.#markCommitted(offsets),
+      wake: () => this.#wake?.(),
+    };
+  }
+
+  /** Processed offsets not committed yet (of `partitions`, else of every position). */
+  #uncommitted(partitions?: readonly TopicPartition[]): OffsetToCommit[] {
+    const ps =
+      partitions === undefined
+        ? [...this.#positions.values()]
+        : partitions.flatMap((tp) => this.#positions.get(keyOf(tp.topic, tp.partition)) ?? []);
+    return ps
+      .filter((p) => p.processed !== null && p.processed !== p.committed)
+      .map((p) => ({ topic: p.topic, partition: p.partition, offset: p.processed! }));
+  }
+
+  #markCommitted(offsets: readonly OffsetToCommit[]): void {
+    for (const o of offsets) {
+      const p = this.#positions.get(keyOf(o.topic, o.partition));
+      if (p !== undefined) p.committed = o.offset;
+    }
+  }
+
+  /** Records that the application processed `batch` (up to `upTo`, exclusive, when given). */
+  #markProcessed(b: Buffered, upTo: bigint = afterBatch(b.batch)): void {
+    const p = b.position;
+    if (p.generation !== b.generation || this.#positions.get(keyOf(p.topic, p.partition)) !== p)
+      return;
+    p.processed = upTo;
   }
 
   /** The assigned partitions. */
@@ -248,6 +479,7 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
     p.attempts = 0;
     p.corrupt = null;
     p.retryAtMs = 0;
+    p.lookupCommitted = false;
     const target = options.offset;
     if (typeof target === "bigint" || typeof target === "number") {
       const offset = BigInt(target);
@@ -302,6 +534,9 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
   async poll(options: { readonly signal?: AbortSignal } = {}): Promise<ConsumerBatch[]> {
     const signal = anySignal(options.signal, this.#stop.signal, this.#ctx.closed);
     if (signal?.aborted === true) throw abortedError("poll()", signal.reason);
+    for (const b of this.#handedOut) this.#markProcessed(b);
+    this.#handedOut = [];
+    await this.#session?.beforePoll();
     this.#throwFailure();
     if (!this.#hasReady()) {
       this.#throwCorrupt();
@@ -334,35 +569,83 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
         continue;
       }
       this.#buffer.splice(i, 1);
-      if (b.generation === b.position.generation) out.push(b.batch);
+      if (b.generation !== b.position.generation) continue;
+      out.push(b.batch);
+      this.#handedOut.push(b);
     }
     return out;
   }
 
+  /** Marks a batch this consumer handed out as processed (the iterator and run() call it). */
+  #processedBatch(batch: ConsumerBatch, upTo?: bigint): void {
+    const b = this.#handedOut.find((h) => h.batch === batch);
+    if (b !== undefined) this.#markProcessed(b, upTo);
+  }
+
   async #waitForAnswer(signal: AbortSignal | undefined): Promise<void> {
-    if (this.#inFlight.size === 0) {
-      const now = Date.now();
-      const waits = [...this.#positions.values()]
-        .map((p) => p.retryAtMs - now)
-        .filter((w) => w > 0);
-      await sleep(Math.min(this.#options.maxWaitMs, ...waits, this.#options.maxWaitMs), signal);
-      return;
-    }
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<void>((_, reject) => {
-      onAbort = () => reject(abortedError("poll()", signal?.reason));
-      signal?.addEventListener("abort", onAbort, { once: true });
+    // A group event (new assignment, loss, failure) wakes the wait so the next poll() applies it.
+    const woken = new Promise<void>((resolve) => {
+      this.#wake = resolve;
     });
     try {
-      await Promise.race([...this.#inFlight, aborted]);
+      if (this.#inFlight.size === 0) {
+        const now = Date.now();
+        const waits = [...this.#positions.values()]
+          .map((p) => p.retryAtMs - now)
+          .filter((w) => w > 0);
+        const ms = Math.min(this.#options.maxWaitMs, ...waits, this.#options.maxWaitMs);
+        await Promise.race([sleep(ms, signal), woken]);
+        return;
+      }
+      let onAbort: (() => void) | undefined;
+      const aborted = new Promise<void>((_, reject) => {
+        onAbort = () => reject(abortedError("poll()", signal?.reason));
+        signal?.addEventListener("abort", onAbort, { once: true });
+      });
+      try {
+        await Promise.race([...this.#inFlight, aborted, woken]);
+      } finally {
+        if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
+        aborted.catch(() => undefined);
+      }
     } finally {
-      if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
-      aborted.catch(() => undefined);
+      this.#wake = null;
+    }
+  }
+
+  /** Starts partitions at the group's committed offsets (those without keep their reset). */
+  async #resolveCommitted(signal: AbortSignal | undefined): Promise<void> {
+    const now = Date.now();
+    const due = [...this.#positions.values()].filter(
+      (p) => p.lookupCommitted && p.retryAtMs <= now,
+    );
+    if (due.length === 0 || this.#router === null) return;
+    const generations = due.map((p) => p.generation);
+    try {
+      const found = await fetchCommitted(this.#ctx, this.#router, due, {
+        signal,
+        deadlineMs: Date.now() + this.#ctx.requestTimeoutMs,
+      });
+      due.forEach((p, i) => {
+        if (p.generation !== generations[i] || !p.lookupCommitted) return;
+        p.lookupCommitted = false;
+        const offset = found.get(keyOf(p.topic, p.partition)) ?? null;
+        if (offset === null) return; // nothing committed: autoOffsetReset
+        p.offset = offset;
+        p.reset = null;
+        p.committed = offset;
+      });
+    } catch (error) {
+      if (!(error instanceof StrandClientError) || !error.retriable) throw error;
+      for (const p of due)
+        p.retryAtMs = Date.now() + backoffMs(p.attempts++, this.#ctx.retry, this.#ctx.random);
     }
   }
 
   /** Resolves pending resets (earliest, latest, timestamp) with ListOffsets. */
   async #resolveResets(signal: AbortSignal | undefined): Promise<void> {
+    await this.#resolveCommitted(signal);
+    if ([...this.#positions.values()].some((p) => p.lookupCommitted)) return;
     const now = Date.now();
     const due = [...this.#positions.values()].filter(
       (p) => p.offset === null && p.reset !== null && p.retryAtMs <= now,
@@ -570,8 +853,16 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
   }
 
   /** Batches as they arrive, until close() or `signal` (then the iteration ends). */
-  async *batches(
+  batches(
     options: { readonly signal?: AbortSignal } = {},
+  ): AsyncGenerator<ConsumerBatch, void, undefined> {
+    return this.#rounds(options, true);
+  }
+
+  /** poll() in a loop; `markOnResume`: a batch counts as processed when the next is asked for. */
+  async *#rounds(
+    options: { readonly signal?: AbortSignal },
+    markOnResume: boolean,
   ): AsyncGenerator<ConsumerBatch, void, undefined> {
     for (let round = 0; round < Number.MAX_SAFE_INTEGER; round++) {
       let batches: ConsumerBatch[];
@@ -581,7 +872,10 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
         if (error instanceof AbortedError) return;
         throw error;
       }
-      for (const b of batches) yield b;
+      for (const b of batches) {
+        yield b;
+        if (markOnResume) this.#processedBatch(b); // the loop asked for more: this one is done
+      }
     }
   }
 
@@ -599,11 +893,11 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
     const { eachMessage, eachBatch } = options;
     if ((eachMessage === undefined) === (eachBatch === undefined))
       throw new RangeError("run() takes exactly one of eachMessage and eachBatch");
-    for await (const batch of this.batches({
-      ...(options.signal ? { signal: options.signal } : {}),
-    })) {
+    const rounds = this.#rounds(options.signal ? { signal: options.signal } : {}, false);
+    for await (const batch of rounds) {
       if (eachBatch !== undefined) {
         await eachBatch({ batch });
+        this.#processedBatch(batch);
         continue;
       }
       const p = this.#positions.get(keyOf(batch.topic, batch.partition));
@@ -611,17 +905,44 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
       for (const message of batch.messages) {
         if (p === undefined || p.generation !== generation || options.signal?.aborted) break;
         await eachMessage!({ topic: batch.topic, partition: batch.partition, message });
+        this.#processedBatch(batch, message.offset + 1n);
       }
     }
   }
 
-  /** Stops fetching; pending poll()s and run() end. Does not close the client. */
+  /**
+   * Stops fetching; pending poll()s and run() end. A group member first commits what was
+   * processed (autoCommit), runs onRevoked and leaves the group (a static member keeps its
+   * partitions until the session timeout). Does not close the client.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#stop.abort();
-    await Promise.allSettled([...this.#inFlight]);
+    this.#wake?.();
+    try {
+      await this.#session?.close();
+    } finally {
+      this.#stop.abort();
+      await Promise.allSettled([...this.#inFlight]);
+    }
   }
+}
+
+/** The subscription subscribe() was given; throws RangeError unless it names exactly one kind. */
+function subscriptionOf(options: SubscribeOptions): Subscription {
+  if (options.pattern !== undefined) {
+    if (!(options.pattern instanceof RegExp)) throw new RangeError("pattern must be a RegExp");
+    if (options.topics !== undefined) throw new RangeError("subscribe() takes topics or pattern");
+    return { pattern: options.pattern };
+  }
+  const topics = options.topics;
+  if (
+    !Array.isArray(topics) ||
+    topics.length === 0 ||
+    topics.some((t) => typeof t !== "string" || t === "")
+  )
+    throw new RangeError("subscribe() needs a non-empty list of topic names, or a pattern");
+  return { topics: [...new Set(topics)] };
 }
 
 /** The typed error for an undecodable batch of `p`, with the wire code its cause names. */

@@ -116,6 +116,41 @@ export class CorruptRecordError extends StrandClientError {
   }
 }
 
+/**
+ * The group's coordinator cannot answer right now: it moved (NOT_COORDINATOR), is loading its
+ * offsets partition (COORDINATOR_LOAD_IN_PROGRESS) or has no leader (COORDINATOR_NOT_AVAILABLE).
+ * Retriable: the SDK finds the coordinator again and retries until its deadline.
+ */
+export class CoordinatorNotAvailableError extends StrandClientError {}
+
+/**
+ * The coordinator no longer knows this member at this epoch (FENCED_MEMBER_EPOCH,
+ * UNKNOWN_MEMBER_ID): the member lost its partitions without committing and rejoins with
+ * epoch 0. A commit that fails with it was not applied; commits acknowledged earlier stand.
+ */
+export class FencedMemberError extends StrandClientError {}
+
+/**
+ * A commit carried an older member epoch than the member's current one (STALE_MEMBER_EPOCH,
+ * retriable): the SDK refreshes the epoch with a heartbeat and commits again.
+ */
+export class StaleMemberEpochError extends StrandClientError {}
+
+/**
+ * Another consumer uses the same `groupInstanceId` (FENCED_INSTANCE_ID), or a member with it
+ * has not left yet (UNRELEASED_INSTANCE_ID, retriable): give each static member a unique id.
+ */
+export class FencedInstanceIdError extends StrandClientError {}
+
+/** The group has active members, so it cannot be deleted or reset (NON_EMPTY_GROUP). */
+export class GroupNotEmptyError extends StrandClientError {}
+
+/** The coordinator has no such group (GROUP_ID_NOT_FOUND). */
+export class GroupNotFoundError extends StrandClientError {}
+
+/** The group id is empty or too long (INVALID_GROUP_ID), or the assignor is unknown (UNSUPPORTED_ASSIGNOR). */
+export class InvalidGroupError extends StrandClientError {}
+
 /** Client-side codes for conditions that have no broker code; numbers are Kafka's. */
 export const CLIENT_ERROR_CODES = Object.freeze({
   /** A connection failed (Kafka's NETWORK_EXCEPTION). */
@@ -166,7 +201,40 @@ export function errorForCode(
     case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code:
       return new UnknownTopicError(message, options);
     default:
-      return new StrandClientError(message, options);
+      return (
+        groupErrorForCode(info.code, message, options) ?? new StrandClientError(message, options)
+      );
+  }
+}
+
+/** The typed error for a consumer-group code, or null when `code` is not one. */
+function groupErrorForCode(
+  code: number,
+  message: string,
+  options: StrandClientErrorOptions,
+): StrandClientError | null {
+  switch (code) {
+    case ErrorCode.NOT_COORDINATOR.code:
+    case ErrorCode.COORDINATOR_LOAD_IN_PROGRESS.code:
+    case ErrorCode.COORDINATOR_NOT_AVAILABLE.code:
+      return new CoordinatorNotAvailableError(message, options);
+    case ErrorCode.FENCED_MEMBER_EPOCH.code:
+    case ErrorCode.UNKNOWN_MEMBER_ID.code:
+      return new FencedMemberError(message, options);
+    case ErrorCode.STALE_MEMBER_EPOCH.code:
+      return new StaleMemberEpochError(message, options);
+    case ErrorCode.FENCED_INSTANCE_ID.code:
+    case ErrorCode.UNRELEASED_INSTANCE_ID.code:
+      return new FencedInstanceIdError(message, options);
+    case ErrorCode.NON_EMPTY_GROUP.code:
+      return new GroupNotEmptyError(message, options);
+    case ErrorCode.GROUP_ID_NOT_FOUND.code:
+      return new GroupNotFoundError(message, options);
+    case ErrorCode.INVALID_GROUP_ID.code:
+    case ErrorCode.UNSUPPORTED_ASSIGNOR.code:
+      return new InvalidGroupError(message, options);
+    default:
+      return null;
   }
 }
 

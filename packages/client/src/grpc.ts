@@ -1,5 +1,5 @@
 /**
- * The client services of `strand.v1` (Produce, Fetch, Metadata, Admin) loaded from the
+ * The client services of `strand.v1` (Produce, Fetch, Metadata, Admin, Group) loaded from the
  * generated descriptor (no .proto files at run time), one pooled channel per broker address,
  * and a promise wrapper for unary calls with a deadline and an AbortSignal. gRPC failures
  * become typed errors here, the only place that knows gRPC status codes.
@@ -10,6 +10,7 @@ import { assert } from "@strand/base";
 import type {
   AdminServiceClient,
   FetchServiceClient,
+  GroupServiceClient,
   MetadataServiceClient,
   ProduceServiceClient,
 } from "@strand/protocol";
@@ -27,7 +28,7 @@ export const KEEPALIVE_TIME_MS = 1_000;
 /** How long a keepalive ping may go unanswered before the connection is dropped. */
 export const KEEPALIVE_TIMEOUT_MS = 1_000;
 
-/** Stubs for the four client services of one broker, sharing one channel. */
+/** Stubs for the client services of one broker, sharing one channel. */
 export class BrokerConnection {
   /** The broker's client address, host:port. */
   readonly address: string;
@@ -39,6 +40,8 @@ export class BrokerConnection {
   readonly metadata: MetadataServiceClient;
   /** AdminService stub. */
   readonly admin: AdminServiceClient;
+  /** GroupService stub (consumer groups). */
+  readonly group: GroupServiceClient;
 
   constructor(address: string) {
     const v1 = strandGrpc().strand.v1;
@@ -56,6 +59,7 @@ export class BrokerConnection {
     this.fetch = new v1.FetchService(address, creds, options);
     this.metadata = new v1.MetadataService(address, creds, options);
     this.admin = new v1.AdminService(address, creds, options);
+    this.group = new v1.GroupService(address, creds, options);
   }
 
   /** Closes the channel; calls in flight fail with CANCELLED. */

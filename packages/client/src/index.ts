@@ -34,12 +34,24 @@ export type {
 } from "./admin.ts";
 export { Admin } from "./admin.ts";
 export type {
+  GroupCallOptions,
+  GroupDescription,
+  GroupMember,
+  GroupPartitionLag,
+  ListedGroup,
+  OffsetReset,
+  OffsetResetResult,
+  OffsetResetTarget,
+} from "./admin-groups.ts";
+export type {
+  CommitOffset,
   ConsumerOptions,
   EachBatchPayload,
   EachMessagePayload,
   RunOptions,
   SeekOptions,
   SeekTarget,
+  SubscribeOptions,
 } from "./consumer.ts";
 export { Consumer } from "./consumer.ts";
 export type { ErrorLocation, StrandClientErrorOptions, StrandErrorCode } from "./errors.ts";
@@ -47,13 +59,21 @@ export {
   AbortedError,
   CLIENT_ERROR_CODES,
   ConnectionError,
+  CoordinatorNotAvailableError,
   CorruptRecordError,
+  FencedInstanceIdError,
+  FencedMemberError,
+  GroupNotEmptyError,
+  GroupNotFoundError,
+  InvalidGroupError,
   NotLeaderError,
   OffsetOutOfRangeError,
+  StaleMemberEpochError,
   StrandClientError,
   TimeoutError,
   UnknownTopicError,
 } from "./errors.ts";
+export type { RebalanceListener } from "./group-session.ts";
 export type { ProducerIdentity, ProducerOptions, ProducerRecord } from "./producer.ts";
 export { Producer } from "./producer.ts";
 export type { RetryOptions } from "./retry.ts";

@@ -102,7 +102,10 @@ export class Strand {
     return producer;
   }
 
-  /** A consumer (manual assignment). */
+  /**
+   * A consumer: with `groupId`, subscribe() makes it a consumer-group member; otherwise (or
+   * with assign()) it reads the partitions it is given. close() it (or this client) to leave.
+   */
   consumer(options: ConsumerOptions = {}): Consumer {
     this.#checkOpen();
     const consumer = new Consumer(

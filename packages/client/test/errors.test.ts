@@ -22,3 +22,28 @@ describe("errorForCode", () => {
     );
   });
 });
+
+describe("consumer-group error codes", () => {
+  it("map to typed errors with the table's retriable flag", async () => {
+    const m = await import("../src/errors.ts");
+    const cases: [number, unknown, boolean][] = [
+      [16, m.CoordinatorNotAvailableError, true],
+      [14, m.CoordinatorNotAvailableError, true],
+      [15, m.CoordinatorNotAvailableError, true],
+      [110, m.FencedMemberError, false],
+      [25, m.FencedMemberError, false],
+      [113, m.StaleMemberEpochError, true],
+      [82, m.FencedInstanceIdError, false],
+      [111, m.FencedInstanceIdError, true],
+      [68, m.GroupNotEmptyError, false],
+      [69, m.GroupNotFoundError, false],
+      [24, m.InvalidGroupError, false],
+      [112, m.InvalidGroupError, false],
+    ];
+    for (const [code, type, retriable] of cases) {
+      const e = errorForCode(code, "");
+      expect(e).toBeInstanceOf(type as typeof m.StrandClientError);
+      expect([e.code.code, e.retriable]).toEqual([code, retriable]);
+    }
+  });
+});

@@ -90,10 +90,15 @@ export class FakeCluster {
   /** Answer like a broker without batch_base_offsets (base_offset only). */
   legacyResults = false;
 
-  static async start(count: number): Promise<FakeCluster> {
+  /** Starts `count` brokers; `extra` adds more services (e.g. a fake GroupService) to each. */
+  static async start(
+    count: number,
+    extra?: (server: grpc.Server, broker: number, cluster: FakeCluster) => void,
+  ): Promise<FakeCluster> {
     const c = new FakeCluster();
     for (let id = 1; id <= count; id++) {
       const server = new grpc.Server(clientServerOptions());
+      extra?.(server, id, c);
       const v1 = strandGrpc().strand.v1;
       server.addService(v1.MetadataService.service, {
         Metadata: c.#unary((req) => c.metadata(id, req)),

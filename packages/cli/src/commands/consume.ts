@@ -6,16 +6,24 @@
  * per line: topic, partition, offset, timestamp, key, value, headers. Keys, values and header
  * values are UTF-8 strings when they are valid UTF-8; otherwise base64, flagged by
  * `keyEncoding` / `valueEncoding` / a header's `valueEncoding` = "base64" (absent otherwise).
+ *
+ * With -g GROUP the command is a member of the consumer group: it reads the partitions the
+ * coordinator assigns, from the group's committed offsets (-o start|end only picks where a
+ * partition without one starts), commits the offsets of what it printed after every write,
+ * and leaves the group cleanly on Ctrl-C / SIGTERM.
  */
 import {
   AbortedError,
+  type CommitOffset,
   type ConsumedMessage,
+  type Consumer,
   type ConsumerBatch,
   type SeekTarget,
+  StrandClientError,
 } from "@strand/client";
 import { flag, int, parseInteger, str, UsageError } from "../args.ts";
 import type { Command, Invocation } from "../command.ts";
-import { EXIT, toJson } from "../output.ts";
+import { EXIT, printFailure, toJson } from "../output.ts";
 import { checkPartition, describeTopic, textOrBase64 } from "./common.ts";
 
 /** Parses -o: start, end, an offset, or @timestamp-ms. */
@@ -115,7 +123,92 @@ async function endTracker(
   });
 }
 
+/** Checks the options -g allows and returns the group's autoOffsetReset. */
+export function groupReset(options: Invocation["options"]): "earliest" | "latest" {
+  for (const name of ["partition", "exit"])
+    if (options[name] !== undefined) throw new UsageError(`--${name} cannot be used with --group`);
+  const start = parseStart(str(options, "offset") ?? "start");
+  if (start !== "earliest" && start !== "latest")
+    throw new UsageError(
+      "with --group, -o takes start or end (where partitions with no commit start)",
+    );
+  return start;
+}
+
+/** The next offset per partition after the records of `printed` (what to commit). */
+export function offsetsAfter(
+  printed: readonly { topic: string; partition: number; offset: bigint }[],
+): CommitOffset[] {
+  const next = new Map<string, CommitOffset>();
+  for (const r of printed)
+    next.set(`${r.topic}\u0000${r.partition}`, {
+      topic: r.topic,
+      partition: r.partition,
+      offset: r.offset + 1n,
+    });
+  return [...next.values()];
+}
+
+async function commitPrinted(consumer: Consumer, offsets: readonly CommitOffset[]): Promise<void> {
+  if (offsets.length === 0) return;
+  try {
+    await consumer.commit(offsets);
+  } catch (error) {
+    if (error instanceof AbortedError) return;
+    if (!(error instanceof StrandClientError)) throw error;
+    // Fenced or the coordinator moved: the records are read again by the next owner.
+    printFailure(`warning: commit failed (${error.message}); continuing`);
+  }
+}
+
+async function consumeGroup(inv: Invocation, groupId: string): Promise<number> {
+  const topic = inv.args[0]!;
+  const autoOffsetReset = groupReset(inv.options);
+  const count = int(inv.options, "count", { min: 1 });
+  const separator = str(inv.options, "key-separator");
+  await describeTopic(inv, topic);
+  const consumer = (await inv.client()).consumer({
+    groupId,
+    autoOffsetReset,
+    autoCommit: false,
+    maxWaitMs: 500,
+  });
+  consumer.subscribe({ topics: [topic] });
+  let printed = 0;
+  const limit = count ?? Number.POSITIVE_INFINITY;
+  try {
+    while (printed < limit && !inv.signal.aborted) {
+      let batches: ConsumerBatch[];
+      try {
+        batches = await consumer.poll({ signal: inv.signal });
+      } catch (error) {
+        if (error instanceof AbortedError) break;
+        throw error;
+      }
+      const out: string[] = [];
+      const done: { topic: string; partition: number; offset: bigint }[] = [];
+      for (const b of batches)
+        for (const m of b.messages) {
+          if (printed >= limit) break;
+          out.push(
+            inv.format === "json" ? jsonLine(b.topic, b.partition, m) : textLine(m, separator),
+          );
+          done.push({ topic: b.topic, partition: b.partition, offset: m.offset });
+          printed++;
+        }
+      if (out.length > 0 && !process.stdout.write(`${out.join("\n")}\n`))
+        await new Promise((resolve) => process.stdout.once("drain", resolve));
+      await commitPrinted(consumer, offsetsAfter(done));
+    }
+  } finally {
+    await consumer.close(); // leaves the group
+  }
+  return EXIT.ok;
+}
+
 async function consume(inv: Invocation): Promise<number> {
+  const group = str(inv.options, "group");
+  if (group !== undefined) return consumeGroup(inv, group);
   const topic = inv.args[0]!;
   const start = parseStart(str(inv.options, "offset") ?? "start");
   const partition = int(inv.options, "partition", { min: 0 });
@@ -177,7 +270,7 @@ export const consumeCommand: Command = {
   path: ["consume"],
   brief: "print records",
   summary:
-    "Prints records of every partition (or one) from a start position; exits after -n COUNT records, with -e once every partition reached its end offset as of the start, or on Ctrl-C (exit 0).",
+    "Prints records of every partition (or one) from a start position; exits after -n COUNT records, with -e once every partition reached its end offset as of the start, or on Ctrl-C (exit 0). With -g GROUP it joins the consumer group, reads the partitions the group assigns from its committed offsets, commits what it printed, and leaves the group on Ctrl-C.",
   args: "TOPIC",
   arity: [1, 1],
   options: [
@@ -211,6 +304,14 @@ export const consumeCommand: Command = {
         "exit 0 once every partition reached its end offset as of the start (at once when there is nothing to read)",
     },
     {
+      name: "group",
+      short: "g",
+      type: "string",
+      valueName: "GROUP",
+      description:
+        "consume as a member of this consumer group: its partitions, from its committed offsets, committing what is printed",
+    },
+    {
       name: "key-separator",
       short: "k",
       type: "string",
@@ -224,6 +325,7 @@ export const consumeCommand: Command = {
     "strand consume orders -o @1767225600000 -k :",
     "strand consume orders -o end     # follow new records; Ctrl-C stops",
     "strand consume orders -e > orders.txt   # everything up to now, then exit",
+    "strand consume orders -g billing        # share the partitions with other members of billing",
   ],
   run: consume,
 };
