@@ -13,6 +13,7 @@ import { protoDescriptor } from "../gen/descriptor.ts";
 import type {
   ClientProtoGrpcType,
   ControllerProtoGrpcType,
+  GroupProtoGrpcType,
   MetadataProtoGrpcType,
   RaftProtoGrpcType,
   ReplicationProtoGrpcType,
@@ -39,6 +40,7 @@ export const PROTO_LOADER_OPTIONS: protoLoader.Options = Object.freeze({
 /** The loaded strand.v1 package: every service constructor and message type. */
 export type StrandGrpc = ClientProtoGrpcType &
   ControllerProtoGrpcType &
+  GroupProtoGrpcType &
   MetadataProtoGrpcType &
   RaftProtoGrpcType &
   ReplicationProtoGrpcType;
