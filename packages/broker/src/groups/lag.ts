@@ -60,41 +60,46 @@ export async function groupLag(
   });
 }
 
+/** Publishes a group's lag gauges from freshly looked-up partition lags. */
+export async function publishGroupLag(
+  coord: GroupCoordinator,
+  metrics: GroupMetrics,
+  groupId: string,
+  lags: readonly PartitionLag[],
+): Promise<void> {
+  const now = coord.now;
+  const byTopic = new Map<
+    string,
+    { sum: number; max: number; oldest: number | null; known: boolean }
+  >();
+  for (const l of lags) {
+    const t = byTopic.get(l.topic) ?? { sum: 0, max: 0, oldest: null, known: true };
+    if (l.lag < 0n) t.known = false;
+    if (l.lag > 0n) {
+      t.sum += Number(l.lag);
+      t.max = Math.max(t.max, Number(l.lag));
+      const first = l.logEndOffset - l.lag;
+      const ts = await coord.edge.recordTimestamp(l.topic, l.partition, first).catch(() => null);
+      if (ts !== null && ts >= 0n)
+        t.oldest = Math.min(t.oldest ?? Number.MAX_SAFE_INTEGER, Number(ts));
+    }
+    byTopic.set(l.topic, t);
+  }
+  for (const [topic, t] of byTopic) {
+    if (!t.known && t.sum === 0) continue;
+    const seconds =
+      t.oldest !== null ? Math.max(0, (now - t.oldest) / 1000) : t.sum === 0 ? 0 : null;
+    setLag(metrics, groupId, topic, t.sum, t.max, seconds);
+  }
+  pruneLag(metrics, groupId, new Set(byTopic.keys()));
+}
+
 /** Recomputes the lag gauges of every group this broker coordinates. */
 export async function refreshLagMetrics(
   coord: GroupCoordinator,
   metrics: GroupMetrics,
 ): Promise<void> {
-  const now = coord.now;
-  for (const p of coord.partitions) {
-    for (const g of [...p.state.groups.values()]) {
-      const lags = await groupLag(coord, g, true);
-      const byTopic = new Map<string, { sum: number; max: number; oldest: number | null }>();
-      for (const l of lags) {
-        const t = byTopic.get(l.topic) ?? { sum: 0, max: 0, oldest: null };
-        if (l.lag > 0n) {
-          t.sum += Number(l.lag);
-          t.max = Math.max(t.max, Number(l.lag));
-          const ts = await coord.edge.recordTimestamp(
-            l.topic,
-            l.partition,
-            l.committedOffset < 0n ? l.logEndOffset - l.lag : l.committedOffset,
-          );
-          if (ts !== undefined && ts !== null && ts >= 0n)
-            t.oldest = Math.min(t.oldest ?? Number.MAX_SAFE_INTEGER, Number(ts));
-        }
-        byTopic.set(l.topic, t);
-      }
-      for (const [topic, t] of byTopic)
-        setLag(
-          metrics,
-          g.groupId,
-          topic,
-          t.sum,
-          t.max,
-          t.oldest === null ? (t.sum === 0 ? 0 : null) : Math.max(0, (now - t.oldest) / 1000),
-        );
-      pruneLag(metrics, g.groupId, new Set(byTopic.keys()));
-    }
-  }
+  for (const p of coord.partitions)
+    for (const g of [...p.state.groups.values()])
+      await publishGroupLag(coord, metrics, g.groupId, await groupLag(coord, g, true));
 }

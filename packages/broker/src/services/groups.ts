@@ -50,7 +50,7 @@ import { groupStateName } from "../core/groups/state.ts";
 import { compileSubscriptionRegex } from "../core/groups/topics.ts";
 import type { HeartbeatRequest, Subscription } from "../core/groups/types.ts";
 import type { GroupCoordinator } from "../groups/coordinator.ts";
-import { groupLag } from "../groups/lag.ts";
+import { groupLag, publishGroupLag } from "../groups/lag.ts";
 import { CoordinatorError, type CoordinatorHintInfo, NO_HINT } from "../groups/types.ts";
 import type { ServiceContext } from "./context.ts";
 import { unaryHandler } from "./instrument.ts";
@@ -342,6 +342,9 @@ async function describeOne(
         coordinatorId: groups.options.brokerId,
       };
     const lags = await groupLag(groups, g, includeLag);
+    // Describe and the metrics agree: a describe with lag refreshes the group's lag gauges.
+    if (includeLag && groups.options.metrics !== undefined)
+      await publishGroupLag(groups, groups.options.metrics, groupId, lags);
     return {
       groupId,
       errorCode: 0,

@@ -173,6 +173,14 @@ describe("GroupService on one node", () => {
     const p0 = g?.offsets?.find((o) => o.partition === 0);
     expect([p0?.committedOffset, p0?.logEndOffset, p0?.lag]).toEqual(["1", "2", "1"]);
     expect(g?.offsets?.length).toBe(4);
+    // The metrics agree with describe: partition 0 lags by one record, about 5 s old.
+    const text = await node.metrics.registry.metrics();
+    expect(text).toMatch(/strand_group_lag_records\{[^}]*group="g"[^}]*topic="t"[^}]*\} 1\n/);
+    expect(text).toMatch(/strand_group_lag_max_records\{[^}]*group="g"[^}]*\} 1\n/);
+    const seconds = Number(
+      /strand_group_lag_seconds\{[^}]*group="g"[^}]*\} ([\d.e+-]+)/.exec(text)?.[1],
+    );
+    expect(seconds).toBeGreaterThanOrEqual(4);
 
     const listed = await call(groups.ListGroups.bind(groups), { statesFilter: [] });
     expect(listed.groups.map((x) => [x.groupId, x.members])).toEqual([["g", 2]]);
