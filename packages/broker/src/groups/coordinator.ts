@@ -79,6 +79,7 @@ export class GroupCoordinator {
   #closed = false;
   #edge: GroupEdge | null;
   #ticking = false;
+  #refreshingLag = false;
 
   constructor(options: GroupCoordinatorOptions) {
     this.options = options;
@@ -409,7 +410,8 @@ export class GroupCoordinator {
   async #maintain(now: number): Promise<void> {
     const topics = this.topics();
     const topicsMoved = this.#lastTopics !== topics;
-    if (!topicsMoved && now - this.#lastMaintenance < 30_000) return this.#maybeRefreshLag(now);
+    this.#maybeRefreshLag(now);
+    if (!topicsMoved && now - this.#lastMaintenance < 30_000) return;
     this.#lastTopics = topics;
     this.#lastMaintenance = now;
     for (const p of this.partitions) {
@@ -427,17 +429,28 @@ export class GroupCoordinator {
         ),
       );
     }
-    return this.#maybeRefreshLag(now);
   }
 
-  async #maybeRefreshLag(now: number): Promise<void> {
+  /** Lag lookups go to other brokers: they run beside the timer loop, never inside it. */
+  #maybeRefreshLag(now: number): void {
     const every = this.options.lagRefreshMs ?? 10_000;
-    if (every <= 0 || now - this.#lastLagRefresh < every || this.options.metrics === undefined)
+    const metrics = this.options.metrics;
+    if (
+      every <= 0 ||
+      this.#refreshingLag ||
+      now - this.#lastLagRefresh < every ||
+      metrics === undefined
+    )
       return;
     this.#lastLagRefresh = now;
-    await refreshLagMetrics(this, this.options.metrics).catch((error: unknown) =>
-      this.options.logger.warn({ err: String(error) }, "refreshing group lag metrics failed"),
-    );
+    this.#refreshingLag = true;
+    void refreshLagMetrics(this, metrics)
+      .catch((error: unknown) =>
+        this.options.logger.warn({ err: String(error) }, "refreshing group lag metrics failed"),
+      )
+      .finally(() => {
+        this.#refreshingLag = false;
+      });
   }
 }
 

@@ -1,6 +1,7 @@
 // A test harness around the pure group core: it applies handler results the way the shell
 // does (replay the records, keep the timers) and simulates members that obey their answers.
 
+import { isDeepStrictEqual } from "node:util";
 import { heartbeat } from "../../src/core/groups/heartbeat.ts";
 import { onTimer } from "../../src/core/groups/maintenance.ts";
 import { fromKeys, keysOf } from "../../src/core/groups/partitions.ts";
@@ -68,7 +69,17 @@ export class Coordinator {
       newMemberId: `m${++this.#ids}`,
       ...req,
     };
-    return this.apply(heartbeat(this.state, full, this.topics, this.config, this.nowMs));
+    return this.apply(
+      this.pure(() => heartbeat(this.state, full, this.topics, this.config, this.nowMs)),
+    );
+  }
+
+  /** Runs a handler and throws if it changed the state (only replay may). */
+  pure<R>(handler: () => GroupResult<R>): GroupResult<R> {
+    const before = structuredClone(this.state);
+    const result = handler();
+    if (!isDeepStrictEqual(before, this.state)) throw new Error("a handler mutated the state");
+    return result;
   }
 
   /** Advances the clock and fires due timers in deadline order. */
@@ -79,7 +90,8 @@ export class Coordinator {
       const first = due[0];
       if (first === undefined) return;
       this.timers.delete(first[0]);
-      this.apply(onTimer(this.state, first[0], this.topics, this.nowMs));
+      const key = first[0];
+      this.apply(this.pure(() => onTimer(this.state, key, this.topics, this.nowMs)));
     }
   }
 

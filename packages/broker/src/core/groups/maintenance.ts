@@ -46,15 +46,20 @@ export function onTopicsChanged(
 ): GroupRecord[] {
   const records: GroupRecord[] = [];
   for (const g of state.groups.values()) {
-    const s = new Scratch(state, g.groupId);
+    const gone: { topic: string; partition: number }[] = [];
     for (const [topic, byPartition] of g.offsets) {
       const count = topics.get(topic) ?? 0;
       for (const partition of byPartition.keys())
-        if (partition >= count)
-          s.emit({ type: "offsetCommitTombstone", groupId: g.groupId, topic, partition });
+        if (partition >= count) gone.push({ topic, partition });
     }
-    if (g.members.size > 0 && topicsFingerprint(g.members.values(), topics) !== g.topicsFingerprint)
-      bumpAndAssign(s, topics, nowMs, false);
+    const moved =
+      g.members.size > 0 && topicsFingerprint(g.members.values(), topics) !== g.topicsFingerprint;
+    // Most groups are untouched by a metadata change: no scratch copy for them.
+    if (gone.length === 0 && !moved) continue;
+    const s = new Scratch(state, g.groupId);
+    for (const { topic, partition } of gone)
+      s.emit({ type: "offsetCommitTombstone", groupId: g.groupId, topic, partition });
+    if (moved) bumpAndAssign(s, topics, nowMs, false);
     records.push(...s.records);
   }
   return records;

@@ -26,8 +26,23 @@ export class Scratch {
   /** Appends a record and applies it to the copy. */
   emit(r: GroupRecord): void {
     this.records.push(r);
+    if (r.type === "offsetCommit" || r.type === "offsetCommitTombstone") this.#ownOffsets(r.topic);
     replay(this.#state, r);
   }
+
+  /**
+   * Offsets are copied per topic on first write: a heartbeat's scratch copy must not cost a
+   * copy of every committed offset of the group.
+   */
+  #ownOffsets(topic: string): void {
+    const g = this.group;
+    if (g === undefined || this.#copiedTopics.has(topic)) return;
+    this.#copiedTopics.add(topic);
+    const inner = g.offsets.get(topic);
+    if (inner !== undefined) g.offsets.set(topic, new Map(inner));
+  }
+
+  readonly #copiedTopics = new Set<string>();
 }
 
 function copyGroup(g: GroupState): GroupState {
@@ -36,6 +51,7 @@ function copyGroup(g: GroupState): GroupState {
     members: new Map(g.members),
     targets: new Map(g.targets),
     current: new Map(g.current),
-    offsets: new Map([...g.offsets].map(([t, m]) => [t, new Map(m)])),
+    // Outer map only; inner maps are copied on write (Scratch.#ownOffsets).
+    offsets: new Map(g.offsets),
   };
 }
