@@ -101,7 +101,7 @@ describe("GroupService on one node", () => {
   it("finds the coordinator once the offsets topic exists", async () => {
     const r = await until(async () => {
       const res = await call(groups.FindCoordinator.bind(groups), { groupIds: ["g"] });
-      return res.results[0] ?? { errorCode: -1 };
+      return res.results[0] ?? { errorCode: -1, coordinator: null };
     });
     expect(r.errorCode).toBe(0);
     expect(r.coordinator?.nodeId).toBe(1);
