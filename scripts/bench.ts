@@ -7,6 +7,7 @@ import { join } from "node:path";
 
 const suites: Record<string, string> = {
   cluster: "bench-cluster.ts",
+  groups: "bench-groups.ts",
   partitions: "bench-partitions.ts",
   protocol: "bench-protocol.ts",
   storage: "bench-storage.ts",
