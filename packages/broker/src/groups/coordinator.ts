@@ -45,6 +45,9 @@ export class OffsetsPartition {
   }
 }
 
+/** Pause before a failed or abandoned load is tried again. */
+const LOAD_RETRY_MS = 200;
+
 const topicsCache = new WeakMap<MetadataImage, TopicsMetadata>();
 
 /** Topic name -> partition count of an image (cached per image). */
@@ -195,15 +198,17 @@ export class GroupCoordinator {
       .catch((error: unknown) => {
         if (error instanceof LoadAbandoned || p.dropped) {
           if (this.#partitions.get(index) === p) this.#partitions.delete(index);
-          this.onMetadata();
+          // Still the leader (a read failed while it was taking over)? Try again shortly,
+          // not in a tight loop.
+          setTimeout(() => this.onMetadata(), LOAD_RETRY_MS).unref();
           return;
         }
         this.options.logger.error(
           { partition: index, err: String(error) },
           "loading an offsets partition failed; retrying",
         );
-        this.#partitions.delete(index);
-        setTimeout(() => this.onMetadata(), 1000).unref();
+        if (this.#partitions.get(index) === p) this.#partitions.delete(index);
+        setTimeout(() => this.onMetadata(), LOAD_RETRY_MS * 5).unref();
       });
   }
 
