@@ -14,7 +14,9 @@ type Op =
   | { kind: "leave"; who: number }
   | { kind: "beat"; who: number }
   | { kind: "silence"; ms: number }
-  | { kind: "grow" };
+  | { kind: "grow" }
+  | { kind: "bounce"; who: number }
+  | { kind: "stale"; who: number };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.constant<Op>({ kind: "join" }) },
@@ -25,6 +27,8 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.integer({ min: 100, max: 20_000 }).map<Op>((ms) => ({ kind: "silence", ms })),
   },
   { weight: 1, arbitrary: fc.constant<Op>({ kind: "grow" }) },
+  { weight: 1, arbitrary: fc.nat(9).map<Op>((who) => ({ kind: "bounce", who })) },
+  { weight: 1, arbitrary: fc.nat(9).map<Op>((who) => ({ kind: "stale", who })) },
 );
 
 function coordinatorExclusive(c: Coordinator): void {
@@ -56,6 +60,30 @@ describe("group coordinator properties", () => {
             } else if (o.kind === "leave" || o.kind === "beat") {
               const m = live()[o.who % Math.max(1, live().length)];
               if (m !== undefined) o.kind === "leave" ? m.leave() : m.beat();
+            } else if (o.kind === "bounce" || o.kind === "stale") {
+              const m = live()[o.who % Math.max(1, live().length)];
+              if (m !== undefined && m.memberId !== "") {
+                if (o.kind === "bounce" && m.instanceId !== "") {
+                  // A static member restarts: leaves with -2 and comes back as a new process.
+                  c.heartbeat({ memberId: m.memberId, memberEpoch: -2, instanceId: m.instanceId });
+                  m.alive = false;
+                  const again = new SimMember(c, ["t"], m.instanceId);
+                  members.push(again);
+                  again.beat();
+                } else {
+                  // A zombie's stale heartbeat is fenced; it drops everything and rejoins.
+                  const r = c.heartbeat({
+                    memberId: m.memberId,
+                    memberEpoch: m.epoch + 5,
+                    instanceId: m.instanceId,
+                    owned: m.owned,
+                  });
+                  expect(r.errorCode).toBe(110);
+                  m.owned = new Map();
+                  m.epoch = 0;
+                  m.beat();
+                }
+              }
             } else if (o.kind === "silence") {
               c.advance(o.ms);
               // Members the coordinator removed are dead (a real one would be fenced).
