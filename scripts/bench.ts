@@ -8,6 +8,7 @@ import { join } from "node:path";
 const suites: Record<string, string> = {
   cluster: "bench-cluster.ts",
   groups: "bench-groups.ts",
+  "groups-load": "bench-groups-load.ts",
   partitions: "bench-partitions.ts",
   protocol: "bench-protocol.ts",
   storage: "bench-storage.ts",
@@ -18,11 +19,10 @@ if (which === "--help" || (which !== "all" && !(which in suites))) {
   console.log(`usage: npm run bench -- [${Object.keys(suites).join("|")}|all] [options]`);
   process.exit(which === "--help" ? 0 : 2);
 }
-// `all` leaves out `partitions` (30,000 replicas and a node kill: minutes) and `groups` (it
-// needs the brokers' GroupService; add it to `all` once consumer groups are merged).
+// `all` leaves out `partitions` (30,000 replicas and a node kill: minutes).
 const selected =
   which === "all"
-    ? Object.values(suites).filter((s) => s !== suites.partitions && s !== suites.groups)
+    ? Object.values(suites).filter((s) => s !== suites.partitions)
     : [suites[which] as string];
 for (const script of selected) {
   console.log(`\n== ${script}`);

@@ -11,10 +11,6 @@
 // - a static member restarted within the session timeout gets its partitions back and nobody
 //   else sees a reassignment;
 // - lag from `strand group describe -f json` equals log end offset minus committed offset.
-//
-// The broker side (GroupService) is built in parallel (the groups-coordinator task). Until it is
-// merged this file is skipped: flip COORDINATOR_AVAILABLE to true when merging, and check that
-// GROUP_SETTINGS uses the coordinator's setting names.
 import { type ChildProcess, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -22,9 +18,6 @@ import { type Producer, Strand } from "@strand/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formCluster, type Started } from "./support/cluster.ts";
 import { runStrand } from "./support/strand-cli.ts";
-
-/** Set to true once the broker serves GroupService (after merging groups-coordinator). */
-const COORDINATOR_AVAILABLE = false;
 
 /** The group timings the brokers run with (short, so the test is quick). */
 const SESSION_TIMEOUT_MS = 3_000;
@@ -204,7 +197,6 @@ const revocations = (m: Member) =>
   m.events.filter((e) => e.ev === "revoked").reduce((n, e) => n + (e.partitions?.length ?? 0), 0);
 
 beforeAll(async () => {
-  if (!COORDINATOR_AVAILABLE) return;
   const cluster = await formCluster(3, "groups", started, GROUP_SETTINGS);
   brokers = cluster.nodes.map((n) => n.clientAddress).join(",");
   strand = new Strand({ brokers: brokers.split(","), requestTimeoutMs: 5_000 });

@@ -89,8 +89,8 @@ const brokerRules: readonly FolderRule[] = [
     forbidWireNames: true,
   },
   {
-    name: "the domain (core/, replica/, producer/) does not import the edge",
-    from: ["core", "replica", "producer"],
+    name: "the domain (core/, replica/, producer/, groups/) does not import the edge",
+    from: ["core", "replica", "producer", "groups"],
     forbidFolders: ["services", "node"],
   },
 ];

@@ -66,6 +66,7 @@ const CLIENT = [
   "strand.v1.FetchService",
   "strand.v1.MetadataService",
   "strand.v1.AdminService",
+  "strand.v1.GroupService",
 ];
 const INTERNAL = [
   "strand.v1.RaftService",

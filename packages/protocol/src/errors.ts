@@ -301,6 +301,12 @@ export const ErrorCode = Object.freeze({
     true,
     "The commit carried an older member epoch than the member's current one; refresh the epoch with a heartbeat and commit again.",
   ),
+  GROUP_MAX_SIZE_REACHED: row(
+    81,
+    "GROUP_MAX_SIZE_REACHED",
+    false,
+    "The group has as many members as group.consumer.max.size allows; stop a member or raise the setting.",
+  ),
 } satisfies Record<string, ErrorCodeInfo>);
 
 /** Name of an error code in the table. */

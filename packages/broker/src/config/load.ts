@@ -74,6 +74,12 @@ export interface NodeConfig {
   readonly logRetentionMs: number;
   readonly logRetentionBytes: number;
   readonly logRetentionCheckIntervalMs: number;
+  readonly offsetsTopicNumPartitions: number;
+  readonly offsetsTopicReplicationFactor: number;
+  readonly offsetsRetentionMinutes: number;
+  readonly groupConsumerSessionTimeoutMs: number;
+  readonly groupConsumerHeartbeatIntervalMs: number;
+  readonly groupConsumerMaxSize: number;
   readonly shutdownTimeoutMs: number;
   readonly logLevel: LogLevel;
   readonly metricsPartitionEnable: boolean;
@@ -332,6 +338,13 @@ function checkCrossSettings(values: Map<string, SettingValue>): void {
   if (session <= heartbeat) {
     throw new ConfigError(
       `broker.session.timeout.ms (${session}) must exceed broker.heartbeat.interval.ms (${heartbeat})`,
+    );
+  }
+  const groupHeartbeat = values.get("group.consumer.heartbeat.interval.ms") as number;
+  const groupSession = values.get("group.consumer.session.timeout.ms") as number;
+  if (groupSession <= groupHeartbeat) {
+    throw new ConfigError(
+      `group.consumer.session.timeout.ms (${groupSession}) must exceed group.consumer.heartbeat.interval.ms (${groupHeartbeat})`,
     );
   }
 }

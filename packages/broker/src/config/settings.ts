@@ -323,6 +323,60 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     description: "How often retention (retention.ms, retention.bytes) runs over every log.",
   }),
   setting({
+    key: "offsets.topic.num.partitions",
+    kind: "integer",
+    defaultText: "50",
+    min: 1,
+    max: 1000,
+    description:
+      "Partitions of the internal topic `__consumer_offsets` when a broker first creates it (a group's coordinator is the leader of partition murmur2(group id) mod this count; never change it once the topic exists).",
+  }),
+  setting({
+    key: "offsets.topic.replication.factor",
+    kind: "integer",
+    defaultText: "3",
+    min: 1,
+    max: 32,
+    description:
+      "Replication factor of `__consumer_offsets`, capped at the brokers registered when it is created; its min.insync.replicas is min(2, that factor).",
+  }),
+  setting({
+    key: "offsets.retention.minutes",
+    kind: "integer",
+    defaultText: "10080",
+    min: 1,
+    max: MS_MAX,
+    description:
+      "An empty consumer group whose last change and last commit are older than this is deleted with its committed offsets (7 days, as Kafka).",
+  }),
+  setting({
+    key: "group.consumer.session.timeout.ms",
+    kind: "integer",
+    defaultText: "45000",
+    min: 100,
+    max: MS_MAX,
+    description:
+      "A group member that sends no heartbeat for this long is removed and its partitions reassigned; a static member that left keeps its partitions this long.",
+  }),
+  setting({
+    key: "group.consumer.heartbeat.interval.ms",
+    kind: "integer",
+    defaultText: "5000",
+    min: 50,
+    max: MS_MAX,
+    description:
+      "How often group members are told to heartbeat; must be below group.consumer.session.timeout.ms.",
+  }),
+  setting({
+    key: "group.consumer.max.size",
+    kind: "integer",
+    defaultText: "1000",
+    min: 1,
+    max: INT32_MAX,
+    description:
+      "Members one consumer group may have; one more is refused with GROUP_MAX_SIZE_REACHED.",
+  }),
+  setting({
     key: "shutdown.timeout.ms",
     kind: "integer",
     defaultText: "30000",

@@ -31,11 +31,14 @@ import {
 } from "@strand/protocol";
 import { directoryId, nodeId } from "@strand/raft";
 import { LogManager } from "@strand/storage";
+import { createGroupMetrics } from "../admin/group-metrics.ts";
 import { type AdminServer, startAdminServer } from "../admin/http.ts";
 import { type BrokerMetrics, createBrokerMetrics } from "../admin/metrics.ts";
 import type { HostPort, NodeConfig } from "../config/index.ts";
+import { GroupCoordinator } from "../groups/coordinator.ts";
 import type { ServiceContext, ServiceLogger } from "../services/context.ts";
 import { DescriptorBudget } from "../services/descriptors.ts";
+import { createOffsetsTopic, lookupOffsets, recordTimestamp } from "../services/group-lookups.ts";
 import { HealthStatus } from "../services/health.ts";
 import {
   addClientServices,
@@ -85,6 +88,7 @@ interface BrokerParts {
   readonly clientServer: grpc.Server;
   readonly clientListener: ClientListener;
   readonly clientPort: number;
+  readonly groups: GroupCoordinator;
 }
 
 /** See the module comment. */
@@ -101,6 +105,7 @@ export class BrokerNode {
   #router: ControllerRouter | null = null;
   #broker: BrokerParts | null = null;
   #admin: AdminServer | null = null;
+  #groups: GroupCoordinator | null = null;
   readonly #peers = new Map<string, ClientStubs>();
   readonly #shutdown = new AbortController();
   readonly #imageWaiters = new Set<() => void>();
@@ -280,7 +285,14 @@ export class BrokerNode {
       logger: this.#child("lifecycle"),
     });
     const clientServer = new grpc.Server(clientListenerOptions(c));
-    addClientServices(clientServer, this.#serviceContext(replicas, follower));
+    const groups = this.#groupCoordinator(replicas, follower);
+    const serviceContext = { ...this.#serviceContext(replicas, follower), groups };
+    groups.bindEdge({
+      createOffsetsTopic: (settings) => createOffsetsTopic(serviceContext, settings),
+      lookupOffsets: (items) => lookupOffsets(serviceContext, items),
+      recordTimestamp: (t, p, offset) => recordTimestamp(serviceContext, t, p, offset),
+    });
+    addClientServices(clientServer, serviceContext);
     clientServer.addService(healthServiceDefinition(), this.health.client.handlers());
     addReflection(clientServer, CLIENT_SERVICE_NAMES);
     const clientListener = await ClientListener.listen(
@@ -297,9 +309,10 @@ export class BrokerNode {
     const clientPort = clientListener.port;
     follower.start();
     lifecycle.start();
+    groups.start();
     const offline = this.#logs?.offlineReason ?? null;
     if (offline !== null) lifecycle.requestFence(`log dir offline: ${offline}`);
-    return { replicas, follower, lifecycle, clientServer, clientListener, clientPort };
+    return { replicas, follower, lifecycle, clientServer, clientListener, clientPort, groups };
   }
 
   /**
@@ -326,6 +339,7 @@ export class BrokerNode {
         )
         .then(() => {
           this.#appliedImage = image;
+          this.#groups?.onMetadata();
           for (const wake of [...this.#imageWaiters]) wake();
           this.#updateHealth();
         });
@@ -356,6 +370,32 @@ export class BrokerNode {
         perConnection: c.subscribeStreamsPerConnectionMax,
       },
     };
+  }
+
+  /** The consumer-group coordinator (docs/consumer-groups.md); its edge is bound once built. */
+  #groupCoordinator(replicas: NodeReplicaManager, follower: MetadataFollower): GroupCoordinator {
+    const c = this.config;
+    this.#groups = new GroupCoordinator({
+      brokerId: c.nodeId,
+      replicas,
+      image: () => follower.image,
+      logger: this.#child("groups"),
+      config: {
+        sessionTimeoutMs: c.groupConsumerSessionTimeoutMs,
+        heartbeatIntervalMs: c.groupConsumerHeartbeatIntervalMs,
+        defaultRebalanceTimeoutMs: 300_000,
+        defaultAssignor: "uniform",
+        maxGroupSize: c.groupConsumerMaxSize,
+        offsetsRetentionMs: c.offsetsRetentionMinutes * 60_000,
+      },
+      offsetsTopic: {
+        numPartitions: c.offsetsTopicNumPartitions,
+        replicationFactor: c.offsetsTopicReplicationFactor,
+      },
+      appendTimeoutMs: c.requestTimeoutMs,
+      metrics: createGroupMetrics(this.metrics.registry),
+    });
+    return this.#groups;
   }
 
   #controllerId(): number {
@@ -500,6 +540,7 @@ export class BrokerNode {
     const b = this.#broker;
     if (b !== null) {
       b.lifecycle.close();
+      b.groups.close();
       b.clientServer.forceShutdown();
       b.clientListener.close();
       await b.follower.close();

@@ -23,6 +23,7 @@ import type {
   RemoveRaftVoterResponse__Output,
 } from "@strand/protocol";
 import type { BrokerMetrics } from "../admin/metrics.ts";
+import type { GroupCoordinator } from "../groups/coordinator.ts";
 import type { ReplicaManagerApi } from "../replica/types.ts";
 import type { StreamBounds } from "./stream-limits.ts";
 
@@ -69,6 +70,8 @@ export interface ServiceContext {
   waitForImage(predicate: (image: MetadataImage) => boolean, timeoutMs: number): Promise<boolean>;
   /** Aborted when the node starts shutting down (ends long polls and streams). */
   readonly shutdownSignal: AbortSignal;
+  /** The consumer-group coordinator; absent: GroupService answers COORDINATOR_NOT_AVAILABLE. */
+  readonly groups?: GroupCoordinator;
   /** Bounds on open Subscribe streams; default {@link DEFAULT_STREAM_BOUNDS}. */
   readonly streamBounds?: StreamBounds;
 }

@@ -5,6 +5,7 @@ import { adminServiceHandlers } from "./admin.ts";
 import type { ServiceContext } from "./context.ts";
 import { lenientDefinition, rejectUndecodable } from "./decode.ts";
 import { fetchServiceHandlers } from "./fetch.ts";
+import { groupServiceHandlers } from "./groups.ts";
 import { metadataServiceHandlers } from "./metadata.ts";
 import { produceServiceHandlers } from "./produce.ts";
 
@@ -17,10 +18,11 @@ export const CLIENT_SERVICE_NAMES: readonly string[] = [
   "strand.v1.FetchService",
   "strand.v1.MetadataService",
   "strand.v1.AdminService",
+  "strand.v1.GroupService",
 ];
 
 /**
- * Registers ProduceService, FetchService, MetadataService and AdminService on `server`. The
+ * Registers ProduceService, FetchService, MetadataService, AdminService and GroupService on `server`. The
  * server must be built with {@link clientServiceInterceptors} so undecodable requests answer
  * INVALID_ARGUMENT.
  */
@@ -32,6 +34,7 @@ export function addClientServices(server: grpc.Server, ctx: ServiceContext): voi
   server.addService(lenient(v1.FetchService.service), fetchServiceHandlers(ctx));
   server.addService(lenient(v1.MetadataService.service), metadataServiceHandlers(ctx));
   server.addService(lenient(v1.AdminService.service), adminServiceHandlers(ctx));
+  server.addService(lenient(v1.GroupService.service), groupServiceHandlers(ctx));
 }
 
 /** Server interceptors the client listener needs (see decode.ts). */

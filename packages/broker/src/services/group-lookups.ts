@@ -1,0 +1,97 @@
+/**
+ * What the group coordinator asks of the rest of the cluster, built on the edge's routing:
+ * offsets (ListOffsets at each partition's leader), record timestamps (a small fetch at the
+ * leader, for lag in seconds) and the creation of the offsets topic through the controller.
+ */
+import { decodeRecordBatch, ErrorCode, iterateBatches } from "@strand/protocol";
+import type { OffsetLookup, OffsetLookupResult, OffsetsTopicSettings } from "../groups/types.ts";
+import { OFFSETS_TOPIC } from "../groups/types.ts";
+import type { ServiceContext } from "./context.ts";
+import { fetchPartitions, listOffsets } from "./fetch.ts";
+
+const TIMESTAMP_FETCH_BYTES = 64 * 1024;
+
+/** ListOffsets routed to leaders, never forwarded twice. */
+export async function lookupOffsets(
+  ctx: ServiceContext,
+  items: readonly OffsetLookup[],
+): Promise<OffsetLookupResult[]> {
+  if (items.length === 0) return [];
+  const results = await listOffsets(ctx, items, false);
+  return results.map((r) => ({
+    topic: r.topic,
+    partition: r.partition,
+    errorCode: r.errorCode,
+    errorMessage: r.errorMessage,
+    offset: r.offset,
+  }));
+}
+
+/** The timestamp of the first record at or after `offset` (null when there is none). */
+export async function recordTimestamp(
+  ctx: ServiceContext,
+  topic: string,
+  partition: number,
+  offset: bigint,
+): Promise<bigint | null> {
+  const [r] = await fetchPartitions(
+    ctx,
+    { minBytes: 0, maxBytes: TIMESTAMP_FETCH_BYTES, maxWaitMs: 0 },
+    [
+      {
+        topic,
+        partition,
+        fetchOffset: offset,
+        currentLeaderEpoch: -1,
+        partitionMaxBytes: TIMESTAMP_FETCH_BYTES,
+      },
+    ],
+    false,
+  );
+  if (r === undefined || r.errorCode !== 0) return null;
+  for (const view of iterateBatches(r.records, { verifyCrc: false })) {
+    const batch = decodeRecordBatch(r.records, { position: view.position });
+    const rec = batch.records.find((x) => x.offset >= offset);
+    if (rec !== undefined) return rec.timestamp;
+  }
+  return null;
+}
+
+/**
+ * Creates `__consumer_offsets`: RF capped at the registered brokers, min ISR min(2, RF),
+ * retention forever (the log is the only copy of the commits).
+ * TODO(compaction): add `cleanup.policy=compact` once the controller accepts that value of the
+ * `cleanup.policy` topic config (today it refuses anything but delete); until then the topic
+ * keeps every record and coordinator load time grows with the number of commits.
+ */
+export async function createOffsetsTopic(
+  ctx: ServiceContext,
+  settings: OffsetsTopicSettings,
+): Promise<void> {
+  const image = ctx.image();
+  if (image.topicsByName.has(OFFSETS_TOPIC)) return;
+  const rf = Math.max(1, Math.min(settings.replicationFactor, image.brokers.size));
+  const response = await ctx.controller.createTopics({
+    topics: [
+      {
+        name: OFFSETS_TOPIC,
+        partitionCount: settings.numPartitions,
+        replicationFactor: rf,
+        configs: {
+          "min.insync.replicas": String(Math.min(2, rf)),
+          "retention.ms": "-1",
+          "segment.bytes": String(100 * 1024 * 1024),
+        },
+      },
+    ],
+  });
+  const code = response.error?.code || response.topics[0]?.error?.code || 0;
+  if (code !== 0 && code !== ErrorCode.TOPIC_ALREADY_EXISTS.code)
+    throw new Error(
+      `creating ${OFFSETS_TOPIC} failed: ${response.error?.message || response.topics[0]?.error?.message || code}`,
+    );
+  ctx.logger.info(
+    { partitions: settings.numPartitions, replicationFactor: rf },
+    `created ${OFFSETS_TOPIC}`,
+  );
+}
