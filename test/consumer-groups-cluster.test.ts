@@ -209,7 +209,7 @@ afterAll(async () => {
   for (const root of started.roots) rmSync(root, { recursive: true, force: true });
 });
 
-describe.skipIf(!COORDINATOR_AVAILABLE)("consumer groups on a 3-node cluster", () => {
+describe("consumer groups on a 3-node cluster", () => {
   it("keeps ownership exclusive and moves the minimum while members join and leave", async () => {
     const topic = "groups-exclusive";
     await strand.admin().createTopics([{ topic, numPartitions: PARTITIONS, replicationFactor: 3 }]);

@@ -98,6 +98,8 @@ class FakeReplicas implements ReplicaManagerApi {
         logEndOffset: this.leo,
         highWatermark: this.hw,
         isr: [1],
+        sizeBytes: 0,
+        segments: 1,
       },
     ];
   }
