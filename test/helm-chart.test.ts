@@ -66,7 +66,7 @@ describe("helm chart deploy/helm/strand", () => {
       expect(voters).toEqual(
         Array.from(
           { length: count },
-          (_, i) => `${i}@demo-strand-${i}.demo-strand-headless.data.svc.cluster.local:9093`,
+          (_, i) => `${i + 1}@demo-strand-${i}.demo-strand-headless.data.svc.cluster.local:9093`,
         ),
       );
       expect(env.get("STRAND_NODE_ID_FROM_HOSTNAME")).toBe("true");
@@ -80,6 +80,9 @@ describe("helm chart deploy/helm/strand", () => {
     expect(await renderError({ set: { replicaCount: "4" } })).toMatch(
       /replicaCount must be 1, 3 or 5 with the controller role/,
     );
+    expect(await renderError({ set: { nodeIdOffset: "0" } })).toMatch(
+      /nodeIdOffset must be 1 or more with the controller role/,
+    );
   });
 
   it("runs broker-only pods beside a controller set: given voters, offset ids, no bootstrap", async () => {
@@ -89,14 +92,14 @@ describe("helm chart deploy/helm/strand", () => {
         roles: "broker",
         replicaCount: "4",
         nodeIdOffset: "100",
-        "controller.quorumVoters": "0@c-0:9093\\,1@c-1:9093\\,2@c-2:9093",
+        "controller.quorumVoters": "1@c-0:9093\\,2@c-1:9093\\,3@c-2:9093",
       },
     });
     const container = strandContainer(objects);
     const env = envOf(container);
     expect(env.get("STRAND_PROCESS_ROLES")).toBe("broker");
     expect(env.get("STRAND_NODE_ID_OFFSET")).toBe("100");
-    expect(env.get("STRAND_CONTROLLER_QUORUM_VOTERS")).toBe("0@c-0:9093,1@c-1:9093,2@c-2:9093");
+    expect(env.get("STRAND_CONTROLLER_QUORUM_VOTERS")).toBe("1@c-0:9093,2@c-1:9093,3@c-2:9093");
     expect(container.args).not.toContain("--bootstrap");
     expect(await renderError({ set: { roles: "broker" } })).toMatch(
       /controller\.quorumVoters is required for roles: broker/,

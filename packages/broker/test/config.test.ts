@@ -101,6 +101,20 @@ describe("node config", () => {
       /host name "laptop" does not end in -<ordinal>/,
     ],
     [
+      // Raft asserted on it at start ("bad chunk size or node id") instead of a clear refusal.
+      "node id 0 as a controller",
+      {
+        env: { STRAND_NODE_ID_FROM_HOSTNAME: "true", STRAND_NODE_ID_OFFSET: "0" },
+        hostname: "s-0",
+      },
+      /node\.id 0 cannot have the controller role: Raft voter ids start at 1/,
+    ],
+    [
+      "a voter id 0",
+      { flags: { "controller.quorum.voters": "0@a:1,1@b:2" } },
+      /voter id 0 is invalid/,
+    ],
+    [
       "a wildcard bind without an advertised address",
       { flags: { "listeners.client": "0.0.0.0:9092" } },
       /listeners\.client binds to 0\.0\.0\.0: set advertised\.client/,
@@ -128,12 +142,13 @@ describe("node config", () => {
       env: { STRAND_NODE_ID_FROM_HOSTNAME: "true" },
       hostname: "strand-2.strand-headless.prod.svc.cluster.local",
     });
-    expect(pod.nodeId).toBe(2);
+    // Ordinals start at 0, voter ids at 1: the default offset is 1.
+    expect(pod.nodeId).toBe(3);
     expect(pod.sources.get("node.id")).toBe("hostname");
-    expect(pod.dataDir).toBe("./.strand/node-2");
+    expect(pod.dataDir).toBe("./.strand/node-3");
     const broker = loadNodeConfig({
       env: { STRAND_NODE_ID_FROM_HOSTNAME: "true", STRAND_NODE_ID_OFFSET: "100" },
-      flags: { "process.roles": "broker", "controller.quorum.voters": "0@c-0:9093" },
+      flags: { "process.roles": "broker", "controller.quorum.voters": "1@c-0:9093" },
       hostname: "strand-brokers-1",
     });
     expect(broker.nodeId).toBe(101);

@@ -61,6 +61,9 @@ app.kubernetes.io/component: {{ .Values.roles | replace "," "-" }}
 {{- if not (has (int .Values.replicaCount) (list 1 3 5)) -}}
 {{- fail (printf "replicaCount must be 1, 3 or 5 with the controller role (a quorum of an odd size), got %v; add brokers with a second, broker-only release" .Values.replicaCount) -}}
 {{- end -}}
+{{- if lt (int .Values.nodeIdOffset) 1 -}}
+{{- fail "nodeIdOffset must be 1 or more with the controller role: Raft voter ids start at 1" -}}
+{{- end -}}
 {{- if .Values.controller.quorumVoters -}}
 {{- fail "controller.quorumVoters is generated from replicaCount with the controller role; set it only for roles: broker" -}}
 {{- end -}}

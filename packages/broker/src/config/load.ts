@@ -295,6 +295,9 @@ function parseVoters(where: string, text: string): readonly Voter[] {
     const voter = { id: Number(match[1]), ...parseHostPort(where, match[2]!) };
     return match[3] === undefined ? voter : { ...voter, dir: match[3] };
   });
+  const zero = voters.find((v) => v.id < 1);
+  if (zero)
+    throw new ConfigError(`${where}: voter id ${zero.id} is invalid; Raft voter ids start at 1`);
   const ids = voters.map((v) => v.id);
   if (new Set(ids).size !== ids.length) throw new ConfigError(`${where} lists a voter id twice`);
   return voters;
@@ -398,6 +401,11 @@ function checkCrossSettings(
   const roles = values.get("process.roles") as readonly NodeRole[];
   const voters = values.get("controller.quorum.voters") as readonly Voter[];
   const id = values.get("node.id") as number;
+  if (roles.includes("controller") && id < 1) {
+    throw new ConfigError(
+      `node.id ${id} cannot have the controller role: Raft voter ids start at 1 (with node.id.from.hostname, keep node.id.offset at 1 or more)`,
+    );
+  }
   if (roles.includes("controller") && !voters.some((v) => v.id === id)) {
     throw new ConfigError(
       `node ${id} has the controller role but is not in controller.quorum.voters; add ${id}@host:port`,

@@ -54,16 +54,16 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     kind: "boolean",
     defaultText: "false",
     description:
-      "Derive node.id from the ordinal that ends the host name (a StatefulSet pod `strand-2` is node node.id.offset + 2); the host name is $HOSTNAME, else the system's. Excludes setting node.id.",
+      "Derive node.id from the ordinal that ends the host name (a StatefulSet pod `strand-2` is node node.id.offset + 2, node 3 by default); the host name is $HOSTNAME, else the system's. Excludes setting node.id.",
   }),
   setting({
     key: "node.id.offset",
     kind: "integer",
-    defaultText: "0",
+    defaultText: "1",
     min: 0,
     max: INT32_MAX,
     description:
-      "Added to the host name's ordinal by node.id.from.hostname, so a second StatefulSet (brokers beside a controller set) gets ids that do not collide.",
+      "Added to the host name's ordinal by node.id.from.hostname: 1 by default, since ordinals start at 0 and a controller voter's id at 1; a second StatefulSet (brokers beside a controller set) takes an offset past the first's ids.",
   }),
   setting({
     key: "process.roles",
