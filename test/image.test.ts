@@ -69,7 +69,7 @@ describe.skipIf(!hasBuildah || !isRoot)("the container image", () => {
     expect(config.Cmd).toEqual(["server", "start"]);
     expect(config.User).toBe("10001:10001");
     expect(Object.keys(config.Volumes)).toEqual(["/data"]);
-    for (const label of ["title", "version", "revision", "created", "licenses", "source"]) {
+    for (const label of ["title", "description", "version", "revision", "created", "licenses"]) {
       expect(config.Labels[`org.opencontainers.image.${label}`], label).toBeTruthy();
     }
     const [image] = JSON.parse(buildah(["images", "--json", tag])) as { size: string }[];
