@@ -104,6 +104,7 @@ export function chartSchema(): Schema {
       controller: obj({ quorumVoters: str }),
       clusterId: { type: "string", pattern: "^([A-Za-z0-9_-]{22})?$" },
       bootstrap: obj({ mode: { enum: ["auto", "always", "never"] } }),
+      replacement: obj({ newDirectory: bool }),
       ports: obj({
         client: int(1, 65_535),
         internal: int(1, 65_535),

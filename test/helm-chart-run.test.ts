@@ -205,4 +205,35 @@ describe.skipIf(!isolated)("the chart's pods as local processes", () => {
     expect(after.filter((id) => id === 2)).toEqual([]);
     expect(after.every((id) => id >= 0)).toBe(true);
   }, 120_000);
+
+  it("refuses to bring back a pod whose volume was lost under its old identity", async () => {
+    // After the first formation (the first `helm upgrade` renders no --bootstrap), pod 1's
+    // volume is replaced by an empty one: it must not rejoin as voter 2 with an empty log.
+    const victim = pods[1]!;
+    expect(victim.proc.child.exitCode).not.toBeNull();
+    const later = await render({
+      release: "demo",
+      namespace: NAMESPACE,
+      set: {
+        "bootstrap.mode": "never",
+        "ports.client": String(ports.client),
+        "ports.internal": String(ports.internal),
+        "ports.admin": String(ports.admin),
+      },
+    });
+    const container: ContainerSpec = one(later, "StatefulSet").spec.template.spec.containers[0];
+    expect(container.args).toEqual(["server", "start"]);
+    const emptyVolume = mkdtempSync(join(dir, "lost-volume-"));
+    const place = { ...victim.place, mounts: { "/data": emptyVolume } };
+    const run = await runContainer(
+      { ...container, name: "restart" },
+      place,
+      hostsFile,
+      dir,
+      60_000,
+    );
+    expect(run.code, run.output).toBe(2);
+    expect(run.output).toContain("is empty and node 2 is one of 3 controller voters");
+    expect(run.output).toContain("do not reuse its identity");
+  }, 90_000);
 });

@@ -111,6 +111,14 @@ describe("helm chart deploy/helm/strand", () => {
     expect(strandContainer(await render()).args).toEqual(["server", "start", "--bootstrap"]);
     const never = await render({ set: { "bootstrap.mode": "never" } });
     expect(strandContainer(never).args).toEqual(["server", "start"]);
+    // Replacing a voter whose volume was lost: --new-directory, never with --bootstrap.
+    const replacing = await render({
+      set: { "bootstrap.mode": "never", "replacement.newDirectory": "true" },
+    });
+    expect(strandContainer(replacing).args).toEqual(["server", "start", "--new-directory"]);
+    expect(await renderError({ set: { "replacement.newDirectory": "true" } })).toMatch(
+      /replacement\.newDirectory excludes --bootstrap/,
+    );
   });
 
   it("probes the admin listener: startup with a long budget, liveness /healthz, readiness /readyz", async () => {
