@@ -23,7 +23,7 @@ import { join } from "node:path";
 const root = join(import.meta.dirname, "../..");
 const bin = join(root, "packages/cli/src/main.ts");
 
-/** How long a clean stop waits for a node (shutdown.timeout.ms default 30 s, plus slack). */
+/** How long a clean stop waits for a node (shutdown.timeout.ms default 25 s, plus slack). */
 export const STOP_TIMEOUT_MS = 35_000;
 
 /** Ports of one node. */

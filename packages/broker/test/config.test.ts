@@ -90,6 +90,45 @@ describe("node config", () => {
     ],
     ["a duplicate voter", { flags: { "controller.quorum.voters": "1@a:1,1@b:2" } }, /twice/],
     ["a bad boolean", { env: { STRAND_UNCLEAN_LEADER_ELECTION_ENABLE: "yes" } }, /true or false/],
+    [
+      "node.id together with node.id.from.hostname",
+      { env: { STRAND_NODE_ID: "3", STRAND_NODE_ID_FROM_HOSTNAME: "true" }, hostname: "strand-1" },
+      /node\.id \(from env\) and node\.id\.from\.hostname exclude each other/,
+    ],
+    [
+      "a host name without an ordinal",
+      { env: { STRAND_NODE_ID_FROM_HOSTNAME: "true" }, hostname: "laptop" },
+      /host name "laptop" does not end in -<ordinal>/,
+    ],
+    [
+      // Raft asserted on it at start ("bad chunk size or node id") instead of a clear refusal.
+      "node id 0 as a controller",
+      {
+        env: { STRAND_NODE_ID_FROM_HOSTNAME: "true", STRAND_NODE_ID_OFFSET: "0" },
+        hostname: "s-0",
+      },
+      /node\.id 0 cannot have the controller role: Raft voter ids start at 1/,
+    ],
+    [
+      "a voter id 0",
+      { flags: { "controller.quorum.voters": "0@a:1,1@b:2" } },
+      /voter id 0 is invalid/,
+    ],
+    [
+      "a wildcard bind without an advertised address",
+      { flags: { "listeners.client": "0.0.0.0:9092" } },
+      /listeners\.client binds to 0\.0\.0\.0: set advertised\.client/,
+    ],
+    [
+      "a wildcard advertised address",
+      { flags: { "listeners.internal": "0.0.0.0:9093", "advertised.internal": "[::]:9093" } },
+      /advertised\.internal must be an address others can dial/,
+    ],
+    [
+      "a drain budget that leaves nothing to close the logs",
+      { flags: { "shutdown.timeout.ms": "5000", "shutdown.drain.timeout.ms": "5000" } },
+      /shutdown\.drain\.timeout\.ms \(5000\) must be below shutdown\.timeout\.ms \(5000\)/,
+    ],
   ];
   for (const [what, sources, message] of refusals) {
     it(`refuses ${what}`, () => {
@@ -97,6 +136,47 @@ describe("node config", () => {
       expect(() => loadNodeConfig(sources)).toThrow(message);
     });
   }
+
+  it("derives node.id from a StatefulSet pod's host name, plus an offset", () => {
+    const pod = loadNodeConfig({
+      env: { STRAND_NODE_ID_FROM_HOSTNAME: "true" },
+      hostname: "strand-2.strand-headless.prod.svc.cluster.local",
+    });
+    // Ordinals start at 0, voter ids at 1: the default offset is 1.
+    expect(pod.nodeId).toBe(3);
+    expect(pod.sources.get("node.id")).toBe("hostname");
+    expect(pod.dataDir).toBe("./.strand/node-3");
+    const broker = loadNodeConfig({
+      env: { STRAND_NODE_ID_FROM_HOSTNAME: "true", STRAND_NODE_ID_OFFSET: "100" },
+      flags: { "process.roles": "broker", "controller.quorum.voters": "1@c-0:9093" },
+      hostname: "strand-brokers-1",
+    });
+    expect(broker.nodeId).toBe(101);
+  });
+
+  it("binds to 0.0.0.0 while advertising the pod's name", () => {
+    const config = loadNodeConfig({
+      env: {
+        STRAND_LISTENERS_CLIENT: "0.0.0.0:9092",
+        STRAND_LISTENERS_INTERNAL: "0.0.0.0:9093",
+        STRAND_ADVERTISED_CLIENT: "strand-0.strand-headless.ns.svc:9092",
+        STRAND_ADVERTISED_INTERNAL: "strand-0.strand-headless.ns.svc:9093",
+      },
+    });
+    expect(config.clientListener.host).toBe("0.0.0.0");
+    expect(config.controllerVoters).toEqual([
+      { id: 1, host: "strand-0.strand-headless.ns.svc", port: 9093 },
+    ]);
+  });
+
+  it("leaves a fifth of the shutdown budget to closing the logs by default", () => {
+    const config = loadNodeConfig();
+    expect(config.shutdownTimeoutMs).toBe(25_000);
+    expect(config.shutdownDrainTimeoutMs).toBe(20_000);
+    expect(
+      loadNodeConfig({ flags: { "shutdown.timeout.ms": "5000" } }).shutdownDrainTimeoutMs,
+    ).toBe(4_000);
+  });
 
   it("refuses unknown keys and non-maps in the YAML file", () => {
     expect(() => loadNodeConfig({ configFile: yamlFile("nodeid: 3\n") })).toThrow(

@@ -1,10 +1,19 @@
-#!/usr/bin/env -S node --conditions=strand-source
+#!/usr/bin/env node
 /**
  * The `strand` bin. Plain JavaScript on purpose: it must run on any Node.js, even one too old
- * to load Strand's TypeScript sources, to say so in one line and exit 1. Then it hands over to
- * src/main.ts. The minimum is @strand/base's NODE_VERSION_MIN (test/node-version.test.ts
- * checks the two agree).
+ * to load Strand, to say so in one line and exit 1. The minimum is @strand/base's
+ * NODE_VERSION_MIN (test/node-version.test.ts checks the two agree).
+ *
+ * Installed from npm it runs the built JavaScript (dist/). In this repository's workspace it
+ * runs the TypeScript sources instead, resolving every @strand/* import to its sources through
+ * the "strand-source" export condition, added here by a resolve hook rather than a flag in the
+ * shebang: a published package must never ask for sources it does not ship (and Node does not
+ * strip types under node_modules).
  */
+import { existsSync } from "node:fs";
+import { sep } from "node:path";
+import { fileURLToPath } from "node:url";
+
 const NODE_VERSION_MIN = "22.18.0";
 
 const have = process.versions.node.split(".").map(Number);
@@ -16,4 +25,17 @@ if (diff < 0) {
   );
   process.exit(1);
 }
-await import("../src/main.ts");
+
+const sources = new URL("../src/main.ts", import.meta.url);
+const inWorkspace =
+  !fileURLToPath(import.meta.url).includes(`${sep}node_modules${sep}`) && existsSync(sources);
+if (inWorkspace) {
+  const { registerHooks } = await import("node:module");
+  registerHooks({
+    resolve: (specifier, context, next) =>
+      next(specifier, { ...context, conditions: [...context.conditions, "strand-source"] }),
+  });
+  await import(sources.href);
+} else {
+  await import("../dist/main.js");
+}

@@ -2,6 +2,7 @@
  * `strand server start`: runs one node (docs/design.md §2). Loaded only for this command, so the
  * client commands start without loading the broker.
  */
+import { hostname } from "node:os";
 import {
   BrokerNode,
   ConfigError,
@@ -53,6 +54,7 @@ export async function serverStart(argv: readonly string[]): Promise<void> {
     config = loadNodeConfig({
       flags: parsed.flags,
       env: process.env,
+      hostname: process.env.HOSTNAME || hostname(),
       ...(parsed.configFile === undefined ? {} : { configFile: parsed.configFile }),
     });
   } catch (error) {
@@ -77,7 +79,9 @@ export async function serverStart(argv: readonly string[]): Promise<void> {
   node.watchHealth();
   const stop = (signal: string): void => {
     node.logger.info({ signal }, "stopping");
-    const timer = setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 2_000);
+    // shutdown.timeout.ms is the whole budget (docs/configuration.md): past it, exit at once so
+    // the orchestrator's grace period never ends in SIGKILL mid-write.
+    const timer = setTimeout(() => process.exit(1), config.shutdownTimeoutMs);
     timer.unref();
     node.shutdown().then(
       () => process.exit(0),

@@ -39,6 +39,8 @@ export type SettingValue =
 /** The resolved configuration of one node: every setting of {@link SETTINGS}, typed. */
 export interface NodeConfig {
   readonly nodeId: number;
+  readonly nodeIdFromHostname: boolean;
+  readonly nodeIdOffset: number;
   readonly roles: readonly NodeRole[];
   readonly dataDir: string;
   readonly clientListener: HostPort;
@@ -81,14 +83,18 @@ export interface NodeConfig {
   readonly groupConsumerHeartbeatIntervalMs: number;
   readonly groupConsumerMaxSize: number;
   readonly shutdownTimeoutMs: number;
+  readonly shutdownDrainTimeoutMs: number;
   readonly logLevel: LogLevel;
   readonly metricsPartitionEnable: boolean;
   /** Where each setting's value came from, by dotted key. */
   readonly sources: ReadonlyMap<string, SettingSource>;
 }
 
-/** Where a setting's value came from: a flag, the environment, the file or the default. */
-export type SettingSource = "flag" | "env" | "file" | "default";
+/**
+ * Where a setting's value came from: a flag, the environment, the file, the default, or (for
+ * `node.id` with `node.id.from.hostname`) the host name's ordinal.
+ */
+export type SettingSource = "flag" | "env" | "file" | "default" | "hostname";
 
 /** Bad configuration: names the setting, the source and what is allowed. */
 export class ConfigError extends Error {
@@ -106,6 +112,11 @@ export interface ConfigSources {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Path of a YAML file (flat dotted keys or nested maps). */
   readonly configFile?: string;
+  /**
+   * The host name `node.id.from.hostname` reads; the CLI passes `$HOSTNAME` (which the
+   * container runtime sets to the pod name) or else the system's host name.
+   */
+  readonly hostname?: string;
 }
 
 /** `node.id` -> `STRAND_NODE_ID`. */
@@ -132,8 +143,9 @@ export function loadNodeConfig(sources: ConfigSources = {}): NodeConfig {
     values.set(spec.key, parseSetting(spec, picked.text, picked.source));
     origin.set(spec.key, picked.source);
   }
+  deriveNodeId(values, origin, sources.hostname);
   deriveDefaults(values, origin);
-  checkCrossSettings(values);
+  checkCrossSettings(values, origin);
   return toNodeConfig(values, origin);
 }
 
@@ -290,6 +302,9 @@ function parseVoters(where: string, text: string): readonly Voter[] {
     const voter = { id: Number(match[1]), ...parseHostPort(where, match[2]!) };
     return match[3] === undefined ? voter : { ...voter, dir: match[3] };
   });
+  const zero = voters.find((v) => v.id < 1);
+  if (zero)
+    throw new ConfigError(`${where}: voter id ${zero.id} is invalid; Raft voter ids start at 1`);
   const ids = voters.map((v) => v.id);
   if (new Set(ids).size !== ids.length) throw new ConfigError(`${where} lists a voter id twice`);
   return voters;
@@ -299,6 +314,39 @@ function parseLogLevel(where: string, text: string): LogLevel {
   const levels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
   if (!levels.includes(text)) throw new ConfigError(`${where} must be one of ${levels.join(", ")}`);
   return text as LogLevel;
+}
+
+/**
+ * `node.id.from.hostname`: a StatefulSet pod learns its id from its ordinal (`strand-2` ->
+ * offset + 2), so one pod template serves every node. Setting node.id as well is refused
+ * rather than letting one silently win.
+ */
+function deriveNodeId(
+  values: Map<string, SettingValue>,
+  origin: Map<string, SettingSource>,
+  hostname: string | undefined,
+): void {
+  if (values.get("node.id.from.hostname") !== true) return;
+  if (origin.get("node.id") !== "default") {
+    throw new ConfigError(
+      `node.id (from ${origin.get("node.id")}) and node.id.from.hostname exclude each other; set one`,
+    );
+  }
+  const name = (hostname ?? "").split(".")[0] ?? "";
+  const match = /-(\d+)$/.exec(name);
+  if (!match) {
+    throw new ConfigError(
+      `node.id.from.hostname: host name "${hostname ?? ""}" does not end in -<ordinal> (like a StatefulSet pod, strand-0)`,
+    );
+  }
+  const id = (values.get("node.id.offset") as number) + Number(match[1]);
+  if (!Number.isSafeInteger(id) || id > 2 ** 31 - 1) {
+    throw new ConfigError(
+      `node.id.from.hostname: node.id.offset + ordinal ${match[1]} is too large`,
+    );
+  }
+  values.set("node.id", id);
+  origin.set("node.id", "hostname");
 }
 
 function deriveDefaults(
@@ -322,12 +370,49 @@ function deriveDefaults(
   const internal = values.get("advertised.internal") as HostPort;
   derive("controller.quorum.voters", [{ id: values.get("node.id") as number, ...internal }]);
   derive("cluster.id", "");
+  // Most of the budget moves leaderships and finishes in-flight calls; the rest closes logs
+  // cleanly so the next start needs no recovery scan.
+  derive(
+    "shutdown.drain.timeout.ms",
+    Math.floor((values.get("shutdown.timeout.ms") as number) * 0.8),
+  );
 }
 
-function checkCrossSettings(values: Map<string, SettingValue>): void {
+/** `0.0.0.0` / `::`: a bind address, never one another process can dial. */
+function isWildcard(host: string): boolean {
+  return host === "0.0.0.0" || host === "::" || host === "";
+}
+
+function checkCrossSettings(
+  values: Map<string, SettingValue>,
+  origin: Map<string, SettingSource>,
+): void {
+  for (const name of ["client", "internal"]) {
+    const advertised = values.get(`advertised.${name}`) as HostPort;
+    if (isWildcard(advertised.host)) {
+      const derived = origin.get(`advertised.${name}`) === "default";
+      throw new ConfigError(
+        derived
+          ? `listeners.${name} binds to ${advertised.host}: set advertised.${name} to the host:port others dial (e.g. the pod's DNS name)`
+          : `advertised.${name} must be an address others can dial, not ${advertised.host}`,
+      );
+    }
+  }
+  const drain = values.get("shutdown.drain.timeout.ms") as number;
+  const total = values.get("shutdown.timeout.ms") as number;
+  if (drain >= total) {
+    throw new ConfigError(
+      `shutdown.drain.timeout.ms (${drain}) must be below shutdown.timeout.ms (${total}): the rest closes the logs`,
+    );
+  }
   const roles = values.get("process.roles") as readonly NodeRole[];
   const voters = values.get("controller.quorum.voters") as readonly Voter[];
   const id = values.get("node.id") as number;
+  if (roles.includes("controller") && id < 1) {
+    throw new ConfigError(
+      `node.id ${id} cannot have the controller role: Raft voter ids start at 1 (with node.id.from.hostname, keep node.id.offset at 1 or more)`,
+    );
+  }
   if (roles.includes("controller") && !voters.some((v) => v.id === id)) {
     throw new ConfigError(
       `node ${id} has the controller role but is not in controller.quorum.voters; add ${id}@host:port`,

@@ -50,6 +50,22 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     description: "This node's id, unique in the cluster; also its Raft voter id.",
   }),
   setting({
+    key: "node.id.from.hostname",
+    kind: "boolean",
+    defaultText: "false",
+    description:
+      "Derive node.id from the ordinal that ends the host name (a StatefulSet pod `strand-2` is node node.id.offset + 2, node 3 by default); the host name is $HOSTNAME, else the system's. Excludes setting node.id.",
+  }),
+  setting({
+    key: "node.id.offset",
+    kind: "integer",
+    defaultText: "1",
+    min: 0,
+    max: INT32_MAX,
+    description:
+      "Added to the host name's ordinal by node.id.from.hostname: 1 by default, since ordinals start at 0 and a controller voter's id at 1; a second StatefulSet (brokers beside a controller set) takes an offset past the first's ids.",
+  }),
+  setting({
     key: "process.roles",
     kind: "roles",
     defaultText: "broker,controller",
@@ -379,10 +395,21 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
   setting({
     key: "shutdown.timeout.ms",
     kind: "integer",
-    defaultText: "30000",
+    defaultText: "25000",
     min: 100,
     max: MS_MAX,
-    description: "SIGTERM: bound on controlled shutdown + draining in-flight requests before exit.",
+    description:
+      "SIGTERM: hard bound on the whole stop, from the signal to exit (the process exits 1 past it); keep it below the orchestrator's grace period (Kubernetes: terminationGracePeriodSeconds, 30 s by default).",
+  }),
+  setting({
+    key: "shutdown.drain.timeout.ms",
+    kind: "integer",
+    defaultText: null,
+    derived: "80 % of shutdown.timeout.ms",
+    min: 50,
+    max: MS_MAX,
+    description:
+      "SIGTERM: budget for controlled shutdown (moving leaderships away) plus draining in-flight requests; the rest of shutdown.timeout.ms is left to close logs cleanly. Must be below shutdown.timeout.ms.",
   }),
   setting({
     key: "log.level",

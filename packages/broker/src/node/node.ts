@@ -509,14 +509,15 @@ export class BrokerNode {
 
   async #shutdownSequence(): Promise<void> {
     const c = this.config;
-    const deadline = Date.now() + c.shutdownTimeoutMs;
+    // The drain budget, not the whole shutdown.timeout.ms: what is left closes the logs.
+    const deadline = Date.now() + c.shutdownDrainTimeoutMs;
     this.health.client.setAll("NOT_SERVING");
     this.health.internal.setAll("NOT_SERVING");
     const b = this.#broker;
     if (b !== null) {
       const unreachableMs = Math.max(2_000, c.controllerTickMs * 40);
       const agreed = await b.lifecycle.controlledShutdown(
-        Math.max(0, deadline - Date.now() - 500),
+        Math.max(0, deadline - Date.now() - Math.min(500, c.shutdownDrainTimeoutMs / 4)),
         unreachableMs,
       );
       this.logger.info(
@@ -528,7 +529,7 @@ export class BrokerNode {
     }
     this.#shutdown.abort();
     b?.clientListener.stopAccepting();
-    if (b !== null) await drain(b.clientServer, Math.max(100, deadline - Date.now() - 200));
+    if (b !== null) await drain(b.clientServer, Math.max(50, deadline - Date.now()));
     await this.#closeAll();
     this.logger.info({ nodeId: c.nodeId }, "node stopped");
   }

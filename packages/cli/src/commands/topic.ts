@@ -3,8 +3,8 @@
  * partition, the leader, leader epoch, replicas, ISR, and the log start and high watermark
  * (ListOffsets earliest/latest at the leader), then the topic's non-default configs.
  */
-import type { TopicDescription } from "@strand/client";
-import { int, keyValue, list, type OptionSpec, UsageError } from "../args.ts";
+import { StrandClientError, type TopicDescription } from "@strand/client";
+import { flag, int, keyValue, list, type OptionSpec, UsageError } from "../args.ts";
 import type { Command, Invocation } from "../command.ts";
 import { EXIT, println, table, toJson } from "../output.ts";
 
@@ -27,20 +27,34 @@ async function create(inv: Invocation): Promise<number> {
   const name = inv.args[0]!;
   const numPartitions = int(inv.options, "partitions", { min: 1, max: 100_000 });
   const replicationFactor = int(inv.options, "replicas", { min: 1, max: 32 });
-  const [created] = await (await inv.client()).admin().createTopics(
-    [
-      {
-        topic: name,
-        ...(numPartitions === undefined ? {} : { numPartitions }),
-        ...(replicationFactor === undefined ? {} : { replicationFactor }),
-        configs: configsOf(inv),
-      },
-    ],
-    call(inv),
+  const topic = {
+    topic: name,
+    ...(numPartitions === undefined ? {} : { numPartitions }),
+    ...(replicationFactor === undefined ? {} : { replicationFactor }),
+    configs: configsOf(inv),
+  };
+  const admin = (await inv.client()).admin();
+  const created = await admin.createTopics([topic], call(inv)).then(
+    ([result]) => result,
+    (error: unknown) => {
+      // Scripts (the chart's provisioning Job, `helm test`) re-run: an existing topic is
+      // their goal reached, not a failure. Its settings are left as they are.
+      if (flag(inv.options, "if-not-exists") && isTopicExists(error)) return "exists" as const;
+      throw error;
+    },
   );
+  if (created === "exists") {
+    if (inv.format === "json") println(toJson({ topic: name, status: "exists" }));
+    else println(table(["TOPIC", "ID", "STATUS"], [[name, "", "exists"]]));
+    return EXIT.ok;
+  }
   if (inv.format === "json") println(toJson(created));
   else println(table(["TOPIC", "ID", "STATUS"], [[name, created?.topicId ?? "", "created"]]));
   return EXIT.ok;
+}
+
+function isTopicExists(error: unknown): boolean {
+  return error instanceof StrandClientError && error.code.name === "TOPIC_ALREADY_EXISTS";
 }
 
 async function listTopics(inv: Invocation): Promise<number> {
@@ -200,8 +214,16 @@ export const topicCommands: readonly Command[] = [
         description: "replication factor",
       },
       CONFIG,
+      {
+        name: "if-not-exists",
+        type: "boolean",
+        description: "exit 0 when the topic already exists (its settings are not changed)",
+      },
     ],
-    examples: ["strand topic create orders -p 6 -r 3 -c retention.ms=86400000"],
+    examples: [
+      "strand topic create orders -p 6 -r 3 -c retention.ms=86400000",
+      "strand topic create orders -p 6 --if-not-exists",
+    ],
     run: create,
   },
   {
