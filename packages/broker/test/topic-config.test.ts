@@ -27,6 +27,8 @@ function imageWith(records: MetadataRecord[], base: MetadataImage = EMPTY_IMAGE)
 }
 
 const LOG_KEYS = [
+  "min.compaction.lag.ms",
+  "delete.retention.ms",
   "segment.bytes",
   "segment.ms",
   "retention.ms",

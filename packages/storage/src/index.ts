@@ -5,9 +5,12 @@
  * @packageDocumentation
  */
 export {
+  CLEANUP_POLICIES,
+  type CleanupPolicy,
   DEFAULT_LOG_CONFIG,
   type LogConfig,
   NEVER,
+  parseCleanupPolicy,
   resolveLogConfig,
 } from "./config.ts";
 export { InvalidLogConfigError, LogOffsetOutOfRangeError } from "./errors.ts";

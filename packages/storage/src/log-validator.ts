@@ -25,7 +25,10 @@ import type { AppendOptions } from "./log.ts";
 
 /** What validation learned about the batches of one append. */
 export interface BatchesInfo {
-  /** Offset of the first batch: the log end offset. */
+  /**
+   * Base offset of the first batch: the log end offset on the leader path; on the follower
+   * path at or past it (a compacted leader's log has gaps).
+   */
   readonly firstOffset: bigint;
   /** Last offset of the last batch. */
   readonly lastOffset: bigint;
@@ -81,6 +84,7 @@ export function validateBatches(
     : epochBefore(log.logEndOffset, log.epochCache);
   const epochStarts: EpochEntry[] = [];
   let next = log.logEndOffset;
+  let firstOffset: bigint | undefined;
   let maxTimestamp = -1n;
   let position = 0;
   let batchCount = 0;
@@ -98,6 +102,7 @@ export function validateBatches(
     } else {
       latestEpoch = checkFollowerBatch(view, next, latestEpoch, epochStarts);
     }
+    firstOffset ??= view.baseOffset;
     if (view.maxTimestamp > maxTimestamp) maxTimestamp = view.maxTimestamp;
     next = view.nextOffset;
     position += view.sizeBytes;
@@ -107,7 +112,7 @@ export function validateBatches(
     epochStarts.push({ epoch: options.leaderEpoch, startOffset: log.logEndOffset });
   }
   return {
-    firstOffset: log.logEndOffset,
+    firstOffset: firstOffset ?? log.logEndOffset,
     lastOffset: next - 1n,
     maxTimestamp,
     batchCount,
@@ -138,18 +143,19 @@ function checkFollowerBatch(
   latestEpoch: number,
   epochStarts: EpochEntry[],
 ): number {
-  if (view.baseOffset !== expected) {
+  // A gap is allowed (the leader's compacted log skips offsets); overlap or reorder is not.
+  if (view.baseOffset < expected) {
     throw new InvalidAppendError(
-      `follower batch starts at offset ${view.baseOffset}, the log continues at ${expected}`,
+      `follower batch starts at offset ${view.baseOffset}, below the log's next offset ${expected}`,
     );
   }
   const epoch = view.partitionLeaderEpoch;
   if (epoch < latestEpoch) {
     throw new InvalidAppendError(
-      `batch at offset ${expected} has leader epoch ${epoch}, below the log's ${latestEpoch}`,
+      `batch at offset ${view.baseOffset} has leader epoch ${epoch}, below the log's ${latestEpoch}`,
     );
   }
-  if (epoch > latestEpoch) epochStarts.push({ epoch, startOffset: expected });
+  if (epoch > latestEpoch) epochStarts.push({ epoch, startOffset: view.baseOffset });
   return epoch;
 }
 

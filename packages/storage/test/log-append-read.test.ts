@@ -105,16 +105,12 @@ describe("append", () => {
     ).rejects.toBeInstanceOf(InvalidAppendError);
   });
 
-  it("follower path: keeps offsets, requires contiguity with the log end, records epochs", async () => {
+  it("follower path: keeps offsets, refuses overlap and reorder, records epochs", async () => {
     await log.append(buildBatches(2, { baseOffset: 0n, records: 2, leaderEpoch: 1 }), {
       assignOffsets: false,
       leaderEpoch: -1,
     });
     expect(log.logEndOffset).toBe(4n);
-    const gap = buildBatch({ baseOffset: 5n, leaderEpoch: 1 });
-    await expect(log.append(gap, { assignOffsets: false, leaderEpoch: -1 })).rejects.toBeInstanceOf(
-      InvalidAppendError,
-    );
     const overlap = buildBatch({ baseOffset: 3n, leaderEpoch: 1 });
     await expect(
       log.append(overlap, { assignOffsets: false, leaderEpoch: -1 }),
@@ -140,6 +136,30 @@ describe("append", () => {
       { epoch: 2, startOffset: 4n },
       { epoch: 3, startOffset: 5n },
     ]);
+  });
+
+  it("follower path: copies a compacted leader's offset gap, and reads skip it", async () => {
+    await log.append(buildBatches(2, { baseOffset: 0n, records: 2, leaderEpoch: 1 }), {
+      assignOffsets: false,
+      leaderEpoch: -1,
+    });
+    const pastGap = Buffer.concat([
+      buildBatch({ baseOffset: 9n, leaderEpoch: 2 }),
+      buildBatch({ baseOffset: 12n, leaderEpoch: 2 }),
+    ]);
+    const appended = await log.append(pastGap, { assignOffsets: false, leaderEpoch: -1 });
+    expect(appended.firstOffset).toBe(9n);
+    expect(log.logEndOffset).toBe(13n);
+    expect(log.epochEntries()).toEqual([
+      { epoch: 1, startOffset: 0n },
+      { epoch: 2, startOffset: 9n },
+    ]);
+    // A fetch inside the removed range returns the next batch.
+    const read = await log.read(5n, { maxBytes: 1 });
+    expect(read.firstOffset).toBe(9n);
+    expect(read.nextOffset).toBe(10n);
+    const between = await log.read(10n, { maxBytes: 1 });
+    expect(between.firstOffset).toBe(12n);
   });
 
   it("a follower append replaces a became-leader marker at the log end", async () => {
