@@ -124,10 +124,13 @@ describe("cleaning a log", () => {
   it("merges small cleaned segments into one on a later pass", async () => {
     await writeUpdates();
     await clean();
+    // The closed segments the first pass emptied (all but the active one).
+    const cleanedOnce = log.segmentBaseOffsets().length - 1;
+    expect(cleanedOnce).toBeGreaterThan(2);
     await writeUpdates();
     const segments = log.segmentBaseOffsets().length;
     await clean();
-    expect(log.segmentBaseOffsets().length).toBeLessThan(segments / 2);
+    expect(log.segmentBaseOffsets().length).toBe(segments - cleanedOnce + 1);
     expect(log.segmentBaseOffsets()[0]).toBe(0n);
   });
 
