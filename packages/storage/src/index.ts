@@ -4,6 +4,8 @@
  * Exports only what other packages use; storage's own tests import modules by path.
  * @packageDocumentation
  */
+
+export type { CleanResult } from "./cleaner/compact-log.ts";
 export {
   CLEANUP_POLICIES,
   type CleanupPolicy,
@@ -20,4 +22,5 @@ export {
   LeaderEpochCache,
 } from "./leader-epoch-cache.ts";
 export { Log } from "./log.ts";
-export { LogManager } from "./log-manager.ts";
+export { type CleanerPassReport, DEFAULT_DEDUPE_BUFFER_BYTES, LogCleaner } from "./log-cleaner.ts";
+export { type CleanerSettings, DEFAULT_CLEANER_INTERVAL_MS, LogManager } from "./log-manager.ts";

@@ -15,6 +15,7 @@ import type { OffsetMap } from "./offset-map.ts";
 import { type CleanableRange, cleanableRange, groupSegments, type SegmentSummary } from "./plan.ts";
 import {
   buildOffsetMap,
+  type CleanedSegment,
   type IoHook,
   type SegmentSpan,
   scanProducers,
@@ -208,8 +209,16 @@ async function runPass(
   for (const [from, to] of groups) {
     const group = rewrite.slice(from, to);
     const file = cleanedLogPath(log.dir, group[0]!.segment.baseOffset);
-    const written = await writeCleanedSegment(file, group, decisions, io);
-    const swapped = await log.locked("clean swap", () => swapGroup(log, group, start.truncations));
+    let written: CleanedSegment;
+    let swapped: boolean;
+    try {
+      written = await writeCleanedSegment(file, group, decisions, io);
+      swapped = await log.locked("clean swap", () => swapGroup(log, group, start.truncations));
+    } catch (error) {
+      // Not committed (or the log is offline and its next open decides): drop the file.
+      await unlinkIfExists(file).catch(() => undefined);
+      throw error;
+    }
     if (!swapped) {
       await unlinkIfExists(file);
       return {
