@@ -74,6 +74,10 @@ export interface NodeConfig {
   readonly logRetentionMs: number;
   readonly logRetentionBytes: number;
   readonly logRetentionCheckIntervalMs: number;
+  readonly logCleanerEnable: boolean;
+  readonly logCleanerBackoffMs: number;
+  readonly logCleanerDedupeBufferSize: number;
+  readonly logCleanerIoMaxBytesPerSecond: number;
   readonly shutdownTimeoutMs: number;
   readonly logLevel: LogLevel;
   /** Where each setting's value came from, by dotted key. */

@@ -323,6 +323,40 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     description: "How often retention (retention.ms, retention.bytes) runs over every log.",
   }),
   setting({
+    key: "log.cleaner.enable",
+    kind: "boolean",
+    defaultText: "true",
+    description:
+      "Run the log cleaner, which compacts topics with cleanup.policy=compact (one thread per node).",
+  }),
+  setting({
+    key: "log.cleaner.backoff.ms",
+    kind: "integer",
+    defaultText: "15000",
+    min: 10,
+    max: MS_MAX,
+    description:
+      "How often the log cleaner looks for the dirtiest compacted log and cleans it (one log per pass).",
+  }),
+  setting({
+    key: "log.cleaner.dedupe.buffer.size",
+    kind: "integer",
+    defaultText: "134217728",
+    min: 1048576,
+    max: INT32_MAX,
+    description:
+      "Memory bound of the cleaner's key -> offset map; a pass cleans only as far as the keys it can hold.",
+  }),
+  setting({
+    key: "log.cleaner.io.max.bytes.per.second",
+    kind: "integer",
+    defaultText: "104857600",
+    min: 1024,
+    max: MS_MAX,
+    description:
+      "I/O budget of the log cleaner (bytes read plus written per second), so cleaning cannot starve produce and fetch.",
+  }),
+  setting({
     key: "shutdown.timeout.ms",
     kind: "integer",
     defaultText: "30000",
