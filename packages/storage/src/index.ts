@@ -5,7 +5,9 @@
  * @packageDocumentation
  */
 
-export type { CleanResult } from "./cleaner/compact-log.ts";
+export type { CleanOptions, CleanResult } from "./cleaner/compact-log.ts";
+export { OffsetMap } from "./cleaner/offset-map.ts";
+export type { CleanableRange } from "./cleaner/plan.ts";
 export {
   CLEANUP_POLICIES,
   type CleanupPolicy,
