@@ -103,7 +103,9 @@ async function verify(dir: string, model: Model, before: { segments: bigint[]; e
     for (const base of segments) expect(before.segments).toContain(base);
     expect(segments.at(-1)).toBe(before.segments.at(-1));
     expect(log.logEndOffset).toBe(before.end);
-    const leftovers = readdirSync(dir).filter((n) => n.endsWith(".cleaned") || n === "cleaner-swap");
+    const leftovers = readdirSync(dir).filter(
+      (n) => n.endsWith(".cleaned") || n === "cleaner-swap",
+    );
     expect(leftovers).toEqual([]);
     const last = new Map<string, string | null>();
     let previous = -1n;

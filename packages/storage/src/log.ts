@@ -455,8 +455,9 @@ export class Log {
     this.segments.push(segment);
     await fsyncDir(this.dir);
     await previous.unloadIndexes();
-    // seal() fsynced the previous segment, so everything before the new one is durable.
-    this.recoveryPointValue = baseOffset;
+    // seal() fsynced the previous segment, so everything up to the log end is durable. Not the
+    // new base: a follower's roll at a batch past a compacted gap starts beyond the log end.
+    this.recoveryPointValue = this.logEndOffsetValue;
     this.unflushedMessages = 0;
     await this.checkpointRecoveryPointLocked();
     this.logger.info(

@@ -138,6 +138,19 @@ describe("append", () => {
     ]);
   });
 
+  it("follower path: a roll at a batch past a gap starts the segment there", async () => {
+    await log.close();
+    log = await Log.open(dir, { segmentBytes: buildBatch().length * 2 });
+    const follower = { assignOffsets: false, leaderEpoch: -1 } as const;
+    await log.append(buildBatches(2, { baseOffset: 0n, leaderEpoch: 1 }), follower);
+    await log.append(buildBatch({ baseOffset: 100n, leaderEpoch: 1 }), follower);
+    expect(log.segmentBaseOffsets()).toEqual([0n, 100n]);
+    expect(log.logEndOffset).toBe(101n);
+    expect(log.recoveryPoint).toBeLessThanOrEqual(log.logEndOffset);
+    await log.append(buildBatch({ baseOffset: 101n, leaderEpoch: 1 }), follower);
+    expect((await log.read(2n, { maxBytes: 1 })).firstOffset).toBe(100n);
+  });
+
   it("follower path: copies a compacted leader's offset gap, and reads skip it", async () => {
     await log.append(buildBatches(2, { baseOffset: 0n, records: 2, leaderEpoch: 1 }), {
       assignOffsets: false,
