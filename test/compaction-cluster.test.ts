@@ -1,5 +1,5 @@
-// Goal: log compaction on a 3-node cluster (RF 3). A topic created with cleanup.policy=compact
-// gets many updates per key and some tombstones; every replica's cleaner compacts its own log
+// Goal: log compaction on a 3-node cluster (RF 3). A topic created with `strand topic create
+// --config cleanup.policy=compact` gets many updates per key and some tombstones; every replica's cleaner compacts its own log
 // (each node's cleaned-bytes metric grows), and every replica — read from its segment files —
 // keeps the last value of every key and every tombstone, at strictly increasing offsets, while a
 // consumer reading from the earliest offset crosses the compacted gaps and sees the same last
@@ -20,6 +20,7 @@ import {
   waitReady,
 } from "./support/cluster.ts";
 import { waitFor } from "./support/free-ports.ts";
+import { runStrand } from "./support/strand-cli.ts";
 
 const TOPIC = "kv";
 const KEYS = 20;
@@ -140,19 +141,17 @@ async function describe0() {
 
 describe("log compaction on a 3-node cluster", () => {
   it("every replica keeps the last value of every key and every tombstone", async () => {
-    await admin.createTopics([
-      {
-        topic: TOPIC,
-        numPartitions: 1,
-        replicationFactor: 3,
-        configs: {
-          "cleanup.policy": "compact",
-          "segment.bytes": "4096",
-          "min.cleanable.dirty.ratio": "0.01",
-          "delete.retention.ms": "3600000",
-        },
-      },
+    // Through the CLI: `strand topic create --config cleanup.policy=compact` works.
+    const created = await runStrand(nodes.map((n) => n.clientAddress).join(","), [
+      ...["topic", "create", TOPIC, "-p", "1", "-r", "3", "--config", "cleanup.policy=compact"],
+      ...["-c", "segment.bytes=4096", "-c", "min.cleanable.dirty.ratio=0.01"],
+      ...["-c", "delete.retention.ms=3600000"],
     ]);
+    expect(created.code, created.stderr).toBe(0);
+    await waitFor(
+      "the topic's leader",
+      async () => (await describe0().catch(() => undefined))?.leader ?? undefined,
+    );
     await update(8, "a");
     for (const k of [0, 1, 2]) await send(`key-${k}`, null);
     await update(1, "b"); // rolls past the tombstones so they can be cleaned around
@@ -253,12 +252,13 @@ describe("log compaction on a 3-node cluster", () => {
   }, 90_000);
 
   it("tombstones go on every replica once delete.retention.ms has passed", async () => {
+    for (const k of [7, 8]) await send(`key-${k}`, null);
     await admin.alterConfigs([
       { resource: { type: "topic", name: TOPIC }, changes: { "delete.retention.ms": "0" } },
     ]);
     // New data makes the logs dirty again; the next passes drop the expired tombstones.
     for (let i = 0; i < 40; i++) await send(`filler3-${i}`, `h-${i}-${"w".repeat(180)}`);
-    for (const k of [5, 6]) expected.delete(`key-${k}`);
+    for (const k of [7, 8]) expected.delete(`key-${k}`);
     await waitFor(
       "no tombstone left on any replica",
       async () =>
@@ -266,7 +266,7 @@ describe("log compaction on a 3-node cluster", () => {
           const replica = readReplica(n.id);
           return (
             replica !== undefined &&
-            replica.records.every((r) => r.key !== "key-5" && r.key !== "key-6") &&
+            replica.records.every((r) => r.key !== "key-7" && r.key !== "key-8") &&
             replicaMatches(n.id)
           );
         })

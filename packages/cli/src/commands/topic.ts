@@ -201,7 +201,10 @@ export const topicCommands: readonly Command[] = [
       },
       CONFIG,
     ],
-    examples: ["strand topic create orders -p 6 -r 3 -c retention.ms=86400000"],
+    examples: [
+      "strand topic create orders -p 6 -r 3 -c retention.ms=86400000",
+      "strand topic create users -c cleanup.policy=compact -c delete.retention.ms=3600000",
+    ],
     run: create,
   },
   {
