@@ -265,8 +265,7 @@ describe("log compaction on a 3-node cluster", () => {
         nodes.every((n) => {
           const replica = readReplica(n.id);
           return (
-            replica !== undefined &&
-            replica.records.every((r) => r.key !== "key-7" && r.key !== "key-8") &&
+            replica?.records.every((r) => r.key !== "key-7" && r.key !== "key-8") === true &&
             replicaMatches(n.id)
           );
         })
