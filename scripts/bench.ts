@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 
 const suites: Record<string, string> = {
+  cleaner: "bench-cleaner.ts",
   cluster: "bench-cluster.ts",
   partitions: "bench-partitions.ts",
   protocol: "bench-protocol.ts",
