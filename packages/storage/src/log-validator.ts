@@ -5,7 +5,8 @@
  *
  * The leader also checks what clients send (`checkClientBatch`): a known codec, records that
  * match the header (count, offset deltas 0..n-1, lengths; compressed sections decompressed
- * within a bound), sane timestamps, and no control or transactional batches. Followers skip
+ * within a bound), sane timestamps, no control or transactional batches, and on compacted
+ * logs a key on every record. Followers skip
  * it: they copy bytes the leader already validated. Nothing is copied; only a compressed
  * batch allocates (its decompressed section, dropped after the walk).
  */
@@ -18,7 +19,7 @@ import {
   InvalidTimestampError,
   inspectBatchRecords,
 } from "@strand/protocol";
-import type { LogConfig } from "./config.ts";
+import { isCompacted, type LogConfig } from "./config.ts";
 import { InvalidAppendError, RecordTooLargeError } from "./errors.ts";
 import type { EpochEntry, LeaderEpochCache } from "./leader-epoch-cache.ts";
 import type { AppendOptions } from "./log.ts";
@@ -97,7 +98,7 @@ export function validateBatches(
       );
     }
     if (options.assignOffsets) {
-      checkClientBatch(view, log.nowMs);
+      checkClientBatch(view, log.nowMs, isCompacted(log.config));
       stampBatch(view, next, options.leaderEpoch);
     } else {
       latestEpoch = checkFollowerBatch(view, next, latestEpoch, epochStarts);
@@ -176,7 +177,7 @@ function stampBatch(view: BatchHeaderView, baseOffset: bigint, leaderEpoch: numb
  * InvalidRecordError, InvalidTimestampError, UnsupportedCompressionError or
  * CorruptBatchError naming the problem; each maps to its wire code.
  */
-function checkClientBatch(view: BatchHeaderView, nowMs: number): void {
+function checkClientBatch(view: BatchHeaderView, nowMs: number, requireKeys: boolean): void {
   if (view.isControl) {
     throw new InvalidRecordError(
       "control batches are written by the broker only; a client may not send one",
@@ -188,7 +189,7 @@ function checkClientBatch(view: BatchHeaderView, nowMs: number): void {
     );
   }
   checkTimestamps(view, nowMs);
-  inspectBatchRecords(view, { maxDecompressedBytes: MAX_DECOMPRESSED_BATCH_BYTES });
+  inspectBatchRecords(view, { maxDecompressedBytes: MAX_DECOMPRESSED_BATCH_BYTES, requireKeys });
 }
 
 function checkTimestamps(view: BatchHeaderView, nowMs: number): void {

@@ -164,8 +164,8 @@ export interface RetainContext {
 
 /**
  * Keeps a record unless a later record of the same key exists in the dirty section, or it is a
- * tombstone older than delete.retention.ms. Keyless records are kept (Kafka refuses them on
- * compacted topics; Strand's leader does not decode keys on append, so the cleaner keeps them).
+ * tombstone older than delete.retention.ms. Keyless records are kept: the leader refuses them on
+ * compacted logs, so they were written before the topic became compacted.
  */
 export function retainRecord(record: RecordFacts, ctx: RetainContext): boolean {
   if (record.key === null) return true;
