@@ -13,7 +13,9 @@ export type SettingKind =
   | "roles"
   | "voters"
   | "cluster-id"
-  | "log-level";
+  | "log-level"
+  | "cleanup-policy"
+  | "ratio";
 
 /** One row of the settings table. */
 export interface SettingSpec {
@@ -321,6 +323,37 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     min: 1,
     max: MS_MAX,
     description: "How often retention (retention.ms, retention.bytes) runs over every log.",
+  }),
+  setting({
+    key: "log.cleanup.policy",
+    kind: "cleanup-policy",
+    defaultText: "delete",
+    description:
+      "Default cleanup.policy of topics: delete (retention), compact (keep the last record per key) or compact,delete.",
+  }),
+  setting({
+    key: "log.cleaner.min.cleanable.ratio",
+    kind: "ratio",
+    defaultText: "0.5",
+    description:
+      "Default min.cleanable.dirty.ratio of topics: clean a compacted log once this share of it is not yet cleaned (0 to 1).",
+  }),
+  setting({
+    key: "log.cleaner.min.compaction.lag.ms",
+    kind: "integer",
+    defaultText: "0",
+    min: 0,
+    max: MS_MAX,
+    description: "Default min.compaction.lag.ms of topics: least time a record stays uncompacted.",
+  }),
+  setting({
+    key: "log.cleaner.delete.retention.ms",
+    kind: "integer",
+    defaultText: "86400000",
+    min: 0,
+    max: MS_MAX,
+    description:
+      "Default delete.retention.ms of topics: how long a tombstone stays in a compacted log.",
   }),
   setting({
     key: "log.cleaner.enable",
