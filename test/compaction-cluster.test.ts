@@ -169,7 +169,7 @@ describe("log compaction on a 3-node cluster", () => {
           ? true
           : undefined;
       },
-      30_000,
+      60_000,
     );
     for (const k of [5, 6]) expect(expected.get(`key-${k}`)).toBeNull();
     const replica = readReplica(nodes[0]!.id)!;
@@ -249,7 +249,7 @@ describe("log compaction on a 3-node cluster", () => {
     expect(
       restarted.lines.some((line) => line.includes("applying a replica fetch answer failed")),
     ).toBe(false);
-  }, 90_000);
+  }, 120_000);
 
   it("tombstones go on every replica once delete.retention.ms has passed", async () => {
     for (const k of [7, 8]) await send(`key-${k}`, null);
