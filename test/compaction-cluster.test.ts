@@ -179,7 +179,7 @@ describe("log compaction on a 3-node cluster", () => {
         .map((r) => r.key)
         .sort(),
     ).toEqual(["key-5", "key-6"]);
-  }, 90_000);
+  }, 120_000);
 
   it("a consumer reads from the earliest offset across the gaps", async () => {
     const consumer = strand.consumer({ autoOffsetReset: "earliest", maxWaitMs: 100 });
