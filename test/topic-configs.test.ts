@@ -3,7 +3,7 @@
 // folder holds several), a raised segment.bytes stops the rolling, retention.bytes and
 // retention.ms delete old segments on every replica (the node's retention check runs every
 // 200 ms here), flush.messages reaches every replica's log. Settings Strand does not apply
-// (cleanup.policy=compact, an unknown key, an out-of-range value) are refused with
+// (an unknown cleanup.policy, an unknown key, an out-of-range value) are refused with
 // INVALID_CONFIG naming the key. Everything started here is stopped in afterAll.
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -175,7 +175,7 @@ describe("topic settings on a 3-node cluster", () => {
 
   it("refuses settings Strand does not apply with INVALID_CONFIG naming the key", async () => {
     await expectInvalidConfig(
-      admin.createTopics([{ topic: "compacted", configs: { "cleanup.policy": "compact" } }]),
+      admin.createTopics([{ topic: "compacted", configs: { "cleanup.policy": "shred" } }]),
       "cleanup.policy",
     );
     await expectInvalidConfig(
@@ -184,7 +184,7 @@ describe("topic settings on a 3-node cluster", () => {
     );
     const alter = (changes: Record<string, string>) =>
       admin.alterConfigs([{ resource: { type: "topic", name: "small-segments" }, changes }]);
-    await expectInvalidConfig(alter({ "cleanup.policy": "compact" }), "cleanup.policy");
+    await expectInvalidConfig(alter({ "cleanup.policy": "compact,shred" }), "cleanup.policy");
     await expectInvalidConfig(alter({ "no.such.setting": "1" }), "no.such.setting");
     await expectInvalidConfig(alter({ "segment.bytes": "10" }), "segment.bytes");
     await expectInvalidConfig(alter({ "compression.type": "zstd" }), "compression.type");

@@ -199,6 +199,21 @@ describe("node config", () => {
     expect(() => parseFlags(["stray"])).toThrow(/unexpected argument/);
   });
 
+  it("parses the compaction defaults of topics and refuses bad ones", () => {
+    const config = loadNodeConfig({
+      flags: { "log.cleanup.policy": "delete,compact", "log.cleaner.min.cleanable.ratio": "0.25" },
+    });
+    expect(config.logCleanupPolicy).toBe("compact,delete");
+    expect(config.logCleanerMinCleanableRatio).toBe(0.25);
+    expect(loadNodeConfig().logCleanerDeleteRetentionMs).toBe(86_400_000);
+    expect(() => loadNodeConfig({ flags: { "log.cleanup.policy": "shred" } })).toThrow(
+      /delete, compact or compact,delete/,
+    );
+    expect(() => loadNodeConfig({ flags: { "log.cleaner.min.cleanable.ratio": "2" } })).toThrow(
+      /between 0 and 1/,
+    );
+  });
+
   it("is documented, every setting with its default and env name", () => {
     const doc = readFileSync(join(import.meta.dirname, "../../../docs/configuration.md"), "utf8");
     for (const spec of SETTINGS) {

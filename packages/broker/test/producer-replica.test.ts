@@ -3,7 +3,8 @@
 // the original offset and the log holds it once; after a leader change the new leader (a
 // follower that replicated the batch) dedupes the retry; after a restart the state is rebuilt
 // from disk; a producer state rebuilt from a log equals the leader's incremental one, also
-// after a truncation; InitProducerId hands out ids from controller blocks.
+// after a truncation and after compaction left offset gaps and emptied batches; InitProducerId
+// hands out ids from controller blocks.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -23,7 +24,7 @@ import {
   topicId,
 } from "@strand/controller";
 import { ErrorCode, encodeRecordBatch, iterateBatches } from "@strand/protocol";
-import { Log, LogManager } from "@strand/storage";
+import { Log, LogManager, OffsetMap } from "@strand/storage";
 import { afterEach, describe, expect, it } from "vitest";
 import { checkBatches } from "../src/core/producer-state.ts";
 import { ProducerIdManager } from "../src/producer/producer-id-manager.ts";
@@ -349,6 +350,50 @@ describe("producer state over a log", () => {
     state.onLeaderAppend(rest, appended.firstOffset);
     return check;
   }
+
+  it("rebuilding from a compacted log (gaps, emptied batches) keeps every producer's sequence", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "strand-producer-log-"));
+    dirs.push(dir);
+    const log = await Log.open(dir, { segmentBytes: 1_024, cleanupPolicy: "compact" });
+    const incremental = new PartitionProducerState(log);
+    // Every producer writes the same key, so compaction removes all but the last record.
+    const keyed = (seq: number, pid: bigint) =>
+      encodeRecordBatch({
+        baseTimestamp: BigInt(Date.now()),
+        producerId: pid,
+        producerEpoch: 3,
+        baseSequence: seq,
+        records: [{ key: Buffer.from("same"), value: Buffer.from(`${pid}:${seq}`) }],
+      });
+    for (let i = 0; i < 60; i++)
+      await leaderAppend(log, incremental, keyed(Math.floor(i / 3), BigInt(i % 3)));
+    await log.append(
+      encodeRecordBatch({
+        baseTimestamp: 0n,
+        records: [{ key: Buffer.from("same"), value: null }],
+      }),
+      { assignOffsets: true, leaderEpoch: 0 },
+    );
+    const result = await log.clean({
+      nowMs: Date.now(),
+      upperBound: log.logEndOffset,
+      map: new OffsetMap(1 << 20),
+    });
+    expect(result.recordsRemoved).toBeGreaterThan(0);
+    const rebuilt = new PartitionProducerState(log);
+    await rebuilt.sync();
+    for (const pid of [0n, 1n, 2n]) {
+      const want = incremental.map.entry(pid)!;
+      const got = rebuilt.map.entry(pid)!;
+      expect(got.epoch).toBe(3);
+      expect(got.batches.at(-1)).toEqual(want.batches.at(-1));
+    }
+    // The next sequence is accepted and a retry of the last batch is a duplicate.
+    expect(checkBatches(rebuilt.map, keyed(20, 0n)).kind).toBe("append");
+    const retry = checkBatches(rebuilt.map, keyed(19, 0n));
+    expect(retry.kind === "append" ? retry.duplicates.length : -1).toBe(1);
+    await log.close();
+  });
 
   it("rebuilding from the log equals the incremental state, also after a truncation", async () => {
     const log = await openLog();

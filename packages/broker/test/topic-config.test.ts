@@ -27,6 +27,8 @@ function imageWith(records: MetadataRecord[], base: MetadataImage = EMPTY_IMAGE)
 }
 
 const LOG_KEYS = [
+  "min.compaction.lag.ms",
+  "delete.retention.ms",
   "segment.bytes",
   "segment.ms",
   "retention.ms",
@@ -37,6 +39,22 @@ const LOG_KEYS = [
 ];
 
 describe("topic settings from the image", () => {
+  it("maps the compaction settings: the policy list in any order, the ratio as a number", () => {
+    const { image } = imageWith([
+      configRecord("cluster", "", "cleanup.policy", "compact"),
+      configRecord("topic", "t", "cleanup.policy", "delete,compact"),
+      configRecord("topic", "t", "min.cleanable.dirty.ratio", "0.25"),
+      configRecord("topic", "t", "delete.retention.ms", "5000"),
+    ]);
+    expect(topicLogOverrides(image, "t")).toEqual({
+      cleanupPolicy: "compact,delete",
+      minCleanableDirtyRatio: 0.25,
+      deleteRetentionMs: 5000,
+    });
+    expect(topicLogOverrides(image, "other")).toEqual({ cleanupPolicy: "compact" });
+    expect(resolveLogConfig(topicLogOverrides(image, "t")).cleanupPolicy).toBe("compact,delete");
+  });
+
   it("topic value, else cluster default, else unset; Long.MAX_VALUE is NEVER", () => {
     const { image } = imageWith([
       configRecord("cluster", "", "segment.bytes", "4096"),

@@ -52,6 +52,20 @@ function oneOf(...values: string[]): (v: string) => string | null {
   return (v) => (values.includes(v) ? null : `must be one of ${values.join(", ")}`);
 }
 
+/** Kafka's cleanup.policy list: delete, compact, or both (either order). */
+function cleanupPolicy(v: string): string | null {
+  const parts = v.split(",").map((part) => part.trim());
+  const known = parts.every((part) => part === "delete" || part === "compact");
+  return known && parts.length <= 2 && new Set(parts).size === parts.length
+    ? null
+    : "must be delete, compact, or compact,delete";
+}
+
+/** A decimal number in [0, 1] (min.cleanable.dirty.ratio). */
+function ratioBetweenZeroAndOne(v: string): string | null {
+  return /^\d+(\.\d+)?$/.test(v) && Number(v) <= 1 ? null : "must be a number between 0 and 1";
+}
+
 const SMALLEST_BATCH = BigInt(BATCH_HEADER_BYTES);
 
 /**
@@ -64,9 +78,33 @@ export const TOPIC_CONFIGS: ReadonlyMap<string, ConfigDef> = new Map<string, Con
   [
     "cleanup.policy",
     {
-      doc: "delete old segments (compact is not supported)",
+      doc: "delete old segments, compact (keep the last record per key), or both",
       defaultValue: "delete",
-      check: onlyValue("delete", "compact is not supported until log compaction exists"),
+      check: cleanupPolicy,
+    },
+  ],
+  [
+    "min.cleanable.dirty.ratio",
+    {
+      doc: "share of a compacted log not yet cleaned that triggers the cleaner",
+      defaultValue: "0.5",
+      check: ratioBetweenZeroAndOne,
+    },
+  ],
+  [
+    "min.compaction.lag.ms",
+    {
+      doc: "least time a record stays uncompacted",
+      defaultValue: "0",
+      check: integerBetween(0n, LONG_MAX),
+    },
+  ],
+  [
+    "delete.retention.ms",
+    {
+      doc: "time a tombstone stays in a compacted log",
+      defaultValue: "86400000",
+      check: integerBetween(0n, LONG_MAX),
     },
   ],
   [

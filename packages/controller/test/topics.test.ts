@@ -168,11 +168,15 @@ describe("alterConfigs", () => {
   });
 });
 
-describe("topic settings Strand does not apply are refused, naming the key", () => {
+describe("topic settings Strand does not apply, or bad values, are refused, naming the key", () => {
   const create = (configs: Record<string, string>) => cluster().createTopic("t", 1, 1, configs);
   it.each([
-    [{ "cleanup.policy": "compact" }, "cleanup.policy", "compaction exists"],
-    [{ "cleanup.policy": "delete,compact" }, "cleanup.policy", "compaction exists"],
+    [{ "cleanup.policy": "compact,compact" }, "cleanup.policy", "compact,delete"],
+    [{ "cleanup.policy": "shred" }, "cleanup.policy", "must be delete, compact"],
+    [{ "min.cleanable.dirty.ratio": "1.5" }, "min.cleanable.dirty.ratio", "between 0 and 1"],
+    [{ "min.cleanable.dirty.ratio": "-0.1" }, "min.cleanable.dirty.ratio", "between 0 and 1"],
+    [{ "min.compaction.lag.ms": "-1" }, "min.compaction.lag.ms", "between 0"],
+    [{ "delete.retention.ms": "-1" }, "delete.retention.ms", "between 0"],
     [{ "compression.type": "gzip" }, "compression.type", "as the producer compressed"],
     [{ "message.timestamp.type": "LogAppendTime" }, "message.timestamp.type", "unknown"],
     [{ "segment.bytes": "60" }, "segment.bytes", "between 61 and 2147483647"],
@@ -188,6 +192,23 @@ describe("topic settings Strand does not apply are refused, naming the key", () 
     expect(response.errorCode.name).toBe("INVALID_CONFIG");
     expect(response.errorMessage).toContain(key);
     expect(response.errorMessage).toContain(why);
+  });
+
+  it.each(["compact", "delete", "compact,delete", "delete,compact"])(
+    "accepts cleanup.policy=%s",
+    (policy) => {
+      expect(create({ "cleanup.policy": policy }).response.errorCode.name).toBe("NONE");
+    },
+  );
+
+  it("accepts the compaction settings at their bounds", () => {
+    const { response } = create({
+      "min.cleanable.dirty.ratio": "0",
+      "min.compaction.lag.ms": "9223372036854775807",
+      "delete.retention.ms": "0",
+    });
+    expect(response.errorCode.name).toBe("NONE");
+    expect(create({ "min.cleanable.dirty.ratio": "1" }).response.errorCode.name).toBe("NONE");
   });
 
   it("accepts every applied setting at its bounds", () => {

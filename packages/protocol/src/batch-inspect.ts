@@ -24,6 +24,11 @@ export interface InspectBatchOptions {
    * limit, so whatever the broker accepts a consumer can decode).
    */
   readonly maxDecompressedBytes?: number;
+  /**
+   * Refuse a record without a key (InvalidRecordError), as Kafka does for compacted topics:
+   * the log cleaner keeps the last record per key, which a keyless record does not have.
+   */
+  readonly requireKeys?: boolean;
 }
 
 /**
@@ -53,7 +58,7 @@ export function inspectBatchRecords(
       : decompress(codec, stored, {
           maxDecompressedBytes: options.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
         });
-  walkRecords(section, count);
+  walkRecords(section, count, options.requireKeys === true);
 }
 
 /**
@@ -65,14 +70,14 @@ export function inspectBatchRecords(
  * reader object: this runs on every uncompressed append, and a reader object made the walk
  * about five times slower (three times the batch's CRC instead of half of it).
  */
-export function walkRecords(section: Uint8Array, count: number): void {
+export function walkRecords(section: Uint8Array, count: number, requireKeys = false): void {
   if (count > section.length / MIN_RECORD_BYTES) {
     throw new InvalidRecordError(
       `recordCount ${count} cannot fit in ${section.length} bytes of records`,
     );
   }
   let pos = 0;
-  for (let i = 0; i < count; i++) pos = walkRecord(section, pos, i);
+  for (let i = 0; i < count; i++) pos = walkRecord(section, pos, i, requireKeys);
   if (pos !== section.length) {
     throw new InvalidRecordError(
       `${section.length - pos} bytes remain after the ${count} records the header declares`,
@@ -85,7 +90,7 @@ export function walkRecords(section: Uint8Array, count: number): void {
 let next = 0;
 
 /** Checks the record at `start` (the `index`-th) and returns the position after it. */
-function walkRecord(buf: Uint8Array, start: number, index: number): number {
+function walkRecord(buf: Uint8Array, start: number, index: number, requireKeys: boolean): number {
   const length = varint(buf, start, buf.length);
   let pos = next;
   const end = pos + length;
@@ -100,7 +105,13 @@ function walkRecord(buf: Uint8Array, start: number, index: number): number {
   if (offsetDelta !== index) {
     throw new InvalidRecordError(`record ${index} has offset delta ${offsetDelta}, not ${index}`);
   }
-  pos = skipNullable(buf, next, end, "key");
+  const keyStart = next;
+  if (requireKeys && varint(buf, keyStart, end) < 0) {
+    throw new InvalidRecordError(
+      `record ${index} has no key: a compacted topic keeps the last record per key, so every record needs one`,
+    );
+  }
+  pos = skipNullable(buf, keyStart, end, "key");
   pos = skipNullable(buf, pos, end, "value");
   const headers = varint(buf, pos, end);
   pos = next;

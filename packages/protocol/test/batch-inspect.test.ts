@@ -1,5 +1,6 @@
 // Goal: inspectBatchRecords (the leader's record check) accepts every Kafka client vector,
-// refuses unknown codecs, records that disagree with the header and oversized decompressed
+// refuses unknown codecs, records that disagree with the header, keyless records when keys are
+// required (compacted topics), and oversized decompressed
 // sections with the right typed error, and walkRecords agrees with the full record decoder
 // on any single-byte mutation of a valid section (it never accepts what decoding refuses).
 import fc from "fast-check";
@@ -44,6 +45,24 @@ describe("inspectBatchRecords", () => {
     expect(() =>
       inspectBatchRecords(new BatchHeaderView(batch), { maxDecompressedBytes: 64 }),
     ).toThrow(CorruptBatchError);
+  });
+
+  it("with requireKeys refuses a keyless record, compressed or not", () => {
+    for (const compression of ["none", "gzip"] as const) {
+      const keyed = encodeRecordBatch({ baseTimestamp: 0n, records, compression });
+      expect(() =>
+        inspectBatchRecords(new BatchHeaderView(keyed), { requireKeys: true }),
+      ).not.toThrow();
+      const keyless = encodeRecordBatch({
+        baseTimestamp: 0n,
+        compression,
+        records: [...records, { key: null, value: Buffer.from("x") }],
+      });
+      expect(() => inspectBatchRecords(new BatchHeaderView(keyless))).not.toThrow();
+      expect(() =>
+        inspectBatchRecords(new BatchHeaderView(keyless), { requireKeys: true }),
+      ).toThrow(/record 5 has no key/);
+    }
   });
 
   it("refuses a header count that the records do not match", () => {

@@ -31,6 +31,42 @@ export interface LogConfig {
   readonly fsyncOnAppend: boolean;
   /** max.message.bytes: largest accepted batch, log overhead included. */
   readonly maxMessageBytes: number;
+  /**
+   * cleanup.policy: `delete` applies retention.ms/retention.bytes; `compact` keeps the last
+   * record per key (the log cleaner) and applies no time or size retention; both do both.
+   */
+  readonly cleanupPolicy: CleanupPolicy;
+  /** min.cleanable.dirty.ratio: clean a compacted log once dirty bytes / all bytes reach it. */
+  readonly minCleanableDirtyRatio: number;
+  /** min.compaction.lag.ms: a record stays uncompacted at least this long after it was written. */
+  readonly minCompactionLagMs: number;
+  /** delete.retention.ms: how long a tombstone (null value) is kept in a compacted log. */
+  readonly deleteRetentionMs: number;
+}
+
+/** Values of cleanup.policy, in Kafka's spelling. */
+export const CLEANUP_POLICIES = ["delete", "compact", "compact,delete"] as const;
+
+/** A cleanup.policy value. */
+export type CleanupPolicy = (typeof CLEANUP_POLICIES)[number];
+
+/** Parses Kafka's cleanup.policy list (any order, "delete,compact" too); undefined if invalid. */
+export function parseCleanupPolicy(value: string): CleanupPolicy | undefined {
+  const parts = new Set(value.split(",").map((part) => part.trim()));
+  if (parts.size === 0 || [...parts].some((part) => part !== "delete" && part !== "compact"))
+    return undefined;
+  if (parts.size === 2) return "compact,delete";
+  return parts.has("compact") ? "compact" : "delete";
+}
+
+/** True when the log cleaner compacts logs with this policy. */
+export function isCompacted(config: LogConfig): boolean {
+  return config.cleanupPolicy !== "delete";
+}
+
+/** True when retention.ms / retention.bytes delete segments of logs with this policy. */
+export function hasDeleteRetention(config: LogConfig): boolean {
+  return config.cleanupPolicy !== "compact";
 }
 
 /** Kafka's defaults for every setting. */
@@ -44,6 +80,10 @@ export const DEFAULT_LOG_CONFIG: LogConfig = Object.freeze({
   flushMs: NEVER,
   fsyncOnAppend: false,
   maxMessageBytes: 1024 * 1024 + 12,
+  cleanupPolicy: "delete",
+  minCleanableDirtyRatio: 0.5,
+  minCompactionLagMs: 0,
+  deleteRetentionMs: 24 * 60 * 60 * 1000,
 });
 
 interface Range {
@@ -52,7 +92,12 @@ interface Range {
 }
 
 // A segment must hold at least one batch header; positions are int32 in the offset index.
-const RANGES: Readonly<Record<Exclude<keyof LogConfig, "fsyncOnAppend">, Range>> = {
+type IntegerField = Exclude<
+  keyof LogConfig,
+  "fsyncOnAppend" | "cleanupPolicy" | "minCleanableDirtyRatio"
+>;
+
+const RANGES: Readonly<Record<IntegerField, Range>> = {
   segmentBytes: { min: BATCH_HEADER_BYTES, max: INT32_MAX },
   segmentMs: { min: 1, max: NEVER },
   indexIntervalBytes: { min: 0, max: INT32_MAX },
@@ -61,6 +106,8 @@ const RANGES: Readonly<Record<Exclude<keyof LogConfig, "fsyncOnAppend">, Range>>
   flushMessages: { min: 1, max: NEVER },
   flushMs: { min: 0, max: NEVER },
   maxMessageBytes: { min: BATCH_HEADER_BYTES, max: INT32_MAX },
+  minCompactionLagMs: { min: 0, max: NEVER },
+  deleteRetentionMs: { min: 0, max: NEVER },
 };
 
 /**
@@ -82,6 +129,17 @@ export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig 
   }
   if (typeof config.fsyncOnAppend !== "boolean") {
     throw new InvalidLogConfigError("fsyncOnAppend must be a boolean");
+  }
+  if (!(CLEANUP_POLICIES as readonly unknown[]).includes(config.cleanupPolicy)) {
+    throw new InvalidLogConfigError(
+      `cleanupPolicy must be one of ${CLEANUP_POLICIES.join(", ")}, got ${String(config.cleanupPolicy)}`,
+    );
+  }
+  const ratio: unknown = config.minCleanableDirtyRatio;
+  if (typeof ratio !== "number" || !(ratio >= 0 && ratio <= 1)) {
+    throw new InvalidLogConfigError(
+      `minCleanableDirtyRatio must be a number between 0 and 1, got ${String(ratio)}`,
+    );
   }
   return Object.freeze(config);
 }

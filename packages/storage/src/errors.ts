@@ -47,8 +47,8 @@ export class RecordTooLargeError extends StrandError {
 }
 
 /**
- * An append that would break the log's order: follower batches whose offsets do not continue
- * the log end offset contiguously, or leader epochs that go backwards. The replica fetcher
+ * An append that would break the log's order: follower batches that start below the log end
+ * offset or overlap each other, or leader epochs that go backwards. The replica fetcher
  * and the log disagree: the fetcher must truncate or refetch. The protocol table has no
  * dedicated code yet, so it maps to UNKNOWN.
  */

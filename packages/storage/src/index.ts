@@ -4,10 +4,17 @@
  * Exports only what other packages use; storage's own tests import modules by path.
  * @packageDocumentation
  */
+
+export type { CleanOptions, CleanResult } from "./cleaner/compact-log.ts";
+export { OffsetMap } from "./cleaner/offset-map.ts";
+export type { CleanableRange } from "./cleaner/plan.ts";
 export {
+  CLEANUP_POLICIES,
+  type CleanupPolicy,
   DEFAULT_LOG_CONFIG,
   type LogConfig,
   NEVER,
+  parseCleanupPolicy,
   resolveLogConfig,
 } from "./config.ts";
 export { InvalidLogConfigError, LogOffsetOutOfRangeError } from "./errors.ts";
@@ -17,4 +24,5 @@ export {
   LeaderEpochCache,
 } from "./leader-epoch-cache.ts";
 export { Log } from "./log.ts";
-export { LogManager } from "./log-manager.ts";
+export { type CleanerPassReport, DEFAULT_DEDUPE_BUFFER_BYTES, LogCleaner } from "./log-cleaner.ts";
+export { type CleanerSettings, DEFAULT_CLEANER_INTERVAL_MS, LogManager } from "./log-manager.ts";

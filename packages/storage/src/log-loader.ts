@@ -8,6 +8,7 @@ import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { assert, fsyncDir, type Logger, TMP_SUFFIX, unlinkIfExists } from "@strand/base";
 import type { BatchHeaderView } from "@strand/protocol";
+import { recoverSwap, type SwapRecovery } from "./cleaner/swap.ts";
 import type { Clock } from "./clock.ts";
 import type { LogConfig } from "./config.ts";
 import { LogStorageError } from "./errors.ts";
@@ -29,6 +30,8 @@ export const CLEAN_SHUTDOWN_FILE = ".clean-shutdown";
 export const RECOVERY_POINT_CHECKPOINT_FILE = "recovery-point-offset-checkpoint";
 /** Per-log log start offset checkpoint. */
 export const LOG_START_OFFSET_CHECKPOINT_FILE = "log-start-offset-checkpoint";
+/** Per-log cleaner checkpoint: the first offset not yet cleaned (compacted logs). */
+export const CLEANER_CHECKPOINT_FILE = "cleaner-offset-checkpoint";
 
 /** What open() found and repaired; also logged as one warn line when anything was repaired. */
 export interface RecoveryReport {
@@ -52,6 +55,8 @@ export interface RecoveryReport {
   readonly checkpointsReset: readonly string[];
   /** Why the scan stopped early, when it did. */
   readonly stopDetail?: string;
+  /** A cleaner swap a crash interrupted: finished (plan committed) or undone (not committed). */
+  readonly cleanerSwap: SwapRecovery;
   /** Log start offset after open. */
   readonly logStartOffset: bigint;
   /** Log end offset after open. */
@@ -85,6 +90,7 @@ interface MutableReport {
   indexesRebuilt: number;
   checkpointsReset: string[];
   stopDetail?: string;
+  cleanerSwap: SwapRecovery;
 }
 
 interface Checkpoints {
@@ -110,6 +116,7 @@ export class LogLoader {
     bytesDeleted: 0,
     indexesRebuilt: 0,
     checkpointsReset: [],
+    cleanerSwap: "none",
   };
 
   private readonly dir: string;
@@ -158,6 +165,8 @@ export class LogLoader {
   }
 
   private async load(): Promise<LoadedLog> {
+    // First, so the segments below are one consistent set (the old one or the cleaned one).
+    this.report.cleanerSwap = await recoverSwap(this.dir, this.logger);
     const names = await readdir(this.dir);
     this.report.cleanShutdown = names.includes(CLEAN_SHUTDOWN_FILE);
     const bases = await this.removeLeftovers(names);
@@ -262,12 +271,17 @@ export class LogLoader {
     let expected: bigint | undefined;
     for (let i = first; i < this.segments.length; i++) {
       const segment = this.segments[i]!;
-      if (expected !== undefined && segment.baseOffset !== expected) {
-        this.report.stopDetail = `segment ${segment.baseOffset} does not start at ${expected}`;
+      // A compacted segment may end before the next one starts (its last batches were
+      // cleaned away); overlapping segments are corrupt.
+      if (expected !== undefined && segment.baseOffset < expected) {
+        this.report.stopDetail = `segment ${segment.baseOffset} starts below ${expected}`;
         await this.dropSegmentsFrom(i);
         return;
       }
-      const recovery = await segment.recover((view) => this.recoverBatchEpoch(view));
+      const recovery = await segment.recover(
+        (view) => this.recoverBatchEpoch(view),
+        this.segments[i + 1]?.baseOffset,
+      );
       this.report.segmentsRecovered += 1;
       this.report.bytesTruncated += recovery.truncatedBytes;
       expected = recovery.nextOffset ?? segment.baseOffset;
@@ -389,7 +403,7 @@ export class LogLoader {
         report.segmentsDeleted +
         report.indexesRebuilt +
         report.checkpointsReset.length >
-      0;
+        0 || report.cleanerSwap !== "none";
     if (repaired) this.logger.warn(fields, "log recovered: truncated, dropped or rebuilt files");
     else
       this.logger.info(

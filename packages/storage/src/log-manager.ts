@@ -28,6 +28,7 @@ import { type LogConfig, resolveLogConfig } from "./config.ts";
 import { LogStorageError } from "./errors.ts";
 import { HandleCache } from "./handle-cache.ts";
 import { Log } from "./log.ts";
+import { type CleanerPassReport, LogCleaner } from "./log-cleaner.ts";
 
 /** Name of the data-dir lock file. */
 export const LOCK_FILE = ".lock";
@@ -74,7 +75,32 @@ export interface LogManagerOptions {
    * used idle one is closed beyond it); default {@link DEFAULT_OPEN_SEGMENT_HANDLES_MAX}.
    */
   readonly openSegmentHandlesMax?: number;
+  /** The log cleaner of compacted topics (see {@link CleanerSettings}). */
+  readonly cleaner?: CleanerSettings;
 }
+
+/** Settings of the data dir's log cleaner (one thread, as Kafka's log.cleaner.threads=1). */
+export interface CleanerSettings {
+  /** False turns the cleaner off (Kafka's log.cleaner.enable); default true. */
+  readonly enabled?: boolean;
+  /** Period between cleaner ticks (Kafka's log.cleaner.backoff.ms); default 15000. */
+  readonly intervalMs?: number;
+  /** Offset map bound (log.cleaner.dedupe.buffer.size); default 128 MiB. */
+  readonly dedupeBufferBytes?: number;
+  /** I/O budget (log.cleaner.io.max.bytes.per.second); default unbounded. */
+  readonly ioMaxBytesPerSecond?: number;
+  /**
+   * Exclusive bound of what may be cleaned per partition: the broker passes the high
+   * watermark (undefined: not known yet, skip). Default: the log end offset, right only when
+   * there is no replication above the log.
+   */
+  readonly upperBound?: (topic: string, partition: number, log: Log) => bigint | undefined;
+  /** Called after every tick (metrics). */
+  readonly onPass?: (report: CleanerPassReport) => void;
+}
+
+/** Default of {@link CleanerSettings.intervalMs}. */
+export const DEFAULT_CLEANER_INTERVAL_MS = 15_000;
 
 /**
  * Default of {@link LogManagerOptions.openSegmentHandlesMax}: `max.partitions.per.broker`'s
@@ -130,6 +156,8 @@ export class LogManager {
   private readonly creating = new Map<string, Promise<Log>>();
   private timers: unknown[] = [];
   private closed = false;
+  /** The log cleaner; undefined when disabled. */
+  readonly cleaner: LogCleaner | undefined;
   private backgroundRunning = false;
 
   private constructor(dataDir: string, options: LogManagerOptions) {
@@ -142,6 +170,20 @@ export class LogManager {
     );
     this.scheduler = options.scheduler ?? intervalScheduler;
     this.#dataDirSync = new Coalescer(() => fsyncDir(dataDir));
+    this.cleaner = options.cleaner?.enabled === false ? undefined : this.createCleaner();
+  }
+
+  private createCleaner(): LogCleaner {
+    const settings = this.options.cleaner ?? {};
+    return new LogCleaner({
+      logs: () => this.logs(),
+      upperBound: settings.upperBound ?? ((_topic, _partition, log) => log.logEndOffset),
+      dedupeBufferBytes: settings.dedupeBufferBytes,
+      ioMaxBytesPerSecond: settings.ioMaxBytesPerSecond,
+      clock: this.clock,
+      logger: this.logger,
+      onPass: settings.onPass,
+    });
   }
 
   /** Locks `dataDir`, opens (recovering) every partition log in it, starts background work. */
@@ -223,6 +265,19 @@ export class LogManager {
         () => void this.runBackground(() => this.flushDueAndCheckpoint()),
       ),
     );
+    const cleaner = this.cleaner;
+    if (cleaner !== undefined) {
+      // Its own track: a long pass must not hold back flushes and retention.
+      const interval = this.options.cleaner?.intervalMs ?? DEFAULT_CLEANER_INTERVAL_MS;
+      this.timers.push(
+        this.scheduler.every(interval, () => {
+          if (this.closed) return;
+          cleaner.runOnce().catch((error: unknown) => {
+            this.logger.error({ dataDir: this.dataDir, err: error }, "log cleaner tick failed");
+          });
+        }),
+      );
+    }
   }
 
   /** Runs one background pass at a time; a failing log is logged, never thrown into a timer. */
@@ -328,6 +383,7 @@ export class LogManager {
     this.closed = true;
     for (const timer of this.timers) this.scheduler.cancel(timer);
     this.timers = [];
+    await this.cleaner?.stop();
     await Promise.allSettled(this.creating.values());
     await this.closeLogs();
     await releaseLock(this.dataDir);

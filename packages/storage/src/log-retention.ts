@@ -4,7 +4,7 @@
  * lock (advance the log start, drop the segments); the active segment is never condemned.
  */
 import { assert } from "@strand/base";
-import type { LogConfig } from "./config.ts";
+import { hasDeleteRetention, type LogConfig } from "./config.ts";
 import type { LogSegment } from "./segment.ts";
 
 /** Result of retention or deleteRecordsBefore. */
@@ -19,13 +19,15 @@ export interface DeletionResult {
 
 /**
  * How many of the oldest closed segments retention.ms (by each segment's largest timestamp,
- * else its file mtime) and retention.bytes condemn: the larger of the two counts.
+ * else its file mtime) and retention.bytes condemn: the larger of the two counts. None under
+ * cleanup.policy=compact alone (Kafka's rule: a compacted topic keeps every key's last value).
  */
 export async function retentionDeleteCount(
   segments: readonly LogSegment[],
   config: LogConfig,
   nowMs: number,
 ): Promise<number> {
+  if (!hasDeleteRetention(config)) return 0;
   const closed = segments.slice(0, -1);
   const byTime =
     config.retentionMs >= 0 ? await expiredCount(closed, config.retentionMs, nowMs) : 0;

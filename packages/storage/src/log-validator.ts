@@ -5,7 +5,8 @@
  *
  * The leader also checks what clients send (`checkClientBatch`): a known codec, records that
  * match the header (count, offset deltas 0..n-1, lengths; compressed sections decompressed
- * within a bound), sane timestamps, and no control or transactional batches. Followers skip
+ * within a bound), sane timestamps, no control or transactional batches, and on compacted
+ * logs a key on every record. Followers skip
  * it: they copy bytes the leader already validated. Nothing is copied; only a compressed
  * batch allocates (its decompressed section, dropped after the walk).
  */
@@ -18,14 +19,17 @@ import {
   InvalidTimestampError,
   inspectBatchRecords,
 } from "@strand/protocol";
-import type { LogConfig } from "./config.ts";
+import { isCompacted, type LogConfig } from "./config.ts";
 import { InvalidAppendError, RecordTooLargeError } from "./errors.ts";
 import type { EpochEntry, LeaderEpochCache } from "./leader-epoch-cache.ts";
 import type { AppendOptions } from "./log.ts";
 
 /** What validation learned about the batches of one append. */
 export interface BatchesInfo {
-  /** Offset of the first batch: the log end offset. */
+  /**
+   * Base offset of the first batch: the log end offset on the leader path; on the follower
+   * path at or past it (a compacted leader's log has gaps).
+   */
   readonly firstOffset: bigint;
   /** Last offset of the last batch. */
   readonly lastOffset: bigint;
@@ -81,6 +85,7 @@ export function validateBatches(
     : epochBefore(log.logEndOffset, log.epochCache);
   const epochStarts: EpochEntry[] = [];
   let next = log.logEndOffset;
+  let firstOffset: bigint | undefined;
   let maxTimestamp = -1n;
   let position = 0;
   let batchCount = 0;
@@ -93,11 +98,12 @@ export function validateBatches(
       );
     }
     if (options.assignOffsets) {
-      checkClientBatch(view, log.nowMs);
+      checkClientBatch(view, log.nowMs, isCompacted(log.config));
       stampBatch(view, next, options.leaderEpoch);
     } else {
       latestEpoch = checkFollowerBatch(view, next, latestEpoch, epochStarts);
     }
+    firstOffset ??= view.baseOffset;
     if (view.maxTimestamp > maxTimestamp) maxTimestamp = view.maxTimestamp;
     next = view.nextOffset;
     position += view.sizeBytes;
@@ -107,7 +113,7 @@ export function validateBatches(
     epochStarts.push({ epoch: options.leaderEpoch, startOffset: log.logEndOffset });
   }
   return {
-    firstOffset: log.logEndOffset,
+    firstOffset: firstOffset ?? log.logEndOffset,
     lastOffset: next - 1n,
     maxTimestamp,
     batchCount,
@@ -138,18 +144,19 @@ function checkFollowerBatch(
   latestEpoch: number,
   epochStarts: EpochEntry[],
 ): number {
-  if (view.baseOffset !== expected) {
+  // A gap is allowed (the leader's compacted log skips offsets); overlap or reorder is not.
+  if (view.baseOffset < expected) {
     throw new InvalidAppendError(
-      `follower batch starts at offset ${view.baseOffset}, the log continues at ${expected}`,
+      `follower batch starts at offset ${view.baseOffset}, below the log's next offset ${expected}`,
     );
   }
   const epoch = view.partitionLeaderEpoch;
   if (epoch < latestEpoch) {
     throw new InvalidAppendError(
-      `batch at offset ${expected} has leader epoch ${epoch}, below the log's ${latestEpoch}`,
+      `batch at offset ${view.baseOffset} has leader epoch ${epoch}, below the log's ${latestEpoch}`,
     );
   }
-  if (epoch > latestEpoch) epochStarts.push({ epoch, startOffset: expected });
+  if (epoch > latestEpoch) epochStarts.push({ epoch, startOffset: view.baseOffset });
   return epoch;
 }
 
@@ -170,7 +177,7 @@ function stampBatch(view: BatchHeaderView, baseOffset: bigint, leaderEpoch: numb
  * InvalidRecordError, InvalidTimestampError, UnsupportedCompressionError or
  * CorruptBatchError naming the problem; each maps to its wire code.
  */
-function checkClientBatch(view: BatchHeaderView, nowMs: number): void {
+function checkClientBatch(view: BatchHeaderView, nowMs: number, requireKeys: boolean): void {
   if (view.isControl) {
     throw new InvalidRecordError(
       "control batches are written by the broker only; a client may not send one",
@@ -182,7 +189,7 @@ function checkClientBatch(view: BatchHeaderView, nowMs: number): void {
     );
   }
   checkTimestamps(view, nowMs);
-  inspectBatchRecords(view, { maxDecompressedBytes: MAX_DECOMPRESSED_BATCH_BYTES });
+  inspectBatchRecords(view, { maxDecompressedBytes: MAX_DECOMPRESSED_BATCH_BYTES, requireKeys });
 }
 
 function checkTimestamps(view: BatchHeaderView, nowMs: number): void {

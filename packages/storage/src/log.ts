@@ -13,9 +13,11 @@
  *   .clean-shutdown                   present only between close() and the next open
  * ```
  *
- * Invariants: segments are sorted by base offset and contiguous (each segment's first batch
- * is its base offset, the next segment starts at the previous one's end); offsets in the log
- * are contiguous; epochs never decrease along the log; logStartOffset <= logEndOffset. They
+ * Invariants: segments are sorted by base offset and do not overlap (each segment's batches lie
+ * at or after its base offset and below the next segment's); offsets strictly increase along
+ * the log, with gaps only where the cleaner removed records (log-cleaner.ts) or a follower
+ * copied a compacted leader's gaps; a leader's appends are contiguous from the log end; epochs
+ * never decrease along the log; logStartOffset <= logEndOffset. They
  * are asserted where they can break, and the assertions stay on in production: a broken one
  * takes the log offline through the failure funnel.
  *
@@ -37,14 +39,23 @@ import {
   writeFileAtomic,
 } from "@strand/base";
 import { StrandError } from "@strand/protocol";
+import {
+  type CleanerAccess,
+  type CleanOptions,
+  type CleanResult,
+  compactLog,
+  measureCleanable,
+} from "./cleaner/compact-log.ts";
+import type { CleanableRange } from "./cleaner/plan.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { type LogConfig, resolveLogConfig } from "./config.ts";
 import { LogOffsetOutOfRangeError, LogStorageError } from "./errors.ts";
-import { writeOffsetCheckpoint } from "./files.ts";
+import { readOffsetCheckpoint, writeOffsetCheckpoint } from "./files.ts";
 import type { HandleCache } from "./handle-cache.ts";
 import type { EpochEndOffset, EpochEntry, LeaderEpochCache } from "./leader-epoch-cache.ts";
 import {
   CLEAN_SHUTDOWN_FILE,
+  CLEANER_CHECKPOINT_FILE,
   LOG_START_OFFSET_CHECKPOINT_FILE,
   type LoadedLog,
   LogLoader,
@@ -59,6 +70,7 @@ import {
 import { type BatchesInfo, checkLeaderEpoch, validateBatches } from "./log-validator.ts";
 import { LogSegment, type SegmentContext } from "./segment.ts";
 import {
+  assertSegmentOrder,
   deleteSegments,
   floorSegmentIndex,
   releaseSegments,
@@ -162,6 +174,10 @@ export class Log {
   private failure: Error | undefined;
   private closed = false;
   private readonly report: RecoveryReport;
+  /** The cleaner checkpoint: below it the log holds at most one record per key. */
+  private firstDirtyOffsetValue: bigint;
+  /** Truncations so far; a cleaning pass that saw the count change does not swap. */
+  private truncationCount = 0;
 
   private constructor(dir: string, config: LogConfig, options: LogOptions, loaded: LoadedLog) {
     this.dir = dir;
@@ -179,6 +195,7 @@ export class Log {
     // The loader wrote every checkpoint, the recovery point included.
     this.checkpointedRecoveryPoint = loaded.recoveryPoint;
     this.report = loaded.report;
+    this.firstDirtyOffsetValue = loaded.logStartOffset;
   }
 
   /**
@@ -197,7 +214,9 @@ export class Log {
       await mkdir(dir, { recursive: true });
       const clock = options.clock ?? systemClock;
       const loaded = await LogLoader.load(dir, resolved, logger, clock, options.handles);
-      return new Log(dir, resolved, options, loaded);
+      const log = new Log(dir, resolved, options, loaded);
+      await log.loadCleanerCheckpoint();
+      return log;
     } catch (error) {
       throw toStorageError(`opening log ${dir}`, error);
     }
@@ -343,16 +362,18 @@ export class Log {
         epochCache: this.epochCache,
         nowMs: this.clock(),
       });
-      // Offsets are contiguous and never reused: the append starts at the log end and moves it.
+      // Offsets are never reused: the append starts at the log end (a follower's may skip a
+      // compacted gap past it) and moves it.
       assert(
-        info.firstOffset === this.logEndOffsetValue && info.lastOffset >= info.firstOffset,
+        info.firstOffset >= this.logEndOffsetValue && info.lastOffset >= info.firstOffset,
         `append of offsets ${info.firstOffset}..${info.lastOffset} at log end ${this.logEndOffsetValue}`,
       );
       const segment = await this.maybeRoll(info, batches.length);
       assert(segment === this.activeSegment(), "appends go to the last segment only");
       await segment.append(batches);
+      const previousEnd = this.logEndOffsetValue;
       this.logEndOffsetValue = info.lastOffset + 1n;
-      await this.recordEpochs(info.firstOffset, info.epochStarts);
+      await this.recordEpochs(previousEnd, info.epochStarts);
       this.unflushedMessages += Number(info.lastOffset - info.firstOffset + 1n);
       await this.maybeFlushLocked();
       return {
@@ -367,13 +388,13 @@ export class Log {
 
   /** Makes the epoch cache describe the appended batches, persisting it when it changed. */
   private async recordEpochs(
-    firstOffset: bigint,
+    previousEnd: bigint,
     epochStarts: readonly EpochEntry[],
   ): Promise<void> {
     if (epochStarts.length === 0) return;
     // Entries at or past the old log end were "became leader" markers with no data behind
     // them; the appended batches now say which epochs wrote there.
-    this.epochCache.truncateFromEnd(firstOffset);
+    this.epochCache.truncateFromEnd(previousEnd);
     for (const entry of epochStarts) this.epochCache.assign(entry.epoch, entry.startOffset);
     await this.epochCache.persist();
   }
@@ -421,7 +442,10 @@ export class Log {
 
   private async roll(baseOffset: bigint, reason: string): Promise<LogSegment> {
     const previous = this.activeSegment();
-    assert(baseOffset === this.logEndOffsetValue, "a new segment starts at the log end offset");
+    assert(
+      baseOffset >= this.logEndOffsetValue,
+      "a new segment starts at the log end offset or at the first batch past a gap",
+    );
     assert(
       baseOffset > previous.baseOffset,
       `new segment ${baseOffset} does not follow segment ${previous.baseOffset}`,
@@ -431,8 +455,9 @@ export class Log {
     this.segments.push(segment);
     await fsyncDir(this.dir);
     await previous.unloadIndexes();
-    // seal() fsynced the previous segment, so everything before the new one is durable.
-    this.recoveryPointValue = baseOffset;
+    // seal() fsynced the previous segment, so everything up to the log end is durable. Not the
+    // new base: a follower's roll at a batch past a compacted gap starts beyond the log end.
+    this.recoveryPointValue = this.logEndOffsetValue;
     this.unflushedMessages = 0;
     await this.checkpointRecoveryPointLocked();
     this.logger.info(
@@ -619,8 +644,13 @@ export class Log {
     });
   }
 
-  /** Epoch cache and recovery point after the log end moved down. */
+  /** Epoch cache, recovery point and cleaner checkpoint after the log end moved down. */
   private async afterTruncation(): Promise<void> {
+    this.truncationCount += 1;
+    // Data appended past the cut is dirty: a checkpoint above it would let the cleaner
+    // treat it as deduplicated (and drop tombstones whose older values it never removed).
+    if (this.firstDirtyOffsetValue > this.logEndOffsetValue)
+      await this.setFirstDirtyOffsetLocked(this.logEndOffsetValue);
     if (this.epochCache.truncateFromEnd(this.logEndOffsetValue)) await this.epochCache.persist();
     if (this.recoveryPointValue > this.logEndOffsetValue)
       this.recoveryPointValue = this.logEndOffsetValue;
@@ -649,6 +679,8 @@ export class Log {
     this.recoveryPointValue = offset;
     this.unflushedMessages = 0;
     await this.checkpointRecoveryPointLocked();
+    this.truncationCount += 1;
+    await this.setFirstDirtyOffsetLocked(offset);
     this.logger.info({ dir: this.dir, offset: offset.toString() }, "truncated log fully");
   }
 
@@ -660,11 +692,6 @@ export class Log {
     await fsyncDir(this.dir);
     this.logEndOffsetValue = offset;
   }
-
-  /**
-   * Advances the log start offset to `offset` (DeleteRecords), persists it, trims the epoch
-   * cache, and deletes closed segments wholly below it. `offset` must be <= the log end.
-   */
 
   /**
    * Advances the log start offset to `offset` (DeleteRecords), persists it, trims the epoch
@@ -732,6 +759,67 @@ export class Log {
     };
   }
 
+  // ---------------------------------------------------------------- compaction
+
+  /**
+   * The cleanable part of a compacted log (see cleaner/plan.ts), bounded by `upperBound` (the
+   * high watermark); undefined when cleanup.policy does not compact.
+   */
+  cleanableRange(nowMs: number, upperBound: bigint): Promise<CleanableRange | undefined> {
+    return measureCleanable(this.cleanerAccess(), nowMs, upperBound);
+  }
+
+  /**
+   * One cleaning pass (cleaner/compact-log.ts): keeps the last record of every key below
+   * `options.upperBound` in closed segments, drops tombstones older than delete.retention.ms,
+   * and swaps the rewritten segments in atomically. Offsets never change; gaps appear.
+   */
+  clean(options: CleanOptions): Promise<CleanResult> {
+    return compactLog(this.cleanerAccess(), options);
+  }
+
+  /** The cleaner checkpoint: where the part not yet cleaned starts. */
+  get firstDirtyOffset(): bigint {
+    return this.firstDirtyOffsetValue;
+  }
+
+  private cleanerAccess(): CleanerAccess {
+    return {
+      dir: this.dir,
+      logger: this.logger,
+      locked: (operation, fn) => this.exclusive(operation, fn),
+      config: () => this.configValue,
+      segments: () => this.segments,
+      logStartOffset: () => this.logStartOffsetValue,
+      firstDirtyOffset: () => this.firstDirtyOffsetValue,
+      truncations: () => this.truncationCount,
+      segmentContext: () => this.segmentContext(),
+      replaceSegments: (index, count, segment) => {
+        this.segments.splice(index, count, segment);
+        assertSegmentOrder(this.segments);
+      },
+      setFirstDirtyOffset: (offset) => this.setFirstDirtyOffsetLocked(offset),
+    };
+  }
+
+  /** Reads the cleaner checkpoint; missing or unreadable means "nothing is clean yet". */
+  private async loadCleanerCheckpoint(): Promise<void> {
+    const file = path.join(this.dir, CLEANER_CHECKPOINT_FILE);
+    const stored = await readOffsetCheckpoint(file).catch((error: unknown) => {
+      this.logger.warn({ dir: this.dir, err: error }, "cleaner checkpoint unreadable; ignoring it");
+      return undefined;
+    });
+    if (stored === undefined) return;
+    const clamped = bigintMax(stored, this.logStartOffsetValue);
+    this.firstDirtyOffsetValue = bigintMin(clamped, this.logEndOffsetValue);
+  }
+
+  private async setFirstDirtyOffsetLocked(offset: bigint): Promise<void> {
+    assert(offset <= this.logEndOffsetValue, `first dirty offset ${offset} past the log end`);
+    this.firstDirtyOffsetValue = offset;
+    await writeOffsetCheckpoint(path.join(this.dir, CLEANER_CHECKPOINT_FILE), offset);
+  }
+
   private async writeAllCheckpoints(): Promise<void> {
     await this.epochCache.persist();
     await writeOffsetCheckpoint(
@@ -781,6 +869,10 @@ function sameConfig(a: LogConfig, b: LogConfig): boolean {
 
 function bigintMax(a: bigint, b: bigint): bigint {
   return a > b ? a : b;
+}
+
+function bigintMin(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
 }
 
 /** Wraps anything that is not already a Strand error or assertion into a LogStorageError. */

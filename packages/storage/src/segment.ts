@@ -103,6 +103,8 @@ export class LogSegment implements CachedFile {
   private firstBatchTimestampValue: bigint | undefined;
   private dirty = false;
   private refCount = 1;
+  /** Replaced by a cleaned segment: its files now belong to the new one, never write them. */
+  private detached = false;
 
   private constructor(
     ctx: SegmentContext,
@@ -539,19 +541,26 @@ export class LogSegment implements CachedFile {
   }
 
   /**
-   * Re-validates every batch (framing, CRC, offsets contiguous from the segment base, epochs
-   * via `onBatch`), rebuilds both indexes from what is valid, and cuts the file at the first
-   * torn or corrupt batch.
+   * Re-validates every batch (framing, CRC, offsets increasing from the segment base — gaps
+   * allowed, as compaction leaves them — epochs via `onBatch`), rebuilds both indexes from
+   * what is valid, and cuts the file at the first torn or corrupt batch. `endOffset` (the next
+   * segment's base) bounds every batch, so a flipped baseOffset — outside the CRC — is still
+   * caught in a closed segment; in the last segment only an overlap with the next batch is.
    */
-  async recover(onBatch: (view: BatchHeaderView) => string | undefined): Promise<SegmentRecovery> {
+  async recover(
+    onBatch: (view: BatchHeaderView) => string | undefined,
+    endOffset?: bigint,
+  ): Promise<SegmentRecovery> {
     this.resetIndexes();
     let expected = this.baseOffset;
     let problem: string | undefined;
     const stop = await this.walk(0, "crc", (view, position) => {
       problem =
-        view.baseOffset !== expected
-          ? `batch offset ${view.baseOffset}, expected ${expected}`
-          : undefined;
+        view.baseOffset < expected
+          ? `batch offset ${view.baseOffset}, expected at least ${expected}`
+          : endOffset !== undefined && view.lastOffset >= endOffset
+            ? `batch offsets ${view.baseOffset}..${view.lastOffset} reach the next segment's base ${endOffset}`
+            : undefined;
       problem ??= this.canHoldOffset(view.lastOffset)
         ? onBatch(view)
         : "offset overflows the segment";
@@ -580,6 +589,7 @@ export class LogSegment implements CachedFile {
   }
 
   private async persistIndexes(options: { sync: boolean }): Promise<void> {
+    if (this.detached) return;
     await this.offsetIndexValue?.persist(options);
     await this.timeIndexValue?.persist(options);
   }
@@ -600,8 +610,7 @@ export class LogSegment implements CachedFile {
 
   /** Drops the in-memory indexes of a sealed segment; they reload on next use. */
   async unloadIndexes(): Promise<void> {
-    await this.offsetIndexValue?.persist({ sync: false });
-    await this.timeIndexValue?.persist({ sync: false });
+    await this.persistIndexes({ sync: false });
     this.offsetIndexValue = undefined;
     this.timeIndexValue = undefined;
   }
@@ -631,16 +640,30 @@ export class LogSegment implements CachedFile {
     await handle?.close();
   }
 
-  /** Unlinks the three files; handles close when the last reader releases. */
-  async deleteFiles(): Promise<void> {
-    // Readers may still hold this segment: keep its file open, it cannot be reopened once
-    // unlinked.
+  /** Readers may still hold this segment: keep its file open, it cannot be reopened later. */
+  private async pinOpen(): Promise<void> {
     // Pinned before opening, so the cache cannot close it again in between.
     if (!this.pinnedOpen && this.refCount > 0) {
       this.pinnedOpen = true;
       this.ctx.handles?.forget(this);
       await this.file().catch(() => undefined);
     }
+  }
+
+  /**
+   * Prepares a segment the cleaner is about to replace: its indexes are loaded into memory and
+   * its `.log` handle pinned open, so readers that still hold it keep reading the old bytes
+   * after its files are unlinked or renamed over; nothing of it is written again.
+   */
+  async detachForReplacement(): Promise<void> {
+    await this.loadIndexes();
+    await this.pinOpen();
+    this.detached = true;
+  }
+
+  /** Unlinks the three files; handles close when the last reader releases. */
+  async deleteFiles(): Promise<void> {
+    await this.pinOpen();
     for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
       await unlinkIfExists(segmentFilePath(this.ctx.dir, this.baseOffset, suffix));
     }

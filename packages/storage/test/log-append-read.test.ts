@@ -105,16 +105,12 @@ describe("append", () => {
     ).rejects.toBeInstanceOf(InvalidAppendError);
   });
 
-  it("follower path: keeps offsets, requires contiguity with the log end, records epochs", async () => {
+  it("follower path: keeps offsets, refuses overlap and reorder, records epochs", async () => {
     await log.append(buildBatches(2, { baseOffset: 0n, records: 2, leaderEpoch: 1 }), {
       assignOffsets: false,
       leaderEpoch: -1,
     });
     expect(log.logEndOffset).toBe(4n);
-    const gap = buildBatch({ baseOffset: 5n, leaderEpoch: 1 });
-    await expect(log.append(gap, { assignOffsets: false, leaderEpoch: -1 })).rejects.toBeInstanceOf(
-      InvalidAppendError,
-    );
     const overlap = buildBatch({ baseOffset: 3n, leaderEpoch: 1 });
     await expect(
       log.append(overlap, { assignOffsets: false, leaderEpoch: -1 }),
@@ -140,6 +136,43 @@ describe("append", () => {
       { epoch: 2, startOffset: 4n },
       { epoch: 3, startOffset: 5n },
     ]);
+  });
+
+  it("follower path: a roll at a batch past a gap starts the segment there", async () => {
+    await log.close();
+    log = await Log.open(dir, { segmentBytes: buildBatch().length * 2 });
+    const follower = { assignOffsets: false, leaderEpoch: -1 } as const;
+    await log.append(buildBatches(2, { baseOffset: 0n, leaderEpoch: 1 }), follower);
+    await log.append(buildBatch({ baseOffset: 100n, leaderEpoch: 1 }), follower);
+    expect(log.segmentBaseOffsets()).toEqual([0n, 100n]);
+    expect(log.logEndOffset).toBe(101n);
+    expect(log.recoveryPoint).toBeLessThanOrEqual(log.logEndOffset);
+    await log.append(buildBatch({ baseOffset: 101n, leaderEpoch: 1 }), follower);
+    expect((await log.read(2n, { maxBytes: 1 })).firstOffset).toBe(100n);
+  });
+
+  it("follower path: copies a compacted leader's offset gap, and reads skip it", async () => {
+    await log.append(buildBatches(2, { baseOffset: 0n, records: 2, leaderEpoch: 1 }), {
+      assignOffsets: false,
+      leaderEpoch: -1,
+    });
+    const pastGap = Buffer.concat([
+      buildBatch({ baseOffset: 9n, leaderEpoch: 2 }),
+      buildBatch({ baseOffset: 12n, leaderEpoch: 2 }),
+    ]);
+    const appended = await log.append(pastGap, { assignOffsets: false, leaderEpoch: -1 });
+    expect(appended.firstOffset).toBe(9n);
+    expect(log.logEndOffset).toBe(13n);
+    expect(log.epochEntries()).toEqual([
+      { epoch: 1, startOffset: 0n },
+      { epoch: 2, startOffset: 9n },
+    ]);
+    // A fetch inside the removed range returns the next batch.
+    const read = await log.read(5n, { maxBytes: 1 });
+    expect(read.firstOffset).toBe(9n);
+    expect(read.nextOffset).toBe(10n);
+    const between = await log.read(10n, { maxBytes: 1 });
+    expect(between.firstOffset).toBe(12n);
   });
 
   it("a follower append replaces a became-leader marker at the log end", async () => {

@@ -147,7 +147,8 @@ describe("background work", () => {
       clock: clock.now,
       defaultConfig: { flushMs: 1000 },
     });
-    expect(scheduler.tasks.size).toBe(2);
+    // Retention, flush.ms and the log cleaner.
+    expect(scheduler.tasks.size).toBe(3);
     const log = await manager.getOrCreateLog("t", 0, { segmentBytes, retentionMs: 100 });
     for (let i = 0; i < 3; i++)
       await log.append(buildBatch({ timestamp: 10_000n }), { assignOffsets: true, leaderEpoch: 0 });

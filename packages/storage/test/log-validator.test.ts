@@ -1,9 +1,9 @@
 // Goal: the leader path refuses what a client must not write (unknown codec, corrupt or
 // oversized compressed data, records that disagree with their header, absurd timestamps,
-// control and transactional batches) with the documented code, leaves the log end offset
+// control and transactional batches, keyless records on compacted logs) with the documented code, leaves the log end offset
 // where it was and keeps appending; Kafka client bytes (test/vectors) all pass; followers
 // copy what their leader validated without decoding.
-import { ErrorCode, StrandError } from "@strand/protocol";
+import { ErrorCode, encodeRecordBatch, StrandError } from "@strand/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { hostileBatches, validBatch } from "../../../test/support/hostile-batches.ts";
 import { loadBatchVectors, vectorBytes } from "../../protocol/test/vectors.ts";
@@ -78,6 +78,29 @@ describe("leader append accepts real client bytes", () => {
       expected += BigInt(v.expect.recordCount);
     }
     expect(log.logEndOffset).toBe(expected);
+  });
+});
+
+describe("compacted logs", () => {
+  it("the leader refuses a keyless record (INVALID_RECORD), as Kafka; a follower copies it", async () => {
+    const keyless = (baseOffset = 0n) =>
+      encodeRecordBatch({
+        baseOffset,
+        partitionLeaderEpoch: 0,
+        baseTimestamp: BigInt(clock.now()),
+        records: [
+          { key: Buffer.from("k"), value: Buffer.from("a") },
+          { key: null, value: Buffer.from("b") },
+        ],
+      });
+    await log.updateConfig({ cleanupPolicy: "compact" });
+    expect((await refusal(keyless())).errorCode).toBe(ErrorCode.INVALID_RECORD);
+    expect(log.logEndOffset).toBe(0n);
+    await log.append(validBatch(2), leader);
+    const copied = keyless(2n);
+    await log.updateConfig({ cleanupPolicy: "compact,delete" });
+    await log.append(copied, { assignOffsets: false, leaderEpoch: 0 });
+    expect(log.logEndOffset).toBe(4n);
   });
 });
 

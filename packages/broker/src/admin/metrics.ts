@@ -70,6 +70,16 @@ export interface BrokerMetrics {
   readonly uncleanLeaderElectionsTotal: Counter;
   /** Follower lag in offsets (leader log end - follower log end), by topic and partition (opt-in). */
   readonly replicationLagOffsets: Gauge<"topic" | "partition">;
+  /** Bytes the log cleaner read from the segments it rewrote, by topic. */
+  readonly logCleanerCleanedBytesTotal: Counter<"topic">;
+  /** Bytes the log cleaner wrote as cleaned segments, by topic. */
+  readonly logCleanerWrittenBytesTotal: Counter<"topic">;
+  /** Records the log cleaner removed (superseded values, expired tombstones), by topic. */
+  readonly logCleanerRemovedRecordsTotal: Counter<"topic">;
+  /** Wall time of log cleaner passes. */
+  readonly logCleanerPassDurationSeconds: Histogram;
+  /** Largest dirty ratio over this node's compacted logs at the last cleaner tick. */
+  readonly logCleanerMaxDirtyRatio: Gauge;
   /** The follower lag of each followed partition, by partition key; its max is exported. */
   readonly followerLag: Map<string, number>;
 }
@@ -81,6 +91,9 @@ export interface BrokerMetricsOptions {
   /** The node's roles, for `strand_build_info`. */
   readonly roles?: readonly string[];
 }
+
+/** Cleaner pass buckets in seconds: 10 ms to 10 min. */
+const CLEANER_BUCKETS_SECONDS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600];
 
 /** Creates the registry and every metric, with Node's default process metrics. */
 export function createBrokerMetrics(
@@ -181,6 +194,32 @@ export function createBrokerMetrics(
       ["topic", "partition"],
     ),
     followerLag,
+    logCleanerCleanedBytesTotal: counter(
+      "strand_log_cleaner_cleaned_bytes_total",
+      "Bytes of segments the log cleaner rewrote.",
+      ["topic"],
+    ),
+    logCleanerWrittenBytesTotal: counter(
+      "strand_log_cleaner_written_bytes_total",
+      "Bytes the log cleaner wrote as cleaned segments.",
+      ["topic"],
+    ),
+    logCleanerRemovedRecordsTotal: counter(
+      "strand_log_cleaner_removed_records_total",
+      "Records the log cleaner removed: superseded values and expired tombstones.",
+      ["topic"],
+    ),
+    logCleanerPassDurationSeconds: new Histogram({
+      name: "strand_log_cleaner_pass_duration_seconds",
+      help: "Wall time of one log cleaner pass over one log.",
+      buckets: CLEANER_BUCKETS_SECONDS,
+      registers: [registry],
+    }),
+    logCleanerMaxDirtyRatio: gauge(
+      "strand_log_cleaner_max_dirty_ratio",
+      "Largest dirty ratio (uncleaned bytes / bytes) over the node's compacted logs.",
+      [],
+    ),
   };
 }
 

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { isClusterId } from "@strand/controller";
+import { type CleanupPolicy, parseCleanupPolicy } from "@strand/storage";
 import { parse as parseYaml } from "yaml";
 import { SETTINGS, type SettingSpec, settingSpec } from "./settings.ts";
 
@@ -82,6 +83,14 @@ export interface NodeConfig {
   readonly groupConsumerSessionTimeoutMs: number;
   readonly groupConsumerHeartbeatIntervalMs: number;
   readonly groupConsumerMaxSize: number;
+  readonly logCleanupPolicy: CleanupPolicy;
+  readonly logCleanerMinCleanableRatio: number;
+  readonly logCleanerMinCompactionLagMs: number;
+  readonly logCleanerDeleteRetentionMs: number;
+  readonly logCleanerEnable: boolean;
+  readonly logCleanerBackoffMs: number;
+  readonly logCleanerDedupeBufferSize: number;
+  readonly logCleanerIoMaxBytesPerSecond: number;
   readonly shutdownTimeoutMs: number;
   readonly shutdownDrainTimeoutMs: number;
   readonly logLevel: LogLevel;
@@ -261,6 +270,14 @@ export function parseSetting(spec: SettingSpec, text: string, source: SettingSou
       );
     case "log-level":
       return parseLogLevel(where, value);
+    case "cleanup-policy": {
+      const policy = parseCleanupPolicy(value);
+      if (policy !== undefined) return policy;
+      throw new ConfigError(`${where} must be delete, compact or compact,delete, got "${text}"`);
+    }
+    case "ratio":
+      if (/^\d+(\.\d+)?$/.test(value) && Number(value) <= 1) return Number(value);
+      throw new ConfigError(`${where} must be a number between 0 and 1, got "${text}"`);
   }
 }
 

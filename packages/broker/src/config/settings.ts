@@ -13,7 +13,9 @@ export type SettingKind =
   | "roles"
   | "voters"
   | "cluster-id"
-  | "log-level";
+  | "log-level"
+  | "cleanup-policy"
+  | "ratio";
 
 /** One row of the settings table. */
 export interface SettingSpec {
@@ -337,6 +339,71 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     min: 1,
     max: MS_MAX,
     description: "How often retention (retention.ms, retention.bytes) runs over every log.",
+  }),
+  setting({
+    key: "log.cleanup.policy",
+    kind: "cleanup-policy",
+    defaultText: "delete",
+    description:
+      "Default cleanup.policy of topics: delete (retention), compact (keep the last record per key) or compact,delete.",
+  }),
+  setting({
+    key: "log.cleaner.min.cleanable.ratio",
+    kind: "ratio",
+    defaultText: "0.5",
+    description:
+      "Default min.cleanable.dirty.ratio of topics: clean a compacted log once this share of it is not yet cleaned (0 to 1).",
+  }),
+  setting({
+    key: "log.cleaner.min.compaction.lag.ms",
+    kind: "integer",
+    defaultText: "0",
+    min: 0,
+    max: MS_MAX,
+    description: "Default min.compaction.lag.ms of topics: least time a record stays uncompacted.",
+  }),
+  setting({
+    key: "log.cleaner.delete.retention.ms",
+    kind: "integer",
+    defaultText: "86400000",
+    min: 0,
+    max: MS_MAX,
+    description:
+      "Default delete.retention.ms of topics: how long a tombstone stays in a compacted log.",
+  }),
+  setting({
+    key: "log.cleaner.enable",
+    kind: "boolean",
+    defaultText: "true",
+    description:
+      "Run the log cleaner, which compacts topics with cleanup.policy=compact (one thread per node).",
+  }),
+  setting({
+    key: "log.cleaner.backoff.ms",
+    kind: "integer",
+    defaultText: "15000",
+    min: 10,
+    max: MS_MAX,
+    description:
+      "How often the log cleaner looks for the dirtiest compacted log and cleans it (one log per pass).",
+  }),
+  setting({
+    key: "log.cleaner.dedupe.buffer.size",
+    kind: "integer",
+    defaultText: "134217728",
+    min: 1048576,
+    max: INT32_MAX,
+    description:
+      "Memory bound of the cleaner's key -> offset map; a pass cleans only as far as the keys it can hold.",
+  }),
+  setting({
+    key: "log.cleaner.io.max.bytes.per.second",
+    kind: "integer",
+    defaultText: "104857600",
+    min: 1024,
+    max: MS_MAX,
+    description:
+      "I/O budget of the log cleaner (bytes read plus written per second), so cleaning cannot starve produce and fetch.",
   }),
   setting({
     key: "offsets.topic.num.partitions",

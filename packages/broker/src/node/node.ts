@@ -51,6 +51,7 @@ import { replicationServiceDefinition } from "../services/replication-wire.ts";
 import { allocateProducerIdsVia } from "./allocate-producer-ids.ts";
 import { alterPartitionVia } from "./alter-partition.ts";
 import { InitialCatchUp } from "./catch-up.ts";
+import { recordCleanerPass } from "./cleaner-metrics.ts";
 import { ClientListener } from "./client-listener.ts";
 import { ControllerRouter } from "./controllers.ts";
 import { checkFormatPolicy, NodeStartError } from "./format.ts";
@@ -157,9 +158,22 @@ export class BrokerNode {
         retentionMs: c.logRetentionMs,
         retentionBytes: c.logRetentionBytes,
         maxMessageBytes: c.messageMaxBytes,
+        cleanupPolicy: c.logCleanupPolicy,
+        minCleanableDirtyRatio: c.logCleanerMinCleanableRatio,
+        minCompactionLagMs: c.logCleanerMinCompactionLagMs,
+        deleteRetentionMs: c.logCleanerDeleteRetentionMs,
       },
       retentionCheckIntervalMs: c.logRetentionCheckIntervalMs,
       openSegmentHandlesMax: c.logOpenHandlesMax,
+      cleaner: {
+        enabled: c.logCleanerEnable,
+        intervalMs: c.logCleanerBackoffMs,
+        dedupeBufferBytes: c.logCleanerDedupeBufferSize,
+        ioMaxBytesPerSecond: c.logCleanerIoMaxBytesPerSecond,
+        // Only what is committed: a replica without a known HW (not a broker yet) waits.
+        upperBound: (topic, partition) => this.#broker?.replicas.highWatermark(topic, partition),
+        onPass: (report) => recordCleanerPass(this.metrics, report),
+      },
     });
     this.#logs.onOffline((reason) => this.#logDirOffline(reason));
     this.#internal = new grpc.Server(internalServerOptions());

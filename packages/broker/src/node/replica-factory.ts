@@ -13,6 +13,8 @@ import { grpcReplicationTransport } from "../services/replication-client.ts";
 export interface NodeReplicaManager extends ReplicaManagerApi {
   /** The leader side of replication, served as ReplicationService on the internal listener. */
   replicaFetchLeader(): ReplicaFetchLeader;
+  /** A local replica's high watermark (the log cleaner's bound), undefined when none. */
+  highWatermark(topic: string, partition: number): bigint | undefined;
 }
 
 /** What the node passes; the replication transport is chosen here. */

@@ -242,6 +242,14 @@ export class ReplicaManager implements ReplicaManagerApi {
     return [...this.#ctx.partitions.values()].map((p) => p.status());
   }
 
+  /**
+   * The high watermark of a local replica, or undefined when this broker holds none: the log
+   * cleaner's bound (it never cleans records a new leader might still truncate).
+   */
+  highWatermark(topic: string, partition: number): bigint | undefined {
+    return this.#ctx.partitions.get(partitionKey(topic, partition))?.highWatermark;
+  }
+
   /** Writes every replica's HW to the data dir's checkpoint (also periodic and on close). */
   checkpointHighWatermarks(): Promise<void> {
     const ctx = this.#ctx;

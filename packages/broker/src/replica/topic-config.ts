@@ -5,10 +5,13 @@
  * validated every value against storage's ranges (packages/controller/src/validation.ts).
  */
 import { configResourceKey, type MetadataDelta, type MetadataImage } from "@strand/controller";
-import { type LogConfig, NEVER } from "@strand/storage";
+import { type LogConfig, NEVER, parseCleanupPolicy } from "@strand/storage";
 
-/** The numeric LogConfig fields a topic setting can set. */
-type NumericLogField = Exclude<keyof LogConfig, "fsyncOnAppend">;
+/** The integer LogConfig fields a topic setting can set. */
+type NumericLogField = Exclude<
+  keyof LogConfig,
+  "fsyncOnAppend" | "cleanupPolicy" | "minCleanableDirtyRatio"
+>;
 
 /** Topic config key -> the LogConfig field it sets. */
 const LOG_SETTINGS: ReadonlyArray<readonly [string, NumericLogField]> = [
@@ -19,6 +22,8 @@ const LOG_SETTINGS: ReadonlyArray<readonly [string, NumericLogField]> = [
   ["flush.messages", "flushMessages"],
   ["flush.ms", "flushMs"],
   ["max.message.bytes", "maxMessageBytes"],
+  ["min.compaction.lag.ms", "minCompactionLagMs"],
+  ["delete.retention.ms", "deleteRetentionMs"],
 ];
 
 const CLUSTER_KEY = configResourceKey({ type: "cluster", name: "" });
@@ -52,13 +57,21 @@ export function topicIntConfig(
 
 /** The LogConfig overrides a topic's settings ask for; unset ones stay at the node defaults. */
 export function topicLogOverrides(image: MetadataImage, topic: string): Partial<LogConfig> {
-  const overrides: Partial<Record<NumericLogField, number>> = {};
+  const overrides: { -readonly [K in keyof LogConfig]?: LogConfig[K] } = {};
   for (const [key, field] of LOG_SETTINGS) {
     const value = topicIntConfig(image, topic, key);
     if (value !== undefined) overrides[field] = value;
   }
+  const policy = topicConfigValue(image, topic, "cleanup.policy");
+  const parsedPolicy = policy === undefined ? undefined : parseCleanupPolicy(policy);
+  if (parsedPolicy !== undefined) overrides.cleanupPolicy = parsedPolicy;
+  const ratio = topicConfigValue(image, topic, "min.cleanable.dirty.ratio");
+  if (ratio !== undefined && DECIMAL.test(ratio)) overrides.minCleanableDirtyRatio = Number(ratio);
   return overrides;
 }
+
+/** A plain decimal number (the controller checked the range). */
+const DECIMAL = /^\d+(\.\d+)?$/;
 
 /**
  * Which local topics a delta's config changes concern: "all" when a cluster default changed,

@@ -59,10 +59,9 @@ export async function recordTimestamp(
 
 /**
  * Creates `__consumer_offsets`: RF capped at the registered brokers, min ISR min(2, RF),
- * retention forever (the log is the only copy of the commits).
- * TODO(compaction): add `cleanup.policy=compact` once the controller accepts that value of the
- * `cleanup.policy` topic config (today it refuses anything but delete); until then the topic
- * keeps every record and coordinator load time grows with the number of commits.
+ * compacted and never deleted by time or size (the log is the only copy of the commits;
+ * compaction keeps the last record per key, so a coordinator's load time follows the number of
+ * live groups and partitions, not the number of commits ever made).
  */
 export async function createOffsetsTopic(
   ctx: ServiceContext,
@@ -79,6 +78,7 @@ export async function createOffsetsTopic(
         replicationFactor: rf,
         configs: {
           "min.insync.replicas": String(Math.min(2, rf)),
+          "cleanup.policy": "compact",
           "retention.ms": "-1",
           "segment.bytes": String(100 * 1024 * 1024),
         },

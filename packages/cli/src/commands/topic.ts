@@ -223,6 +223,7 @@ export const topicCommands: readonly Command[] = [
     examples: [
       "strand topic create orders -p 6 -r 3 -c retention.ms=86400000",
       "strand topic create orders -p 6 --if-not-exists",
+      "strand topic create users -c cleanup.policy=compact -c delete.retention.ms=3600000",
     ],
     run: create,
   },

@@ -89,8 +89,9 @@ function result(
 }
 
 /**
- * The base offset of each batch of `records` appended from `firstOffset`: offsets are
- * contiguous in the log, so each batch starts where the one before it ended (header reads).
+ * The base offset of each batch of `records` appended from `firstOffset`: the leader assigns
+ * one append's offsets contiguously (compaction gaps appear only later, in closed segments), so
+ * each batch starts where the one before it ended (header reads).
  */
 function appendedBaseOffsets(records: Buffer, firstOffset: bigint): bigint[] {
   const offsets: bigint[] = [];
@@ -143,7 +144,7 @@ async function appendAsLeader(
   const endOffset = appended.lastOffset + 1n;
   const advanced = state.onLeaderAppend(p.log.logEndOffset);
   ctx.metrics?.inBytesTotal.inc({ topic: p.topic }, appended.appendedBytes);
-  // Offsets are contiguous (no compaction): the offset span is the record count.
+  // A leader's append is contiguous (the cleaner never touches it): the span is the record count.
   ctx.metrics?.recordsInTotal.inc({ topic: p.topic }, Number(endOffset - appended.firstOffset));
   onLeaderLogEnd(ctx, p, endOffset, appended.appendedBytes);
   if (advanced) onHighWatermarkAdvanced(ctx, p);
