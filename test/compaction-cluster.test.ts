@@ -51,7 +51,7 @@ beforeAll(async () => {
   });
   admin = strand.admin();
   producer = strand.producer({ lingerMs: 0 });
-}, 60_000);
+}, 90_000);
 
 afterAll(async () => {
   await strand?.close();

@@ -74,7 +74,8 @@ export async function formCluster(
     startNode(l, i + 1, root, ["--bootstrap", ...extra]),
   );
   started.nodes.push(...nodes);
-  await waitReady(nodes, 30_000);
+  // 45 s as FaultCluster allows about 40: three nodes starting on a loaded 2-core machine.
+  await waitReady(nodes, 45_000);
   return { layout: l, root, nodes };
 }
 

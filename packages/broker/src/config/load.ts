@@ -79,6 +79,7 @@ export interface NodeConfig {
   readonly logRetentionCheckIntervalMs: number;
   readonly offsetsTopicNumPartitions: number;
   readonly offsetsTopicReplicationFactor: number;
+  readonly offsetsTopicSegmentBytes: number;
   readonly offsetsRetentionMinutes: number;
   readonly groupConsumerSessionTimeoutMs: number;
   readonly groupConsumerHeartbeatIntervalMs: number;

@@ -424,6 +424,15 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
       "Replication factor of `__consumer_offsets`, capped at the brokers registered when it is created; its min.insync.replicas is min(2, that factor).",
   }),
   setting({
+    key: "offsets.topic.segment.bytes",
+    kind: "integer",
+    defaultText: "104857600",
+    min: 1024,
+    max: INT32_MAX,
+    description:
+      "segment.bytes of `__consumer_offsets` when a broker first creates it (100 MiB, as Kafka): the cleaner compacts closed segments only, so a coordinator's load reads at most this much beyond one record per key.",
+  }),
+  setting({
     key: "offsets.retention.minutes",
     kind: "integer",
     defaultText: "10080",

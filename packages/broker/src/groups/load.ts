@@ -15,6 +15,9 @@ import { OFFSETS_TOPIC } from "./types.ts";
 const LOAD_FETCH_BYTES = 4 * 1024 * 1024;
 const LOAD_WAIT_MS = 200;
 
+/** What the loader needs of the replica manager: the partition's status and the leader's fetch. */
+export type OffsetsLogReader = Pick<ReplicaManagerApi, "fetch" | "partitionStatuses">;
+
 /** Thrown when the load stops because leadership moved. */
 export class LoadAbandoned extends Error {}
 
@@ -24,7 +27,7 @@ export class LoadAbandoned extends Error {}
  * broker stops leading the partition.
  */
 export async function loadOffsetsPartition(
-  replicas: ReplicaManagerApi,
+  replicas: OffsetsLogReader,
   index: number,
   apply: (r: GroupRecord) => void,
   cancelled: () => boolean,

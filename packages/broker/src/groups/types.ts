@@ -55,6 +55,8 @@ export interface OffsetLookupResult {
 export interface OffsetsTopicSettings {
   readonly numPartitions: number;
   readonly replicationFactor: number;
+  /** segment.bytes of the topic (`offsets.topic.segment.bytes`). */
+  readonly segmentBytes: number;
 }
 
 /** What the coordinator asks of the rest of the cluster (the gRPC edge implements it). */

@@ -405,6 +405,7 @@ export class BrokerNode {
       offsetsTopic: {
         numPartitions: c.offsetsTopicNumPartitions,
         replicationFactor: c.offsetsTopicReplicationFactor,
+        segmentBytes: c.offsetsTopicSegmentBytes,
       },
       appendTimeoutMs: c.requestTimeoutMs,
       metrics: createGroupMetrics(this.metrics.registry),

@@ -80,7 +80,7 @@ export async function createOffsetsTopic(
           "min.insync.replicas": String(Math.min(2, rf)),
           "cleanup.policy": "compact",
           "retention.ms": "-1",
-          "segment.bytes": String(100 * 1024 * 1024),
+          "segment.bytes": String(settings.segmentBytes),
         },
       },
     ],

@@ -125,7 +125,7 @@ function coordinator(replicas: FakeReplicas, now: { ms: number }): GroupCoordina
     image: () => image,
     logger: pino({ level: "silent" }),
     config: DEFAULT_GROUP_CONFIG,
-    offsetsTopic: { numPartitions: 1, replicationFactor: 1 },
+    offsetsTopic: { numPartitions: 1, replicationFactor: 1, segmentBytes: 100 * 1024 * 1024 },
     appendTimeoutMs: 1000,
     clock: () => now.ms,
     newMemberId: () => `member-${++ids}`,

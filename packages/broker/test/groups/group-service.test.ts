@@ -181,6 +181,15 @@ describe("GroupService on one node", () => {
       /strand_group_lag_seconds\{[^}]*group="g"[^}]*\} ([\d.e+-]+)/.exec(text)?.[1],
     );
     expect(seconds).toBeGreaterThanOrEqual(4);
+    // Bounded labels (issue 12): group and topic, never partition or member.
+    const labels = new Set(
+      [...text.matchAll(/^strand_group_\w+\{([^}]*)\}/gm)].flatMap((m) =>
+        (m[1] ?? "").split(",").map((kv) => kv.split("=")[0]),
+      ),
+    );
+    labels.delete("le"); // histogram buckets
+    labels.delete("node_id");
+    expect([...labels].sort()).toEqual(["group", "topic"]);
 
     const listed = await call(groups.ListGroups.bind(groups), { statesFilter: [] });
     expect(listed.groups.map((x) => [x.groupId, x.members])).toEqual([["g", 2]]);
