@@ -2,8 +2,9 @@
  * The shape of a client command (everything but `server start`): its options, usage, help,
  * and the run function, plus the options every client command shares (connection, output).
  */
+import { readFileSync } from "node:fs";
 import { connect } from "node:net";
-import { Strand } from "@strand/client";
+import { Strand, type TlsOptions } from "@strand/client";
 import {
   flag,
   int,
@@ -40,8 +41,59 @@ export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
     valueName: "MS",
     description: "deadline of each cluster call, retries included (default 5000)",
   },
+  {
+    name: "tls",
+    type: "boolean",
+    description: "connect over TLS (implied by the --tls-* options; env STRAND_TLS=true)",
+  },
+  {
+    name: "tls-ca",
+    type: "string",
+    valueName: "FILE",
+    description:
+      "PEM CA the brokers' certificates chain to (env STRAND_TLS_CA; default system roots)",
+  },
+  {
+    name: "tls-cert",
+    type: "string",
+    valueName: "FILE",
+    description: "PEM client certificate, for listeners that require one (env STRAND_TLS_CERT)",
+  },
+  {
+    name: "tls-key",
+    type: "string",
+    valueName: "FILE",
+    description: "PEM private key of --tls-cert (env STRAND_TLS_KEY)",
+  },
   { name: "help", short: "h", type: "boolean", description: "print this help" },
 ];
+
+/**
+ * TLS to the brokers from --tls-ca/--tls-cert/--tls-key (or STRAND_TLS_*), or --tls alone for
+ * the system's roots; undefined (plaintext) when none is given.
+ */
+export function tlsOf(options: OptionValues, env: NodeJS.ProcessEnv): TlsOptions | undefined {
+  const file = (name: string, envName: string): Buffer | undefined => {
+    const path = str(options, name) ?? (env[envName] === "" ? undefined : env[envName]);
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new UsageError(`--${name} ${path}: ${(error as Error).message}`);
+    }
+  };
+  const ca = file("tls-ca", "STRAND_TLS_CA");
+  const cert = file("tls-cert", "STRAND_TLS_CERT");
+  const key = file("tls-key", "STRAND_TLS_KEY");
+  if ((cert === undefined) !== (key === undefined))
+    throw new UsageError("--tls-cert and --tls-key must be given together");
+  const on = flag(options, "tls") || env.STRAND_TLS === "true";
+  if (!on && ca === undefined && cert === undefined) return undefined;
+  return {
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined || key === undefined ? {} : { cert, key }),
+  };
+}
 
 /** What a running command gets. */
 export interface Invocation {
@@ -159,6 +211,7 @@ export function prepare(
   const format: Format = flag(parsed.options, "json") ? "json" : formatRaw;
   const timeoutMs = int(parsed.options, "timeout-ms", { min: 1, fallback: 5_000 })!;
   const brokers = brokersOf(parsed.options, env);
+  const tls = tlsOf(parsed.options, env);
   let strand: Strand | null = null;
   const invocation: Invocation = {
     options: parsed.options,
@@ -174,6 +227,7 @@ export function prepare(
         clientId: "strand-cli",
         requestTimeoutMs: timeoutMs,
         retry: { initialMs: 50, maxMs: 500 },
+        ...(tls === undefined ? {} : { tls }),
       });
       return strand;
     },

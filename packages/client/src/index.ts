@@ -14,6 +14,7 @@ export {
   type LogFields,
   noopLogger as silentLogger,
 } from "@strand/base";
+export type { TlsClientOptions as TlsOptions } from "@strand/protocol";
 export type {
   AdminCallOptions,
   BrokerDescription,

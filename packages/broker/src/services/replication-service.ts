@@ -5,8 +5,9 @@
  * pipelines more than a few is cut off. Messages are converted here; the replica manager's
  * leader wing answers in domain types.
  */
-import type * as grpc from "@grpc/grpc-js";
+import * as grpc from "@grpc/grpc-js";
 import type { ReplicaFetchRequest__Output, ReplicaFetchResponse } from "@strand/protocol";
+import { identityMismatch, peerIdentity } from "@strand/protocol";
 import type { ReplicaFetchLeader } from "../replica/replica-fetch.ts";
 import { answerToWire, queryFromWire } from "./replication-wire.ts";
 
@@ -29,6 +30,7 @@ function serveStream(leader: ReplicaFetchLeader, call: ReplicaFetchCall): void {
     call.end();
     return;
   }
+  const peer = peerIdentity(call);
   const untrack = leader.track(call);
   let open = true;
   let queued = 0;
@@ -38,6 +40,16 @@ function serveStream(leader: ReplicaFetchLeader, call: ReplicaFetchCall): void {
     untrack();
   };
   call.on("data", (request: ReplicaFetchRequest__Output) => {
+    if (!open) return;
+    // With TLS, a follower fetches only as the node its certificate names: a forged replica_id
+    // would otherwise advance another follower's ISR state (acks=all without that follower).
+    const mismatch = identityMismatch(peer, request.replicaId, "ReplicaFetch replica_id");
+    if (mismatch !== null) {
+      leader.logger.warn({ replicaId: request.replicaId, why: mismatch }, "replica fetch refused");
+      stop();
+      call.emit("error", { code: grpc.status.PERMISSION_DENIED, details: mismatch });
+      return;
+    }
     queued += 1;
     if (queued > STREAM_QUEUED_REQUESTS_MAX) {
       leader.logger.warn(
