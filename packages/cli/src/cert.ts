@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
-import { NODE_URI_PREFIX } from "@strand/protocol";
+import { NODE_URI_PREFIX } from "@strand/client";
 import {
   flag,
   int,
