@@ -126,7 +126,7 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     kind: "client-auth",
     defaultText: "none",
     description:
-      "Client certificates on the client gRPC listener with TLS on: none (not asked for), requested (asked for, verified when sent, a connection without one is accepted) or required (mTLS: a connection without a certificate from listeners.client.tls.ca.file is refused in the handshake).",
+      "Client certificates on the client gRPC listener with TLS on: none (not asked for), requested (asked for but not enforced: a connection without one, or with one the CA does not verify, is accepted) or required (mTLS: a connection without a certificate from listeners.client.tls.ca.file is refused in the handshake).",
   }),
   setting({
     key: "listeners.internal.tls.cert.file",
@@ -173,7 +173,7 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     kind: "client-auth",
     defaultText: "none",
     description:
-      "Client certificates on the admin HTTPS listener with TLS on: none (not asked for), requested (asked for, verified when sent, a connection without one is accepted) or required (mTLS: a connection without a certificate from listeners.admin.tls.ca.file is refused in the handshake).",
+      "Client certificates on the admin HTTPS listener with TLS on: none (not asked for), requested (asked for but not enforced: a connection without one, or with one the CA does not verify, is accepted) or required (mTLS: a connection without a certificate from listeners.admin.tls.ca.file is refused in the handshake).",
   }),
   setting({
     key: "tls.reload.interval.ms",
