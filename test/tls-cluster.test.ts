@@ -170,6 +170,22 @@ describe("a TLS cluster", () => {
     expect([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]).toContain(noCert.code);
   }, 30_000);
 
+  it("serves the CLI with --tls-*; without a client certificate it fails at once, saying why", async () => {
+    const ca = ["--tls-ca", join(certs, "ca.crt")];
+    const mine = ["--tls-cert", join(certs, "admin.crt"), "--tls-key", join(certs, "admin.key")];
+    const ok = await runStrand(nodes[0]!.clientAddress, ["topic", "list", ...ca, ...mine]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const refused = await runStrand(nodes[0]!.clientAddress, ["topic", "list", ...ca]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/TLS: .*certificate/);
+    const foreign = await runStrand(nodes[0]!.clientAddress, [
+      ...["topic", "list", "--tls-ca", join(other, "ca.crt")],
+      ...["--tls-cert", join(other, "admin.crt"), "--tls-key", join(other, "admin.key")],
+    ]);
+    expect(foreign.code).toBe(1);
+    expect(foreign.stderr).toMatch(/TLS: /);
+  }, 60_000);
+
   it("refuses a certificate from another CA on the internal listener", async () => {
     const internal = `127.0.0.1:${nodes[0]!.ports.internal}`;
     // Node 2's certificate of another cluster, which trusts our CA: our node refuses it.

@@ -3,7 +3,8 @@
  * and the run function, plus the options every client command shares (connection, output).
  */
 import { readFileSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, isIP } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { Strand, type TlsOptions } from "@strand/client";
 import {
   flag,
@@ -164,30 +165,65 @@ export function brokersOf(options: OptionValues, env: NodeJS.ProcessEnv): string
   return list;
 }
 
-/** Resolves when one broker accepts a TCP connection; a CliError when none does in time. */
-export async function probeBrokers(brokers: readonly string[], timeoutMs: number): Promise<void> {
-  const reasons = await Promise.all(
-    brokers.map(
-      (address) =>
-        new Promise<string | null>((resolve) => {
-          const at = address.lastIndexOf(":");
-          const host = address.slice(0, at).replace(/^\[|\]$/g, "");
-          const socket = connect({ host, port: Number(address.slice(at + 1)) });
-          const done = (reason: string | null) => {
-            socket.destroy();
-            resolve(reason);
-          };
-          socket.setTimeout(timeoutMs, () => done(`${address}: no answer in ${timeoutMs} ms`));
-          socket.once("connect", () => done(null));
-          socket.once("error", (e: NodeJS.ErrnoException) =>
-            done(`${address}: ${e.code ?? e.message}`),
-          );
-        }),
-    ),
-  );
+/** The HTTP/2 client preface and an empty SETTINGS frame: a gRPC server answers with SETTINGS. */
+const H2_PREFACE = Buffer.concat([
+  Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+  Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
+]);
+
+/** Why `address` cannot be reached (TCP, and with `tls` the whole TLS handshake), or null. */
+function probeOne(
+  address: string,
+  timeoutMs: number,
+  tls: TlsOptions | undefined,
+): Promise<string | null> {
+  return new Promise((resolve) => {
+    const at = address.lastIndexOf(":");
+    const host = address.slice(0, at).replace(/^\[|\]$/g, "");
+    const port = Number(address.slice(at + 1));
+    // With TLS, a refused client certificate (TLS 1.3) shows only after the handshake, so the
+    // probe waits for the server's first HTTP/2 frame: a clear TLS error beats a timeout later.
+    const socket =
+      tls === undefined
+        ? connect({ host, port })
+        : tlsConnect({
+            host,
+            port,
+            ALPNProtocols: ["h2"],
+            ...(isIP(host) === 0 ? { servername: host } : {}),
+            ...tls,
+          });
+    const done = (reason: string | null) => {
+      socket.destroy();
+      resolve(reason);
+    };
+    socket.setTimeout(timeoutMs, () => done(`${address}: no answer in ${timeoutMs} ms`));
+    if (tls === undefined) socket.once("connect", () => done(null));
+    else {
+      socket.once("secureConnect", () => socket.write(H2_PREFACE));
+      socket.once("data", () => done(null));
+      socket.once("end", () => done(`${address}: the server closed the TLS connection`));
+    }
+    socket.once("error", (e: NodeJS.ErrnoException) =>
+      done(`${address}: ${tls === undefined ? (e.code ?? e.message) : `TLS: ${e.message}`}`),
+    );
+  });
+}
+
+/**
+ * Resolves when one broker accepts a connection (with TLS: completes the handshake); a
+ * CliError when none does in time.
+ */
+export async function probeBrokers(
+  brokers: readonly string[],
+  timeoutMs: number,
+  tls?: TlsOptions,
+): Promise<void> {
+  const reasons = await Promise.all(brokers.map((b) => probeOne(b, timeoutMs, tls)));
   if (reasons.includes(null)) return;
+  const hint = tls === undefined ? "" : ", --tls-ca/--tls-cert/--tls-key";
   throw new CliError(
-    `no broker reachable (${reasons.join(", ")}); check --brokers or STRAND_BROKERS and that the cluster is up`,
+    `no broker reachable (${reasons.join(", ")}); check --brokers or STRAND_BROKERS${hint} and that the cluster is up`,
   );
 }
 
@@ -221,7 +257,7 @@ export function prepare(
     timeoutMs,
     client: async () => {
       if (strand !== null) return strand;
-      await probeBrokers(brokers, Math.min(2_000, timeoutMs));
+      await probeBrokers(brokers, Math.min(2_000, timeoutMs), tls);
       strand ??= new Strand({
         brokers,
         clientId: "strand-cli",
