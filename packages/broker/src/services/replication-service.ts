@@ -8,6 +8,7 @@
 import * as grpc from "@grpc/grpc-js";
 import type { ReplicaFetchRequest__Output, ReplicaFetchResponse } from "@strand/protocol";
 import { identityMismatch, peerIdentity } from "@strand/protocol";
+import { LogLimiter } from "@strand/raft";
 import type { ReplicaFetchLeader } from "../replica/replica-fetch.ts";
 import { answerToWire, queryFromWire } from "./replication-wire.ts";
 
@@ -20,12 +21,18 @@ type ReplicaFetchCall = grpc.ServerDuplexStream<ReplicaFetchRequest__Output, Rep
 export function createReplicationHandlers(
   leader: ReplicaFetchLeader,
 ): grpc.UntypedServiceImplementation {
+  // A refused caller that keeps trying costs a log line per host per interval, not per call.
+  const refusals = new LogLimiter();
   return {
-    ReplicaFetch: (call: ReplicaFetchCall) => serveStream(leader, call),
+    ReplicaFetch: (call: ReplicaFetchCall) => serveStream(leader, call, refusals),
   };
 }
 
-function serveStream(leader: ReplicaFetchLeader, call: ReplicaFetchCall): void {
+function serveStream(
+  leader: ReplicaFetchLeader,
+  call: ReplicaFetchCall,
+  refusals: LogLimiter,
+): void {
   if (leader.closed) {
     call.end();
     return;
@@ -45,7 +52,13 @@ function serveStream(leader: ReplicaFetchLeader, call: ReplicaFetchCall): void {
     // would otherwise advance another follower's ISR state (acks=all without that follower).
     const mismatch = identityMismatch(peer, request.replicaId, "ReplicaFetch replica_id");
     if (mismatch !== null) {
-      leader.logger.warn({ replicaId: request.replicaId, why: mismatch }, "replica fetch refused");
+      const peerHost = call.getPeer().replace(/:\d+$/, "");
+      const suppressed = refusals.hit(peerHost);
+      if (suppressed !== null)
+        leader.logger.warn(
+          { replicaId: request.replicaId, peer: peerHost, why: mismatch, suppressed },
+          "replica fetch refused",
+        );
       stop();
       call.emit("error", { code: grpc.status.PERMISSION_DENIED, details: mismatch });
       return;

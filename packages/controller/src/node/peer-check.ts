@@ -6,6 +6,7 @@
  * caller itself. With TLS off nothing is checked (development).
  */
 import * as grpc from "@grpc/grpc-js";
+import type { Logger } from "@strand/base";
 import {
   type AuthContextSource,
   FORWARDED_BY_HEADER,
@@ -13,6 +14,25 @@ import {
   NODE_URI_PREFIX,
   peerIdentity,
 } from "@strand/protocol";
+import { LogLimiter } from "@strand/raft";
+
+/** One limiter per logger (per node): refusals cost a line per caller per interval. */
+const limiters = new WeakMap<Logger, LogLimiter>();
+
+/**
+ * Logs a refusal as a warning, at most one line per RPC and peer host per 10 s with the count
+ * of the ones suppressed, so a caller that keeps trying cannot fill the disk.
+ */
+export function logRefusal(logger: Logger, rpc: string, peer: string, why: string): void {
+  let limiter = limiters.get(logger);
+  if (limiter === undefined) {
+    limiter = new LogLimiter();
+    limiters.set(logger, limiter);
+  }
+  const host = peer.replace(/:\d+$/, "");
+  const suppressed = limiter.hit(`${rpc} ${host}`);
+  if (suppressed !== null) logger.warn({ rpc, peer, why, suppressed }, "internal RPC refused");
+}
 
 /** A refusal: PERMISSION_DENIED with the reason. */
 export interface PeerRefusal {

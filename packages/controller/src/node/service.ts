@@ -35,7 +35,7 @@ import type {
 import { ErrorCode, FORWARDED_BY_HEADER } from "@strand/protocol";
 import type { Controller } from "../controller.ts";
 import type { ControllerClient } from "./client.ts";
-import { checkPeer } from "./peer-check.ts";
+import { checkPeer, logRefusal } from "./peer-check.ts";
 import { fail, type MetadataSource, streamMetadata } from "./stream.ts";
 import { type VoterChangeOutcome, type VoterEndpoint, voterFromWire } from "./voters.ts";
 import {
@@ -99,7 +99,7 @@ function unary<Req, Res>(
   return (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>): void => {
     const refusal = checkPeer(call, name, claim(call.request));
     if (refusal !== null) {
-      host.logger.warn({ rpc: name, peer: call.getPeer(), why: refusal.details }, "RPC refused");
+      logRefusal(host.logger, name, call.getPeer(), refusal.details);
       callback(refusal);
       return;
     }
@@ -364,7 +364,7 @@ export function controllerServiceHandlers(host: ServiceHost): grpc.UntypedServic
     FetchMetadata: (call: Parameters<typeof streamMetadata>[1]) => {
       const refusal = checkPeer(call, "FetchMetadata", null);
       if (refusal !== null) {
-        host.logger.warn({ peer: call.getPeer(), why: refusal.details }, "RPC refused");
+        logRefusal(host.logger, "FetchMetadata", call.getPeer(), refusal.details);
         fail(call, refusal.code, refusal.details);
         return;
       }
