@@ -17,6 +17,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { get as httpsGet } from "node:https";
 import { createServer } from "node:net";
 import { join } from "node:path";
 
@@ -116,6 +117,8 @@ export interface NodeOptions {
   readonly nodeFlags?: readonly string[];
   /** "capture" (default) keeps output in {@link NodeProcess.lines}; "inherit" prints it. */
   readonly output?: "capture" | "inherit";
+  /** The admin listener serves HTTPS: its CA, and a client certificate when it asks for one. */
+  readonly adminTls?: { readonly ca: Buffer; readonly cert?: Buffer; readonly key?: Buffer };
 }
 
 /** Nodes started by this process that may still run: SIGKILLed when this process exits. */
@@ -142,6 +145,7 @@ export class NodeProcess {
   /** Everything written to stderr, when output is captured. */
   stderr = "";
   readonly exited: Promise<number | null>;
+  readonly #adminTls: NodeOptions["adminTls"];
   #paused = false;
 
   constructor(options: NodeOptions) {
@@ -150,6 +154,7 @@ export class NodeProcess {
     this.id = options.id;
     this.ports = p;
     this.dataDir = options.dataDir;
+    this.#adminTls = options.adminTls;
     const args = [
       ...(options.nodeFlags ?? []),
       ...["--conditions=strand-source", bin, "server", "start"],
@@ -234,8 +239,28 @@ export class NodeProcess {
 
   /** GET on the admin listener: status and body. */
   async http(path: string): Promise<{ status: number; body: string }> {
+    if (this.#adminTls !== undefined) return this.#https(path, this.#adminTls);
     const res = await fetch(`http://127.0.0.1:${this.ports.admin}${path}`);
     return { status: res.status, body: await res.text() };
+  }
+
+  #https(
+    path: string,
+    tls: NonNullable<NodeOptions["adminTls"]>,
+  ): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = httpsGet(
+        { host: "127.0.0.1", port: this.ports.admin, path, ...tls, timeout: 5_000 },
+        (res) => {
+          let body = "";
+          res.on("data", (c: Buffer) => (body += c.toString("utf8")));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+          res.on("error", reject);
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error(`GET ${path}: no answer in 5 s`)));
+      req.on("error", reject);
+    });
   }
 }
 

@@ -199,6 +199,37 @@ describe("node config", () => {
     expect(() => parseFlags(["stray"])).toThrow(/unexpected argument/);
   });
 
+  it("keeps TLS off by default and refuses incomplete TLS settings", () => {
+    const plain = loadNodeConfig();
+    expect(plain.listenersClientTlsCertFile).toBe("");
+    expect(plain.listenersInternalTlsCertFile).toBe("");
+    expect(plain.listenersClientTlsClientAuth).toBe("none");
+    const pair = {
+      "listeners.client.tls.cert.file": "c.crt",
+      "listeners.client.tls.key.file": "c.key",
+    };
+    expect(loadNodeConfig({ flags: pair }).listenersClientTlsCertFile).toBe("c.crt");
+    expect(() => loadNodeConfig({ flags: { "listeners.client.tls.cert.file": "c.crt" } })).toThrow(
+      /must be set together/,
+    );
+    expect(() =>
+      loadNodeConfig({ flags: { ...pair, "listeners.client.tls.client.auth": "required" } }),
+    ).toThrow(/needs listeners.client.tls.ca.file/);
+    expect(() =>
+      loadNodeConfig({ flags: { "listeners.admin.tls.client.auth": "requested" } }),
+    ).toThrow(/needs TLS on/);
+    expect(() =>
+      loadNodeConfig({ flags: { "listeners.client.tls.client.auth": "maybe" } }),
+    ).toThrow(/none, requested or required/);
+    const internal = {
+      "listeners.internal.tls.cert.file": "n.crt",
+      "listeners.internal.tls.key.file": "n.key",
+    };
+    expect(() => loadNodeConfig({ flags: internal })).toThrow(/nodes verify each other/);
+    const env = { STRAND_LISTENERS_INTERNAL_TLS_CA_FILE: "ca.crt" };
+    expect(loadNodeConfig({ flags: internal, env }).listenersInternalTlsCaFile).toBe("ca.crt");
+  });
+
   it("parses the compaction defaults of topics and refuses bad ones", () => {
     const config = loadNodeConfig({
       flags: { "log.cleanup.policy": "delete,compact", "log.cleaner.min.cleanable.ratio": "0.25" },

@@ -31,6 +31,7 @@ const USAGE = [
   "",
   "commands:",
   `  ${"server start".padEnd(22)} run one Strand node (broker, controller or both)`,
+  `  ${"cert".padEnd(22)} generate a CA and node/client certificates for a TLS cluster`,
   ...COMMANDS.map((c) => `  ${c.path.join(" ").padEnd(22)} ${c.brief}`),
   "",
   "Every command takes --help. Client commands connect with --brokers HOST:PORT,... or",
@@ -103,6 +104,10 @@ async function main(argv: readonly string[]): Promise<void> {
   const [command, sub, ...rest] = argv;
   if (command === undefined || command === "--help" || command === "-h" || command === "help") {
     process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (command === "cert") {
+    (await import("./cert.ts")).certCommand(argv.slice(1));
     return;
   }
   if (command === "server" && sub === "start")

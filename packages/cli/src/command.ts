@@ -2,8 +2,10 @@
  * The shape of a client command (everything but `server start`): its options, usage, help,
  * and the run function, plus the options every client command shares (connection, output).
  */
-import { connect } from "node:net";
-import { Strand } from "@strand/client";
+import { readFileSync } from "node:fs";
+import { connect, isIP } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import { Strand, type TlsOptions } from "@strand/client";
 import {
   flag,
   int,
@@ -40,8 +42,59 @@ export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
     valueName: "MS",
     description: "deadline of each cluster call, retries included (default 5000)",
   },
+  {
+    name: "tls",
+    type: "boolean",
+    description: "connect over TLS (implied by the --tls-* options; env STRAND_TLS=true)",
+  },
+  {
+    name: "tls-ca",
+    type: "string",
+    valueName: "FILE",
+    description:
+      "PEM CA the brokers' certificates chain to (env STRAND_TLS_CA; default system roots)",
+  },
+  {
+    name: "tls-cert",
+    type: "string",
+    valueName: "FILE",
+    description: "PEM client certificate, for listeners that require one (env STRAND_TLS_CERT)",
+  },
+  {
+    name: "tls-key",
+    type: "string",
+    valueName: "FILE",
+    description: "PEM private key of --tls-cert (env STRAND_TLS_KEY)",
+  },
   { name: "help", short: "h", type: "boolean", description: "print this help" },
 ];
+
+/**
+ * TLS to the brokers from --tls-ca/--tls-cert/--tls-key (or STRAND_TLS_*), or --tls alone for
+ * the system's roots; undefined (plaintext) when none is given.
+ */
+export function tlsOf(options: OptionValues, env: NodeJS.ProcessEnv): TlsOptions | undefined {
+  const file = (name: string, envName: string): Buffer | undefined => {
+    const path = str(options, name) ?? (env[envName] === "" ? undefined : env[envName]);
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new UsageError(`--${name} ${path}: ${(error as Error).message}`);
+    }
+  };
+  const ca = file("tls-ca", "STRAND_TLS_CA");
+  const cert = file("tls-cert", "STRAND_TLS_CERT");
+  const key = file("tls-key", "STRAND_TLS_KEY");
+  if ((cert === undefined) !== (key === undefined))
+    throw new UsageError("--tls-cert and --tls-key must be given together");
+  const on = flag(options, "tls") || env.STRAND_TLS === "true";
+  if (!on && ca === undefined && cert === undefined) return undefined;
+  return {
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined || key === undefined ? {} : { cert, key }),
+  };
+}
 
 /** What a running command gets. */
 export interface Invocation {
@@ -112,30 +165,65 @@ export function brokersOf(options: OptionValues, env: NodeJS.ProcessEnv): string
   return list;
 }
 
-/** Resolves when one broker accepts a TCP connection; a CliError when none does in time. */
-export async function probeBrokers(brokers: readonly string[], timeoutMs: number): Promise<void> {
-  const reasons = await Promise.all(
-    brokers.map(
-      (address) =>
-        new Promise<string | null>((resolve) => {
-          const at = address.lastIndexOf(":");
-          const host = address.slice(0, at).replace(/^\[|\]$/g, "");
-          const socket = connect({ host, port: Number(address.slice(at + 1)) });
-          const done = (reason: string | null) => {
-            socket.destroy();
-            resolve(reason);
-          };
-          socket.setTimeout(timeoutMs, () => done(`${address}: no answer in ${timeoutMs} ms`));
-          socket.once("connect", () => done(null));
-          socket.once("error", (e: NodeJS.ErrnoException) =>
-            done(`${address}: ${e.code ?? e.message}`),
-          );
-        }),
-    ),
-  );
+/** The HTTP/2 client preface and an empty SETTINGS frame: a gRPC server answers with SETTINGS. */
+const H2_PREFACE = Buffer.concat([
+  Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+  Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
+]);
+
+/** Why `address` cannot be reached (TCP, and with `tls` the whole TLS handshake), or null. */
+function probeOne(
+  address: string,
+  timeoutMs: number,
+  tls: TlsOptions | undefined,
+): Promise<string | null> {
+  return new Promise((resolve) => {
+    const at = address.lastIndexOf(":");
+    const host = address.slice(0, at).replace(/^\[|\]$/g, "");
+    const port = Number(address.slice(at + 1));
+    // With TLS, a refused client certificate (TLS 1.3) shows only after the handshake, so the
+    // probe waits for the server's first HTTP/2 frame: a clear TLS error beats a timeout later.
+    const socket =
+      tls === undefined
+        ? connect({ host, port })
+        : tlsConnect({
+            host,
+            port,
+            ALPNProtocols: ["h2"],
+            ...(isIP(host) === 0 ? { servername: host } : {}),
+            ...tls,
+          });
+    const done = (reason: string | null) => {
+      socket.destroy();
+      resolve(reason);
+    };
+    socket.setTimeout(timeoutMs, () => done(`${address}: no answer in ${timeoutMs} ms`));
+    if (tls === undefined) socket.once("connect", () => done(null));
+    else {
+      socket.once("secureConnect", () => socket.write(H2_PREFACE));
+      socket.once("data", () => done(null));
+      socket.once("end", () => done(`${address}: the server closed the TLS connection`));
+    }
+    socket.once("error", (e: NodeJS.ErrnoException) =>
+      done(`${address}: ${tls === undefined ? (e.code ?? e.message) : `TLS: ${e.message}`}`),
+    );
+  });
+}
+
+/**
+ * Resolves when one broker accepts a connection (with TLS: completes the handshake); a
+ * CliError when none does in time.
+ */
+export async function probeBrokers(
+  brokers: readonly string[],
+  timeoutMs: number,
+  tls?: TlsOptions,
+): Promise<void> {
+  const reasons = await Promise.all(brokers.map((b) => probeOne(b, timeoutMs, tls)));
   if (reasons.includes(null)) return;
+  const hint = tls === undefined ? "" : ", --tls-ca/--tls-cert/--tls-key";
   throw new CliError(
-    `no broker reachable (${reasons.join(", ")}); check --brokers or STRAND_BROKERS and that the cluster is up`,
+    `no broker reachable (${reasons.join(", ")}); check --brokers or STRAND_BROKERS${hint} and that the cluster is up`,
   );
 }
 
@@ -159,6 +247,7 @@ export function prepare(
   const format: Format = flag(parsed.options, "json") ? "json" : formatRaw;
   const timeoutMs = int(parsed.options, "timeout-ms", { min: 1, fallback: 5_000 })!;
   const brokers = brokersOf(parsed.options, env);
+  const tls = tlsOf(parsed.options, env);
   let strand: Strand | null = null;
   const invocation: Invocation = {
     options: parsed.options,
@@ -168,12 +257,13 @@ export function prepare(
     timeoutMs,
     client: async () => {
       if (strand !== null) return strand;
-      await probeBrokers(brokers, Math.min(2_000, timeoutMs));
+      await probeBrokers(brokers, Math.min(2_000, timeoutMs), tls);
       strand ??= new Strand({
         brokers,
         clientId: "strand-cli",
         requestTimeoutMs: timeoutMs,
         retry: { initialMs: 50, maxMs: 500 },
+        ...(tls === undefined ? {} : { tls }),
       });
       return strand;
     },

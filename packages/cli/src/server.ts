@@ -15,7 +15,8 @@ import {
 
 function serverHelp(): string {
   const rows = SETTINGS.map((s) => {
-    const def = s.defaultText ?? s.derived ?? "";
+    // An empty default is "not set" (a TLS file: TLS off there).
+    const def = s.defaultText === "" ? "none" : (s.defaultText ?? s.derived ?? "");
     return `  --${s.key.padEnd(34)} ${s.description}\n      env ${envName(s.key)}; default ${def}`;
   });
   return [

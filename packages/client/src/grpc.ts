@@ -14,7 +14,14 @@ import type {
   MetadataServiceClient,
   ProduceServiceClient,
 } from "@strand/protocol";
-import { clientChannelOptions, ErrorCode, RETRY_AFTER_HEADER, strandGrpc } from "@strand/protocol";
+import {
+  channelCredentials,
+  clientChannelOptions,
+  ErrorCode,
+  RETRY_AFTER_HEADER,
+  strandGrpc,
+  type TlsClientOptions,
+} from "@strand/protocol";
 import {
   abortedError,
   CLIENT_ERROR_CODES,
@@ -43,9 +50,9 @@ export class BrokerConnection {
   /** GroupService stub (consumer groups). */
   readonly group: GroupServiceClient;
 
-  constructor(address: string) {
+  /** @param creds - the channel's credentials (TLS or plaintext, see {@link ConnectionPool}) */
+  constructor(address: string, creds: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
     const v1 = strandGrpc().strand.v1;
-    const creds = grpc.credentials.createInsecure();
     this.address = address;
     this.produce = new v1.ProduceService(address, creds, {
       ...clientChannelOptions(),
@@ -71,7 +78,13 @@ export class BrokerConnection {
 /** Connections per broker address, created on first use and reused until close(). */
 export class ConnectionPool {
   readonly #connections = new Map<string, BrokerConnection>();
+  readonly #credentials: grpc.ChannelCredentials;
   #closed = false;
+
+  /** @param tls - TLS to every broker (CA, client certificate); plaintext when absent */
+  constructor(tls?: TlsClientOptions | boolean) {
+    this.#credentials = channelCredentials(tls);
+  }
 
   /** The connection to `address` (host:port), opened on first use. */
   get(address: string): BrokerConnection {
@@ -79,7 +92,7 @@ export class ConnectionPool {
     assert(/^[^:]+:\d+$/.test(address) || address.startsWith("["), `bad address ${address}`);
     let connection = this.#connections.get(address);
     if (connection === undefined) {
-      connection = new BrokerConnection(address);
+      connection = new BrokerConnection(address, this.#credentials);
       this.#connections.set(address, connection);
     }
     return connection;

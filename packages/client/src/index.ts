@@ -14,6 +14,9 @@ export {
   type LogFields,
   noopLogger as silentLogger,
 } from "@strand/base";
+export type { TlsClientOptions as TlsOptions } from "@strand/protocol";
+/** The SAN URI prefix of node certificates (`strand:node:<id>`, docs/security.md). */
+export { NODE_URI_PREFIX } from "@strand/protocol";
 export type {
   AdminCallOptions,
   BrokerDescription,

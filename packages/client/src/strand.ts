@@ -3,6 +3,7 @@
  * cache that its admin, producers and consumers share; close() stops them all.
  */
 import { assert, type ChildLogger as Logger, noopLogger as silentLogger } from "@strand/base";
+import type { TlsClientOptions } from "@strand/protocol";
 import { Admin } from "./admin.ts";
 import { Consumer, type ConsumerOptions } from "./consumer.ts";
 import type { ClientContext } from "./context.ts";
@@ -25,6 +26,12 @@ export interface StrandOptions {
   readonly retry?: Partial<RetryOptions>;
   /** Longest a record may take to be acknowledged, retries included (default 120000). */
   readonly deliveryTimeoutMs?: number;
+  /**
+   * TLS to the brokers' client listeners: `{ ca, cert, key }` as PEM (`ca` default the
+   * system's roots; `cert` + `key` for listeners that require a client certificate), or
+   * `true` for TLS with the system's roots. Default plaintext (docs/security.md).
+   */
+  readonly tls?: TlsClientOptions | boolean;
 }
 
 const ADDRESS = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/;
@@ -45,7 +52,7 @@ export function checkBrokers(brokers: readonly string[]): string[] {
 /** A Strand client: `.admin()`, `.producer()`, `.consumer()`, `close()`. */
 export class Strand {
   readonly #ctx: ClientContext;
-  readonly #pool = new ConnectionPool();
+  readonly #pool: ConnectionPool;
   readonly #closing = new AbortController();
   readonly #producers = new Set<Producer>();
   readonly #consumers = new Set<Consumer>();
@@ -53,6 +60,7 @@ export class Strand {
   /** Creates a client; nothing connects until the first request. */
   constructor(options: StrandOptions) {
     const bootstrap = checkBrokers(options.brokers);
+    this.#pool = new ConnectionPool(options.tls);
     const retry = checkRetryOptions({ ...DEFAULT_RETRY, ...options.retry });
     const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     const deliveryTimeoutMs = options.deliveryTimeoutMs ?? 120_000;

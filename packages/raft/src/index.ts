@@ -36,4 +36,5 @@ export {
   ProposalRefusedError,
 } from "./driver/errors.ts";
 export { FileStorage } from "./driver/file-storage.ts";
+export { LogLimiter } from "./driver/log-limiter.ts";
 export { addRaftService, GrpcTransport } from "./transport/grpc.ts";

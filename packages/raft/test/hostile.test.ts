@@ -303,6 +303,23 @@ describe("driver entry validation", () => {
   });
 });
 
+describe("a peer authenticated as one node (TLS)", () => {
+  it("cannot deliver messages from another node", async () => {
+    const transport = new GrpcTransport({ nodeId: nodeId(1), peers: new Map() });
+    const delivered: number[] = [];
+    transport.onReceive((messages) => delivered.push(...messages.map((m) => Number(m.from))));
+    const fromTwo = { ...messageToWire(heartbeat(2, 1, 1)), body: "heartbeat" };
+    const fromThree = { ...messageToWire(heartbeat(3, 1, 1)), body: "heartbeat" };
+    // The certificate says node 2: its own message passes, one claiming node 3 is dropped.
+    expect(transport.receiveWire([fromTwo, fromThree], "ipv4:10.0.0.2:5555", 2)).toBe(1);
+    expect(delivered).toEqual([2]);
+    expect(transport.stats.invalidMessages).toBe(1);
+    // Without TLS (no authenticated node), any from is taken as before.
+    expect(transport.receiveWire([fromThree], "ipv4:10.0.0.2:5555")).toBe(1);
+    await transport.close();
+  });
+});
+
 describe("rate-limited logging of invalid messages", () => {
   it("logs one line per peer per interval, then says how many more were dropped", () => {
     let now = 0;

@@ -1,8 +1,10 @@
 /**
  * The admin HTTP listener: `/metrics` (Prometheus text format), `/healthz` (the process is up
  * and its event loop answers) and `/readyz` (the node can serve: it reports the reason when not).
+ * HTTPS when given TLS files; a renewed certificate applies to new connections (no restart).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 
@@ -15,6 +17,25 @@ export interface AdminServerOptions {
   readonly port: number;
   readonly registry: Registry;
   readonly readiness: ReadinessCheck;
+  /** HTTPS material and client-certificate policy; null or absent: plain HTTP. */
+  readonly tls?: AdminTls | null;
+}
+
+/** One consistent set of PEM material. */
+export interface AdminTlsMaterial {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly ca: Buffer | null;
+}
+
+/** The admin listener's TLS: current material, its changes, and client certificates. */
+export interface AdminTls {
+  readonly files: {
+    readonly material: AdminTlsMaterial;
+    onChange(listener: (m: AdminTlsMaterial) => void): () => void;
+  };
+  /** none: not asked for; requested: verified when sent; required: mTLS. */
+  readonly clientAuth: "none" | "requested" | "required";
 }
 
 /** A running admin listener. */
@@ -26,12 +47,14 @@ export interface AdminServer {
 
 /** Starts the admin HTTP listener; resolves once it is listening. */
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     route(req, res, options).catch((error: unknown) => {
       res.writeHead(500, { "content-type": "text/plain" });
       res.end(`internal error: ${(error as Error).message}\n`);
     });
-  });
+  };
+  const tls = options.tls ?? null;
+  const server: Server = tls === null ? createServer(handler) : httpsServer(tls, handler);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => resolve());
@@ -63,6 +86,27 @@ async function route(
   } else {
     res.writeHead(404, { "content-type": "text/plain" }).end("try /metrics, /healthz or /readyz\n");
   }
+}
+
+function contextOf(m: AdminTlsMaterial) {
+  return { cert: m.cert, key: m.key, ...(m.ca === null ? {} : { ca: m.ca }) };
+}
+
+function httpsServer(
+  tls: AdminTls,
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Server {
+  const server = createHttpsServer(
+    {
+      ...contextOf(tls.files.material),
+      requestCert: tls.clientAuth !== "none",
+      rejectUnauthorized: tls.clientAuth === "required",
+    },
+    handler,
+  );
+  const stop = tls.files.onChange((m) => server.setSecureContext(contextOf(m)));
+  server.on("close", stop);
+  return server;
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -28,6 +28,9 @@ export type NodeRole = "broker" | "controller";
 /** pino's level names. */
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
 
+/** Client certificates on a TLS listener: not asked for, asked for, or required (mTLS). */
+export type ClientAuth = "none" | "requested" | "required";
+
 /** A parsed setting value. */
 export type SettingValue =
   | number
@@ -47,6 +50,18 @@ export interface NodeConfig {
   readonly clientListener: HostPort;
   readonly internalListener: HostPort;
   readonly adminListener: HostPort;
+  readonly listenersClientTlsCertFile: string;
+  readonly listenersClientTlsKeyFile: string;
+  readonly listenersClientTlsCaFile: string;
+  readonly listenersClientTlsClientAuth: ClientAuth;
+  readonly listenersInternalTlsCertFile: string;
+  readonly listenersInternalTlsKeyFile: string;
+  readonly listenersInternalTlsCaFile: string;
+  readonly listenersAdminTlsCertFile: string;
+  readonly listenersAdminTlsKeyFile: string;
+  readonly listenersAdminTlsCaFile: string;
+  readonly listenersAdminTlsClientAuth: ClientAuth;
+  readonly tlsReloadIntervalMs: number;
   readonly advertisedClient: HostPort;
   readonly advertisedInternal: HostPort;
   readonly controllerVoters: readonly Voter[];
@@ -276,6 +291,12 @@ export function parseSetting(spec: SettingSpec, text: string, source: SettingSou
       if (policy !== undefined) return policy;
       throw new ConfigError(`${where} must be delete, compact or compact,delete, got "${text}"`);
     }
+    case "file":
+      // Empty means "not set": TLS stays off on that listener.
+      return value;
+    case "client-auth":
+      if (value === "none" || value === "requested" || value === "required") return value;
+      throw new ConfigError(`${where} must be none, requested or required, got "${text}"`);
     case "ratio":
       if (/^\d+(\.\d+)?$/.test(value) && Number(value) <= 1) return Number(value);
       throw new ConfigError(`${where} must be a number between 0 and 1, got "${text}"`);
@@ -416,6 +437,7 @@ function checkCrossSettings(
       );
     }
   }
+  checkTlsSettings(values);
   const drain = values.get("shutdown.drain.timeout.ms") as number;
   const total = values.get("shutdown.timeout.ms") as number;
   if (drain >= total) {
@@ -449,5 +471,30 @@ function checkCrossSettings(
     throw new ConfigError(
       `group.consumer.session.timeout.ms (${groupSession}) must exceed group.consumer.heartbeat.interval.ms (${groupHeartbeat})`,
     );
+  }
+}
+
+/**
+ * A TLS listener needs its certificate and key together; client certificates can only be
+ * verified against a CA; the internal listener always verifies its peers (mTLS between nodes).
+ */
+function checkTlsSettings(values: Map<string, SettingValue>): void {
+  for (const name of ["client", "internal", "admin"]) {
+    const at = `listeners.${name}.tls`;
+    const cert = values.get(`${at}.cert.file`) !== "";
+    const key = values.get(`${at}.key.file`) !== "";
+    const ca = values.get(`${at}.ca.file`) !== "";
+    if (cert !== key)
+      throw new ConfigError(`${at}.cert.file and ${at}.key.file must be set together`);
+    const auth =
+      name === "internal" ? (cert ? "required" : "none") : values.get(`${at}.client.auth`);
+    if (auth !== "none" && !cert)
+      throw new ConfigError(`${at}.client.auth=${String(auth)} needs TLS on: set ${at}.cert.file`);
+    if (auth !== "none" && !ca)
+      throw new ConfigError(
+        name === "internal"
+          ? `${at}.ca.file must be set with internal TLS: nodes verify each other's certificates against it`
+          : `${at}.client.auth=${String(auth)} needs ${at}.ca.file to verify client certificates`,
+      );
   }
 }

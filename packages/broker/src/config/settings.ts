@@ -15,7 +15,9 @@ export type SettingKind =
   | "cluster-id"
   | "log-level"
   | "cleanup-policy"
-  | "ratio";
+  | "ratio"
+  | "file"
+  | "client-auth";
 
 /** One row of the settings table. */
 export interface SettingSpec {
@@ -98,6 +100,89 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     kind: "address",
     defaultText: "127.0.0.1:9644",
     description: "host:port of the admin HTTP listener (/metrics, /healthz, /readyz).",
+  }),
+  setting({
+    key: "listeners.client.tls.cert.file",
+    kind: "file",
+    defaultText: "",
+    description:
+      "PEM certificate (chain) of the client gRPC listener; setting it turns TLS on there (empty: plaintext). Re-read every tls.reload.interval.ms, so a renewed certificate needs no restart.",
+  }),
+  setting({
+    key: "listeners.client.tls.key.file",
+    kind: "file",
+    defaultText: "",
+    description: "PEM private key of listeners.client.tls.cert.file; required with it.",
+  }),
+  setting({
+    key: "listeners.client.tls.ca.file",
+    kind: "file",
+    defaultText: "",
+    description:
+      "PEM CA certificate(s) that client certificates must chain to when listeners.client.tls.client.auth is requested or required.",
+  }),
+  setting({
+    key: "listeners.client.tls.client.auth",
+    kind: "client-auth",
+    defaultText: "none",
+    description:
+      "Client certificates on the client gRPC listener with TLS on: none (not asked for), requested (asked for but not enforced: a connection without one, or with one the CA does not verify, is accepted) or required (mTLS: a connection without a certificate from listeners.client.tls.ca.file is refused in the handshake).",
+  }),
+  setting({
+    key: "listeners.internal.tls.cert.file",
+    kind: "file",
+    defaultText: "",
+    description:
+      "PEM certificate (chain) of the internal gRPC listener (Raft, controller RPCs, replication); also the identity this node presents to other nodes, so its certificate must name the node (SAN URI strand:node:<node.id>); setting it turns TLS on there (empty: plaintext). Re-read every tls.reload.interval.ms, so a renewed certificate needs no restart.",
+  }),
+  setting({
+    key: "listeners.internal.tls.key.file",
+    kind: "file",
+    defaultText: "",
+    description: "PEM private key of listeners.internal.tls.cert.file; required with it.",
+  }),
+  setting({
+    key: "listeners.internal.tls.ca.file",
+    kind: "file",
+    defaultText: "",
+    description:
+      "PEM CA certificate(s) that sign every node certificate: the internal listener requires a client certificate from them (mTLS), and nodes verify each other (Raft, replication, controller RPCs, forwarding) against them. Required when internal TLS is on.",
+  }),
+  setting({
+    key: "listeners.admin.tls.cert.file",
+    kind: "file",
+    defaultText: "",
+    description:
+      "PEM certificate (chain) of the admin HTTPS listener; setting it turns TLS on there (empty: plaintext). Re-read every tls.reload.interval.ms, so a renewed certificate needs no restart.",
+  }),
+  setting({
+    key: "listeners.admin.tls.key.file",
+    kind: "file",
+    defaultText: "",
+    description: "PEM private key of listeners.admin.tls.cert.file; required with it.",
+  }),
+  setting({
+    key: "listeners.admin.tls.ca.file",
+    kind: "file",
+    defaultText: "",
+    description:
+      "PEM CA certificate(s) that client certificates must chain to when listeners.admin.tls.client.auth is requested or required.",
+  }),
+  setting({
+    key: "listeners.admin.tls.client.auth",
+    kind: "client-auth",
+    defaultText: "none",
+    description:
+      "Client certificates on the admin HTTPS listener with TLS on: none (not asked for), requested (asked for but not enforced: a connection without one, or with one the CA does not verify, is accepted) or required (mTLS: a connection without a certificate from listeners.admin.tls.ca.file is refused in the handshake).",
+  }),
+  setting({
+    key: "tls.reload.interval.ms",
+    kind: "integer",
+    defaultText: "10000",
+    min: 100,
+    max: MS_MAX,
+    description:
+      "How often the TLS certificate, key and CA files of every listener are re-read; a change (a valid certificate and matching key) applies to new connections without a restart.",
   }),
   setting({
     key: "advertised.client",

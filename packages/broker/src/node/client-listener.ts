@@ -8,7 +8,7 @@
  * invisible to grpc-js's idle timeout). docs/operations.md "Limits".
  */
 import { createServer, type Server as NetServer, type Socket } from "node:net";
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import type { Logger } from "@strand/base";
 
 /** What the listener admits. */
@@ -53,12 +53,13 @@ export class ClientListener {
   /** Listens on `host:port` (port 0: any free port) and serves `server`'s services there. */
   static listen(
     server: grpc.Server,
+    credentials: grpc.ServerCredentials,
     host: string,
     port: number,
     limits: ConnectionLimits,
     logger: Logger,
   ): Promise<ClientListener> {
-    const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    const injector = server.createConnectionInjector(credentials);
     const net = createServer({ noDelay: true, pauseOnConnect: true });
     return new Promise((resolve, reject) => {
       net.once("error", (error) => {

@@ -34,6 +34,8 @@ import type { ControllerWrites } from "../services/context.ts";
 export interface ControllerRouterOptions {
   /** Voters' internal addresses by node id. */
   readonly voters: ReadonlyMap<number, string>;
+  /** Credentials of the channels to the controllers (TLS: node certificate + CA). */
+  readonly credentials?: grpc.ChannelCredentials;
   /** Deadline of one call; default 5 000 ms. */
   readonly callTimeoutMs?: number;
   /** Attempts per request before giving up; default 3 per voter + 2. */
@@ -53,6 +55,7 @@ export class ControllerRouter implements ControllerWrites {
   readonly #timeoutMs: number;
   readonly #attemptsMax: number;
   readonly #backoffMs: number;
+  readonly #credentials: grpc.ChannelCredentials | undefined;
   #current: string;
   #activeId = -1;
   #closed = false;
@@ -63,6 +66,7 @@ export class ControllerRouter implements ControllerWrites {
     this.#timeoutMs = o.callTimeoutMs ?? 5_000;
     this.#attemptsMax = o.attemptsMax ?? o.voters.size * 3 + 2;
     this.#backoffMs = o.backoffMs ?? 100;
+    this.#credentials = o.credentials;
     this.#current = [...o.voters.values()][0] ?? "";
   }
 
@@ -74,7 +78,7 @@ export class ControllerRouter implements ControllerWrites {
   #client(address: string): ControllerClient {
     let c = this.#clients.get(address);
     if (c === undefined) {
-      c = new ControllerClient(address, this.#timeoutMs);
+      c = new ControllerClient(address, this.#timeoutMs, this.#credentials);
       this.#clients.set(address, c);
     }
     return c;

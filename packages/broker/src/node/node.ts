@@ -59,6 +59,8 @@ import { BrokerLifecycle } from "./lifecycle.ts";
 import { createNodeLogger, type NodeLogger } from "./logger.ts";
 import { registerNodeMetrics } from "./node-metrics.ts";
 import { createReplicaManager, type NodeReplicaManager } from "./replica-factory.ts";
+import { NodeTls } from "./tls.ts";
+import { TlsFilesError } from "./tls-files.ts";
 
 /** Options of {@link BrokerNode.start} besides the configuration. */
 export interface BrokerNodeOptions {
@@ -107,6 +109,7 @@ export class BrokerNode {
   #broker: BrokerParts | null = null;
   #admin: AdminServer | null = null;
   #groups: GroupCoordinator | null = null;
+  #tls: NodeTls | null = null;
   readonly #peers = new Map<string, ClientStubs>();
   readonly #shutdown = new AbortController();
   readonly #imageWaiters = new Set<() => void>();
@@ -176,12 +179,14 @@ export class BrokerNode {
       },
     });
     this.#logs.onOffline((reason) => this.#logDirOffline(reason));
+    const tls = this.#openTls();
     this.#internal = new grpc.Server(internalServerOptions());
     this.#internal.addService(healthServiceDefinition(), this.health.internal.handlers());
-    this.#internalPort = await bind(this.#internal, c.internalListener);
+    this.#internalPort = await bind(this.#internal, c.internalListener, tls.internalServer());
     if (isController) await this.#startController(options.newDirectory === true);
     this.#router = new ControllerRouter({
       voters: new Map(c.controllerVoters.map((v) => [v.id, address(v)])),
+      credentials: tls.internalChannel(),
     });
     if (c.roles.includes("broker")) this.#broker = await this.#startBroker(options);
     addReflection(this.#internal, internalServiceNames(c.roles));
@@ -194,6 +199,7 @@ export class BrokerNode {
     this.health.internal.setAll("SERVING");
     this.#admin = await startAdminServer({
       ...c.adminListener,
+      tls: tls.admin,
       registry: this.metrics.registry,
       readiness: () => this.readiness(),
     });
@@ -201,6 +207,30 @@ export class BrokerNode {
       { nodeId: c.nodeId, roles: c.roles, ports: this.ports, dataDir: c.dataDir },
       "node started",
     );
+  }
+
+  /** The listeners' TLS; unusable certificate files stop the start with one clear line. */
+  #openTls(): NodeTls {
+    try {
+      this.#tls = new NodeTls(this.config, this.logger.child({ component: "tls" }));
+    } catch (error) {
+      throw error instanceof TlsFilesError ? new NodeStartError(error.message) : error;
+    }
+    if (this.#tls.internal !== null || this.#tls.client !== null)
+      this.logger.info(
+        {
+          client: this.#tls.client?.clientAuth ?? "plaintext",
+          internal: this.#tls.internal === null ? "plaintext" : "mTLS",
+          admin: this.#tls.admin?.clientAuth ?? "plaintext",
+        },
+        "TLS listeners",
+      );
+    return this.#tls;
+  }
+
+  #tlsParts(): NodeTls {
+    if (this.#tls === null) throw new Error("TLS not opened");
+    return this.#tls;
   }
 
   async #startController(newDirectory: boolean): Promise<void> {
@@ -242,6 +272,7 @@ export class BrokerNode {
         maxReplicasPerBroker: c.maxPartitionsPerBroker,
       },
       sharedServer: { server, port: this.#internalPort },
+      channelCredentials: this.#tlsParts().internalChannel(),
       formatPolicy: "format",
       newDirectory,
       ...(c.clusterId === "" ? {} : { clusterId: c.clusterId }),
@@ -257,8 +288,10 @@ export class BrokerNode {
     const voters = [...c.controllerVoters].sort((a, b) =>
       a.id === c.nodeId ? -1 : b.id === c.nodeId ? 1 : 0,
     );
+    const tls = this.#tlsParts();
     const follower = new MetadataFollower({
       controllers: voters.map(address),
+      credentials: tls.internalChannel(),
       logger: this.#child("metadata"),
     });
     let lifecycle: BrokerLifecycle | null = null;
@@ -279,6 +312,7 @@ export class BrokerNode {
       },
       logger: this.#child("replica"),
       metrics: this.metrics,
+      replicationCredentials: tls.internalChannel(),
     });
     this.#followInto(
       follower,
@@ -311,6 +345,7 @@ export class BrokerNode {
     addReflection(clientServer, CLIENT_SERVICE_NAMES);
     const clientListener = await ClientListener.listen(
       clientServer,
+      tls.clientServer(),
       c.clientListener.host,
       c.clientListener.port,
       {
@@ -426,7 +461,7 @@ export class BrokerNode {
     const key = address(l);
     let stubs = this.#peers.get(key);
     if (stubs === undefined) {
-      stubs = clientStubs(key);
+      stubs = clientStubs(key, this.#tlsParts().forwardChannel());
       this.#peers.set(key, stubs);
     }
     return stubs;
@@ -568,6 +603,7 @@ export class BrokerNode {
     this.#internal?.forceShutdown();
     await this.#admin?.close();
     await this.#logs?.close();
+    this.#tls?.close();
   }
 
   #child(component: string): ServiceLogger {
@@ -583,9 +619,13 @@ function address(h: HostPort): string {
   return h.host.includes(":") ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`;
 }
 
-function bind(server: grpc.Server, at: HostPort): Promise<number> {
+function bind(
+  server: grpc.Server,
+  at: HostPort,
+  credentials: grpc.ServerCredentials,
+): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address(at), grpc.ServerCredentials.createInsecure(), (error, port) =>
+    server.bindAsync(address(at), credentials, (error, port) =>
       error === null
         ? resolve(port)
         : reject(new Error(`cannot listen on ${address(at)}: ${error.message}`)),

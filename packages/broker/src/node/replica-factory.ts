@@ -3,6 +3,7 @@
  * builds the `ReplicaManager` (packages/broker/src/replica/) with the gRPC replication
  * transport from services/; the node serves its `replicaFetchLeader()` on the internal listener.
  */
+import type * as grpc from "@grpc/grpc-js";
 import type { ReplicaManagerOptions } from "../replica/options.ts";
 import type { ReplicaFetchLeader } from "../replica/replica-fetch.ts";
 import { ReplicaManager } from "../replica/replica-manager.ts";
@@ -18,9 +19,16 @@ export interface NodeReplicaManager extends ReplicaManagerApi {
 }
 
 /** What the node passes; the replication transport is chosen here. */
-export type NodeReplicaManagerOptions = Omit<ReplicaManagerOptions, "replicationTransport">;
+export type NodeReplicaManagerOptions = Omit<ReplicaManagerOptions, "replicationTransport"> & {
+  /** Credentials of the replica fetchers' channels (TLS: node certificate + CA). */
+  readonly replicationCredentials?: grpc.ChannelCredentials;
+};
 
 /** Builds the node's replica manager; see the module comment. */
 export function createReplicaManager(options: NodeReplicaManagerOptions): NodeReplicaManager {
-  return new ReplicaManager({ ...options, replicationTransport: grpcReplicationTransport() });
+  const { replicationCredentials, ...rest } = options;
+  return new ReplicaManager({
+    ...rest,
+    replicationTransport: grpcReplicationTransport(replicationCredentials),
+  });
 }

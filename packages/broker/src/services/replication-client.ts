@@ -15,11 +15,16 @@ import { answerFromWire, queryToWire, replicationClient } from "./replication-wi
 
 type FetchCall = grpc.ClientDuplexStream<ReplicaFetchRequest, ReplicaFetchResponse__Output>;
 
-/** Replica fetches over the internal listener's ReplicationService. */
-export function grpcReplicationTransport(): ReplicationTransport {
+/**
+ * Replica fetches over the internal listener's ReplicationService.
+ * @param credentials - the channels' (TLS: node certificate + CA); insecure unless given
+ */
+export function grpcReplicationTransport(
+  credentials?: grpc.ChannelCredentials,
+): ReplicationTransport {
   return {
     connect(address: string, receiveBytesMax: number): ReplicationConnection {
-      const client = replicationClient(address, receiveBytesMax);
+      const client = replicationClient(address, receiveBytesMax, credentials);
       return {
         openStream: (listener) => openStream(client.ReplicaFetch(), listener),
         close: () => client.close(),

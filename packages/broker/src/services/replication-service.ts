@@ -5,8 +5,10 @@
  * pipelines more than a few is cut off. Messages are converted here; the replica manager's
  * leader wing answers in domain types.
  */
-import type * as grpc from "@grpc/grpc-js";
+import * as grpc from "@grpc/grpc-js";
 import type { ReplicaFetchRequest__Output, ReplicaFetchResponse } from "@strand/protocol";
+import { identityMismatch, peerIdentity } from "@strand/protocol";
+import { LogLimiter } from "@strand/raft";
 import type { ReplicaFetchLeader } from "../replica/replica-fetch.ts";
 import { answerToWire, queryFromWire } from "./replication-wire.ts";
 
@@ -19,16 +21,23 @@ type ReplicaFetchCall = grpc.ServerDuplexStream<ReplicaFetchRequest__Output, Rep
 export function createReplicationHandlers(
   leader: ReplicaFetchLeader,
 ): grpc.UntypedServiceImplementation {
+  // A refused caller that keeps trying costs a log line per host per interval, not per call.
+  const refusals = new LogLimiter();
   return {
-    ReplicaFetch: (call: ReplicaFetchCall) => serveStream(leader, call),
+    ReplicaFetch: (call: ReplicaFetchCall) => serveStream(leader, call, refusals),
   };
 }
 
-function serveStream(leader: ReplicaFetchLeader, call: ReplicaFetchCall): void {
+function serveStream(
+  leader: ReplicaFetchLeader,
+  call: ReplicaFetchCall,
+  refusals: LogLimiter,
+): void {
   if (leader.closed) {
     call.end();
     return;
   }
+  const peer = peerIdentity(call);
   const untrack = leader.track(call);
   let open = true;
   let queued = 0;
@@ -38,6 +47,22 @@ function serveStream(leader: ReplicaFetchLeader, call: ReplicaFetchCall): void {
     untrack();
   };
   call.on("data", (request: ReplicaFetchRequest__Output) => {
+    if (!open) return;
+    // With TLS, a follower fetches only as the node its certificate names: a forged replica_id
+    // would otherwise advance another follower's ISR state (acks=all without that follower).
+    const mismatch = identityMismatch(peer, request.replicaId, "ReplicaFetch replica_id");
+    if (mismatch !== null) {
+      const peerHost = call.getPeer().replace(/:\d+$/, "");
+      const suppressed = refusals.hit(peerHost);
+      if (suppressed !== null)
+        leader.logger.warn(
+          { replicaId: request.replicaId, peer: peerHost, why: mismatch, suppressed },
+          "replica fetch refused",
+        );
+      stop();
+      call.emit("error", { code: grpc.status.PERMISSION_DENIED, details: mismatch });
+      return;
+    }
     queued += 1;
     if (queued > STREAM_QUEUED_REQUESTS_MAX) {
       leader.logger.warn(

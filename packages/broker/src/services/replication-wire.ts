@@ -28,7 +28,7 @@ export function replicationServiceDefinition(): grpc.ServiceDefinition {
 export function replicationClient(
   address: string,
   receiveBytesMax: number,
-  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  credentials: grpc.ChannelCredentials | undefined = grpc.credentials.createInsecure(),
 ): ReplicationServiceClient {
   return new (strandGrpc().strand.v1.ReplicationService)(
     address,

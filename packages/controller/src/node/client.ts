@@ -44,9 +44,14 @@ export class ControllerClient {
   readonly raw: ControllerServiceClient;
   readonly #timeoutMs: number;
 
-  constructor(address: string, timeoutMs = DEFAULT_CALL_TIMEOUT_MS) {
+  /** @param credentials - the channel's; insecure unless given (TLS off) */
+  constructor(
+    address: string,
+    timeoutMs = DEFAULT_CALL_TIMEOUT_MS,
+    credentials?: grpc.ChannelCredentials,
+  ) {
     this.address = address;
-    this.raw = controllerClient(address);
+    this.raw = controllerClient(address, credentials);
     this.#timeoutMs = timeoutMs;
   }
 

@@ -38,6 +38,8 @@ export interface MetadataFollowerOptions {
   /** Controller addresses (host:port); the follower rotates through them. */
   readonly controllers: readonly string[];
   readonly logger?: Logger;
+  /** Credentials of the FetchMetadata channel (TLS: node certificate + CA); default insecure. */
+  readonly credentials?: grpc.ChannelCredentials;
   /** First reconnect delay; default 100 ms. */
   readonly backoffMsMin?: number;
   /** Largest reconnect delay; default 2 000 ms. */
@@ -58,6 +60,7 @@ export class MetadataFollower {
   readonly #backoffMax: number;
   readonly #snapshotMax: number;
   readonly #timers: FollowerTimers;
+  readonly #credentials: grpc.ChannelCredentials | undefined;
   readonly #listeners: DeltaListener[] = [];
   #image: MetadataImage = EMPTY_IMAGE;
   #next = 0;
@@ -78,6 +81,7 @@ export class MetadataFollower {
     this.#backoffMax = o.backoffMsMax ?? 2_000;
     this.#snapshotMax = o.snapshotRecordsMax ?? 10_000_000;
     this.#timers = o.timers ?? realTimers;
+    this.#credentials = o.credentials;
     this.#backoffMs = this.#backoffMin;
     if (!(this.#backoffMin >= 1 && this.#backoffMax >= this.#backoffMin))
       throw new Error("bad backoff bounds");
@@ -119,7 +123,7 @@ export class MetadataFollower {
     if (this.#closed) return;
     const address = this.#controllers[this.#next % this.#controllers.length] ?? "";
     this.#client?.close();
-    const client = controllerClient(address);
+    const client = controllerClient(address, this.#credentials);
     this.#client = client;
     this.#snapshot = null;
     this.connects++;

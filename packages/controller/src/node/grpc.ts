@@ -12,10 +12,10 @@ export function controllerServiceDefinition(): grpc.ServiceDefinition {
   return strandGrpc().strand.v1.ControllerService.service;
 }
 
-/** A ControllerService client for `address` (host:port), insecure by default. */
+/** A ControllerService client for `address` (host:port), insecure by default (TLS off). */
 export function controllerClient(
   address: string,
-  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  credentials: grpc.ChannelCredentials | undefined = grpc.credentials.createInsecure(),
 ): ControllerServiceClient {
   return new (strandGrpc().strand.v1.ControllerService)(
     address,

@@ -115,6 +115,11 @@ export interface ControllerNodeOptions {
   /** Deadline of one Raft Step RPC; default the transport's. */
   readonly raftRpcTimeoutMs?: number;
   /**
+   * Credentials of this node's channels to the other voters (Raft, forwarded writes): with
+   * TLS, the node certificate and the cluster CA. Default insecure (TLS off).
+   */
+  readonly channelCredentials?: grpc.ChannelCredentials;
+  /**
    * Register RaftService and ControllerService on this caller-owned server (already bound to
    * `port`) instead of creating and binding one: `listen` is then ignored and `close()` leaves
    * the server running (its owner shuts it down). Default: the node creates its own server.
@@ -297,6 +302,7 @@ export class ControllerNode {
       nodeId: nodeId(o.nodeId),
       peers,
       logger,
+      ...(o.channelCredentials === undefined ? {} : { credentials: o.channelCredentials }),
       ...(o.raftRpcTimeoutMs === undefined ? {} : { rpcTimeoutMs: o.raftRpcTimeoutMs }),
     });
     const server = o.sharedServer?.server ?? new grpc.Server();
@@ -542,7 +548,7 @@ export class ControllerNode {
     if (address === undefined) return null;
     let client = this.#forwardClients.get(leader);
     if (client === undefined) {
-      client = new ControllerClient(address);
+      client = new ControllerClient(address, undefined, this.#o.channelCredentials);
       this.#forwardClients.set(leader, client);
     }
     return client;

@@ -35,6 +35,7 @@ import type {
 import { ErrorCode, FORWARDED_BY_HEADER } from "@strand/protocol";
 import type { Controller } from "../controller.ts";
 import type { ControllerClient } from "./client.ts";
+import { checkPeer, logRefusal } from "./peer-check.ts";
 import { fail, type MetadataSource, streamMetadata } from "./stream.ts";
 import { type VoterChangeOutcome, type VoterEndpoint, voterFromWire } from "./voters.ts";
 import {
@@ -79,9 +80,29 @@ type Remote<Req, Res> = (target: ControllerClient, request: Req, md: grpc.Metada
 // A request a standby forwarded carries FORWARDED_BY_HEADER and is not forwarded again.
 export { FORWARDED_BY_HEADER };
 
-/** Wraps a handler: validation errors become INVALID_ARGUMENT, anything else INTERNAL. */
-function unary<Req, Res>(host: ServiceHost, name: string, fn: Handler<Req, Res>) {
+/** The broker id a request claims to come from (null: it names none). */
+type Claim<Req> = (request: Req) => number | null;
+
+/** Requests that say which broker sends them. */
+const byBroker = (r: { readonly brokerId: number }): number => r.brokerId;
+
+/**
+ * Wraps a handler: the caller's identity is checked first (TLS: a node, as itself, see
+ * peer-check.ts); validation errors become INVALID_ARGUMENT, anything else INTERNAL.
+ */
+function unary<Req, Res>(
+  host: ServiceHost,
+  name: string,
+  fn: Handler<Req, Res>,
+  claim: Claim<Req> = () => null,
+) {
   return (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>): void => {
+    const refusal = checkPeer(call, name, claim(call.request));
+    if (refusal !== null) {
+      logRefusal(host.logger, name, call.getPeer(), refusal.details);
+      callback(refusal);
+      return;
+    }
     fn(call.request, call.metadata).then(
       (response) => callback(null, response),
       (error: unknown) => {
@@ -109,24 +130,30 @@ function write<Req, Res>(
   name: string,
   local: (r: Req) => Promise<Res>,
   remote: Remote<Req, Res>,
+  claim?: Claim<Req>,
 ) {
-  return unary(host, name, async (request: Req, metadata: grpc.Metadata) => {
-    const forwarded = metadata.get(FORWARDED_BY_HEADER).length > 0;
-    const target = host.controller.isActive || forwarded ? null : host.forwardTarget();
-    if (target !== null) {
-      const md = new grpc.Metadata();
-      md.set(FORWARDED_BY_HEADER, String(host.nodeId));
-      try {
-        return await remote(target, request, md);
-      } catch (error) {
-        host.logger.debug(
-          { rpc: name, to: target.address, err: String(error) },
-          "forwarding failed",
-        );
+  return unary(
+    host,
+    name,
+    async (request: Req, metadata: grpc.Metadata) => {
+      const forwarded = metadata.get(FORWARDED_BY_HEADER).length > 0;
+      const target = host.controller.isActive || forwarded ? null : host.forwardTarget();
+      if (target !== null) {
+        const md = new grpc.Metadata();
+        md.set(FORWARDED_BY_HEADER, String(host.nodeId));
+        try {
+          return await remote(target, request, md);
+        } catch (error) {
+          host.logger.debug(
+            { rpc: name, to: target.address, err: String(error) },
+            "forwarding failed",
+          );
+        }
       }
-    }
-    return local(request);
-  });
+      return local(request);
+    },
+    claim,
+  );
 }
 
 function notActive(host: ServiceHost): ControllerError | null {
@@ -274,12 +301,14 @@ export function controllerServiceHandlers(host: ServiceHost): grpc.UntypedServic
       "RegisterBroker",
       (r: RegisterBrokerRequest__Output) => registerBroker(host, r),
       (c, r, md) => c.registerBroker(r, md),
+      byBroker,
     ),
     BrokerHeartbeat: write(
       host,
       "BrokerHeartbeat",
       (r: BrokerHeartbeatRequest__Output) => heartbeat(host, r),
       (c, r, md) => c.brokerHeartbeat(r, md),
+      byBroker,
     ),
     CreateTopics: write(
       host,
@@ -304,12 +333,14 @@ export function controllerServiceHandlers(host: ServiceHost): grpc.UntypedServic
       "AlterPartition",
       (r: AlterPartitionRequest__Output) => alterPartition(host, r),
       (c, r, md) => c.alterPartition(r, md),
+      byBroker,
     ),
     AllocateProducerIds: write(
       host,
       "AllocateProducerIds",
       (r: AllocateProducerIdsRequest__Output) => allocateProducerIds(host, r),
       (c, r, md) => c.allocateProducerIds(r, md),
+      byBroker,
     ),
     AlterConfigs: write(
       host,
@@ -331,6 +362,12 @@ export function controllerServiceHandlers(host: ServiceHost): grpc.UntypedServic
     ),
     DescribeCluster: unary(host, "DescribeCluster", async () => host.describe()),
     FetchMetadata: (call: Parameters<typeof streamMetadata>[1]) => {
+      const refusal = checkPeer(call, "FetchMetadata", null);
+      if (refusal !== null) {
+        logRefusal(host.logger, "FetchMetadata", call.getPeer(), refusal.details);
+        fail(call, refusal.code, refusal.details);
+        return;
+      }
       streamMetadata(host, call).catch((error: unknown) => {
         host.logger.error({ err: error }, "FetchMetadata stream failed");
         fail(call, grpc.status.INTERNAL, `FetchMetadata failed on the server: ${String(error)}`);

@@ -18,6 +18,15 @@ export {
   type ServingStatus,
 } from "./health.ts";
 export {
+  type AuthContextSource,
+  identityMismatch,
+  NODE_URI_PREFIX,
+  nodeIdOfCertificate,
+  type PeerIdentity,
+  peerIdentity,
+  type TransportAuthContext,
+} from "./identity.ts";
+export {
   CLIENT_MESSAGE_BYTES_MAX,
   clientChannelOptions,
   clientServerOptions,
@@ -26,6 +35,7 @@ export {
   internalServerOptions,
 } from "./options.ts";
 export { type ClientStubs, clientStubs } from "./stubs.ts";
+export { channelCredentials, type TlsClientOptions } from "./tls.ts";
 export {
   CLIENT_REQUEST_ITEMS_MAX,
   INTERNAL_REQUEST_ITEMS_MAX,

@@ -15,7 +15,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { assert, type Logger, noopLogger } from "@strand/base";
 import type { RaftServiceClient, StepRequest__Output, StepResponse } from "@strand/protocol";
-import { internalChannelOptions, strandGrpc } from "@strand/protocol";
+import { internalChannelOptions, peerIdentity, strandGrpc } from "@strand/protocol";
 import type { Message, NodeId } from "../core/types.ts";
 import { LogLimiter } from "../driver/log-limiter.ts";
 import type { ReceiveHandler, Transport } from "./transport.ts";
@@ -171,8 +171,10 @@ export class GrpcTransport implements Transport {
    * handler. Returns how many were accepted. Never throws on bad input. Invalid messages are
    * counted; the warning is rate-limited per `peer` (the caller's address), one line per
    * interval saying how many more were dropped, so a flood cannot fill the disk with logs.
+   * `fromNode`, when given (TLS: the node the caller's certificate names), is the only `from`
+   * accepted: a node cannot speak for another voter.
    */
-  receiveWire(raw: readonly unknown[], peer = "unknown"): number {
+  receiveWire(raw: readonly unknown[], peer = "unknown", fromNode?: number): number {
     if (this.closed) return 0;
     const valid: Message[] = [];
     const n = Math.min(raw.length, INCOMING_BATCH_MESSAGES_MAX);
@@ -183,6 +185,10 @@ export class GrpcTransport implements Transport {
       try {
         const m = messageFromWire(raw[k]);
         if (m.to !== this.nodeId) throw new InvalidMessageError(`addressed to node ${m.to}`);
+        if (fromNode !== undefined && m.from !== fromNode)
+          throw new InvalidMessageError(
+            `from node ${m.from} over a connection whose certificate is node ${fromNode}`,
+          );
         valid.push(m);
       } catch (error) {
         if (!(error instanceof InvalidMessageError)) throw error;
@@ -290,9 +296,22 @@ export function addRaftService(
       callback: grpc.sendUnaryData<StepResponse>,
     ): void {
       let accepted = 0;
+      const peer = peerIdentity(call);
+      if (peer.tls && peer.nodeId === null) {
+        callback({
+          code: grpc.status.PERMISSION_DENIED,
+          details:
+            "Raft Step: only nodes may send Raft messages; the client certificate names no node",
+        });
+        return;
+      }
       try {
         const messages: unknown = call.request?.messages;
-        accepted = transport.receiveWire(Array.isArray(messages) ? messages : [], call.getPeer());
+        accepted = transport.receiveWire(
+          Array.isArray(messages) ? messages : [],
+          call.getPeer(),
+          peer.tls ? (peer.nodeId ?? undefined) : undefined,
+        );
       } catch (error) {
         logger.error({ err: error }, "raft Step handler failed");
       }
