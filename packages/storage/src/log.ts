@@ -359,7 +359,8 @@ export class Log {
    * caller's buffer, after the client checks of log-validator.ts (codec, records against the
    * header, timestamps, no control/transactional batches). Follower path: the first batch
    * must start at the log end offset and each next one where the previous ended, headers
-   * only. The buffer is written with one write; nothing is copied.
+   * only. The buffer is written with one write; nothing is copied. The log keeps a reference
+   * to it in its tail cache: the caller hands the buffer over and must not modify it after.
    */
   append(batches: Buffer, options: AppendOptions): Promise<AppendResult> {
     return this.exclusive("append", async () => {
