@@ -34,6 +34,7 @@ function sources(over: Partial<NodeMetricSources> = {}): NodeMetricSources {
     partitionLogs: () => [
       { topic: "t", partition: 0, sizeBytes: 100, segments: 1, startOffset: 0n, endOffset: 9n },
     ],
+    tailCache: () => ({ bytes: 4096, hits: 7, misses: 2 }),
     ...over,
   };
 }
@@ -50,6 +51,20 @@ function value(text: string, series: string): number | undefined {
 }
 
 describe("scrape-time node metrics", () => {
+  it("reports the tail cache's bytes and its hits and misses as they grow", async () => {
+    let stats = { bytes: 4096, hits: 7, misses: 2 };
+    const registry = new Registry();
+    registerNodeCollectors(registry, sources({ tailCache: () => stats }));
+    const first = await registry.metrics();
+    expect(value(first, "strand_log_tail_cache_bytes")).toBe(4096);
+    expect(value(first, 'strand_log_tail_cache_reads_total{result="hit"}')).toBe(7);
+    stats = { bytes: 0, hits: 10, misses: 5 };
+    const second = await registry.metrics();
+    expect(value(second, 'strand_log_tail_cache_reads_total{result="hit"}')).toBe(10);
+    expect(value(second, 'strand_log_tail_cache_reads_total{result="miss"}')).toBe(5);
+    expect(value(second, "strand_log_tail_cache_bytes")).toBe(0);
+  });
+
   it("reports Raft state and cluster counts on the active controller", async () => {
     const text = await scrape(sources());
     expect(value(text, "strand_controller_active")).toBe(1);

@@ -25,7 +25,7 @@ import {
 } from "@strand/controller";
 import type { ReplicaFetchResponse__Output } from "@strand/protocol";
 import { BatchHeaderView, ErrorCode, encodeRecordBatch, iterateBatches } from "@strand/protocol";
-import { LogManager } from "@strand/storage";
+import { type Log, LogManager } from "@strand/storage";
 import { afterEach, describe, expect, it } from "vitest";
 import { type BrokerMetrics, createBrokerMetrics } from "../src/admin/metrics.ts";
 import type { ReplicaManagerConfig } from "../src/replica/options.ts";
@@ -286,6 +286,40 @@ function fetchFrom(
     .then((r) => r[0]!);
 }
 
+type ReadOptions = Parameters<Log["read"]>[1];
+type ReadResult = Awaited<ReturnType<Log["read"]>>;
+
+/**
+ * Holds the first leader log read that `matches` after it has read (its result is fixed) until
+ * `release()`: appends and HW advances can then happen between a fetch's read and its parking.
+ */
+function holdOneRead(
+  node: Node,
+  matches: (options: ReadOptions, result: ReadResult) => boolean,
+): { entered: Promise<void>; release: () => void } {
+  const log = node.logManager.getLog(TOPIC, 0)!;
+  const read = log.read.bind(log);
+  let release!: () => void;
+  let entered!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const hit = new Promise<void>((resolve) => {
+    entered = resolve;
+  });
+  let armed = true;
+  log.read = async (start, options) => {
+    const result = await read(start, options);
+    if (armed && matches(options, result)) {
+      armed = false;
+      entered();
+      await gate;
+    }
+    return result;
+  };
+  return { entered: hit, release };
+}
+
 /** Every batch in `records` ends at or below `hw` (whole batches below the HW only). */
 function expectBelow(records: Buffer, hw: bigint): void {
   for (const view of iterateBatches(records)) expect(view.nextOffset <= hw).toBe(true);
@@ -350,6 +384,44 @@ describe("ReplicaManager over gRPC, three brokers", () => {
     const aborted = fetchFrom(leader, 2n, { maxWaitMs: 8_000, signal: aborter.signal });
     aborter.abort();
     expect((await aborted).records.length).toBe(0);
+  });
+
+  it("a long poll whose read raced an HW advance answers at once, not at maxWaitMs", async () => {
+    const c = await threeNodes();
+    const leader = c.node(1);
+    const gate = holdOneRead(
+      leader,
+      (options, result) => options.maxOffset !== undefined && result.records.length === 0,
+    );
+    const t0 = Date.now();
+    const waiting = fetchFrom(leader, 0n, { maxWaitMs: 20_000 });
+    await gate.entered;
+    // The HW moves while the consumer's (empty) read is still on its way back.
+    expect((await produceTo(leader, batch(2))).errorCode).toBe(0);
+    gate.release();
+    const woke = await waiting;
+    expect(woke.records.length).toBeGreaterThan(0);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it("a follower fetch whose read raced an append is answered at once: acks=all does not wait for replica.fetch.max.wait.ms", async () => {
+    cluster = new Cluster();
+    const slowPolls = { ...CONFIG, replicaFetchMaxWaitMs: 15_000, replicaLagTimeMaxMs: 60_000 };
+    for (const id of [1, 2, 3]) await cluster.start(id, slowPolls);
+    await cluster.createTopic(1, 1, 0);
+    const c = cluster;
+    const leader = c.node(1);
+    const gate = holdOneRead(
+      leader,
+      (options, result) => options.maxOffset === undefined && result.records.length === 0,
+    );
+    await gate.entered;
+    const producing = produceTo(leader, batch(2), 0, { acks: "all", timeoutMs: 30_000 });
+    await waitFor("the leader appended", () => c.status(1)!.logEndOffset === 2n);
+    const t0 = Date.now();
+    gate.release();
+    expect((await producing).errorCode).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(7_500);
   });
 
   it("a stopped follower leaves the ISR; below min ISR acks=all is refused; restart rejoins", async () => {

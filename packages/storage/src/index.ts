@@ -25,4 +25,10 @@ export {
 } from "./leader-epoch-cache.ts";
 export { Log } from "./log.ts";
 export { type CleanerPassReport, DEFAULT_DEDUPE_BUFFER_BYTES, LogCleaner } from "./log-cleaner.ts";
-export { type CleanerSettings, DEFAULT_CLEANER_INTERVAL_MS, LogManager } from "./log-manager.ts";
+export {
+  type CleanerSettings,
+  DEFAULT_CLEANER_INTERVAL_MS,
+  DEFAULT_TAIL_CACHE_BYTES,
+  LogManager,
+} from "./log-manager.ts";
+export { TailCacheBudget, type TailCacheStats } from "./tail-cache.ts";

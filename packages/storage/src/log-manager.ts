@@ -29,6 +29,7 @@ import { LogStorageError } from "./errors.ts";
 import { HandleCache } from "./handle-cache.ts";
 import { Log } from "./log.ts";
 import { type CleanerPassReport, LogCleaner } from "./log-cleaner.ts";
+import { TailCacheBudget } from "./tail-cache.ts";
 
 /** Name of the data-dir lock file. */
 export const LOCK_FILE = ".lock";
@@ -75,6 +76,12 @@ export interface LogManagerOptions {
    * used idle one is closed beyond it); default {@link DEFAULT_OPEN_SEGMENT_HANDLES_MAX}.
    */
   readonly openSegmentHandlesMax?: number;
+  /**
+   * Bytes of recently appended batches kept in memory over all logs, answering tail reads
+   * without a file read (see tail-cache.ts); 0 turns the cache off; default
+   * {@link DEFAULT_TAIL_CACHE_BYTES}.
+   */
+  readonly tailCacheBytes?: number;
   /** The log cleaner of compacted topics (see {@link CleanerSettings}). */
   readonly cleaner?: CleanerSettings;
 }
@@ -108,6 +115,8 @@ export const DEFAULT_CLEANER_INTERVAL_MS = 15_000;
  * reopen a file.
  */
 export const DEFAULT_OPEN_SEGMENT_HANDLES_MAX = 4_000;
+/** Default bound of the tail cache over all logs of a manager: 64 MiB. */
+export const DEFAULT_TAIL_CACHE_BYTES = 64 * 1024 * 1024;
 
 /** Identifies a partition. */
 export interface TopicPartition {
@@ -147,6 +156,8 @@ export class LogManager {
   private readonly clock: Clock;
   /** Shared by every log: the descriptor bound is per node, not per partition. */
   readonly handles: HandleCache;
+  /** The tail cache bound shared by this manager's logs. */
+  readonly tailCache: TailCacheBudget;
   /** One fsync of the data dir serves every log created meanwhile (creations come in bulk). */
   readonly #dataDirSync: Coalescer;
   #offline: string | null = null;
@@ -168,6 +179,7 @@ export class LogManager {
     this.handles = new HandleCache(
       options.openSegmentHandlesMax ?? DEFAULT_OPEN_SEGMENT_HANDLES_MAX,
     );
+    this.tailCache = new TailCacheBudget(options.tailCacheBytes ?? DEFAULT_TAIL_CACHE_BYTES);
     this.scheduler = options.scheduler ?? intervalScheduler;
     this.#dataDirSync = new Coalescer(() => fsyncDir(dataDir));
     this.cleaner = options.cleaner?.enabled === false ? undefined : this.createCleaner();
@@ -229,6 +241,7 @@ export class LogManager {
       logger: childLogger(this.logger, { topic: tp.topic, partition: tp.partition }),
       clock: this.clock,
       handles: this.handles,
+      tailCache: this.tailCache,
       onOffline: (error) => this.#logWentOffline(name, error),
     });
   }

@@ -76,6 +76,7 @@ import {
   releaseSegments,
   segmentContext,
 } from "./segment-list.ts";
+import { TailCache, type TailCacheBudget } from "./tail-cache.ts";
 
 /** Dependencies injected into a log. */
 export interface LogOptions {
@@ -87,6 +88,8 @@ export interface LogOptions {
   readonly handles?: HandleCache;
   /** Called once when the failure funnel takes the log offline (the broker reports it). */
   readonly onOffline?: (error: Error) => void;
+  /** The broker-wide tail cache bound (shared by a LogManager's logs); none: no cache. */
+  readonly tailCache?: TailCacheBudget;
 }
 
 /** Options of {@link Log.append}. */
@@ -163,6 +166,8 @@ export class Log {
   private readonly handles: HandleCache | undefined;
   private readonly onOffline: ((error: Error) => void) | undefined;
   private readonly mutex = new Mutex();
+  /** Recent batches of the active segment, ending at the log end (tail-cache.ts). */
+  private readonly tail: TailCache | undefined;
   private segments: LogSegment[];
   private readonly epochCache: LeaderEpochCache;
   private logStartOffsetValue: bigint;
@@ -186,6 +191,7 @@ export class Log {
     this.clock = options.clock ?? systemClock;
     this.handles = options.handles;
     this.onOffline = options.onOffline;
+    this.tail = options.tailCache === undefined ? undefined : new TailCache(options.tailCache);
     this.lastFlushMs = this.clock();
     this.segments = loaded.segments;
     this.epochCache = loaded.epochCache;
@@ -339,6 +345,7 @@ export class Log {
         : toStorageError(`${operation} on ${this.dir}`, error);
     const first = this.failure === undefined;
     this.failure = wrapped as Error;
+    this.tail?.clear();
     this.logger.error({ dir: this.dir, operation, err: wrapped }, "log failed and is now offline");
     if (first) this.onOffline?.(this.failure);
     return wrapped;
@@ -352,7 +359,8 @@ export class Log {
    * caller's buffer, after the client checks of log-validator.ts (codec, records against the
    * header, timestamps, no control/transactional batches). Follower path: the first batch
    * must start at the log end offset and each next one where the previous ended, headers
-   * only. The buffer is written with one write; nothing is copied.
+   * only. The buffer is written with one write; nothing is copied. The log keeps a reference
+   * to it in its tail cache: the caller hands the buffer over and must not modify it after.
    */
   append(batches: Buffer, options: AppendOptions): Promise<AppendResult> {
     return this.exclusive("append", async () => {
@@ -372,6 +380,8 @@ export class Log {
       assert(segment === this.activeSegment(), "appends go to the last segment only");
       await segment.append(batches);
       const previousEnd = this.logEndOffsetValue;
+      // The cache and the log end move together (no await between): a read sees both or neither.
+      this.tail?.append(batches);
       this.logEndOffsetValue = info.lastOffset + 1n;
       await this.recordEpochs(previousEnd, info.epochStarts);
       this.unflushedMessages += Number(info.lastOffset - info.firstOffset + 1n);
@@ -452,6 +462,9 @@ export class Log {
     );
     await previous.seal();
     const segment = await LogSegment.create(this.segmentContext(), baseOffset);
+    // The cache holds the active segment only, so the cleaner (sealed segments) never
+    // rewrites bytes it still serves.
+    this.tail?.clear();
     this.segments.push(segment);
     await fsyncDir(this.dir);
     await previous.unloadIndexes();
@@ -557,6 +570,12 @@ export class Log {
       logEndOffset,
     };
     if (startOffset >= maxOffset) return empty;
+    const cached = this.tail?.read(startOffset, {
+      maxBytes: options.maxBytes,
+      maxOffset,
+      minOneBatch: options.minOneBatch ?? true,
+    });
+    if (cached !== undefined) return { ...cached, logStartOffset, logEndOffset };
     // Pin the candidate segments synchronously so retention cannot close them mid-read.
     const candidates = this.segments.slice(floorSegmentIndex(this.segments, startOffset));
     for (const segment of candidates) segment.retain();
@@ -621,6 +640,8 @@ export class Log {
         await this.truncateFullyLocked(offset);
         return { bytesRemoved, segmentsDeleted, logEndOffset: offset };
       }
+      // Before the first await: a concurrent read must not be served bytes being cut.
+      this.tail?.clear();
       let bytesRemoved = 0;
       let segmentsDeleted = 0;
       // Delete newest first so a crash mid-way leaves a contiguous prefix.
@@ -687,6 +708,7 @@ export class Log {
   private async replaceAllSegments(offset: bigint): Promise<void> {
     const old = this.segments;
     this.segments = [];
+    this.tail?.clear();
     await deleteSegments(old);
     this.segments.push(await LogSegment.create(this.segmentContext(), offset));
     await fsyncDir(this.dir);
@@ -797,6 +819,11 @@ export class Log {
       replaceSegments: (index, count, segment) => {
         this.segments.splice(index, count, segment);
         assertSegmentOrder(this.segments);
+        const cachedFrom = this.tail?.firstOffset;
+        assert(
+          cachedFrom === undefined || cachedFrom >= this.activeSegment().baseOffset,
+          "the tail cache holds bytes of a segment the cleaner rewrote",
+        );
       },
       setFirstDirtyOffset: (offset) => this.setFirstDirtyOffsetLocked(offset),
     };
@@ -857,6 +884,7 @@ export class Log {
   }
 
   private async releaseSegments(): Promise<void> {
+    this.tail?.clear();
     const segments = this.segments;
     this.segments = [];
     await releaseSegments(segments);

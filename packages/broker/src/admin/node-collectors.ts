@@ -58,6 +58,15 @@ export interface NodeMetricSources {
   logDirOffline(): boolean;
   /** The local partition logs (read only when partitionLabels is on). */
   partitionLogs(): readonly PartitionLogSample[];
+  /** The tail cache's counters; null without a log manager. */
+  tailCache(): TailCacheSample | null;
+}
+
+/** The broker-wide tail cache (storage tail-cache.ts): bytes held, reads served and missed. */
+export interface TailCacheSample {
+  readonly bytes: number;
+  readonly hits: number;
+  readonly misses: number;
 }
 
 /** Registers the scrape-time collectors; returns the Raft leader-change counter to feed. */
@@ -68,6 +77,7 @@ export function registerNodeCollectors(
   registerRaft(registry, sources);
   registerCluster(registry, sources);
   registerNode(registry, sources);
+  registerTailCache(registry, sources);
   registerDisk(registry, sources);
   if (sources.partitionLabels) registerPartitionLogs(registry, sources);
   return {
@@ -285,4 +295,30 @@ function registerPartitionLogs(registry: Registry, sources: NodeMetricSources): 
           this.set({ topic: p.topic, partition: String(p.partition) }, pick(p));
       },
     });
+}
+
+function registerTailCache(registry: Registry, sources: NodeMetricSources): void {
+  sampled(
+    registry,
+    "strand_log_tail_cache_bytes",
+    "Bytes of recent batches held in the tail cache over all partitions (bounded by log.tail.cache.bytes).",
+    sources,
+    (s) => s.tailCache()?.bytes ?? null,
+  );
+  // The storage counts; each scrape adds what was counted since the previous one.
+  const seen = { hits: 0, misses: 0 };
+  new Counter({
+    name: "strand_log_tail_cache_reads_total",
+    help: "Log reads at or past a partition's log start: answered from the tail cache (hit) or from the file (miss).",
+    labelNames: ["result"],
+    registers: [registry],
+    collect() {
+      const t = sources.tailCache();
+      if (t === null) return;
+      this.inc({ result: "hit" }, Math.max(0, t.hits - seen.hits));
+      this.inc({ result: "miss" }, Math.max(0, t.misses - seen.misses));
+      seen.hits = t.hits;
+      seen.misses = t.misses;
+    },
+  });
 }

@@ -72,6 +72,7 @@ export interface NodeConfig {
   readonly subscribeStreamsMax: number;
   readonly subscribeStreamsPerConnectionMax: number;
   readonly logOpenHandlesMax: number;
+  readonly logTailCacheBytes: number;
   readonly fileDescriptorsReserve: number;
   /** `cluster.id`: the id to format the metadata dir with; "" when not configured. */
   readonly clusterId: string;

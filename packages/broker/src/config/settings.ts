@@ -279,6 +279,15 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
       "Open .log files of segments over all partitions, active ones included (the least recently used idle one is closed beyond it, after an fsync when it has unflushed appends; index files are open only while written).",
   }),
   setting({
+    key: "log.tail.cache.bytes",
+    kind: "integer",
+    defaultText: "67108864",
+    min: 0,
+    max: INT32_MAX,
+    description:
+      "Memory for the tail cache over all partitions: the most recently appended batches of each partition's active segment, from which follower replica fetches and consumers at the tail are answered without a file read (a miss reads the log). Shared fairly: a partition over capacity / partitions-with-data drops its own oldest batches first, then the oldest of any partition goes. 0 turns it off.",
+  }),
+  setting({
     key: "cluster.id",
     kind: "cluster-id",
     defaultText: null,

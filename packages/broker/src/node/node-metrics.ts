@@ -40,6 +40,7 @@ export function registerNodeMetrics(metrics: BrokerMetrics, parts: MetricNodePar
     openConnections: () => parts.broker()?.clientListener.stats().open ?? null,
     brokerFenced: () => parts.broker()?.lifecycle.state.fenced ?? null,
     logDirOffline: () => (parts.logs()?.offlineReason ?? null) !== null,
+    tailCache: () => parts.logs()?.tailCache.stats() ?? null,
     partitionLogs: () =>
       (parts.broker()?.replicas.partitionStatuses() ?? []).map((p) => ({
         topic: p.topic,

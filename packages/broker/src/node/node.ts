@@ -168,6 +168,7 @@ export class BrokerNode {
       },
       retentionCheckIntervalMs: c.logRetentionCheckIntervalMs,
       openSegmentHandlesMax: c.logOpenHandlesMax,
+      tailCacheBytes: c.logTailCacheBytes,
       cleaner: {
         enabled: c.logCleanerEnable,
         intervalMs: c.logCleanerBackoffMs,

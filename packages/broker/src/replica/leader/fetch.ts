@@ -30,7 +30,12 @@ interface ReadAll {
   readonly failed: boolean;
   /** Readable partitions (led here, no error) -> their fetch offset. */
   readonly readable: Map<string, bigint>;
+  /** Readable partitions -> the HW their read was bounded by. */
+  readonly seen: Map<string, bigint>;
 }
+
+/** Re-reads before parking when the HW moved during the read (a wake-up the read missed). */
+const REREADS_MAX = 3;
 
 /** A consumer fetch: read now, or park until minBytes, maxWaitMs or abort. */
 export async function fetch(
@@ -38,12 +43,17 @@ export async function fetch(
   options: FetchOptions,
   partitions: readonly FetchPartition[],
 ): Promise<FetchPartitionResult[]> {
-  const first = await readAll(ctx, options, partitions);
   const minBytes = Math.max(1, options.minBytes);
   const waitMs = Math.min(Math.max(0, options.maxWaitMs), FETCH_WAIT_MS_MAX);
-  if (waitMs === 0 || first.failed || first.bytes >= minBytes || first.readable.size === 0) {
-    return first.results;
-  }
+  const answerNow = (r: ReadAll): boolean =>
+    waitMs === 0 || r.failed || r.bytes >= minBytes || r.readable.size === 0;
+  let first = await readAll(ctx, options, partitions);
+  // An HW advance while the read awaited found no waiter to wake: without this re-read the
+  // fetch would park until maxWaitMs although committed data is there. The check and the
+  // registration below run in one turn, so nothing is missed after the last check.
+  for (let i = 0; i < REREADS_MAX && !answerNow(first) && hwMoved(ctx, first.seen); i++)
+    first = await readAll(ctx, options, partitions);
+  if (answerNow(first)) return first.results;
   if (options.signal?.aborted === true || ctx.closed) return first.results;
   return new Promise((resolve) => {
     let settled = false;
@@ -73,7 +83,17 @@ export async function fetch(
     }
     ctx.timer.schedule(deadlineMs);
     options.signal?.addEventListener("abort", complete, { once: true });
+    if (hwMoved(ctx, first.seen)) complete();
   });
+}
+
+/** True when some partition's HW is past the one its last read was bounded by. */
+function hwMoved(ctx: ReplicaContext, seen: ReadonlyMap<string, bigint>): boolean {
+  for (const [key, hw] of seen) {
+    const state = ctx.partitions.get(key)?.leader ?? null;
+    if (state !== null && state.highWatermark > hw) return true;
+  }
+  return false;
 }
 
 async function readAll(
@@ -83,6 +103,7 @@ async function readAll(
 ): Promise<ReadAll> {
   const results: FetchPartitionResult[] = [];
   const readable = new Map<string, bigint>();
+  const seen = new Map<string, bigint>();
   let bytes = 0;
   let failed = false;
   for (const fp of partitions) {
@@ -90,10 +111,14 @@ async function readAll(
     const r = await readOne(ctx, fp, Math.min(budget, fp.partitionMaxBytes), bytes === 0);
     results.push(r);
     if (r.errorCode !== 0) failed = true;
-    else readable.set(partitionKey(fp.topic, fp.partition), fp.fetchOffset);
+    else {
+      const key = partitionKey(fp.topic, fp.partition);
+      readable.set(key, fp.fetchOffset);
+      seen.set(key, r.highWatermark);
+    }
     bytes += r.records.length;
   }
-  return { results, bytes, failed, readable };
+  return { results, bytes, failed, readable, seen };
 }
 
 async function readOne(

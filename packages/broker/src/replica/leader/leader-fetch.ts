@@ -30,7 +30,12 @@ interface ReadOutcome {
   readonly answerNow: boolean;
   /** Partitions that may get data later -> fetch offset. */
   readonly waiting: Map<string, bigint>;
+  /** Waiting partitions -> the log end their read saw. */
+  readonly seen: Map<string, bigint>;
 }
+
+/** Re-reads before parking when the log end moved during the read (a missed wake-up). */
+const REREADS_MAX = 3;
 
 /** Answers one request, long-polling when nothing is available; null when the stream closed. */
 export async function answerReplicaFetch(
@@ -40,11 +45,16 @@ export async function answerReplicaFetch(
 ): Promise<ReplicaFetchAnswer | null> {
   const refused = checkRequest(ctx, request);
   if (refused !== null) return refused;
-  const first = await readForFollower(ctx, request);
   const waitMs = Math.min(Math.max(0, request.maxWaitMs), ctx.config.replicaFetchMaxWaitMs * 10);
-  if (first.answerNow || waitMs === 0 || first.waiting.size === 0 || ctx.closed) {
-    return first.response;
-  }
+  const answerNow = (r: ReadOutcome): boolean =>
+    r.answerNow || waitMs === 0 || r.waiting.size === 0 || ctx.closed;
+  let first = await readForFollower(ctx, request);
+  // An append while the read awaited found no waiter to wake: without this re-read the
+  // follower (and every acks=all produce behind it) would wait for replica.fetch.max.wait.ms.
+  // The check and the registration below run in one turn, so nothing is missed after it.
+  for (let i = 0; i < REREADS_MAX && !answerNow(first) && logEndMoved(ctx, first.seen); i++)
+    first = await readForFollower(ctx, request);
+  if (answerNow(first)) return first.response;
   return new Promise((resolve) => {
     let settled = false;
     const complete = (): void => {
@@ -74,7 +84,17 @@ export async function answerReplicaFetch(
       return;
     }
     ctx.timer.schedule(deadlineMs);
+    if (logEndMoved(ctx, first.seen)) complete();
   });
+}
+
+/** True when some partition's log end is past the one its last read saw. */
+function logEndMoved(ctx: ReplicaContext, seen: ReadonlyMap<string, bigint>): boolean {
+  for (const [key, end] of seen) {
+    const p = ctx.partitions.get(key);
+    if (p !== undefined && p.leader !== null && p.log.logEndOffset > end) return true;
+  }
+  return false;
 }
 
 function checkRequest(ctx: ReplicaContext, request: ReplicaFetchQuery): ReplicaFetchAnswer | null {
@@ -118,6 +138,7 @@ async function readForFollower(
 ): Promise<ReadOutcome> {
   const results: ReplicaFetchPartitionAnswer[] = [];
   const waiting = new Map<string, bigint>();
+  const seen = new Map<string, bigint>();
   let answerNow = false;
   let bytes = 0;
   for (const entry of request.partitions) {
@@ -128,8 +149,11 @@ async function readForFollower(
     bytes += r.bytes;
     if (r.result.errorCode !== 0 || r.result.divergingEpoch != null || r.bytes > 0)
       answerNow = true;
-    else if (r.fetchOffset !== null)
-      waiting.set(partitionKey(entry.topic, entry.partition), r.fetchOffset);
+    else if (r.fetchOffset !== null) {
+      const key = partitionKey(entry.topic, entry.partition);
+      waiting.set(key, r.fetchOffset);
+      seen.set(key, r.logEndOffset);
+    }
   }
   const response = {
     correlationId: request.correlationId,
@@ -137,13 +161,15 @@ async function readForFollower(
     errorMessage: "",
     partitions: results,
   };
-  return { response, answerNow, waiting };
+  return { response, answerNow, waiting, seen };
 }
 
 interface PartitionRead {
   readonly result: ReplicaFetchPartitionAnswer;
   readonly bytes: number;
   readonly fetchOffset: bigint | null;
+  /** The log end the read saw (-1 when nothing was read). */
+  readonly logEndOffset: bigint;
 }
 
 async function readPartition(
@@ -167,6 +193,7 @@ async function readPartition(
     },
     bytes: 0,
     fetchOffset: null,
+    logEndOffset: -1n,
   });
   const p = ctx.partitions.get(partitionKey(entry.topic, entry.partition));
   if (p === undefined)
@@ -226,7 +253,7 @@ async function readPartition(
       ...bounds(),
     };
     ctx.metrics?.replicationOutBytesTotal.inc(read.records.length);
-    return { result, bytes: read.records.length, fetchOffset };
+    return { result, bytes: read.records.length, fetchOffset, logEndOffset: read.logEndOffset };
   } catch (thrown) {
     const { error } = errorOf(thrown);
     return failed(errorCodeInfo(error.errorCode), error.errorMessage, {
