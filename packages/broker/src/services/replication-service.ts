@@ -7,7 +7,7 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import type { ReplicaFetchRequest__Output, ReplicaFetchResponse } from "@strand/protocol";
-import type { ReplicaFetchLeader } from "../replica/replica-fetch.ts";
+import { type ReplicaFetchLeader, ReplicaFetchSession } from "../replica/replica-fetch.ts";
 import { answerToWire, queryFromWire } from "./replication-wire.ts";
 
 /** Requests a follower may have queued on one stream before it is cut off. */
@@ -33,6 +33,7 @@ function serveStream(leader: ReplicaFetchLeader, call: ReplicaFetchCall): void {
   let open = true;
   let queued = 0;
   let chain: Promise<void> = Promise.resolve();
+  const session = new ReplicaFetchSession();
   const stop = (): void => {
     open = false;
     untrack();
@@ -50,7 +51,9 @@ function serveStream(leader: ReplicaFetchLeader, call: ReplicaFetchCall): void {
     }
     chain = chain
       .then(async () => {
-        const answer = open ? await leader.answer(queryFromWire(request), () => open) : null;
+        const answer = open
+          ? await leader.answer(queryFromWire(request), () => open, session)
+          : null;
         queued -= 1;
         if (answer !== null && open) call.write(answerToWire(answer));
       })
