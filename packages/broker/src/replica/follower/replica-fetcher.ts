@@ -186,27 +186,26 @@ export class ReplicaFetcher {
         if (state.status === "awaitingMetadata")
           state.onLeaderChange(state.leaderId, state.leaderEpoch);
       }
-      const fetch = state.fetchRequest(nowMs);
-      if (fetch === null) continue;
+      if (!state.beginFetch(nowMs)) continue;
       sent.set(p.key, state);
       const known = this.#session.get(p.key);
       if (
         known !== undefined &&
         known.topicId === p.topicId &&
-        known.fetchOffset === fetch.fetchOffset &&
-        known.lastFetchedEpoch === fetch.lastFetchedEpoch &&
-        known.currentLeaderEpoch === fetch.currentLeaderEpoch &&
-        known.logStartOffset === fetch.logStartOffset
+        known.fetchOffset === state.fetchOffset &&
+        known.lastFetchedEpoch === state.lastFetchedEpoch &&
+        known.currentLeaderEpoch === state.leaderEpoch &&
+        known.logStartOffset === state.logStartOffset
       )
         continue;
       const entry = {
         topicId: p.topicId,
         topic: p.topic,
         partition: p.partition,
-        fetchOffset: fetch.fetchOffset,
-        lastFetchedEpoch: fetch.lastFetchedEpoch,
-        currentLeaderEpoch: fetch.currentLeaderEpoch,
-        logStartOffset: fetch.logStartOffset,
+        fetchOffset: state.fetchOffset,
+        lastFetchedEpoch: state.lastFetchedEpoch,
+        currentLeaderEpoch: state.leaderEpoch,
+        logStartOffset: state.logStartOffset,
         partitionMaxBytes: this.#o.partitionMaxBytes,
       };
       this.#session.set(p.key, entry);
