@@ -2,8 +2,9 @@
  * Partition-count benchmark: a local 3-node combined Strand cluster (started and stopped here),
  *
  * 1. CreateTopics of one topic with --partitions partitions (default 10,000, RF 3): time until
- *    the admin call answers and until metadata shows every partition with a leader, and the
- *    active controller's RSS before and after;
+ *    the admin call answers, until metadata shows every partition with a leader and until
+ *    every ISR is full again; the active controller's RSS before and after, every node's RSS
+ *    after, and the controller id after (a different one: the quorum lost its leader);
  * 2. an election storm: SIGKILL a broker that is not the active controller (it leads about a
  *    third of the partitions) and time until metadata from a survivor shows every partition
  *    with a live leader (the session timeout, then one fence batch, then propagation).
@@ -13,7 +14,7 @@
  *   npm run bench -- partitions [--partitions 10000] [--replication-factor 3] [--json]
  */
 import { readFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import { sleep } from "@strand/base";
@@ -118,18 +119,35 @@ async function main(): Promise<void> {
       },
     );
     const createdMs = performance.now() - start;
-    if (created.topics[0]?.errorCode !== 0)
-      throw new Error(`CreateTopics failed: ${created.topics[0]?.errorMessage}`);
+    const createAnswer = created.topics[0]?.errorMessage ?? "";
+    // The controller may lose its quorum leadership after committing the topic (its event loop
+    // busy applying the batch): the answer is then NOT_CONTROLLER, and the topic exists.
+    const lostLeadership = createAnswer.startsWith("NOT_CONTROLLER");
+    if (created.topics[0]?.errorCode !== 0 && !lostLeadership)
+      throw new Error(`CreateTopics failed: ${createAnswer}`);
     const led = await waitMetadata(
       md,
       (m) => leaders(m).length === partitions && leaders(m).every((l) => l >= 0),
       CREATE_TIMEOUT_MS,
     );
     const rssAfter = rssMiB(controller?.child.pid);
+    // Every node holds a replica of every partition (RF 3 on 3 nodes): the broker side's cost.
+    const nodesRssMiBAfter = cluster.nodes.map((n) => rssMiB(n.child.pid));
+    const loadBefore = loadavg()[0]!.toFixed(1);
+
+    // The storm is measured on a healthy cluster: every ISR full again (followers that were
+    // slow to create their replicas leave the ISR while the topic is created, and a partition
+    // whose ISR is only the killed broker would stay offline, since elections are clean).
+    const insync = await waitMetadata(
+      md,
+      (m) => m.topics.every((t) => t.partitions.every((p) => p.isr.length === rf)),
+      CREATE_TIMEOUT_MS,
+    );
+    const allInSyncMs = Math.round(createdMs + led.ms + insync.ms);
 
     // Kill a broker that is not the controller, read metadata from another survivor.
     const victim = cluster.nodes.find((n) => n.id !== before.controllerId && n !== first)!;
-    const victimLeads = leaders(led.md).filter((l) => l === victim.id).length;
+    const victimLeads = leaders(insync.md).filter((l) => l === victim.id).length;
     const killedAt = performance.now();
     victim.child.kill("SIGKILL");
     const reElected = await waitMetadata(
@@ -143,9 +161,15 @@ async function main(): Promise<void> {
       replicationFactor: rf,
       controllerId: before.controllerId,
       createTopicsMs: Math.round(createdMs),
+      createTopicsAnswer: lostLeadership ? "NOT_CONTROLLER (topic created)" : "NONE",
       allLeadersMs: Math.round(createdMs + led.ms),
+      allInSyncMs,
       controllerRssMiBBefore: rssBefore,
       controllerRssMiBAfter: rssAfter,
+      nodesRssMiBAfter,
+      // A different id means the metadata quorum changed leader while creating.
+      controllerIdAfterCreate: led.md.controllerId,
+      loadAverage1m: `${loadBefore} after create, ${loadavg()[0]!.toFixed(1)} at the end`,
       killedBroker: victim.id,
       killedBrokerLed: victimLeads,
       sessionTimeoutMs: SESSION_TIMEOUT_MS,

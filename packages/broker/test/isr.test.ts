@@ -44,6 +44,17 @@ describe("ISR shrink", () => {
     expect(p.maybeShrinkIsr(1_000_000, LAG_MS)).toBeNull();
   });
 
+  it("keeps followers that never fetched while the log has never held a record", () => {
+    // A new partition whose followers are still creating their replicas: nothing to lag behind.
+    const p = leader({ logEndOffset: 0n });
+    expect(p.maybeShrinkIsr(1_000_000, LAG_MS)).toBeNull();
+    // The first record makes lagging possible again: a follower that never fetched leaves.
+    p.onLeaderAppend(1n);
+    fetch(p, 2, 1n, 1_000_000);
+    const proposal = p.maybeShrinkIsr(1_000_001, LAG_MS);
+    expect(ids(proposal!.isr)).toEqual([1, 2]);
+  });
+
   it("never removes the leader", () => {
     const p = leader({ replicas: [1, 2], isr: [1] });
     expect(p.maybeShrinkIsr(10 ** 9, LAG_MS)).toBeNull();

@@ -8,6 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
+import { sleep } from "@strand/base";
 import {
   type AlterPartitionRequest,
   type AlterPartitionResponse,
@@ -652,6 +653,78 @@ describe("ReplicaManager over gRPC, three brokers", () => {
       });
       await waitFor("second answer", () => answers.length === 2);
       expect(answers[1]!.errorCode).toBe(ErrorCode.STALE_BROKER_EPOCH.code);
+    } finally {
+      call.cancel();
+      client.close();
+    }
+  });
+
+  it("an incremental fetch session answers only what changed and still counts left-out partitions as fetched", async () => {
+    const c = await threeNodes(2, 4);
+    const leader = c.node(1);
+    // Idle followers that send nothing but empty incremental requests stay in the ISR for
+    // many times replica.lag.time.max.ms (400 ms): the leader counts their last position.
+    await sleep(1_500);
+    expect(c.controller.partition(0).isr.join()).toBe("1,2,3");
+    expect(c.controller.partition(1).isr.join()).toBe("1,2,3");
+    // A raw session as broker 3 (its real fetcher keeps running beside it).
+    const client = replicationClient(`127.0.0.1:${leader.port}`, 8 << 20);
+    const call = client.ReplicaFetch();
+    const answers: ReplicaFetchResponse__Output[] = [];
+    call.on("data", (r: ReplicaFetchResponse__Output) => answers.push(r));
+    call.on("error", () => {});
+    const epoch3 = String(c.controller.image.brokers.get(brokerId(3))!.epoch);
+    let correlation = 0;
+    const send = (
+      partitions: number[],
+      forgotten: number[] = [],
+      maxWaitMs = 0,
+    ): Promise<ReplicaFetchResponse__Output> => {
+      const want = answers.length + 1;
+      correlation += 1;
+      call.write({
+        correlationId: String(correlation),
+        replicaId: 3,
+        brokerEpoch: epoch3,
+        maxWaitMs,
+        minBytes: 1,
+        maxBytes: 1 << 20,
+        incremental: true,
+        forgotten: forgotten.map((partition) => ({ topic: TOPIC, partition })),
+        partitions: partitions.map((partition) => ({
+          topicId: TOPIC_ID,
+          topic: TOPIC,
+          partition,
+          fetchOffset: "0",
+          lastFetchedEpoch: -1,
+          currentLeaderEpoch: 4,
+          logStartOffset: "0",
+          partitionMaxBytes: 1 << 20,
+        })),
+      });
+      return waitFor(`answer ${correlation}`, () => answers.length >= want).then(
+        () => answers[want - 1]!,
+      );
+    };
+    const answered = (r: ReplicaFetchResponse__Output) => r.partitions.map((p) => p.partition);
+    try {
+      // Partitions sent in a request are answered, even with nothing to say.
+      expect(answered(await send([0, 1]))).toEqual([0, 1]);
+      // Left out and idle: not answered at all.
+      expect(answered(await send([]))).toEqual([]);
+      // Left out but with records at the remembered position: answered with them.
+      const produced = await produceTo(leader, batch(2), 1, { acks: "leader", timeoutMs: 5_000 });
+      expect(produced.errorCode).toBe(0);
+      const withRecords = await send([]);
+      expect(answered(withRecords)).toEqual([1]);
+      expect(withRecords.partitions[0]!.records.length).toBeGreaterThan(0);
+      // Forgotten: no longer answered. A long poll still wakes for a remembered partition.
+      const polled = send([], [1], 5_000);
+      await sleep(50);
+      await produceTo(leader, batch(1), 0, { acks: "leader", timeoutMs: 5_000 });
+      const woken = await polled;
+      expect(answered(woken)).toEqual([0]);
+      expect(woken.partitions[0]!.records.length).toBeGreaterThan(0);
     } finally {
       call.cancel();
       client.close();

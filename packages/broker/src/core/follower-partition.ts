@@ -156,11 +156,26 @@ export class FollowerPartitionState {
     return this.#highWatermark;
   }
 
+  /** The follower's log start offset. */
+  get logStartOffset(): bigint {
+    return this.#logStartOffset;
+  }
+
+  /**
+   * Starts a fetch when ready (then the request is `fetchOffset`, `lastFetchedEpoch`,
+   * `leaderEpoch`, `logStartOffset`); false while busy or backing off. Allocates nothing, for
+   * fetchers that visit thousands of idle partitions per round.
+   */
+  beginFetch(nowMs: number): boolean {
+    if (this.#status === "backoff" && nowMs >= this.#retryAtMs) this.#status = "ready";
+    if (this.#status !== "ready") return false;
+    this.#status = "fetching";
+    return true;
+  }
+
   /** This partition's part of the next fetch, or null while busy or backing off. */
   fetchRequest(nowMs: number): FollowerFetchRequest | null {
-    if (this.#status === "backoff" && nowMs >= this.#retryAtMs) this.#status = "ready";
-    if (this.#status !== "ready") return null;
-    this.#status = "fetching";
+    if (!this.beginFetch(nowMs)) return null;
     return {
       fetchOffset: this.#fetchOffset,
       lastFetchedEpoch: this.#lastFetchedEpoch,

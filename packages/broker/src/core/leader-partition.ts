@@ -280,6 +280,11 @@ export class LeaderPartitionState {
    */
   maybeShrinkIsr(nowMs: number, replicaLagTimeMaxMs: number): IsrProposal | null {
     if (this.#pending !== null || this.#awaitingMetadata) return null;
+    // A log that never held a record (log end 0): every replica holds all of it, so no
+    // follower can lag. Without this, creating thousands of partitions shrank (and then
+    // re-expanded) the ISR of every partition whose follower was slow to create its replica:
+    // two metadata records per partition, each a delta every node applies.
+    if (this.#logEndOffset === 0n) return null;
     const lagging = this.#isr.filter((id) => {
       if (id === this.localBrokerId) return false;
       const state = this.#followers.get(id);

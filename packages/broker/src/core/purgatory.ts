@@ -279,11 +279,13 @@ export class DelayedFetchPurgatory<T> {
   /** Leadership of the partition moved away: the waiters reading it (answer them now). */
   removePartition(partition: string): DelayedFetchWaiter<T>[] {
     const ids = [...(this.#byPartition.get(partition) ?? [])];
-    return ids.map((id) => {
+    const removed = ids.map((id) => {
       const waiter = this.#queue.get(id)!;
       this.#remove(waiter);
       return waiter;
     });
+    this.#byPartition.delete(partition);
+    return removed;
   }
 
   #remove(waiter: MutableFetchWaiter<T>): void {
@@ -293,9 +295,10 @@ export class DelayedFetchPurgatory<T> {
 
   #unindex(waiter: DelayedFetchWaiter<T>): void {
     for (const key of waiter.partitions.keys()) {
-      const ids = this.#byPartition.get(key);
-      ids?.delete(waiter.id);
-      if (ids?.size === 0) this.#byPartition.delete(key);
+      // An emptied set stays (until removePartition): a replica fetch session parks the
+      // same thousands of partitions every round, and re-creating their sets each time was
+      // most of an idle leader's garbage.
+      this.#byPartition.get(key)?.delete(waiter.id);
     }
   }
 }

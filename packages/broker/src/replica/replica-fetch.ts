@@ -36,6 +36,40 @@ export interface ReplicaFetchQuery {
   readonly minBytes: number;
   readonly maxBytes: number;
   readonly partitions: readonly ReplicaFetchPartitionQuery[];
+  /**
+   * A request of the stream's fetch session ({@link ReplicaFetchSession}): `partitions` holds
+   * only what changed; absent or false, it is a full request answered in full.
+   */
+  readonly incremental?: boolean;
+  /** Incremental only: partitions dropped from the session (topic, partition). */
+  readonly forgotten?: readonly { readonly topic: string; readonly partition: number }[];
+}
+
+/** What the leader remembers of one partition of a fetch session. */
+export interface SessionPartition {
+  /** The follower's position as last sent. */
+  query: ReplicaFetchPartitionQuery;
+  /** The session round that last sent it: equal to the current round = in this request. */
+  sentRound: number;
+  /** The high watermark and log start last answered (-1 before the first answer). */
+  answeredHighWatermark: bigint;
+  answeredLogStartOffset: bigint;
+}
+
+/**
+ * The leader's side of one replication stream's incremental fetch session (Kafka's
+ * KIP-227 FetchSession, without session ids: the stream is the session and ends with it).
+ * Idle partitions cost neither bytes on the wire nor objects per round.
+ */
+export class ReplicaFetchSession {
+  /** Partition key -> the follower's last sent position, in order of first send. */
+  readonly partitions = new Map<string, SessionPartition>();
+  /** Requests seen on the stream. */
+  round = 0;
+  /** The long-poll's watch list (partition key -> fetch offset), reused round to round. */
+  readonly waiting = new Map<string, bigint>();
+  /** The log end each watched partition's read saw (a missed wake-up check), reused too. */
+  readonly seen = new Map<string, bigint>();
 }
 
 /** The leader's answer for one partition; offsets are absent when the leader sent none. */
@@ -69,7 +103,11 @@ export interface ReplicaFetchLeader {
   /** For stream-level warnings. */
   readonly logger: Logger;
   /** Answers one request, long-polling when nothing is available; null once `isOpen()` is false. */
-  answer(query: ReplicaFetchQuery, isOpen: () => boolean): Promise<ReplicaFetchAnswer | null>;
+  answer(
+    query: ReplicaFetchQuery,
+    isOpen: () => boolean,
+    session: ReplicaFetchSession,
+  ): Promise<ReplicaFetchAnswer | null>;
   /** Tracks an open stream so closing the manager ends it; returns the function to untrack it. */
   track(stream: EndableStream): () => void;
 }

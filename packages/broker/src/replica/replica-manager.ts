@@ -152,7 +152,7 @@ export class ReplicaManager implements ReplicaManagerApi {
         return ctx.closed;
       },
       logger: ctx.logger,
-      answer: (query, isOpen) => answerReplicaFetch(ctx, query, isOpen),
+      answer: (query, isOpen, session) => answerReplicaFetch(ctx, query, isOpen, session),
       track: (stream) => {
         streams.add(stream);
         return () => streams.delete(stream);

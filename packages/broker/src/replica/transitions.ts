@@ -46,6 +46,9 @@ export async function applyDelta(
   const guarded = async (reg: PartitionRegistration, step: () => Promise<void>) => {
     try {
       await step();
+      // Back to the event loop between changes: a delta of thousands of role changes must not
+      // hold Raft heartbeats, votes and fetch answers behind a run of microtasks.
+      await yieldToEventLoop();
     } catch (error) {
       // A log that went offline or refused the epoch: this replica stays as it was; the
       // others still apply. Broken invariants (AssertionFailure) propagate.
@@ -70,6 +73,10 @@ export async function applyDelta(
   );
   await applyConfigChanges(ctx, delta, image);
   updateGauges(ctx);
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 async function deleteReplica(

@@ -9,7 +9,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { ReplicaFetchRequest__Output, ReplicaFetchResponse } from "@strand/protocol";
 import { identityMismatch, peerIdentity } from "@strand/protocol";
 import { LogLimiter } from "@strand/raft";
-import type { ReplicaFetchLeader } from "../replica/replica-fetch.ts";
+import { type ReplicaFetchLeader, ReplicaFetchSession } from "../replica/replica-fetch.ts";
 import { answerToWire, queryFromWire } from "./replication-wire.ts";
 
 /** Requests a follower may have queued on one stream before it is cut off. */
@@ -42,6 +42,7 @@ function serveStream(
   let open = true;
   let queued = 0;
   let chain: Promise<void> = Promise.resolve();
+  const session = new ReplicaFetchSession();
   const stop = (): void => {
     open = false;
     untrack();
@@ -75,7 +76,9 @@ function serveStream(
     }
     chain = chain
       .then(async () => {
-        const answer = open ? await leader.answer(queryFromWire(request), () => open) : null;
+        const answer = open
+          ? await leader.answer(queryFromWire(request), () => open, session)
+          : null;
         queued -= 1;
         if (answer !== null && open) call.write(answerToWire(answer));
       })

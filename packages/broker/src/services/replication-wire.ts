@@ -63,6 +63,8 @@ export function queryFromWire(request: ReplicaFetchRequest__Output): ReplicaFetc
       logStartOffset: int64FromWire(p.logStartOffset),
       partitionMaxBytes: p.partitionMaxBytes,
     })),
+    incremental: request.incremental,
+    forgotten: request.forgotten.map((f) => ({ topic: f.topic, partition: f.partition })),
   };
 }
 
@@ -85,6 +87,8 @@ export function queryToWire(query: ReplicaFetchQuery): ReplicaFetchRequest {
       logStartOffset: p.logStartOffset?.toString(),
       partitionMaxBytes: p.partitionMaxBytes,
     })),
+    incremental: query.incremental ?? false,
+    forgotten: query.forgotten?.map((f) => ({ topic: f.topic, partition: f.partition })) ?? [],
   };
 }
 

@@ -3430,6 +3430,27 @@ export const protoDescriptor: INamespace = {
                   "rule": "repeated",
                   "type": "ReplicaFetchPartition",
                   "id": 7
+                },
+                "incremental": {
+                  "type": "bool",
+                  "id": 8
+                },
+                "forgotten": {
+                  "rule": "repeated",
+                  "type": "ReplicaFetchForgotten",
+                  "id": 9
+                }
+              }
+            },
+            "ReplicaFetchForgotten": {
+              "fields": {
+                "topic": {
+                  "type": "string",
+                  "id": 1
+                },
+                "partition": {
+                  "type": "int32",
+                  "id": 2
                 }
               }
             },

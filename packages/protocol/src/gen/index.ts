@@ -173,6 +173,7 @@ export type * from './strand/v1/RemoveRaftVoterRequest.ts';
 export type * from './strand/v1/RemoveRaftVoterResponse.ts';
 export type * from './strand/v1/RemoveTopicRecord.ts';
 export type * from './strand/v1/ReplicaAssignment.ts';
+export type * from './strand/v1/ReplicaFetchForgotten.ts';
 export type * from './strand/v1/ReplicaFetchPartition.ts';
 export type * from './strand/v1/ReplicaFetchPartitionResult.ts';
 export type * from './strand/v1/ReplicaFetchRequest.ts';

@@ -3,6 +3,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { DivergingEpoch as _strand_v1_DivergingEpoch, DivergingEpoch__Output as _strand_v1_DivergingEpoch__Output } from './strand/v1/DivergingEpoch.ts';
+import type { ReplicaFetchForgotten as _strand_v1_ReplicaFetchForgotten, ReplicaFetchForgotten__Output as _strand_v1_ReplicaFetchForgotten__Output } from './strand/v1/ReplicaFetchForgotten.ts';
 import type { ReplicaFetchPartition as _strand_v1_ReplicaFetchPartition, ReplicaFetchPartition__Output as _strand_v1_ReplicaFetchPartition__Output } from './strand/v1/ReplicaFetchPartition.ts';
 import type { ReplicaFetchPartitionResult as _strand_v1_ReplicaFetchPartitionResult, ReplicaFetchPartitionResult__Output as _strand_v1_ReplicaFetchPartitionResult__Output } from './strand/v1/ReplicaFetchPartitionResult.ts';
 import type { ReplicaFetchRequest as _strand_v1_ReplicaFetchRequest, ReplicaFetchRequest__Output as _strand_v1_ReplicaFetchRequest__Output } from './strand/v1/ReplicaFetchRequest.ts';
@@ -17,6 +18,7 @@ export interface ProtoGrpcType {
   strand: {
     v1: {
       DivergingEpoch: MessageTypeDefinition<_strand_v1_DivergingEpoch, _strand_v1_DivergingEpoch__Output>
+      ReplicaFetchForgotten: MessageTypeDefinition<_strand_v1_ReplicaFetchForgotten, _strand_v1_ReplicaFetchForgotten__Output>
       ReplicaFetchPartition: MessageTypeDefinition<_strand_v1_ReplicaFetchPartition, _strand_v1_ReplicaFetchPartition__Output>
       ReplicaFetchPartitionResult: MessageTypeDefinition<_strand_v1_ReplicaFetchPartitionResult, _strand_v1_ReplicaFetchPartitionResult__Output>
       ReplicaFetchRequest: MessageTypeDefinition<_strand_v1_ReplicaFetchRequest, _strand_v1_ReplicaFetchRequest__Output>

@@ -4,6 +4,9 @@
  * `FollowerPartitionState`, sends it on a long-lived bidi stream, and applies each
  * partition's action (append, truncate, HW update, backoff) before sending the next one. The
  * leader long-polls, so an idle stream costs one round trip per `replica.fetch.max.wait.ms`.
+ * Requests are incremental (the stream is a KIP-227 fetch session): a partition is sent only
+ * when its position changed since the last request on the stream, so an idle partition costs
+ * no bytes and no objects per round on either side.
  * On a stream failure every partition is reset and the stream reconnects with a doubling
  * backoff; the leader's address is looked up in the metadata image on every connect.
  */
@@ -47,6 +50,12 @@ export class ReplicaFetcher {
   readonly sourceId: BrokerId;
   readonly #o: FetcherOptions;
   readonly #partitions = new Map<string, FetcherPartition>();
+  /** `${topicId}:${partition}` -> partition, to match answers. */
+  readonly #byId = new Map<string, FetcherPartition>();
+  /** What the leader's session holds for this stream: key -> the position last sent. */
+  readonly #session = new Map<string, ReplicaFetchPartitionQuery>();
+  /** This round's partitions in the session -> their state (reused round to round). */
+  readonly #sent = new Map<string, FollowerPartitionState>();
   readonly #inFlight = new Map<string, Promise<void>>();
   /** Partitions waiting for metadata that retry anyway at this time. */
   readonly #retryAtMs = new Map<string, number>();
@@ -78,12 +87,17 @@ export class ReplicaFetcher {
 
   /** Adds a partition (it is fetched from the next request on). */
   addPartition(partition: FetcherPartition): void {
+    const previous = this.#partitions.get(partition.key);
+    if (previous !== undefined) this.#byId.delete(idOf(previous));
     this.#partitions.set(partition.key, partition);
+    this.#byId.set(idOf(partition), partition);
     this.wake();
   }
 
   /** Removes a partition; resolves when its in-flight log operation is done. */
   async removePartition(key: string): Promise<void> {
+    const previous = this.#partitions.get(key);
+    if (previous !== undefined) this.#byId.delete(idOf(previous));
     this.#partitions.delete(key);
     this.#retryAtMs.delete(key);
     await this.#inFlight.get(key);
@@ -130,12 +144,12 @@ export class ReplicaFetcher {
   /** One request and its answer, or a wait when no partition is ready. */
   async #cycle(): Promise<void> {
     const built = this.#buildRequest();
-    if (built.entries.length === 0) {
+    if (built.sent.size === 0 && built.forgotten.length === 0) {
       await this.#sleep(this.#o.backoffMs);
       return;
     }
     try {
-      const response = await this.#send(built.entries);
+      const response = await this.#send(built.entries, built.forgotten);
       if (response.errorCode !== 0) {
         const error = errorCodeInfo(response.errorCode);
         throw new Error(
@@ -154,11 +168,15 @@ export class ReplicaFetcher {
 
   #buildRequest(): {
     entries: ReplicaFetchPartitionQuery[];
+    forgotten: { topic: string; partition: number }[];
     sent: Map<string, FollowerPartitionState>;
   } {
     const nowMs = this.#o.clock();
     const entries: ReplicaFetchPartitionQuery[] = [];
-    const sent = new Map<string, FollowerPartitionState>();
+    const sent = this.#sent;
+    sent.clear();
+    // No stream: the next request opens one, and with it an empty session at the leader.
+    if (this.#call === null) this.#session.clear();
     for (const p of this.#partitions.values()) {
       const state = p.follower();
       if (state === null) continue;
@@ -168,24 +186,46 @@ export class ReplicaFetcher {
         if (state.status === "awaitingMetadata")
           state.onLeaderChange(state.leaderId, state.leaderEpoch);
       }
-      const fetch = state.fetchRequest(nowMs);
-      if (fetch === null) continue;
+      if (!state.beginFetch(nowMs)) continue;
       sent.set(p.key, state);
-      entries.push({
+      const known = this.#session.get(p.key);
+      if (
+        known !== undefined &&
+        known.topicId === p.topicId &&
+        known.fetchOffset === state.fetchOffset &&
+        known.lastFetchedEpoch === state.lastFetchedEpoch &&
+        known.currentLeaderEpoch === state.leaderEpoch &&
+        known.logStartOffset === state.logStartOffset
+      )
+        continue;
+      const entry = {
         topicId: p.topicId,
         topic: p.topic,
         partition: p.partition,
-        fetchOffset: fetch.fetchOffset,
-        lastFetchedEpoch: fetch.lastFetchedEpoch,
-        currentLeaderEpoch: fetch.currentLeaderEpoch,
-        logStartOffset: fetch.logStartOffset,
+        fetchOffset: state.fetchOffset,
+        lastFetchedEpoch: state.lastFetchedEpoch,
+        currentLeaderEpoch: state.leaderEpoch,
+        logStartOffset: state.logStartOffset,
         partitionMaxBytes: this.#o.partitionMaxBytes,
-      });
+      };
+      this.#session.set(p.key, entry);
+      entries.push(entry);
     }
-    return { entries, sent };
+    // A partition not fetched this round (removed, backing off, awaiting metadata) leaves the
+    // session, so the leader stops counting its old position as fetched.
+    const forgotten: { topic: string; partition: number }[] = [];
+    for (const [key, entry] of this.#session) {
+      if (sent.has(key)) continue;
+      this.#session.delete(key);
+      forgotten.push({ topic: entry.topic, partition: entry.partition });
+    }
+    return { entries, forgotten, sent };
   }
 
-  #send(entries: ReplicaFetchPartitionQuery[]): Promise<ReplicaFetchAnswer> {
+  #send(
+    entries: ReplicaFetchPartitionQuery[],
+    forgotten: { topic: string; partition: number }[],
+  ): Promise<ReplicaFetchAnswer> {
     const call = this.#ensureStream();
     this.#correlationId += 1n;
     const correlationId = this.#correlationId.toString();
@@ -197,6 +237,8 @@ export class ReplicaFetcher {
       minBytes: 1,
       maxBytes: this.#o.responseMaxBytes,
       partitions: entries,
+      incremental: true,
+      forgotten,
     };
     return new Promise((resolve, reject) => {
       const timeoutMs = this.#o.maxWaitMs + this.#o.responseTimeoutMs;
@@ -269,11 +311,9 @@ export class ReplicaFetcher {
     sent: Map<string, FollowerPartitionState>,
     response: ReplicaFetchAnswer,
   ): Promise<void> {
-    const byId = new Map<string, FetcherPartition>();
-    for (const p of this.#partitions.values()) byId.set(`${p.topicId}:${p.partition}`, p);
     const work: Promise<void>[] = [];
     for (const result of response.partitions) {
-      const p = byId.get(`${result.topicId}:${result.partition}`);
+      const p = this.#byId.get(`${result.topicId}:${result.partition}`);
       const state = p === undefined ? undefined : sent.get(p.key);
       if (p === undefined || state === undefined || p.follower() !== state) continue;
       const action = state.onFetchResponse(toFollowerResponse(result), this.#o.clock());
@@ -368,6 +408,10 @@ export class ReplicaFetcher {
         return;
     }
   }
+}
+
+function idOf(p: FetcherPartition): string {
+  return `${p.topicId}:${p.partition}`;
 }
 
 /** A partition's answer as the pure follower state takes it (absent offsets get defaults). */

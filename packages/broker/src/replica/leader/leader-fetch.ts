@@ -11,12 +11,14 @@ import { ErrorCode, type ErrorCodeInfo, errorCodeInfo } from "@strand/protocol";
 import type { ReplicaContext } from "../context.ts";
 import { errorOf } from "../errors.ts";
 import { onHighWatermarkAdvanced } from "../events.ts";
-import { partitionKey } from "../partition.ts";
-import type {
-  ReplicaFetchAnswer,
-  ReplicaFetchPartitionAnswer,
-  ReplicaFetchPartitionQuery,
-  ReplicaFetchQuery,
+import { type Partition, partitionKey } from "../partition.ts";
+import {
+  type ReplicaFetchAnswer,
+  type ReplicaFetchPartitionAnswer,
+  type ReplicaFetchPartitionQuery,
+  type ReplicaFetchQuery,
+  ReplicaFetchSession,
+  type SessionPartition,
 } from "../replica-fetch.ts";
 import { sendIsrProposal } from "./isr.ts";
 
@@ -26,6 +28,8 @@ const EMPTY = Buffer.alloc(0);
 
 interface ReadOutcome {
   readonly response: ReplicaFetchAnswer;
+  /** Incremental: the session entry of each answered partition, in answer order. */
+  readonly answered: readonly SessionPartition[];
   /** Some partition has records, a diverging epoch or an error: answer now. */
   readonly answerNow: boolean;
   /** Partitions that may get data later -> fetch offset. */
@@ -37,36 +41,48 @@ interface ReadOutcome {
 /** Re-reads before parking when the log end moved during the read (a missed wake-up). */
 const REREADS_MAX = 3;
 
-/** Answers one request, long-polling when nothing is available; null when the stream closed. */
+/**
+ * Answers one request, long-polling when nothing is available; null when the stream closed.
+ * `session` is the stream's incremental fetch session (a full request resets it).
+ */
 export async function answerReplicaFetch(
   ctx: ReplicaContext,
   request: ReplicaFetchQuery,
   isOpen: () => boolean,
+  session: ReplicaFetchSession = new ReplicaFetchSession(),
 ): Promise<ReplicaFetchAnswer | null> {
-  const refused = checkRequest(ctx, request);
+  const refused = checkRequest(ctx, request) ?? updateSession(request, session);
   if (refused !== null) return refused;
+  const read = (): Promise<ReadOutcome> =>
+    request.incremental === true
+      ? readSession(ctx, request, session)
+      : readForFollower(ctx, request);
+  const answered = (outcome: ReadOutcome): ReplicaFetchAnswer => {
+    commitAnswered(outcome);
+    return outcome.response;
+  };
   const waitMs = Math.min(Math.max(0, request.maxWaitMs), ctx.config.replicaFetchMaxWaitMs * 10);
   const answerNow = (r: ReadOutcome): boolean =>
     r.answerNow || waitMs === 0 || r.waiting.size === 0 || ctx.closed;
-  let first = await readForFollower(ctx, request);
+  let first = await read();
   // An append while the read awaited found no waiter to wake: without this re-read the
   // follower (and every acks=all produce behind it) would wait for replica.fetch.max.wait.ms.
   // The check and the registration below run in one turn, so nothing is missed after it.
   for (let i = 0; i < REREADS_MAX && !answerNow(first) && logEndMoved(ctx, first.seen); i++)
-    first = await readForFollower(ctx, request);
-  if (answerNow(first)) return first.response;
+    first = await read();
+  if (answerNow(first)) return answered(first);
   return new Promise((resolve) => {
     let settled = false;
     const complete = (): void => {
       if (settled) return;
       settled = true;
       if (!isOpen() || ctx.closed) {
-        resolve(ctx.closed ? first.response : null);
+        resolve(ctx.closed ? answered(first) : null);
         return;
       }
-      readForFollower(ctx, request).then(
-        (again) => resolve(again.response),
-        () => resolve(first.response),
+      read().then(
+        (again) => resolve(answered(again)),
+        () => resolve(answered(first)),
       );
     };
     const deadlineMs = ctx.clock() + waitMs;
@@ -80,7 +96,7 @@ export async function answerReplicaFetch(
     });
     if (waiter === null) {
       settled = true;
-      resolve(first.response);
+      resolve(answered(first));
       return;
     }
     ctx.timer.schedule(deadlineMs);
@@ -95,6 +111,57 @@ function logEndMoved(ctx: ReplicaContext, seen: ReadonlyMap<string, bigint>): bo
     if (p !== undefined && p.leader !== null && p.log.logEndOffset > end) return true;
   }
   return false;
+}
+
+/**
+ * Applies an incremental request to its session (or clears the session on a full one); a
+ * refusal when the session would grow past the per-request partition bound.
+ */
+function updateSession(
+  request: ReplicaFetchQuery,
+  session: ReplicaFetchSession,
+): ReplicaFetchAnswer | null {
+  const entries = session.partitions;
+  if (request.incremental !== true) {
+    entries.clear();
+    return null;
+  }
+  session.round += 1;
+  for (const f of request.forgotten ?? []) entries.delete(partitionKey(f.topic, f.partition));
+  for (const query of request.partitions) {
+    const key = partitionKey(query.topic, query.partition);
+    const known = entries.get(key);
+    if (known === undefined) {
+      entries.set(key, {
+        query,
+        sentRound: session.round,
+        answeredHighWatermark: -1n,
+        answeredLogStartOffset: -1n,
+      });
+    } else {
+      known.query = query;
+      known.sentRound = session.round;
+    }
+  }
+  if (entries.size <= REPLICA_FETCH_PARTITIONS_MAX) return null;
+  const error = ErrorCode.INVALID_REQUEST;
+  return {
+    correlationId: request.correlationId,
+    errorCode: error.code,
+    errorMessage: `${error.name}: more than ${REPLICA_FETCH_PARTITIONS_MAX} partitions in the fetch session. ${error.action}`,
+    partitions: [],
+  };
+}
+
+/** Remembers what the answer going out told the follower, so it is not repeated. */
+function commitAnswered(outcome: ReadOutcome): void {
+  const { answered, response } = outcome;
+  for (let i = 0; i < answered.length; i++) {
+    const result = response.partitions[i]!;
+    const entry = answered[i]!;
+    entry.answeredHighWatermark = result.highWatermark ?? -1n;
+    entry.answeredLogStartOffset = result.logStartOffset ?? -1n;
+  }
 }
 
 function checkRequest(ctx: ReplicaContext, request: ReplicaFetchQuery): ReplicaFetchAnswer | null {
@@ -161,7 +228,104 @@ async function readForFollower(
     errorMessage: "",
     partitions: results,
   };
-  return { response, answerNow, waiting, seen };
+  return { response, answered: [], answerNow, waiting, seen };
+}
+
+/**
+ * Reads every partition of an incremental session: a partition sent in this request is
+ * always answered; one left out counts as fetched again at its last position (the follower
+ * position the ISR and HW need) and is answered only when it has records, an error, a
+ * diverging epoch, or a high watermark or log start the follower has not been told.
+ */
+async function readSession(
+  ctx: ReplicaContext,
+  request: ReplicaFetchQuery,
+  session: ReplicaFetchSession,
+): Promise<ReadOutcome> {
+  const results: ReplicaFetchPartitionAnswer[] = [];
+  const answered: SessionPartition[] = [];
+  // Reused round to round: the previous round's waiter has left the purgatory by now.
+  const waiting = session.waiting;
+  waiting.clear();
+  const seen = session.seen;
+  seen.clear();
+  let answerNow = false;
+  let bytes = 0;
+  for (const [key, entry] of session.partitions) {
+    const query = entry.query;
+    const explicit = entry.sentRound === session.round;
+    const p = explicit ? undefined : ctx.partitions.get(key);
+    // Idle and told everything: no read, no answer, no allocation.
+    if (p !== undefined && isIdle(p, entry)) {
+      const outcome = p.leader!.onFollowerFetch(followerFetch(ctx, request, query, p));
+      if (outcome.kind === "read") {
+        if (outcome.highWatermarkAdvanced) onHighWatermarkAdvanced(ctx, p);
+        if (outcome.isrProposal !== null) sendIsrProposal(ctx, p, p.leader!, outcome.isrProposal);
+        if (isIdle(p, entry)) {
+          waiting.set(key, query.fetchOffset!);
+          seen.set(key, p.log.logEndOffset);
+          continue;
+        }
+      }
+    }
+    const budget = Math.max(0, Math.max(1, request.maxBytes) - bytes);
+    const maxBytes = Math.min(budget, Math.max(1, query.partitionMaxBytes));
+    const r = await readPartition(ctx, request.replicaId, query, maxBytes, bytes === 0);
+    bytes += r.bytes;
+    const news = r.result.errorCode !== 0 || r.result.divergingEpoch != null || r.bytes > 0;
+    if (news) answerNow = true;
+    else if (r.fetchOffset !== null) {
+      waiting.set(key, r.fetchOffset);
+      seen.set(key, r.logEndOffset);
+    }
+    const told =
+      r.result.highWatermark === entry.answeredHighWatermark &&
+      r.result.logStartOffset === entry.answeredLogStartOffset;
+    if (explicit || news || !told) {
+      results.push(r.result);
+      answered.push(entry);
+    }
+  }
+  const response = {
+    correlationId: request.correlationId,
+    errorCode: 0,
+    errorMessage: "",
+    partitions: results,
+  };
+  return { response, answered, answerNow, waiting, seen };
+}
+
+/**
+ * A session partition this broker leads, at the leader's log end, whose follower already
+ * knows its high watermark and log start: re-reading it would only produce an empty answer.
+ */
+function isIdle(p: Partition, entry: SessionPartition): boolean {
+  const state = p.leader;
+  return (
+    state !== null &&
+    p.topicId === entry.query.topicId &&
+    entry.query.currentLeaderEpoch === state.leaderEpoch &&
+    entry.query.fetchOffset === p.log.logEndOffset &&
+    state.highWatermark === entry.answeredHighWatermark &&
+    p.log.logStartOffset === entry.answeredLogStartOffset
+  );
+}
+
+function followerFetch(
+  ctx: ReplicaContext,
+  request: ReplicaFetchQuery,
+  query: ReplicaFetchPartitionQuery,
+  p: Partition,
+) {
+  return {
+    replicaId: toBrokerIdOrNull(request.replicaId) ?? toBrokerId(0),
+    fetchOffset: query.fetchOffset!,
+    lastFetchedEpoch: query.lastFetchedEpoch,
+    currentLeaderEpoch: query.currentLeaderEpoch,
+    leaderLogStartOffset: p.log.logStartOffset,
+    leaderLogEndOffset: p.log.logEndOffset,
+    nowMs: ctx.clock(),
+  };
 }
 
 interface PartitionRead {
