@@ -1,9 +1,9 @@
 /**
  * The record accumulator: records wait per partition in batches of up to `batchSizeBytes`
  * until the batch is full, `lingerMs` has passed since its first record, or a flush asks
- * for everything. Batches of one partition leave strictly in order, and at most one request
- * per partition is in flight, so a retry never reorders a partition (Kafka's guarantee with
- * max.in.flight=1; with idempotence the broker would also refuse an out-of-order sequence).
+ * for everything. Batches of one partition leave strictly in order; with idempotence up to
+ * `maxInFlightPerPartition` requests of a partition are in flight, and the broker's sequence
+ * check keeps them in order (producer.ts explains the retry rules); without it, one request.
  * Also the partitioners: keyed records use Kafka's murmur2 (`partitionForKey`), keyless
  * records a sticky partition that moves on when its batch fills (KIP-480).
  */
@@ -75,6 +75,12 @@ export interface BatchEntry {
   readonly index: number;
 }
 
+/**
+ * Where a batch is: waiting to be sent (again), in a request, or acknowledged but not yet
+ * settled because an earlier batch of its partition is not (sends settle in partition order).
+ */
+export type BatchState = "queued" | "sending" | "done";
+
 /** A batch for one partition. */
 export class ProducerBatch {
   readonly topic: string;
@@ -94,6 +100,10 @@ export class ProducerBatch {
   sent: BatchEntry[] = [];
   /** The last retriable error, reported if the delivery timeout expires. */
   lastError: unknown = null;
+  /** See {@link BatchState}. */
+  state: BatchState = "queued";
+  /** With state "done": the offset of its first record (-1n: unknown, e.g. acks none). */
+  baseOffset = -1n;
 
   constructor(topic: string, partition: number, acks: string, createdMs: number) {
     this.topic = topic;
@@ -107,9 +117,17 @@ export class ProducerBatch {
 export class PartitionQueue {
   readonly topic: string;
   readonly partition: number;
+  /** Unsettled batches in order: "done" or "sending" ones first, then "queued" ones. */
   readonly batches: ProducerBatch[] = [];
-  /** A request for this partition is in flight. */
-  inFlight = false;
+  /** Produce requests carrying this partition's batches that have not ended. */
+  requests = 0;
+  /**
+   * A request failed or came back out of order: nothing more is sent until every request of
+   * the partition has ended, then every unsettled batch is sent again from the head, in order.
+   */
+  resend = false;
+  /** After a resend, one request at a time until a request succeeds (Kafka does the same). */
+  careful = false;
   /** Not before this time (Date.now ms): backoff after a retriable error. */
   retryAtMs = 0;
   /** Consecutive retriable failures (the backoff exponent). */

@@ -2,8 +2,20 @@
  * The producer: send() partitions each message (explicit, murmur2 of the key, or sticky),
  * appends it to its partition's batch (accumulator.ts) and resolves once every record of the
  * send has an offset. A sender drains ready batches to partition leaders: per broker at most
- * `maxInFlightRequests` Produce requests, per partition at most one (later batches of a
- * partition ride together in its next request), so retries keep each partition's order.
+ * `maxInFlightRequests` Produce requests, per partition at most `maxInFlightPerPartition`
+ * (ready batches of a partition ride together in one request).
+ *
+ * Pipelining (Kafka's max.in.flight.requests.per.connection <= 5 with idempotence): batches
+ * are numbered (sequence) when first encoded, and the broker appends a producer's batch only
+ * when its sequence follows the last one it appended, so requests in flight together can
+ * never reorder the log; the broker remembers a producer's last 5 batches per partition, so
+ * at most the first {@link SEQUENCE_WINDOW} unsettled batches of a partition are ever sent,
+ * and a resend of any of them is recognised as a duplicate. A request that fails, or comes
+ * back OUT_OF_ORDER_SEQUENCE_NUMBER because an earlier batch is not in yet, marks the
+ * partition for a resend: nothing more goes out until its other requests end, then every
+ * unsettled batch is sent again from the head, in order, one request at a time until one
+ * succeeds. Sends settle in partition order: a batch acknowledged before an earlier one waits
+ * ("done") for it. Without a producer id there is no sequence check, so one request at a time.
  * Errors follow the routing rules (routing.ts): NOT_LEADER_OR_FOLLOWER with a hint retries at
  * the new leader at once; other retriable errors back off and refresh metadata; a batch that
  * has not succeeded `deliveryTimeoutMs` after its first record fails with TimeoutError, even
@@ -68,6 +80,12 @@ export interface ProducerOptions {
   readonly lingerMs?: number;
   /** Produce requests in flight per broker (default 5). */
   readonly maxInFlightRequests?: number;
+  /**
+   * Produce requests in flight per partition with idempotence (default 5, at most 5: the
+   * broker remembers 5 batches per producer; 1 waits for each answer before sending more).
+   * Without a producer id it is always 1; see docs/client.md.
+   */
+  readonly maxInFlightPerPartition?: number;
   /** Compression of batches (default "none"). */
   readonly compression?: CompressionName;
   /** Ask the cluster for a producer id and sequence batches (default true; see docs). */
@@ -110,6 +128,11 @@ const ACKS_WIRE = { all: "ACKS_ALL", leader: "ACKS_LEADER", none: "ACKS_NONE" } 
 /** Slack over the broker's produce timeout before the client gives up on a request. */
 const REQUEST_SLACK_MS = 5_000;
 const SEQUENCE_MAX = 2 ** 31 - 1;
+/**
+ * Unsettled batches of a partition that may have been sent: the broker's memory of a
+ * producer's batches (BATCHES_PER_PRODUCER_MAX), so any resend is known as a duplicate.
+ */
+export const SEQUENCE_WINDOW = 5;
 /** Deadline of one probe Metadata call, at least (a stopped broker must not hold the probe). */
 const PROBE_CALL_MS_MIN = 1_000;
 
@@ -128,6 +151,7 @@ interface Resolved {
   readonly batchSizeBytes: number;
   readonly lingerMs: number;
   readonly maxInFlightRequests: number;
+  readonly maxInFlightPerPartition: number;
   readonly compression: CompressionName;
   readonly idempotent: boolean;
   readonly maxRequestBytes: number;
@@ -142,6 +166,13 @@ function positiveInt(value: number | undefined, fallback: number, name: string, 
   return v;
 }
 
+function inFlightPerPartition(value: number | undefined): number {
+  const v = positiveInt(value, SEQUENCE_WINDOW, "maxInFlightPerPartition");
+  if (v > SEQUENCE_WINDOW)
+    throw new RangeError(`maxInFlightPerPartition must be at most ${SEQUENCE_WINDOW}`);
+  return v;
+}
+
 /** Fills in defaults; throws RangeError on a bad value. */
 export function producerDefaults(options: ProducerOptions, ctx: ClientContext): Resolved {
   const acks = options.acks ?? "all";
@@ -151,6 +182,7 @@ export function producerDefaults(options: ProducerOptions, ctx: ClientContext): 
     batchSizeBytes: positiveInt(options.batchSize, 16_384, "batchSize"),
     lingerMs: positiveInt(options.lingerMs, 5, "lingerMs", 0),
     maxInFlightRequests: positiveInt(options.maxInFlightRequests, 5, "maxInFlightRequests"),
+    maxInFlightPerPartition: inFlightPerPartition(options.maxInFlightPerPartition),
     compression: options.compression ?? "none",
     idempotent: options.idempotent ?? true,
     maxRequestBytes: positiveInt(options.maxRequestBytes, 1_048_576, "maxRequestBytes"),
@@ -467,24 +499,20 @@ export class Producer {
     const ready = new Map<string, PartitionQueue[]>();
     for (const q of this.#accumulator.queues.values()) {
       this.#expireSends(q, now);
-      if (q.inFlight || q.batches.length === 0 || q.retryAtMs > now) continue;
-      this.#dropSettledAndExpired(q, now);
-      const head = q.batches[0];
-      if (head === undefined) continue;
-      const lingerLeftMs = head.createdMs + this.#options.lingerMs - now;
-      // Timers may fire a little before Date.now() says the linger has passed: the next
-      // due time below covers it.
-      if (!(head.closed || lingerLeftMs <= 0 || this.#flushing > 0 || q.batches.length > 1))
-        continue;
+      if (q.batches.length === 0 || q.retryAtMs > now) continue;
+      if (q.requests === 0) this.#dropSettledAndExpired(q, now);
+      if (this.#sendable(q, now) < 0) continue;
       const leader = this.#ctx.metadata.leader(q.topic, q.partition);
       if (leader === null) {
         this.#backoff(q, errorForCode(ErrorCode.LEADER_NOT_AVAILABLE.code, "", q));
         continue;
       }
       q.sentTo = { leaderId: leader.leaderId, leaderEpoch: leader.leaderEpoch };
-      ready.set(leader.address, [...(ready.get(leader.address) ?? []), q]);
+      const queues = ready.get(leader.address);
+      if (queues === undefined) ready.set(leader.address, [q]);
+      else queues.push(q);
     }
-    for (const [address, queues] of ready) this.#sendTo(address, queues);
+    for (const [address, queues] of ready) this.#sendTo(address, queues, now);
     // The same `now` as the decisions above: a head skipped because its linger had not ended
     // at `now` must get that linger end as a due time, even if the clock has passed it since
     // (otherwise it would wait for its delivery deadline).
@@ -501,7 +529,7 @@ export class Producer {
       // Batches of a partition are in creation order: the first young one ends the scan.
       if (now - batch.createdMs < this.#options.deliveryTimeoutMs) return;
       if (batch.entries.every((e) => e.pending.settled)) continue;
-      const error = this.#expired(batch, q.inFlight);
+      const error = this.#expired(batch, batch.state === "sending");
       for (const e of batch.entries) e.pending.fail(error);
     }
   }
@@ -513,9 +541,10 @@ export class Producer {
       const live = q.batches.find((b) => b.entries.some((e) => !e.pending.settled));
       if (live === undefined) continue;
       due = Math.min(due, live.createdMs + this.#options.deliveryTimeoutMs);
-      if (q.inFlight) continue;
-      // A ready head that did not leave waits for an in-flight slot: a request's end wakes it.
-      const lingerEndMs = q.batches[0]!.createdMs + this.#options.lingerMs;
+      // A ready batch that did not leave waits for an in-flight slot: a request's end wakes it.
+      const next = q.batches.find((b) => b.state === "queued");
+      if (next === undefined) continue;
+      const lingerEndMs = next.createdMs + this.#options.lingerMs;
       if (q.retryAtMs > now) due = Math.min(due, q.retryAtMs);
       else if (lingerEndMs > now) due = Math.min(due, lingerEndMs);
     }
@@ -569,40 +598,85 @@ export class Producer {
     );
   }
 
-  #sendTo(address: string, queues: PartitionQueue[]): void {
-    let index = 0;
-    for (let guard = 0; guard < queues.length && index < queues.length; guard++) {
+  /**
+   * The index of the partition's next batch to send now, or -1: none is queued, the in-flight
+   * or sequence window is full, a resend waits for requests to end, or the batch still
+   * lingers. Timers may fire a little before Date.now() says a linger has passed: the next
+   * due time (#nextDueMs) covers it.
+   */
+  #sendable(q: PartitionQueue, now: number): number {
+    if (q.resend && q.requests > 0) return -1;
+    if (q.requests >= this.#partitionLimit(q)) return -1;
+    const i = q.batches.findIndex((b) => b.state === "queued");
+    if (i < 0 || (this.#identity !== null && i >= SEQUENCE_WINDOW)) return -1;
+    const batch = q.batches[i]!;
+    const lingered = batch.createdMs + this.#options.lingerMs - now <= 0;
+    if (batch.closed || lingered || this.#flushing > 0 || i < q.batches.length - 1) return i;
+    return -1;
+  }
+
+  /** Requests of `q` allowed in flight: several only with sequence numbers (idempotence). */
+  #partitionLimit(q: PartitionQueue): number {
+    if (this.#identity === null || q.careful) return 1;
+    return this.#options.maxInFlightPerPartition;
+  }
+
+  /**
+   * Sends requests to one broker while it has in-flight room and some partition has a batch
+   * to send; a partition appears once per request, and may get several requests (pipelining).
+   */
+  #sendTo(address: string, queues: PartitionQueue[], now: number): void {
+    for (let guard = 0; guard < 10_000; guard++) {
       if ((this.#inFlight.get(address) ?? 0) >= this.#options.maxInFlightRequests) return;
-      const acks = queues[index]!.batches[0]!.acks;
       const parts: { q: PartitionQueue; batches: ProducerBatch[] }[] = [];
+      let acks: string | null = null;
       let bytes = 0;
-      for (; index < queues.length; index++) {
-        const q = queues[index]!;
-        if (q.batches[0]!.acks !== acks) break;
+      for (const q of queues) {
+        const i = this.#sendable(q, now);
+        if (i < 0 || parts.some((p) => p.q === q)) continue;
+        const batchAcks = q.batches[i]!.acks;
+        if (acks !== null && batchAcks !== acks) continue;
         const taken = this.#take(
           q,
-          acks,
+          i,
+          batchAcks,
           this.#options.maxRequestBytes - bytes,
-          parts.length === 0,
+          acks === null,
         );
-        if (taken.length === 0) break;
-        bytes += taken.reduce((s, b) => s + b.encoded!.length, 0);
+        if (taken.length === 0) continue;
+        acks = batchAcks;
+        for (const b of taken) bytes += b.encoded!.length;
         parts.push({ q, batches: taken });
       }
-      if (parts.length === 0) return;
+      if (parts.length === 0 || acks === null) return;
       this.#inFlight.set(address, (this.#inFlight.get(address) ?? 0) + 1);
-      for (const p of parts) p.q.inFlight = true;
+      for (const p of parts) {
+        p.q.requests++;
+        for (const b of p.batches) b.state = "sending";
+      }
       void this.#produce(address, acks, parts);
     }
   }
 
-  /** Takes a partition's head batches with `acks` up to `budget` bytes (one at least if `first`). */
-  #take(q: PartitionQueue, acks: string, budget: number, first: boolean): ProducerBatch[] {
+  /**
+   * Takes a partition's queued batches from index `from` with `acks`, up to `budget` bytes
+   * (one at least if `first`) and within the sequence window.
+   */
+  #take(
+    q: PartitionQueue,
+    from: number,
+    acks: string,
+    budget: number,
+    first: boolean,
+  ): ProducerBatch[] {
     const taken: ProducerBatch[] = [];
     let used = 0;
-    for (const batch of q.batches) {
-      if (batch.acks !== acks) break;
-      if (batch.entries.every((e) => e.pending.settled) && batch.encoded === null) break;
+    const end =
+      this.#identity === null ? q.batches.length : Math.min(q.batches.length, SEQUENCE_WINDOW);
+    for (let i = from; i < end; i++) {
+      const batch = q.batches[i]!;
+      if (batch.acks !== acks || batch.state !== "queued") break;
+      if (batch.encoded === null && batch.entries.every((e) => e.pending.settled)) break;
       const encoded = this.#encode(batch);
       if (used + encoded.length > budget && !(first && taken.length === 0)) break;
       used += encoded.length;
@@ -706,10 +780,11 @@ export class Producer {
         continue;
       }
       for (const b of batches) b.lastError = error;
-      q.inFlight = false;
+      q.resend = true;
       q.retryAtMs = 0;
       q.attempts = 0;
       q.hops = 0;
+      this.#requestEnded(q);
     }
   }
 
@@ -736,7 +811,7 @@ export class Producer {
     const probeMs = this.#options.leaderProbeMs;
     const stuck = [...this.#requests].filter((r) => now - r.startedMs >= probeMs);
     const waiting = [...this.#accumulator.queues.values()].filter(
-      (q) => !q.inFlight && q.retryAtMs > now && q.batches.length > 0 && q.sentTo !== null,
+      (q) => q.requests === 0 && q.retryAtMs > now && q.batches.length > 0 && q.sentTo !== null,
     );
     if (stuck.length === 0 && waiting.length === 0) {
       if (this.#requests.size > 0) this.#armProbe();
@@ -789,7 +864,7 @@ export class Producer {
     }
     let woken = false;
     for (const q of waiting) {
-      if (q.inFlight || q.retryAtMs <= Date.now() || !this.#leaderMoved(q)) continue;
+      if (q.requests > 0 || q.retryAtMs <= Date.now() || !this.#leaderMoved(q)) continue;
       q.retryAtMs = 0;
       q.attempts = 0;
       woken = true;
@@ -851,10 +926,22 @@ export class Producer {
       q.hops < IMMEDIATE_HOPS_MAX &&
       this.#ctx.metadata.applyHint(q.topic, q.partition, result.leaderHint)
     ) {
-      // Retry at the hinted leader at once: same batches, back at the head, in order.
-      q.hops++;
+      // Retry at the hinted leader at once: same batches, back at the head, in order. The
+      // partition's other requests went to the same old leader: one hop for all of them.
+      if (!q.resend) q.hops++;
       for (const b of batches) b.lastError = error;
-      q.inFlight = false;
+      q.resend = true;
+      this.#requestEnded(q);
+      return;
+    }
+    if (
+      result.errorCode === ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER.code &&
+      (q.resend || q.batches[0] !== batches[0])
+    ) {
+      // An earlier batch of the partition failed or is not in yet: send again, in order.
+      for (const b of batches) b.lastError = error;
+      q.resend = true;
+      this.#requestEnded(q);
       return;
     }
     this.#onFailure(q, batches, error);
@@ -880,32 +967,64 @@ export class Producer {
     }
   }
 
-  /** Settles the head `batches`; `baseOffsets[i]` is batch i's first offset (-1n: unknown). */
+  /**
+   * Records `batches` as acknowledged (`baseOffsets[i]` is batch i's first offset, -1n:
+   * unknown) and settles the partition's acknowledged head, in order.
+   */
   #complete(q: PartitionQueue, batches: ProducerBatch[], baseOffsets: readonly bigint[]): void {
-    assert(q.batches[0] === batches[0], "completed batches are the partition's head");
-    q.batches.splice(0, batches.length);
-    q.inFlight = false;
+    batches.forEach((batch, i) => {
+      assert(q.batches.includes(batch), "a completed batch is still queued");
+      batch.state = "done";
+      batch.baseOffset = baseOffsets[i] ?? -1n;
+    });
     q.attempts = 0;
     q.hops = 0;
-    batches.forEach((batch, i) => {
-      const base = baseOffsets[i] ?? -1n;
+    q.careful = false;
+    this.#requestEnded(q);
+    this.#settleDone(q);
+  }
+
+  /** Settles the partition's acknowledged ("done") head batches, in order. */
+  #settleDone(q: PartitionQueue): void {
+    let settled = 0;
+    while (settled < q.batches.length && q.batches[settled]!.state === "done") settled++;
+    for (const batch of q.batches.splice(0, settled)) {
+      const base = batch.baseOffset;
       batch.sent.forEach((e, j) => {
         const offset = base >= 0n ? base + BigInt(j) : -1n;
         e.pending.complete(e.index, { topic: q.topic, partition: q.partition, offset });
       });
       this.#release(batch.bytes);
-    });
+    }
+  }
+
+  /**
+   * One request of `q` ended (its outcome recorded). When it was the last one and a resend
+   * is due, every unsettled batch is queued again, in order, for one careful request.
+   */
+  #requestEnded(q: PartitionQueue): void {
+    q.requests--;
+    assert(q.requests >= 0, "a partition's requests never go negative");
+    if (q.requests > 0 || !q.resend) return;
+    q.resend = false;
+    q.careful = true;
+    for (const b of q.batches) b.state = "queued";
   }
 
   #onFailure(q: PartitionQueue, batches: ProducerBatch[], error: unknown): void {
-    q.inFlight = false;
     if (error instanceof StrandClientError && error.retriable && !this.#ctx.closed.aborted) {
       for (const b of batches) b.lastError = error;
+      q.resend = true;
       this.#backoff(q, error);
+      this.#requestEnded(q);
       return;
     }
-    q.batches.splice(0, batches.length);
+    const failed = new Set(batches);
+    for (let i = q.batches.length - 1; i >= 0; i--)
+      if (failed.has(q.batches[i]!)) q.batches.splice(i, 1);
     for (const b of batches) this.#failBatch(b, error);
+    this.#requestEnded(q);
+    this.#settleDone(q);
   }
 
   /** Schedules a retry of the partition after backoff and refreshes its metadata. */
