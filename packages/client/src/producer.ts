@@ -136,11 +136,22 @@ export const SEQUENCE_WINDOW = 5;
 /** Deadline of one probe Metadata call, at least (a stopped broker must not hold the probe). */
 const PROBE_CALL_MS_MIN = 1_000;
 
+/** One partition's batches in a Produce request. */
+interface RequestPart {
+  readonly q: PartitionQueue;
+  readonly batches: ProducerBatch[];
+  /**
+   * Earlier batches of the partition were unsettled when it left: the leader may see it
+   * first and answer OUT_OF_ORDER_SEQUENCE_NUMBER, which then only means "send again".
+   */
+  readonly behind: boolean;
+}
+
 /** A Produce request in flight, for the leader probe. */
 interface Outstanding {
   readonly address: string;
   readonly startedMs: number;
-  readonly parts: readonly { readonly q: PartitionQueue; readonly batches: ProducerBatch[] }[];
+  readonly parts: readonly RequestPart[];
   readonly abort: AbortController;
   /** Partitions whose leader moved (set when the probe gives the request up). */
   moved: ReadonlySet<PartitionQueue>;
@@ -628,7 +639,7 @@ export class Producer {
   #sendTo(address: string, queues: PartitionQueue[], now: number): void {
     for (let guard = 0; guard < 10_000; guard++) {
       if ((this.#inFlight.get(address) ?? 0) >= this.#options.maxInFlightRequests) return;
-      const parts: { q: PartitionQueue; batches: ProducerBatch[] }[] = [];
+      const parts: RequestPart[] = [];
       let acks: string | null = null;
       let bytes = 0;
       for (const q of queues) {
@@ -646,7 +657,7 @@ export class Producer {
         if (taken.length === 0) continue;
         acks = batchAcks;
         for (const b of taken) bytes += b.encoded!.length;
-        parts.push({ q, batches: taken });
+        parts.push({ q, batches: taken, behind: i > 0 });
       }
       if (parts.length === 0 || acks === null) return;
       this.#inFlight.set(address, (this.#inFlight.get(address) ?? 0) + 1);
@@ -714,11 +725,7 @@ export class Producer {
     return batch.encoded;
   }
 
-  async #produce(
-    address: string,
-    acks: string,
-    parts: { q: PartitionQueue; batches: ProducerBatch[] }[],
-  ): Promise<void> {
+  async #produce(address: string, acks: string, parts: RequestPart[]): Promise<void> {
     const byTopic = new Map<string, { partition: number; records: Buffer }[]>();
     for (const { q, batches } of parts) {
       const list = byTopic.get(q.topic) ?? [];
@@ -756,7 +763,7 @@ export class Producer {
           signal: request.abort.signal,
         },
       );
-      for (const part of parts) this.#onResult(part.q, part.batches, acks, response);
+      for (const part of parts) this.#onResult(part, acks, response);
     } catch (error) {
       if (request.abort.signal.aborted && !this.#ctx.closed.aborted)
         this.#onAbandoned(request, request.abort.signal.reason as StrandClientError);
@@ -884,12 +891,8 @@ export class Producer {
     return now.leaderId !== sent.leaderId || now.leaderEpoch > sent.leaderEpoch;
   }
 
-  #onResult(
-    q: PartitionQueue,
-    batches: ProducerBatch[],
-    acks: string,
-    response: ProduceResponse__Output,
-  ): void {
+  #onResult(part: RequestPart, acks: string, response: ProduceResponse__Output): void {
+    const { q, batches } = part;
     if (acks === ACKS_WIRE.none) {
       this.#complete(q, batches, []);
       return;
@@ -936,9 +939,10 @@ export class Producer {
     }
     if (
       result.errorCode === ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER.code &&
-      (q.resend || q.batches[0] !== batches[0])
+      (q.resend || part.behind)
     ) {
-      // An earlier batch of the partition failed or is not in yet: send again, in order.
+      // An earlier batch of the partition failed or reached the leader later: send again,
+      // in order (its answer may even have come back first, so look at how it was sent).
       for (const b of batches) b.lastError = error;
       q.resend = true;
       this.#requestEnded(q);
@@ -980,8 +984,9 @@ export class Producer {
     q.attempts = 0;
     q.hops = 0;
     q.careful = false;
-    this.#requestEnded(q);
+    // Settled first: a resend due at the request's end must not send acknowledged batches.
     this.#settleDone(q);
+    this.#requestEnded(q);
   }
 
   /** Settles the partition's acknowledged ("done") head batches, in order. */
@@ -1023,8 +1028,8 @@ export class Producer {
     for (let i = q.batches.length - 1; i >= 0; i--)
       if (failed.has(q.batches[i]!)) q.batches.splice(i, 1);
     for (const b of batches) this.#failBatch(b, error);
-    this.#requestEnded(q);
     this.#settleDone(q);
+    this.#requestEnded(q);
   }
 
   /** Schedules a retry of the partition after backoff and refreshes its metadata. */
