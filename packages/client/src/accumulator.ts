@@ -16,21 +16,29 @@ export const RECORD_OVERHEAD_BYTES = 21;
 /** Most records in one batch (an int32 count in the header; kept modest). */
 export const BATCH_RECORDS_MAX = 100_000;
 
-/** One send() call waiting for its records. */
+/**
+ * One send() call waiting for its records. Kept small: an application may have thousands
+ * pending, so it holds one promise and no per-send closures (`onSettled` is shared).
+ */
 export class PendingSend {
   /** One slot per message, filled as batches complete. */
   readonly results: (RecordMetadata | undefined)[];
   /** The promise send() returns. */
   readonly promise: Promise<RecordMetadata[]>;
+  /** Called once when the send settles (the producer's shared bookkeeping). */
+  readonly #onSettled: (pending: PendingSend) => void;
+  /** Undoes what was set up for this send only (its own abort listener), if anything. */
+  detach: (() => void) | null = null;
   #remaining: number;
   #settled = false;
   #resolve!: (value: RecordMetadata[]) => void;
   #reject!: (error: unknown) => void;
 
-  constructor(count: number) {
+  constructor(count: number, onSettled: (pending: PendingSend) => void = () => {}) {
     assert(count > 0, "a send has at least one message");
     this.results = new Array(count);
     this.#remaining = count;
+    this.#onSettled = onSettled;
     this.promise = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -48,16 +56,24 @@ export class PendingSend {
     assert(this.results[index] === undefined, `message ${index} completed twice`);
     this.results[index] = metadata;
     if (--this.#remaining === 0) {
-      this.#settled = true;
-      this.#resolve(this.results.map((r) => r!));
+      this.#settle();
+      // Every slot is filled now.
+      this.#resolve(this.results as RecordMetadata[]);
     }
   }
 
   /** Fails the whole send (the first error wins). */
   fail(error: unknown): void {
     if (this.#settled) return;
-    this.#settled = true;
+    this.#settle();
     this.#reject(error);
+  }
+
+  #settle(): void {
+    this.#settled = true;
+    this.detach?.();
+    this.detach = null;
+    this.#onSettled(this);
   }
 }
 
@@ -155,6 +171,8 @@ export interface AccumulatorOptions {
 /** Per-partition batches; see the module comment. */
 export class Accumulator {
   readonly queues = new Map<string, PartitionQueue>();
+  /** The same queues by topic, then partition: the per-record path builds no key strings. */
+  readonly #byTopic = new Map<string, (PartitionQueue | undefined)[]>();
   readonly #options: AccumulatorOptions;
 
   constructor(options: AccumulatorOptions) {
@@ -164,18 +182,24 @@ export class Accumulator {
 
   /** The queue of a partition, created on first use. */
   queue(topic: string, partition: number): PartitionQueue {
-    const key = `${topic}\u0000${partition}`;
-    let q = this.queues.get(key);
+    let list = this.#byTopic.get(topic);
+    if (list === undefined) {
+      list = [];
+      this.#byTopic.set(topic, list);
+    }
+    let q = list[partition];
     if (q === undefined) {
       q = new PartitionQueue(topic, partition);
-      this.queues.set(key, q);
+      list[partition] = q;
+      this.queues.set(`${topic}\u0000${partition}`, q);
     }
     return q;
   }
 
   /** The open (not closed) batch of a partition, if any. */
   openBatch(topic: string, partition: number): ProducerBatch | undefined {
-    const last = this.queues.get(`${topic}\u0000${partition}`)?.batches.at(-1);
+    const batches = this.#byTopic.get(topic)?.[partition]?.batches;
+    const last = batches === undefined ? undefined : batches[batches.length - 1];
     return last !== undefined && !last.closed ? last : undefined;
   }
 
@@ -191,7 +215,7 @@ export class Accumulator {
 
   /**
    * Appends an entry to its partition's open batch (a new one when none, when the acks
-   * differ, or when it would overflow). Returns the batch and whether it was created.
+   * differ, or when it would overflow). Returns the batch (a new one holds only `entry`).
    */
   append(
     topic: string,
@@ -199,10 +223,9 @@ export class Accumulator {
     acks: string,
     entry: BatchEntry,
     nowMs: number,
-  ): { batch: ProducerBatch; created: boolean } {
+  ): ProducerBatch {
     const q = this.queue(topic, partition);
     let batch = this.openBatch(topic, partition);
-    let created = false;
     if (
       batch === undefined ||
       batch.acks !== acks ||
@@ -212,12 +235,11 @@ export class Accumulator {
       if (batch !== undefined) batch.closed = true;
       batch = new ProducerBatch(topic, partition, acks, nowMs);
       q.batches.push(batch);
-      created = true;
     }
     batch.entries.push(entry);
     batch.bytes += entry.bytes;
     if (batch.bytes >= this.#options.batchSizeBytes) batch.closed = true;
-    return { batch, created };
+    return batch;
   }
 }
 

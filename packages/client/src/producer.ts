@@ -66,6 +66,7 @@ import {
   unknownTopicError,
 } from "./errors.ts";
 import { unary } from "./grpc.ts";
+import type { CachedTopic } from "./metadata.ts";
 import { anySignal, backoffMs } from "./retry.ts";
 import { IMMEDIATE_HOPS_MAX, refreshQuietly } from "./routing.ts";
 import type { Acks, HeaderValue, Message, MessageHeaders, RecordMetadata } from "./types.ts";
@@ -218,9 +219,12 @@ function bytesOf(v: Uint8Array | string | null | undefined): Uint8Array | null {
   return typeof v === "string" ? encoder.encode(v) : v;
 }
 
+/** Shared by every record without headers (never mutated): one array less per record. */
+const NO_HEADERS: RecordHeader[] = [];
+
 /** Message headers -> record headers, in order. */
 export function toRecordHeaders(headers: MessageHeaders | undefined): RecordHeader[] {
-  if (headers === undefined) return [];
+  if (headers === undefined) return NO_HEADERS;
   if (Array.isArray(headers))
     return headers.map((h: { key: string; value: HeaderValue }) => ({
       key: h.key,
@@ -258,6 +262,13 @@ export class Producer {
   readonly #spaceWaiters: (() => void)[] = [];
   #identity: ProducerIdentity | null = null;
   #identityReady: Promise<void> | null = null;
+  /** InitProducerId answered (an identity, or null from a broker without idempotence). */
+  #identityKnown = false;
+  /** Sends waiting for the identity or the topic's metadata (the fast path waits behind them). */
+  #preparing = 0;
+  readonly #onSettled = (pending: PendingSend) => {
+    this.#unsettled.delete(pending);
+  };
   #bufferedBytes = 0;
   #flushing = 0;
   #drainScheduled = false;
@@ -297,65 +308,130 @@ export class Producer {
    * order. Rejects with a typed error (a StrandClientError) when a record cannot be
    * delivered within deliveryTimeoutMs, on a non-retriable error, or when aborted.
    */
-  async send(record: ProducerRecord): Promise<RecordMetadata[]> {
-    if (this.#closed) throw abortedError("send() after close()");
-    if (record.messages.length === 0) return [];
-    const signal = anySignal(record.signal, this.#ctx.closed);
-    if (signal?.aborted === true) throw abortedError("send()", signal.reason);
-    await this.#ensureIdentity();
-    const topic = await this.#ctx.metadata.ensureTopic(record.topic, signal);
+  send(record: ProducerRecord): Promise<RecordMetadata[]> {
+    try {
+      if (this.#closed) throw abortedError("send() after close()");
+      if (record.messages.length === 0) return Promise.resolve([]);
+      const signal =
+        record.signal === undefined
+          ? this.#ctx.closed
+          : (anySignal(record.signal, this.#ctx.closed) as AbortSignal);
+      if (signal.aborted) throw abortedError("send()", signal.reason);
+      // The fast path (identity known, topic cached, no earlier send still preparing: it
+      // must not be overtaken) appends at once; see the module comment on cheap sends.
+      const topic = this.#preparing === 0 ? this.#readyTopic(record.topic) : null;
+      if (topic !== null) return this.#enqueue(record, topic, signal);
+      return this.#prepareAndEnqueue(record, signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The topic's metadata when a send can skip every await (identity and topic known). */
+  #readyTopic(name: string): CachedTopic | null {
+    if (this.#options.idempotent && !this.#identityKnown) return null;
+    const topic = this.#ctx.metadata.topic(name);
+    return topic !== undefined && topic.partitions.length > 0 ? topic : null;
+  }
+
+  /** The slow path of send(): waits for the producer id and the topic's metadata first. */
+  async #prepareAndEnqueue(record: ProducerRecord, signal: AbortSignal): Promise<RecordMetadata[]> {
+    let topic: CachedTopic;
+    this.#preparing++;
+    try {
+      await this.#ensureIdentity();
+      topic = await this.#ctx.metadata.ensureTopic(record.topic, signal);
+    } finally {
+      this.#preparing--;
+    }
+    return this.#enqueue(record, topic, signal);
+  }
+
+  /** Appends a send's records (synchronously while the buffer has room) and wakes the sender. */
+  #enqueue(
+    record: ProducerRecord,
+    topic: CachedTopic,
+    signal: AbortSignal,
+  ): Promise<RecordMetadata[]> {
     const acks = ACKS_WIRE[record.acks ?? this.#options.acks];
-    const pending = new PendingSend(record.messages.length);
+    const pending = new PendingSend(record.messages.length, this.#onSettled);
     this.#unsettled.add(pending);
-    void pending.promise.then(
-      () => this.#unsettled.delete(pending),
-      () => this.#unsettled.delete(pending),
-    );
     // Only a caller's own signal needs a per-send listener; the client's close is covered by
     // the one listener set up in the constructor.
-    const ownSignal = record.signal === undefined ? undefined : signal;
-    const onAbort = () => pending.fail(abortedError("send()", signal?.reason));
-    ownSignal?.addEventListener("abort", onAbort, { once: true });
+    if (record.signal !== undefined) {
+      const onAbort = () => pending.fail(abortedError("send()", signal.reason));
+      signal.addEventListener("abort", onAbort, { once: true });
+      pending.detach = () => signal.removeEventListener("abort", onAbort);
+    }
     // The signal may have fired while identity or metadata were awaited: an abort event that
     // already happened is never delivered to a listener added later.
-    if (isAborted(signal)) onAbort();
+    if (signal.aborted) pending.fail(abortedError("send()", signal.reason));
     try {
-      for (const [index, message] of record.messages.entries()) {
-        const entry = this.#entry(message, pending, index);
+      const messages = record.messages;
+      for (let index = 0; index < messages.length; index++) {
+        const entry = this.#entry(messages[index]!, pending, index);
         // The fast path stays synchronous so one send's records stay together in a batch.
-        if (!this.#tryReserve(entry.bytes)) await this.#reserve(entry.bytes, signal);
-        let appended = false;
-        try {
-          if (!pending.settled) {
-            const n = topic.partitions.length;
-            const partition = this.#choosePartition(record.topic, message, entry, n);
-            const { batch, created } = this.#accumulator.append(
-              record.topic,
-              partition,
-              acks,
-              entry,
-              Date.now(),
-            );
-            // KIP-480: a keyless record that filled the sticky partition's batch moves it on.
-            if (batch.closed && message.partition === undefined && entry.record.key === null)
-              this.#partitioner.next(record.topic, n);
-            if (created && this.#options.lingerMs > 0) this.#wakeIn(this.#options.lingerMs);
-            appended = true;
-          }
-        } finally {
-          if (!appended) this.#release(entry.bytes);
+        if (!this.#tryReserve(entry.bytes)) {
+          void this.#enqueueWaiting(record, topic, acks, signal, pending, entry);
+          return pending.promise;
         }
-        if (!appended) break;
+        if (!this.#appendEntry(record, topic, acks, pending, entry)) break;
       }
     } catch (error) {
       pending.fail(error);
     }
     this.#wake();
+    return pending.promise;
+  }
+
+  /** The rest of #enqueue once the buffer is full: waits for room record by record. */
+  async #enqueueWaiting(
+    record: ProducerRecord,
+    topic: CachedTopic,
+    acks: string,
+    signal: AbortSignal,
+    pending: PendingSend,
+    first: BatchEntry,
+  ): Promise<void> {
     try {
-      return await pending.promise;
-    } finally {
-      ownSignal?.removeEventListener("abort", onAbort);
+      for (let index = first.index; index < record.messages.length; index++) {
+        const entry =
+          index === first.index ? first : this.#entry(record.messages[index]!, pending, index);
+        if (!this.#tryReserve(entry.bytes)) await this.#reserve(entry.bytes, signal);
+        if (!this.#appendEntry(record, topic, acks, pending, entry)) break;
+      }
+    } catch (error) {
+      pending.fail(error);
     }
+    this.#wake();
+  }
+
+  /** Appends one reserved entry; false (and the bytes released) when the send settled. */
+  #appendEntry(
+    record: ProducerRecord,
+    topic: CachedTopic,
+    acks: string,
+    pending: PendingSend,
+    entry: BatchEntry,
+  ): boolean {
+    let appended = false;
+    try {
+      if (!pending.settled) {
+        const message = record.messages[entry.index]!;
+        const n = topic.partitions.length;
+        const partition = this.#choosePartition(record.topic, message, entry, n);
+        const batch = this.#accumulator.append(record.topic, partition, acks, entry, Date.now());
+        // KIP-480: a keyless record that filled the sticky partition's batch moves it on.
+        if (batch.closed && message.partition === undefined && entry.record.key === null)
+          this.#partitioner.next(record.topic, n);
+        if (batch.entries.length === 1 && this.#options.lingerMs > 0)
+          this.#wakeIn(this.#options.lingerMs);
+        appended = true;
+      }
+    } finally {
+      if (!appended) this.#release(entry.bytes);
+    }
+    return appended;
   }
 
   #entry(message: Message, pending: PendingSend, index: number): BatchEntry {
@@ -435,6 +511,7 @@ export class Producer {
     ).then(
       (identity) => {
         this.#identity = identity;
+        this.#identityKnown = true;
       },
       (error: unknown) => {
         this.#identityReady = null; // the next send asks again
@@ -1102,11 +1179,6 @@ export async function initProducerId(
 function noIdempotence(ctx: ClientContext, why: string): null {
   ctx.logger.warn({ why }, "the producer runs without idempotence (retries may duplicate records)");
   return null;
-}
-
-/** Reads `aborted` afresh (TypeScript narrows it after an earlier check across awaits). */
-function isAborted(signal: AbortSignal | undefined): boolean {
-  return signal?.aborted === true;
 }
 
 /**
