@@ -50,6 +50,7 @@ import {
 } from "@strand/protocol";
 import {
   Accumulator,
+  BATCH_RECORDS_MAX,
   type BatchEntry,
   type PartitionQueue,
   PendingSend,
@@ -87,6 +88,12 @@ export interface ProducerOptions {
    * Without a producer id it is always 1; see docs/client.md.
    */
   readonly maxInFlightPerPartition?: number;
+  /**
+   * When more batches of a partition wait than may be in flight (5), they are merged into
+   * batches of up to this many bytes as they leave (default the larger of batchSize and
+   * 262144). Keep it at or below the topics' max.message.bytes; see docs/client.md.
+   */
+  readonly backlogBatchSize?: number;
   /** Compression of batches (default "none"). */
   readonly compression?: CompressionName;
   /** Ask the cluster for a producer id and sequence batches (default true; see docs). */
@@ -164,6 +171,7 @@ interface Resolved {
   readonly lingerMs: number;
   readonly maxInFlightRequests: number;
   readonly maxInFlightPerPartition: number;
+  readonly backlogBatchSize: number;
   readonly compression: CompressionName;
   readonly idempotent: boolean;
   readonly maxRequestBytes: number;
@@ -195,6 +203,11 @@ export function producerDefaults(options: ProducerOptions, ctx: ClientContext): 
     lingerMs: positiveInt(options.lingerMs, 5, "lingerMs", 0),
     maxInFlightRequests: positiveInt(options.maxInFlightRequests, 5, "maxInFlightRequests"),
     maxInFlightPerPartition: inFlightPerPartition(options.maxInFlightPerPartition),
+    backlogBatchSize: positiveInt(
+      options.backlogBatchSize,
+      Math.max(options.batchSize ?? 16_384, 262_144),
+      "backlogBatchSize",
+    ),
     compression: options.compression ?? "none",
     idempotent: options.idempotent ?? true,
     maxRequestBytes: positiveInt(options.maxRequestBytes, 1_048_576, "maxRequestBytes"),
@@ -759,12 +772,16 @@ export class Producer {
   ): ProducerBatch[] {
     const taken: ProducerBatch[] = [];
     let used = 0;
-    const end =
-      this.#identity === null ? q.batches.length : Math.min(q.batches.length, SEQUENCE_WINDOW);
-    for (let i = from; i < end; i++) {
+    const windowed = this.#identity !== null;
+    for (
+      let i = from;
+      i < (windowed ? Math.min(q.batches.length, SEQUENCE_WINDOW) : q.batches.length);
+      i++
+    ) {
       const batch = q.batches[i]!;
       if (batch.acks !== acks || batch.state !== "queued") break;
       if (batch.encoded === null && batch.entries.every((e) => e.pending.settled)) break;
+      if (windowed && batch.encoded === null) this.#coalesce(q, i);
       const encoded = this.#encode(batch);
       if (used + encoded.length > budget && !(first && taken.length === 0)) break;
       used += encoded.length;
@@ -772,6 +789,27 @@ export class Producer {
       taken.push(batch);
     }
     return taken;
+  }
+
+  /**
+   * When more batches of a partition wait than the sequence window lets out, merges the
+   * queued, not yet encoded batches after `q.batches[i]` into it, up to `backlogBatchSize`
+   * bytes: the window counts batches, so bigger batches keep a backlogged partition's
+   * throughput (5 x 16 KiB per round trip would cap it). The merged batch keeps the first
+   * one's creation time (its delivery deadline).
+   */
+  #coalesce(q: PartitionQueue, i: number): void {
+    const batch = q.batches[i]!;
+    const cap = this.#options.backlogBatchSize;
+    while (q.batches.length > SEQUENCE_WINDOW && i + 1 < q.batches.length) {
+      const next = q.batches[i + 1]!;
+      if (next.state !== "queued" || next.encoded !== null || next.acks !== batch.acks) return;
+      if (batch.bytes + next.bytes > cap) return;
+      if (batch.entries.length + next.entries.length > BATCH_RECORDS_MAX) return;
+      for (const e of next.entries) batch.entries.push(e);
+      batch.bytes += next.bytes;
+      q.batches.splice(i + 1, 1);
+    }
   }
 
   /** Encodes a batch once (retries resend the same bytes, sequence included). */

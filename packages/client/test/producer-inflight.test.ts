@@ -127,7 +127,12 @@ describe("producer: requests in flight per partition", () => {
   it("never resends a batch the leader no longer remembers (at most 5 unsettled batches out)", async () => {
     const topic = newTopic();
     const strand = client();
-    const producer = strand.producer({ lingerMs: 0, batchSize: 100, maxInFlightPerPartition: 1 });
+    const producer = strand.producer({
+      lingerMs: 0,
+      batchSize: 100,
+      backlogBatchSize: 100,
+      maxInFlightPerPartition: 1,
+    });
     await producer.send({ topic, messages: [{ value: "warm" }] });
     let call = 0;
     // The first request is written but answered with a retriable error: its resend must only
@@ -139,6 +144,22 @@ describe("producer: requests in flight per partition", () => {
       messages: Array.from({ length: 30 }, (_, i) => ({ value: `v${i}`.padEnd(40, ".") })),
     });
     expectExactlyOnceInOrder(topic, out);
+  });
+});
+
+describe("producer: a backlogged partition", () => {
+  it("merges queued batches beyond the window into bigger ones as they leave", async () => {
+    const topic = newTopic();
+    const strand = client();
+    const producer = strand.producer({ lingerMs: 0, batchSize: 100 });
+    await producer.send({ topic, messages: [{ value: "warm" }] });
+    const out = await producer.send({
+      topic,
+      messages: Array.from({ length: 40 }, (_, i) => ({ value: `v${i}`.padEnd(40, ".") })),
+    });
+    expectExactlyOnceInOrder(topic, out);
+    // 40 batches of one record were queued; far fewer, larger ones reached the log.
+    expect(cluster.topics.get(topic)![0]!.batches.length).toBeLessThanOrEqual(6);
   });
 });
 
