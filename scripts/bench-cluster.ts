@@ -7,7 +7,10 @@
  * 2. fetch throughput from the start of the log, straight from the leaders, large max bytes;
  * 3. end-to-end latency at a fixed rate: a paced acks=all producer and Subscribe consumers; the
  *    send time travels in the first record's key of each batch;
- * 4. the ceiling: a bare grpc-js bidi stream between two processes carrying the same bytes with
+ * 4. `client` (not in the default phases): the same cluster through the SDK (scripts/bench/
+ *    client.ts): one record per send() with 4,096 pending, batched sends, a consumer from the
+ *    start, end to end with lingerMs 0;
+ * 5. the ceiling: a bare grpc-js bidi stream between two processes carrying the same bytes with
  *    the same streams and in-flight depth (scripts/bench-grpc-ceiling.ts).
  *
  * A script, never a test. Percentiles come from a log-bucketed histogram (scripts/bench/
@@ -37,6 +40,7 @@ import {
   type RecordInput,
   strandGrpc,
 } from "@strand/protocol";
+import { type ClientResult, clientRun } from "./bench/client.ts";
 import { BenchCluster } from "./bench/cluster.ts";
 import {
   nowUs,
@@ -90,7 +94,8 @@ const CHANNEL_OPTIONS = clientChannelOptions();
  * batches) without queueing seconds of 256 KiB batches, which only adds latency.
  */
 const IN_FLIGHT_BYTES = 512 * 1024;
-const PHASES = ["produce", "fetch", "e2e", "ceiling"] as const;
+const PHASES = ["produce", "fetch", "e2e", "ceiling", "client"] as const;
+const DEFAULT_PHASES = ["produce", "fetch", "e2e", "ceiling"];
 
 interface Options {
   readonly records: number;
@@ -123,7 +128,7 @@ function usage(): string {
     "  --e2e-rate N           records/s of the paced end-to-end producer (default 50000)",
     "  --e2e-seconds N        measured end-to-end seconds (default 10)",
     "  --e2e-linger-ms N      the paced producer sends what is due every N ms (default 5)",
-    "  --phases LIST          any of produce,fetch,e2e,ceiling (default all)",
+    "  --phases LIST          any of produce,fetch,e2e,ceiling,client (default all but client)",
     "  --profile DIR          run every node with --cpu-prof into DIR and summarize self time",
     "  --json                 print the results as JSON",
   ].join("\n");
@@ -140,7 +145,7 @@ function parseOptions(): Options | null {
       "e2e-rate": { type: "string", default: "50000" },
       "e2e-seconds": { type: "string", default: "10" },
       "e2e-linger-ms": { type: "string", default: "5" },
-      phases: { type: "string", default: PHASES.join(",") },
+      phases: { type: "string", default: DEFAULT_PHASES.join(",") },
       profile: { type: "string" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
@@ -639,6 +644,7 @@ interface Report {
   readonly produce: ProduceResult[];
   readonly fetch: FetchResult[];
   readonly e2e: E2eResult | null;
+  readonly client?: ClientResult | null;
   readonly ceiling: (CeilingResult & { strandShare: number | null })[];
   readonly targets: { name: string; target: string; result: string; met: boolean }[];
 }
@@ -728,6 +734,7 @@ function printReport(r: Report): void {
     row("produce send -> ack (acks=all)", e.ackLatencyMs);
     if (e.firstError !== "") console.log(`  first error: ${e.firstError}`);
   }
+  if (r.client != null) printClient(r.client);
   if (r.ceiling.length > 0) {
     console.log(
       "\nceiling: bare grpc-js bidi stream, 2 processes       MB/s   Strand produce share",
@@ -740,6 +747,23 @@ function printReport(r: Report): void {
   console.log("\ntargets");
   for (const t of r.targets)
     console.log(`  ${t.met ? "met   " : "MISSED"} ${t.name}: ${t.result} (target ${t.target})`);
+}
+
+function printClient(c: ClientResult): void {
+  console.log("\nclient (@strand/client, acks=all, idempotent)");
+  console.log(
+    `  one record per send(), ${fmt(c.single.pending)} pending, 1 partition, 100 B   ${fmt(c.single.recordsPerSec)} records/s, heap max ${fmt(c.single.heapMaxMb)} MB`,
+  );
+  console.log(
+    `  sends of 64 x 1 KiB, 64 pending, 6 partitions          ${fmt(c.batched.recordsPerSec)} records/s, ${fmt(c.batched.mbPerSec, 1)} MB/s`,
+  );
+  console.log(
+    `  consumer from the start, 1 KiB                         ${fmt(c.consume.recordsPerSec)} records/s, ${fmt(c.consume.mbPerSec, 1)} MB/s`,
+  );
+  const e = c.e2e;
+  console.log(
+    `  end to end ${fmt(e.rate)} records/s, lingerMs 0, 1 partition  p50 ${fmt(e.p50, 2)} ms  p99 ${fmt(e.p99, 2)} ms  p99.9 ${fmt(e.p999, 2)} ms  max ${fmt(e.max, 2)} ms (${fmt(e.count)} records)`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -761,6 +785,7 @@ async function runCluster(
   const produce: ProduceResult[] = [];
   const fetch: FetchResult[] = [];
   let e2e: E2eResult | null = null;
+  let client: ClientResult | null = null;
   const log = (s: string) => (options.json ? undefined : console.error(s));
   try {
     for (const batchBytes of options.batchBytes) {
@@ -791,10 +816,22 @@ async function runCluster(
       log(`end to end at ${fmt(options.e2eRate)} records/s for ${options.e2eSeconds} s`);
       e2e = await timed("e2e", () => e2eRun("bench-e2e", leaders, options));
     }
+    if (options.phases.has("client"))
+      client = await timed("client", () =>
+        clientRun({
+          brokers: cluster.nodes.map((n) => n.clientAddress),
+          createTopic: async (name, partitions) => {
+            await createTopic(conns, name, partitions);
+          },
+          seconds: options.e2eSeconds,
+          e2eRate: 5_000,
+          log,
+        }),
+      );
   } finally {
     for (const c of conns) c.produce.close();
   }
-  return { leaders: leadersReport, windows, produce, fetch, e2e };
+  return { leaders: leadersReport, windows, produce, fetch, e2e, client };
 }
 
 async function runCeilings(
@@ -851,8 +888,9 @@ async function main(): Promise<void> {
     produce: [],
     fetch: [],
     e2e: null,
+    client: null,
   };
-  if (["produce", "fetch", "e2e"].some((p) => options.phases.has(p))) {
+  if (["produce", "fetch", "e2e", "client"].some((p) => options.phases.has(p))) {
     if (!options.json) console.error("starting a 3-node combined cluster");
     const started = new BenchCluster();
     cluster = started;

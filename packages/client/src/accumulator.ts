@@ -1,9 +1,9 @@
 /**
  * The record accumulator: records wait per partition in batches of up to `batchSizeBytes`
  * until the batch is full, `lingerMs` has passed since its first record, or a flush asks
- * for everything. Batches of one partition leave strictly in order, and at most one request
- * per partition is in flight, so a retry never reorders a partition (Kafka's guarantee with
- * max.in.flight=1; with idempotence the broker would also refuse an out-of-order sequence).
+ * for everything. Batches of one partition leave strictly in order; with idempotence up to
+ * `maxInFlightPerPartition` requests of a partition are in flight, and the broker's sequence
+ * check keeps them in order (producer.ts explains the retry rules); without it, one request.
  * Also the partitioners: keyed records use Kafka's murmur2 (`partitionForKey`), keyless
  * records a sticky partition that moves on when its batch fills (KIP-480).
  */
@@ -16,21 +16,29 @@ export const RECORD_OVERHEAD_BYTES = 21;
 /** Most records in one batch (an int32 count in the header; kept modest). */
 export const BATCH_RECORDS_MAX = 100_000;
 
-/** One send() call waiting for its records. */
+/**
+ * One send() call waiting for its records. Kept small: an application may have thousands
+ * pending, so it holds one promise and no per-send closures (`onSettled` is shared).
+ */
 export class PendingSend {
   /** One slot per message, filled as batches complete. */
   readonly results: (RecordMetadata | undefined)[];
   /** The promise send() returns. */
   readonly promise: Promise<RecordMetadata[]>;
+  /** Called once when the send settles (the producer's shared bookkeeping). */
+  readonly #onSettled: (pending: PendingSend) => void;
+  /** Undoes what was set up for this send only (its own abort listener), if anything. */
+  detach: (() => void) | null = null;
   #remaining: number;
   #settled = false;
   #resolve!: (value: RecordMetadata[]) => void;
   #reject!: (error: unknown) => void;
 
-  constructor(count: number) {
+  constructor(count: number, onSettled: (pending: PendingSend) => void = () => {}) {
     assert(count > 0, "a send has at least one message");
     this.results = new Array(count);
     this.#remaining = count;
+    this.#onSettled = onSettled;
     this.promise = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -48,16 +56,24 @@ export class PendingSend {
     assert(this.results[index] === undefined, `message ${index} completed twice`);
     this.results[index] = metadata;
     if (--this.#remaining === 0) {
-      this.#settled = true;
-      this.#resolve(this.results.map((r) => r!));
+      this.#settle();
+      // Every slot is filled now.
+      this.#resolve(this.results as RecordMetadata[]);
     }
   }
 
   /** Fails the whole send (the first error wins). */
   fail(error: unknown): void {
     if (this.#settled) return;
-    this.#settled = true;
+    this.#settle();
     this.#reject(error);
+  }
+
+  #settle(): void {
+    this.#settled = true;
+    this.detach?.();
+    this.detach = null;
+    this.#onSettled(this);
   }
 }
 
@@ -74,6 +90,12 @@ export interface BatchEntry {
   /** Its index in that send's messages. */
   readonly index: number;
 }
+
+/**
+ * Where a batch is: waiting to be sent (again), in a request, or acknowledged but not yet
+ * settled because an earlier batch of its partition is not (sends settle in partition order).
+ */
+export type BatchState = "queued" | "sending" | "done";
 
 /** A batch for one partition. */
 export class ProducerBatch {
@@ -94,6 +116,10 @@ export class ProducerBatch {
   sent: BatchEntry[] = [];
   /** The last retriable error, reported if the delivery timeout expires. */
   lastError: unknown = null;
+  /** See {@link BatchState}. */
+  state: BatchState = "queued";
+  /** With state "done": the offset of its first record (-1n: unknown, e.g. acks none). */
+  baseOffset = -1n;
 
   constructor(topic: string, partition: number, acks: string, createdMs: number) {
     this.topic = topic;
@@ -107,9 +133,17 @@ export class ProducerBatch {
 export class PartitionQueue {
   readonly topic: string;
   readonly partition: number;
+  /** Unsettled batches in order: "done" or "sending" ones first, then "queued" ones. */
   readonly batches: ProducerBatch[] = [];
-  /** A request for this partition is in flight. */
-  inFlight = false;
+  /** Produce requests carrying this partition's batches that have not ended. */
+  requests = 0;
+  /**
+   * A request failed or came back out of order: nothing more is sent until every request of
+   * the partition has ended, then every unsettled batch is sent again from the head, in order.
+   */
+  resend = false;
+  /** After a resend, one request at a time until a request succeeds (Kafka does the same). */
+  careful = false;
   /** Not before this time (Date.now ms): backoff after a retriable error. */
   retryAtMs = 0;
   /** Consecutive retriable failures (the backoff exponent). */
@@ -137,6 +171,8 @@ export interface AccumulatorOptions {
 /** Per-partition batches; see the module comment. */
 export class Accumulator {
   readonly queues = new Map<string, PartitionQueue>();
+  /** The same queues by topic, then partition: the per-record path builds no key strings. */
+  readonly #byTopic = new Map<string, (PartitionQueue | undefined)[]>();
   readonly #options: AccumulatorOptions;
 
   constructor(options: AccumulatorOptions) {
@@ -146,18 +182,24 @@ export class Accumulator {
 
   /** The queue of a partition, created on first use. */
   queue(topic: string, partition: number): PartitionQueue {
-    const key = `${topic}\u0000${partition}`;
-    let q = this.queues.get(key);
+    let list = this.#byTopic.get(topic);
+    if (list === undefined) {
+      list = [];
+      this.#byTopic.set(topic, list);
+    }
+    let q = list[partition];
     if (q === undefined) {
       q = new PartitionQueue(topic, partition);
-      this.queues.set(key, q);
+      list[partition] = q;
+      this.queues.set(`${topic}\u0000${partition}`, q);
     }
     return q;
   }
 
   /** The open (not closed) batch of a partition, if any. */
   openBatch(topic: string, partition: number): ProducerBatch | undefined {
-    const last = this.queues.get(`${topic}\u0000${partition}`)?.batches.at(-1);
+    const batches = this.#byTopic.get(topic)?.[partition]?.batches;
+    const last = batches === undefined ? undefined : batches[batches.length - 1];
     return last !== undefined && !last.closed ? last : undefined;
   }
 
@@ -173,7 +215,7 @@ export class Accumulator {
 
   /**
    * Appends an entry to its partition's open batch (a new one when none, when the acks
-   * differ, or when it would overflow). Returns the batch and whether it was created.
+   * differ, or when it would overflow). Returns the batch (a new one holds only `entry`).
    */
   append(
     topic: string,
@@ -181,10 +223,9 @@ export class Accumulator {
     acks: string,
     entry: BatchEntry,
     nowMs: number,
-  ): { batch: ProducerBatch; created: boolean } {
+  ): ProducerBatch {
     const q = this.queue(topic, partition);
     let batch = this.openBatch(topic, partition);
-    let created = false;
     if (
       batch === undefined ||
       batch.acks !== acks ||
@@ -194,12 +235,11 @@ export class Accumulator {
       if (batch !== undefined) batch.closed = true;
       batch = new ProducerBatch(topic, partition, acks, nowMs);
       q.batches.push(batch);
-      created = true;
     }
     batch.entries.push(entry);
     batch.bytes += entry.bytes;
     if (batch.bytes >= this.#options.batchSizeBytes) batch.closed = true;
-    return { batch, created };
+    return batch;
   }
 }
 

@@ -13,6 +13,12 @@
  * stops its partition just before it: the records before it are returned, then poll()
  * throws CorruptRecordError until the application seeks past it (it is never refetched in
  * a loop).
+ *
+ * Prefetch (`prefetch`, default true): when poll() hands batches out, the next fetch of each
+ * partition that has nothing buffered starts at once, to leaders with no fetch in flight, so
+ * the broker's answer travels while the application processes the batches. Bounded: at most
+ * one fetch per leader ahead, each at most `maxBytes`, never for a partition with data
+ * buffered. A seek, pause or revocation drops what a prefetch brings (generations).
  */
 
 import { assert, sleep } from "@strand/base";
@@ -57,6 +63,11 @@ export interface ConsumerOptions {
   readonly maxBytesPerPartition?: number;
   /** Longest wait of a fetch for minBytes, in milliseconds (default 500). */
   readonly maxWaitMs?: number;
+  /**
+   * Start the next fetch while the application processes the batches poll() returned
+   * (default true; at most one fetch ahead per leader; see the module comment).
+   */
+  readonly prefetch?: boolean;
   /**
    * The consumer group (1-255 characters). With it, subscribe() joins the group, or assign()
    * starts partitions at the group's committed offsets and commit() commits standalone.
@@ -258,7 +269,12 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
   readonly #options: Required<
     Pick<
       ConsumerOptions,
-      "autoOffsetReset" | "minBytes" | "maxBytes" | "maxBytesPerPartition" | "maxWaitMs"
+      | "autoOffsetReset"
+      | "minBytes"
+      | "maxBytes"
+      | "maxBytesPerPartition"
+      | "maxWaitMs"
+      | "prefetch"
     >
   >;
   readonly #group: ConsumerOptions;
@@ -286,6 +302,7 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
       maxBytes: options.maxBytes ?? 52_428_800,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576,
       maxWaitMs: options.maxWaitMs ?? 500,
+      prefetch: options.prefetch ?? true,
     };
     checkGroupOptions(options);
     this.#group = options;
@@ -546,7 +563,27 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
       this.#throwFailure();
       if (!this.#hasReady()) this.#throwCorrupt();
     }
-    return this.#takeReady();
+    const ready = this.#takeReady();
+    if (ready.length > 0 && this.#options.prefetch) this.#prefetch();
+    return ready;
+  }
+
+  /**
+   * Starts the next fetches while the application works (see the module comment). Not tied
+   * to poll()'s signal: a poll deadline must not cancel the fetch meant for the next poll.
+   */
+  #prefetch(): void {
+    const busy = new Set<string>();
+    for (const p of this.#positions.values()) {
+      if (!p.fetching) continue;
+      const leader = this.#ctx.metadata.leader(p.topic, p.partition);
+      if (leader !== null) busy.add(leader.address);
+    }
+    const buffered = new Set(this.#buffer.map((b) => b.position));
+    this.#startFetches(
+      anySignal(this.#stop.signal, this.#ctx.closed),
+      (p, address) => !buffered.has(p) && !busy.has(address),
+    );
   }
 
   #throwFailure(): void {
@@ -686,13 +723,17 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
     }
   }
 
-  #startFetches(signal: AbortSignal | undefined): void {
+  #startFetches(
+    signal: AbortSignal | undefined,
+    wanted: (p: Position, address: string) => boolean = () => true,
+  ): void {
     const now = Date.now();
     const byLeader = new Map<string, Position[]>();
     for (const p of this.#positions.values()) {
       if (p.fetching || p.paused || p.offset === null || p.retryAtMs > now) continue;
       if (p.corrupt !== null) continue; // refetching returns the same bytes: wait for a seek
       const leader = this.#ctx.metadata.leader(p.topic, p.partition);
+      if (leader !== null && !wanted(p, leader.address)) continue;
       if (leader === null) {
         const error = errorForCode(ErrorCode.LEADER_NOT_AVAILABLE.code, "", p);
         this.#confirmTopic(p, this.#backoff(p, error));

@@ -2,8 +2,20 @@
  * The producer: send() partitions each message (explicit, murmur2 of the key, or sticky),
  * appends it to its partition's batch (accumulator.ts) and resolves once every record of the
  * send has an offset. A sender drains ready batches to partition leaders: per broker at most
- * `maxInFlightRequests` Produce requests, per partition at most one (later batches of a
- * partition ride together in its next request), so retries keep each partition's order.
+ * `maxInFlightRequests` Produce requests, per partition at most `maxInFlightPerPartition`
+ * (ready batches of a partition ride together in one request).
+ *
+ * Pipelining (Kafka's max.in.flight.requests.per.connection <= 5 with idempotence): batches
+ * are numbered (sequence) when first encoded, and the broker appends a producer's batch only
+ * when its sequence follows the last one it appended, so requests in flight together can
+ * never reorder the log; the broker remembers a producer's last 5 batches per partition, so
+ * at most the first {@link SEQUENCE_WINDOW} unsettled batches of a partition are ever sent,
+ * and a resend of any of them is recognised as a duplicate. A request that fails, or comes
+ * back OUT_OF_ORDER_SEQUENCE_NUMBER because an earlier batch is not in yet, marks the
+ * partition for a resend: nothing more goes out until its other requests end, then every
+ * unsettled batch is sent again from the head, in order, one request at a time until one
+ * succeeds. Sends settle in partition order: a batch acknowledged before an earlier one waits
+ * ("done") for it. Without a producer id there is no sequence check, so one request at a time.
  * Errors follow the routing rules (routing.ts): NOT_LEADER_OR_FOLLOWER with a hint retries at
  * the new leader at once; other retriable errors back off and refresh metadata; a batch that
  * has not succeeded `deliveryTimeoutMs` after its first record fails with TimeoutError, even
@@ -38,6 +50,7 @@ import {
 } from "@strand/protocol";
 import {
   Accumulator,
+  BATCH_RECORDS_MAX,
   type BatchEntry,
   type PartitionQueue,
   PendingSend,
@@ -54,6 +67,7 @@ import {
   unknownTopicError,
 } from "./errors.ts";
 import { unary } from "./grpc.ts";
+import type { CachedTopic } from "./metadata.ts";
 import { anySignal, backoffMs } from "./retry.ts";
 import { IMMEDIATE_HOPS_MAX, refreshQuietly } from "./routing.ts";
 import type { Acks, HeaderValue, Message, MessageHeaders, RecordMetadata } from "./types.ts";
@@ -68,6 +82,18 @@ export interface ProducerOptions {
   readonly lingerMs?: number;
   /** Produce requests in flight per broker (default 5). */
   readonly maxInFlightRequests?: number;
+  /**
+   * Produce requests in flight per partition with idempotence (default 5, at most 5: the
+   * broker remembers 5 batches per producer; 1 waits for each answer before sending more).
+   * Without a producer id it is always 1; see docs/client.md.
+   */
+  readonly maxInFlightPerPartition?: number;
+  /**
+   * When more batches of a partition wait than may be in flight (5), they are merged into
+   * batches of up to this many bytes as they leave (default the larger of batchSize and
+   * 262144). Keep it at or below the topics' max.message.bytes; see docs/client.md.
+   */
+  readonly backlogBatchSize?: number;
   /** Compression of batches (default "none"). */
   readonly compression?: CompressionName;
   /** Ask the cluster for a producer id and sequence batches (default true; see docs). */
@@ -110,14 +136,30 @@ const ACKS_WIRE = { all: "ACKS_ALL", leader: "ACKS_LEADER", none: "ACKS_NONE" } 
 /** Slack over the broker's produce timeout before the client gives up on a request. */
 const REQUEST_SLACK_MS = 5_000;
 const SEQUENCE_MAX = 2 ** 31 - 1;
+/**
+ * Unsettled batches of a partition that may have been sent: the broker's memory of a
+ * producer's batches (BATCHES_PER_PRODUCER_MAX), so any resend is known as a duplicate.
+ */
+export const SEQUENCE_WINDOW = 5;
 /** Deadline of one probe Metadata call, at least (a stopped broker must not hold the probe). */
 const PROBE_CALL_MS_MIN = 1_000;
+
+/** One partition's batches in a Produce request. */
+interface RequestPart {
+  readonly q: PartitionQueue;
+  readonly batches: ProducerBatch[];
+  /**
+   * Earlier batches of the partition were unsettled when it left: the leader may see it
+   * first and answer OUT_OF_ORDER_SEQUENCE_NUMBER, which then only means "send again".
+   */
+  readonly behind: boolean;
+}
 
 /** A Produce request in flight, for the leader probe. */
 interface Outstanding {
   readonly address: string;
   readonly startedMs: number;
-  readonly parts: readonly { readonly q: PartitionQueue; readonly batches: ProducerBatch[] }[];
+  readonly parts: readonly RequestPart[];
   readonly abort: AbortController;
   /** Partitions whose leader moved (set when the probe gives the request up). */
   moved: ReadonlySet<PartitionQueue>;
@@ -128,6 +170,8 @@ interface Resolved {
   readonly batchSizeBytes: number;
   readonly lingerMs: number;
   readonly maxInFlightRequests: number;
+  readonly maxInFlightPerPartition: number;
+  readonly backlogBatchSize: number;
   readonly compression: CompressionName;
   readonly idempotent: boolean;
   readonly maxRequestBytes: number;
@@ -142,6 +186,13 @@ function positiveInt(value: number | undefined, fallback: number, name: string, 
   return v;
 }
 
+function inFlightPerPartition(value: number | undefined): number {
+  const v = positiveInt(value, SEQUENCE_WINDOW, "maxInFlightPerPartition");
+  if (v > SEQUENCE_WINDOW)
+    throw new RangeError(`maxInFlightPerPartition must be at most ${SEQUENCE_WINDOW}`);
+  return v;
+}
+
 /** Fills in defaults; throws RangeError on a bad value. */
 export function producerDefaults(options: ProducerOptions, ctx: ClientContext): Resolved {
   const acks = options.acks ?? "all";
@@ -151,6 +202,12 @@ export function producerDefaults(options: ProducerOptions, ctx: ClientContext): 
     batchSizeBytes: positiveInt(options.batchSize, 16_384, "batchSize"),
     lingerMs: positiveInt(options.lingerMs, 5, "lingerMs", 0),
     maxInFlightRequests: positiveInt(options.maxInFlightRequests, 5, "maxInFlightRequests"),
+    maxInFlightPerPartition: inFlightPerPartition(options.maxInFlightPerPartition),
+    backlogBatchSize: positiveInt(
+      options.backlogBatchSize,
+      Math.max(options.batchSize ?? 16_384, 262_144),
+      "backlogBatchSize",
+    ),
     compression: options.compression ?? "none",
     idempotent: options.idempotent ?? true,
     maxRequestBytes: positiveInt(options.maxRequestBytes, 1_048_576, "maxRequestBytes"),
@@ -175,9 +232,12 @@ function bytesOf(v: Uint8Array | string | null | undefined): Uint8Array | null {
   return typeof v === "string" ? encoder.encode(v) : v;
 }
 
+/** Shared by every record without headers (never mutated): one array less per record. */
+const NO_HEADERS: RecordHeader[] = [];
+
 /** Message headers -> record headers, in order. */
 export function toRecordHeaders(headers: MessageHeaders | undefined): RecordHeader[] {
-  if (headers === undefined) return [];
+  if (headers === undefined) return NO_HEADERS;
   if (Array.isArray(headers))
     return headers.map((h: { key: string; value: HeaderValue }) => ({
       key: h.key,
@@ -215,6 +275,13 @@ export class Producer {
   readonly #spaceWaiters: (() => void)[] = [];
   #identity: ProducerIdentity | null = null;
   #identityReady: Promise<void> | null = null;
+  /** InitProducerId answered (an identity, or null from a broker without idempotence). */
+  #identityKnown = false;
+  /** Sends waiting for the identity or the topic's metadata (the fast path waits behind them). */
+  #preparing = 0;
+  readonly #onSettled = (pending: PendingSend) => {
+    this.#unsettled.delete(pending);
+  };
   #bufferedBytes = 0;
   #flushing = 0;
   #drainScheduled = false;
@@ -254,65 +321,130 @@ export class Producer {
    * order. Rejects with a typed error (a StrandClientError) when a record cannot be
    * delivered within deliveryTimeoutMs, on a non-retriable error, or when aborted.
    */
-  async send(record: ProducerRecord): Promise<RecordMetadata[]> {
-    if (this.#closed) throw abortedError("send() after close()");
-    if (record.messages.length === 0) return [];
-    const signal = anySignal(record.signal, this.#ctx.closed);
-    if (signal?.aborted === true) throw abortedError("send()", signal.reason);
-    await this.#ensureIdentity();
-    const topic = await this.#ctx.metadata.ensureTopic(record.topic, signal);
+  send(record: ProducerRecord): Promise<RecordMetadata[]> {
+    try {
+      if (this.#closed) throw abortedError("send() after close()");
+      if (record.messages.length === 0) return Promise.resolve([]);
+      const signal =
+        record.signal === undefined
+          ? this.#ctx.closed
+          : (anySignal(record.signal, this.#ctx.closed) as AbortSignal);
+      if (signal.aborted) throw abortedError("send()", signal.reason);
+      // The fast path (identity known, topic cached, no earlier send still preparing: it
+      // must not be overtaken) appends at once; see the module comment on cheap sends.
+      const topic = this.#preparing === 0 ? this.#readyTopic(record.topic) : null;
+      if (topic !== null) return this.#enqueue(record, topic, signal);
+      return this.#prepareAndEnqueue(record, signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The topic's metadata when a send can skip every await (identity and topic known). */
+  #readyTopic(name: string): CachedTopic | null {
+    if (this.#options.idempotent && !this.#identityKnown) return null;
+    const topic = this.#ctx.metadata.topic(name);
+    return topic !== undefined && topic.partitions.length > 0 ? topic : null;
+  }
+
+  /** The slow path of send(): waits for the producer id and the topic's metadata first. */
+  async #prepareAndEnqueue(record: ProducerRecord, signal: AbortSignal): Promise<RecordMetadata[]> {
+    let topic: CachedTopic;
+    this.#preparing++;
+    try {
+      await this.#ensureIdentity();
+      topic = await this.#ctx.metadata.ensureTopic(record.topic, signal);
+    } finally {
+      this.#preparing--;
+    }
+    return this.#enqueue(record, topic, signal);
+  }
+
+  /** Appends a send's records (synchronously while the buffer has room) and wakes the sender. */
+  #enqueue(
+    record: ProducerRecord,
+    topic: CachedTopic,
+    signal: AbortSignal,
+  ): Promise<RecordMetadata[]> {
     const acks = ACKS_WIRE[record.acks ?? this.#options.acks];
-    const pending = new PendingSend(record.messages.length);
+    const pending = new PendingSend(record.messages.length, this.#onSettled);
     this.#unsettled.add(pending);
-    void pending.promise.then(
-      () => this.#unsettled.delete(pending),
-      () => this.#unsettled.delete(pending),
-    );
     // Only a caller's own signal needs a per-send listener; the client's close is covered by
     // the one listener set up in the constructor.
-    const ownSignal = record.signal === undefined ? undefined : signal;
-    const onAbort = () => pending.fail(abortedError("send()", signal?.reason));
-    ownSignal?.addEventListener("abort", onAbort, { once: true });
+    if (record.signal !== undefined) {
+      const onAbort = () => pending.fail(abortedError("send()", signal.reason));
+      signal.addEventListener("abort", onAbort, { once: true });
+      pending.detach = () => signal.removeEventListener("abort", onAbort);
+    }
     // The signal may have fired while identity or metadata were awaited: an abort event that
     // already happened is never delivered to a listener added later.
-    if (isAborted(signal)) onAbort();
+    if (signal.aborted) pending.fail(abortedError("send()", signal.reason));
     try {
-      for (const [index, message] of record.messages.entries()) {
-        const entry = this.#entry(message, pending, index);
+      const messages = record.messages;
+      for (let index = 0; index < messages.length; index++) {
+        const entry = this.#entry(messages[index]!, pending, index);
         // The fast path stays synchronous so one send's records stay together in a batch.
-        if (!this.#tryReserve(entry.bytes)) await this.#reserve(entry.bytes, signal);
-        let appended = false;
-        try {
-          if (!pending.settled) {
-            const n = topic.partitions.length;
-            const partition = this.#choosePartition(record.topic, message, entry, n);
-            const { batch, created } = this.#accumulator.append(
-              record.topic,
-              partition,
-              acks,
-              entry,
-              Date.now(),
-            );
-            // KIP-480: a keyless record that filled the sticky partition's batch moves it on.
-            if (batch.closed && message.partition === undefined && entry.record.key === null)
-              this.#partitioner.next(record.topic, n);
-            if (created && this.#options.lingerMs > 0) this.#wakeIn(this.#options.lingerMs);
-            appended = true;
-          }
-        } finally {
-          if (!appended) this.#release(entry.bytes);
+        if (!this.#tryReserve(entry.bytes)) {
+          void this.#enqueueWaiting(record, topic, acks, signal, pending, entry);
+          return pending.promise;
         }
-        if (!appended) break;
+        if (!this.#appendEntry(record, topic, acks, pending, entry)) break;
       }
     } catch (error) {
       pending.fail(error);
     }
     this.#wake();
+    return pending.promise;
+  }
+
+  /** The rest of #enqueue once the buffer is full: waits for room record by record. */
+  async #enqueueWaiting(
+    record: ProducerRecord,
+    topic: CachedTopic,
+    acks: string,
+    signal: AbortSignal,
+    pending: PendingSend,
+    first: BatchEntry,
+  ): Promise<void> {
     try {
-      return await pending.promise;
-    } finally {
-      ownSignal?.removeEventListener("abort", onAbort);
+      for (let index = first.index; index < record.messages.length; index++) {
+        const entry =
+          index === first.index ? first : this.#entry(record.messages[index]!, pending, index);
+        if (!this.#tryReserve(entry.bytes)) await this.#reserve(entry.bytes, signal);
+        if (!this.#appendEntry(record, topic, acks, pending, entry)) break;
+      }
+    } catch (error) {
+      pending.fail(error);
     }
+    this.#wake();
+  }
+
+  /** Appends one reserved entry; false (and the bytes released) when the send settled. */
+  #appendEntry(
+    record: ProducerRecord,
+    topic: CachedTopic,
+    acks: string,
+    pending: PendingSend,
+    entry: BatchEntry,
+  ): boolean {
+    let appended = false;
+    try {
+      if (!pending.settled) {
+        const message = record.messages[entry.index]!;
+        const n = topic.partitions.length;
+        const partition = this.#choosePartition(record.topic, message, entry, n);
+        const batch = this.#accumulator.append(record.topic, partition, acks, entry, Date.now());
+        // KIP-480: a keyless record that filled the sticky partition's batch moves it on.
+        if (batch.closed && message.partition === undefined && entry.record.key === null)
+          this.#partitioner.next(record.topic, n);
+        if (batch.entries.length === 1 && this.#options.lingerMs > 0)
+          this.#wakeIn(this.#options.lingerMs);
+        appended = true;
+      }
+    } finally {
+      if (!appended) this.#release(entry.bytes);
+    }
+    return appended;
   }
 
   #entry(message: Message, pending: PendingSend, index: number): BatchEntry {
@@ -392,6 +524,7 @@ export class Producer {
     ).then(
       (identity) => {
         this.#identity = identity;
+        this.#identityKnown = true;
       },
       (error: unknown) => {
         this.#identityReady = null; // the next send asks again
@@ -467,24 +600,20 @@ export class Producer {
     const ready = new Map<string, PartitionQueue[]>();
     for (const q of this.#accumulator.queues.values()) {
       this.#expireSends(q, now);
-      if (q.inFlight || q.batches.length === 0 || q.retryAtMs > now) continue;
-      this.#dropSettledAndExpired(q, now);
-      const head = q.batches[0];
-      if (head === undefined) continue;
-      const lingerLeftMs = head.createdMs + this.#options.lingerMs - now;
-      // Timers may fire a little before Date.now() says the linger has passed: the next
-      // due time below covers it.
-      if (!(head.closed || lingerLeftMs <= 0 || this.#flushing > 0 || q.batches.length > 1))
-        continue;
+      if (q.batches.length === 0 || q.retryAtMs > now) continue;
+      if (q.requests === 0) this.#dropSettledAndExpired(q, now);
+      if (this.#sendable(q, now) < 0) continue;
       const leader = this.#ctx.metadata.leader(q.topic, q.partition);
       if (leader === null) {
         this.#backoff(q, errorForCode(ErrorCode.LEADER_NOT_AVAILABLE.code, "", q));
         continue;
       }
       q.sentTo = { leaderId: leader.leaderId, leaderEpoch: leader.leaderEpoch };
-      ready.set(leader.address, [...(ready.get(leader.address) ?? []), q]);
+      const queues = ready.get(leader.address);
+      if (queues === undefined) ready.set(leader.address, [q]);
+      else queues.push(q);
     }
-    for (const [address, queues] of ready) this.#sendTo(address, queues);
+    for (const [address, queues] of ready) this.#sendTo(address, queues, now);
     // The same `now` as the decisions above: a head skipped because its linger had not ended
     // at `now` must get that linger end as a due time, even if the clock has passed it since
     // (otherwise it would wait for its delivery deadline).
@@ -501,7 +630,7 @@ export class Producer {
       // Batches of a partition are in creation order: the first young one ends the scan.
       if (now - batch.createdMs < this.#options.deliveryTimeoutMs) return;
       if (batch.entries.every((e) => e.pending.settled)) continue;
-      const error = this.#expired(batch, q.inFlight);
+      const error = this.#expired(batch, batch.state === "sending");
       for (const e of batch.entries) e.pending.fail(error);
     }
   }
@@ -513,9 +642,10 @@ export class Producer {
       const live = q.batches.find((b) => b.entries.some((e) => !e.pending.settled));
       if (live === undefined) continue;
       due = Math.min(due, live.createdMs + this.#options.deliveryTimeoutMs);
-      if (q.inFlight) continue;
-      // A ready head that did not leave waits for an in-flight slot: a request's end wakes it.
-      const lingerEndMs = q.batches[0]!.createdMs + this.#options.lingerMs;
+      // A ready batch that did not leave waits for an in-flight slot: a request's end wakes it.
+      const next = q.batches.find((b) => b.state === "queued");
+      if (next === undefined) continue;
+      const lingerEndMs = next.createdMs + this.#options.lingerMs;
       if (q.retryAtMs > now) due = Math.min(due, q.retryAtMs);
       else if (lingerEndMs > now) due = Math.min(due, lingerEndMs);
     }
@@ -569,40 +699,89 @@ export class Producer {
     );
   }
 
-  #sendTo(address: string, queues: PartitionQueue[]): void {
-    let index = 0;
-    for (let guard = 0; guard < queues.length && index < queues.length; guard++) {
+  /**
+   * The index of the partition's next batch to send now, or -1: none is queued, the in-flight
+   * or sequence window is full, a resend waits for requests to end, or the batch still
+   * lingers. Timers may fire a little before Date.now() says a linger has passed: the next
+   * due time (#nextDueMs) covers it.
+   */
+  #sendable(q: PartitionQueue, now: number): number {
+    if (q.resend && q.requests > 0) return -1;
+    if (q.requests >= this.#partitionLimit(q)) return -1;
+    const i = q.batches.findIndex((b) => b.state === "queued");
+    if (i < 0 || (this.#identity !== null && i >= SEQUENCE_WINDOW)) return -1;
+    const batch = q.batches[i]!;
+    const lingered = batch.createdMs + this.#options.lingerMs - now <= 0;
+    if (batch.closed || lingered || this.#flushing > 0 || i < q.batches.length - 1) return i;
+    return -1;
+  }
+
+  /** Requests of `q` allowed in flight: several only with sequence numbers (idempotence). */
+  #partitionLimit(q: PartitionQueue): number {
+    if (this.#identity === null || q.careful) return 1;
+    return this.#options.maxInFlightPerPartition;
+  }
+
+  /**
+   * Sends requests to one broker while it has in-flight room and some partition has a batch
+   * to send; a partition appears once per request, and may get several requests (pipelining).
+   */
+  #sendTo(address: string, queues: PartitionQueue[], now: number): void {
+    for (let guard = 0; guard < 10_000; guard++) {
       if ((this.#inFlight.get(address) ?? 0) >= this.#options.maxInFlightRequests) return;
-      const acks = queues[index]!.batches[0]!.acks;
-      const parts: { q: PartitionQueue; batches: ProducerBatch[] }[] = [];
+      const parts: RequestPart[] = [];
+      let acks: string | null = null;
       let bytes = 0;
-      for (; index < queues.length; index++) {
-        const q = queues[index]!;
-        if (q.batches[0]!.acks !== acks) break;
+      for (const q of queues) {
+        const i = this.#sendable(q, now);
+        if (i < 0 || parts.some((p) => p.q === q)) continue;
+        const batchAcks = q.batches[i]!.acks;
+        if (acks !== null && batchAcks !== acks) continue;
         const taken = this.#take(
           q,
-          acks,
+          i,
+          batchAcks,
           this.#options.maxRequestBytes - bytes,
-          parts.length === 0,
+          acks === null,
         );
-        if (taken.length === 0) break;
-        bytes += taken.reduce((s, b) => s + b.encoded!.length, 0);
-        parts.push({ q, batches: taken });
+        if (taken.length === 0) continue;
+        acks = batchAcks;
+        for (const b of taken) bytes += b.encoded!.length;
+        parts.push({ q, batches: taken, behind: i > 0 });
       }
-      if (parts.length === 0) return;
+      if (parts.length === 0 || acks === null) return;
       this.#inFlight.set(address, (this.#inFlight.get(address) ?? 0) + 1);
-      for (const p of parts) p.q.inFlight = true;
+      for (const p of parts) {
+        p.q.requests++;
+        for (const b of p.batches) b.state = "sending";
+      }
       void this.#produce(address, acks, parts);
     }
   }
 
-  /** Takes a partition's head batches with `acks` up to `budget` bytes (one at least if `first`). */
-  #take(q: PartitionQueue, acks: string, budget: number, first: boolean): ProducerBatch[] {
+  /**
+   * Takes a partition's queued batches from index `from` with `acks`, up to `budget` bytes
+   * (one at least if `first`) and within the sequence window.
+   */
+  #take(
+    q: PartitionQueue,
+    from: number,
+    acks: string,
+    budget: number,
+    first: boolean,
+  ): ProducerBatch[] {
     const taken: ProducerBatch[] = [];
     let used = 0;
-    for (const batch of q.batches) {
-      if (batch.acks !== acks) break;
-      if (batch.entries.every((e) => e.pending.settled) && batch.encoded === null) break;
+    const windowed = this.#identity !== null;
+    for (
+      let i = from;
+      i < (windowed ? Math.min(q.batches.length, SEQUENCE_WINDOW) : q.batches.length);
+      i++
+    ) {
+      const batch = q.batches[i]!;
+      if (batch.acks !== acks || batch.state !== "queued") break;
+      if (batch.encoded === null && batch.entries.every((e) => e.pending.settled)) break;
+      if (windowed && batch.encoded === null) this.#coalesce(q, i);
       const encoded = this.#encode(batch);
       if (used + encoded.length > budget && !(first && taken.length === 0)) break;
       used += encoded.length;
@@ -610,6 +789,27 @@ export class Producer {
       taken.push(batch);
     }
     return taken;
+  }
+
+  /**
+   * When more batches of a partition wait than the sequence window lets out, merges the
+   * queued, not yet encoded batches after `q.batches[i]` into it, up to `backlogBatchSize`
+   * bytes: the window counts batches, so bigger batches keep a backlogged partition's
+   * throughput (5 x 16 KiB per round trip would cap it). The merged batch keeps the first
+   * one's creation time (its delivery deadline).
+   */
+  #coalesce(q: PartitionQueue, i: number): void {
+    const batch = q.batches[i]!;
+    const cap = this.#options.backlogBatchSize;
+    while (q.batches.length > SEQUENCE_WINDOW && i + 1 < q.batches.length) {
+      const next = q.batches[i + 1]!;
+      if (next.state !== "queued" || next.encoded !== null || next.acks !== batch.acks) return;
+      if (batch.bytes + next.bytes > cap) return;
+      if (batch.entries.length + next.entries.length > BATCH_RECORDS_MAX) return;
+      for (const e of next.entries) batch.entries.push(e);
+      batch.bytes += next.bytes;
+      q.batches.splice(i + 1, 1);
+    }
   }
 
   /** Encodes a batch once (retries resend the same bytes, sequence included). */
@@ -640,11 +840,7 @@ export class Producer {
     return batch.encoded;
   }
 
-  async #produce(
-    address: string,
-    acks: string,
-    parts: { q: PartitionQueue; batches: ProducerBatch[] }[],
-  ): Promise<void> {
+  async #produce(address: string, acks: string, parts: RequestPart[]): Promise<void> {
     const byTopic = new Map<string, { partition: number; records: Buffer }[]>();
     for (const { q, batches } of parts) {
       const list = byTopic.get(q.topic) ?? [];
@@ -682,7 +878,7 @@ export class Producer {
           signal: request.abort.signal,
         },
       );
-      for (const part of parts) this.#onResult(part.q, part.batches, acks, response);
+      for (const part of parts) this.#onResult(part, acks, response);
     } catch (error) {
       if (request.abort.signal.aborted && !this.#ctx.closed.aborted)
         this.#onAbandoned(request, request.abort.signal.reason as StrandClientError);
@@ -706,10 +902,11 @@ export class Producer {
         continue;
       }
       for (const b of batches) b.lastError = error;
-      q.inFlight = false;
+      q.resend = true;
       q.retryAtMs = 0;
       q.attempts = 0;
       q.hops = 0;
+      this.#requestEnded(q);
     }
   }
 
@@ -736,7 +933,7 @@ export class Producer {
     const probeMs = this.#options.leaderProbeMs;
     const stuck = [...this.#requests].filter((r) => now - r.startedMs >= probeMs);
     const waiting = [...this.#accumulator.queues.values()].filter(
-      (q) => !q.inFlight && q.retryAtMs > now && q.batches.length > 0 && q.sentTo !== null,
+      (q) => q.requests === 0 && q.retryAtMs > now && q.batches.length > 0 && q.sentTo !== null,
     );
     if (stuck.length === 0 && waiting.length === 0) {
       if (this.#requests.size > 0) this.#armProbe();
@@ -789,7 +986,7 @@ export class Producer {
     }
     let woken = false;
     for (const q of waiting) {
-      if (q.inFlight || q.retryAtMs <= Date.now() || !this.#leaderMoved(q)) continue;
+      if (q.requests > 0 || q.retryAtMs <= Date.now() || !this.#leaderMoved(q)) continue;
       q.retryAtMs = 0;
       q.attempts = 0;
       woken = true;
@@ -809,12 +1006,8 @@ export class Producer {
     return now.leaderId !== sent.leaderId || now.leaderEpoch > sent.leaderEpoch;
   }
 
-  #onResult(
-    q: PartitionQueue,
-    batches: ProducerBatch[],
-    acks: string,
-    response: ProduceResponse__Output,
-  ): void {
+  #onResult(part: RequestPart, acks: string, response: ProduceResponse__Output): void {
+    const { q, batches } = part;
     if (acks === ACKS_WIRE.none) {
       this.#complete(q, batches, []);
       return;
@@ -851,10 +1044,23 @@ export class Producer {
       q.hops < IMMEDIATE_HOPS_MAX &&
       this.#ctx.metadata.applyHint(q.topic, q.partition, result.leaderHint)
     ) {
-      // Retry at the hinted leader at once: same batches, back at the head, in order.
-      q.hops++;
+      // Retry at the hinted leader at once: same batches, back at the head, in order. The
+      // partition's other requests went to the same old leader: one hop for all of them.
+      if (!q.resend) q.hops++;
       for (const b of batches) b.lastError = error;
-      q.inFlight = false;
+      q.resend = true;
+      this.#requestEnded(q);
+      return;
+    }
+    if (
+      result.errorCode === ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER.code &&
+      (q.resend || part.behind)
+    ) {
+      // An earlier batch of the partition failed or reached the leader later: send again,
+      // in order (its answer may even have come back first, so look at how it was sent).
+      for (const b of batches) b.lastError = error;
+      q.resend = true;
+      this.#requestEnded(q);
       return;
     }
     this.#onFailure(q, batches, error);
@@ -880,32 +1086,65 @@ export class Producer {
     }
   }
 
-  /** Settles the head `batches`; `baseOffsets[i]` is batch i's first offset (-1n: unknown). */
+  /**
+   * Records `batches` as acknowledged (`baseOffsets[i]` is batch i's first offset, -1n:
+   * unknown) and settles the partition's acknowledged head, in order.
+   */
   #complete(q: PartitionQueue, batches: ProducerBatch[], baseOffsets: readonly bigint[]): void {
-    assert(q.batches[0] === batches[0], "completed batches are the partition's head");
-    q.batches.splice(0, batches.length);
-    q.inFlight = false;
+    batches.forEach((batch, i) => {
+      assert(q.batches.includes(batch), "a completed batch is still queued");
+      batch.state = "done";
+      batch.baseOffset = baseOffsets[i] ?? -1n;
+    });
     q.attempts = 0;
     q.hops = 0;
-    batches.forEach((batch, i) => {
-      const base = baseOffsets[i] ?? -1n;
+    q.careful = false;
+    // Settled first: a resend due at the request's end must not send acknowledged batches.
+    this.#settleDone(q);
+    this.#requestEnded(q);
+  }
+
+  /** Settles the partition's acknowledged ("done") head batches, in order. */
+  #settleDone(q: PartitionQueue): void {
+    let settled = 0;
+    while (settled < q.batches.length && q.batches[settled]!.state === "done") settled++;
+    for (const batch of q.batches.splice(0, settled)) {
+      const base = batch.baseOffset;
       batch.sent.forEach((e, j) => {
         const offset = base >= 0n ? base + BigInt(j) : -1n;
         e.pending.complete(e.index, { topic: q.topic, partition: q.partition, offset });
       });
       this.#release(batch.bytes);
-    });
+    }
+  }
+
+  /**
+   * One request of `q` ended (its outcome recorded). When it was the last one and a resend
+   * is due, every unsettled batch is queued again, in order, for one careful request.
+   */
+  #requestEnded(q: PartitionQueue): void {
+    q.requests--;
+    assert(q.requests >= 0, "a partition's requests never go negative");
+    if (q.requests > 0 || !q.resend) return;
+    q.resend = false;
+    q.careful = true;
+    for (const b of q.batches) b.state = "queued";
   }
 
   #onFailure(q: PartitionQueue, batches: ProducerBatch[], error: unknown): void {
-    q.inFlight = false;
     if (error instanceof StrandClientError && error.retriable && !this.#ctx.closed.aborted) {
       for (const b of batches) b.lastError = error;
+      q.resend = true;
       this.#backoff(q, error);
+      this.#requestEnded(q);
       return;
     }
-    q.batches.splice(0, batches.length);
+    const failed = new Set(batches);
+    for (let i = q.batches.length - 1; i >= 0; i--)
+      if (failed.has(q.batches[i]!)) q.batches.splice(i, 1);
     for (const b of batches) this.#failBatch(b, error);
+    this.#settleDone(q);
+    this.#requestEnded(q);
   }
 
   /** Schedules a retry of the partition after backoff and refreshes its metadata. */
@@ -978,11 +1217,6 @@ export async function initProducerId(
 function noIdempotence(ctx: ClientContext, why: string): null {
   ctx.logger.warn({ why }, "the producer runs without idempotence (retries may duplicate records)");
   return null;
-}
-
-/** Reads `aborted` afresh (TypeScript narrows it after an earlier check across awaits). */
-function isAborted(signal: AbortSignal | undefined): boolean {
-  return signal?.aborted === true;
 }
 
 /**

@@ -176,7 +176,8 @@ describe("producer", () => {
       if (calls === 2) cluster.appendOther("t", 0, ["b1"]);
       return null;
     };
-    const producer = strand.producer({ lingerMs: 0 });
+    // One request at a time, so a2 waits for a1's answer and rides with its retry.
+    const producer = strand.producer({ lingerMs: 0, maxInFlightPerPartition: 1 });
     const a1 = producer.send({ topic: "t", messages: [{ value: "a1-0" }, { value: "a1-1" }] });
     await until(() => cluster.produceCalls.length === 1);
     // Queued behind a1's backoff, a2 leaves with a1's retry in one request.

@@ -7,7 +7,12 @@
 // answers each Produce call as a test decides (an error code, a delay, or no answer at all).
 // Produce answers one base offset per batch (batch_base_offsets) unless `legacyResults` is
 // set (an older broker); with `dedupe`, a retried idempotent batch is answered with its
-// original offset and not appended again, as the real leader does.
+// original offset and not appended again, as the real leader does. With `sequenced`, the
+// leader also applies the real broker's sequence rules (producer-state.ts): it remembers a
+// producer's last 5 batches per partition, answers a leading retry of one of them with its
+// original offset, and refuses a batch whose sequence does not follow with
+// OUT_OF_ORDER_SEQUENCE_NUMBER. `hold` makes a request wait before it is processed at all, so
+// a later request overtakes it (a request that reaches the leader late).
 import * as grpc from "@grpc/grpc-js";
 import {
   clientServerOptions,
@@ -24,6 +29,8 @@ export interface FakePartition {
   next: bigint;
   /** With `dedupe`: the offset of each appended idempotent batch, by pid/epoch/sequence. */
   seen: Map<string, bigint>;
+  /** With `sequenced`: each producer id's last 5 batches (first/last sequence, base offset). */
+  producers: Map<bigint, { firstSeq: number; lastSeq: number; base: bigint }[]>;
 }
 
 export interface ProduceCall {
@@ -89,6 +96,10 @@ export class FakeCluster {
   dedupe = false;
   /** Answer like a broker without batch_base_offsets (base_offset only). */
   legacyResults = false;
+  /** Apply the broker's idempotence sequence rules (see the module comment). */
+  sequenced = false;
+  /** Milliseconds a Produce call waits before it is processed (0 or null: at once). */
+  hold: ((call: { readonly broker: number }) => number) | null = null;
 
   /** Starts `count` brokers; `extra` adds more services (e.g. a fake GroupService) to each. */
   static async start(
@@ -104,7 +115,10 @@ export class FakeCluster {
         Metadata: c.#unary((req) => c.metadata(id, req)),
       });
       server.addService(v1.ProduceService.service, {
-        Produce: c.#unary((req) => c.produce(id, req)),
+        Produce: c.#unary((req) => {
+          const ms = c.hold?.({ broker: id }) ?? 0;
+          return ms > 0 ? new Held(ms, () => c.produce(id, req)) : c.produce(id, req);
+        }),
         ProduceStream: (call: grpc.ServerDuplexStream<unknown, unknown>) => call.end(),
         InitProducerId: (_call: unknown, cb: grpc.sendUnaryData<unknown>) =>
           c.producerIds
@@ -142,18 +156,25 @@ export class FakeCluster {
   // biome-ignore lint/suspicious/noExplicitAny: a test double serving untyped requests
   #unary(fn: (req: any) => unknown): grpc.handleUnaryCall<any, any> {
     return (call, cb) => {
-      try {
-        const out = fn(call.request);
-        if (out === HANG) return;
-        if (out instanceof Delayed) {
-          setTimeout(() => cb(null, out.value), out.ms);
-          return;
+      const answer = (run: () => unknown) => {
+        try {
+          const out = run();
+          if (out === HANG) return;
+          if (out instanceof Held) {
+            setTimeout(() => answer(out.run), out.ms);
+            return;
+          }
+          if (out instanceof Delayed) {
+            setTimeout(() => cb(null, out.value), out.ms);
+            return;
+          }
+          cb(null, out);
+        } catch (error) {
+          if (error instanceof StatusAnswer) cb({ code: error.code, details: error.message }, null);
+          else cb({ code: grpc.status.INTERNAL, details: String(error) }, null);
         }
-        cb(null, out);
-      } catch (error) {
-        if (error instanceof StatusAnswer) cb({ code: error.code, details: error.message }, null);
-        else cb({ code: grpc.status.INTERNAL, details: String(error) }, null);
-      }
+      };
+      answer(() => fn(call.request));
     };
   }
 
@@ -171,6 +192,7 @@ export class FakeCluster {
         batches: [],
         next: 0n,
         seen: new Map(),
+        producers: new Map(),
       })),
     );
   }
@@ -282,6 +304,11 @@ export class FakeCluster {
           });
           continue;
         }
+        const refusal = this.sequenced ? this.#sequenceCheck(part, d.records) : null;
+        if (refusal !== null) {
+          partitions.push({ ...base, errorCode: 45, errorMessage: refusal });
+          continue;
+        }
         let batches = 0;
         let records = 0;
         const sequences: string[] = [];
@@ -290,11 +317,20 @@ export class FakeCluster {
           sequences.push(`${view.producerId}/${view.baseSequence}`);
           const id = `${view.producerId}/${view.producerEpoch}/${view.baseSequence}`;
           const original = view.producerId >= 0n ? part.seen.get(id) : undefined;
-          if (this.dedupe && original !== undefined) {
+          if ((this.dedupe || this.sequenced) && original !== undefined) {
             batchBaseOffsets.push(String(original));
             continue;
           }
           if (view.producerId >= 0n) part.seen.set(id, part.next);
+          if (this.sequenced && view.producerId >= 0n) {
+            const last = [...(part.producers.get(view.producerId) ?? [])];
+            last.push({
+              firstSeq: view.baseSequence,
+              lastSeq: view.baseSequence + view.lastOffsetDelta,
+              base: part.next,
+            });
+            part.producers.set(view.producerId, last.slice(-5));
+          }
           batchBaseOffsets.push(String(this.#appendBatch(part, d.records, view)));
           batches++;
           records += view.lastOffsetDelta + 1;
@@ -327,6 +363,29 @@ export class FakeCluster {
       topics.push({ topic: t.topic, partitions });
     }
     return delayMs > 0 ? new Delayed({ topics }, delayMs) : { topics };
+  }
+
+  /**
+   * The broker's sequence rules for one produce to `part` (no wrap-around: tests stay far
+   * below 2^31): leading batches among the producer's last 5 are duplicates (answered from
+   * `seen`, which this keeps in step), every other batch must follow the one before it.
+   * Returns why the produce is refused, or null.
+   */
+  #sequenceCheck(part: FakePartition, records: Buffer): string | null {
+    const expected = new Map<bigint, number>();
+    let leading = true;
+    for (const view of iterateBatches(records)) {
+      if (view.producerId < 0n) continue;
+      const last = part.producers.get(view.producerId) ?? [];
+      const duplicate = last.some((b) => b.firstSeq === view.baseSequence);
+      if (leading && duplicate && !expected.has(view.producerId)) continue;
+      leading = false;
+      const next = expected.get(view.producerId) ?? (last.at(-1)?.lastSeq ?? -1) + 1;
+      if (view.baseSequence !== next)
+        return `sequence ${view.baseSequence} arrived, ${next} expected`;
+      expected.set(view.producerId, next + view.lastOffsetDelta + 1);
+    }
+    return null;
   }
 
   /** Appends one batch of `records` at the log end; returns its base offset. */
@@ -480,6 +539,17 @@ class StatusAnswer extends Error {
 }
 
 /** An answer to send after `ms`. */
+/** A Produce call processed only `ms` later (a request that reaches the leader late). */
+class Held {
+  readonly ms: number;
+  readonly run: () => unknown;
+  constructor(ms: number, run: () => unknown) {
+    this.ms = ms;
+    this.run = run;
+  }
+}
+
+/** An answer sent `ms` after the call was processed. */
 class Delayed {
   readonly value: unknown;
   readonly ms: number;
