@@ -87,7 +87,12 @@ describe("leader record validation on a 3-node cluster", () => {
     });
     const leader = ns[leaderId - 1]!.clientAddress;
 
-    const first = await produce(leader, validBatch(2));
+    // Metadata from node 1 may name the leader a moment before the leader has applied its
+    // own leadership: NOT_LEADER_OR_FOLLOWER then appends nothing, and a client retries.
+    const first = await waitFor("the leader to accept a produce", async () => {
+      const r = await produce(leader, validBatch(2));
+      return r.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER.code ? undefined : r;
+    });
     expect(first).toMatchObject({ errorCode: 0, baseOffset: "0" });
     let logEnd = 2n;
     for (const hostile of hostileBatches()) {
