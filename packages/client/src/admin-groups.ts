@@ -121,6 +121,14 @@ export interface GroupCallOptions {
   readonly timeoutMs?: number;
 }
 
+/** Options of {@link Admin.resetOffsets}. */
+export interface ResetOffsetsOptions extends GroupCallOptions {
+  /** Topics (every partition) or single partitions to move; default every committed one. */
+  readonly topics?: readonly (string | TopicPartition)[];
+  /** Commit the new offsets; without it the call is a dry run. */
+  readonly execute?: boolean;
+}
+
 const nullIfNegative = (v: string): bigint | null => {
   const n = BigInt(v);
   return n < 0n ? null : n;
@@ -227,18 +235,9 @@ export class GroupAdmin {
     return Promise.all(
       groupIds.map(async (groupId) => {
         const router = new CoordinatorRouter(this.#ctx, groupId);
-        const r = await router.call(
+        const r = await router.unary<DescribeGroupsResponse__Output>(
           "DescribeGroups",
-          (c, signal) =>
-            unary<DescribeGroupsResponse__Output>(
-              (o, cb) => c.group.DescribeGroups({ groupIds: [groupId], includeLag }, o, cb),
-              {
-                address: c.address,
-                method: "DescribeGroups",
-                timeoutMs: this.#ctx.requestTimeoutMs,
-                signal,
-              },
-            ),
+          (group, o, cb) => group.DescribeGroups({ groupIds: [groupId], includeLag }, o, cb),
           (answer) => answer.groups.find((g) => g.groupId === groupId) ?? missing(groupId),
           this.#deadline(options),
         );
@@ -255,18 +254,9 @@ export class GroupAdmin {
   async deleteGroups(groupIds: readonly string[], options: GroupCallOptions = {}): Promise<void> {
     for (const groupId of groupIds) {
       const router = new CoordinatorRouter(this.#ctx, groupId);
-      const r = await router.call(
+      const r = await router.unary<DeleteGroupsResponse__Output>(
         "DeleteGroups",
-        (c, signal) =>
-          unary<DeleteGroupsResponse__Output>(
-            (o, cb) => c.group.DeleteGroups({ groupIds: [groupId] }, o, cb),
-            {
-              address: c.address,
-              method: "DeleteGroups",
-              timeoutMs: this.#ctx.requestTimeoutMs,
-              signal,
-            },
-          ),
+        (group, o, cb) => group.DeleteGroups({ groupIds: [groupId] }, o, cb),
         (answer) => answer.results.find((x) => x.groupId === groupId) ?? missing(groupId),
         this.#deadline(options),
       );
@@ -284,10 +274,7 @@ export class GroupAdmin {
   async resetOffsets(
     groupId: string,
     to: OffsetResetTarget,
-    options: GroupCallOptions & {
-      readonly topics?: readonly (string | TopicPartition)[];
-      readonly execute?: boolean;
-    } = {},
+    options: ResetOffsetsOptions = {},
   ): Promise<OffsetResetResult> {
     const whole = (options.topics ?? []).filter((t): t is string => typeof t === "string");
     const parts = (options.topics ?? []).filter((t): t is TopicPartition => typeof t !== "string");
@@ -298,15 +285,9 @@ export class GroupAdmin {
       execute: options.execute ?? false,
     };
     const router = new CoordinatorRouter(this.#ctx, groupId);
-    const r = await router.call(
+    const r = await router.unary<ResetOffsetsResponse__Output>(
       "ResetOffsets",
-      (c, signal) =>
-        unary<ResetOffsetsResponse__Output>((o, cb) => c.group.ResetOffsets(request, o, cb), {
-          address: c.address,
-          method: "ResetOffsets",
-          timeoutMs: this.#ctx.requestTimeoutMs,
-          signal,
-        }),
+      (group, o, cb) => group.ResetOffsets(request, o, cb),
       (answer) => answer,
       this.#deadline(options),
     );

@@ -27,13 +27,13 @@ import {
   type ListedGroup,
   type OffsetResetResult,
   type OffsetResetTarget,
+  type ResetOffsetsOptions,
 } from "./admin-groups.ts";
 import type { ClientContext } from "./context.ts";
 import { ConnectionError, errorForCode, StrandClientError, TimeoutError } from "./errors.ts";
 import { type BrokerConnection, unary } from "./grpc.ts";
 import { listOffsets } from "./offsets.ts";
 import { anySignal, backoffMs } from "./retry.ts";
-import type { TopicPartition } from "./types.ts";
 
 /** Options every admin call accepts. */
 export interface AdminCallOptions {
@@ -271,10 +271,7 @@ export class Admin {
   resetOffsets(
     groupId: string,
     to: OffsetResetTarget,
-    options: GroupCallOptions & {
-      readonly topics?: readonly (string | TopicPartition)[];
-      readonly execute?: boolean;
-    } = {},
+    options: ResetOffsetsOptions = {},
   ): Promise<OffsetResetResult> {
     return this.#groups.resetOffsets(groupId, to, options);
   }

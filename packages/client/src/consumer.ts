@@ -412,7 +412,7 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
       return;
     }
     const list = explicit ?? this.#uncommitted();
-    await commitOffsets(this.#ctx, this.#router, STANDALONE, list, {
+    await commitOffsets(this.#router, STANDALONE, list, {
       signal: this.#ctx.closed,
       deadlineMs: Date.now() + this.#ctx.requestTimeoutMs,
     });
@@ -659,7 +659,7 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
     if (due.length === 0 || this.#router === null) return;
     const generations = due.map((p) => p.generation);
     try {
-      const found = await fetchCommitted(this.#ctx, this.#router, due, {
+      const found = await fetchCommitted(this.#router, due, {
         signal,
         deadlineMs: Date.now() + this.#ctx.requestTimeoutMs,
       });

@@ -5,7 +5,11 @@
  * and transport failures find it again; each retry backs off, until the call's deadline.
  * Other codes are the caller's to interpret: the answer is returned as is.
  */
-import type { CoordinatorHint__Output, FindCoordinatorResponse__Output } from "@strand/protocol";
+import type {
+  CoordinatorHint__Output,
+  FindCoordinatorResponse__Output,
+  GroupServiceClient,
+} from "@strand/protocol";
 import { ErrorCode } from "@strand/protocol";
 import type { ClientContext } from "./context.ts";
 import {
@@ -16,7 +20,7 @@ import {
   TimeoutError,
 } from "./errors.ts";
 import { isCoordinatorCode } from "./group-state.ts";
-import { type BrokerConnection, unary } from "./grpc.ts";
+import { type BrokerConnection, type UnaryStart, unary } from "./grpc.ts";
 import { backoffMs, sleep } from "./retry.ts";
 
 /** The group-level outcome of an answer from a coordinator. */
@@ -28,6 +32,12 @@ export interface CoordinatorAnswer {
   /** Where the coordinator is, when the answer says (NOT_COORDINATOR). */
   readonly coordinator?: CoordinatorHint__Output | null | undefined;
 }
+
+/** Starts one GroupService call: picks the method and its request (see {@link UnaryStart}). */
+export type GroupUnaryStart<R> = (
+  group: GroupServiceClient,
+  ...rest: Parameters<UnaryStart<R>>
+) => ReturnType<UnaryStart<R>>;
 
 /** Options of one routed call. */
 export interface CoordinatorCallOptions {
@@ -104,6 +114,31 @@ export class CoordinatorRouter {
       );
       await sleep(wait, options.signal);
     }
+  }
+
+  /**
+   * {@link call} for one unary GroupService method, with the client's request timeout and
+   * `method` in error messages: `start(group, o, cb)` only picks the method and its request.
+   */
+  unary<R>(
+    method: string,
+    start: GroupUnaryStart<R>,
+    outcome: (answer: R) => CoordinatorAnswer,
+    options: CoordinatorCallOptions,
+  ): Promise<R> {
+    const timeoutMs = this.#ctx.requestTimeoutMs;
+    return this.call(
+      method,
+      (c, signal) =>
+        unary<R>((o, cb) => start(c.group, o, cb), {
+          address: c.address,
+          method,
+          timeoutMs,
+          signal,
+        }),
+      outcome,
+      options,
+    );
   }
 
   /** Where to go after a coordinator code: the hint, the same broker, or a new lookup. */

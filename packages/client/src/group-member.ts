@@ -168,18 +168,9 @@ export class GroupMember {
   #heartbeat(): Promise<ConsumerGroupHeartbeatResponse__Output> {
     const request = this.#state.heartbeat();
     const ctx = this.#ctx;
-    return this.#router.call(
+    return this.#router.unary<ConsumerGroupHeartbeatResponse__Output>(
       "ConsumerGroupHeartbeat",
-      (c, signal) =>
-        unary<ConsumerGroupHeartbeatResponse__Output>(
-          (o, cb) => c.group.ConsumerGroupHeartbeat(request, o, cb),
-          {
-            address: c.address,
-            method: "ConsumerGroupHeartbeat",
-            timeoutMs: ctx.requestTimeoutMs,
-            signal,
-          },
-        ),
+      (group, o, cb) => group.ConsumerGroupHeartbeat(request, o, cb),
       (r) => r,
       {
         signal: this.#stop.signal,

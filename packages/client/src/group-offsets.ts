@@ -5,11 +5,14 @@
  */
 import type { OffsetCommitResponse__Output, OffsetFetchResponse__Output } from "@strand/protocol";
 import { ErrorCode } from "@strand/protocol";
-import type { ClientContext } from "./context.ts";
-import type { CoordinatorRouter } from "./coordinator.ts";
+import type {
+  CoordinatorAnswer,
+  CoordinatorCallOptions,
+  CoordinatorRouter,
+  GroupUnaryStart,
+} from "./coordinator.ts";
 import { errorForCode } from "./errors.ts";
 import { partitionKey, toWire } from "./group-state.ts";
-import { unary } from "./grpc.ts";
 import type { TopicPartition } from "./types.ts";
 
 /** One offset to commit: the next offset to consume (last processed + 1). */
@@ -36,7 +39,6 @@ export const STANDALONE: Committer = Object.freeze({ memberId: "", memberEpoch: 
  * group-level error (FencedMemberError, StaleMemberEpochError, ...) or the first partition's.
  */
 export async function commitOffsets(
-  ctx: ClientContext,
   router: CoordinatorRouter,
   who: Committer,
   offsets: readonly OffsetToCommit[],
@@ -62,24 +64,13 @@ export async function commitOffsets(
       })),
     })),
   };
-  const response = await router.call(
+  const response = await atCoordinator<OffsetCommitResponse__Output>(
+    router,
     "OffsetCommit",
-    (c, signal) =>
-      unary<OffsetCommitResponse__Output>((o, cb) => c.group.OffsetCommit(request, o, cb), {
-        address: c.address,
-        method: "OffsetCommit",
-        timeoutMs: ctx.requestTimeoutMs,
-        signal,
-      }),
-    (r) => r,
+    (group, o, cb) => group.OffsetCommit(request, o, cb),
     options,
   );
-  if (response.errorCode !== ErrorCode.NONE.code)
-    throw errorForCode(response.errorCode, response.errorMessage);
-  for (const t of response.topics)
-    for (const p of t.partitions)
-      if (p.errorCode !== ErrorCode.NONE.code)
-        throw errorForCode(p.errorCode, p.errorMessage, { topic: t.topic, partition: p.partition });
+  for (const t of response.topics) for (const p of t.partitions) throwIfPartitionError(t.topic, p);
 }
 
 /** A committed offset, or null when the group has none for the partition. */
@@ -90,31 +81,21 @@ export type Committed = Map<string, bigint | null>;
  * {@link partitionKey}; null where nothing is committed.
  */
 export async function fetchCommitted(
-  ctx: ClientContext,
   router: CoordinatorRouter,
   partitions: readonly TopicPartition[],
   options: { readonly signal?: AbortSignal | undefined; readonly deadlineMs: number },
 ): Promise<Committed> {
   const request = { groupId: router.groupId, topics: toWire(partitions), requireStable: true };
-  const response = await router.call(
+  const response = await atCoordinator<OffsetFetchResponse__Output>(
+    router,
     "OffsetFetch",
-    (c, signal) =>
-      unary<OffsetFetchResponse__Output>((o, cb) => c.group.OffsetFetch(request, o, cb), {
-        address: c.address,
-        method: "OffsetFetch",
-        timeoutMs: ctx.requestTimeoutMs,
-        signal,
-      }),
-    (r) => r,
+    (group, o, cb) => group.OffsetFetch(request, o, cb),
     options,
   );
-  if (response.errorCode !== ErrorCode.NONE.code)
-    throw errorForCode(response.errorCode, response.errorMessage);
   const out: Committed = new Map(partitions.map((tp) => [partitionKey(tp), null]));
   for (const t of response.topics)
     for (const p of t.partitions) {
-      if (p.errorCode !== ErrorCode.NONE.code)
-        throw errorForCode(p.errorCode, p.errorMessage, { topic: t.topic, partition: p.partition });
+      throwIfPartitionError(t.topic, p);
       const offset = BigInt(p.committedOffset);
       out.set(
         partitionKey({ topic: t.topic, partition: p.partition }),
@@ -122,4 +103,26 @@ export async function fetchCommitted(
       );
     }
   return out;
+}
+
+/** `method` at the coordinator; rejects with the answer's group-level error, if any. */
+async function atCoordinator<R extends CoordinatorAnswer>(
+  router: CoordinatorRouter,
+  method: string,
+  start: GroupUnaryStart<R>,
+  options: CoordinatorCallOptions,
+): Promise<R> {
+  const response = await router.unary<R>(method, start, (r) => r, options);
+  if (response.errorCode !== ErrorCode.NONE.code)
+    throw errorForCode(response.errorCode, response.errorMessage);
+  return response;
+}
+
+/** Throws the error of one partition of an OffsetCommit or OffsetFetch answer, if any. */
+function throwIfPartitionError(
+  topic: string,
+  p: { readonly partition: number; readonly errorCode: number; readonly errorMessage: string },
+): void {
+  if (p.errorCode !== ErrorCode.NONE.code)
+    throw errorForCode(p.errorCode, p.errorMessage, { topic, partition: p.partition });
 }

@@ -219,7 +219,7 @@ export class GroupSession {
           { retriable: true },
         );
       try {
-        await commitOffsets(this.#ctx, this.#router, who, offsets, {
+        await commitOffsets(this.#router, who, offsets, {
           signal: this.#ctx.closed,
           deadlineMs: Date.now() + this.#ctx.requestTimeoutMs,
         });

@@ -45,6 +45,7 @@ export type {
   OffsetReset,
   OffsetResetResult,
   OffsetResetTarget,
+  ResetOffsetsOptions,
 } from "./admin-groups.ts";
 export type {
   CommitOffset,
