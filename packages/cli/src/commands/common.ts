@@ -1,6 +1,13 @@
-/** Helpers the data commands share: topic lookup, acks names, payload encoding. */
+/** Helpers the data commands share: topic lookup, acks names, payload encoding, polling. */
 import { isUtf8 } from "node:buffer";
-import type { Acks, ProducerOptions, TopicDescription } from "@strand/client";
+import {
+  AbortedError,
+  type Acks,
+  type Consumer,
+  type ConsumerBatch,
+  type ProducerOptions,
+  type TopicDescription,
+} from "@strand/client";
 import { UsageError } from "../args.ts";
 import type { Invocation } from "../command.ts";
 import { CliError } from "../output.ts";
@@ -19,6 +26,19 @@ export async function describeTopic(inv: Invocation, topic: string): Promise<Top
       `topic "${topic}" does not exist (create it with: strand topic create ${topic})`,
     );
   return t;
+}
+
+/** One poll, or null once Ctrl-C / SIGTERM aborted it: the command then stops reading. */
+export async function pollUnlessStopped(
+  consumer: Consumer,
+  signal: AbortSignal,
+): Promise<ConsumerBatch[] | null> {
+  try {
+    return await consumer.poll({ signal });
+  } catch (error) {
+    if (error instanceof AbortedError) return null;
+    throw error;
+  }
 }
 
 /** Checks an explicit partition against the topic. */

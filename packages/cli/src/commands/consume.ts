@@ -17,14 +17,13 @@ import {
   type CommitOffset,
   type ConsumedMessage,
   type Consumer,
-  type ConsumerBatch,
   type SeekTarget,
   StrandClientError,
 } from "@strand/client";
 import { flag, int, parseInteger, str, UsageError } from "../args.ts";
 import type { Command, Invocation } from "../command.ts";
 import { EXIT, printFailure, toJson } from "../output.ts";
-import { checkPartition, describeTopic, textOrBase64 } from "./common.ts";
+import { checkPartition, describeTopic, pollUnlessStopped, textOrBase64 } from "./common.ts";
 
 /** Parses -o: start, end, an offset, or @timestamp-ms. */
 export function parseStart(raw: string): SeekTarget {
@@ -161,6 +160,12 @@ async function commitPrinted(consumer: Consumer, offsets: readonly CommitOffset[
   }
 }
 
+/** Prints `lines`, waiting for stdout to drain when it is full (a slow pipe). */
+async function writeLines(lines: readonly string[]): Promise<void> {
+  if (lines.length > 0 && !process.stdout.write(`${lines.join("\n")}\n`))
+    await new Promise((resolve) => process.stdout.once("drain", resolve));
+}
+
 async function consumeGroup(inv: Invocation, groupId: string): Promise<number> {
   const topic = inv.args[0]!;
   const autoOffsetReset = groupReset(inv.options);
@@ -178,13 +183,8 @@ async function consumeGroup(inv: Invocation, groupId: string): Promise<number> {
   const limit = count ?? Number.POSITIVE_INFINITY;
   try {
     while (printed < limit && !inv.signal.aborted) {
-      let batches: ConsumerBatch[];
-      try {
-        batches = await consumer.poll({ signal: inv.signal });
-      } catch (error) {
-        if (error instanceof AbortedError) break;
-        throw error;
-      }
+      const batches = await pollUnlessStopped(consumer, inv.signal);
+      if (batches === null) break;
       const out: string[] = [];
       const done: { topic: string; partition: number; offset: bigint }[] = [];
       for (const b of batches)
@@ -196,8 +196,7 @@ async function consumeGroup(inv: Invocation, groupId: string): Promise<number> {
           done.push({ topic: b.topic, partition: b.partition, offset: m.offset });
           printed++;
         }
-      if (out.length > 0 && !process.stdout.write(`${out.join("\n")}\n`))
-        await new Promise((resolve) => process.stdout.once("drain", resolve));
+      await writeLines(out);
       await commitPrinted(consumer, offsetsAfter(done));
     }
   } finally {
@@ -234,13 +233,8 @@ async function consume(inv: Invocation): Promise<number> {
     // A function, so the compiler does not keep the narrowing of `done` from before the loop.
     const atEnd = (): boolean => untilEnd?.done === true;
     while (printed < limit && !inv.signal.aborted && !atEnd()) {
-      let batches: ConsumerBatch[];
-      try {
-        batches = await consumer.poll({ signal: inv.signal });
-      } catch (error) {
-        if (error instanceof AbortedError) break;
-        throw error;
-      }
+      const batches = await pollUnlessStopped(consumer, inv.signal);
+      if (batches === null) break;
       const out: string[] = [];
       for (const b of batches)
         for (const m of b.messages) {
@@ -256,8 +250,7 @@ async function consume(inv: Invocation): Promise<number> {
       for (const p of untilEnd?.open ?? [])
         if (untilEnd?.reached(p, consumer.position({ topic, partition: p })) === true)
           consumer.pause([{ topic, partition: p }]);
-      if (out.length > 0 && !process.stdout.write(`${out.join("\n")}\n`))
-        await new Promise((resolve) => process.stdout.once("drain", resolve));
+      await writeLines(out);
     }
   } finally {
     await consumer.close();

@@ -10,11 +10,10 @@
  * p99.9 and max from a log-bucketed histogram (@strand/base's Histogram).
  */
 import { Histogram, sleep } from "@strand/base";
-import { AbortedError, type ConsumerBatch } from "@strand/client";
 import { int, type OptionSpec, str, UsageError } from "../args.ts";
 import type { Command, Invocation } from "../command.ts";
 import { CliError, EXIT, println, toJson } from "../output.ts";
-import { acksOf, describeTopic } from "./common.ts";
+import { acksOf, describeTopic, pollUnlessStopped } from "./common.ts";
 
 const PROGRESS_INTERVAL_MS = 2_000;
 /** Record bytes kept outstanding by perf produce (half the producer's 32 MiB buffer). */
@@ -275,13 +274,8 @@ async function perfConsume(inv: Invocation): Promise<number> {
   try {
     while (count < records && !inv.signal.aborted) {
       const before = performance.now();
-      let batches: ConsumerBatch[];
-      try {
-        batches = await consumer.poll({ signal: inv.signal });
-      } catch (error) {
-        if (error instanceof AbortedError) break;
-        throw error;
-      }
+      const batches = await pollUnlessStopped(consumer, inv.signal);
+      if (batches === null) break;
       const now = performance.now();
       let n = 0;
       let b = 0;
