@@ -16,7 +16,7 @@ import { ErrorCode } from "@strand/protocol";
 import type { ClientContext } from "./context.ts";
 import { CoordinatorRouter } from "./coordinator.ts";
 import { errorForCode, StrandClientError, TimeoutError } from "./errors.ts";
-import { fromWire, sortPartitions, toWire } from "./group-state.ts";
+import { byPartition, fromWire, sortPartitions, toWire } from "./group-state.ts";
 import { unary } from "./grpc.ts";
 import { anySignal, backoffMs } from "./retry.ts";
 import type { TopicPartition } from "./types.ts";
@@ -305,9 +305,7 @@ export class GroupAdmin {
         previousOffset: nullIfNegative(p.previousOffset),
         newOffset: BigInt(p.newOffset),
       }))
-      .sort((a, b) =>
-        a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1,
-      );
+      .sort(byPartition);
     return { executed: r.executed, partitions };
   }
 }
@@ -327,7 +325,7 @@ export function describedGroup(g: GroupDescription__Output): GroupDescription {
       lag: nullIfNegative(o.lag),
       owner: o.ownerMemberId === "" ? null : o.ownerMemberId,
     }))
-    .sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
+    .sort(byPartition);
   return {
     groupId: g.groupId,
     state: g.state,

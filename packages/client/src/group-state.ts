@@ -26,9 +26,12 @@ export const partitionKey = (tp: TopicPartition): string => `${tp.topic}\u0000${
 
 /** Partitions sorted by topic, then partition (a stable order for callbacks and logs). */
 export function sortPartitions(list: Iterable<TopicPartition>): TopicPartition[] {
-  return [...list]
-    .map((tp) => ({ topic: tp.topic, partition: tp.partition }))
-    .sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
+  return [...list].map((tp) => ({ topic: tp.topic, partition: tp.partition })).sort(byPartition);
+}
+
+/** Orders partitions by topic, then partition number. */
+export function byPartition(a: TopicPartition, b: TopicPartition): number {
+  return a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1;
 }
 
 /** Partitions grouped by topic, as the wire carries them. */
