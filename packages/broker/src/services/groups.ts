@@ -46,8 +46,8 @@ import { heartbeat } from "../core/groups/heartbeat.ts";
 import { commitOffsets, fetchOffsets } from "../core/groups/offsets.ts";
 import { fromKeys, keyOf } from "../core/groups/partitions.ts";
 import type { TopicPartitions } from "../core/groups/records.ts";
-import { groupStateName } from "../core/groups/state.ts";
-import { compileSubscriptionRegex } from "../core/groups/topics.ts";
+import { type GroupsState, groupStateName } from "../core/groups/state.ts";
+import { compileSubscriptionRegex, type TopicsMetadata } from "../core/groups/topics.ts";
 import type { HeartbeatRequest, Subscription } from "../core/groups/types.ts";
 import type { GroupCoordinator } from "../groups/coordinator.ts";
 import { groupLag, publishGroupLag } from "../groups/lag.ts";
@@ -270,6 +270,19 @@ async function handleCommit(
   }
 }
 
+/** Reads the group's coordinator state under its lock, writing nothing. */
+function readGroups<R>(
+  groups: GroupCoordinator,
+  groupId: string,
+  read: (state: GroupsState, topics: TopicsMetadata) => R,
+): Promise<R> {
+  return groups.run(groupId, (state, topics) => ({
+    records: [],
+    timers: [],
+    response: read(state, topics),
+  }));
+}
+
 async function handleFetch(
   groups: GroupCoordinator,
   req: OffsetFetchRequest__Output,
@@ -283,11 +296,9 @@ async function handleFetch(
       wanted.size === 0
         ? null
         : [...wanted].flatMap(([topic, ps]) => ps.map((partition) => ({ topic, partition })));
-    const offsets = await groups.run(groupId, (state) => ({
-      records: [],
-      timers: [],
-      response: fetchOffsets(state, groupId, list),
-    }));
+    const offsets = await readGroups(groups, groupId, (state) =>
+      fetchOffsets(state, groupId, list),
+    );
     const byTopic = new Map<string, OffsetFetchResponse["topics"] & object>();
     for (const o of offsets) {
       const entry = {
@@ -328,11 +339,7 @@ async function describeOne(
   const bad = groupIdProblem(groupId);
   if (bad !== null) return { groupId, ...bad, state: "dead" };
   try {
-    const g = await groups.run(groupId, (state) => ({
-      records: [],
-      timers: [],
-      response: state.groups.get(groupId),
-    }));
+    const g = await readGroups(groups, groupId, (state) => state.groups.get(groupId));
     if (g === undefined)
       return {
         groupId,
@@ -421,11 +428,9 @@ async function handleReset(
   if (bad !== null)
     return { ...bad, partitions: [], executed: false, coordinator: hintToWire(NO_HINT) };
   try {
-    const targets = await groups.run(groupId, (state, topics) => ({
-      records: [],
-      timers: [],
-      response: resetTargets(state, groupId, requested, topics),
-    }));
+    const targets = await readGroups(groups, groupId, (state, topics) =>
+      resetTargets(state, groupId, requested, topics),
+    );
     const bounds = await lookupBounds(groups, targets, spec);
     const execute = req.execute === true;
     const plan = await groups.run(groupId, (state, _topics, nowMs) => {
