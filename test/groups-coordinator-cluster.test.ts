@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { unary } from "./support/cluster.ts";
 import { FaultCluster, within } from "./support/fault.ts";
 import { waitFor } from "./support/free-ports.ts";
-import { GroupRpc, Member } from "./support/group-rpc.ts";
+import { GroupRpc, joinTwo, Member, nextCoordinator, resumeAt } from "./support/group-rpc.ts";
 
 const GROUP = "orders-app";
 const TOPIC = "orders";
@@ -61,19 +61,7 @@ describe("group coordinator failover", () => {
 
     const a = new Member(groups, TOPIC);
     const b = new Member(groups, TOPIC);
-    await waitFor("a joins", async () => (await a.beat(coord)).errorCode === 0, 30_000, 100);
-    await waitFor("b joins", async () => (await b.beat(coord)).errorCode === 0, 10_000, 100);
-    await waitFor(
-      "disjoint assignments covering every partition",
-      async () => {
-        for (const m of [a, b]) expect((await m.beat(coord)).errorCode).toBe(0);
-        const [pa, pb] = [a.partitions(), b.partitions()];
-        expect(pa.filter((p) => pb.includes(p))).toEqual([]);
-        return pa.length + pb.length === PARTITIONS && pa.length === 2 && a.epoch === b.epoch;
-      },
-      20_000,
-      100,
-    );
+    await joinTwo(coord, a, b, PARTITIONS);
 
     // Commits are acknowledged only once replicated to the offsets partition's ISR.
     const acked = new Map<number, number>();
@@ -87,25 +75,11 @@ describe("group coordinator failover", () => {
 
     await c.kill(coord);
     const survivors = [1, 2, 3].filter((id) => id !== coord);
-    const next = await waitFor(
-      "a new coordinator",
-      async () => {
-        const id = await groups.coordinator(survivors[0] ?? 1);
-        return id !== undefined && id !== coord ? id : undefined;
-      },
-      30_000,
-      100,
-    );
+    const next = await nextCoordinator(groups, coord, survivors[0] ?? 1);
     // The new coordinator loads the group: retriable answers until it has, then the members
     // carry on at their epochs, without rejoining.
     const epochBefore = a.epoch;
-    for (const m of [a, b])
-      await waitFor(
-        "a heartbeat on the new coordinator",
-        async () => (await m.beat(next)).errorCode === 0,
-        30_000,
-        100,
-      );
+    await resumeAt(next, [a, b]);
     expect([a.epoch, b.epoch]).toEqual([epochBefore, epochBefore]);
 
     const fetched = await groups.fetchOffsets(next);

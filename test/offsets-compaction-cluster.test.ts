@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { metricSum } from "./support/cluster.ts";
 import { FaultCluster, readPartitionDir } from "./support/fault.ts";
 import { waitFor } from "./support/free-ports.ts";
-import { GroupRpc, Member } from "./support/group-rpc.ts";
+import { GroupRpc, joinTwo, Member, nextCoordinator, resumeAt } from "./support/group-rpc.ts";
 
 const GROUP = "ledger-app";
 const TOPIC = "ledger";
@@ -65,17 +65,7 @@ describe("__consumer_offsets compaction", () => {
 
     const a = new Member(groups, TOPIC);
     const b = new Member(groups, TOPIC);
-    await waitFor("a joins", async () => (await a.beat(coord)).errorCode === 0, 30_000, 100);
-    await waitFor("b joins", async () => (await b.beat(coord)).errorCode === 0, 10_000, 100);
-    await waitFor(
-      "two partitions each",
-      async () => {
-        for (const m of [a, b]) expect((await m.beat(coord)).errorCode).toBe(0);
-        return a.partitions().length === 2 && b.partitions().length === 2 && a.epoch === b.epoch;
-      },
-      20_000,
-      100,
-    );
+    await joinTwo(coord, a, b, PARTITIONS);
 
     // Every commit below was acknowledged (replicated to the offsets partition's ISR).
     const acked = new Map<number, number>();
@@ -108,25 +98,11 @@ describe("__consumer_offsets compaction", () => {
     expect(onDisk.records.length).toBeLessThan(written);
 
     const survivor = [1, 2, 3].find((id) => id !== coord) ?? 1;
-    const next = await waitFor(
-      "a new coordinator",
-      async () => {
-        const id = await groups.coordinator(survivor);
-        return id !== undefined && id !== coord ? id : undefined;
-      },
-      30_000,
-      100,
-    );
+    const next = await nextCoordinator(groups, coord, survivor);
     // The membership records were written once, at the join, into segments since compacted:
     // the members carry on at their epochs without rejoining.
     const epoch = a.epoch;
-    for (const m of [a, b])
-      await waitFor(
-        "a heartbeat on the new coordinator",
-        async () => (await m.beat(next)).errorCode === 0,
-        30_000,
-        100,
-      );
+    await resumeAt(next, [a, b]);
     expect([a.epoch, b.epoch]).toEqual([epoch, epoch]);
     const fetched = await groups.fetchOffsets(next);
     expect(fetched.errorCode).toBe(0);

@@ -1,6 +1,8 @@
 /**
  * Raw GroupService calls for cluster tests that drive the group protocol by hand (no SDK): a
- * member that owns exactly its last assignment, commits, OffsetFetch and FindCoordinator.
+ * member that owns exactly its last assignment, commits, OffsetFetch and FindCoordinator, and
+ * the steps the coordinator failover tests share (two members settle, the next coordinator,
+ * the members carry on there).
  */
 import * as grpc from "@grpc/grpc-js";
 import {
@@ -10,6 +12,7 @@ import {
 } from "@strand/protocol";
 import { unary } from "./cluster.ts";
 import { type FaultCluster, within } from "./fault.ts";
+import { waitFor } from "./free-ports.ts";
 
 /** One GroupService client per node of a cluster; close() when the test ends. */
 export class GroupRpc {
@@ -142,4 +145,60 @@ export class Member {
   partitions(): number[] {
     return [...(this.owned.get(this.topic) ?? [])].sort();
   }
+}
+
+/**
+ * Joins `a` and `b` at `coord` and waits until the group is stable: each owns half of the
+ * topic's `partitions`, none owned twice, at one group epoch.
+ */
+export async function joinTwo(
+  coord: number,
+  a: Member,
+  b: Member,
+  partitions: number,
+): Promise<void> {
+  await waitFor("a joins", async () => (await a.beat(coord)).errorCode === 0, 30_000, 100);
+  await waitFor("b joins", async () => (await b.beat(coord)).errorCode === 0, 10_000, 100);
+  await waitFor(
+    "disjoint halves of every partition at one epoch",
+    async () => {
+      for (const m of [a, b]) {
+        const r = await m.beat(coord);
+        if (r.errorCode !== 0) throw new Error(`heartbeat refused: ${r.errorMessage}`);
+      }
+      const [pa, pb] = [a.partitions(), b.partitions()];
+      const twice = pa.filter((p) => pb.includes(p));
+      if (twice.length > 0) throw new Error(`partitions ${twice.join(",")} owned twice`);
+      return pa.length === partitions / 2 && pb.length === partitions / 2 && a.epoch === b.epoch;
+    },
+    20_000,
+    100,
+  );
+}
+
+/** The coordinator `askId` names once it is no longer `old` (killed). */
+export function nextCoordinator(rpc: GroupRpc, old: number, askId: number): Promise<number> {
+  return waitFor(
+    "a new coordinator",
+    async () => {
+      const id = await rpc.coordinator(askId);
+      return id !== undefined && id !== old ? id : undefined;
+    },
+    30_000,
+    100,
+  );
+}
+
+/**
+ * Heartbeats every member at `coord` until it is accepted: a coordinator still loading the
+ * group answers with a retriable code first.
+ */
+export async function resumeAt(coord: number, members: readonly Member[]): Promise<void> {
+  for (const m of members)
+    await waitFor(
+      "a heartbeat on the new coordinator",
+      async () => (await m.beat(coord)).errorCode === 0,
+      30_000,
+      100,
+    );
 }
