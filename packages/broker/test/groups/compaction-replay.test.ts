@@ -9,7 +9,6 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { deleteGroup } from "../../src/core/groups/admin.ts";
 import { encodeGroupRecord } from "../../src/core/groups/codec.ts";
-import { commitOffsets } from "../../src/core/groups/offsets.ts";
 import type { GroupRecord } from "../../src/core/groups/records.ts";
 import { emptyGroupsState, type GroupsState, replayAll } from "../../src/core/groups/state.ts";
 import { Coordinator, GROUP, SimMember } from "./harness.ts";
@@ -88,13 +87,7 @@ function run(c: Coordinator, ops: readonly Op[]): void {
         leaderEpoch: -1,
         metadata: "",
       }));
-      const req = {
-        groupId: GROUP,
-        memberId: by?.memberId ?? "",
-        memberEpoch: by?.epoch ?? -1,
-        partitions,
-      };
-      c.apply(c.pure(() => commitOffsets(c.state, req, c.topics, c.nowMs)));
+      c.commit({ memberId: by?.memberId ?? "", memberEpoch: by?.epoch ?? -1, partitions });
     } else {
       // DeleteGroups needs an empty group: everyone leaves first.
       for (const x of live()) x.leave();

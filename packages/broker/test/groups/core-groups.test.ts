@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { deleteGroup, listGroups, planReset, resetTargets } from "../../src/core/groups/admin.ts";
 import { expireGroups, onTopicsChanged } from "../../src/core/groups/maintenance.ts";
-import { commitOffsets, fetchOffsets } from "../../src/core/groups/offsets.ts";
+import { fetchOffsets } from "../../src/core/groups/offsets.ts";
 import { sizeOf } from "../../src/core/groups/partitions.ts";
 import { groupStateName } from "../../src/core/groups/state.ts";
 import { assertExclusive, Coordinator, GROUP, SimMember, settle, tp } from "./harness.ts";
@@ -219,36 +219,20 @@ describe("group heartbeat", () => {
 describe("group offsets", () => {
   it("fences member commits by epoch and accepts standalone commits only in an empty group", () => {
     const c = new Coordinator(topics());
-    const standalone = c.apply(
-      commitOffsets(
-        c.state,
-        {
-          groupId: GROUP,
-          memberId: "",
-          memberEpoch: -1,
-          partitions: [{ topic: "t", partition: 0, offset: 5n, leaderEpoch: 0, metadata: "" }],
-        },
-        c.topics,
-        c.nowMs,
-      ),
-    );
+    const standalone = c.commit({
+      memberId: "",
+      memberEpoch: -1,
+      partitions: [{ topic: "t", partition: 0, offset: 5n, leaderEpoch: 0, metadata: "" }],
+    });
     expect(standalone.errorCode).toBe(0);
     const a = new SimMember(c, ["t"]);
     a.beat();
     const commit = (memberId: string, memberEpoch: number, topic = "t") =>
-      c.apply(
-        commitOffsets(
-          c.state,
-          {
-            groupId: GROUP,
-            memberId,
-            memberEpoch,
-            partitions: [{ topic, partition: 1, offset: 9n, leaderEpoch: 0, metadata: "m" }],
-          },
-          c.topics,
-          c.nowMs,
-        ),
-      );
+      c.commit({
+        memberId,
+        memberEpoch,
+        partitions: [{ topic, partition: 1, offset: 9n, leaderEpoch: 0, metadata: "m" }],
+      });
     expect(commit("", -1).errorCode).toBe(25);
     expect(commit(a.memberId, 0).errorCode).toBe(113);
     expect(commit(a.memberId, 5).errorCode).toBe(110);
@@ -271,22 +255,14 @@ describe("group offsets", () => {
       ]),
       { offsetsRetentionMs: 60_000 },
     );
-    c.apply(
-      commitOffsets(
-        c.state,
-        {
-          groupId: GROUP,
-          memberId: "",
-          memberEpoch: -1,
-          partitions: [
-            { topic: "t", partition: 1, offset: 1n, leaderEpoch: 0, metadata: "" },
-            { topic: "u", partition: 0, offset: 1n, leaderEpoch: 0, metadata: "" },
-          ],
-        },
-        c.topics,
-        c.nowMs,
-      ),
-    );
+    c.commit({
+      memberId: "",
+      memberEpoch: -1,
+      partitions: [
+        { topic: "t", partition: 1, offset: 1n, leaderEpoch: 0, metadata: "" },
+        { topic: "u", partition: 0, offset: 1n, leaderEpoch: 0, metadata: "" },
+      ],
+    });
     c.topics = new Map([["t", 2]]);
     c.apply({ records: onTopicsChanged(c.state, c.topics, c.nowMs), timers: [], response: null });
     expect(fetchOffsets(c.state, GROUP, null).map((o) => o.topic)).toEqual(["t"]);
@@ -311,19 +287,11 @@ describe("group admin", () => {
     expect(deleteGroup(c.state, GROUP).response.errorCode).toBe(68);
     expect(deleteGroup(c.state, "nope").response.errorCode).toBe(69);
     a.leave();
-    c.apply(
-      commitOffsets(
-        c.state,
-        {
-          groupId: GROUP,
-          memberId: "",
-          memberEpoch: -1,
-          partitions: [{ topic: "t", partition: 0, offset: 3n, leaderEpoch: 0, metadata: "" }],
-        },
-        c.topics,
-        c.nowMs,
-      ),
-    );
+    c.commit({
+      memberId: "",
+      memberEpoch: -1,
+      partitions: [{ topic: "t", partition: 0, offset: 3n, leaderEpoch: 0, metadata: "" }],
+    });
     expect(c.apply(deleteGroup(c.state, GROUP)).errorCode).toBe(0);
     expect(c.state.groups.size).toBe(0);
     expect(c.reload().groups.size).toBe(0);
@@ -331,19 +299,11 @@ describe("group admin", () => {
 
   it("plans resets for every spec, clamped to the log, and refuses a group with members", () => {
     const c = new Coordinator(topics());
-    c.apply(
-      commitOffsets(
-        c.state,
-        {
-          groupId: GROUP,
-          memberId: "",
-          memberEpoch: -1,
-          partitions: [{ topic: "t", partition: 0, offset: 50n, leaderEpoch: 0, metadata: "" }],
-        },
-        c.topics,
-        c.nowMs,
-      ),
-    );
+    c.commit({
+      memberId: "",
+      memberEpoch: -1,
+      partitions: [{ topic: "t", partition: 0, offset: 50n, leaderEpoch: 0, metadata: "" }],
+    });
     expect(resetTargets(c.state, GROUP, new Map(), c.topics)).toEqual([
       { topic: "t", partition: 0 },
     ]);
@@ -377,21 +337,13 @@ describe("group record codec", () => {
     const c = new Coordinator(topics());
     const ms = [0, 1, 2].map((i) => new SimMember(c, ["t"], i === 0 ? "pod" : ""));
     settle(ms);
-    c.apply(
-      commitOffsets(
-        c.state,
-        {
-          groupId: GROUP,
-          memberId: ms[1]?.memberId ?? "",
-          memberEpoch: ms[1]?.epoch ?? 0,
-          partitions: [
-            { topic: "t", partition: 2, offset: 123456789012345n, leaderEpoch: 3, metadata: "x" },
-          ],
-        },
-        c.topics,
-        c.nowMs,
-      ),
-    );
+    c.commit({
+      memberId: ms[1]?.memberId ?? "",
+      memberEpoch: ms[1]?.epoch ?? 0,
+      partitions: [
+        { topic: "t", partition: 2, offset: 123456789012345n, leaderEpoch: 3, metadata: "x" },
+      ],
+    });
     ms[2]?.leave();
     for (const r of c.log) {
       const e = encodeGroupRecord(r);

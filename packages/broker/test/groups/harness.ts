@@ -4,6 +4,11 @@
 import { isDeepStrictEqual } from "node:util";
 import { heartbeat } from "../../src/core/groups/heartbeat.ts";
 import { onTimer } from "../../src/core/groups/maintenance.ts";
+import {
+  type CommitRequest,
+  type CommitResponse,
+  commitOffsets,
+} from "../../src/core/groups/offsets.ts";
 import { fromKeys, keysOf } from "../../src/core/groups/partitions.ts";
 import type { GroupRecord, TopicPartitions } from "../../src/core/groups/records.ts";
 import { emptyGroupsState, type GroupsState, replayAll } from "../../src/core/groups/state.ts";
@@ -72,6 +77,12 @@ export class Coordinator {
     return this.apply(
       this.pure(() => heartbeat(this.state, full, this.topics, this.config, this.nowMs)),
     );
+  }
+
+  /** OffsetCommit for the group (memberId "" and epoch -1: a standalone commit). */
+  commit(req: Omit<CommitRequest, "groupId">): CommitResponse {
+    const full = { groupId: GROUP, ...req };
+    return this.apply(this.pure(() => commitOffsets(this.state, full, this.topics, this.nowMs)));
   }
 
   /** Runs a handler and throws if it changed the state (only replay may). */
