@@ -5,7 +5,6 @@
 // only merges segments into the first one's base), nothing half-swapped is left behind — and
 // every surviving record is the one written at its offset, every key's last value (tombstones
 // included) survives, and the log end is unchanged.
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +12,7 @@ import { decodeRecordBatch, encodeRecordBatch, iterateBatches } from "@strand/pr
 import { Log } from "@strand/storage";
 import { afterAll, describe, expect, it } from "vitest";
 import { CRASH_CLEANER_CONFIG } from "./fixtures/crash-cleaner-config.ts";
+import { runCrashChild, sigkill } from "./support/crash-child.ts";
 import { mulberry32, randomInt } from "./support/prng.ts";
 
 const SEED = Number(process.env.STRAND_CRASH_SEED ?? 20261205);
@@ -60,37 +60,18 @@ async function appendRound(dir: string, model: Model, random: () => number, roun
 
 /** Starts the cleaner child and SIGKILLs it `delayMs` after it opened the log. */
 async function cleanAndKill(dir: string, delayMs: number): Promise<"killed" | "finished"> {
-  const child = spawn(process.execPath, ["--conditions=strand-source", cleaner, dir], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
   let finished = false;
-  let buffered = "";
-  const exited = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("cleaner child hung for 30 s")), 30_000);
-    child.on("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-  child.stdout?.on("data", (chunk: Buffer) => {
-    buffered += chunk.toString("utf8");
-    const lines = buffered.split("\n");
-    buffered = lines.pop() ?? "";
-    for (const line of lines) {
-      if (line === "opened") setTimeout(() => kill(child), delayMs);
+  await runCrashChild(
+    cleaner,
+    [dir],
+    (line, child) => {
+      if (line === "opened") setTimeout(() => sigkill(child), delayMs);
       if (line === "done") finished = true;
-    }
-  });
-  try {
-    await exited;
-  } finally {
-    kill(child);
-  }
+    },
+    30_000,
+    "cleaner child hung for 30 s",
+  );
   return finished ? "finished" : "killed";
-}
-
-function kill(child: ChildProcess): void {
-  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 }
 
 /** Reopens the log and checks it against the model and the segment set before the child. */

@@ -2,13 +2,13 @@
 // killed at seeded random moments, 50 times; after each kill the log reopens as a valid prefix
 // of what was written (contiguous offsets, no garbage) holding every batch whose append +
 // flush had returned before the kill.
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeRecordBatch, iterateBatches } from "@strand/protocol";
 import { Log } from "@strand/storage";
 import { afterAll, describe, expect, it } from "vitest";
+import { runCrashChild, sigkill } from "./support/crash-child.ts";
 import { mulberry32, randomInt } from "./support/prng.ts";
 
 const SEED = Number(process.env.STRAND_CRASH_SEED ?? 20261125);
@@ -32,44 +32,21 @@ async function runAndKill(
   acksBeforeKill: number,
   extraMs: number,
 ): Promise<RunResult> {
-  const child = spawn(
-    process.execPath,
-    ["--conditions=strand-source", appender, dir, String(seed), mode],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
   let acked = -1n;
   let acks = 0;
-  let buffered = "";
-  const killed = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("appender made no progress in 20 s")), 20_000);
-    child.on("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-  child.stdout?.on("data", (chunk: Buffer) => {
-    buffered += chunk.toString("utf8");
-    const lines = buffered.split("\n");
-    buffered = lines.pop() ?? "";
-    for (const line of lines) {
-      if (!line.startsWith("acked ")) continue;
+  await runCrashChild(
+    appender,
+    [dir, String(seed), mode],
+    (line, child) => {
+      if (!line.startsWith("acked ")) return;
       acked = BigInt(line.slice(6));
       acks += 1;
-      if (acks === acksBeforeKill) setTimeout(() => kill(child), extraMs);
-    }
-  });
-  try {
-    await killed;
-  } finally {
-    kill(child);
-  }
+      if (acks === acksBeforeKill) setTimeout(() => sigkill(child), extraMs);
+    },
+    20_000,
+    "appender made no progress in 20 s",
+  );
   return { ackedLastOffset: acked };
-}
-
-function kill(child: ChildProcess): void {
-  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 }
 
 /** Reopens the log, checks it is a contiguous valid prefix, returns its end offset. */
