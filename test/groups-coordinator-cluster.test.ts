@@ -8,7 +8,14 @@ import { afterEach, describe, expect, it } from "vitest";
 import { unary } from "./support/cluster.ts";
 import { FaultCluster, within } from "./support/fault.ts";
 import { waitFor } from "./support/free-ports.ts";
-import { GroupRpc, joinTwo, Member, nextCoordinator, resumeAt } from "./support/group-rpc.ts";
+import {
+  type GroupRpc,
+  groupRpcWithTopic,
+  joinTwo,
+  Member,
+  nextCoordinator,
+  resumeAt,
+} from "./support/group-rpc.ts";
 
 const GROUP = "orders-app";
 const TOPIC = "orders";
@@ -40,13 +47,8 @@ describe("group coordinator failover", () => {
       ],
     });
     cluster = c;
-    const groups = new GroupRpc(c, GROUP);
+    const groups = await groupRpcWithTopic(c, GROUP, TOPIC, PARTITIONS);
     rpc = groups;
-    await c.createTopic(TOPIC, {
-      partitions: PARTITIONS,
-      replicationFactor: 3,
-      configs: { "min.insync.replicas": "2" },
-    });
 
     // FindCoordinator creates the offsets topic; every broker names the same coordinator.
     const coord = await waitFor("a coordinator", () => groups.coordinator(1), 30_000, 100);

@@ -11,7 +11,14 @@ import { afterEach, describe, expect, it } from "vitest";
 import { metricSum } from "./support/cluster.ts";
 import { FaultCluster, readPartitionDir } from "./support/fault.ts";
 import { waitFor } from "./support/free-ports.ts";
-import { GroupRpc, joinTwo, Member, nextCoordinator, resumeAt } from "./support/group-rpc.ts";
+import {
+  type GroupRpc,
+  groupRpcWithTopic,
+  joinTwo,
+  Member,
+  nextCoordinator,
+  resumeAt,
+} from "./support/group-rpc.ts";
 
 const GROUP = "ledger-app";
 const TOPIC = "ledger";
@@ -54,13 +61,8 @@ describe("__consumer_offsets compaction", () => {
       ],
     });
     cluster = c;
-    const groups = new GroupRpc(c, GROUP);
+    const groups = await groupRpcWithTopic(c, GROUP, TOPIC, PARTITIONS);
     rpc = groups;
-    await c.createTopic(TOPIC, {
-      partitions: PARTITIONS,
-      replicationFactor: 3,
-      configs: { "min.insync.replicas": "2" },
-    });
     const coord = await waitFor("a coordinator", () => groups.coordinator(1), 30_000, 100);
 
     const a = new Member(groups, TOPIC);

@@ -14,6 +14,24 @@ import { unary } from "./cluster.ts";
 import { type FaultCluster, within } from "./fault.ts";
 import { waitFor } from "./free-ports.ts";
 
+/**
+ * Creates `topic` on `cluster` (replication factor 3, min ISR 2) and returns a GroupRpc for
+ * `groupId` there; close() it when the test ends.
+ */
+export async function groupRpcWithTopic(
+  cluster: FaultCluster,
+  groupId: string,
+  topic: string,
+  partitions: number,
+): Promise<GroupRpc> {
+  await cluster.createTopic(topic, {
+    partitions,
+    replicationFactor: 3,
+    configs: { "min.insync.replicas": "2" },
+  });
+  return new GroupRpc(cluster, groupId);
+}
+
 /** One GroupService client per node of a cluster; close() when the test ends. */
 export class GroupRpc {
   readonly #clients = new Map<number, GroupServiceClient>();
