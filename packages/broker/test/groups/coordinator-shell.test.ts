@@ -138,6 +138,20 @@ async function loaded(c: GroupCoordinator): Promise<void> {
   expect(c.partitions.length).toBe(1);
 }
 
+/** A coordinator that leads the one offsets partition and has loaded it. */
+async function leadingCoordinator(): Promise<{
+  replicas: FakeReplicas;
+  now: { ms: number };
+  c: GroupCoordinator;
+}> {
+  const replicas = new FakeReplicas();
+  const now = { ms: 1_000 };
+  const c = coordinator(replicas, now);
+  c.onMetadata();
+  await loaded(c);
+  return { replicas, now, c };
+}
+
 const join = (c: GroupCoordinator, memberId = "") =>
   c.run("g", (state, topics, nowMs) =>
     heartbeat(
@@ -205,11 +219,7 @@ describe("group coordinator shell", () => {
   });
 
   it("applies nothing when an append fails, answers a retriable error, and reloads", async () => {
-    const replicas = new FakeReplicas();
-    const now = { ms: 1_000 };
-    const c = coordinator(replicas, now);
-    c.onMetadata();
-    await loaded(c);
+    const { replicas, c } = await leadingCoordinator();
     const joined = await join(c);
     expect((await commit(c, joined.memberId, 1, 7n)).errorCode).toBe(0);
     replicas.failNext = ErrorCode.NOT_ENOUGH_REPLICAS.code;
@@ -222,11 +232,7 @@ describe("group coordinator shell", () => {
   });
 
   it("drops the groups when leadership moves and removes silent members on the session timer", async () => {
-    const replicas = new FakeReplicas();
-    const now = { ms: 1_000 };
-    const c = coordinator(replicas, now);
-    c.onMetadata();
-    await loaded(c);
+    const { replicas, now, c } = await leadingCoordinator();
     await join(c);
     now.ms += DEFAULT_GROUP_CONFIG.sessionTimeoutMs + 1;
     await c.tick();
