@@ -4,13 +4,13 @@
 // AdminService's DescribeCluster reports the cluster id the controller wrote.
 
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { clientStubs } from "@strand/protocol";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePorts } from "../../../test/support/free-ports.ts";
 import { loadNodeConfig } from "../src/config/index.ts";
 import { BrokerNode } from "../src/node/node.ts";
 import { healthClient } from "../src/services/health.ts";
@@ -19,18 +19,9 @@ import { listServices } from "./reflection-client.ts";
 let node: BrokerNode;
 let dir: string;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const a = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  if (a === null || typeof a === "string") throw new Error("no port");
-  return a.port;
-}
-
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "strand-listeners-"));
-  const [client, internal] = [await freePort(), await freePort()];
+  const [client, internal] = (await freePorts(2)) as [number, number];
   const config = loadNodeConfig({
     flags: {
       "node.id": "1",

@@ -4,7 +4,6 @@
 // DeleteGroups and ResetOffsets refuse a group with members and work once it is empty, and
 // malformed requests are INVALID_ARGUMENT. Metrics expose the group's members and lag.
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -17,6 +16,7 @@ import {
 } from "@strand/protocol";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePorts } from "../../../../test/support/free-ports.ts";
 import { loadNodeConfig } from "../../src/config/index.ts";
 import { BrokerNode } from "../../src/node/node.ts";
 
@@ -43,18 +43,9 @@ async function until<R extends { errorCode?: number }>(
   }
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const a = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  if (a === null || typeof a === "string") throw new Error("no port");
-  return a.port;
-}
-
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "strand-groups-"));
-  const [client, internal] = [await freePort(), await freePort()];
+  const [client, internal] = (await freePorts(2)) as [number, number];
   const config = loadNodeConfig({
     flags: {
       "node.id": "1",
