@@ -25,6 +25,7 @@ import type {
 import type { BrokerMetrics } from "../admin/metrics.ts";
 import type { GroupCoordinator } from "../groups/coordinator.ts";
 import type { ReplicaManagerApi } from "../replica/types.ts";
+import type { Authenticator } from "../security/principal.ts";
 import type { StreamBounds } from "./stream-limits.ts";
 
 /** A structured logger (pino-compatible). */
@@ -74,6 +75,8 @@ export interface ServiceContext {
   readonly groups?: GroupCoordinator;
   /** Bounds on open Subscribe streams; default {@link DEFAULT_STREAM_BOUNDS}. */
   readonly streamBounds?: StreamBounds;
+  /** Who made a call; absent: the transport's identity only (`transportAuthenticator`). */
+  readonly authenticator?: Authenticator;
 }
 
 /** The node's defaults for {@link ServiceContext.streamBounds} (settings subscribe.streams.*). */

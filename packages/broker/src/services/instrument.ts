@@ -72,6 +72,8 @@ export function statusLabel(code: number): string {
     8: "RESOURCE_EXHAUSTED",
     13: "INTERNAL",
     14: "UNAVAILABLE",
+    7: "PERMISSION_DENIED",
+    16: "UNAUTHENTICATED",
   };
   return `GRPC_${names[code] ?? String(code)}`;
 }

@@ -12,6 +12,7 @@ import {
   RETRY_AFTER_HEADER,
 } from "@strand/protocol";
 import type { LeaderHint, PartitionError } from "../replica/types.ts";
+import { PermissionDeniedError, UnauthenticatedError } from "../security/principal.ts";
 
 /** What an UNAVAILABLE answer tells clients to wait before retrying. */
 export const RETRY_AFTER_MS = 200;
@@ -52,6 +53,10 @@ export function toStatus(error: unknown): StatusObject {
   }
   if (error instanceof ResourceExhaustedError)
     return { code: grpc.status.RESOURCE_EXHAUSTED, details: error.message, metadata };
+  if (error instanceof UnauthenticatedError)
+    return { code: grpc.status.UNAUTHENTICATED, details: error.message, metadata };
+  if (error instanceof PermissionDeniedError)
+    return { code: grpc.status.PERMISSION_DENIED, details: error.message, metadata };
   const message = error instanceof Error ? error.message : String(error);
   return {
     code: grpc.status.INTERNAL,
