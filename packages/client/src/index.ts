@@ -61,6 +61,7 @@ export { Consumer } from "./consumer.ts";
 export type { ErrorLocation, StrandClientErrorOptions, StrandErrorCode } from "./errors.ts";
 export {
   AbortedError,
+  AuthorizationError,
   CLIENT_ERROR_CODES,
   ConnectionError,
   CoordinatorNotAvailableError,

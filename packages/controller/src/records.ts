@@ -3,6 +3,7 @@
  * proto/strand/v1/metadata.proto). Records are typed and versioned; a type is never
  * renumbered or reused. Only `replay` (image.ts) turns records into state.
  */
+import type { AclEntry } from "./acls.ts";
 import type {
   BrokerEpoch,
   BrokerId,
@@ -146,6 +147,18 @@ export interface ClusterIdRecord {
   readonly clusterId: string;
 }
 
+/** An access control entry was created (acls.ts). */
+export interface AccessControlEntryRecord {
+  readonly type: "accessControlEntry";
+  readonly entry: AclEntry;
+}
+
+/** An access control entry was deleted, by id. */
+export interface RemoveAccessControlEntryRecord {
+  readonly type: "removeAccessControlEntry";
+  readonly id: string;
+}
+
 /** A record with no effect. */
 export interface NoOpRecord {
   readonly type: "noOp";
@@ -166,6 +179,8 @@ export type MetadataRecord =
   | FeatureLevelRecord
   | ProducerIdsBlockRecord
   | ClusterIdRecord
+  | AccessControlEntryRecord
+  | RemoveAccessControlEntryRecord
   | NoOpRecord;
 
 /** The `type` tag of a metadata record. */
@@ -189,6 +204,8 @@ export const RECORD_VERSIONS: Readonly<Record<MetadataRecordType, number>> = Obj
   featureLevel: 1,
   producerIdsBlock: 1,
   clusterId: 1,
+  accessControlEntry: 1,
+  removeAccessControlEntry: 1,
   noOp: 1,
 });
 

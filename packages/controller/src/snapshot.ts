@@ -41,6 +41,9 @@ export function imageToRecords(image: MetadataImage): MetadataRecord[] {
       out.push({ type: "config", resource, key, value });
     }
   }
+  for (const entry of [...image.acls.values()].sort((a, b) => a.id.localeCompare(b.id))) {
+    out.push({ type: "accessControlEntry", entry });
+  }
   if (image.lastProducerIdsBlock !== null) {
     out.push({ type: "producerIdsBlock", ...image.lastProducerIdsBlock });
   }

@@ -40,6 +40,8 @@ export interface BrokerMetrics {
   readonly fetchWaitSeconds: Histogram;
   /** Open server streams by method (Subscribe, ProduceStream). */
   readonly openStreams: Gauge<"method">;
+  /** Requests (or items of one) the authorizer refused, by ACL operation and resource type. */
+  readonly authorizationDenialsTotal: Counter<"operation" | "resource_type">;
   /** Requests forwarded to the partition leader by this broker (routing). */
   readonly forwardedRequestsTotal: Counter<"method">;
   /** Bytes appended to partition logs as leader, by topic. */
@@ -142,6 +144,11 @@ export function createBrokerMetrics(
       registers: [registry],
     }),
     openStreams: gauge("strand_broker_open_streams", "Open server streams by method.", ["method"]),
+    authorizationDenialsTotal: counter(
+      "strand_authorization_denials_total",
+      "Requests or request items refused by the ACL authorizer.",
+      ["operation", "resource_type"],
+    ),
     forwardedRequestsTotal: counter(
       "strand_broker_forwarded_requests_total",
       "Requests forwarded one hop to the partition leader.",

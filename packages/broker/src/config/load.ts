@@ -38,7 +38,8 @@ export type SettingValue =
   | string
   | HostPort
   | readonly NodeRole[]
-  | readonly Voter[];
+  | readonly Voter[]
+  | readonly string[];
 
 /** The resolved configuration of one node: every setting of {@link SETTINGS}, typed. */
 export interface NodeConfig {
@@ -62,6 +63,10 @@ export interface NodeConfig {
   readonly listenersAdminTlsCaFile: string;
   readonly listenersAdminTlsClientAuth: ClientAuth;
   readonly tlsReloadIntervalMs: number;
+  /** `authorizer`: none (allow everything) or acl. */
+  readonly authorizer: "none" | "acl";
+  /** `super.users`: principal names, e.g. `User:admin`. */
+  readonly superUsers: readonly string[];
   readonly advertisedClient: HostPort;
   readonly advertisedInternal: HostPort;
   readonly controllerVoters: readonly Voter[];
@@ -298,10 +303,28 @@ export function parseSetting(spec: SettingSpec, text: string, source: SettingSou
     case "client-auth":
       if (value === "none" || value === "requested" || value === "required") return value;
       throw new ConfigError(`${where} must be none, requested or required, got "${text}"`);
+    case "authorizer":
+      if (value === "none" || value === "acl") return value;
+      throw new ConfigError(`${where} must be none or acl, got "${text}"`);
+    case "principals":
+      return parsePrincipals(where, value);
     case "ratio":
       if (/^\d+(\.\d+)?$/.test(value) && Number(value) <= 1) return Number(value);
       throw new ConfigError(`${where} must be a number between 0 and 1, got "${text}"`);
   }
+}
+
+/** `User:a,User:b` (or `;`-separated, as Kafka's super.users) -> the list; "" -> none. */
+function parsePrincipals(where: string, text: string): readonly string[] {
+  const names = text
+    .split(/[,;]/)
+    .map((p) => p.trim())
+    .filter((p) => p !== "");
+  for (const name of names) {
+    if (!/^(User:[^\s]+|Node:\d+)$/.test(name))
+      throw new ConfigError(`${where}: "${name}" is not a principal like User:admin or Node:1`);
+  }
+  return names;
 }
 
 function parseInteger(where: string, text: string, min: number, max: number): number {

@@ -15,10 +15,14 @@ import type {
   BrokerHeartbeatRequest,
   BrokerHeartbeatResponse__Output,
   ControllerError__Output,
+  CreateAclsRequest,
+  CreateAclsResponse__Output,
   CreatePartitionsRequest,
   CreatePartitionsResponse__Output,
   CreateTopicsRequest,
   CreateTopicsResponse__Output,
+  DeleteAclsRequest,
+  DeleteAclsResponse__Output,
   DeleteTopicsRequest,
   DeleteTopicsResponse__Output,
   DescribeClusterResponse__Output,
@@ -146,6 +150,16 @@ export class ControllerRouter implements ControllerWrites {
   /** AlterConfigs on the active controller. */
   alterConfigs(r: AlterConfigsRequest): Promise<AlterConfigsResponse__Output> {
     return this.call((c) => c.alterConfigs(r));
+  }
+
+  /** CreateAcls on the active controller. */
+  createAcls(r: CreateAclsRequest): Promise<CreateAclsResponse__Output> {
+    return this.call((c) => c.createAcls(r));
+  }
+
+  /** DeleteAcls on the active controller. */
+  deleteAcls(r: DeleteAclsRequest): Promise<DeleteAclsResponse__Output> {
+    return this.call((c) => c.deleteAcls(r));
   }
 
   /** CreatePartitions on the active controller. */

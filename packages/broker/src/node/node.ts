@@ -36,6 +36,7 @@ import { type AdminServer, startAdminServer } from "../admin/http.ts";
 import { type BrokerMetrics, createBrokerMetrics } from "../admin/metrics.ts";
 import type { HostPort, NodeConfig } from "../config/index.ts";
 import { GroupCoordinator } from "../groups/coordinator.ts";
+import { Authorizer } from "../security/authorizer.ts";
 import type { ServiceContext, ServiceLogger } from "../services/context.ts";
 import { DescriptorBudget } from "../services/descriptors.ts";
 import { createOffsetsTopic, lookupOffsets, recordTimestamp } from "../services/group-lookups.ts";
@@ -419,6 +420,14 @@ export class BrokerNode {
         total: c.subscribeStreamsMax,
         perConnection: c.subscribeStreamsPerConnectionMax,
       },
+      authorizer: new Authorizer({
+        mode: c.authorizer,
+        superUsers: c.superUsers,
+        acls: () => follower.image.acls,
+        denied: (operation, resourceType) =>
+          this.metrics.authorizationDenialsTotal.inc({ operation, resource_type: resourceType }),
+        logger: this.#child("authorizer"),
+      }),
     };
   }
 

@@ -14,6 +14,8 @@ import type { FeatureLevelRecord as _strand_v1_FeatureLevelRecord, FeatureLevelR
 import type { ProducerIdsBlockRecord as _strand_v1_ProducerIdsBlockRecord, ProducerIdsBlockRecord__Output as _strand_v1_ProducerIdsBlockRecord__Output } from '../../strand/v1/ProducerIdsBlockRecord.ts';
 import type { ClusterIdRecord as _strand_v1_ClusterIdRecord, ClusterIdRecord__Output as _strand_v1_ClusterIdRecord__Output } from '../../strand/v1/ClusterIdRecord.ts';
 import type { NoOpRecord as _strand_v1_NoOpRecord, NoOpRecord__Output as _strand_v1_NoOpRecord__Output } from '../../strand/v1/NoOpRecord.ts';
+import type { AccessControlEntryRecord as _strand_v1_AccessControlEntryRecord, AccessControlEntryRecord__Output as _strand_v1_AccessControlEntryRecord__Output } from '../../strand/v1/AccessControlEntryRecord.ts';
+import type { RemoveAccessControlEntryRecord as _strand_v1_RemoveAccessControlEntryRecord, RemoveAccessControlEntryRecord__Output as _strand_v1_RemoveAccessControlEntryRecord__Output } from '../../strand/v1/RemoveAccessControlEntryRecord.ts';
 
 /**
  * The envelope of every metadata record: a version and exactly one record body.
@@ -80,9 +82,17 @@ export interface MetadataRecord {
    */
   'noOp'?: (_strand_v1_NoOpRecord | null);
   /**
+   * An access control entry was created (docs/security.md "Authorization").
+   */
+  'accessControlEntry'?: (_strand_v1_AccessControlEntryRecord | null);
+  /**
+   * An access control entry was deleted.
+   */
+  'removeAccessControlEntry'?: (_strand_v1_RemoveAccessControlEntryRecord | null);
+  /**
    * The record body.
    */
-  'record'?: "registerBroker"|"unregisterBroker"|"fenceBroker"|"unfenceBroker"|"brokerControlledShutdown"|"topic"|"partition"|"partitionChange"|"removeTopic"|"config"|"featureLevel"|"producerIdsBlock"|"clusterId"|"noOp";
+  'record'?: "registerBroker"|"unregisterBroker"|"fenceBroker"|"unfenceBroker"|"brokerControlledShutdown"|"topic"|"partition"|"partitionChange"|"removeTopic"|"config"|"featureLevel"|"producerIdsBlock"|"clusterId"|"accessControlEntry"|"removeAccessControlEntry"|"noOp";
 }
 
 /**
@@ -150,7 +160,15 @@ export interface MetadataRecord__Output {
    */
   'noOp'?: (_strand_v1_NoOpRecord__Output | null);
   /**
+   * An access control entry was created (docs/security.md "Authorization").
+   */
+  'accessControlEntry'?: (_strand_v1_AccessControlEntryRecord__Output | null);
+  /**
+   * An access control entry was deleted.
+   */
+  'removeAccessControlEntry'?: (_strand_v1_RemoveAccessControlEntryRecord__Output | null);
+  /**
    * The record body.
    */
-  'record'?: "registerBroker"|"unregisterBroker"|"fenceBroker"|"unfenceBroker"|"brokerControlledShutdown"|"topic"|"partition"|"partitionChange"|"removeTopic"|"config"|"featureLevel"|"producerIdsBlock"|"clusterId"|"noOp";
+  'record'?: "registerBroker"|"unregisterBroker"|"fenceBroker"|"unfenceBroker"|"brokerControlledShutdown"|"topic"|"partition"|"partitionChange"|"removeTopic"|"config"|"featureLevel"|"producerIdsBlock"|"clusterId"|"accessControlEntry"|"removeAccessControlEntry"|"noOp";
 }
