@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 
 const suites: Record<string, string> = {
+  acl: "bench-acl.ts",
   cleaner: "bench-cleaner.ts",
   cluster: "bench-cluster.ts",
   groups: "bench-groups.ts",

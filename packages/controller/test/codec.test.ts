@@ -11,10 +11,20 @@ import {
   encodeMetadataRecord,
   MetadataRecordError,
 } from "../src/codec.ts";
+import { type AclBinding, aclId } from "../src/acls.ts";
 import { type MetadataRecord, type MetadataRecordType, RECORD_VERSIONS } from "../src/records.ts";
 import { brokerEpoch, brokerId, leaderEpoch, partitionEpoch, topicId } from "../src/types.ts";
 import { ids } from "./helpers.ts";
 
+const SAMPLE_ACL: AclBinding = {
+  principal: "User:alice",
+  host: "*",
+  resourceType: "topic",
+  patternType: "prefixed",
+  resourceName: "orders.",
+  operation: "write",
+  permission: "allow",
+};
 const T1 = topicId("8f0e4c52-3a6b-4f1d-9c2e-5b7a1d3e9f00");
 
 const samples: MetadataRecord[] = [
@@ -88,6 +98,8 @@ const samples: MetadataRecord[] = [
     size: 1000,
   },
   { type: "clusterId", clusterId: "MkU3OEVBNTcwNTJENDM2Qg" },
+  { type: "accessControlEntry", entry: { id: aclId(SAMPLE_ACL), ...SAMPLE_ACL } },
+  { type: "removeAccessControlEntry", id: aclId(SAMPLE_ACL) },
   { type: "noOp" },
 ];
 

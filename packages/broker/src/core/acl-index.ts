@@ -87,12 +87,20 @@ export class AclIndex {
   /** Whether `request` is allowed by the ACLs (deny wins; no allow = denied). */
   check(request: AccessRequest): boolean {
     let allowed = false;
-    for (const acl of this.#candidates(request)) {
-      if (acl.host !== "*" && acl.host !== request.host) continue;
-      if (acl.permission === "deny") {
-        if (acl.operation === request.operation || acl.operation === "all") return false;
-      } else if (!allowed && allows(acl.operation, request.operation)) {
-        allowed = true;
+    for (const principal of principalsOf(request.principal)) {
+      const index = this.#byPrincipal.get(principal)?.get(request.resourceType);
+      if (index === undefined) continue;
+      const name = request.resourceName;
+      const lists = [index.literal.get(name), name === "*" ? undefined : index.literal.get("*")];
+      for (const length of index.prefixLengths) {
+        if (length > name.length) break;
+        lists.push(index.prefixed.get(name.slice(0, length)));
+      }
+      for (const list of lists) {
+        if (list === undefined) continue;
+        const verdict = decide(list, request);
+        if (verdict === "deny") return false;
+        if (verdict === "allow") allowed = true;
       }
     }
     return allowed;
@@ -123,21 +131,6 @@ export class AclIndex {
     }
     return allowed;
   }
-
-  /** The ACLs whose principal and resource pattern apply to the request. */
-  *#candidates(request: AccessRequest): Generator<AclEntry> {
-    for (const principal of principalsOf(request.principal)) {
-      const index = this.#byPrincipal.get(principal)?.get(request.resourceType);
-      if (index === undefined) continue;
-      const name = request.resourceName;
-      yield* index.literal.get(name) ?? [];
-      if (name !== "*") yield* index.literal.get("*") ?? [];
-      for (const length of index.prefixLengths) {
-        if (length > name.length) break;
-        yield* index.prefixed.get(name.slice(0, length)) ?? [];
-      }
-    }
-  }
 }
 
 /** The principals whose ACLs apply to `principal`: itself, and `User:*` for users. */
@@ -145,6 +138,20 @@ function principalsOf(principal: string): readonly string[] {
   return principal.startsWith("User:") && principal !== ANY_USER
     ? [principal, ANY_USER]
     : [principal];
+}
+
+/** What the ACLs of one list (already matching principal and resource) say: deny wins. */
+function decide(list: readonly AclEntry[], request: AccessRequest): "allow" | "deny" | null {
+  let verdict: "allow" | null = null;
+  for (const acl of list) {
+    if (acl.host !== "*" && acl.host !== request.host) continue;
+    if (acl.permission === "deny") {
+      if (acl.operation === request.operation || acl.operation === "all") return "deny";
+    } else if (verdict === null && allows(acl.operation, request.operation)) {
+      verdict = "allow";
+    }
+  }
+  return verdict;
 }
 
 /** Whether an allow ACL of `granted` allows `asked`. */
