@@ -4,6 +4,7 @@
 import { ErrorCode, protoDescriptor } from "@strand/protocol";
 import protobuf from "protobufjs";
 import { describe, expect, it } from "vitest";
+import { type AclBinding, aclId } from "../src/acls.ts";
 import {
   decodeMetadataBatch,
   decodeMetadataRecord,
@@ -11,7 +12,6 @@ import {
   encodeMetadataRecord,
   MetadataRecordError,
 } from "../src/codec.ts";
-import { type AclBinding, aclId } from "../src/acls.ts";
 import { type MetadataRecord, type MetadataRecordType, RECORD_VERSIONS } from "../src/records.ts";
 import { brokerEpoch, brokerId, leaderEpoch, partitionEpoch, topicId } from "../src/types.ts";
 import { ids } from "./helpers.ts";
