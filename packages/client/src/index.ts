@@ -37,6 +37,13 @@ export type {
 } from "./admin.ts";
 export { Admin } from "./admin.ts";
 export type {
+  Acl,
+  AclBinding,
+  AclFilter,
+  AclOperation,
+  AclResourceType,
+} from "./admin-acls.ts";
+export type {
   GroupCallOptions,
   GroupDescription,
   GroupMember,
