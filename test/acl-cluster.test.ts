@@ -6,7 +6,8 @@
 // "unknown"); a deny beats an allow; prefixed ACLs; the client-listener attacks of the issue by
 // a non-admin (retention.ms=0, unclean election, min.insync.replicas=1, delete topics) are
 // refused and the topics and configs are unchanged; a produce sent to a broker that does not
-// lead the partition (forwarded) is still authorized; the denials are counted in metrics.
+// lead the partition (forwarded) is still authorized; a consumer group needs READ on the
+// group; the denials are counted in metrics.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -345,6 +346,31 @@ describe("ACLs on a TLS cluster (authorizer=acl)", () => {
     expect(bobResponse.topics[0]?.partitions[0]?.errorMessage).toMatch(
       /User:bob may not write topic orders/,
     );
+  });
+
+  it("a group needs READ on the group: denied until an ACL allows it", async () => {
+    const inGroup = async () => {
+      const consumer = client("alice").consumer({
+        groupId: "billing",
+        autoOffsetReset: "earliest",
+        maxWaitMs: 200,
+      });
+      consumer.subscribe({ topics: ["orders"] });
+      try {
+        const deadline = Date.now() + 30_000;
+        while (Date.now() < deadline) {
+          const got = await consumer.poll();
+          if (got.length > 0) return got;
+        }
+        return [];
+      } finally {
+        await consumer.close().catch(() => undefined);
+      }
+    };
+    await denied(inGroup(), "GROUP_AUTHORIZATION_FAILED");
+    await denied(client("bob").admin().describeGroups(["billing"]), "GROUP_AUTHORIZATION_FAILED");
+    await aclCreate("--principal", "User:alice", "--group", "billing", "--operation", "read");
+    expect((await inGroup()).length).toBeGreaterThan(0);
   });
 
   it("counts the denials in strand_authorization_denials_total", async () => {
