@@ -18,6 +18,7 @@ import {
   encodeRecordBatch,
   type ProduceResponse__Output,
   type ProduceServiceClient,
+  type ProduceStreamResponse__Output,
   strandGrpc,
 } from "@strand/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -345,6 +346,62 @@ describe("ACLs on a TLS cluster (authorizer=acl)", () => {
     expect(bobResponse.topics[0]?.partitions[0]?.errorCode).toBe(29);
     expect(bobResponse.topics[0]?.partitions[0]?.errorMessage).toMatch(
       /User:bob may not write topic orders/,
+    );
+  });
+
+  it("checks the streams too: ProduceStream per request, Subscribe for the whole stream", async () => {
+    const creds = (who: string) =>
+      grpc.credentials.createSsl(pem("ca.crt"), pem(`${who}.key`), pem(`${who}.crt`));
+    const address = nodes[0]!.clientAddress;
+    const produce = new (strandGrpc().strand.v1.ProduceService)(
+      address,
+      creds("bob"),
+      clientChannelOptions(),
+    );
+    const fetch = new (strandGrpc().strand.v1.FetchService)(
+      address,
+      creds("bob"),
+      clientChannelOptions(),
+    );
+    closers.push(
+      () => produce.close(),
+      () => fetch.close(),
+    );
+    const records = encodeRecordBatch({
+      baseTimestamp: 1_700_000_000_000n,
+      records: [{ key: null, value: Buffer.from("s") }],
+    });
+    const streamed = await new Promise<ProduceStreamResponse__Output>((resolve, reject) => {
+      const call = produce.ProduceStream({ deadline: Date.now() + 15_000 });
+      call.on("data", (r: ProduceStreamResponse__Output) => {
+        resolve(r);
+        call.end();
+      });
+      call.on("error", reject);
+      call.write({
+        correlationId: "1",
+        request: {
+          acks: "ACKS_ALL",
+          timeoutMs: 5_000,
+          topics: [{ topic: "orders", partitions: [{ partition: 0, records }] }],
+        },
+      });
+    });
+    expect(streamed.response?.topics[0]?.partitions[0]?.errorCode).toBe(29);
+    const status = await new Promise<grpc.ServiceError>((resolve, reject) => {
+      const call = fetch.Subscribe(
+        {
+          topics: [{ topic: "orders", partitions: [{ partition: 0, fetchOffset: "0" }] }],
+          maxBytes: 0,
+        },
+        { deadline: Date.now() + 15_000 },
+      );
+      call.on("data", () => reject(new Error("bob received records")));
+      call.on("error", resolve);
+    });
+    expect(status.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(status.details).toMatch(
+      /TOPIC_AUTHORIZATION_FAILED: User:bob may not read topic orders/,
     );
   });
 
