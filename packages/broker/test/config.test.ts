@@ -254,4 +254,19 @@ describe("node config", () => {
       expect(row).toContain(spec.defaultText ?? spec.derived ?? "");
     }
   });
+
+  it("reads authorizer and super.users (default: none and nobody)", () => {
+    const defaults = loadNodeConfig({});
+    expect(defaults.authorizer).toBe("none");
+    expect(defaults.superUsers).toEqual([]);
+    const acl = loadNodeConfig({
+      flags: { authorizer: "acl", "super.users": "User:admin; User:ops,Node:2" },
+    });
+    expect(acl.authorizer).toBe("acl");
+    expect(acl.superUsers).toEqual(["User:admin", "User:ops", "Node:2"]);
+    expect(() => loadNodeConfig({ flags: { authorizer: "opa" } })).toThrow(/none or acl/);
+    expect(() => loadNodeConfig({ flags: { "super.users": "admin" } })).toThrow(
+      /not a principal like User:admin/,
+    );
+  });
 });
