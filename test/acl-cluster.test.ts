@@ -194,6 +194,23 @@ describe("ACLs on a TLS cluster (authorizer=acl)", () => {
       "allow all",
       "deny write",
     ]);
+    // Delete through the CLI: only what the filter selects, and it says what it removed.
+    await aclCreate("--principal", "User:dave", "--group", "tmp", "--operation", "read");
+    await aclCreate("--principal", "User:dave", "--topic", "tmp", "--operation", "read");
+    const deleted = await cli("admin", [
+      "acl",
+      "delete",
+      "--principal",
+      "User:dave",
+      "--group",
+      "tmp",
+    ]);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(deleted.stdout).toMatch(/deleted 1 ACL\(s\)/);
+    const left = await cli("admin", ["acl", "list", "--principal", "User:dave", "-f", "json"]);
+    expect(
+      (JSON.parse(left.stdout) as { resourceType: string }[]).map((a) => a.resourceType),
+    ).toEqual(["topic"]);
     const refused = await cli("bob", ["acl", "list"]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/not authorized.*CLUSTER_AUTHORIZATION_FAILED/);
