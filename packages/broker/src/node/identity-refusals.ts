@@ -17,9 +17,13 @@ export type IdentityRefusalReason =
   | "other_node"
   /** TLS handshake: the caller presented no certificate (or spoke plaintext). */
   | "no_certificate"
-  /** TLS handshake: the certificate does not verify against the CA (another cluster, expired). */
+  /** TLS handshake: OpenSSL reported that the certificate does not verify (TLS 1.2 peers). */
   | "untrusted_certificate"
-  /** TLS handshake failed for another reason (protocol, cipher, garbage). */
+  /**
+   * TLS handshake failed otherwise: protocol, garbage, or a connection reset mid-handshake.
+   * A TLS 1.3 certificate from another CA lands here: Node destroys such a socket without an
+   * error, and what the server then sees is the client's reset.
+   */
   | "handshake_failed";
 
 /** Counts one refusal of `rpc` (a method name, or `tls_handshake`). */

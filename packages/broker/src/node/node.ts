@@ -55,14 +55,14 @@ import { recordCleanerPass } from "./cleaner-metrics.ts";
 import { ClientListener } from "./client-listener.ts";
 import { ControllerRouter } from "./controllers.ts";
 import { checkFormatPolicy, NodeStartError } from "./format.ts";
-import { BrokerLifecycle } from "./lifecycle.ts";
-import { createNodeLogger, type NodeLogger } from "./logger.ts";
 import {
   type CountRefusal,
   countHandshakeFailures,
   HANDSHAKE_RPC,
   identityRefusalInterceptor,
 } from "./identity-refusals.ts";
+import { BrokerLifecycle } from "./lifecycle.ts";
+import { createNodeLogger, type NodeLogger } from "./logger.ts";
 import { registerNodeMetrics } from "./node-metrics.ts";
 import { createReplicaManager, type NodeReplicaManager } from "./replica-factory.ts";
 import { NodeTls } from "./tls.ts";
