@@ -41,9 +41,10 @@ export function certPair(dir: string, who: string): CertPair {
 
 /**
  * `server start` flags for node `id` with TLS on every listener, each requiring a client
- * certificate from the CA in `dir` (mTLS on internal, client and admin).
+ * certificate from the CA in `dir` (mTLS on internal, client and admin). `id` may be the
+ * placeholder `{node.id}`, which every node resolves to its own id (the same flags for all).
  */
-export function mtlsNodeFlags(dir: string, id: number): string[] {
+export function mtlsNodeFlags(dir: string, id: number | "{node.id}"): string[] {
   const ca = join(dir, "ca.crt");
   const crt = join(dir, `node-${id}.crt`);
   const key = join(dir, `node-${id}.key`);
