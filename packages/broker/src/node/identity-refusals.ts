@@ -59,7 +59,11 @@ export function handshakeReason(error: unknown): IdentityRefusalReason {
   const text = `${typeof code === "string" ? code : ""} ${error instanceof Error ? error.message : ""}`;
   if (/PEER_DID_NOT_RETURN_A_CERTIFICATE|WRONG_VERSION_NUMBER|HTTP_REQUEST/i.test(text))
     return "no_certificate";
-  if (/CERTIFICATE_VERIFY_FAILED|UNKNOWN_CA|EXPIRED|SELF_SIGNED|UNABLE_TO_GET_ISSUER/i.test(text))
+  if (
+    /CERTIFICATE[_ ]VERIFY[_ ]FAILED|UNKNOWN[_ ]CA|EXPIRED|SELF[_ ]SIGNED|UNABLE[_ ]TO[_ ]GET[_ ]ISSUER/i.test(
+      text,
+    )
+  )
     return "untrusted_certificate";
   return "handshake_failed";
 }
