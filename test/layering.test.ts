@@ -2,7 +2,7 @@
 // only the Strand packages below it, and every @strand import is declared in package.json.
 // Inside the broker, folders keep their roles: core/ imports nothing of the shell, the leader
 // and follower wings of replica/ do not import each other, and only the gRPC edge (services/,
-// node/) sees generated protobuf types or gRPC. The folder checker also runs over a fixture tree
+// node/, security/) sees generated protobuf types or gRPC. The folder checker also runs over a fixture tree
 // that breaks each rule, so a checker that stopped biting would fail here.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
@@ -82,16 +82,16 @@ const brokerRules: readonly FolderRule[] = [
     forbidFolders: ["replica/leader"],
   },
   {
-    name: "only the gRPC edge (services/, node/) imports generated types or gRPC",
+    name: "only the gRPC edge (services/, node/, security/) imports generated types or gRPC",
     from: [""],
-    except: ["services", "node"],
+    except: ["services", "node", "security"],
     forbidModules: ["@grpc/", "@strand/protocol/gen/"],
     forbidWireNames: true,
   },
   {
     name: "the domain (core/, replica/, producer/, groups/) does not import the edge",
     from: ["core", "replica", "producer", "groups"],
-    forbidFolders: ["services", "node"],
+    forbidFolders: ["services", "node", "security"],
   },
 ];
 

@@ -175,6 +175,7 @@ export function loadNodeConfig(sources: ConfigSources = {}): NodeConfig {
     origin.set(spec.key, picked.source);
   }
   deriveNodeId(values, origin, sources.hostname);
+  expandNodeIdInFiles(values);
   deriveDefaults(values, origin);
   checkCrossSettings(values, origin);
   return toNodeConfig(values, origin);
@@ -410,6 +411,24 @@ function deriveNodeId(
   }
   values.set("node.id", id);
   origin.set("node.id", "hostname");
+}
+
+/** The placeholder a file setting may carry for the node's id (see {@link expandNodeIdInFiles}). */
+export const NODE_ID_PLACEHOLDER = "{node.id}";
+
+/**
+ * Replaces {@link NODE_ID_PLACEHOLDER} in every file setting with node.id, so one pod template
+ * (a StatefulSet, whose node ids come from the host name) can name each node's own
+ * certificate: `/etc/strand/tls/node-{node.id}.crt`.
+ */
+function expandNodeIdInFiles(values: Map<string, SettingValue>): void {
+  const id = String(values.get("node.id"));
+  for (const spec of SETTINGS) {
+    const value = values.get(spec.key);
+    if (spec.kind !== "file" || typeof value !== "string") continue;
+    if (value.includes(NODE_ID_PLACEHOLDER))
+      values.set(spec.key, value.replaceAll(NODE_ID_PLACEHOLDER, id));
+  }
 }
 
 function deriveDefaults(

@@ -29,7 +29,7 @@ import {
   healthServiceDefinition,
   internalServerOptions,
 } from "@strand/protocol";
-import { directoryId, nodeId } from "@strand/raft";
+import { directoryId, LogLimiter, nodeId } from "@strand/raft";
 import { LogManager } from "@strand/storage";
 import { createGroupMetrics } from "../admin/group-metrics.ts";
 import { type AdminServer, startAdminServer } from "../admin/http.ts";
@@ -56,6 +56,12 @@ import { recordCleanerPass } from "./cleaner-metrics.ts";
 import { ClientListener } from "./client-listener.ts";
 import { ControllerRouter } from "./controllers.ts";
 import { checkFormatPolicy, NodeStartError } from "./format.ts";
+import {
+  type CountRefusal,
+  countHandshakeFailures,
+  HANDSHAKE_RPC,
+  identityRefusalInterceptor,
+} from "./identity-refusals.ts";
 import { BrokerLifecycle } from "./lifecycle.ts";
 import { createNodeLogger, type NodeLogger } from "./logger.ts";
 import { registerNodeMetrics } from "./node-metrics.ts";
@@ -182,9 +188,15 @@ export class BrokerNode {
     });
     this.#logs.onOffline((reason) => this.#logDirOffline(reason));
     const tls = this.#openTls();
-    this.#internal = new grpc.Server(internalServerOptions());
+    const countRefusal: CountRefusal = (rpc, why) =>
+      this.metrics.nodeIdentityRefusalsTotal.inc({ rpc, reason: why });
+    this.#internal = new grpc.Server({
+      ...internalServerOptions(),
+      interceptors: [identityRefusalInterceptor(countRefusal)],
+    });
     this.#internal.addService(healthServiceDefinition(), this.health.internal.handlers());
     this.#internalPort = await bind(this.#internal, c.internalListener, tls.internalServer());
+    if (tls.internal !== null) this.#countHandshakeFailures(this.#internal, countRefusal);
     if (isController) await this.#startController(options.newDirectory === true);
     this.#router = new ControllerRouter({
       voters: new Map(c.controllerVoters.map((v) => [v.id, address(v)])),
@@ -209,6 +221,22 @@ export class BrokerNode {
       { nodeId: c.nodeId, roles: c.roles, ports: this.ports, dataDir: c.dataDir },
       "node started",
     );
+  }
+
+  /** Counts and logs (rate-limited) TLS handshakes the internal listener refused. */
+  #countHandshakeFailures(server: grpc.Server, count: CountRefusal): void {
+    const limiter = new LogLimiter();
+    const hooked = countHandshakeFailures(server, (why, error) => {
+      count(HANDSHAKE_RPC, why);
+      const suppressed = limiter.hit(why);
+      if (suppressed !== null)
+        this.logger.warn(
+          { reason: why, err: error.message, suppressed },
+          "internal listener refused a TLS handshake",
+        );
+    });
+    if (!hooked)
+      this.logger.warn({}, "grpc-js exposes no TLS server: refused handshakes are not counted");
   }
 
   /** The listeners' TLS; unusable certificate files stop the start with one clear line. */
