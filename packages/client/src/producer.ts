@@ -1318,6 +1318,7 @@ const NOT_APPENDED_CODES: ReadonlySet<number> = new Set([
   ErrorCode.INVALID_RECORD.code,
   ErrorCode.INVALID_TIMESTAMP.code,
   ErrorCode.UNSUPPORTED_COMPRESSION_TYPE.code,
+  ErrorCode.TOPIC_AUTHORIZATION_FAILED.code,
 ]);
 
 function notAppended(error: unknown): boolean {
