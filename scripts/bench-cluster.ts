@@ -11,14 +11,18 @@
  *    client.ts): one record per send() with 4,096 pending, batched sends, a consumer from the
  *    start, end to end with lingerMs 0;
  * 5. the ceiling: a bare grpc-js bidi stream between two processes carrying the same bytes with
- *    the same streams and in-flight depth (scripts/bench-grpc-ceiling.ts).
+ *    the same streams and in-flight depth (scripts/bench-grpc-ceiling.ts);
+ * 6. `soak` (not in the default phases; `--soak-minutes N` selects it): the maximum produce rate
+ *    measured for 10 s, then the end-to-end producer and consumers at half of it for N minutes,
+ *    with each node's RSS and heap sampled from its /metrics (scripts/bench/soak.ts).
  *
  * A script, never a test. Percentiles come from a log-bucketed histogram (scripts/bench/
  * histogram.ts, < 0.8 % relative error; max exact). MB = 10^6 bytes of RecordBatch bytes.
  *
  *   npm run bench -- cluster [--records N] [--record-size 100] [--batch-bytes 16384,262144]
  *     [--partitions 6] [--in-flight N] [--e2e-rate 50000] [--e2e-seconds 10] [--e2e-linger-ms 5]
- *     [--phases produce,fetch,e2e,ceiling] [--profile DIR] [--json] [--help]
+ *     [--phases produce,fetch,e2e,ceiling,client,soak] [--soak-minutes 10] [--profile DIR]
+ *     [--json] [--help]
  */
 import { execSync } from "node:child_process";
 import { readdirSync } from "node:fs";
@@ -48,6 +52,7 @@ import {
   summarizeProfiles,
   type WindowUs,
 } from "./bench/cpuprofile.ts";
+import { type MemoryTrend, memorySampler, memoryTrends } from "./bench/soak.ts";
 import { type CeilingResult, measureCeiling } from "./bench-grpc-ceiling.ts";
 import { stopOnSignals } from "./lib/cluster.ts";
 
@@ -94,7 +99,16 @@ const CHANNEL_OPTIONS = clientChannelOptions();
  * batches) without queueing seconds of 256 KiB batches, which only adds latency.
  */
 const IN_FLIGHT_BYTES = 512 * 1024;
-const PHASES = ["produce", "fetch", "e2e", "ceiling", "client"] as const;
+const PHASES = ["produce", "fetch", "e2e", "ceiling", "client", "soak"] as const;
+/** The soak's load: this share of the produce rate measured just before it. */
+const SOAK_RATE_SHARE = 0.5;
+const SOAK_PROBE_SECONDS = 10;
+const SOAK_DEFAULT_MINUTES = 10;
+/**
+ * An idle window before the phases: each node's CPU per second with nothing to do (Raft ticks,
+ * heartbeats, metrics), subtracted from a phase's CPU to give its cost per MB.
+ */
+const IDLE_SECONDS = 5;
 const DEFAULT_PHASES = ["produce", "fetch", "e2e", "ceiling"];
 
 interface Options {
@@ -107,6 +121,7 @@ interface Options {
   readonly e2eRate: number;
   readonly e2eSeconds: number;
   readonly e2eLingerMs: number;
+  readonly soakMinutes: number;
   readonly phases: ReadonlySet<string>;
   readonly profileDir: string | undefined;
   readonly json: boolean;
@@ -128,7 +143,10 @@ function usage(): string {
     "  --e2e-rate N           records/s of the paced end-to-end producer (default 50000)",
     "  --e2e-seconds N        measured end-to-end seconds (default 10)",
     "  --e2e-linger-ms N      the paced producer sends what is due every N ms (default 5)",
-    "  --phases LIST          any of produce,fetch,e2e,ceiling,client (default all but client)",
+    "  --phases LIST          any of produce,fetch,e2e,ceiling,client,soak (default all but",
+    "                         client and soak)",
+    `  --soak-minutes N       soak length in minutes, fractions allowed (default ${SOAK_DEFAULT_MINUTES});`,
+    "                         selects the soak phase",
     "  --profile DIR          run every node with --cpu-prof into DIR and summarize self time",
     "  --json                 print the results as JSON",
   ].join("\n");
@@ -145,6 +163,7 @@ function parseOptions(): Options | null {
       "e2e-rate": { type: "string", default: "50000" },
       "e2e-seconds": { type: "string", default: "10" },
       "e2e-linger-ms": { type: "string", default: "5" },
+      "soak-minutes": { type: "string" },
       phases: { type: "string", default: DEFAULT_PHASES.join(",") },
       profile: { type: "string" },
       json: { type: "boolean", default: false },
@@ -158,6 +177,9 @@ function parseOptions(): Options | null {
     return n;
   };
   const phases = new Set(values.phases.split(","));
+  if (values["soak-minutes"] !== undefined) phases.add("soak");
+  const soakMinutes = Number(values["soak-minutes"] ?? SOAK_DEFAULT_MINUTES);
+  if (!(soakMinutes > 0)) throw new Error("--soak-minutes must be a positive number");
   for (const p of phases)
     if (!(PHASES as readonly string[]).includes(p))
       throw new Error(`--phases: unknown phase ${p}; use ${PHASES.join(",")}`);
@@ -170,6 +192,7 @@ function parseOptions(): Options | null {
     e2eRate: positive("e2e-rate", values["e2e-rate"]),
     e2eSeconds: positive("e2e-seconds", values["e2e-seconds"]),
     e2eLingerMs: positive("e2e-linger-ms", values["e2e-linger-ms"]),
+    soakMinutes,
     phases,
     profileDir: values.profile === undefined ? undefined : resolve(values.profile),
     json: values.json,
@@ -629,11 +652,59 @@ async function e2eRun(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Soak
+
+interface SoakResult {
+  readonly maxRecordsPerSec: number;
+  readonly minutes: number;
+  readonly e2e: E2eResult;
+  readonly memory: MemoryTrend[];
+}
+
+/**
+ * The maximum produce rate for {@link SOAK_PROBE_SECONDS} (16 KiB batches, on a topic of its
+ * own), then the paced end-to-end producer and consumers at {@link SOAK_RATE_SHARE} of it for
+ * `soakMinutes`, sampling every node's memory throughout.
+ */
+async function soakRun(
+  conns: readonly Conn[],
+  cluster: BenchCluster,
+  options: Options,
+  log: (s: string) => void,
+): Promise<SoakResult> {
+  const probeLeaders = await createTopic(conns, "bench-soak-probe", options.partitions);
+  const batch = encodeBatch(16_384, options.recordSize);
+  log(`soak: maximum produce rate for ${SOAK_PROBE_SECONDS} s`);
+  const probe = await produceRun({
+    topic: "bench-soak-probe",
+    batch,
+    leaders: probeLeaders,
+    inFlight: inFlightFor(options, batch.bytes.length),
+    recordsBudget: Number.POSITIVE_INFINITY,
+    secondsMax: SOAK_PROBE_SECONDS,
+  });
+  const rate = Math.max(1, Math.floor(probe.recordsPerSec * SOAK_RATE_SHARE));
+  const leaders = await createTopic(conns, "bench-soak", options.partitions);
+  log(`soak: ${fmt(rate)} records/s for ${options.soakMinutes} min`);
+  const seconds = Math.round(options.soakMinutes * 60);
+  const sampler = memorySampler(cluster.nodes, Math.min(30_000, (seconds * 1000) / 10));
+  const e2e = await e2eRun("bench-soak", leaders, {
+    ...options,
+    e2eRate: rate,
+    e2eSeconds: seconds,
+  });
+  const memory = memoryTrends(await sampler.stop());
+  return { maxRecordsPerSec: probe.recordsPerSec, minutes: options.soakMinutes, e2e, memory };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Report
 
 /** A measured phase on the profiles' clock. */
 interface PhaseWindow extends WindowUs {
   readonly name: string;
+  /** CPU seconds each node used during the phase (node id -> seconds; see cpuSeconds()). */
+  readonly cpuSeconds: Record<number, number>;
 }
 
 interface Report {
@@ -645,6 +716,7 @@ interface Report {
   readonly fetch: FetchResult[];
   readonly e2e: E2eResult | null;
   readonly client?: ClientResult | null;
+  readonly soak?: SoakResult | null;
   readonly ceiling: (CeilingResult & { strandShare: number | null })[];
   readonly targets: { name: string; target: string; result: string; met: boolean }[];
 }
@@ -714,6 +786,20 @@ function printReport(r: Report): void {
       if (p.firstError !== undefined) console.log(`    first error: ${p.firstError}`);
     }
   }
+  const produceWindows = r.windows.filter((x) => x.name.startsWith("produce "));
+  const idle = r.windows.find((x) => x.name === "idle");
+  for (const [i, p] of r.produce.entries()) {
+    const w = produceWindows[i];
+    const mb = p.mbPerSec * p.seconds;
+    if (w === undefined || mb <= 0) continue;
+    const seconds = (w.toUs - w.fromUs) / 1e6;
+    const perNode = Object.entries(w.cpuSeconds).map(([id, s]) => {
+      const idleRate = idle === undefined ? 0 : (idle.cpuSeconds[Number(id)] ?? 0) / IDLE_SECONDS;
+      const net = s - idleRate * seconds;
+      return `node ${id} ${fmt(s, 2)} s, ${fmt((net * 1000) / mb, 1)} ms/MB net of idle`;
+    });
+    console.log(`  CPU during produce of ${fmt(mb, 1)} MB: ${perNode.join("; ")}`);
+  }
   if (r.fetch.length > 0) {
     console.log("\nfetch from offset 0 (leaders)            records/s      MB/s  requests");
     for (const f of r.fetch)
@@ -735,6 +821,7 @@ function printReport(r: Report): void {
     if (e.firstError !== "") console.log(`  first error: ${e.firstError}`);
   }
   if (r.client != null) printClient(r.client);
+  if (r.soak != null) printSoak(r.soak);
   if (r.ceiling.length > 0) {
     console.log(
       "\nceiling: bare grpc-js bidi stream, 2 processes       MB/s   Strand produce share",
@@ -747,6 +834,21 @@ function printReport(r: Report): void {
   console.log("\ntargets");
   for (const t of r.targets)
     console.log(`  ${t.met ? "met   " : "MISSED"} ${t.name}: ${t.result} (target ${t.target})`);
+}
+
+function printSoak(s: SoakResult): void {
+  const e = s.e2e;
+  console.log(
+    `\nsoak: ${fmt(e.targetRecordsPerSec)} records/s (${(100 * SOAK_RATE_SHARE).toFixed(0)} % of the ${fmt(s.maxRecordsPerSec)}/s measured) for ${s.minutes} min, linger ${e.lingerMs} ms: ${fmt(e.records)} records, missing ${e.missing}, errors ${e.errors}`,
+  );
+  console.log(
+    `  send -> consume p50 ${fmt(e.latencyMs.p50, 2)} ms  p99 ${fmt(e.latencyMs.p99, 2)} ms  max ${fmt(e.latencyMs.max, 2)} ms`,
+  );
+  console.log("  node   RSS start -> end (max) MB    heap used start -> end (max) MB");
+  for (const m of s.memory)
+    console.log(
+      `  ${String(m.node).padEnd(6)} ${`${fmt(m.start.rssMb)} -> ${fmt(m.end.rssMb)} (${fmt(m.rssMaxMb)})`.padEnd(28)} ${fmt(m.start.heapUsedMb)} -> ${fmt(m.end.heapUsedMb)} (${fmt(m.heapUsedMaxMb)})`,
+    );
 }
 
 function printClient(c: ClientResult): void {
@@ -778,16 +880,21 @@ async function runCluster(
   const windows: PhaseWindow[] = [];
   const timed = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
     const fromUs = nowUs();
+    const cpuBefore = cluster.cpuSeconds();
     const result = await run();
-    windows.push({ name, fromUs, toUs: nowUs() });
+    const cpuSeconds: Record<number, number> = {};
+    for (const [id, s] of cluster.cpuSeconds()) cpuSeconds[id] = s - (cpuBefore.get(id) ?? s);
+    windows.push({ name, fromUs, toUs: nowUs(), cpuSeconds });
     return result;
   };
   const produce: ProduceResult[] = [];
   const fetch: FetchResult[] = [];
   let e2e: E2eResult | null = null;
   let client: ClientResult | null = null;
+  let soak: SoakResult | null = null;
   const log = (s: string) => (options.json ? undefined : console.error(s));
   try {
+    await timed("idle", () => sleep(IDLE_SECONDS * 1000));
     for (const batchBytes of options.batchBytes) {
       if (!options.phases.has("produce") && !options.phases.has("fetch")) break;
       const topic = `bench-${batchBytes}`;
@@ -828,10 +935,12 @@ async function runCluster(
           log,
         }),
       );
+    if (options.phases.has("soak"))
+      soak = await timed("soak", () => soakRun(conns, cluster, options, log));
   } finally {
     for (const c of conns) c.produce.close();
   }
-  return { leaders: leadersReport, windows, produce, fetch, e2e, client };
+  return { leaders: leadersReport, windows, produce, fetch, e2e, client, soak };
 }
 
 async function runCeilings(
@@ -858,7 +967,7 @@ async function runCeilings(
 
 /** Self time per node during each measured phase (start-up and warm-up excluded). */
 function summarizeCpuProfiles(dir: string, windows: readonly PhaseWindow[], json: boolean): void {
-  for (const w of windows)
+  for (const w of windows.filter((x) => x.name !== "idle"))
     for (const node of readdirSync(dir).sort()) {
       const files = readdirSync(join(dir, node))
         .filter((f) => f.endsWith(".cpuprofile"))
@@ -889,8 +998,9 @@ async function main(): Promise<void> {
     fetch: [],
     e2e: null,
     client: null,
+    soak: null,
   };
-  if (["produce", "fetch", "e2e", "client"].some((p) => options.phases.has(p))) {
+  if (["produce", "fetch", "e2e", "client", "soak"].some((p) => options.phases.has(p))) {
     if (!options.json) console.error("starting a 3-node combined cluster");
     const started = new BenchCluster();
     cluster = started;
