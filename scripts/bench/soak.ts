@@ -15,10 +15,12 @@ export interface MemorySample {
   readonly heapTotalMb: number;
 }
 
-/** The value of an unlabelled metric in Prometheus text, or NaN when absent. */
-function metric(text: string, name: string): number {
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-  return line === undefined ? Number.NaN : Number(line.slice(name.length + 1).split(" ")[0]);
+/** The value of a metric with one series (labels such as node_id allowed), or NaN. */
+export function metricValue(text: string, name: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  if (line === undefined) return Number.NaN;
+  const afterLabels = line.slice(line.lastIndexOf("}") + 1 || name.length).trim();
+  return Number(afterLabels.split(" ")[0]);
 }
 
 /** Every node's memory now; `atSeconds` is the caller's clock. */
@@ -30,7 +32,7 @@ export async function memorySamples(
     nodes.map(async (n) => {
       const { status, body } = await n.http("/metrics");
       if (status !== 200) throw new Error(`node ${n.id} /metrics answered ${status}`);
-      const mb = (name: string) => metric(body, name) / 1e6;
+      const mb = (name: string) => metricValue(body, name) / 1e6;
       return {
         node: n.id,
         atSeconds,
