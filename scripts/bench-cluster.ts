@@ -844,10 +844,12 @@ function printSoak(s: SoakResult): void {
   console.log(
     `  send -> consume p50 ${fmt(e.latencyMs.p50, 2)} ms  p99 ${fmt(e.latencyMs.p99, 2)} ms  max ${fmt(e.latencyMs.max, 2)} ms`,
   );
-  console.log("  node   RSS start -> end (max) MB    heap used start -> end (max) MB");
+  console.log(
+    "  node   RSS start -> end (max) MB    heap used start -> end (max) MB    external start -> end MB",
+  );
   for (const m of s.memory)
     console.log(
-      `  ${String(m.node).padEnd(6)} ${`${fmt(m.start.rssMb)} -> ${fmt(m.end.rssMb)} (${fmt(m.rssMaxMb)})`.padEnd(28)} ${fmt(m.start.heapUsedMb)} -> ${fmt(m.end.heapUsedMb)} (${fmt(m.heapUsedMaxMb)})`,
+      `  ${String(m.node).padEnd(6)} ${`${fmt(m.start.rssMb)} -> ${fmt(m.end.rssMb)} (${fmt(m.rssMaxMb)})`.padEnd(28)} ${`${fmt(m.start.heapUsedMb)} -> ${fmt(m.end.heapUsedMb)} (${fmt(m.heapUsedMaxMb)})`.padEnd(34)} ${fmt(m.start.externalMb)} -> ${fmt(m.end.externalMb)}`,
     );
 }
 

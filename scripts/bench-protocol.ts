@@ -168,11 +168,10 @@ function benchRecords(rows: Row[], records: RecordInput[], codec: CompressionNam
 function wireRows(rows: Row[], batch: Buffer): void {
   for (const r of benchWireCodec(batch)) {
     const us = (ns: number) => (ns / 1e3).toFixed(2);
-    const pct = (share: number) => `${(share * 100).toFixed(1)} %`;
     rows.push({
       what: r.what,
       figure: `${us(r.bulkNs)} µs (protobufjs ${us(r.protobufjsNs)} µs)`,
-      note: `${(r.protobufjsNs / r.bulkNs).toFixed(1)}x; GC ${pct(r.bulkGc)} (protobufjs ${pct(r.protobufjsGc)})`,
+      note: `${(r.protobufjsNs / r.bulkNs).toFixed(1)}x; fastest round ${us(r.bulkMinNs)} vs ${us(r.protobufjsMinNs)} µs`,
     });
   }
 }

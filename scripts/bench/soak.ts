@@ -13,6 +13,8 @@ export interface MemorySample {
   readonly rssMb: number;
   readonly heapUsedMb: number;
   readonly heapTotalMb: number;
+  /** Buffers outside the V8 heap (records, the tail cache, gRPC frames). */
+  readonly externalMb: number;
 }
 
 /** The value of a metric with one series (labels such as node_id allowed), or NaN. */
@@ -39,6 +41,7 @@ export async function memorySamples(
         rssMb: mb("process_resident_memory_bytes"),
         heapUsedMb: mb("nodejs_heap_size_used_bytes"),
         heapTotalMb: mb("nodejs_heap_size_total_bytes"),
+        externalMb: mb("nodejs_external_memory_bytes"),
       };
     }),
   );
