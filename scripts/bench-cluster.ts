@@ -52,6 +52,7 @@ import {
   summarizeProfiles,
   type WindowUs,
 } from "./bench/cpuprofile.ts";
+import { type GcTotals, gcDelta, gcTotals } from "./bench/node-gc.ts";
 import { type MemoryTrend, memorySampler, memoryTrends } from "./bench/soak.ts";
 import { type CeilingResult, measureCeiling } from "./bench-grpc-ceiling.ts";
 import { stopOnSignals } from "./lib/cluster.ts";
@@ -513,6 +514,8 @@ interface E2eResult {
   readonly firstError: string;
   readonly latencyMs: LatencySummaryMs;
   readonly ackLatencyMs: LatencySummaryMs;
+  /** GC pauses of each node during the run (node id -> totals), when measured. */
+  nodeGc?: Record<number, GcTotals>;
 }
 
 /** A batch of `count` records whose first key is the send time (performance.now(), float64). */
@@ -688,11 +691,13 @@ async function soakRun(
   log(`soak: ${fmt(rate)} records/s for ${options.soakMinutes} min`);
   const seconds = Math.round(options.soakMinutes * 60);
   const sampler = memorySampler(cluster.nodes, Math.min(30_000, (seconds * 1000) / 10));
+  const gcBefore = await gcTotals(cluster.nodes);
   const e2e = await e2eRun("bench-soak", leaders, {
     ...options,
     e2eRate: rate,
     e2eSeconds: seconds,
   });
+  e2e.nodeGc = gcDelta(gcBefore, await gcTotals(cluster.nodes));
   const memory = memoryTrends(await sampler.stop());
   return { maxRecordsPerSec: probe.recordsPerSec, minutes: options.soakMinutes, e2e, memory };
 }
@@ -818,6 +823,7 @@ function printReport(r: Report): void {
       );
     row("produce send -> consume", e.latencyMs);
     row("produce send -> ack (acks=all)", e.ackLatencyMs);
+    printNodeGc(e.nodeGc);
     if (e.firstError !== "") console.log(`  first error: ${e.firstError}`);
   }
   if (r.client != null) printClient(r.client);
@@ -836,6 +842,15 @@ function printReport(r: Report): void {
     console.log(`  ${t.met ? "met   " : "MISSED"} ${t.name}: ${t.result} (target ${t.target})`);
 }
 
+/** One line per node: GC pauses during a run, beside its latency tail. */
+function printNodeGc(gc: Record<number, GcTotals> | undefined): void {
+  if (gc === undefined) return;
+  for (const [id, g] of Object.entries(gc))
+    console.log(
+      `  node ${id} GC: ${fmt(g.count)} pauses, ${fmt(g.seconds * 1000)} ms in all, ${fmt(g.atLeast10ms)} >= 10 ms, ${fmt(g.atLeast100ms)} >= 100 ms`,
+    );
+}
+
 function printSoak(s: SoakResult): void {
   const e = s.e2e;
   console.log(
@@ -844,6 +859,7 @@ function printSoak(s: SoakResult): void {
   console.log(
     `  send -> consume p50 ${fmt(e.latencyMs.p50, 2)} ms  p99 ${fmt(e.latencyMs.p99, 2)} ms  max ${fmt(e.latencyMs.max, 2)} ms`,
   );
+  printNodeGc(e.nodeGc);
   console.log(
     "  node   RSS start -> end (max) MB    heap used start -> end (max) MB    external start -> end MB",
   );
@@ -923,7 +939,9 @@ async function runCluster(
     if (options.phases.has("e2e")) {
       const leaders = await createTopic(conns, "bench-e2e", options.partitions);
       log(`end to end at ${fmt(options.e2eRate)} records/s for ${options.e2eSeconds} s`);
+      const gcBefore = await gcTotals(cluster.nodes);
       e2e = await timed("e2e", () => e2eRun("bench-e2e", leaders, options));
+      e2e.nodeGc = gcDelta(gcBefore, await gcTotals(cluster.nodes));
     }
     if (options.phases.has("client"))
       client = await timed("client", () =>
