@@ -4,8 +4,8 @@
  * fastest round, for the messages that carry records bytes at the sizes the
  * broker sees. Part of `npm run bench -- protocol` (`--wire-only` runs just this).
  */
-import * as protoLoader from "@grpc/proto-loader";
-import { PROTO_LOADER_OPTIONS, protoDescriptor, strandPackageDefinition } from "@strand/protocol";
+import type * as protoLoader from "@grpc/proto-loader";
+import { protobufjsPackageDefinition, strandPackageDefinition } from "@strand/protocol";
 
 /**
  * One result row: CPU ns per op, median and fastest of the rounds. (A GC share per round was
@@ -78,7 +78,7 @@ function partitions(batch: Buffer, count: number, extra: (i: number) => object):
 
 /** Runs the comparison for `batch` (one encoded RecordBatch). */
 export function benchWireCodec(batch: Buffer): WireCodecRow[] {
-  const reference = protoLoader.fromJSON(protoDescriptor, PROTO_LOADER_OPTIONS);
+  const reference = protobufjsPackageDefinition();
   const bulk = strandPackageDefinition();
   const kib = `${(batch.length / 1024).toFixed(0)} KiB`;
   const produce = {

@@ -5,11 +5,15 @@
 // of the input, and hostile bytes (truncated, huge lengths, wrong wire types, random bytes)
 // throw wherever protobufjs throws, so the broker's lenient definition answers them
 // INVALID_ARGUMENT as before.
-import * as protoLoader from "@grpc/proto-loader";
+import type * as protoLoader from "@grpc/proto-loader";
 import fc from "fast-check";
 import protobuf from "protobufjs";
 import { describe, expect, it } from "vitest";
-import { PROTO_LOADER_OPTIONS, protoDescriptor, strandPackageDefinition } from "../src/index.ts";
+import {
+  protobufjsPackageDefinition,
+  protoDescriptor,
+  strandPackageDefinition,
+} from "../src/index.ts";
 import {
   decodeMessage,
   encodeMessage,
@@ -18,7 +22,7 @@ import {
 } from "../src/wire/bulk-codec.ts";
 import { BULK_METHODS } from "../src/wire/bulk-methods.ts";
 
-const reference = protoLoader.fromJSON(protoDescriptor, PROTO_LOADER_OPTIONS);
+const reference = protobufjsPackageDefinition();
 const root = protobuf.Root.fromJSON(protoDescriptor);
 root.resolveAll();
 

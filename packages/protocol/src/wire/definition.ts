@@ -64,6 +64,15 @@ export function strandPackageDefinition(): protoLoader.PackageDefinition {
 }
 
 /**
+ * The package definition as proto-loader builds it, protobufjs for every method, without the
+ * bulk codec: the reference the bulk codec is tested and benchmarked against. Not cached; not
+ * for serving.
+ */
+export function protobufjsPackageDefinition(): protoLoader.PackageDefinition {
+  return protoLoader.fromJSON(protoDescriptor, PROTO_LOADER_OPTIONS);
+}
+
+/**
  * The strand.v1 package loaded for @grpc/grpc-js (cached): `strandGrpc().strand.v1.X` is
  * service X's client constructor, `.service` its definition for `grpc.Server.addService`.
  */
