@@ -15,13 +15,17 @@
  * 6. `--tls`: phases 1-3 again on a second 3-node cluster with mTLS on every listener
  *    (certificates from `strand cert` in a temp dir), reported beside the plaintext figures
  *    with the ratio.
+ * 7. `soak` (not in the default phases; `--soak-minutes N` selects it): the maximum produce rate
+ *    measured for 10 s, then the end-to-end producer and consumers at half of it for N minutes,
+ *    with each node's RSS and heap sampled from its /metrics (scripts/bench/soak.ts).
  *
  * A script, never a test. Percentiles come from a log-bucketed histogram (scripts/bench/
  * histogram.ts, < 0.8 % relative error; max exact). MB = 10^6 bytes of RecordBatch bytes.
  *
  *   npm run bench -- cluster [--records N] [--record-size 100] [--batch-bytes 16384,262144]
  *     [--partitions 6] [--in-flight N] [--e2e-rate 50000] [--e2e-seconds 10] [--e2e-linger-ms 5]
- *     [--phases produce,fetch,e2e,ceiling] [--tls] [--profile DIR] [--json] [--help]
+ *     [--phases produce,fetch,e2e,ceiling,client,soak] [--soak-minutes 10] [--tls]
+ *     [--profile DIR] [--json] [--help]
  */
 import { execSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -51,6 +55,8 @@ import {
   summarizeProfiles,
   type WindowUs,
 } from "./bench/cpuprofile.ts";
+import { type GcTotals, gcDelta, gcTotals } from "./bench/node-gc.ts";
+import { type MemoryTrend, memorySampler, memoryTrends } from "./bench/soak.ts";
 import { type CeilingResult, measureCeiling } from "./bench-grpc-ceiling.ts";
 import { stopOnSignals } from "./lib/cluster.ts";
 import { certPair, makeClusterCertificates, mtlsNodeFlags } from "./lib/tls-certs.ts";
@@ -98,7 +104,16 @@ const CHANNEL_OPTIONS = clientChannelOptions();
  * batches) without queueing seconds of 256 KiB batches, which only adds latency.
  */
 const IN_FLIGHT_BYTES = 512 * 1024;
-const PHASES = ["produce", "fetch", "e2e", "ceiling", "client"] as const;
+const PHASES = ["produce", "fetch", "e2e", "ceiling", "client", "soak"] as const;
+/** The soak's load: this share of the produce rate measured just before it. */
+const SOAK_RATE_SHARE = 0.5;
+const SOAK_PROBE_SECONDS = 10;
+const SOAK_DEFAULT_MINUTES = 10;
+/**
+ * An idle window before the phases: each node's CPU per second with nothing to do (Raft ticks,
+ * heartbeats, metrics), subtracted from a phase's CPU to give its cost per MB.
+ */
+const IDLE_SECONDS = 5;
 const DEFAULT_PHASES = ["produce", "fetch", "e2e", "ceiling"];
 
 interface Options {
@@ -111,6 +126,7 @@ interface Options {
   readonly e2eRate: number;
   readonly e2eSeconds: number;
   readonly e2eLingerMs: number;
+  readonly soakMinutes: number;
   readonly phases: ReadonlySet<string>;
   readonly profileDir: string | undefined;
   readonly json: boolean;
@@ -134,7 +150,10 @@ function usage(): string {
     "  --e2e-rate N           records/s of the paced end-to-end producer (default 50000)",
     "  --e2e-seconds N        measured end-to-end seconds (default 10)",
     "  --e2e-linger-ms N      the paced producer sends what is due every N ms (default 5)",
-    "  --phases LIST          any of produce,fetch,e2e,ceiling,client (default all but client)",
+    "  --phases LIST          any of produce,fetch,e2e,ceiling,client,soak (default all but",
+    "                         client and soak)",
+    `  --soak-minutes N       soak length in minutes, fractions allowed (default ${SOAK_DEFAULT_MINUTES});`,
+    "                         selects the soak phase",
     "  --tls                  then run produce, fetch and e2e again on a cluster with mTLS on",
     "                         every listener, and report both with the TLS/plaintext ratio",
     "  --profile DIR          run every node with --cpu-prof into DIR and summarize self time",
@@ -153,6 +172,7 @@ function parseOptions(): Options | null {
       "e2e-rate": { type: "string", default: "50000" },
       "e2e-seconds": { type: "string", default: "10" },
       "e2e-linger-ms": { type: "string", default: "5" },
+      "soak-minutes": { type: "string" },
       phases: { type: "string", default: DEFAULT_PHASES.join(",") },
       profile: { type: "string" },
       json: { type: "boolean", default: false },
@@ -167,6 +187,9 @@ function parseOptions(): Options | null {
     return n;
   };
   const phases = new Set(values.phases.split(","));
+  if (values["soak-minutes"] !== undefined) phases.add("soak");
+  const soakMinutes = Number(values["soak-minutes"] ?? SOAK_DEFAULT_MINUTES);
+  if (!(soakMinutes > 0)) throw new Error("--soak-minutes must be a positive number");
   for (const p of phases)
     if (!(PHASES as readonly string[]).includes(p))
       throw new Error(`--phases: unknown phase ${p}; use ${PHASES.join(",")}`);
@@ -179,6 +202,7 @@ function parseOptions(): Options | null {
     e2eRate: positive("e2e-rate", values["e2e-rate"]),
     e2eSeconds: positive("e2e-seconds", values["e2e-seconds"]),
     e2eLingerMs: positive("e2e-linger-ms", values["e2e-linger-ms"]),
+    soakMinutes,
     phases,
     profileDir: values.profile === undefined ? undefined : resolve(values.profile),
     json: values.json,
@@ -499,6 +523,8 @@ interface E2eResult {
   readonly firstError: string;
   readonly latencyMs: LatencySummaryMs;
   readonly ackLatencyMs: LatencySummaryMs;
+  /** GC pauses of each node during the run (node id -> totals), when measured. */
+  nodeGc?: Record<number, GcTotals>;
 }
 
 /** A batch of `count` records whose first key is the send time (performance.now(), float64). */
@@ -638,11 +664,61 @@ async function e2eRun(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Soak
+
+interface SoakResult {
+  readonly maxRecordsPerSec: number;
+  readonly minutes: number;
+  readonly e2e: E2eResult;
+  readonly memory: MemoryTrend[];
+}
+
+/**
+ * The maximum produce rate for {@link SOAK_PROBE_SECONDS} (16 KiB batches, on a topic of its
+ * own), then the paced end-to-end producer and consumers at {@link SOAK_RATE_SHARE} of it for
+ * `soakMinutes`, sampling every node's memory throughout.
+ */
+async function soakRun(
+  conns: readonly Conn[],
+  cluster: BenchCluster,
+  options: Options,
+  log: (s: string) => void,
+): Promise<SoakResult> {
+  const probeLeaders = await createTopic(conns, "bench-soak-probe", options.partitions);
+  const batch = encodeBatch(16_384, options.recordSize);
+  log(`soak: maximum produce rate for ${SOAK_PROBE_SECONDS} s`);
+  const probe = await produceRun({
+    topic: "bench-soak-probe",
+    batch,
+    leaders: probeLeaders,
+    inFlight: inFlightFor(options, batch.bytes.length),
+    recordsBudget: Number.POSITIVE_INFINITY,
+    secondsMax: SOAK_PROBE_SECONDS,
+  });
+  const rate = Math.max(1, Math.floor(probe.recordsPerSec * SOAK_RATE_SHARE));
+  const leaders = await createTopic(conns, "bench-soak", options.partitions);
+  log(`soak: ${fmt(rate)} records/s for ${options.soakMinutes} min`);
+  const seconds = Math.round(options.soakMinutes * 60);
+  const sampler = memorySampler(cluster.nodes, Math.min(30_000, (seconds * 1000) / 10));
+  const gcBefore = await gcTotals(cluster.nodes);
+  const e2e = await e2eRun("bench-soak", leaders, {
+    ...options,
+    e2eRate: rate,
+    e2eSeconds: seconds,
+  });
+  e2e.nodeGc = gcDelta(gcBefore, await gcTotals(cluster.nodes));
+  const memory = memoryTrends(await sampler.stop());
+  return { maxRecordsPerSec: probe.recordsPerSec, minutes: options.soakMinutes, e2e, memory };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Report
 
 /** A measured phase on the profiles' clock. */
 interface PhaseWindow extends WindowUs {
   readonly name: string;
+  /** CPU seconds each node used during the phase (node id -> seconds; see cpuSeconds()). */
+  readonly cpuSeconds: Record<number, number>;
 }
 
 interface Report {
@@ -654,6 +730,7 @@ interface Report {
   readonly fetch: FetchResult[];
   readonly e2e: E2eResult | null;
   readonly client?: ClientResult | null;
+  readonly soak?: SoakResult | null;
   readonly ceiling: (CeilingResult & { strandShare: number | null })[];
   /** `--tls`: the same phases on an mTLS cluster (null without the option). */
   readonly tls: TlsPart | null;
@@ -725,6 +802,20 @@ function printReport(r: Report): void {
       if (p.firstError !== undefined) console.log(`    first error: ${p.firstError}`);
     }
   }
+  const produceWindows = r.windows.filter((x) => x.name.startsWith("produce "));
+  const idle = r.windows.find((x) => x.name === "idle");
+  for (const [i, p] of r.produce.entries()) {
+    const w = produceWindows[i];
+    const mb = p.mbPerSec * p.seconds;
+    if (w === undefined || mb <= 0) continue;
+    const seconds = (w.toUs - w.fromUs) / 1e6;
+    const perNode = Object.entries(w.cpuSeconds).map(([id, s]) => {
+      const idleRate = idle === undefined ? 0 : (idle.cpuSeconds[Number(id)] ?? 0) / IDLE_SECONDS;
+      const net = s - idleRate * seconds;
+      return `node ${id} ${fmt(s, 2)} s, ${fmt((net * 1000) / mb, 1)} ms/MB net of idle`;
+    });
+    console.log(`  CPU during produce of ${fmt(mb, 1)} MB: ${perNode.join("; ")}`);
+  }
   if (r.fetch.length > 0) {
     console.log("\nfetch from offset 0 (leaders)            records/s      MB/s  requests");
     for (const f of r.fetch)
@@ -743,9 +834,11 @@ function printReport(r: Report): void {
       );
     row("produce send -> consume", e.latencyMs);
     row("produce send -> ack (acks=all)", e.ackLatencyMs);
+    printNodeGc(e.nodeGc);
     if (e.firstError !== "") console.log(`  first error: ${e.firstError}`);
   }
   if (r.client != null) printClient(r.client);
+  if (r.soak != null) printSoak(r.soak);
   if (r.ceiling.length > 0) {
     console.log(
       "\nceiling: bare grpc-js bidi stream, 2 processes       MB/s   Strand produce share",
@@ -759,6 +852,33 @@ function printReport(r: Report): void {
   console.log("\ntargets");
   for (const t of r.targets)
     console.log(`  ${t.met ? "met   " : "MISSED"} ${t.name}: ${t.result} (target ${t.target})`);
+}
+
+/** One line per node: GC pauses during a run, beside its latency tail. */
+function printNodeGc(gc: Record<number, GcTotals> | undefined): void {
+  if (gc === undefined) return;
+  for (const [id, g] of Object.entries(gc))
+    console.log(
+      `  node ${id} GC: ${fmt(g.count)} pauses, ${fmt(g.seconds * 1000)} ms in all, ${fmt(g.atLeast10ms)} >= 10 ms, ${fmt(g.atLeast100ms)} >= 100 ms`,
+    );
+}
+
+function printSoak(s: SoakResult): void {
+  const e = s.e2e;
+  console.log(
+    `\nsoak: ${fmt(e.targetRecordsPerSec)} records/s (${(100 * SOAK_RATE_SHARE).toFixed(0)} % of the ${fmt(s.maxRecordsPerSec)}/s measured) for ${s.minutes} min, linger ${e.lingerMs} ms: ${fmt(e.records)} records, missing ${e.missing}, errors ${e.errors}`,
+  );
+  console.log(
+    `  send -> consume p50 ${fmt(e.latencyMs.p50, 2)} ms  p99 ${fmt(e.latencyMs.p99, 2)} ms  max ${fmt(e.latencyMs.max, 2)} ms`,
+  );
+  printNodeGc(e.nodeGc);
+  console.log(
+    "  node   RSS start -> end (max) MB    heap used start -> end (max) MB    external start -> end MB",
+  );
+  for (const m of s.memory)
+    console.log(
+      `  ${String(m.node).padEnd(6)} ${`${fmt(m.start.rssMb)} -> ${fmt(m.end.rssMb)} (${fmt(m.rssMaxMb)})`.padEnd(28)} ${`${fmt(m.start.heapUsedMb)} -> ${fmt(m.end.heapUsedMb)} (${fmt(m.heapUsedMaxMb)})`.padEnd(34)} ${fmt(m.start.externalMb)} -> ${fmt(m.end.externalMb)}`,
+    );
 }
 
 function printClient(c: ClientResult): void {
@@ -796,16 +916,21 @@ async function runCluster(
   const windows: PhaseWindow[] = [];
   const timed = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
     const fromUs = nowUs();
+    const cpuBefore = cluster.cpuSeconds();
     const result = await run();
-    windows.push({ name, fromUs, toUs: nowUs() });
+    const cpuSeconds: Record<number, number> = {};
+    for (const [id, s] of cluster.cpuSeconds()) cpuSeconds[id] = s - (cpuBefore.get(id) ?? s);
+    windows.push({ name, fromUs, toUs: nowUs(), cpuSeconds });
     return result;
   };
   const produce: ProduceResult[] = [];
   const fetch: FetchResult[] = [];
   let e2e: E2eResult | null = null;
   let client: ClientResult | null = null;
+  let soak: SoakResult | null = null;
   const log = (s: string) => (options.json ? undefined : console.error(s));
   try {
+    await timed("idle", () => sleep(IDLE_SECONDS * 1000));
     for (const batchBytes of options.batchBytes) {
       if (!options.phases.has("produce") && !options.phases.has("fetch")) break;
       const topic = `bench-${batchBytes}`;
@@ -832,7 +957,9 @@ async function runCluster(
     if (options.phases.has("e2e")) {
       const leaders = await createTopic(conns, "bench-e2e", options.partitions);
       log(`end to end at ${fmt(options.e2eRate)} records/s for ${options.e2eSeconds} s`);
+      const gcBefore = await gcTotals(cluster.nodes);
       e2e = await timed("e2e", () => e2eRun("bench-e2e", leaders, options));
+      e2e.nodeGc = gcDelta(gcBefore, await gcTotals(cluster.nodes));
     }
     if (options.phases.has("client"))
       client = await timed("client", () =>
@@ -846,10 +973,12 @@ async function runCluster(
           log,
         }),
       );
+    if (options.phases.has("soak"))
+      soak = await timed("soak", () => soakRun(conns, cluster, options, log));
   } finally {
     for (const c of conns) c.produce.close();
   }
-  return { leaders: leadersReport, windows, produce, fetch, e2e, client };
+  return { leaders: leadersReport, windows, produce, fetch, e2e, client, soak };
 }
 
 async function runCeilings(
@@ -876,7 +1005,7 @@ async function runCeilings(
 
 /** Self time per node during each measured phase (start-up and warm-up excluded). */
 function summarizeCpuProfiles(dir: string, windows: readonly PhaseWindow[], json: boolean): void {
-  for (const w of windows)
+  for (const w of windows.filter((x) => x.name !== "idle"))
     for (const node of readdirSync(dir).sort()) {
       const files = readdirSync(join(dir, node))
         .filter((f) => f.endsWith(".cpuprofile"))
@@ -921,8 +1050,9 @@ async function runTls(options: Options, track: (c: BenchCluster) => void): Promi
   }
 }
 
+/** The phases the `--tls` cluster repeats: not the SDK client phase, nor a second soak. */
 function withoutClient(phases: ReadonlySet<string>): ReadonlySet<string> {
-  return new Set([...phases].filter((p) => p !== "client"));
+  return new Set([...phases].filter((p) => p !== "client" && p !== "soak"));
 }
 
 function printTls(r: Report): void {
@@ -971,8 +1101,9 @@ async function main(): Promise<void> {
     fetch: [],
     e2e: null,
     client: null,
+    soak: null,
   };
-  if (["produce", "fetch", "e2e", "client"].some((p) => options.phases.has(p))) {
+  if (["produce", "fetch", "e2e", "client", "soak"].some((p) => options.phases.has(p))) {
     if (!options.json) console.error("starting a 3-node combined cluster");
     const started = new BenchCluster();
     cluster = started;

@@ -4,6 +4,9 @@
  *
  *   node --conditions=strand-source scripts/bench-protocol.ts
  *
+ * `--wire-only` runs only the comparison of the bulk wire codec with protobufjs
+ * (scripts/bench/wire-codec.ts).
+ *
  * Data is JSON-ish records of about 100 bytes in 16 KiB batches, from a seeded PRNG so runs
  * compare. Each figure is the median of 5 timed rounds of at least 200 ms after a warm-up.
  */
@@ -19,6 +22,7 @@ import {
   encodeRecords,
   type RecordInput,
 } from "@strand/protocol";
+import { benchWireCodec } from "./bench/wire-codec.ts";
 
 const ROUNDS = 5;
 const ROUND_MS_MIN = 200;
@@ -161,11 +165,27 @@ function benchRecords(rows: Row[], records: RecordInput[], codec: CompressionNam
   });
 }
 
+function wireRows(rows: Row[], batch: Buffer): void {
+  for (const r of benchWireCodec(batch)) {
+    const us = (ns: number) => (ns / 1e3).toFixed(2);
+    rows.push({
+      what: r.what,
+      figure: `${us(r.bulkNs)} µs (protobufjs ${us(r.protobufjsNs)} µs)`,
+      note: `${(r.protobufjsNs / r.bulkNs).toFixed(1)}x; fastest round ${us(r.bulkMinNs)} vs ${us(r.protobufjsMinNs)} µs`,
+    });
+  }
+}
+
 function main(): void {
   const records = makeRecords();
   const section = encodeRecords(records);
   const batch = encodeRecordBatch({ baseTimestamp: 1_700_000_000_000n, records });
   const rows: Row[] = [];
+  wireRows(rows, batch);
+  if (process.argv.includes("--wire-only")) {
+    printRows(rows, records.length, section.length);
+    return;
+  }
   benchCrc(rows);
   benchHeader(rows, batch);
   for (const codec of COMPRESSION_NAMES) {
@@ -174,10 +194,14 @@ function main(): void {
   benchRecords(rows, records, "none");
   benchRecords(rows, records, "lz4");
   benchRecords(rows, records, "zstd");
+  printRows(rows, records.length, section.length);
+}
+
+function printRows(rows: Row[], recordCount: number, sectionBytes: number): void {
   const w1 = Math.max(...rows.map((r) => r.what.length));
   const w2 = Math.max(...rows.map((r) => r.figure.length));
   console.log(
-    `node ${process.version}, ${records.length} records of ~100 B per ${section.length}-byte records section`,
+    `node ${process.version}, ${recordCount} records of ~100 B per ${sectionBytes}-byte records section`,
   );
   console.log(`| ${"benchmark".padEnd(w1)} | ${"result".padEnd(w2)} | note |`);
   console.log(`|${"-".repeat(w1 + 2)}|${"-".repeat(w2 + 2)}|------|`);

@@ -4,7 +4,8 @@
  * /readyz, and a stop that SIGTERMs every node (SIGKILL after a bound) and deletes the data.
  * Nodes may run with `--cpu-prof` so the leader can be profiled.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { execSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -19,6 +20,20 @@ import {
 
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 20_000;
+
+let ticks: number | null = null;
+
+/** Clock ticks per second of /proc times (`getconf CLK_TCK`, 100 on Linux). */
+function clockTicks(): number {
+  if (ticks === null) {
+    try {
+      ticks = Number(execSync("getconf CLK_TCK", { encoding: "utf8" }).trim()) || 100;
+    } catch {
+      ticks = 100;
+    }
+  }
+  return ticks;
+}
 
 export interface ClusterOptions {
   readonly nodes: number;
@@ -73,6 +88,26 @@ export class BenchCluster {
     this.stopped = true;
     await stopNodes(this.nodes, STOP_TIMEOUT_MS);
     rmSync(this.dataRoot, { recursive: true, force: true });
+  }
+
+  /**
+   * CPU seconds (user + system, every thread: JS, GC helpers, the libuv pool) each node has
+   * used so far, from /proc/<pid>/stat; unlike a profile's busy time it does not count time
+   * the node was runnable but another process had the core. Empty off Linux.
+   */
+  cpuSeconds(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const n of this.nodes) {
+      try {
+        const stat = readFileSync(`/proc/${n.child.pid}/stat`, "utf8");
+        // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        out.set(n.id, (Number(fields[11]) + Number(fields[12])) / clockTicks());
+      } catch {
+        // not Linux, or the node is gone
+      }
+    }
+    return out;
   }
 
   /** Synchronous last resort (process exit): SIGKILL what is left. */

@@ -28,6 +28,20 @@ interface Chunk {
   dead: boolean;
 }
 
+/**
+ * A view much smaller than the memory it keeps alive is copied out. Appended records are often
+ * a view of a received gRPC message, itself a view of a 64 KiB socket read: cached as they
+ * are, a 7 KB batch would hold 64 KiB while the budget counted 7 KB, so the cache's real
+ * memory could reach several times `log.tail.cache.bytes` (seen as RSS growing in the soak).
+ */
+function ownBytes(batches: Buffer): Buffer {
+  if (batches.buffer.byteLength <= 2 * batches.length) return batches;
+  // Not Buffer.from: a small copy would land in the shared pool, a view of a pool slab.
+  const own = Buffer.allocUnsafeSlow(batches.length);
+  batches.copy(own);
+  return own;
+}
+
 /** Options of {@link TailCache.read}: the same as a segment read's. */
 export interface TailReadOptions {
   /** Soft byte limit (whole batches only). */
@@ -194,7 +208,7 @@ export class TailCache {
       end === undefined || spans[0]!.baseOffset >= end,
       `cached batches at ${spans[0]!.baseOffset} do not follow the cached end ${end}`,
     );
-    const chunk: Chunk = { owner: this, bytes: batches, spans, dead: false };
+    const chunk: Chunk = { owner: this, bytes: ownBytes(batches), spans, dead: false };
     this.#chunks.push(chunk);
     this.#bytes += batches.length;
     this.#budget.added(chunk);

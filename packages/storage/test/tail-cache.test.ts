@@ -194,6 +194,27 @@ describe("the budget", () => {
     expect(cache.firstOffset).toBe(6n);
   });
 
+  it("holds what it counts: a batch viewed in a large received buffer is copied out", () => {
+    // gRPC hands a message's records as a view of a 64 KiB socket read: caching the view
+    // would keep the whole read alive while the budget counts only the view.
+    const budget = new TailCacheBudget(ONE * 10);
+    const cache = new TailCache(budget);
+    const received = Buffer.alloc(64 * 1024);
+    const batch = chunk(0n);
+    batch.copy(received, 1000);
+    cache.append(received.subarray(1000, 1000 + batch.length));
+    received.fill(0);
+    const hit = cache.read(0n, { maxBytes: 1 << 20, maxOffset: 1n, minOneBatch: true });
+    expect(hit?.records.equals(batch)).toBe(true);
+    expect(hit?.records.buffer.byteLength).toBeLessThanOrEqual(2 * batch.length);
+    // A batch that is (nearly) its whole buffer is cached as it is, without a copy.
+    const own = Buffer.allocUnsafeSlow(ONE);
+    chunk(1n).copy(own);
+    cache.append(own);
+    const same = cache.read(1n, { maxBytes: 1 << 20, maxOffset: 2n, minOneBatch: true });
+    expect(same?.records.buffer).toBe(own.buffer);
+  });
+
   it("keeps its bookkeeping bounded over many evictions", () => {
     const budget = new TailCacheBudget(ONE * 3);
     const caches = Array.from({ length: 5 }, () => new TailCache(budget));

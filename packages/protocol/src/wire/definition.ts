@@ -18,6 +18,7 @@ import type {
   RaftProtoGrpcType,
   ReplicationProtoGrpcType,
 } from "../gen/index.ts";
+import { installBulkCodec } from "./bulk-methods.ts";
 
 export { protoDescriptor };
 
@@ -48,11 +49,27 @@ export type StrandGrpc = ClientProtoGrpcType &
 let cachedDefinition: protoLoader.PackageDefinition | null = null;
 let cachedGrpc: StrandGrpc | null = null;
 
-/** The package definition of every Strand proto (cached; e.g. for server reflection). */
+/**
+ * The package definition of every Strand proto (cached; e.g. for server reflection). The
+ * methods that carry records bytes use the bulk codec (bulk-methods.ts): the same bytes and
+ * the same objects as protobufjs, without its intermediate messages.
+ */
 export function strandPackageDefinition(): protoLoader.PackageDefinition {
-  if (cachedDefinition === null)
-    cachedDefinition = protoLoader.fromJSON(protoDescriptor, PROTO_LOADER_OPTIONS);
+  if (cachedDefinition === null) {
+    const definition = protoLoader.fromJSON(protoDescriptor, PROTO_LOADER_OPTIONS);
+    installBulkCodec(definition, protoDescriptor);
+    cachedDefinition = definition;
+  }
   return cachedDefinition;
+}
+
+/**
+ * The package definition as proto-loader builds it, protobufjs for every method, without the
+ * bulk codec: the reference the bulk codec is tested and benchmarked against. Not cached; not
+ * for serving.
+ */
+export function protobufjsPackageDefinition(): protoLoader.PackageDefinition {
+  return protoLoader.fromJSON(protoDescriptor, PROTO_LOADER_OPTIONS);
 }
 
 /**

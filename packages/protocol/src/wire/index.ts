@@ -6,6 +6,7 @@
 export type * from "../gen/index.ts";
 export {
   PROTO_LOADER_OPTIONS,
+  protobufjsPackageDefinition,
   protoDescriptor,
   type StrandGrpc,
   strandGrpc,
