@@ -4,7 +4,12 @@
  */
 import type { ErrorCodeInfo } from "@strand/protocol";
 import type { MetadataImage, PartitionRegistration } from "./image.ts";
-import type { BrokerListener, ConfigResource, MetadataRecord } from "./records.ts";
+import type {
+  BrokerListener,
+  ConfigResource,
+  MetadataRecord,
+  ScramMechanism,
+} from "./records.ts";
 import type {
   BrokerEpoch,
   BrokerId,
@@ -206,6 +211,19 @@ export interface AlterConfigsRequest {
   readonly validateOnly?: boolean;
 }
 
+/** Sets (credential non-null) or deletes (null) one user's SCRAM credential. */
+export interface AlterUserScramCredentialRequest {
+  readonly type: "alterUserScramCredential";
+  readonly name: string;
+  readonly mechanism: ScramMechanism;
+  readonly credential: {
+    readonly salt: Uint8Array;
+    readonly iterations: number;
+    readonly storedKey: Uint8Array;
+    readonly serverKey: Uint8Array;
+  } | null;
+}
+
 /** Sets a feature's finalized level (0 removes it). */
 export interface UpdateFeatureRequest {
   readonly type: "updateFeature";
@@ -233,6 +251,7 @@ export type ControllerRequest =
   | AlterPartitionRequest
   | AllocateProducerIdsRequest
   | AlterConfigsRequest
+  | AlterUserScramCredentialRequest
   | UpdateFeatureRequest
   | ElectPreferredLeadersRequest;
 
@@ -247,6 +266,7 @@ export interface ControllerResponses {
   alterPartition: AlterPartitionResponse;
   allocateProducerIds: AllocateProducerIdsResponse;
   alterConfigs: ResponseBase;
+  alterUserScramCredential: ResponseBase;
   updateFeature: ResponseBase;
   electPreferredLeaders: ElectPreferredLeadersResponse;
 }

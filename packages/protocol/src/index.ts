@@ -103,4 +103,19 @@ export {
   writeVarint,
   writeVarlong,
 } from "./varint.ts";
+export {
+  type ClientFirst,
+  parseClientFirst,
+  SCRAM_MESSAGE_MAX,
+  ScramClient,
+  ScramError,
+  type ScramHash,
+  type ScramKeys,
+  saltedPassword,
+  scramHashOf,
+  scramKeys,
+  scramNonce,
+  serverFirstMessage,
+  verifyClientFinal,
+} from "./scram.ts";
 export * from "./wire/index.ts";

@@ -10,6 +10,8 @@ import type {
   AddRaftVoterResponse__Output,
   AlterConfigsRequest,
   AlterConfigsResponse__Output,
+  AlterUserScramCredentialRequest,
+  AlterUserScramCredentialResponse__Output,
   AlterPartitionRequest,
   AlterPartitionResponse__Output,
   BrokerHeartbeatRequest,
@@ -146,6 +148,13 @@ export class ControllerRouter implements ControllerWrites {
   /** AlterConfigs on the active controller. */
   alterConfigs(r: AlterConfigsRequest): Promise<AlterConfigsResponse__Output> {
     return this.call((c) => c.alterConfigs(r));
+  }
+
+  /** AlterUserScramCredential on the active controller. */
+  alterUserScramCredential(
+    r: AlterUserScramCredentialRequest,
+  ): Promise<AlterUserScramCredentialResponse__Output> {
+    return this.call((c) => c.alterUserScramCredential(r));
   }
 
   /** CreatePartitions on the active controller. */

@@ -43,6 +43,7 @@ import {
   totalItemsField,
   WAIT_MS_MAX,
 } from "@strand/protocol";
+import { alterUserScramCredentials, describeUserScramCredentials } from "./admin-users.ts";
 import type { ServiceContext, TopicDefaults } from "./context.ts";
 import { errorCodeOutcome, type UnaryImpl, unaryHandler } from "./instrument.ts";
 import { clientAddress, topicMetadata } from "./metadata.ts";
@@ -405,5 +406,12 @@ export function adminServiceHandlers(ctx: ServiceContext): AdminServiceHandlers 
     DescribeQuorum: handler("DescribeQuorum", () => describeQuorum(ctx)),
     AddRaftVoter: handler("AddRaftVoter", (call) => addRaftVoter(ctx, call.request)),
     RemoveRaftVoter: handler("RemoveRaftVoter", (call) => removeRaftVoter(ctx, call.request)),
+    AlterUserScramCredentials: handler("AlterUserScramCredentials", (call) =>
+      alterUserScramCredentials(ctx, call.request),
+    ),
+    // Answers from the local image; a missing user is not a failed call.
+    DescribeUserScramCredentials: unaryHandler(ctx, "DescribeUserScramCredentials", async (call) =>
+      describeUserScramCredentials(ctx.image(), call.request),
+    ),
   };
 }

@@ -11,6 +11,8 @@ import type {
   AllocateProducerIdsResponse__Output,
   AlterConfigsRequest,
   AlterConfigsResponse__Output,
+  AlterUserScramCredentialRequest,
+  AlterUserScramCredentialResponse__Output,
   AlterPartitionRequest,
   AlterPartitionResponse__Output,
   BrokerHeartbeatRequest,
@@ -127,6 +129,14 @@ export class ControllerClient {
     metadata: grpc.Metadata = new grpc.Metadata(),
   ): Promise<AlterConfigsResponse__Output> {
     return this.#unary((o, cb) => this.raw.AlterConfigs(r, metadata, o, cb));
+  }
+
+  /** AlterUserScramCredential. */
+  alterUserScramCredential(
+    r: AlterUserScramCredentialRequest,
+    metadata: grpc.Metadata = new grpc.Metadata(),
+  ): Promise<AlterUserScramCredentialResponse__Output> {
+    return this.#unary((o, cb) => this.raw.AlterUserScramCredential(r, metadata, o, cb));
   }
 
   /** AddRaftVoter (answered by the active controller once the new voter set commits). */

@@ -17,6 +17,8 @@ import type {
   AlterConfigsResponse,
   AlterPartitionRequest__Output,
   AlterPartitionResponse,
+  AlterUserScramCredentialRequest__Output,
+  AlterUserScramCredentialResponse,
   BrokerHeartbeatRequest__Output,
   BrokerHeartbeatResponse,
   ControllerError,
@@ -41,6 +43,7 @@ import { type VoterChangeOutcome, type VoterEndpoint, voterFromWire } from "./vo
 import {
   allocateProducerIdsFromWire,
   alterConfigsFromWire,
+  alterUserScramCredentialFromWire,
   alterPartitionFromWire,
   type ControllerHint,
   createPartitionsFromWire,
@@ -277,6 +280,14 @@ async function alterConfigs(
   return { error: responseError(res, host.hint()) };
 }
 
+async function alterUserScramCredential(
+  host: ServiceHost,
+  r: AlterUserScramCredentialRequest__Output,
+): Promise<AlterUserScramCredentialResponse> {
+  const res = await host.controller.handle(alterUserScramCredentialFromWire(r), host.nowMs());
+  return { error: responseError(res, host.hint()) };
+}
+
 async function addRaftVoter(
   host: ServiceHost,
   r: AddRaftVoterRequest__Output,
@@ -347,6 +358,12 @@ export function controllerServiceHandlers(host: ServiceHost): grpc.UntypedServic
       "AlterConfigs",
       (r: AlterConfigsRequest__Output) => alterConfigs(host, r),
       (c, r, md) => c.alterConfigs(r, md),
+    ),
+    AlterUserScramCredential: write(
+      host,
+      "AlterUserScramCredential",
+      (r: AlterUserScramCredentialRequest__Output) => alterUserScramCredential(host, r),
+      (c, r, md) => c.alterUserScramCredential(r, md),
     ),
     AddRaftVoter: write(
       host,

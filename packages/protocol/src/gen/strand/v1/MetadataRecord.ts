@@ -14,6 +14,8 @@ import type { FeatureLevelRecord as _strand_v1_FeatureLevelRecord, FeatureLevelR
 import type { ProducerIdsBlockRecord as _strand_v1_ProducerIdsBlockRecord, ProducerIdsBlockRecord__Output as _strand_v1_ProducerIdsBlockRecord__Output } from '../../strand/v1/ProducerIdsBlockRecord.ts';
 import type { ClusterIdRecord as _strand_v1_ClusterIdRecord, ClusterIdRecord__Output as _strand_v1_ClusterIdRecord__Output } from '../../strand/v1/ClusterIdRecord.ts';
 import type { NoOpRecord as _strand_v1_NoOpRecord, NoOpRecord__Output as _strand_v1_NoOpRecord__Output } from '../../strand/v1/NoOpRecord.ts';
+import type { UserScramCredentialRecord as _strand_v1_UserScramCredentialRecord, UserScramCredentialRecord__Output as _strand_v1_UserScramCredentialRecord__Output } from '../../strand/v1/UserScramCredentialRecord.ts';
+import type { RemoveUserScramCredentialRecord as _strand_v1_RemoveUserScramCredentialRecord, RemoveUserScramCredentialRecord__Output as _strand_v1_RemoveUserScramCredentialRecord__Output } from '../../strand/v1/RemoveUserScramCredentialRecord.ts';
 
 /**
  * The envelope of every metadata record: a version and exactly one record body.
@@ -80,9 +82,17 @@ export interface MetadataRecord {
    */
   'noOp'?: (_strand_v1_NoOpRecord | null);
   /**
+   * A user's SCRAM credential was set (created or replaced).
+   */
+  'userScramCredential'?: (_strand_v1_UserScramCredentialRecord | null);
+  /**
+   * A user's SCRAM credential was removed.
+   */
+  'removeUserScramCredential'?: (_strand_v1_RemoveUserScramCredentialRecord | null);
+  /**
    * The record body.
    */
-  'record'?: "registerBroker"|"unregisterBroker"|"fenceBroker"|"unfenceBroker"|"brokerControlledShutdown"|"topic"|"partition"|"partitionChange"|"removeTopic"|"config"|"featureLevel"|"producerIdsBlock"|"clusterId"|"noOp";
+  'record'?: "registerBroker"|"unregisterBroker"|"fenceBroker"|"unfenceBroker"|"brokerControlledShutdown"|"topic"|"partition"|"partitionChange"|"removeTopic"|"config"|"featureLevel"|"producerIdsBlock"|"clusterId"|"noOp"|"userScramCredential"|"removeUserScramCredential";
 }
 
 /**
@@ -150,7 +160,15 @@ export interface MetadataRecord__Output {
    */
   'noOp'?: (_strand_v1_NoOpRecord__Output | null);
   /**
+   * A user's SCRAM credential was set (created or replaced).
+   */
+  'userScramCredential'?: (_strand_v1_UserScramCredentialRecord__Output | null);
+  /**
+   * A user's SCRAM credential was removed.
+   */
+  'removeUserScramCredential'?: (_strand_v1_RemoveUserScramCredentialRecord__Output | null);
+  /**
    * The record body.
    */
-  'record'?: "registerBroker"|"unregisterBroker"|"fenceBroker"|"unfenceBroker"|"brokerControlledShutdown"|"topic"|"partition"|"partitionChange"|"removeTopic"|"config"|"featureLevel"|"producerIdsBlock"|"clusterId"|"noOp";
+  'record'?: "registerBroker"|"unregisterBroker"|"fenceBroker"|"unfenceBroker"|"brokerControlledShutdown"|"topic"|"partition"|"partitionChange"|"removeTopic"|"config"|"featureLevel"|"producerIdsBlock"|"clusterId"|"noOp"|"userScramCredential"|"removeUserScramCredential";
 }
