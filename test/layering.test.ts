@@ -1,7 +1,7 @@
 // Goal: imports point downward only (docs/design.md §1). A package may depend on, and import,
 // only the Strand packages below it, and every @strand import is declared in package.json.
 // Inside the broker, folders keep their roles: core/ imports nothing of the shell, the leader
-// and follower wings of replica/ do not import each other, and only the gRPC edge (services/,
+// and follower wings of replica/ do not import each other, and only the gRPC edge (services/, security/,
 // node/) sees generated protobuf types or gRPC. The folder checker also runs over a fixture tree
 // that breaks each rule, so a checker that stopped biting would fail here.
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -82,9 +82,9 @@ const brokerRules: readonly FolderRule[] = [
     forbidFolders: ["replica/leader"],
   },
   {
-    name: "only the gRPC edge (services/, node/) imports generated types or gRPC",
+    name: "only the gRPC edge (services/, node/, security/) imports generated types or gRPC",
     from: [""],
-    except: ["services", "node"],
+    except: ["services", "node", "security"],
     forbidModules: ["@grpc/", "@strand/protocol/gen/"],
     forbidWireNames: true,
   },

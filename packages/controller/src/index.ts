@@ -45,10 +45,10 @@ export {
   type TopicId,
   topicId,
 } from "./types.ts";
-export { configError } from "./validation.ts";
 export {
   SCRAM_ITERATIONS_MAX,
   SCRAM_ITERATIONS_MIN,
   SCRAM_MECHANISMS,
   userNameError,
 } from "./users.ts";
+export { configError } from "./validation.ts";

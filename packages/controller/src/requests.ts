@@ -4,12 +4,7 @@
  */
 import type { ErrorCodeInfo } from "@strand/protocol";
 import type { MetadataImage, PartitionRegistration } from "./image.ts";
-import type {
-  BrokerListener,
-  ConfigResource,
-  MetadataRecord,
-  ScramMechanism,
-} from "./records.ts";
+import type { BrokerListener, ConfigResource, MetadataRecord, ScramMechanism } from "./records.ts";
 import type {
   BrokerEpoch,
   BrokerId,

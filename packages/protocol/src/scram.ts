@@ -27,8 +27,8 @@ export class ScramError extends Error {
 
 /** The keys a server stores for a user (RFC 5802 §3): they verify a proof but cannot make one. */
 export interface ScramKeys {
-  readonly storedKey: Buffer;
-  readonly serverKey: Buffer;
+  readonly storedKey: Uint8Array;
+  readonly serverKey: Uint8Array;
 }
 
 /**
@@ -56,7 +56,10 @@ function xor(a: Uint8Array, b: Uint8Array): Buffer {
 }
 
 /** StoredKey and ServerKey of a salted password. */
-export function scramKeys(salted: Uint8Array, hash: ScramHash): ScramKeys {
+export function scramKeys(
+  salted: Uint8Array,
+  hash: ScramHash,
+): { readonly storedKey: Buffer; readonly serverKey: Buffer } {
   const clientKey = hmac(hash, salted, "Client Key");
   return {
     storedKey: createHash(hash).update(clientKey).digest(),

@@ -33,7 +33,12 @@ describe("SCRAM", () => {
     expect(clientFinal).toBe(
       "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
     );
-    const salted = saltedPassword("pencil", Buffer.from("W22ZaJ0SNY7soEsUEjb6gQ==", "base64"), 4096, "sha256");
+    const salted = saltedPassword(
+      "pencil",
+      Buffer.from("W22ZaJ0SNY7soEsUEjb6gQ==", "base64"),
+      4096,
+      "sha256",
+    );
     const keys = scramKeys(salted, "sha256");
     const first = parseClientFirst(client.first());
     const nonce = "rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
@@ -49,7 +54,9 @@ describe("SCRAM", () => {
     const clientKey = createHmac("sha512", salted).update("Client Key").digest();
     const keys = scramKeys(salted, "sha512");
     expect(keys.storedKey.equals(createHash("sha512").update(clientKey).digest())).toBe(true);
-    expect(keys.serverKey.equals(createHmac("sha512", salted).update("Server Key").digest())).toBe(true);
+    expect(keys.serverKey.equals(createHmac("sha512", salted).update("Server Key").digest())).toBe(
+      true,
+    );
   });
 
   const salt = Buffer.alloc(16, 7);
@@ -60,7 +67,10 @@ describe("SCRAM", () => {
     const nonce = `${first.nonce}SERVERNONCE0123456789`;
     const serverFirst = serverFirstMessage(nonce, salt, 4096);
     const clientFinal = client.final(serverFirst, password);
-    return { client, run: () => verifyClientFinal(clientFinal, first, serverFirst, nonce, keys, "sha512") };
+    return {
+      client,
+      run: () => verifyClientFinal(clientFinal, first, serverFirst, nonce, keys, "sha512"),
+    };
   };
 
   it("logs in with SHA-512 and the client verifies the server", () => {

@@ -31,6 +31,9 @@ export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" |
 /** Client certificates on a TLS listener: not asked for, asked for, or required (mTLS). */
 export type ClientAuth = "none" | "requested" | "required";
 
+/** A way clients authenticate on the client listener (`authentication.mechanisms`). */
+export type AuthMechanism = "mtls" | "scram" | "jwt";
+
 /** A parsed setting value. */
 export type SettingValue =
   | number
@@ -38,6 +41,7 @@ export type SettingValue =
   | string
   | HostPort
   | readonly NodeRole[]
+  | readonly AuthMechanism[]
   | readonly Voter[];
 
 /** The resolved configuration of one node: every setting of {@link SETTINGS}, typed. */
@@ -62,6 +66,15 @@ export interface NodeConfig {
   readonly listenersAdminTlsCaFile: string;
   readonly listenersAdminTlsClientAuth: ClientAuth;
   readonly tlsReloadIntervalMs: number;
+  readonly authenticationMechanisms: readonly AuthMechanism[];
+  readonly authenticationAnonymousEnable: boolean;
+  readonly authenticationSessionLifetimeMs: number;
+  readonly authenticationSessionsMax: number;
+  readonly authenticationJwtJwksFile: string;
+  readonly authenticationJwtIssuer: string;
+  readonly authenticationJwtAudience: string;
+  readonly authenticationJwtPrincipalClaim: string;
+  readonly authenticationJwtClockSkewMs: number;
   readonly advertisedClient: HostPort;
   readonly advertisedInternal: HostPort;
   readonly controllerVoters: readonly Voter[];
@@ -298,10 +311,23 @@ export function parseSetting(spec: SettingSpec, text: string, source: SettingSou
     case "client-auth":
       if (value === "none" || value === "requested" || value === "required") return value;
       throw new ConfigError(`${where} must be none, requested or required, got "${text}"`);
+    case "text":
+      return value;
+    case "auth-mechanisms":
+      return parseMechanisms(where, value);
     case "ratio":
       if (/^\d+(\.\d+)?$/.test(value) && Number(value) <= 1) return Number(value);
       throw new ConfigError(`${where} must be a number between 0 and 1, got "${text}"`);
   }
+}
+
+/** The comma list of `authentication.mechanisms`, each known and once. */
+function parseMechanisms(where: string, text: string): readonly AuthMechanism[] {
+  const names = text === "" ? [] : text.split(",").map((m) => m.trim());
+  const bad = names.filter((m) => m !== "mtls" && m !== "scram" && m !== "jwt");
+  if (bad.length > 0 || new Set(names).size !== names.length)
+    throw new ConfigError(`${where} must be a list of mtls, scram, jwt, got "${text}"`);
+  return names as AuthMechanism[];
 }
 
 function parseInteger(where: string, text: string, min: number, max: number): number {

@@ -82,7 +82,8 @@ export async function alterUserScramCredentials(
     results.push(result(r.name, response.error));
   }
   await ctx.waitForImage(
-    (image) => requests.every((r) => r.delete === image.users.get(r.name)?.has("SCRAM-SHA-512") !== true),
+    (image) =>
+      requests.every((r) => (r.delete === image.users.get(r.name)?.has("SCRAM-SHA-512")) !== true),
     ctx.defaults.requestTimeoutMs,
   );
   return { results };

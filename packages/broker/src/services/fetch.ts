@@ -42,7 +42,7 @@ import type {
 import { DEFAULT_STREAM_BOUNDS, type ServiceContext } from "./context.ts";
 import { countStream, type RequestTiming, statusLabel, unaryHandler } from "./instrument.ts";
 import { alignByKey, groupByTopic } from "./requests.ts";
-import { isForwarded, routeRequest, unaryCall } from "./routing.ts";
+import { type CallOrigin, callOrigin, routeRequest, unaryCall } from "./routing.ts";
 import { StreamLimits } from "./stream-limits.ts";
 import { codeName, hintFromWire, hintToWire, toStatus, UnavailableError } from "./wire.ts";
 
@@ -119,9 +119,9 @@ export function fetchPartitions(
   ctx: ServiceContext,
   options: FetchOptions,
   items: readonly FetchPartition[],
-  forwarded: boolean,
+  origin: CallOrigin,
 ): Promise<FetchPartitionResult[]> {
-  return routeRequest(ctx, "Fetch", items, forwarded, {
+  return routeRequest(ctx, "Fetch", items, origin, {
     local: async (local) =>
       alignByKey(local, await ctx.replicas.fetch(options, local), failedFetch),
     remote: async (stubs, remote, metadata) => {
@@ -215,7 +215,7 @@ async function handleFetch(
     ctx,
     { ...parsed.options, signal: callSignal(ctx, call), onWaited },
     parsed.items,
-    isForwarded(call.metadata),
+    callOrigin(call.metadata),
   );
   ctx.metrics.fetchWaitSeconds.observe(timing.waitedMs / 1000);
   return {
@@ -260,7 +260,7 @@ async function subscribeRound(
   const options: FetchOptions = { minBytes: 1, maxBytes, maxWaitMs: SUBSCRIBE_POLL_MS, signal };
   let results: FetchPartitionResult[];
   try {
-    results = await fetchPartitions(ctx, options, positions, isForwarded(call.metadata));
+    results = await fetchPartitions(ctx, options, positions, callOrigin(call.metadata));
   } catch (error) {
     if (!(error instanceof UnavailableError)) throw error;
     await idle(error.retryAfterMs, signal);
@@ -374,9 +374,9 @@ function specToWire(spec: OffsetSpec): {
 export function listOffsets(
   ctx: ServiceContext,
   items: readonly ListOffsetsItem[],
-  forwarded: boolean,
+  origin: CallOrigin,
 ): Promise<ListOffsetsItemResult[]> {
-  return routeRequest(ctx, "ListOffsets", items, forwarded, {
+  return routeRequest(ctx, "ListOffsets", items, origin, {
     local: (local) =>
       Promise.all(
         local.map(async (i) => ({
@@ -421,11 +421,7 @@ async function handleListOffsets(
   ctx: ServiceContext,
   call: grpc.ServerUnaryCall<ListOffsetsRequest__Output, ListOffsetsResponse>,
 ): Promise<ListOffsetsResponse> {
-  const results = await listOffsets(
-    ctx,
-    parseListOffsets(call.request),
-    isForwarded(call.metadata),
-  );
+  const results = await listOffsets(ctx, parseListOffsets(call.request), callOrigin(call.metadata));
   return {
     topics: groupByTopic(results, (r) => ({
       partition: r.partition,

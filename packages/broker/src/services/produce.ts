@@ -37,7 +37,7 @@ import type { ServiceContext } from "./context.ts";
 import { initProducerIdHandler } from "./init-producer-id.ts";
 import { countStream, statusLabel, unaryHandler } from "./instrument.ts";
 import { alignByKey, groupByTopic } from "./requests.ts";
-import { isForwarded, routeRequest, unaryCall } from "./routing.ts";
+import { type CallOrigin, callOrigin, routeRequest, unaryCall } from "./routing.ts";
 import {
   codeName,
   hintFromWire,
@@ -142,10 +142,10 @@ function failedResult(item: ProducePartition, error: PartitionError): ProducePar
 export async function produce(
   ctx: ServiceContext,
   parsed: ParsedProduce,
-  forwarded: boolean,
+  origin: CallOrigin,
 ): Promise<ProducePartitionResult[]> {
   const routable = parsed.items.filter((_, i) => !parsed.corrupt.has(i));
-  const served = await routeRequest(ctx, "Produce", routable, forwarded, {
+  const served = await routeRequest(ctx, "Produce", routable, origin, {
     local: async (items) =>
       alignByKey(items, await ctx.replicas.produce(parsed.options, items), failedResult),
     remote: (stubs, items, metadata) =>
@@ -233,16 +233,16 @@ function outcome(response: ProduceResponse): string {
 async function handleProduce(
   ctx: ServiceContext,
   req: ProduceRequest__Output,
-  forwarded: boolean,
+  origin: CallOrigin,
 ): Promise<ProduceResponse> {
   const parsed = parseProduce(req, ctx.defaults.requestTimeoutMs);
   if (parsed.options.acks === "none") {
-    produce(ctx, parsed, forwarded).catch((error: unknown) =>
+    produce(ctx, parsed, origin).catch((error: unknown) =>
       ctx.logger.warn({ err: String(error) }, "acks=none produce failed"),
     );
     return { topics: [] };
   }
-  return produceResponse(await produce(ctx, parsed, forwarded));
+  return produceResponse(await produce(ctx, parsed, origin));
 }
 
 /** The ProduceService handlers. */
@@ -251,7 +251,7 @@ export function produceServiceHandlers(ctx: ServiceContext): ProduceServiceHandl
     Produce: unaryHandler(
       ctx,
       "Produce",
-      (call) => handleProduce(ctx, call.request, isForwarded(call.metadata)),
+      (call) => handleProduce(ctx, call.request, callOrigin(call.metadata)),
       outcome,
     ),
     ProduceStream: (call) => produceStream(ctx, call),
@@ -263,7 +263,7 @@ function produceStream(
   ctx: ServiceContext,
   call: grpc.ServerDuplexStream<ProduceStreamRequest__Output, ProduceStreamResponse>,
 ): void {
-  const forwarded = isForwarded(call.metadata);
+  const origin = callOrigin(call.metadata);
   let inFlight = 0;
   let failed = false;
   let ended = false;
@@ -292,7 +292,7 @@ function produceStream(
       return fail(new InvalidArgumentError(`request ${msg.correlationId} has no request body`));
     inFlight++;
     const stop = ctx.metrics.requestDurationSeconds.startTimer({ method: "ProduceStream" });
-    handleProduce(ctx, msg.request, forwarded).then(
+    handleProduce(ctx, msg.request, origin).then(
       (response) => {
         stop();
         inFlight--;

@@ -43,8 +43,8 @@ import { type VoterChangeOutcome, type VoterEndpoint, voterFromWire } from "./vo
 import {
   allocateProducerIdsFromWire,
   alterConfigsFromWire,
-  alterUserScramCredentialFromWire,
   alterPartitionFromWire,
+  alterUserScramCredentialFromWire,
   type ControllerHint,
   createPartitionsFromWire,
   createTopicFromWire,
