@@ -15,6 +15,7 @@ import { groupCommands } from "./commands/group.ts";
 import { perfCommands } from "./commands/perf.ts";
 import { produceCommand } from "./commands/produce.ts";
 import { topicCommands } from "./commands/topic.ts";
+import { userCommands } from "./commands/user.ts";
 import { describeFailure, EXIT, printFailure } from "./output.ts";
 
 const COMMANDS: readonly Command[] = [
@@ -24,6 +25,7 @@ const COMMANDS: readonly Command[] = [
   consumeCommand,
   ...groupCommands,
   ...perfCommands,
+  ...userCommands,
 ];
 
 const USAGE = [

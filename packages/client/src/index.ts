@@ -33,6 +33,7 @@ export type {
   ResourceConfigs,
   TopicDescription,
   TopicResult,
+  UserDescription,
   VoterChange,
 } from "./admin.ts";
 export { Admin } from "./admin.ts";
@@ -47,6 +48,7 @@ export type {
   OffsetResetTarget,
   ResetOffsetsOptions,
 } from "./admin-groups.ts";
+export type { ClientAuth } from "./auth.ts";
 export type {
   CommitOffset,
   ConsumerOptions,
@@ -61,6 +63,7 @@ export { Consumer } from "./consumer.ts";
 export type { ErrorLocation, StrandClientErrorOptions, StrandErrorCode } from "./errors.ts";
 export {
   AbortedError,
+  AuthenticationError,
   CLIENT_ERROR_CODES,
   ConnectionError,
   CoordinatorNotAvailableError,
