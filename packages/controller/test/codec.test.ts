@@ -88,6 +88,16 @@ const samples: MetadataRecord[] = [
     size: 1000,
   },
   { type: "clusterId", clusterId: "MkU3OEVBNTcwNTJENDM2Qg" },
+  {
+    type: "userScramCredential",
+    name: "alice",
+    mechanism: "SCRAM-SHA-512",
+    salt: new Uint8Array(16).fill(1),
+    iterations: 8192,
+    storedKey: new Uint8Array(64).fill(2),
+    serverKey: new Uint8Array(64).fill(3),
+  },
+  { type: "removeUserScramCredential", name: "alice", mechanism: "SCRAM-SHA-512" },
   { type: "noOp" },
 ];
 
