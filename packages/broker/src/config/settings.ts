@@ -128,7 +128,7 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     kind: "client-auth",
     defaultText: "none",
     description:
-      "Client certificates on the client gRPC listener with TLS on: none (not asked for), requested (asked for but not enforced: a connection without one, or with one the CA does not verify, is accepted) or required (mTLS: a connection without a certificate from listeners.client.tls.ca.file is refused in the handshake).",
+      "Client certificates on the client gRPC listener with TLS on: none (they name no user; with internal TLS on, certificates are still asked for and checked against the cluster CA so brokers forwarding requests are recognised as nodes), requested (asked for but not enforced: a connection without one, or with one the CA does not verify, is accepted, and only a verified one names a user) or required (mTLS: a connection without a certificate from listeners.client.tls.ca.file is refused in the handshake).",
   }),
   setting({
     key: "listeners.internal.tls.cert.file",

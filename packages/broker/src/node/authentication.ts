@@ -56,6 +56,7 @@ export class NodeAuthentication {
       tls,
       mechanisms: c.authenticationMechanisms,
       anonymous: c.authenticationAnonymousEnable,
+      certificateUsers: c.listenersClientTlsClientAuth !== "none",
       sessions: this.#sessions,
       jwks: this.#jwks,
       jwtRules: {

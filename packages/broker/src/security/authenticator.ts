@@ -43,6 +43,8 @@ export interface ClientAuthenticatorOptions {
   readonly tls: boolean;
   readonly mechanisms: readonly AuthMechanism[];
   readonly anonymous: boolean;
+  /** Whether a verified client certificate names a user (false with `client.auth=none`). */
+  readonly certificateUsers: boolean;
   readonly sessions: SessionStore;
   /** The JWKS, or null when bearer tokens are not configured. */
   readonly jwks: Pick<JwksFile, "keys"> | null;
@@ -162,7 +164,16 @@ export class ClientAuthenticator implements Authenticator {
         );
       return session !== null ? this.#session(session) : this.#bearer(bearer ?? "");
     }
-    if (transport.kind === "user" && this.#o.mechanisms.includes("mtls")) return transport;
+    if (
+      transport.kind === "user" &&
+      this.#o.certificateUsers &&
+      this.#o.mechanisms.includes("mtls")
+    )
+      return transport;
+    return this.#anonymous();
+  }
+
+  #anonymous(): Principal {
     if (!this.#o.anonymous)
       throw new Refusal(
         "none",
@@ -178,6 +189,7 @@ export class ClientAuthenticator implements Authenticator {
       const principal = decodePrincipal(forwarded);
       if (principal === null)
         throw new Refusal("forwarded", "malformed", `${PRINCIPAL_HEADER} is not a principal`);
+      if (principal.kind === "anonymous") return this.#anonymous();
       // A node may act for a client or for itself, never for another node.
       if (principal.kind === "node" && node.kind === "node" && principal.nodeId !== node.nodeId)
         throw new PermissionDeniedError(
@@ -186,7 +198,7 @@ export class ClientAuthenticator implements Authenticator {
       return principal;
     }
     // A forwarded client request without a principal runs as nobody, never as the node.
-    return md.get(FORWARDED_HEADER).length > 0 ? ANONYMOUS : node;
+    return md.get(FORWARDED_HEADER).length > 0 ? this.#anonymous() : node;
   }
 
   #session(token: string): Principal {

@@ -25,6 +25,7 @@ function setup(o: { tls?: boolean; anonymous?: boolean; users?: string[] } = {})
     tls: o.tls ?? true,
     mechanisms: ["mtls", "scram", "jwt"],
     anonymous: o.anonymous ?? true,
+    certificateUsers: true,
     sessions,
     jwks: { keys: parseJwks(jwks(key)) },
     jwtRules: { issuer: "", audience: "", principalClaim: "sub", clockSkewMs: 0 },
@@ -87,9 +88,20 @@ describe("the client authenticator", () => {
     );
   });
 
-  it("refuses anonymous calls when anonymous is disabled", async () => {
+  it("refuses anonymous calls when anonymous is disabled, forwarded ones too", async () => {
     const { auth } = setup({ anonymous: false });
     await expect(auth.authenticate(call({}))).rejects.toThrow(/anonymous calls are refused/);
+    const forwarded = { "strand-forwarded": "1" };
+    await expect(auth.authenticate(call(forwarded, { node: 1 }))).rejects.toThrow(
+      /anonymous calls are refused/,
+    );
+    const asAnonymous = {
+      ...forwarded,
+      "strand-principal": encodePrincipal({ kind: "anonymous" }),
+    };
+    await expect(auth.authenticate(call(asAnonymous, { node: 1 }))).rejects.toThrow(
+      /anonymous calls are refused/,
+    );
   });
 
   it("refuses unknown, expired and orphaned sessions", async () => {
