@@ -15,22 +15,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { AuthenticationError, Strand, type StrandOptions } from "@strand/client";
-import {
-  type AuthServiceClient,
-  type AuthServiceScramFinishResponse__Output,
-  type AuthServiceScramStartResponse__Output,
-  clientChannelOptions,
-  type FetchServiceClient,
-  type ListOffsetsRequest,
-  type ListOffsetsResponse__Output,
-  type MetadataServiceClient,
-  ScramClient,
-  strandGrpc,
-} from "@strand/protocol";
+import { clientChannelOptions, type MetadataServiceClient, strandGrpc } from "@strand/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jwks, jwt, testKey } from "../packages/broker/test/security/jwt-tokens.ts";
 import { startNode as launchNode, waitReady } from "../scripts/lib/cluster.ts";
 import { FAST_SETTINGS, layout, type NodeProcess } from "./support/cluster.ts";
+import { rawBroker } from "./support/scram-login.ts";
 import { runStrand } from "./support/strand-cli.ts";
 
 let root = "";
@@ -45,12 +35,6 @@ const ISS = "https://idp.test";
 
 const pem = (dir: string, name: string): Buffer => readFileSync(join(dir, name));
 
-/** A unary call as a promise, with a 5 s deadline. */
-function rpc<R>(start: (cb: (e: grpc.ServiceError | null, r?: R) => void) => unknown): Promise<R> {
-  return new Promise((resolve, reject) =>
-    start((e, r) => (e === null && r !== undefined ? resolve(r) : reject(e))),
-  );
-}
 const caTls = () => ({ ca: pem(certs, "ca.crt") });
 
 function client(options: Partial<StrandOptions>): Strand {
@@ -246,34 +230,10 @@ describe("client authentication on a TLS cluster", () => {
     const [topic] = await admin.describeTopics(["authn"]);
     const leader = topic!.partitions.find((p) => p.partition === 0)!.leader;
     const via = nodes.find((_, i) => i + 1 !== leader)!;
-    const v1 = strandGrpc().strand.v1;
-    const creds = grpc.credentials.createSsl(pem(certs, "ca.crt"));
-    const opts = clientChannelOptions();
-    const auth: AuthServiceClient = new v1.AuthService(via.clientAddress, creds, opts);
-    const fetchStub: FetchServiceClient = new v1.FetchService(via.clientAddress, creds, opts);
-    closers.push(
-      () => auth.close(),
-      () => fetchStub.close(),
-    );
-    const scram = new ScramClient("alice", "sha512");
-    const start = await rpc<AuthServiceScramStartResponse__Output>((cb) =>
-      auth.ScramStart({ mechanism: "SCRAM-SHA-512", clientFirst: scram.first() }, cb),
-    );
-    const finish = await rpc<AuthServiceScramFinishResponse__Output>((cb) =>
-      auth.ScramFinish(
-        { exchangeId: start.exchangeId, clientFinal: scram.final(start.serverFirst, "s3cret-pw") },
-        cb,
-      ),
-    );
-    scram.verifyServer(finish.serverFinal);
-    const request: ListOffsetsRequest = {
-      topics: [{ topic: "authn", partitions: [{ partition: 0, spec: "OFFSET_SPEC_LATEST" }] }],
-    };
-    const md = new grpc.Metadata();
-    md.set("strand-session", finish.sessionToken);
-    const answer = await rpc<ListOffsetsResponse__Output>((cb) =>
-      fetchStub.ListOffsets(request, md, cb),
-    );
+    const broker = rawBroker(via.clientAddress, pem(certs, "ca.crt"));
+    closers.push(() => broker.close());
+    const session = await broker.login("alice", "s3cret-pw");
+    const answer = await broker.listOffsets("authn", 0, session);
     // Served by the leader through a forward: the leader accepted the forwarded principal
     // (with anonymous calls refused, a forward without it would fail).
     expect(answer.topics[0]?.partitions[0]?.errorCode).toBe(0);
@@ -281,9 +241,7 @@ describe("client authentication on a TLS cluster", () => {
       r.text(),
     );
     expect(metrics).toMatch(/strand_broker_forwarded_requests_total\{[^}]*method="ListOffsets"/);
-    const anonymous = await rpc<ListOffsetsResponse__Output>((cb) =>
-      fetchStub.ListOffsets(request, cb),
-    ).catch((e: grpc.ServiceError) => e);
+    const anonymous = await broker.listOffsets("authn", 0, null).catch((e: grpc.ServiceError) => e);
     expect((anonymous as grpc.ServiceError).code).toBe(grpc.status.UNAUTHENTICATED);
   });
 
