@@ -202,6 +202,18 @@ describe("client authentication on a TLS cluster", () => {
     expect(asAlice.stdout).toMatch(/authn/);
   }, 60_000);
 
+  it("answers a refused credential at once, with the rule", async () => {
+    const admin = client({ tls: adminCert() }).admin();
+    const started = Date.now();
+    const error = await admin
+      .createUser("bad,name", "pw", { timeoutMs: 20_000 })
+      .catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/UNACCEPTABLE_CREDENTIAL.*without spaces/);
+    const missing = await admin.deleteUser("ghost").catch((e: unknown) => e);
+    expect((missing as Error).message).toMatch(/RESOURCE_NOT_FOUND/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it("refuses a wrong password and an unknown user", async () => {
     const wrong = await refusal(
       client({ auth: { scram: { username: "alice", password: "nope" } } }),

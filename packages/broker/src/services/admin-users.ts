@@ -81,9 +81,18 @@ export async function alterUserScramCredentials(
     );
     results.push(result(r.name, response.error));
   }
+  // Answer once this broker's image shows the changes that were accepted, so a login here
+  // right after `strand user create` finds the user (a refused change is not waited for).
+  // The last accepted change of each user decides what the image must show.
+  const deleted = new Map<string, boolean>();
+  requests.forEach((r, i) => {
+    if (results[i]?.errorCode === 0) deleted.set(r.name, r.delete);
+  });
   await ctx.waitForImage(
     (image) =>
-      requests.every((r) => (r.delete === image.users.get(r.name)?.has("SCRAM-SHA-512")) !== true),
+      [...deleted].every(
+        ([name, gone]) => (image.users.get(name)?.has("SCRAM-SHA-512") === true) !== gone,
+      ),
     ctx.defaults.requestTimeoutMs,
   );
   return { results };
