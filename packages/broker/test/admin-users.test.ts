@@ -45,7 +45,7 @@ describe("AlterUserScramCredentials on the broker", () => {
   it("sends StoredKey and ServerKey, never the salted password, and waits for the image", async () => {
     const { ctx, sent, predicate } = context(false);
     const { results } = await alterUserScramCredentials(ctx, request as never);
-    expect(results[0]?.errorCode).toBe(0);
+    expect(results?.[0]?.errorCode).toBe(0);
     const keys = scramKeys(salted, "sha512");
     expect(sent).toEqual([
       expect.objectContaining({
@@ -62,7 +62,7 @@ describe("AlterUserScramCredentials on the broker", () => {
   it("does not wait for a refused change", async () => {
     const { ctx, predicate } = context(true);
     const { results } = await alterUserScramCredentials(ctx, request as never);
-    expect(results[0]?.errorCode).toBe(93);
+    expect(results?.[0]?.errorCode).toBe(93);
     expect(predicate()(EMPTY_IMAGE)).toBe(true);
   });
 
