@@ -11,18 +11,21 @@
  *    client.ts): one record per send() with 4,096 pending, batched sends, a consumer from the
  *    start, end to end with lingerMs 0;
  * 5. the ceiling: a bare grpc-js bidi stream between two processes carrying the same bytes with
- *    the same streams and in-flight depth (scripts/bench-grpc-ceiling.ts).
+ *    the same streams and in-flight depth (scripts/bench-grpc-ceiling.ts);
+ * 6. `--tls`: phases 1-3 again on a second 3-node cluster with mTLS on every listener
+ *    (certificates from `strand cert` in a temp dir), reported beside the plaintext figures
+ *    with the ratio.
  *
  * A script, never a test. Percentiles come from a log-bucketed histogram (scripts/bench/
  * histogram.ts, < 0.8 % relative error; max exact). MB = 10^6 bytes of RecordBatch bytes.
  *
  *   npm run bench -- cluster [--records N] [--record-size 100] [--batch-bytes 16384,262144]
  *     [--partitions 6] [--in-flight N] [--e2e-rate 50000] [--e2e-seconds 10] [--e2e-linger-ms 5]
- *     [--phases produce,fetch,e2e,ceiling] [--profile DIR] [--json] [--help]
+ *     [--phases produce,fetch,e2e,ceiling] [--tls] [--profile DIR] [--json] [--help]
  */
 import { execSync } from "node:child_process";
-import { readdirSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
@@ -50,6 +53,7 @@ import {
 } from "./bench/cpuprofile.ts";
 import { type CeilingResult, measureCeiling } from "./bench-grpc-ceiling.ts";
 import { stopOnSignals } from "./lib/cluster.ts";
+import { certPair, makeClusterCertificates, mtlsNodeFlags } from "./lib/tls-certs.ts";
 
 /** Latency percentiles of a histogram of microseconds, in milliseconds (NaN when empty). */
 interface LatencySummaryMs {
@@ -110,6 +114,8 @@ interface Options {
   readonly phases: ReadonlySet<string>;
   readonly profileDir: string | undefined;
   readonly json: boolean;
+  /** Also run produce/fetch/e2e on an mTLS cluster and report it beside plaintext. */
+  readonly tls: boolean;
 }
 
 function inFlightFor(options: Options, batchBytes: number): number {
@@ -129,6 +135,8 @@ function usage(): string {
     "  --e2e-seconds N        measured end-to-end seconds (default 10)",
     "  --e2e-linger-ms N      the paced producer sends what is due every N ms (default 5)",
     "  --phases LIST          any of produce,fetch,e2e,ceiling,client (default all but client)",
+    "  --tls                  then run produce, fetch and e2e again on a cluster with mTLS on",
+    "                         every listener, and report both with the TLS/plaintext ratio",
     "  --profile DIR          run every node with --cpu-prof into DIR and summarize self time",
     "  --json                 print the results as JSON",
   ].join("\n");
@@ -148,6 +156,7 @@ function parseOptions(): Options | null {
       phases: { type: "string", default: DEFAULT_PHASES.join(",") },
       profile: { type: "string" },
       json: { type: "boolean", default: false },
+      tls: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
@@ -173,6 +182,7 @@ function parseOptions(): Options | null {
     phases,
     profileDir: values.profile === undefined ? undefined : resolve(values.profile),
     json: values.json,
+    tls: values.tls,
   };
 }
 
@@ -189,9 +199,8 @@ interface Conn {
   readonly admin: InstanceType<V1["AdminService"]>;
 }
 
-function connect(nodeId: number, address: string): Conn {
+function connect(nodeId: number, address: string, creds: grpc.ChannelCredentials): Conn {
   const v1 = strandGrpc().strand.v1;
-  const creds = grpc.credentials.createInsecure();
   const produce = new v1.ProduceService(address, creds, CHANNEL_OPTIONS);
   const shared = { ...CHANNEL_OPTIONS, channelOverride: produce.getChannel() };
   return {
@@ -646,6 +655,8 @@ interface Report {
   readonly e2e: E2eResult | null;
   readonly client?: ClientResult | null;
   readonly ceiling: (CeilingResult & { strandShare: number | null })[];
+  /** `--tls`: the same phases on an mTLS cluster (null without the option). */
+  readonly tls: TlsPart | null;
   readonly targets: { name: string; target: string; result: string; met: boolean }[];
 }
 
@@ -744,6 +755,7 @@ function printReport(r: Report): void {
         `  ${`${c.mode}, ${fmt(c.payloadBytes)} B x ${c.streams} streams x ${c.inFlight} in flight`.padEnd(50)} ${fmt(c.mbPerSec, 1).padStart(7)}   ${c.strandShare === null ? "-" : `${(100 * c.strandShare).toFixed(0)} %`}`,
       );
   }
+  printTls(r);
   console.log("\ntargets");
   for (const t of r.targets)
     console.log(`  ${t.met ? "met   " : "MISSED"} ${t.name}: ${t.result} (target ${t.target})`);
@@ -769,11 +781,17 @@ function printClient(c: ClientResult): void {
 // ---------------------------------------------------------------------------------------------
 // Main
 
+type ClusterPart = Omit<Report, "targets" | "ceiling" | "machine" | "options" | "tls">;
+
+/** What `--tls` measures: the cluster phases over mTLS (the client phase stays plaintext). */
+type TlsPart = Pick<ClusterPart, "produce" | "fetch" | "e2e">;
+
 async function runCluster(
   options: Options,
   cluster: BenchCluster,
-): Promise<Omit<Report, "targets" | "ceiling" | "machine" | "options">> {
-  const conns = cluster.nodes.map((n) => connect(n.id, n.clientAddress));
+  creds: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+): Promise<ClusterPart> {
+  const conns = cluster.nodes.map((n) => connect(n.id, n.clientAddress, creds));
   const leadersReport: Record<string, number[]> = {};
   const windows: PhaseWindow[] = [];
   const timed = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
@@ -870,6 +888,70 @@ function summarizeCpuProfiles(dir: string, windows: readonly PhaseWindow[], json
     }
 }
 
+/**
+ * The `--tls` run: a second 3-node cluster with mTLS on every listener (a fresh CA and node
+ * certificates from `strand cert` in a temp dir; every node picks its own through
+ * `{node.id}`), the produce, fetch and e2e phases over TLS channels presenting the client
+ * certificate. `track` hands the cluster to the signal handler.
+ */
+async function runTls(options: Options, track: (c: BenchCluster) => void): Promise<TlsPart> {
+  const dir = mkdtempSync(join(tmpdir(), "strand-bench-certs-"));
+  const log = (s: string) => (options.json ? undefined : console.error(s));
+  try {
+    makeClusterCertificates(dir, 3);
+    const admin = certPair(dir, "admin");
+    log("starting a 3-node combined cluster with mTLS on every listener");
+    const cluster = new BenchCluster();
+    track(cluster);
+    try {
+      await cluster.start({
+        nodes: 3,
+        extraArgs: mtlsNodeFlags(dir, "{node.id}"),
+        adminTls: admin,
+      });
+      const creds = grpc.credentials.createSsl(admin.ca, admin.key, admin.cert);
+      const tlsOptions = { ...options, phases: withoutClient(options.phases) };
+      const { produce, fetch, e2e } = await runCluster(tlsOptions, cluster, creds);
+      return { produce, fetch, e2e };
+    } finally {
+      await cluster.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function withoutClient(phases: ReadonlySet<string>): ReadonlySet<string> {
+  return new Set([...phases].filter((p) => p !== "client"));
+}
+
+function printTls(r: Report): void {
+  const t = r.tls;
+  if (t === null) return;
+  const ratio = (tls: number, plain: number | undefined) =>
+    plain === undefined || plain === 0 ? "-" : `${((100 * tls) / plain).toFixed(0)} %`;
+  console.log(
+    "\nTLS (mTLS on every listener) vs plaintext      plaintext records/s   TLS records/s   TLS/plain   TLS p99 ms",
+  );
+  for (const p of t.produce) {
+    const plain = r.produce.find((q) => q.batchBytes === p.batchBytes);
+    console.log(
+      `  ${`produce ${fmt(p.batchBytes)} B`.padEnd(44)} ${fmt(plain?.recordsPerSec ?? Number.NaN).padStart(19)} ${fmt(p.recordsPerSec).padStart(15)} ${ratio(p.recordsPerSec, plain?.recordsPerSec).padStart(11)} ${fmt(p.latencyMs.p99, 1).padStart(12)}`,
+    );
+    if (p.firstError !== undefined) console.log(`    first error: ${p.firstError}`);
+  }
+  for (const f of t.fetch) {
+    const plain = r.fetch.find((q) => q.topic === f.topic);
+    console.log(
+      `  ${`fetch ${f.topic}`.padEnd(44)} ${fmt(plain?.recordsPerSec ?? Number.NaN).padStart(19)} ${fmt(f.recordsPerSec).padStart(15)} ${ratio(f.recordsPerSec, plain?.recordsPerSec).padStart(11)}`,
+    );
+  }
+  if (t.e2e !== null && r.e2e !== null)
+    console.log(
+      `  ${`end to end p99 at ${fmt(t.e2e.targetRecordsPerSec)} records/s`.padEnd(44)} ${`${fmt(r.e2e.latencyMs.p99, 2)} ms`.padStart(19)} ${`${fmt(t.e2e.latencyMs.p99, 2)} ms`.padStart(15)} ${"".padStart(11)} (missing ${t.e2e.missing}, errors ${t.e2e.errors})`,
+    );
+}
+
 async function main(): Promise<void> {
   const options = parseOptions();
   if (options === null) {
@@ -904,6 +986,7 @@ async function main(): Promise<void> {
       await started.stop();
     }
   }
+  const tls = options.tls ? await runTls(options, (c) => (cluster = c)) : null;
   if (!options.json && options.phases.has("ceiling")) console.error("ceiling: bare grpc-js");
   const ceiling = options.phases.has("ceiling")
     ? await runCeilings(options, clusterPart.produce)
@@ -913,6 +996,7 @@ async function main(): Promise<void> {
     options: { ...options, phases: [...options.phases] },
     ...clusterPart,
     ceiling,
+    tls,
   };
   const report: Report = { ...partial, targets: targets(partial) };
   if (options.json) console.log(JSON.stringify(report, null, 2));

@@ -6,8 +6,10 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 
 const suites: Record<string, string> = {
+  acl: "bench-acl.ts",
   cleaner: "bench-cleaner.ts",
   cluster: "bench-cluster.ts",
+  compare: "bench-compare.ts",
   groups: "bench-groups.ts",
   "groups-load": "bench-groups-load.ts",
   partitions: "bench-partitions.ts",
@@ -20,10 +22,11 @@ if (which === "--help" || (which !== "all" && !(which in suites))) {
   console.log(`usage: npm run bench -- [${Object.keys(suites).join("|")}|all] [options]`);
   process.exit(which === "--help" ? 0 : 2);
 }
-// `all` leaves out `partitions` (30,000 replicas and a node kill: minutes).
+// `all` leaves out `partitions` (30,000 replicas and a node kill: minutes) and `compare`
+// (it needs a baseline revision).
 const selected =
   which === "all"
-    ? Object.values(suites).filter((s) => s !== suites.partitions)
+    ? Object.values(suites).filter((s) => s !== suites.partitions && s !== suites.compare)
     : [suites[which] as string];
 for (const script of selected) {
   console.log(`\n== ${script}`);

@@ -24,6 +24,11 @@ export const CHART_OWNED_SETTINGS: readonly string[] = [
   "cluster.id",
   "shutdown.timeout.ms",
   "shutdown.drain.timeout.ms",
+  ...["client", "internal", "admin"].flatMap((l) =>
+    ["cert", "key", "ca"].map((f) => `listeners.${l}.tls.${f}.file`),
+  ),
+  "listeners.client.tls.client.auth",
+  "listeners.admin.tls.client.auth",
 ];
 
 type Schema = Record<string, unknown>;
@@ -112,6 +117,22 @@ export function chartSchema(): Schema {
       }),
       clusterDomain: { type: "string", minLength: 1 },
       config: { type: "object", additionalProperties: false, properties: config },
+      tls: obj({
+        enabled: bool,
+        source: { enum: ["secret", "certManager"] },
+        secretName: str,
+        certManager: obj({
+          issuerRef: obj({ name: str, kind: { type: "string", minLength: 1 }, group: str }),
+          duration: { type: "string", pattern: "^([0-9]+(h|m|s))+$" },
+          renewBefore: { type: "string", pattern: "^([0-9]+(h|m|s))+$" },
+          extraDnsNames: { type: "array", items: { type: "string", minLength: 1 } },
+        }),
+        client: obj({
+          enabled: bool,
+          clientAuth: { enum: ["none", "requested", "required"] },
+        }),
+        admin: obj({ enabled: bool, clientAuth: { enum: ["none", "requested"] } }),
+      }),
       shutdown: obj({
         timeoutSeconds: int(1),
         drainSeconds: int(1),

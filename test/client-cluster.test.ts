@@ -137,6 +137,37 @@ describe("the SDK against a 3-node cluster", () => {
     expect(out[0]?.offset).toBe(0n);
   });
 
+  it("splits merged batches a topic's max.message.bytes refuses; only a too-large record fails", async () => {
+    const admin = strand.admin();
+    await admin.createTopics([
+      {
+        topic: "small-batches",
+        numPartitions: 1,
+        replicationFactor: 3,
+        configs: { "max.message.bytes": "4096" },
+      },
+    ]);
+    const producer = strand.producer({ lingerMs: 0, batchSize: 512 });
+    await producer.send({ topic: "small-batches", messages: [{ value: "warm" }] });
+    // 400 one-record sends at once: the backlog merges up to 256 KiB unless the producer
+    // learns the topic's limit from MESSAGE_TOO_LARGE and splits.
+    const sends = Array.from({ length: 400 }, (_, i) =>
+      producer.send({ topic: "small-batches", messages: [{ value: `v${i}`.padEnd(100, ".") }] }),
+    );
+    const tooBig = producer.send({
+      topic: "small-batches",
+      messages: [{ value: "x".repeat(8192) }],
+    });
+    await expect(tooBig).rejects.toThrow(/MESSAGE_TOO_LARGE/);
+    const offsets = (await Promise.all(sends)).map(([r]) => r!.offset);
+    expect(offsets).toEqual(offsets.map((_, i) => BigInt(i + 1)));
+    const read = (await readAll("small-batches", 1, 401)).flatMap((b) => b.messages);
+    expect(read.map((m) => asBuffer(m.value)?.toString().replace(/\.+$/, ""))).toEqual([
+      "warm",
+      ...offsets.map((_, i) => `v${i}`),
+    ]);
+  }, 40_000);
+
   it("follows the new leader when a partition's leader is killed", async () => {
     const admin = strand.admin();
     await admin.createTopics([{ topic: "failover", numPartitions: 1, replicationFactor: 3 }]);

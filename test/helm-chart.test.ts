@@ -126,12 +126,12 @@ describe("helm chart deploy/helm/strand", () => {
     const c = strandContainer(objects);
     const admin = c.ports.find((p: { name: string }) => p.name === "admin");
     expect(admin.containerPort).toBe(portOf(envOf(c).get("STRAND_LISTENERS_ADMIN")!));
-    expect(c.startupProbe.httpGet).toEqual({ path: "/healthz", port: "admin" });
+    expect(c.startupProbe.httpGet).toEqual({ path: "/healthz", port: "admin", scheme: "HTTP" });
     expect(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold).toBeGreaterThanOrEqual(
       1800,
     );
-    expect(c.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "admin" });
-    expect(c.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "admin" });
+    expect(c.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "admin", scheme: "HTTP" });
+    expect(c.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "admin", scheme: "HTTP" });
     // The paths are the admin listener's own (test/helm-chart-run.test.ts calls them for real).
     const http = readFileSync(join(root, "packages/broker/src/admin/http.ts"), "utf8");
     for (const path of ["/healthz", "/readyz"]) expect(http).toContain(`path === "${path}"`);
@@ -285,6 +285,173 @@ describe("helm chart deploy/helm/strand", () => {
     const helpers = readFileSync(join(chartDir, "templates/_helpers.tpl"), "utf8");
     const owned = /define "strand.ownedSettings" -}}\n\{\{- list (.*) \| toJson/.exec(helpers);
     expect(owned?.[1]?.split(" ").map((s) => JSON.parse(s))).toEqual(CHART_OWNED_SETTINGS);
+  });
+
+  describe("TLS from Secrets", () => {
+    const TLS_CM = join(chartDir, "ci/tls-cert-manager-values.yaml");
+    const fromSecret = { "tls.enabled": "true", "tls.secretName": "strand-tls" };
+    type Volume = { name: string; secret?: K8sObject["spec"]; projected?: K8sObject["spec"] };
+    const volumesOf = (spec: { volumes?: Volume[] }) =>
+      new Map((spec.volumes ?? []).map((v) => [v.name, v]));
+    const probesOf = (c: Record<string, { httpGet?: { scheme?: string } }>) =>
+      ["startupProbe", "livenessProbe", "readinessProbe"].map((p) => c[p]?.httpGet?.scheme);
+
+    it("is off by default: no TLS volume, settings or HTTPS probes", async () => {
+      const objects = await render();
+      const container = strandContainer(objects);
+      expect([...envOf(container).keys()].filter((k) => k.includes("_TLS_"))).toEqual([]);
+      expect(probesOf(container)).toEqual(["HTTP", "HTTP", "HTTP"]);
+      expect(volumesOf(one(objects, "StatefulSet").spec.template.spec).has("tls")).toBe(false);
+      expect(objects.filter((o) => o.kind === "Certificate")).toEqual([]);
+    });
+
+    it("mounts an existing Secret's per-node certificates; each pod picks its own by node id", async () => {
+      const lint = await helm([
+        "lint",
+        "--strict",
+        chartDir,
+        ...Object.entries(fromSecret).flatMap(([k, v]) => ["--set", `${k}=${v}`]),
+      ]);
+      expect(lint.code, lint.stdout + lint.stderr).toBe(0);
+      const objects = await render({
+        set: { ...fromSecret, "metrics.podMonitor.enabled": "true" },
+      });
+      for (const object of objects) await validateObject(object);
+      expect(objects.filter((o) => o.kind === "Certificate")).toEqual([]);
+      const spec = one(objects, "StatefulSet").spec.template.spec;
+      const tls = volumesOf(spec).get("tls")!;
+      expect(tls.secret.secretName).toBe("strand-tls");
+      expect(tls.secret.items.map((i: { path: string }) => i.path)).toEqual([
+        "ca.crt",
+        ...[1, 2, 3].flatMap((id) => [`node-${id}.crt`, `node-${id}.key`]),
+      ]);
+      const container = strandContainer(objects);
+      expect(container.volumeMounts).toContainEqual({
+        name: "tls",
+        mountPath: "/etc/strand/tls",
+        readOnly: true,
+      });
+      const env = envOf(container);
+      for (const l of ["INTERNAL", "CLIENT", "ADMIN"]) {
+        expect(env.get(`STRAND_LISTENERS_${l}_TLS_CERT_FILE`)).toBe(
+          "/etc/strand/tls/node-{node.id}.crt",
+        );
+        expect(env.get(`STRAND_LISTENERS_${l}_TLS_KEY_FILE`)).toBe(
+          "/etc/strand/tls/node-{node.id}.key",
+        );
+        expect(env.get(`STRAND_LISTENERS_${l}_TLS_CA_FILE`)).toBe("/etc/strand/tls/ca.crt");
+      }
+      expect(env.get("STRAND_LISTENERS_CLIENT_TLS_CLIENT_AUTH")).toBe("required");
+      expect(env.get("STRAND_LISTENERS_ADMIN_TLS_CLIENT_AUTH")).toBe("none");
+      // The kubelet probes the HTTPS admin listener (it does not verify the certificate).
+      expect(probesOf(container)).toEqual(["HTTPS", "HTTPS", "HTTPS"]);
+      // Prometheus verifies it against the CA, by a name every node certificate carries.
+      const endpoint = one(objects, "PodMonitor").spec.podMetricsEndpoints[0];
+      expect(endpoint.scheme).toBe("https");
+      expect(endpoint.tlsConfig).toEqual({
+        serverName: "demo-strand.data.svc",
+        ca: { secret: { name: "strand-tls", key: "ca.crt" } },
+      });
+      // `helm test` gets the client certificate only, never a node key.
+      const test = one(objects, "Pod", "demo-strand-test");
+      const clientTls = volumesOf(test.spec).get("tls")!;
+      expect(clientTls.secret.items.map((i: { key: string }) => i.key)).toEqual([
+        "ca.crt",
+        "admin.crt",
+        "admin.key",
+      ]);
+      const cli = envOf(test.spec.containers[0]);
+      expect(cli.get("STRAND_TLS_CERT")).toBe("/etc/strand/tls/admin.crt");
+      // The client listener alone may stay plaintext (a migration); internal TLS stays on.
+      const partial = strandContainer(
+        await render({
+          set: { ...fromSecret, "tls.client.enabled": "false", "tls.admin.enabled": "false" },
+        }),
+      );
+      const partialEnv = envOf(partial);
+      expect(partialEnv.has("STRAND_LISTENERS_INTERNAL_TLS_CERT_FILE")).toBe(true);
+      expect(partialEnv.has("STRAND_LISTENERS_CLIENT_TLS_CERT_FILE")).toBe(false);
+      expect(probesOf(partial)).toEqual(["HTTP", "HTTP", "HTTP"]);
+    });
+
+    it("makes a cert-manager Certificate per node naming it (SAN URI) with the DNS names it is dialled by", async () => {
+      const lint = await helm(["lint", "--strict", chartDir, "-f", TLS_CM]);
+      expect(lint.code, lint.stdout + lint.stderr).toBe(0);
+      const objects = await render({ valuesFiles: [TLS_CM], set: { replicaCount: "5" } });
+      for (const object of objects.filter((o) => o.kind !== "Certificate"))
+        await validateObject(object);
+      const certificates = objects.filter((o) => o.kind === "Certificate");
+      expect(certificates.map((c) => c.metadata.name)).toEqual([
+        ...[1, 2, 3, 4, 5].map((id) => `demo-strand-node-${id}`),
+        "demo-strand-admin",
+      ]);
+      for (const [k, c] of certificates.slice(0, 5).entries()) {
+        expect(c.apiVersion).toBe("cert-manager.io/v1");
+        expect(c.spec.secretName).toBe(c.metadata.name);
+        expect(c.spec.uris).toEqual([`strand:node:${k + 1}`]);
+        expect(c.spec.dnsNames).toContain(
+          `demo-strand-${k}.demo-strand-headless.data.svc.cluster.local`,
+        );
+        expect(c.spec.dnsNames).toContain("demo-strand.data.svc.cluster.local");
+        expect(c.spec.usages).toEqual(expect.arrayContaining(["server auth", "client auth"]));
+        expect(c.spec.issuerRef).toEqual({
+          name: "strand-ca",
+          kind: "ClusterIssuer",
+          group: "cert-manager.io",
+        });
+        expect(c.spec.privateKey.rotationPolicy).toBe("Always");
+      }
+      const admin = certificates[5]!;
+      expect(admin.spec.uris).toBeUndefined();
+      expect(admin.spec.usages).toEqual(expect.arrayContaining(["client auth"]));
+      expect(admin.spec.usages).not.toContain("server auth");
+      // Each pod mounts every node's Secret (it picks its own by node id at start).
+      const tls = volumesOf(one(objects, "StatefulSet").spec.template.spec).get("tls")!;
+      const sources = tls.projected.sources as {
+        secret: { name: string; items: { path: string }[] };
+      }[];
+      expect(sources.map((s) => s.secret.name)).toEqual(
+        [1, 2, 3, 4, 5].map((id) => `demo-strand-node-${id}`),
+      );
+      expect(sources.flatMap((s) => s.secret.items.map((i) => i.path))).toEqual([
+        "ca.crt",
+        ...[1, 2, 3, 4, 5].flatMap((id) => [`node-${id}.crt`, `node-${id}.key`]),
+      ]);
+      const job = one(objects, "Job", "demo-strand-provisioning");
+      expect(volumesOf(job.spec.template.spec).get("tls")!.secret.secretName).toBe(
+        "demo-strand-admin",
+      );
+    });
+
+    const tlsRefusals: [string, Record<string, string>, RegExp][] = [
+      [
+        "TLS from a Secret without its name",
+        { "tls.enabled": "true" },
+        /tls\.secretName is required/,
+      ],
+      [
+        "cert-manager without an issuer",
+        { "tls.enabled": "true", "tls.source": "certManager" },
+        /tls\.certManager\.issuerRef\.name is required/,
+      ],
+      ["an unknown source", { ...fromSecret, "tls.source": "vault" }, /source/],
+      [
+        "an admin listener that requires client certificates (the probes have none)",
+        { ...fromSecret, "tls.admin.clientAuth": "required" },
+        /clientAuth/,
+      ],
+      ["a bad client auth", { ...fromSecret, "tls.client.clientAuth": "yes" }, /clientAuth/],
+      [
+        "a TLS file setting through config: (the chart owns them)",
+        { "config.listeners\\.client\\.tls\\.cert\\.file": "/x.crt" },
+        /additional properties 'listeners\.client\.tls\.cert\.file'/i,
+      ],
+    ];
+    for (const [what, set, message] of tlsRefusals) {
+      it(`refuses ${what}`, async () => {
+        expect(await renderError({ set })).toMatch(message);
+      });
+    }
   });
 
   const refusals: [string, Record<string, string>, RegExp][] = [

@@ -1,8 +1,8 @@
 // Goal: imports point downward only (docs/design.md §1). A package may depend on, and import,
 // only the Strand packages below it, and every @strand import is declared in package.json.
 // Inside the broker, folders keep their roles: core/ imports nothing of the shell, the leader
-// and follower wings of replica/ do not import each other, and only the gRPC edge (services/, security/,
-// node/) sees generated protobuf types or gRPC. The folder checker also runs over a fixture tree
+// and follower wings of replica/ do not import each other, and only the gRPC edge (services/,
+// node/, security/) sees generated protobuf types or gRPC. The folder checker also runs over a fixture tree
 // that breaks each rule, so a checker that stopped biting would fail here.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
@@ -91,7 +91,7 @@ const brokerRules: readonly FolderRule[] = [
   {
     name: "the domain (core/, replica/, producer/, groups/) does not import the edge",
     from: ["core", "replica", "producer", "groups"],
-    forbidFolders: ["services", "node"],
+    forbidFolders: ["services", "node", "security"],
   },
 ];
 

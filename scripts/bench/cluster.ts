@@ -10,6 +10,7 @@ import { join } from "node:path";
 import {
   freeLayout,
   killNodesNow,
+  type NodeOptions,
   type NodeProcess,
   startNode,
   stopNodes,
@@ -25,6 +26,8 @@ export interface ClusterOptions {
   readonly cpuProfileDir?: string;
   /** Extra `server start` flags for every node. */
   readonly extraArgs?: readonly string[];
+  /** The admin listeners serve HTTPS: what the readiness wait presents and trusts. */
+  readonly adminTls?: NodeOptions["adminTls"];
 }
 
 export class BenchCluster {
@@ -53,6 +56,7 @@ export class BenchCluster {
             bootstrap: true,
             nodeFlags: prof,
             args: ["--log.level", "warn", ...(options.extraArgs ?? [])],
+            ...(options.adminTls === undefined ? {} : { adminTls: options.adminTls }),
           }),
         );
       }

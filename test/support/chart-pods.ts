@@ -100,7 +100,8 @@ function localize(env: Record<string, string>, pod: PodPlace): Record<string, st
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
     let v = value.replace(/^0\.0\.0\.0:/, `${pod.ip}:`);
-    for (const [mountPath, dir] of Object.entries(pod.mounts)) if (v === mountPath) v = dir;
+    for (const [mountPath, dir] of Object.entries(pod.mounts))
+      if (v === mountPath || v.startsWith(`${mountPath}/`)) v = dir + v.slice(mountPath.length);
     out[name] = v;
   }
   return out;

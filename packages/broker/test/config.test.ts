@@ -154,6 +154,21 @@ describe("node config", () => {
     expect(broker.nodeId).toBe(101);
   });
 
+  it("puts the node's id into file settings with {node.id}, so one pod template names each node's certificate", () => {
+    const pod = loadNodeConfig({
+      env: {
+        STRAND_NODE_ID_FROM_HOSTNAME: "true",
+        STRAND_LISTENERS_INTERNAL_TLS_CERT_FILE: "/etc/strand/tls/node-{node.id}.crt",
+        STRAND_LISTENERS_INTERNAL_TLS_KEY_FILE: "/etc/strand/tls/node-{node.id}.key",
+        STRAND_LISTENERS_INTERNAL_TLS_CA_FILE: "/etc/strand/tls/ca.crt",
+      },
+      hostname: "strand-2",
+    });
+    expect(pod.listenersInternalTlsCertFile).toBe("/etc/strand/tls/node-3.crt");
+    expect(pod.listenersInternalTlsKeyFile).toBe("/etc/strand/tls/node-3.key");
+    expect(pod.listenersInternalTlsCaFile).toBe("/etc/strand/tls/ca.crt");
+  });
+
   it("binds to 0.0.0.0 while advertising the pod's name", () => {
     const config = loadNodeConfig({
       env: {
@@ -253,5 +268,20 @@ describe("node config", () => {
       expect(row).toContain(`\`${envName(spec.key)}\``);
       expect(row).toContain(spec.defaultText ?? spec.derived ?? "");
     }
+  });
+
+  it("reads authorizer and super.users (default: none and nobody)", () => {
+    const defaults = loadNodeConfig({});
+    expect(defaults.authorizer).toBe("none");
+    expect(defaults.superUsers).toEqual([]);
+    const acl = loadNodeConfig({
+      flags: { authorizer: "acl", "super.users": "User:admin; User:ops,Node:2" },
+    });
+    expect(acl.authorizer).toBe("acl");
+    expect(acl.superUsers).toEqual(["User:admin", "User:ops", "Node:2"]);
+    expect(() => loadNodeConfig({ flags: { authorizer: "opa" } })).toThrow(/none or acl/);
+    expect(() => loadNodeConfig({ flags: { "super.users": "admin" } })).toThrow(
+      /not a principal like User:admin/,
+    );
   });
 });

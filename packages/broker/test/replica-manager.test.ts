@@ -653,6 +653,24 @@ describe("ReplicaManager over gRPC, three brokers", () => {
       });
       await waitFor("second answer", () => answers.length === 2);
       expect(answers[1]!.errorCode).toBe(ErrorCode.STALE_BROKER_EPOCH.code);
+      // A newer epoch than the registered one is refused too: the epoch must be the follower's
+      // current registration, so 2^63-1 cannot pose as any broker's future epoch.
+      const newer = [String(BigInt(epoch3) + 1n), "9223372036854775807"];
+      for (const [k, brokerEpoch] of newer.entries()) {
+        call.write({
+          correlationId: String(3 + k),
+          replicaId: 3,
+          brokerEpoch,
+          maxWaitMs: 0,
+          minBytes: 1,
+          maxBytes: 1 << 20,
+          partitions: [entry(1, 4)],
+        });
+        await waitFor("a newer epoch's answer", () => answers.length === 3 + k);
+        expect(answers[2 + k]!.errorCode).toBe(ErrorCode.STALE_BROKER_EPOCH.code);
+        expect(answers[2 + k]!.errorMessage).toContain(`is not the registered ${epoch3}`);
+        expect(answers[2 + k]!.partitions).toEqual([]);
+      }
     } finally {
       call.cancel();
       client.close();

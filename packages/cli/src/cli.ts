@@ -1,6 +1,6 @@
 /**
  * The `strand` command: `strand server start` runs one node (docs/design.md §2); the client
- * commands (cluster, topic, produce, consume, group, perf) talk to a cluster through @strand/client.
+ * commands (cluster, topic, produce, consume, group, acl, perf) talk to a cluster through @strand/client.
  * docs/cli.md describes every command. main.ts (the bin) loads this module.
  *
  * Exit codes: 0 success (or a clean stop on SIGTERM/SIGINT), 1 runtime failure, 2 bad
@@ -9,6 +9,7 @@
  */
 import { UsageError } from "./args.ts";
 import { type Command, commandHelp, prepare } from "./command.ts";
+import { aclCommands } from "./commands/acl.ts";
 import { clusterCommands } from "./commands/cluster.ts";
 import { consumeCommand } from "./commands/consume.ts";
 import { groupCommands } from "./commands/group.ts";
@@ -24,6 +25,7 @@ const COMMANDS: readonly Command[] = [
   produceCommand,
   consumeCommand,
   ...groupCommands,
+  ...aclCommands,
   ...perfCommands,
   ...userCommands,
 ];

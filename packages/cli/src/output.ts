@@ -5,7 +5,7 @@
  * no broker reachable, timeout); 2 wrong usage (unknown command or option, bad value);
  * 3 `cluster health` found the cluster unhealthy.
  */
-import { StrandClientError, UnknownTopicError } from "@strand/client";
+import { AuthorizationError, StrandClientError, UnknownTopicError } from "@strand/client";
 import { UsageError } from "./args.ts";
 
 /** Exit codes of the strand command. */
@@ -67,6 +67,8 @@ export function describeFailure(error: unknown, topic?: string): { message: stri
       code: EXIT.failed,
     };
   }
+  if (error instanceof AuthorizationError)
+    return { message: `not authorized: ${error.message}`, code: EXIT.failed };
   if (error instanceof StrandClientError) return { message: error.message, code: EXIT.failed };
   if (error instanceof RangeError) return { message: error.message, code: EXIT.usage };
   return {

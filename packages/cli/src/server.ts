@@ -32,7 +32,7 @@ function serverHelp(): string {
     "                                       the node then dies with them, even on SIGKILL); never set it in production",
     "  --help                               print this help",
     "",
-    "settings:",
+    "settings (a *.file setting may contain {node.id}, replaced by the node's id: node-{node.id}.crt):",
     ...rows,
   ].join("\n");
 }

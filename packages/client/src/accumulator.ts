@@ -120,6 +120,10 @@ export class ProducerBatch {
   state: BatchState = "queued";
   /** With state "done": the offset of its first record (-1n: unknown, e.g. acks none). */
   baseOffset = -1n;
+  /** The sequence number of its first record once encoded (-1: none, no idempotence). */
+  baseSequence = -1;
+  /** Made by splitting a batch the leader found too large: never merged again. */
+  split = false;
 
   constructor(topic: string, partition: number, acks: string, createdMs: number) {
     this.topic = topic;
@@ -150,6 +154,20 @@ export class PartitionQueue {
   attempts = 0;
   /** Consecutive immediate retries at hinted leaders. */
   hops = 0;
+  /** Batches the leader refused as MESSAGE_TOO_LARGE, split at the next resend. */
+  readonly tooLarge = new Set<ProducerBatch>();
+  /**
+   * Batches from `from` on are encoded again from sequence `sequence` at the next resend: the
+   * leader refused an earlier batch without appending it, so their sequences left a gap.
+   */
+  resequence: { readonly from: ProducerBatch; readonly sequence: number } | null = null;
+  /**
+   * A request of several batches was refused as MESSAGE_TOO_LARGE: one batch per request
+   * until a request succeeds, so the oversized batch fails (or is split) alone.
+   */
+  oneBatch = false;
+  /** Merges of backlogged batches stay below this (learnt from MESSAGE_TOO_LARGE answers). */
+  mergeCapBytes = Number.POSITIVE_INFINITY;
   /**
    * The leader (id, epoch) the partition's last request went to: a later metadata answer
    * naming another leader or a newer epoch means that request can be given up (leader probe).

@@ -23,6 +23,7 @@ import type {
   AdminTopicResult__Output,
 } from "@strand/protocol";
 import { ErrorCode } from "@strand/protocol";
+import { type Acl, AclAdmin, type AclBinding, type AclFilter } from "./admin-acls.ts";
 import {
   GroupAdmin,
   type GroupCallOptions,
@@ -241,11 +242,33 @@ function throwFirst(
 export class Admin {
   readonly #ctx: ClientContext;
   readonly #groups: GroupAdmin;
+  readonly #acls: AclAdmin;
 
   /** @internal Use `strand.admin()`. */
   constructor(ctx: ClientContext) {
     this.#ctx = ctx;
     this.#groups = new GroupAdmin(ctx);
+    this.#acls = new AclAdmin((what, call) =>
+      this.#anyBroker(what, (c, signal) => call(c, this.#opts(signal, what, c.address)), {}),
+    );
+  }
+
+  /**
+   * Creates ACLs (docs/security.md); creating one that exists changes nothing. Answers their
+   * ids. Needs ALTER on the cluster; a refusal throws AuthorizationError.
+   */
+  createAcls(acls: readonly AclBinding[]): Promise<string[]> {
+    return this.#acls.createAcls(acls);
+  }
+
+  /** The ACLs matching `filter` (every ACL by default). Needs DESCRIBE on the cluster. */
+  describeAcls(filter: AclFilter = {}): Promise<Acl[]> {
+    return this.#acls.describeAcls(filter);
+  }
+
+  /** Deletes the ACLs matching any filter; answers what was removed. Needs ALTER on the cluster. */
+  deleteAcls(filters: readonly AclFilter[]): Promise<Acl[]> {
+    return this.#acls.deleteAcls(filters);
   }
 
   /** Every consumer group (optionally only in `states`), merged from every broker's list. */

@@ -157,6 +157,12 @@ export class GroupNotFoundError extends StrandClientError {}
 /** The group id is empty or too long (INVALID_GROUP_ID), or the assignor is unknown (UNSUPPORTED_ASSIGNOR). */
 export class InvalidGroupError extends StrandClientError {}
 
+/**
+ * The principal may not do this (TOPIC_, GROUP_ or CLUSTER_AUTHORIZATION_FAILED, or a gRPC
+ * PERMISSION_DENIED): an ACL is missing or a deny ACL applies. Not retriable.
+ */
+export class AuthorizationError extends StrandClientError {}
+
 /** Client-side codes for conditions that have no broker code; numbers are Kafka's. */
 export const CLIENT_ERROR_CODES = Object.freeze({
   /** A connection failed (Kafka's NETWORK_EXCEPTION). */
@@ -206,6 +212,10 @@ export function errorForCode(
       return new OffsetOutOfRangeError(message, options);
     case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION.code:
       return new UnknownTopicError(message, options);
+    case ErrorCode.TOPIC_AUTHORIZATION_FAILED.code:
+    case ErrorCode.GROUP_AUTHORIZATION_FAILED.code:
+    case ErrorCode.CLUSTER_AUTHORIZATION_FAILED.code:
+      return new AuthorizationError(message, options);
     default:
       return (
         groupErrorForCode(info.code, message, options) ?? new StrandClientError(message, options)

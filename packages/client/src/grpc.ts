@@ -31,6 +31,7 @@ import {
 } from "./auth.ts";
 import {
   AuthenticationError,
+  AuthorizationError,
   abortedError,
   CLIENT_ERROR_CODES,
   ConnectionError,
@@ -229,6 +230,12 @@ export function fromGrpcError(error: grpc.ServiceError, options: CallOptions): S
         code: ErrorCode.MESSAGE_TOO_LARGE,
         retriable: false,
       });
+    case grpc.status.PERMISSION_DENIED:
+      return new AuthorizationError(`${where} was not authorized: ${error.details}`, {
+        ...base,
+        code: deniedCode(error.details ?? ""),
+        retriable: false,
+      });
     default:
       return new StrandClientError(`${where} failed (gRPC ${error.code}): ${error.details}`, {
         ...base,
@@ -236,6 +243,18 @@ export function fromGrpcError(error: grpc.ServiceError, options: CallOptions): S
         retriable: false,
       });
   }
+}
+
+/** The authorization code a PERMISSION_DENIED names first (brokers start with it), else CLUSTER_. */
+function deniedCode(details: string): typeof ErrorCode.CLUSTER_AUTHORIZATION_FAILED {
+  for (const code of [
+    ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+    ErrorCode.GROUP_AUTHORIZATION_FAILED,
+    ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+  ]) {
+    if (details.startsWith(code.name)) return code;
+  }
+  return ErrorCode.CLUSTER_AUTHORIZATION_FAILED;
 }
 
 /** The retry-after hint of an UNAVAILABLE answer, in milliseconds, or null. */

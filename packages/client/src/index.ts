@@ -38,6 +38,13 @@ export type {
 } from "./admin.ts";
 export { Admin } from "./admin.ts";
 export type {
+  Acl,
+  AclBinding,
+  AclFilter,
+  AclOperation,
+  AclResourceType,
+} from "./admin-acls.ts";
+export type {
   GroupCallOptions,
   GroupDescription,
   GroupMember,
@@ -64,6 +71,7 @@ export type { ErrorLocation, StrandClientErrorOptions, StrandErrorCode } from ".
 export {
   AbortedError,
   AuthenticationError,
+  AuthorizationError,
   CLIENT_ERROR_CODES,
   ConnectionError,
   CoordinatorNotAvailableError,

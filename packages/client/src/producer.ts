@@ -54,7 +54,7 @@ import {
   type BatchEntry,
   type PartitionQueue,
   PendingSend,
-  type ProducerBatch,
+  ProducerBatch,
   RECORD_OVERHEAD_BYTES,
   StickyPartitioner,
 } from "./accumulator.ts";
@@ -91,7 +91,7 @@ export interface ProducerOptions {
   /**
    * When more batches of a partition wait than may be in flight (5), they are merged into
    * batches of up to this many bytes as they leave (default the larger of batchSize and
-   * 262144). Keep it at or below the topics' max.message.bytes; see docs/client.md.
+   * 262144). A merge the leader refuses as MESSAGE_TOO_LARGE is split; see docs/client.md.
    */
   readonly backlogBatchSize?: number;
   /** Compression of batches (default "none"). */
@@ -787,6 +787,7 @@ export class Producer {
       used += encoded.length;
       batch.closed = true;
       taken.push(batch);
+      if (q.oneBatch) break;
     }
     return taken;
   }
@@ -800,10 +801,12 @@ export class Producer {
    */
   #coalesce(q: PartitionQueue, i: number): void {
     const batch = q.batches[i]!;
-    const cap = this.#options.backlogBatchSize;
+    const cap = Math.min(this.#options.backlogBatchSize, q.mergeCapBytes);
+    if (batch.split) return;
     while (q.batches.length > SEQUENCE_WINDOW && i + 1 < q.batches.length) {
       const next = q.batches[i + 1]!;
       if (next.state !== "queued" || next.encoded !== null || next.acks !== batch.acks) return;
+      if (next.split) return;
       if (batch.bytes + next.bytes > cap) return;
       if (batch.entries.length + next.entries.length > BATCH_RECORDS_MAX) return;
       for (const e of next.entries) batch.entries.push(e);
@@ -826,6 +829,7 @@ export class Producer {
       baseSequence = this.#sequences.get(key) ?? 0;
       this.#sequences.set(key, (baseSequence + batch.sent.length) % (SEQUENCE_MAX + 1));
     }
+    batch.baseSequence = baseSequence;
     batch.encoded = encodeRecordBatch({
       baseTimestamp,
       compression: this.#options.compression,
@@ -1063,7 +1067,76 @@ export class Producer {
       this.#requestEnded(q);
       return;
     }
+    if (result.errorCode === ErrorCode.MESSAGE_TOO_LARGE.code && this.#markTooLarge(q, batches)) {
+      for (const b of batches) b.lastError = error;
+      q.resend = true;
+      this.#requestEnded(q);
+      return;
+    }
     this.#onFailure(q, batches, error);
+  }
+
+  /**
+   * The leader refused a request of `q` as MESSAGE_TOO_LARGE (it validates every batch before
+   * appending any, so none of them is in the log). Several batches are sent again one per
+   * request, to find the oversized one; a batch of several records is split at the
+   * partition's next resend, and later merges stay below half its size, as Kafka's producer
+   * splits an oversized batch. False for a lone single-record batch: a record above
+   * max.message.bytes fails its send.
+   */
+  #markTooLarge(q: PartitionQueue, batches: readonly ProducerBatch[]): boolean {
+    if (batches.length > 1) {
+      q.oneBatch = true;
+      return true;
+    }
+    const splittable = batches.filter((b) => b.sent.length > 1);
+    if (splittable.length === 0) return false;
+    for (const b of splittable) {
+      q.tooLarge.add(b);
+      q.mergeCapBytes = Math.min(q.mergeCapBytes, Math.floor((b.encoded?.length ?? b.bytes) / 2));
+    }
+    const first = batches[0]!;
+    if (first.baseSequence >= 0) this.#resequenceFrom(q, first, first.baseSequence);
+    return true;
+  }
+
+  /**
+   * Batches of `q` from `from` on must be encoded again from `sequence` (see
+   * PartitionQueue.resequence); the earliest such point wins.
+   */
+  #resequenceFrom(q: PartitionQueue, from: ProducerBatch, sequence: number): void {
+    const known = q.resequence === null ? -1 : q.batches.indexOf(q.resequence.from);
+    if (known >= 0 && known <= q.batches.indexOf(from)) return;
+    q.resequence = { from, sequence };
+  }
+
+  /**
+   * At a resend (no request of `q` in flight): encodes again, from their new first sequence,
+   * the batches that followed a refused one, and splits the ones refused as too large. None of
+   * them is in the log: the leader appended nothing of a refused request, and a later sequence
+   * cannot follow a missing one.
+   */
+  #repairSequences(q: PartitionQueue): void {
+    const restart = q.resequence;
+    q.resequence = null;
+    const from = restart === null ? -1 : q.batches.indexOf(restart.from);
+    if (restart !== null && from >= 0) {
+      for (const batch of q.batches.slice(from)) {
+        assert(batch.state !== "done", "no batch after a refused one is in the log");
+        batch.encoded = null;
+        batch.sent = [];
+        batch.baseSequence = -1;
+      }
+      this.#sequences.set(`${q.topic}\u0000${q.partition}`, restart.sequence);
+    }
+    for (let i = q.batches.length - 1; i >= 0; i--) {
+      const batch = q.batches[i]!;
+      if (q.tooLarge.has(batch) && batch.entries.length > 1) {
+        assert(batch.encoded === null || this.#identity === null, "a split batch is re-encoded");
+        q.batches.splice(i, 1, ...halves(batch));
+      }
+    }
+    q.tooLarge.clear();
   }
 
   /**
@@ -1099,6 +1172,7 @@ export class Producer {
     q.attempts = 0;
     q.hops = 0;
     q.careful = false;
+    q.oneBatch = false;
     // Settled first: a resend due at the request's end must not send acknowledged batches.
     this.#settleDone(q);
     this.#requestEnded(q);
@@ -1128,6 +1202,7 @@ export class Producer {
     if (q.requests > 0 || !q.resend) return;
     q.resend = false;
     q.careful = true;
+    if (q.tooLarge.size > 0 || q.resequence !== null) this.#repairSequences(q);
     for (const b of q.batches) b.state = "queued";
   }
 
@@ -1140,11 +1215,30 @@ export class Producer {
       return;
     }
     const failed = new Set(batches);
+    const first = q.batches.findIndex((b) => failed.has(b));
     for (let i = q.batches.length - 1; i >= 0; i--)
       if (failed.has(q.batches[i]!)) q.batches.splice(i, 1);
+    if (first >= 0 && notAppended(error)) this.#skipSequences(q, first, batches[0]!.baseSequence);
     for (const b of batches) this.#failBatch(b, error);
     this.#settleDone(q);
     this.#requestEnded(q);
+  }
+
+  /**
+   * Batches the leader refused without appending them have failed their sends (a record it
+   * will never take): the batches after them, from index `next`, get their sequences back,
+   * as Kafka's idempotent producer adjusts sequences after a failed batch. Ones not yet
+   * encoded just take the freed numbers; encoded ones are encoded again at a resend.
+   */
+  #skipSequences(q: PartitionQueue, next: number, sequence: number): void {
+    if (sequence < 0) return;
+    const later = q.batches[next];
+    if (later === undefined || later.encoded === null) {
+      this.#sequences.set(`${q.topic}\u0000${q.partition}`, sequence);
+      return;
+    }
+    this.#resequenceFrom(q, later, sequence);
+    q.resend = true;
   }
 
   /** Schedules a retry of the partition after backoff and refreshes its metadata. */
@@ -1212,6 +1306,40 @@ export async function initProducerId(
     }
   }
   throw new StrandClientError("InitProducerId did not succeed");
+}
+
+/**
+ * Leader answers that refuse a produce in validation, before anything is appended: the
+ * batches' sequence numbers were never used.
+ */
+const NOT_APPENDED_CODES: ReadonlySet<number> = new Set([
+  ErrorCode.MESSAGE_TOO_LARGE.code,
+  ErrorCode.CORRUPT_MESSAGE.code,
+  ErrorCode.INVALID_RECORD.code,
+  ErrorCode.INVALID_TIMESTAMP.code,
+  ErrorCode.UNSUPPORTED_COMPRESSION_TYPE.code,
+  ErrorCode.TOPIC_AUTHORIZATION_FAILED.code,
+]);
+
+function notAppended(error: unknown): boolean {
+  return error instanceof StrandClientError && NOT_APPENDED_CODES.has(error.code.code);
+}
+
+/** A batch's records in two batches of its partition, acks and creation time, in order. */
+function halves(batch: ProducerBatch): ProducerBatch[] {
+  const mid = Math.ceil(batch.entries.length / 2);
+  let firstBytes = 0;
+  for (const e of batch.entries.slice(0, mid)) firstBytes += e.bytes;
+  return [batch.entries.slice(0, mid), batch.entries.slice(mid)].map((entries, k) => {
+    const half = new ProducerBatch(batch.topic, batch.partition, batch.acks, batch.createdMs);
+    for (const e of entries) half.entries.push(e);
+    // The two keep the whole batch's memory reservation between them (released when settled).
+    half.bytes = k === 0 ? firstBytes : batch.bytes - firstBytes;
+    half.closed = true;
+    half.split = true;
+    half.lastError = batch.lastError;
+    return half;
+  });
 }
 
 function noIdempotence(ctx: ClientContext, why: string): null {

@@ -16,6 +16,7 @@
 import * as grpc from "@grpc/grpc-js";
 import {
   clientServerOptions,
+  ErrorCode,
   encodeRecordBatch,
   iterateBatches,
   strandGrpc,
@@ -98,6 +99,8 @@ export class FakeCluster {
   legacyResults = false;
   /** Apply the broker's idempotence sequence rules (see the module comment). */
   sequenced = false;
+  /** Like a topic's max.message.bytes: a produce with a larger batch appends nothing. */
+  maxBatchBytes = Number.POSITIVE_INFINITY;
   /** Milliseconds a Produce call waits before it is processed (0 or null: at once). */
   hold: ((call: { readonly broker: number }) => number) | null = null;
 
@@ -301,6 +304,15 @@ export class FakeCluster {
             ...base,
             errorCode: fault.code,
             errorMessage: `injected ${fault.code}`,
+          });
+          continue;
+        }
+        const largest = Math.max(...[...iterateBatches(d.records)].map((v) => v.sizeBytes));
+        if (largest > this.maxBatchBytes) {
+          partitions.push({
+            ...base,
+            errorCode: ErrorCode.MESSAGE_TOO_LARGE.code,
+            errorMessage: `batch of ${largest} bytes exceeds max.message.bytes ${this.maxBatchBytes}`,
           });
           continue;
         }

@@ -25,6 +25,7 @@ afterAll(async () => {
   await cluster.stop();
 });
 afterEach(async () => {
+  cluster.maxBatchBytes = Number.POSITIVE_INFINITY;
   cluster.script = null;
   cluster.hold = null;
   await Promise.all(clients.splice(0).map((c) => c.close()));
@@ -160,6 +161,59 @@ describe("producer: a backlogged partition", () => {
     expectExactlyOnceInOrder(topic, out);
     // 40 batches of one record were queued; far fewer, larger ones reached the log.
     expect(cluster.topics.get(topic)![0]!.batches.length).toBeLessThanOrEqual(6);
+  });
+});
+
+describe("producer: a batch the leader finds too large", () => {
+  it("is split and re-sequenced until it fits: every record once, in order", async () => {
+    const topic = newTopic();
+    const strand = client();
+    const producer = strand.producer({ lingerMs: 0, batchSize: 100 });
+    await producer.send({ topic, messages: [{ value: "warm" }] });
+    // Backlogged one-record batches merge up to 256 KiB; this "topic" takes 700 bytes at most.
+    cluster.maxBatchBytes = 700;
+    const out = await producer.send({
+      topic,
+      messages: Array.from({ length: 60 }, (_, i) => ({ value: `v${i}`.padEnd(40, ".") })),
+    });
+    expectExactlyOnceInOrder(topic, out);
+    const sizes = cluster.topics.get(topic)![0]!.batches.map((b) => b.length);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(700);
+    // Merging still happened, below the learnt cap: fewer batches than records.
+    expect(sizes.length).toBeLessThan(61);
+  });
+
+  it("fails the send when a single record is above the limit, and later sends go on", async () => {
+    const topic = newTopic();
+    const strand = client();
+    const producer = strand.producer({ lingerMs: 0 });
+    await producer.send({ topic, messages: [{ value: "warm" }] });
+    cluster.maxBatchBytes = 300;
+    await expect(producer.send({ topic, messages: [{ value: "x".repeat(400) }] })).rejects.toThrow(
+      /MESSAGE_TOO_LARGE/,
+    );
+    const [after] = await producer.send({ topic, messages: [{ value: "small" }] });
+    expect(logOf(topic).map((r) => r.value)).toEqual(["warm", "small"]);
+    expect(after!.offset).toBe(logOf(topic)[1]!.offset);
+  });
+
+  it("gives a refused batch's sequence numbers to the batches in flight behind it", async () => {
+    const topic = newTopic();
+    const strand = client();
+    const producer = strand.producer({ lingerMs: 0, batchSize: 100 });
+    await producer.send({ topic, messages: [{ value: "warm" }] });
+    cluster.maxBatchBytes = 300;
+    // Held answers keep the requests behind the refused one in flight when it fails.
+    cluster.hold = () => 20;
+    const big = producer.send({ topic, messages: [{ value: "x".repeat(400) }] });
+    const small = Array.from({ length: 12 }, (_, i) =>
+      producer.send({ topic, messages: [{ value: `s${i}` }] }),
+    );
+    await expect(big).rejects.toThrow(/MESSAGE_TOO_LARGE/);
+    const results = (await Promise.all(small)).map(([r]) => r!);
+    const log = logOf(topic);
+    expect(log.map((r) => r.value)).toEqual(["warm", ...results.map((_, i) => `s${i}`)]);
+    for (const [i, r] of results.entries()) expect(r.offset).toBe(log[i + 1]!.offset);
   });
 });
 

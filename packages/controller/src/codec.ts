@@ -9,12 +9,14 @@
  */
 
 import type {
+  AccessControlEntryRecord__Output,
   MetadataRecord__Output,
   MetadataRecordBatch__Output,
   PartitionChangeRecord__Output,
 } from "@strand/protocol";
 import { ErrorCode, protoDescriptor, StrandError } from "@strand/protocol";
 import protobuf from "protobufjs";
+import { type AclEntry, AclValidationError, aclId, validBinding } from "./acls.ts";
 import {
   type ConfigResourceType,
   type MetadataRecord,
@@ -128,6 +130,10 @@ function bodyToWire(record: MetadataRecord): object {
       };
     case "removeUserScramCredential":
       return { name: record.name, mechanism: record.mechanism };
+    case "accessControlEntry":
+      return { ...record.entry };
+    case "removeAccessControlEntry":
+      return { id: record.id };
     case "noOp":
       return {};
   }
@@ -186,6 +192,25 @@ function resourceFromWire(wire: string): ConfigResourceType {
 function mechanismFromWire(wire: string): ScramMechanism {
   if (wire !== "SCRAM-SHA-512") throw new MetadataRecordError(`unknown SCRAM mechanism ${wire}`);
   return wire;
+}
+
+const ACL_ID = /^[0-9a-f]{24}$/;
+
+function aclIdFromWire(id: string): string {
+  if (!ACL_ID.test(id)) throw new MetadataRecordError(`ACL id "${id}" is not 24 hex digits`);
+  return id;
+}
+
+/** An ACL record body, validated like a client's request (a bad one is a bad log). */
+function aclFromWire(b: AccessControlEntryRecord__Output): AclEntry {
+  try {
+    const binding = validBinding(b);
+    const id = aclIdFromWire(b.id);
+    if (id !== aclId(binding)) throw new AclValidationError(`id ${id} does not match its fields`);
+    return { id, ...binding };
+  } catch (cause) {
+    throw new MetadataRecordError(`invalid ACL record: ${(cause as Error).message}`);
+  }
 }
 
 /** Converts a decoded protobuf envelope into a typed record. */
@@ -284,6 +309,10 @@ function bodyFromWire(e: MetadataRecord__Output, type: MetadataRecordType): Meta
       const b = e.removeUserScramCredential!;
       return { type, name: b.name, mechanism: mechanismFromWire(b.mechanism) };
     }
+    case "accessControlEntry":
+      return { type, entry: aclFromWire(e.accessControlEntry!) };
+    case "removeAccessControlEntry":
+      return { type, id: aclIdFromWire(e.removeAccessControlEntry!.id) };
     case "noOp":
       return { type };
   }

@@ -3,6 +3,7 @@
  * the request type in an exhaustive switch and returns `{ records, response, sessions? }`.
  * Nothing here changes state: the caller proposes the records, and only replay applies them.
  */
+import { createAcls, deleteAcls } from "./acls.ts";
 import {
   allocateProducerIds,
   brokerHeartbeat,
@@ -67,6 +68,10 @@ export function handleRequest(
       return updateFeature(state, request);
     case "electPreferredLeaders":
       return electPreferredLeaders(state);
+    case "createAcls":
+      return createAcls(state, request);
+    case "deleteAcls":
+      return deleteAcls(state, request);
     default:
       return unknownRequest(request);
   }

@@ -10,6 +10,7 @@
  * a 10,000-partition CreateTopic is one copy-free pass, not 10,000 copies of a growing map.
  */
 import { assert } from "@strand/base";
+import type { AclEntry } from "./acls.ts";
 import type {
   BrokerControlledShutdownRecord,
   BrokerListener,
@@ -79,6 +80,8 @@ export interface MetadataImage {
   readonly topicsByName: ReadonlyMap<string, TopicImage>;
   /** Dynamic configs by {@link configResourceKey}, then key -> value. */
   readonly configs: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  /** Access control entries by id (acls.ts); a new map whenever an ACL changes. */
+  readonly acls: ReadonlyMap<string, AclEntry>;
   /** Finalized feature levels. */
   readonly features: ReadonlyMap<string, number>;
   /** The last block of producer ids handed out, if any. */
@@ -126,6 +129,7 @@ export const EMPTY_IMAGE: MetadataImage = Object.freeze({
   topicsById: new Map(),
   topicsByName: new Map(),
   configs: new Map(),
+  acls: new Map(),
   features: new Map(),
   lastProducerIdsBlock: null,
   nextProducerId: 0n,
@@ -179,6 +183,7 @@ export class MetadataDelta {
   #topics: Map<TopicId, TopicImage> | null = null;
   #names: Map<string, TopicImage> | null = null;
   #configs: Map<string, ReadonlyMap<string, string>> | null = null;
+  #acls: Map<string, AclEntry> | null = null;
   #features: Map<string, number> | null = null;
   #users: Map<string, ReadonlyMap<ScramMechanism, ScramCredential>> | null = null;
   #lastProducerIdsBlock: ProducerIdsBlock | null;
@@ -269,6 +274,14 @@ export class MetadataDelta {
       case "removeUserScramCredential":
         this.#setScram(record.name, record.mechanism, null);
         break;
+      case "accessControlEntry":
+        this.#acls ??= new Map(this.base.acls);
+        this.#acls.set(record.entry.id, Object.freeze({ ...record.entry }));
+        break;
+      case "removeAccessControlEntry":
+        this.#acls ??= new Map(this.base.acls);
+        assert(this.#acls.delete(record.id), `ACL ${record.id} does not exist`);
+        break;
       case "noOp":
         break;
       default:
@@ -334,6 +347,7 @@ export class MetadataDelta {
       topicsById: this.#topics ?? this.base.topicsById,
       topicsByName: this.#names ?? this.base.topicsByName,
       configs: this.#configs ?? this.base.configs,
+      acls: this.#acls ?? this.base.acls,
       features: this.#features ?? this.base.features,
       lastProducerIdsBlock: this.#lastProducerIdsBlock,
       nextProducerId: this.#nextProducerId(),

@@ -6,6 +6,26 @@
  * controller's own tests import its modules by relative path.
  * @packageDocumentation
  */
+export {
+  ACL_OPERATIONS,
+  ACL_PATTERN_TYPES,
+  ACL_RESOURCE_TYPES,
+  type AclBinding,
+  type AclEntry,
+  type AclFilter,
+  type AclOperation,
+  type AclPatternType,
+  type AclPermission,
+  type AclResourceType,
+  AclValidationError,
+  aclId,
+  CLUSTER_RESOURCE_NAME,
+  describeAcls,
+  matchesFilter,
+  validBinding,
+  validFilter,
+  WILDCARD,
+} from "./acls.ts";
 export { decodeMetadataBatch } from "./codec.ts";
 export {
   applyBatch,

@@ -3,6 +3,7 @@
  * proto/strand/v1/metadata.proto). Records are typed and versioned; a type is never
  * renumbered or reused. Only `replay` (image.ts) turns records into state.
  */
+import type { AclEntry } from "./acls.ts";
 import type {
   BrokerEpoch,
   BrokerId,
@@ -170,6 +171,18 @@ export interface RemoveUserScramCredentialRecord {
   readonly mechanism: ScramMechanism;
 }
 
+/** An access control entry was created (acls.ts). */
+export interface AccessControlEntryRecord {
+  readonly type: "accessControlEntry";
+  readonly entry: AclEntry;
+}
+
+/** An access control entry was deleted, by id. */
+export interface RemoveAccessControlEntryRecord {
+  readonly type: "removeAccessControlEntry";
+  readonly id: string;
+}
+
 /** A record with no effect. */
 export interface NoOpRecord {
   readonly type: "noOp";
@@ -192,6 +205,8 @@ export type MetadataRecord =
   | ClusterIdRecord
   | UserScramCredentialRecord
   | RemoveUserScramCredentialRecord
+  | AccessControlEntryRecord
+  | RemoveAccessControlEntryRecord
   | NoOpRecord;
 
 /** The `type` tag of a metadata record. */
@@ -217,6 +232,8 @@ export const RECORD_VERSIONS: Readonly<Record<MetadataRecordType, number>> = Obj
   clusterId: 1,
   userScramCredential: 1,
   removeUserScramCredential: 1,
+  accessControlEntry: 1,
+  removeAccessControlEntry: 1,
   noOp: 1,
 });
 

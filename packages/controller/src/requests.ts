@@ -3,6 +3,12 @@
  * in-memory broker sessions, and the state the pure handlers read.
  */
 import type { ErrorCodeInfo } from "@strand/protocol";
+import type {
+  CreateAclsRequest,
+  CreateAclsResponse,
+  DeleteAclsRequest,
+  DeleteAclsResponse,
+} from "./acls.ts";
 import type { MetadataImage, PartitionRegistration } from "./image.ts";
 import type { BrokerListener, ConfigResource, MetadataRecord, ScramMechanism } from "./records.ts";
 import type {
@@ -248,7 +254,9 @@ export type ControllerRequest =
   | AlterConfigsRequest
   | AlterUserScramCredentialRequest
   | UpdateFeatureRequest
-  | ElectPreferredLeadersRequest;
+  | ElectPreferredLeadersRequest
+  | CreateAclsRequest
+  | DeleteAclsRequest;
 
 /** The response type of each request type. */
 export interface ControllerResponses {
@@ -264,6 +272,8 @@ export interface ControllerResponses {
   alterUserScramCredential: ResponseBase;
   updateFeature: ResponseBase;
   electPreferredLeaders: ElectPreferredLeadersResponse;
+  createAcls: CreateAclsResponse;
+  deleteAcls: DeleteAclsResponse;
 }
 
 /** The response to request `R`. */

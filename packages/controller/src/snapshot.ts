@@ -46,6 +46,9 @@ export function imageToRecords(image: MetadataImage): MetadataRecord[] {
       out.push({ type: "userScramCredential", name, ...credential });
     }
   }
+  for (const entry of [...image.acls.values()].sort((a, b) => a.id.localeCompare(b.id))) {
+    out.push({ type: "accessControlEntry", entry });
+  }
   if (image.lastProducerIdsBlock !== null) {
     out.push({ type: "producerIdsBlock", ...image.lastProducerIdsBlock });
   }

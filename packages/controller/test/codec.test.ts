@@ -4,6 +4,7 @@
 import { ErrorCode, protoDescriptor } from "@strand/protocol";
 import protobuf from "protobufjs";
 import { describe, expect, it } from "vitest";
+import { type AclBinding, aclId } from "../src/acls.ts";
 import {
   decodeMetadataBatch,
   decodeMetadataRecord,
@@ -15,6 +16,15 @@ import { type MetadataRecord, type MetadataRecordType, RECORD_VERSIONS } from ".
 import { brokerEpoch, brokerId, leaderEpoch, partitionEpoch, topicId } from "../src/types.ts";
 import { ids } from "./helpers.ts";
 
+const SAMPLE_ACL: AclBinding = {
+  principal: "User:alice",
+  host: "*",
+  resourceType: "topic",
+  patternType: "prefixed",
+  resourceName: "orders.",
+  operation: "write",
+  permission: "allow",
+};
 const T1 = topicId("8f0e4c52-3a6b-4f1d-9c2e-5b7a1d3e9f00");
 
 const samples: MetadataRecord[] = [
@@ -98,6 +108,8 @@ const samples: MetadataRecord[] = [
     serverKey: new Uint8Array(64).fill(3),
   },
   { type: "removeUserScramCredential", name: "alice", mechanism: "SCRAM-SHA-512" },
+  { type: "accessControlEntry", entry: { id: aclId(SAMPLE_ACL), ...SAMPLE_ACL } },
+  { type: "removeAccessControlEntry", id: aclId(SAMPLE_ACL) },
   { type: "noOp" },
 ];
 

@@ -95,6 +95,24 @@ export const ErrorCode = Object.freeze({
     false,
     "A record inside the batch is malformed; fix the producer that encoded it.",
   ),
+  TOPIC_AUTHORIZATION_FAILED: row(
+    29,
+    "TOPIC_AUTHORIZATION_FAILED",
+    false,
+    "Not authorized: the principal has no ACL allowing this operation on the topic; ask an administrator for one (strand acl create).",
+  ),
+  GROUP_AUTHORIZATION_FAILED: row(
+    30,
+    "GROUP_AUTHORIZATION_FAILED",
+    false,
+    "Not authorized: the principal has no ACL allowing this operation on the consumer group; ask an administrator for one (strand acl create).",
+  ),
+  CLUSTER_AUTHORIZATION_FAILED: row(
+    31,
+    "CLUSTER_AUTHORIZATION_FAILED",
+    false,
+    "Not authorized: the principal has no ACL allowing this operation on the cluster; ask an administrator for one (strand acl create).",
+  ),
   INVALID_TIMESTAMP: row(
     32,
     "INVALID_TIMESTAMP",

@@ -104,7 +104,7 @@ app.kubernetes.io/component: {{ .Values.roles | replace "," "-" }}
 
 {{/* Settings the chart owns; config: may not set them (the schema refuses them too). */}}
 {{- define "strand.ownedSettings" -}}
-{{- list "node.id" "node.id.from.hostname" "node.id.offset" "process.roles" "data.dir" "listeners.client" "listeners.internal" "listeners.admin" "advertised.client" "advertised.internal" "controller.quorum.voters" "cluster.id" "shutdown.timeout.ms" "shutdown.drain.timeout.ms" | toJson -}}
+{{- list "node.id" "node.id.from.hostname" "node.id.offset" "process.roles" "data.dir" "listeners.client" "listeners.internal" "listeners.admin" "advertised.client" "advertised.internal" "controller.quorum.voters" "cluster.id" "shutdown.timeout.ms" "shutdown.drain.timeout.ms" "listeners.client.tls.cert.file" "listeners.client.tls.key.file" "listeners.client.tls.ca.file" "listeners.internal.tls.cert.file" "listeners.internal.tls.key.file" "listeners.internal.tls.ca.file" "listeners.admin.tls.cert.file" "listeners.admin.tls.key.file" "listeners.admin.tls.ca.file" "listeners.client.tls.client.auth" "listeners.admin.tls.client.auth" | toJson -}}
 {{- end -}}
 
 {{/* A strand CLI container: the image's entrypoint is `strand`. */}}
@@ -117,11 +117,109 @@ args: {{ index . 2 | toJson }}
 env:
   - name: STRAND_BROKERS
     value: {{ include "strand.bootstrapServer" $ | quote }}
+  {{- if include "strand.clientTls" $ }}
+  - name: STRAND_TLS_CA
+    value: /etc/strand/tls/ca.crt
+  - name: STRAND_TLS_CERT
+    value: /etc/strand/tls/admin.crt
+  - name: STRAND_TLS_KEY
+    value: /etc/strand/tls/admin.key
+  {{- end }}
 securityContext: {{ toYaml $.Values.securityContext | nindent 2 }}
 resources: {{ toYaml (index . 3) | nindent 2 }}
 volumeMounts:
   - name: tmp
     mountPath: /tmp
+  {{- if include "strand.clientTls" $ }}
+  - name: tls
+    mountPath: /etc/strand/tls
+    readOnly: true
+  {{- end }}
+{{- end -}}
+
+{{/* "true" when the client listener serves TLS (the CLI pods then need the client certificate). */}}
+{{- define "strand.clientTls" -}}
+{{- if and .Values.tls.enabled .Values.tls.client.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/* The node ids of this release: nodeIdOffset .. nodeIdOffset + replicaCount - 1. */}}
+{{- define "strand.nodeIds" -}}
+{{- $ids := list -}}
+{{- range $i := until (int .Values.replicaCount) -}}
+{{- $ids = append $ids (add $.Values.nodeIdOffset $i) -}}
+{{- end -}}
+{{- $ids | toJson -}}
+{{- end -}}
+
+{{/* Checks the tls values that the schema cannot (which fields a source needs). */}}
+{{- define "strand.tlsCheck" -}}
+{{- if .Values.tls.enabled -}}
+{{- if and (eq .Values.tls.source "secret") (not .Values.tls.secretName) -}}
+{{- fail "tls.secretName is required with tls.source secret: a Secret with ca.crt, node-<id>.crt/.key per node and admin.crt/.key" -}}
+{{- end -}}
+{{- if and (eq .Values.tls.source "certManager") (not .Values.tls.certManager.issuerRef.name) -}}
+{{- fail "tls.certManager.issuerRef.name is required with tls.source certManager" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Secret of node `id`'s certificate made by cert-manager. Call with (list $ id). */}}
+{{- define "strand.nodeCertSecret" -}}
+{{- printf "%s-node-%v" (include "strand.fullname" (index . 0)) (index . 1) -}}
+{{- end -}}
+
+{{/* The node pods' TLS volume: ca.crt and every node's node-<id>.crt/.key (a pod picks its
+own by node.id at start: the {node.id} in the file settings). */}}
+{{- define "strand.tlsNodeVolume" -}}
+- name: tls
+{{- if eq .Values.tls.source "secret" }}
+  secret:
+    secretName: {{ .Values.tls.secretName }}
+    defaultMode: 0440
+    items:
+      - key: ca.crt
+        path: ca.crt
+      {{- range $id := include "strand.nodeIds" . | fromJsonArray }}
+      - key: node-{{ int $id }}.crt
+        path: node-{{ int $id }}.crt
+      - key: node-{{ int $id }}.key
+        path: node-{{ int $id }}.key
+      {{- end }}
+{{- else }}
+  projected:
+    defaultMode: 0440
+    sources:
+      {{- range $k, $id := include "strand.nodeIds" . | fromJsonArray }}
+      - secret:
+          name: {{ include "strand.nodeCertSecret" (list $ (int $id)) }}
+          items:
+            {{- if eq $k 0 }}
+            - key: ca.crt
+              path: ca.crt
+            {{- end }}
+            - key: tls.crt
+              path: node-{{ int $id }}.crt
+            - key: tls.key
+              path: node-{{ int $id }}.key
+      {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The CLI pods' TLS volume: ca.crt and the client certificate admin.crt/.key only. */}}
+{{- define "strand.tlsClientVolume" -}}
+{{- if include "strand.clientTls" . -}}
+- name: tls
+  secret:
+    secretName: {{ eq .Values.tls.source "secret" | ternary .Values.tls.secretName (printf "%s-admin" (include "strand.fullname" .)) }}
+    defaultMode: 0440
+    items:
+      - key: ca.crt
+        path: ca.crt
+      - key: {{ eq .Values.tls.source "secret" | ternary "admin.crt" "tls.crt" }}
+        path: admin.crt
+      - key: {{ eq .Values.tls.source "secret" | ternary "admin.key" "tls.key" }}
+        path: admin.key
+{{- end }}
 {{- end -}}
 
 {{/* Labels of client pods (provisioning Job, helm test): never matched by the StatefulSet's
@@ -131,4 +229,19 @@ app.kubernetes.io/name: {{ include "strand.name" . }}-client
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{ include "strand.fullname" . }}-client: "true"
+{{- end -}}
+
+{{/* Scrape settings of a Service/PodMonitor endpoint when the admin listener serves HTTPS:
+verify against the cluster CA, by a name every node certificate carries (pods are scraped by
+IP). */}}
+{{- define "strand.scrapeTls" -}}
+{{- if and .Values.tls.enabled .Values.tls.admin.enabled -}}
+scheme: https
+tlsConfig:
+  serverName: {{ printf "%s.%s.svc" (include "strand.fullname" .) .Release.Namespace }}
+  ca:
+    secret:
+      name: {{ eq .Values.tls.source "secret" | ternary .Values.tls.secretName (include "strand.nodeCertSecret" (list . (int .Values.nodeIdOffset))) }}
+      key: ca.crt
+{{- end }}
 {{- end -}}

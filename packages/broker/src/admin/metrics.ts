@@ -40,8 +40,12 @@ export interface BrokerMetrics {
   readonly fetchWaitSeconds: Histogram;
   /** Open server streams by method (Subscribe, ProduceStream). */
   readonly openStreams: Gauge<"method">;
+  /** Requests (or items of one) the authorizer refused, by ACL operation and resource type. */
+  readonly authorizationDenialsTotal: Counter<"operation" | "resource_type">;
   /** Requests forwarded to the partition leader by this broker (routing). */
   readonly forwardedRequestsTotal: Counter<"method">;
+  /** Callers the internal listener refused for their node identity (docs/security.md). */
+  readonly nodeIdentityRefusalsTotal: Counter<"rpc" | "reason">;
   /** Bytes appended to partition logs as leader, by topic. */
   readonly inBytesTotal: Counter<"topic">;
   /** Bytes sent to consumers, by topic. */
@@ -142,10 +146,20 @@ export function createBrokerMetrics(
       registers: [registry],
     }),
     openStreams: gauge("strand_broker_open_streams", "Open server streams by method.", ["method"]),
+    authorizationDenialsTotal: counter(
+      "strand_authorization_denials_total",
+      "Requests or request items refused by the ACL authorizer.",
+      ["operation", "resource_type"],
+    ),
     forwardedRequestsTotal: counter(
       "strand_broker_forwarded_requests_total",
       "Requests forwarded one hop to the partition leader.",
       ["method"],
+    ),
+    nodeIdentityRefusalsTotal: counter(
+      "strand_node_identity_refusals_total",
+      "Internal-listener callers refused for their node identity (TLS handshake or certificate).",
+      ["rpc", "reason"],
     ),
     inBytesTotal: counter("strand_broker_in_bytes_total", "Bytes appended as leader.", ["topic"]),
     outBytesTotal: counter("strand_broker_out_bytes_total", "Bytes sent to consumers.", ["topic"]),

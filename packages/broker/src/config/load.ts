@@ -42,7 +42,8 @@ export type SettingValue =
   | HostPort
   | readonly NodeRole[]
   | readonly AuthMechanism[]
-  | readonly Voter[];
+  | readonly Voter[]
+  | readonly string[];
 
 /** The resolved configuration of one node: every setting of {@link SETTINGS}, typed. */
 export interface NodeConfig {
@@ -75,6 +76,10 @@ export interface NodeConfig {
   readonly authenticationJwtAudience: string;
   readonly authenticationJwtPrincipalClaim: string;
   readonly authenticationJwtClockSkewMs: number;
+  /** `authorizer`: none (allow everything) or acl. */
+  readonly authorizer: "none" | "acl";
+  /** `super.users`: principal names, e.g. `User:admin`. */
+  readonly superUsers: readonly string[];
   readonly advertisedClient: HostPort;
   readonly advertisedInternal: HostPort;
   readonly controllerVoters: readonly Voter[];
@@ -183,6 +188,7 @@ export function loadNodeConfig(sources: ConfigSources = {}): NodeConfig {
     origin.set(spec.key, picked.source);
   }
   deriveNodeId(values, origin, sources.hostname);
+  expandNodeIdInFiles(values);
   deriveDefaults(values, origin);
   checkCrossSettings(values, origin);
   return toNodeConfig(values, origin);
@@ -315,6 +321,11 @@ export function parseSetting(spec: SettingSpec, text: string, source: SettingSou
       return value;
     case "auth-mechanisms":
       return parseMechanisms(where, value);
+    case "authorizer":
+      if (value === "none" || value === "acl") return value;
+      throw new ConfigError(`${where} must be none or acl, got "${text}"`);
+    case "principals":
+      return parsePrincipals(where, value);
     case "ratio":
       if (/^\d+(\.\d+)?$/.test(value) && Number(value) <= 1) return Number(value);
       throw new ConfigError(`${where} must be a number between 0 and 1, got "${text}"`);
@@ -328,6 +339,19 @@ function parseMechanisms(where: string, text: string): readonly AuthMechanism[] 
   if (bad.length > 0 || new Set(names).size !== names.length)
     throw new ConfigError(`${where} must be a list of mtls, scram, jwt, got "${text}"`);
   return names as AuthMechanism[];
+}
+
+/** `User:a,User:b` (or `;`-separated, as Kafka's super.users) -> the list; "" -> none. */
+function parsePrincipals(where: string, text: string): readonly string[] {
+  const names = text
+    .split(/[,;]/)
+    .map((p) => p.trim())
+    .filter((p) => p !== "");
+  for (const name of names) {
+    if (!/^(User:[^\s]+|Node:\d+)$/.test(name))
+      throw new ConfigError(`${where}: "${name}" is not a principal like User:admin or Node:1`);
+  }
+  return names;
 }
 
 function parseInteger(where: string, text: string, min: number, max: number): number {
@@ -413,6 +437,24 @@ function deriveNodeId(
   }
   values.set("node.id", id);
   origin.set("node.id", "hostname");
+}
+
+/** The placeholder a file setting may carry for the node's id (see {@link expandNodeIdInFiles}). */
+export const NODE_ID_PLACEHOLDER = "{node.id}";
+
+/**
+ * Replaces {@link NODE_ID_PLACEHOLDER} in every file setting with node.id, so one pod template
+ * (a StatefulSet, whose node ids come from the host name) can name each node's own
+ * certificate: `/etc/strand/tls/node-{node.id}.crt`.
+ */
+function expandNodeIdInFiles(values: Map<string, SettingValue>): void {
+  const id = String(values.get("node.id"));
+  for (const spec of SETTINGS) {
+    const value = values.get(spec.key);
+    if (spec.kind !== "file" || typeof value !== "string") continue;
+    if (value.includes(NODE_ID_PLACEHOLDER))
+      values.set(spec.key, value.replaceAll(NODE_ID_PLACEHOLDER, id));
+  }
 }
 
 function deriveDefaults(

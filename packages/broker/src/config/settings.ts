@@ -19,7 +19,9 @@ export type SettingKind =
   | "file"
   | "client-auth"
   | "text"
-  | "auth-mechanisms";
+  | "auth-mechanisms"
+  | "authorizer"
+  | "principals";
 
 /** One row of the settings table. */
 export interface SettingSpec {
@@ -176,6 +178,20 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     defaultText: "none",
     description:
       "Client certificates on the admin HTTPS listener with TLS on: none (not asked for), requested (asked for but not enforced: a connection without one, or with one the CA does not verify, is accepted) or required (mTLS: a connection without a certificate from listeners.admin.tls.ca.file is refused in the handshake).",
+  }),
+  setting({
+    key: "authorizer",
+    kind: "authorizer",
+    defaultText: "none",
+    description:
+      "Who may do what on the client listener: none (everyone may do everything; development) or acl (deny by default: only super.users, cluster nodes and principals allowed by an ACL of the metadata log, managed with `strand acl`; docs/security.md).",
+  }),
+  setting({
+    key: "super.users",
+    kind: "principals",
+    defaultText: "",
+    description:
+      "Principals allowed everything when authorizer=acl, comma- or semicolon-separated, e.g. User:admin (a client certificate's CN names User:<CN>).",
   }),
   setting({
     key: "tls.reload.interval.ms",

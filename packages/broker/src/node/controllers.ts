@@ -17,10 +17,14 @@ import type {
   BrokerHeartbeatRequest,
   BrokerHeartbeatResponse__Output,
   ControllerError__Output,
+  CreateAclsRequest,
+  CreateAclsResponse__Output,
   CreatePartitionsRequest,
   CreatePartitionsResponse__Output,
   CreateTopicsRequest,
   CreateTopicsResponse__Output,
+  DeleteAclsRequest,
+  DeleteAclsResponse__Output,
   DeleteTopicsRequest,
   DeleteTopicsResponse__Output,
   DescribeClusterResponse__Output,
@@ -155,6 +159,16 @@ export class ControllerRouter implements ControllerWrites {
     r: AlterUserScramCredentialRequest,
   ): Promise<AlterUserScramCredentialResponse__Output> {
     return this.call((c) => c.alterUserScramCredential(r));
+  }
+
+  /** CreateAcls on the active controller. */
+  createAcls(r: CreateAclsRequest): Promise<CreateAclsResponse__Output> {
+    return this.call((c) => c.createAcls(r));
+  }
+
+  /** DeleteAcls on the active controller. */
+  deleteAcls(r: DeleteAclsRequest): Promise<DeleteAclsResponse__Output> {
+    return this.call((c) => c.deleteAcls(r));
   }
 
   /** CreatePartitions on the active controller. */

@@ -29,13 +29,14 @@ import {
   healthServiceDefinition,
   internalServerOptions,
 } from "@strand/protocol";
-import { directoryId, nodeId } from "@strand/raft";
+import { directoryId, LogLimiter, nodeId } from "@strand/raft";
 import { LogManager } from "@strand/storage";
 import { createGroupMetrics } from "../admin/group-metrics.ts";
 import { type AdminServer, startAdminServer } from "../admin/http.ts";
 import { type BrokerMetrics, createBrokerMetrics } from "../admin/metrics.ts";
 import type { HostPort, NodeConfig } from "../config/index.ts";
 import { GroupCoordinator } from "../groups/coordinator.ts";
+import { Authorizer } from "../security/authorizer.ts";
 import type { ServiceContext, ServiceLogger } from "../services/context.ts";
 import { DescriptorBudget } from "../services/descriptors.ts";
 import { createOffsetsTopic, lookupOffsets, recordTimestamp } from "../services/group-lookups.ts";
@@ -56,6 +57,12 @@ import { recordCleanerPass } from "./cleaner-metrics.ts";
 import { ClientListener } from "./client-listener.ts";
 import { ControllerRouter } from "./controllers.ts";
 import { checkFormatPolicy, NodeStartError } from "./format.ts";
+import {
+  type CountRefusal,
+  countHandshakeFailures,
+  HANDSHAKE_RPC,
+  identityRefusalInterceptor,
+} from "./identity-refusals.ts";
 import { BrokerLifecycle } from "./lifecycle.ts";
 import { createNodeLogger, type NodeLogger } from "./logger.ts";
 import { registerNodeMetrics } from "./node-metrics.ts";
@@ -183,9 +190,15 @@ export class BrokerNode {
     });
     this.#logs.onOffline((reason) => this.#logDirOffline(reason));
     const tls = this.#openTls();
-    this.#internal = new grpc.Server(internalServerOptions());
+    const countRefusal: CountRefusal = (rpc, why) =>
+      this.metrics.nodeIdentityRefusalsTotal.inc({ rpc, reason: why });
+    this.#internal = new grpc.Server({
+      ...internalServerOptions(),
+      interceptors: [identityRefusalInterceptor(countRefusal)],
+    });
     this.#internal.addService(healthServiceDefinition(), this.health.internal.handlers());
     this.#internalPort = await bind(this.#internal, c.internalListener, tls.internalServer());
+    if (tls.internal !== null) this.#countHandshakeFailures(this.#internal, countRefusal);
     if (isController) await this.#startController(options.newDirectory === true);
     this.#router = new ControllerRouter({
       voters: new Map(c.controllerVoters.map((v) => [v.id, address(v)])),
@@ -210,6 +223,22 @@ export class BrokerNode {
       { nodeId: c.nodeId, roles: c.roles, ports: this.ports, dataDir: c.dataDir },
       "node started",
     );
+  }
+
+  /** Counts and logs (rate-limited) TLS handshakes the internal listener refused. */
+  #countHandshakeFailures(server: grpc.Server, count: CountRefusal): void {
+    const limiter = new LogLimiter();
+    const hooked = countHandshakeFailures(server, (why, error) => {
+      count(HANDSHAKE_RPC, why);
+      const suppressed = limiter.hit(why);
+      if (suppressed !== null)
+        this.logger.warn(
+          { reason: why, err: error.message, suppressed },
+          "internal listener refused a TLS handshake",
+        );
+    });
+    if (!hooked)
+      this.logger.warn({}, "grpc-js exposes no TLS server: refused handshakes are not counted");
   }
 
   /** The listeners' TLS; unusable certificate files stop the start with one clear line. */
@@ -438,6 +467,14 @@ export class BrokerNode {
         total: c.subscribeStreamsMax,
         perConnection: c.subscribeStreamsPerConnectionMax,
       },
+      authorizer: new Authorizer({
+        mode: c.authorizer,
+        superUsers: c.superUsers,
+        acls: () => follower.image.acls,
+        denied: (operation, resourceType) =>
+          this.metrics.authorizationDenialsTotal.inc({ operation, resource_type: resourceType }),
+        logger: this.#child("authorizer"),
+      }),
     };
   }
 

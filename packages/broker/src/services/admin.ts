@@ -9,7 +9,13 @@
  * operators manage voters over the client listener, like every other admin call.
  */
 import * as grpc from "@grpc/grpc-js";
-import { type ConfigResource, describeConfigs, type MetadataImage } from "@strand/controller";
+import {
+  type AclOperation,
+  CLUSTER_RESOURCE_NAME,
+  type ConfigResource,
+  describeConfigs,
+  type MetadataImage,
+} from "@strand/controller";
 import type {
   AdminConfigResource__Output,
   AdminNewTopic__Output,
@@ -43,6 +49,14 @@ import {
   totalItemsField,
   WAIT_MS_MAX,
 } from "@strand/protocol";
+import {
+  type AccessCall,
+  type CallAccess,
+  callAccess,
+  deniedCode,
+  deniedMessage,
+} from "./access.ts";
+import { createAcls, deleteAcls, describeAclsResponse } from "./admin-acls.ts";
 import { alterUserScramCredentials, describeUserScramCredentials } from "./admin-users.ts";
 import type { ServiceContext, TopicDefaults } from "./context.ts";
 import { errorCodeOutcome, type UnaryImpl, unaryHandler } from "./instrument.ts";
@@ -131,6 +145,7 @@ export function withDefaults(
 async function createTopics(
   ctx: ServiceContext,
   req: AdminServiceCreateTopicsRequest__Output,
+  access: CallAccess,
 ): Promise<AdminServiceCreateTopicsResponse> {
   const image = ctx.image();
   // Cap the default at the brokers the cluster knows, fenced or not: capping at the live ones
@@ -146,11 +161,23 @@ async function createTopics(
   totalItemsField(topics, (t) => t.partitionCount, "topics[].partition_count");
   const timeoutMs =
     int32Field(req.timeoutMs, "timeout_ms", 0, WAIT_MS_MAX) || ctx.defaults.requestTimeoutMs;
-  const response = await askController("CreateTopics", () =>
-    ctx.controller.createTopics({ topics, validateOnly: req.validateOnly }),
+  // CREATE on the cluster allows any name; else CREATE on the topic (Kafka's rule).
+  const mayCreateAll = access.visible("create", "cluster", CLUSTER_RESOURCE_NAME);
+  const denied = new Set(
+    topics
+      .map((t) => t.name ?? "")
+      .filter((n) => !mayCreateAll && !access.allowed("create", "topic", n)),
   );
+  const permitted = topics.filter((t) => !denied.has(t.name ?? ""));
+  const response =
+    permitted.length === 0
+      ? { error: null, topics: [] }
+      : await askController("CreateTopics", () =>
+          ctx.controller.createTopics({ topics: permitted, validateOnly: req.validateOnly }),
+        );
   const top = errorText(response.error);
   const results: AdminTopicResult[] = topics.map((t) => {
+    if (denied.has(t.name ?? "")) return deniedTopic(access, "create", t.name ?? "");
     const r = response.topics.find((x) => x.name === t.name);
     const e = top.code !== 0 ? top : errorText(r?.error);
     return {
@@ -171,15 +198,22 @@ async function createTopics(
 async function deleteTopics(
   ctx: ServiceContext,
   req: AdminServiceDeleteTopicsRequest__Output,
+  access: CallAccess,
 ): Promise<AdminServiceDeleteTopicsResponse> {
   const names = listField(req.names, "names", 1).map((n, i) => stringField(n, `names[${i}]`));
   const timeoutMs =
     int32Field(req.timeoutMs, "timeout_ms", 0, WAIT_MS_MAX) || ctx.defaults.requestTimeoutMs;
-  const response = await askController("DeleteTopics", () =>
-    ctx.controller.deleteTopics({ names }),
-  );
+  const denied = new Set(names.filter((n) => !access.allowed("delete", "topic", n)));
+  const permitted = names.filter((n) => !denied.has(n));
+  const response =
+    permitted.length === 0
+      ? { error: null, topics: [] }
+      : await askController("DeleteTopics", () =>
+          ctx.controller.deleteTopics({ names: permitted }),
+        );
   const top = errorText(response.error);
   const results: AdminTopicResult[] = names.map((name) => {
+    if (denied.has(name)) return deniedTopic(access, "delete", name);
     const r = response.topics.find((x) => x.name === name);
     const e = top.code !== 0 ? top : errorText(r?.error);
     return { name, topicId: r?.topicId ?? "", errorCode: e.code, errorMessage: e.message };
@@ -193,9 +227,14 @@ async function deleteTopics(
 async function createPartitions(
   ctx: ServiceContext,
   req: AdminServiceCreatePartitionsRequest__Output,
+  access: CallAccess,
 ): Promise<AdminServiceCreatePartitionsResponse> {
   const name = stringField(req.name, "name");
   const count = int32Field(req.count, "count");
+  if (!access.allowed("alter", "topic", name)) {
+    const e = deniedTopic(access, "alter", name);
+    return { errorCode: e.errorCode, errorMessage: e.errorMessage, assignments: [] };
+  }
   const timeoutMs =
     int32Field(req.timeoutMs, "timeout_ms", 0, WAIT_MS_MAX) || ctx.defaults.requestTimeoutMs;
   const response = await ctx.controller.createPartitions({
@@ -317,6 +356,7 @@ function resourceOf(r: AdminConfigResource__Output | null, where: string): Confi
 function describeConfigsResponse(
   image: MetadataImage,
   req: AdminServiceDescribeConfigsRequest__Output,
+  access: CallAccess,
 ): AdminServiceDescribeConfigsResponse {
   const keys = new Set(listField(req.keys, "keys").map((k, i) => stringField(k, `keys[${i}]`)));
   const sources = {
@@ -328,6 +368,8 @@ function describeConfigsResponse(
   return {
     results: listField(req.resources, "resources", 1).map((r, i) => {
       const resource = resourceOf(r, `resources[${i}]`);
+      const denied = configDenial(access, "describe_configs", resource);
+      if (denied !== null) return { resource: r, ...denied, values: [] };
       if (resource.type === "topic" && !image.topicsByName.has(resource.name)) {
         const e = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
         return {
@@ -348,6 +390,7 @@ function describeConfigsResponse(
 async function alterConfigs(
   ctx: ServiceContext,
   req: AdminServiceAlterConfigsRequest__Output,
+  access: CallAccess,
 ): Promise<AdminServiceAlterConfigsResponse> {
   const targets = {
     topic: "CONFIG_TARGET_TOPIC",
@@ -367,6 +410,11 @@ async function alterConfigs(
   }));
   const results = [];
   for (const p of parsed) {
+    const denied = configDenial(access, "alter_configs", p.resource);
+    if (denied !== null) {
+      results.push({ resource: p.wire, ...denied });
+      continue;
+    }
     const response = await askController("AlterConfigs", () =>
       ctx.controller.alterConfigs({
         target: targets[p.resource.type],
@@ -381,37 +429,111 @@ async function alterConfigs(
   return { results };
 }
 
+/** A topic's result when the caller may not do `operation` on it. */
+function deniedTopic(access: CallAccess, operation: AclOperation, name: string): AdminTopicResult {
+  const e = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+  return {
+    name,
+    topicId: "",
+    errorCode: e.code,
+    errorMessage: deniedMessage(access.principal, operation, "topic", name),
+  };
+}
+
+/**
+ * The error of a config resource the caller may not describe or alter, or null: a topic's
+ * configs need the operation on the topic, a broker's or the cluster's on the cluster.
+ */
+function configDenial(
+  access: CallAccess,
+  operation: "describe_configs" | "alter_configs",
+  resource: ConfigResource,
+): { errorCode: number; errorMessage: string } | null {
+  const type = resource.type === "topic" ? "topic" : "cluster";
+  const name = type === "topic" ? resource.name : CLUSTER_RESOURCE_NAME;
+  if (access.allowed(operation, type, name)) return null;
+  return {
+    errorCode: deniedCode(type).code,
+    errorMessage: deniedMessage(access.principal, operation, type, name),
+  };
+}
+
 /** The AdminService handlers; each is counted under the first error code its answer carries. */
 export function adminServiceHandlers(ctx: ServiceContext): AdminServiceHandlers {
   const handler = <Req, Res extends Parameters<typeof errorCodeOutcome>[0]>(
     method: string,
     impl: UnaryImpl<Req, Res>,
   ) => unaryHandler(ctx, method, impl, errorCodeOutcome);
+  // Cluster-wide calls need one cluster operation, else PERMISSION_DENIED for the whole call.
+  const onCluster = async (call: AccessCall, operation: AclOperation): Promise<CallAccess> => {
+    const access = await callAccess(ctx, call);
+    access.require(operation, "cluster", CLUSTER_RESOURCE_NAME);
+    return access;
+  };
   return {
-    CreateTopics: handler("CreateTopics", (call) => createTopics(ctx, call.request)),
-    DeleteTopics: handler("DeleteTopics", (call) => deleteTopics(ctx, call.request)),
+    CreateTopics: handler("CreateTopics", async (call) =>
+      createTopics(ctx, call.request, await callAccess(ctx, call)),
+    ),
+    DeleteTopics: handler("DeleteTopics", async (call) =>
+      deleteTopics(ctx, call.request, await callAccess(ctx, call)),
+    ),
     DescribeTopics: handler("DescribeTopics", async (call) => {
       const names = listField(call.request.names, "names").map((n, i) =>
         stringField(n, `names[${i}]`),
       );
-      return { topics: topicMetadata(ctx.image(), names.length === 0 ? null : names) };
+      const access = await callAccess(ctx, call);
+      return { topics: topicMetadata(ctx.image(), names.length === 0 ? null : names, access) };
     }),
     // Answers from the local image: no error field to count.
-    DescribeCluster: unaryHandler(ctx, "DescribeCluster", async () => describeCluster(ctx)),
+    DescribeCluster: unaryHandler(ctx, "DescribeCluster", async (call) => {
+      await onCluster(call, "describe");
+      return describeCluster(ctx);
+    }),
     DescribeConfigs: handler("DescribeConfigs", async (call) =>
-      describeConfigsResponse(ctx.image(), call.request),
+      describeConfigsResponse(ctx.image(), call.request, await callAccess(ctx, call)),
     ),
-    AlterConfigs: handler("AlterConfigs", (call) => alterConfigs(ctx, call.request)),
-    CreatePartitions: handler("CreatePartitions", (call) => createPartitions(ctx, call.request)),
-    DescribeQuorum: handler("DescribeQuorum", () => describeQuorum(ctx)),
-    AddRaftVoter: handler("AddRaftVoter", (call) => addRaftVoter(ctx, call.request)),
-    RemoveRaftVoter: handler("RemoveRaftVoter", (call) => removeRaftVoter(ctx, call.request)),
-    AlterUserScramCredentials: handler("AlterUserScramCredentials", (call) =>
-      alterUserScramCredentials(ctx, call.request),
+    AlterConfigs: handler("AlterConfigs", async (call) =>
+      alterConfigs(ctx, call.request, await callAccess(ctx, call)),
     ),
+    CreatePartitions: handler("CreatePartitions", async (call) =>
+      createPartitions(ctx, call.request, await callAccess(ctx, call)),
+    ),
+    DescribeQuorum: handler("DescribeQuorum", async (call) => {
+      await onCluster(call, "describe");
+      return describeQuorum(ctx);
+    }),
+    AddRaftVoter: handler("AddRaftVoter", async (call) => {
+      await onCluster(call, "alter");
+      return addRaftVoter(ctx, call.request);
+    }),
+    RemoveRaftVoter: handler("RemoveRaftVoter", async (call) => {
+      await onCluster(call, "alter");
+      return removeRaftVoter(ctx, call.request);
+    }),
+    CreateAcls: handler("CreateAcls", async (call) => {
+      await onCluster(call, "alter");
+      return createAcls(ctx, call.request);
+    }),
+    DescribeAcls: unaryHandler(ctx, "DescribeAcls", async (call) => {
+      await onCluster(call, "describe");
+      return describeAclsResponse(ctx.image(), call.request);
+    }),
+    DeleteAcls: handler("DeleteAcls", async (call) => {
+      await onCluster(call, "alter");
+      return deleteAcls(ctx, call.request);
+    }),
+    AlterUserScramCredentials: handler("AlterUserScramCredentials", async (call) => {
+      await onCluster(call, "alter");
+      return alterUserScramCredentials(ctx, call.request);
+    }),
     // Answers from the local image; a missing user is not a failed call.
-    DescribeUserScramCredentials: unaryHandler(ctx, "DescribeUserScramCredentials", async (call) =>
-      describeUserScramCredentials(ctx.image(), call.request),
+    DescribeUserScramCredentials: unaryHandler(
+      ctx,
+      "DescribeUserScramCredentials",
+      async (call) => {
+        await onCluster(call, "describe");
+        return describeUserScramCredentials(ctx.image(), call.request);
+      },
     ),
   };
 }

@@ -14,10 +14,14 @@ import type {
   AlterUserScramCredentialRequest,
   AlterUserScramCredentialResponse__Output,
   ClientStubs,
+  CreateAclsRequest,
+  CreateAclsResponse__Output,
   CreatePartitionsRequest,
   CreatePartitionsResponse__Output,
   CreateTopicsRequest,
   CreateTopicsResponse__Output,
+  DeleteAclsRequest,
+  DeleteAclsResponse__Output,
   DeleteTopicsRequest,
   DeleteTopicsResponse__Output,
   DescribeClusterResponse__Output,
@@ -27,6 +31,7 @@ import type {
 import type { BrokerMetrics } from "../admin/metrics.ts";
 import type { GroupCoordinator } from "../groups/coordinator.ts";
 import type { ReplicaManagerApi } from "../replica/types.ts";
+import type { Authorizer } from "../security/authorizer.ts";
 import type { Authenticator } from "../security/principal.ts";
 import type { StreamBounds } from "./stream-limits.ts";
 
@@ -46,6 +51,8 @@ export interface ControllerWrites {
   describeQuorum(): Promise<DescribeClusterResponse__Output>;
   addRaftVoter(request: AddRaftVoterRequest): Promise<AddRaftVoterResponse__Output>;
   removeRaftVoter(request: RemoveRaftVoterRequest): Promise<RemoveRaftVoterResponse__Output>;
+  createAcls(request: CreateAclsRequest): Promise<CreateAclsResponse__Output>;
+  deleteAcls(request: DeleteAclsRequest): Promise<DeleteAclsResponse__Output>;
 }
 
 /** Cluster defaults applied to topics created without explicit values. */
@@ -82,6 +89,8 @@ export interface ServiceContext {
   readonly streamBounds?: StreamBounds;
   /** Who made a call; absent: the transport's identity only (`transportAuthenticator`). */
   readonly authenticator?: Authenticator;
+  /** What a principal may do; absent: everything (`authorizer=none`). */
+  readonly authorizer?: Authorizer;
 }
 
 /** The node's defaults for {@link ServiceContext.streamBounds} (settings subscribe.streams.*). */

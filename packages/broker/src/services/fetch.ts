@@ -39,6 +39,7 @@ import type {
   OffsetSpec,
   PartitionError,
 } from "../replica/types.ts";
+import { callAccess, deniedTopics, requireTopics, servePermitted } from "./access.ts";
 import { DEFAULT_STREAM_BOUNDS, type ServiceContext } from "./context.ts";
 import { countStream, type RequestTiming, statusLabel, unaryHandler } from "./instrument.ts";
 import { alignByKey, groupByTopic } from "./requests.ts";
@@ -211,11 +212,14 @@ async function handleFetch(
   const onWaited = (ms: number) => {
     timing.waitedMs += ms;
   };
-  const results = await fetchPartitions(
-    ctx,
-    { ...parsed.options, signal: callSignal(ctx, call), onWaited },
-    parsed.items,
-    callOrigin(call.metadata),
+  const denied = deniedTopics(await callAccess(ctx, call), "read", parsed.items);
+  const results = await servePermitted(parsed.items, denied, failedFetch, (items) =>
+    fetchPartitions(
+      ctx,
+      { ...parsed.options, signal: callSignal(ctx, call), onWaited },
+      items,
+      callOrigin(call.metadata),
+    ),
   );
   ctx.metrics.fetchWaitSeconds.observe(timing.waitedMs / 1000);
   return {
@@ -289,6 +293,7 @@ async function subscribe(
 ): Promise<void> {
   const maxBytes = int32Field(call.request.maxBytes, "max_bytes");
   let positions = parseFetchTopics(call.request.topics);
+  requireTopics(await callAccess(ctx, call), "read", positions);
   const signal = callSignal(ctx, call);
   while (positions.length > 0 && !signal.aborted) {
     const started = Date.now();
@@ -421,7 +426,11 @@ async function handleListOffsets(
   ctx: ServiceContext,
   call: grpc.ServerUnaryCall<ListOffsetsRequest__Output, ListOffsetsResponse>,
 ): Promise<ListOffsetsResponse> {
-  const results = await listOffsets(ctx, parseListOffsets(call.request), callOrigin(call.metadata));
+  const items = parseListOffsets(call.request);
+  const denied = deniedTopics(await callAccess(ctx, call), "describe", items);
+  const results = await servePermitted(items, denied, failedOffsets, (permitted) =>
+    listOffsets(ctx, permitted, callOrigin(call.metadata)),
+  );
   return {
     topics: groupByTopic(results, (r) => ({
       partition: r.partition,

@@ -4,6 +4,7 @@
  * the response's error code plus a coordinator hint. Group-level refusals are error codes in
  * the response; malformed requests are INVALID_ARGUMENT.
  */
+import { type AclOperation, CLUSTER_RESOURCE_NAME } from "@strand/controller";
 import type {
   ConsumerGroupHeartbeatRequest__Output,
   ConsumerGroupHeartbeatResponse,
@@ -52,6 +53,13 @@ import type { HeartbeatRequest, Subscription } from "../core/groups/types.ts";
 import type { GroupCoordinator } from "../groups/coordinator.ts";
 import { groupLag, publishGroupLag } from "../groups/lag.ts";
 import { CoordinatorError, type CoordinatorHintInfo, NO_HINT } from "../groups/types.ts";
+import {
+  type CallAccess,
+  callAccess,
+  deniedMessage,
+  deniedTopics,
+  requireTopics,
+} from "./access.ts";
 import type { ServiceContext } from "./context.ts";
 import { unaryHandler } from "./instrument.ts";
 
@@ -242,19 +250,29 @@ function parseCommit(req: OffsetCommitRequest__Output) {
 async function handleCommit(
   groups: GroupCoordinator,
   req: OffsetCommitRequest__Output,
+  access: CallAccess,
 ): Promise<OffsetCommitResponse> {
-  const parsed = parseCommit(req);
-  const bad = groupIdProblem(parsed.groupId);
+  const all = parseCommit(req);
+  const bad = groupIdProblem(all.groupId);
   if (bad !== null) return { ...bad, topics: [], coordinator: hintToWire(NO_HINT) };
+  const refused = groupDenial(access, "read", all.groupId);
+  if (refused !== null) return { ...refused, topics: [], coordinator: hintToWire(NO_HINT) };
+  // A partition of a topic the caller may not READ fails alone (Kafka's OffsetCommit).
+  const denied = deniedTopics(access, "read", all.partitions);
+  const parsed = { ...all, partitions: all.partitions.filter((_, i) => !denied.has(i)) };
   try {
-    const r = await groups.run(parsed.groupId, (state, topics, nowMs) =>
-      commitOffsets(state, parsed, topics, nowMs),
-    );
+    const r =
+      parsed.partitions.length === 0 && denied.size > 0
+        ? { errorCode: 0, errorMessage: "", partitions: [] }
+        : await groups.run(parsed.groupId, (state, topics, nowMs) =>
+            commitOffsets(state, parsed, topics, nowMs),
+          );
     const byTopic = new Map<
       string,
       { partition: number; errorCode: number; errorMessage: string }[]
     >();
-    for (const p of r.partitions)
+    const refusedItems = [...denied].map(([i, e]) => ({ ...all.partitions[i]!, ...e }));
+    for (const p of [...r.partitions, ...refusedItems])
       byTopic.set(p.topic, [
         ...(byTopic.get(p.topic) ?? []),
         { partition: p.partition, errorCode: p.errorCode, errorMessage: p.errorMessage },
@@ -286,11 +304,14 @@ function readGroups<R>(
 async function handleFetch(
   groups: GroupCoordinator,
   req: OffsetFetchRequest__Output,
+  access: CallAccess,
 ): Promise<OffsetFetchResponse> {
   const groupId = shortString(req.groupId, "group_id", STRING_LENGTH_MAX);
   const wanted = parsePartitions(req.topics, "topics");
   const bad = groupIdProblem(groupId);
   if (bad !== null) return { ...bad, topics: [], coordinator: hintToWire(NO_HINT) };
+  const refused = groupDenial(access, "describe", groupId);
+  if (refused !== null) return { ...refused, topics: [], coordinator: hintToWire(NO_HINT) };
   try {
     const list =
       wanted.size === 0
@@ -300,7 +321,9 @@ async function handleFetch(
       fetchOffsets(state, groupId, list),
     );
     const byTopic = new Map<string, OffsetFetchResponse["topics"] & object>();
+    // Offsets of topics the caller may not DESCRIBE are left out (Kafka's OffsetFetch).
     for (const o of offsets) {
+      if (!access.visible("describe", "topic", o.topic)) continue;
       const entry = {
         partition: o.partition,
         committedOffset: String(o.offset),
@@ -420,6 +443,7 @@ function parseSpec(spec: OffsetResetSpec__Output | null | undefined): ResetSpec 
 async function handleReset(
   groups: GroupCoordinator,
   req: ResetOffsetsRequest__Output,
+  access: CallAccess,
 ): Promise<ResetOffsetsResponse> {
   const groupId = shortString(req.groupId, "group_id", STRING_LENGTH_MAX);
   const requested = parsePartitions(req.topics, "topics");
@@ -427,10 +451,15 @@ async function handleReset(
   const bad = groupIdProblem(groupId);
   if (bad !== null)
     return { ...bad, partitions: [], executed: false, coordinator: hintToWire(NO_HINT) };
+  // Resetting is committing: READ on the group and on every topic it touches.
+  const refused = groupDenial(access, "read", groupId);
+  if (refused !== null)
+    return { ...refused, partitions: [], executed: false, coordinator: hintToWire(NO_HINT) };
   try {
     const targets = await readGroups(groups, groupId, (state, topics) =>
       resetTargets(state, groupId, requested, topics),
     );
+    requireTopics(access, "read", targets);
     const bounds = await lookupBounds(groups, targets, spec);
     const execute = req.execute === true;
     const plan = await groups.run(groupId, (state, _topics, nowMs) => {
@@ -504,6 +533,7 @@ export function groupServiceHandlers(ctx: ServiceContext): GroupServiceHandlers 
   return {
     FindCoordinator: unaryHandler(ctx, "FindCoordinator", async (call) => {
       const ids = groupIds(call.request.groupIds, "group_ids");
+      const access = await callAccess(ctx, call);
       return {
         results: ids.map((groupId) => {
           const bad = groupIdProblem(groupId);
@@ -519,6 +549,8 @@ export function groupServiceHandlers(ctx: ServiceContext): GroupServiceHandlers 
                 ),
               ),
             };
+          const refused = groupDenial(access, "describe", groupId);
+          if (refused !== null) return { groupId, ...refused, coordinator: hintToWire(NO_HINT) };
           const { error, hint } = groups.find(groupId);
           return error === null
             ? { groupId, errorCode: 0, errorMessage: "", coordinator: hintToWire(hint) }
@@ -529,19 +561,25 @@ export function groupServiceHandlers(ctx: ServiceContext): GroupServiceHandlers 
     ConsumerGroupHeartbeat: unaryHandler(
       ctx,
       "ConsumerGroupHeartbeat",
-      (call) => handleHeartbeat(coord(), call.request, hostOf(call.getPeer())),
+      async (call) => {
+        const access = await callAccess(ctx, call);
+        const refused = groupDenial(access, "read", call.request.groupId ?? "");
+        if (refused !== null)
+          return { ...heartbeatBase(call.request), ...refused, heartbeatIntervalMs: 0 };
+        return handleHeartbeat(coord(), call.request, hostOf(call.getPeer()));
+      },
       code,
     ),
     OffsetCommit: unaryHandler(
       ctx,
       "OffsetCommit",
-      (call) => handleCommit(coord(), call.request),
+      async (call) => handleCommit(coord(), call.request, await callAccess(ctx, call)),
       code,
     ),
     OffsetFetch: unaryHandler(
       ctx,
       "OffsetFetch",
-      (call) => handleFetch(coord(), call.request),
+      async (call) => handleFetch(coord(), call.request, await callAccess(ctx, call)),
       code,
     ),
     ListGroups: unaryHandler(ctx, "ListGroups", async (call) => {
@@ -550,7 +588,12 @@ export function groupServiceHandlers(ctx: ServiceContext): GroupServiceHandlers 
       );
       const groups = ctx.groups;
       if (groups === undefined) return { errorCode: 0, errorMessage: "", groups: [] };
-      const listed = groups.partitions.flatMap((p) => listGroups(p.state, states));
+      // DESCRIBE on the cluster lists every group; else only the groups the caller may describe.
+      const access = await callAccess(ctx, call);
+      const all = access.visible("describe", "cluster", CLUSTER_RESOURCE_NAME);
+      const listed = groups.partitions
+        .flatMap((p) => listGroups(p.state, states))
+        .filter((g) => all || access.visible("describe", "group", g.groupId));
       return {
         errorCode: 0,
         errorMessage: "",
@@ -568,19 +611,27 @@ export function groupServiceHandlers(ctx: ServiceContext): GroupServiceHandlers 
       async (call): Promise<DescribeGroupsResponse> => {
         const ids = groupIds(call.request.groupIds, "group_ids");
         const req: DescribeGroupsRequest__Output = call.request;
+        const access = await callAccess(ctx, call);
         return {
           groups: await Promise.all(
-            ids.map((id) => describeOne(coord(), id, req.includeLag === true)),
+            ids.map((id) => {
+              const refused = groupDenial(access, "describe", id);
+              if (refused !== null) return { groupId: id, ...refused, state: "" };
+              return describeOne(coord(), id, req.includeLag === true);
+            }),
           ),
         };
       },
     ),
     DeleteGroups: unaryHandler(ctx, "DeleteGroups", async (call) => {
       const ids = groupIds(call.request.groupIds, "group_ids");
+      const access = await callAccess(ctx, call);
       const results = await Promise.all(
         ids.map(async (groupId) => {
           const bad = groupIdProblem(groupId);
           if (bad !== null) return { groupId, ...bad };
+          const refused = groupDenial(access, "delete", groupId);
+          if (refused !== null) return { groupId, ...refused };
           try {
             const r = await coord().run(groupId, (state) => deleteGroup(state, groupId));
             return { groupId, ...r };
@@ -595,9 +646,31 @@ export function groupServiceHandlers(ctx: ServiceContext): GroupServiceHandlers 
     ResetOffsets: unaryHandler(
       ctx,
       "ResetOffsets",
-      (call) => handleReset(coord(), call.request),
+      async (call) => handleReset(coord(), call.request, await callAccess(ctx, call)),
       code,
     ),
+  };
+}
+
+/** GROUP_AUTHORIZATION_FAILED when the caller may not do `operation` on the group, else null. */
+function groupDenial(
+  access: CallAccess,
+  operation: AclOperation,
+  groupId: string,
+): { errorCode: number; errorMessage: string } | null {
+  if (access.allowed(operation, "group", groupId)) return null;
+  return {
+    errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED.code,
+    errorMessage: deniedMessage(access.principal, operation, "group", groupId),
+  };
+}
+
+/** The echo fields of a heartbeat answer that carries only an error. */
+function heartbeatBase(req: ConsumerGroupHeartbeatRequest__Output) {
+  return {
+    memberId: typeof req.memberId === "string" ? req.memberId : "",
+    memberEpoch: typeof req.memberEpoch === "number" ? req.memberEpoch : 0,
+    coordinator: hintToWire(NO_HINT),
   };
 }
 

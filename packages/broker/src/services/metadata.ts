@@ -12,6 +12,7 @@ import type {
   TopicMetadata,
 } from "@strand/protocol";
 import { ErrorCode, listField, stringField } from "@strand/protocol";
+import { ALLOW_ALL, type CallAccess, callAccess, deniedMessage } from "./access.ts";
 import type { ServiceContext } from "./context.ts";
 import { unaryHandler } from "./instrument.ts";
 
@@ -43,13 +44,26 @@ function partitionMetadata(image: MetadataImage, topic: TopicImage): PartitionMe
     }));
 }
 
-/** Describes topics by name (all topics when `names` is null), errors inline. */
+/**
+ * Describes topics by name (all topics when `names` is null), errors inline. With `access`,
+ * a listing leaves out the topics the caller may not DESCRIBE, and a named one it may not
+ * describe answers TOPIC_AUTHORIZATION_FAILED whether or not it exists (as Kafka), so neither
+ * reveals that a topic exists.
+ */
 export function topicMetadata(
   image: MetadataImage,
   names: readonly string[] | null,
+  access: CallAccess = ALLOW_ALL,
 ): TopicMetadata[] {
-  const wanted = names ?? [...image.topicsByName.keys()].sort();
+  const wanted =
+    names ??
+    [...image.topicsByName.keys()].sort().filter((n) => access.visible("describe", "topic", n));
   return wanted.map((name) => {
+    if (names !== null && !access.allowed("describe", "topic", name)) {
+      const e = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+      const text = deniedMessage(access.principal, "describe", "topic", name);
+      return { name, topicId: "", errorCode: e.code, errorMessage: text, partitions: [] };
+    }
     const topic = image.topicsByName.get(name);
     if (topic === undefined) {
       const e = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
@@ -76,6 +90,7 @@ export function metadataResponse(
   image: MetadataImage,
   controllerId: number,
   req: MetadataRequest__Output,
+  access: CallAccess = ALLOW_ALL,
 ): MetadataResponse {
   const names = req.allTopics
     ? null
@@ -99,7 +114,7 @@ export function metadataResponse(
   return {
     brokers,
     controllerId,
-    topics: topicMetadata(image, names),
+    topics: topicMetadata(image, names, access),
     metadataOffset: String(image.offset),
   };
 }
@@ -108,7 +123,7 @@ export function metadataResponse(
 export function metadataServiceHandlers(ctx: ServiceContext): MetadataServiceHandlers {
   return {
     Metadata: unaryHandler(ctx, "Metadata", async (call) =>
-      metadataResponse(ctx.image(), ctx.controllerId(), call.request),
+      metadataResponse(ctx.image(), ctx.controllerId(), call.request, await callAccess(ctx, call)),
     ),
   };
 }

@@ -33,6 +33,7 @@ import type {
   ProducePartition,
   ProducePartitionResult,
 } from "../replica/types.ts";
+import { type CallAccess, callAccess, deniedTopics } from "./access.ts";
 import type { ServiceContext } from "./context.ts";
 import { initProducerIdHandler } from "./init-producer-id.ts";
 import { countStream, statusLabel, unaryHandler } from "./instrument.ts";
@@ -56,7 +57,7 @@ const FORWARD_SLACK_MS = 5_000;
 interface ParsedProduce {
   readonly options: ProduceOptions;
   readonly items: readonly ProducePartition[];
-  /** Items whose batches are malformed, by index: never routed. */
+  /** Items whose batches are malformed or whose topic the caller may not write: never routed. */
   readonly corrupt: ReadonlyMap<number, PartitionError>;
 }
 
@@ -234,8 +235,9 @@ async function handleProduce(
   ctx: ServiceContext,
   req: ProduceRequest__Output,
   origin: CallOrigin,
+  access: CallAccess,
 ): Promise<ProduceResponse> {
-  const parsed = parseProduce(req, ctx.defaults.requestTimeoutMs);
+  const parsed = withDenied(parseProduce(req, ctx.defaults.requestTimeoutMs), access);
   if (parsed.options.acks === "none") {
     produce(ctx, parsed, origin).catch((error: unknown) =>
       ctx.logger.warn({ err: String(error) }, "acks=none produce failed"),
@@ -245,13 +247,21 @@ async function handleProduce(
   return produceResponse(await produce(ctx, parsed, origin));
 }
 
+/** Fails the items whose topic the caller may not WRITE (TOPIC_AUTHORIZATION_FAILED). */
+function withDenied(parsed: ParsedProduce, access: CallAccess): ParsedProduce {
+  const denied = deniedTopics(access, "write", parsed.items);
+  if (denied.size === 0) return parsed;
+  return { ...parsed, corrupt: new Map([...parsed.corrupt, ...denied]) };
+}
+
 /** The ProduceService handlers. */
 export function produceServiceHandlers(ctx: ServiceContext): ProduceServiceHandlers {
   return {
     Produce: unaryHandler(
       ctx,
       "Produce",
-      (call) => handleProduce(ctx, call.request, callOrigin(call.metadata)),
+      async (call) =>
+        handleProduce(ctx, call.request, callOrigin(call.metadata), await callAccess(ctx, call)),
       outcome,
     ),
     ProduceStream: (call) => produceStream(ctx, call),
@@ -264,6 +274,8 @@ function produceStream(
   call: grpc.ServerDuplexStream<ProduceStreamRequest__Output, ProduceStreamResponse>,
 ): void {
   const origin = callOrigin(call.metadata);
+  // Who the stream's caller is does not change: authenticate once, on the first request.
+  let access: Promise<CallAccess> | null = null;
   let inFlight = 0;
   let failed = false;
   let ended = false;
@@ -292,20 +304,25 @@ function produceStream(
       return fail(new InvalidArgumentError(`request ${msg.correlationId} has no request body`));
     inFlight++;
     const stop = ctx.metrics.requestDurationSeconds.startTimer({ method: "ProduceStream" });
-    handleProduce(ctx, msg.request, origin).then(
-      (response) => {
-        stop();
-        inFlight--;
-        ctx.metrics.requestsTotal.inc({ method: "ProduceStream", code: outcome(response) });
-        if (!failed && !call.cancelled) call.write({ correlationId: msg.correlationId, response });
-        finishIfDone();
-      },
-      (error: unknown) => {
-        stop();
-        inFlight--;
-        fail(error);
-      },
-    );
+    const request = msg.request;
+    access ??= callAccess(ctx, call);
+    access
+      .then((a) => handleProduce(ctx, request, origin, a))
+      .then(
+        (response) => {
+          stop();
+          inFlight--;
+          ctx.metrics.requestsTotal.inc({ method: "ProduceStream", code: outcome(response) });
+          if (!failed && !call.cancelled)
+            call.write({ correlationId: msg.correlationId, response });
+          finishIfDone();
+        },
+        (error: unknown) => {
+          stop();
+          inFlight--;
+          fail(error);
+        },
+      );
   });
   call.on("end", () => {
     ended = true;

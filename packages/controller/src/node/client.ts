@@ -18,10 +18,14 @@ import type {
   BrokerHeartbeatRequest,
   BrokerHeartbeatResponse__Output,
   ControllerServiceClient,
+  CreateAclsRequest,
+  CreateAclsResponse__Output,
   CreatePartitionsRequest,
   CreatePartitionsResponse__Output,
   CreateTopicsRequest,
   CreateTopicsResponse__Output,
+  DeleteAclsRequest,
+  DeleteAclsResponse__Output,
   DeleteTopicsRequest,
   DeleteTopicsResponse__Output,
   DescribeClusterResponse__Output,
@@ -137,6 +141,22 @@ export class ControllerClient {
     metadata: grpc.Metadata = new grpc.Metadata(),
   ): Promise<AlterUserScramCredentialResponse__Output> {
     return this.#unary((o, cb) => this.raw.AlterUserScramCredential(r, metadata, o, cb));
+  }
+
+  /** CreateAcls. */
+  createAcls(
+    r: CreateAclsRequest,
+    metadata: grpc.Metadata = new grpc.Metadata(),
+  ): Promise<CreateAclsResponse__Output> {
+    return this.#unary((o, cb) => this.raw.CreateAcls(r, metadata, o, cb));
+  }
+
+  /** DeleteAcls. */
+  deleteAcls(
+    r: DeleteAclsRequest,
+    metadata: grpc.Metadata = new grpc.Metadata(),
+  ): Promise<DeleteAclsResponse__Output> {
+    return this.#unary((o, cb) => this.raw.DeleteAcls(r, metadata, o, cb));
   }
 
   /** AddRaftVoter (answered by the active controller once the new voter set commits). */

@@ -22,10 +22,14 @@ import type {
   BrokerHeartbeatRequest__Output,
   BrokerHeartbeatResponse,
   ControllerError,
+  CreateAclsRequest__Output,
+  CreateAclsResponse,
   CreatePartitionsRequest__Output,
   CreatePartitionsResponse,
   CreateTopicsRequest__Output,
   CreateTopicsResponse,
+  DeleteAclsRequest__Output,
+  DeleteAclsResponse,
   DeleteTopicsRequest__Output,
   DeleteTopicsResponse,
   DescribeClusterResponse,
@@ -36,6 +40,7 @@ import type {
 } from "@strand/protocol";
 import { ErrorCode, FORWARDED_BY_HEADER } from "@strand/protocol";
 import type { Controller } from "../controller.ts";
+import { aclToWire, createAclsFromWire, deleteAclsFromWire } from "./acl-wire.ts";
 import type { ControllerClient } from "./client.ts";
 import { checkPeer, logRefusal } from "./peer-check.ts";
 import { fail, type MetadataSource, streamMetadata } from "./stream.ts";
@@ -288,6 +293,26 @@ async function alterUserScramCredential(
   return { error: responseError(res, host.hint()) };
 }
 
+async function createAcls(
+  host: ServiceHost,
+  r: CreateAclsRequest__Output,
+): Promise<CreateAclsResponse> {
+  const res = await host.controller.handle(createAclsFromWire(r), host.nowMs());
+  const error = responseError(res, host.hint());
+  return { error, results: res.ids.map((id) => ({ error: { code: 0 }, id })) };
+}
+
+async function deleteAcls(
+  host: ServiceHost,
+  r: DeleteAclsRequest__Output,
+): Promise<DeleteAclsResponse> {
+  const res = await host.controller.handle(deleteAclsFromWire(r), host.nowMs());
+  return {
+    error: responseError(res, host.hint()),
+    results: res.removed.map((acls) => ({ error: { code: 0 }, removed: acls.map(aclToWire) })),
+  };
+}
+
 async function addRaftVoter(
   host: ServiceHost,
   r: AddRaftVoterRequest__Output,
@@ -376,6 +401,18 @@ export function controllerServiceHandlers(host: ServiceHost): grpc.UntypedServic
       "RemoveRaftVoter",
       (r: RemoveRaftVoterRequest__Output) => removeRaftVoter(host, r),
       (c, r, md) => c.removeRaftVoter(r, md),
+    ),
+    CreateAcls: write(
+      host,
+      "CreateAcls",
+      (r: CreateAclsRequest__Output) => createAcls(host, r),
+      (c, r, md) => c.createAcls(r, md),
+    ),
+    DeleteAcls: write(
+      host,
+      "DeleteAcls",
+      (r: DeleteAclsRequest__Output) => deleteAcls(host, r),
+      (c, r, md) => c.deleteAcls(r, md),
     ),
     DescribeCluster: unary(host, "DescribeCluster", async () => host.describe()),
     FetchMetadata: (call: Parameters<typeof streamMetadata>[1]) => {

@@ -2,6 +2,9 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AdminAcl as _strand_v1_AdminAcl, AdminAcl__Output as _strand_v1_AdminAcl__Output } from './strand/v1/AdminAcl.ts';
+import type { AdminAclFilter as _strand_v1_AdminAclFilter, AdminAclFilter__Output as _strand_v1_AdminAclFilter__Output } from './strand/v1/AdminAclFilter.ts';
+import type { AdminAclResult as _strand_v1_AdminAclResult, AdminAclResult__Output as _strand_v1_AdminAclResult__Output } from './strand/v1/AdminAclResult.ts';
 import type { AdminAlterConfigsResult as _strand_v1_AdminAlterConfigsResult, AdminAlterConfigsResult__Output as _strand_v1_AdminAlterConfigsResult__Output } from './strand/v1/AdminAlterConfigsResult.ts';
 import type { AdminBrokerState as _strand_v1_AdminBrokerState, AdminBrokerState__Output as _strand_v1_AdminBrokerState__Output } from './strand/v1/AdminBrokerState.ts';
 import type { AdminConfigChange as _strand_v1_AdminConfigChange, AdminConfigChange__Output as _strand_v1_AdminConfigChange__Output } from './strand/v1/AdminConfigChange.ts';
@@ -9,6 +12,7 @@ import type { AdminConfigEntry as _strand_v1_AdminConfigEntry, AdminConfigEntry_
 import type { AdminConfigResource as _strand_v1_AdminConfigResource, AdminConfigResource__Output as _strand_v1_AdminConfigResource__Output } from './strand/v1/AdminConfigResource.ts';
 import type { AdminConfigResult as _strand_v1_AdminConfigResult, AdminConfigResult__Output as _strand_v1_AdminConfigResult__Output } from './strand/v1/AdminConfigResult.ts';
 import type { AdminConfigValue as _strand_v1_AdminConfigValue, AdminConfigValue__Output as _strand_v1_AdminConfigValue__Output } from './strand/v1/AdminConfigValue.ts';
+import type { AdminDeleteAclsResult as _strand_v1_AdminDeleteAclsResult, AdminDeleteAclsResult__Output as _strand_v1_AdminDeleteAclsResult__Output } from './strand/v1/AdminDeleteAclsResult.ts';
 import type { AdminNewTopic as _strand_v1_AdminNewTopic, AdminNewTopic__Output as _strand_v1_AdminNewTopic__Output } from './strand/v1/AdminNewTopic.ts';
 import type { AdminQuorumVoter as _strand_v1_AdminQuorumVoter, AdminQuorumVoter__Output as _strand_v1_AdminQuorumVoter__Output } from './strand/v1/AdminQuorumVoter.ts';
 import type { AdminReplicaAssignment as _strand_v1_AdminReplicaAssignment, AdminReplicaAssignment__Output as _strand_v1_AdminReplicaAssignment__Output } from './strand/v1/AdminReplicaAssignment.ts';
@@ -25,12 +29,18 @@ import type { AdminServiceAlterConfigsRequest as _strand_v1_AdminServiceAlterCon
 import type { AdminServiceAlterConfigsResponse as _strand_v1_AdminServiceAlterConfigsResponse, AdminServiceAlterConfigsResponse__Output as _strand_v1_AdminServiceAlterConfigsResponse__Output } from './strand/v1/AdminServiceAlterConfigsResponse.ts';
 import type { AdminServiceAlterUserScramCredentialsRequest as _strand_v1_AdminServiceAlterUserScramCredentialsRequest, AdminServiceAlterUserScramCredentialsRequest__Output as _strand_v1_AdminServiceAlterUserScramCredentialsRequest__Output } from './strand/v1/AdminServiceAlterUserScramCredentialsRequest.ts';
 import type { AdminServiceAlterUserScramCredentialsResponse as _strand_v1_AdminServiceAlterUserScramCredentialsResponse, AdminServiceAlterUserScramCredentialsResponse__Output as _strand_v1_AdminServiceAlterUserScramCredentialsResponse__Output } from './strand/v1/AdminServiceAlterUserScramCredentialsResponse.ts';
+import type { AdminServiceCreateAclsRequest as _strand_v1_AdminServiceCreateAclsRequest, AdminServiceCreateAclsRequest__Output as _strand_v1_AdminServiceCreateAclsRequest__Output } from './strand/v1/AdminServiceCreateAclsRequest.ts';
+import type { AdminServiceCreateAclsResponse as _strand_v1_AdminServiceCreateAclsResponse, AdminServiceCreateAclsResponse__Output as _strand_v1_AdminServiceCreateAclsResponse__Output } from './strand/v1/AdminServiceCreateAclsResponse.ts';
 import type { AdminServiceCreatePartitionsRequest as _strand_v1_AdminServiceCreatePartitionsRequest, AdminServiceCreatePartitionsRequest__Output as _strand_v1_AdminServiceCreatePartitionsRequest__Output } from './strand/v1/AdminServiceCreatePartitionsRequest.ts';
 import type { AdminServiceCreatePartitionsResponse as _strand_v1_AdminServiceCreatePartitionsResponse, AdminServiceCreatePartitionsResponse__Output as _strand_v1_AdminServiceCreatePartitionsResponse__Output } from './strand/v1/AdminServiceCreatePartitionsResponse.ts';
 import type { AdminServiceCreateTopicsRequest as _strand_v1_AdminServiceCreateTopicsRequest, AdminServiceCreateTopicsRequest__Output as _strand_v1_AdminServiceCreateTopicsRequest__Output } from './strand/v1/AdminServiceCreateTopicsRequest.ts';
 import type { AdminServiceCreateTopicsResponse as _strand_v1_AdminServiceCreateTopicsResponse, AdminServiceCreateTopicsResponse__Output as _strand_v1_AdminServiceCreateTopicsResponse__Output } from './strand/v1/AdminServiceCreateTopicsResponse.ts';
+import type { AdminServiceDeleteAclsRequest as _strand_v1_AdminServiceDeleteAclsRequest, AdminServiceDeleteAclsRequest__Output as _strand_v1_AdminServiceDeleteAclsRequest__Output } from './strand/v1/AdminServiceDeleteAclsRequest.ts';
+import type { AdminServiceDeleteAclsResponse as _strand_v1_AdminServiceDeleteAclsResponse, AdminServiceDeleteAclsResponse__Output as _strand_v1_AdminServiceDeleteAclsResponse__Output } from './strand/v1/AdminServiceDeleteAclsResponse.ts';
 import type { AdminServiceDeleteTopicsRequest as _strand_v1_AdminServiceDeleteTopicsRequest, AdminServiceDeleteTopicsRequest__Output as _strand_v1_AdminServiceDeleteTopicsRequest__Output } from './strand/v1/AdminServiceDeleteTopicsRequest.ts';
 import type { AdminServiceDeleteTopicsResponse as _strand_v1_AdminServiceDeleteTopicsResponse, AdminServiceDeleteTopicsResponse__Output as _strand_v1_AdminServiceDeleteTopicsResponse__Output } from './strand/v1/AdminServiceDeleteTopicsResponse.ts';
+import type { AdminServiceDescribeAclsRequest as _strand_v1_AdminServiceDescribeAclsRequest, AdminServiceDescribeAclsRequest__Output as _strand_v1_AdminServiceDescribeAclsRequest__Output } from './strand/v1/AdminServiceDescribeAclsRequest.ts';
+import type { AdminServiceDescribeAclsResponse as _strand_v1_AdminServiceDescribeAclsResponse, AdminServiceDescribeAclsResponse__Output as _strand_v1_AdminServiceDescribeAclsResponse__Output } from './strand/v1/AdminServiceDescribeAclsResponse.ts';
 import type { AdminServiceDescribeClusterRequest as _strand_v1_AdminServiceDescribeClusterRequest, AdminServiceDescribeClusterRequest__Output as _strand_v1_AdminServiceDescribeClusterRequest__Output } from './strand/v1/AdminServiceDescribeClusterRequest.ts';
 import type { AdminServiceDescribeClusterResponse as _strand_v1_AdminServiceDescribeClusterResponse, AdminServiceDescribeClusterResponse__Output as _strand_v1_AdminServiceDescribeClusterResponse__Output } from './strand/v1/AdminServiceDescribeClusterResponse.ts';
 import type { AdminServiceDescribeConfigsRequest as _strand_v1_AdminServiceDescribeConfigsRequest, AdminServiceDescribeConfigsRequest__Output as _strand_v1_AdminServiceDescribeConfigsRequest__Output } from './strand/v1/AdminServiceDescribeConfigsRequest.ts';
@@ -91,6 +101,9 @@ export interface ProtoGrpcType {
   strand: {
     v1: {
       Acks: EnumTypeDefinition
+      AdminAcl: MessageTypeDefinition<_strand_v1_AdminAcl, _strand_v1_AdminAcl__Output>
+      AdminAclFilter: MessageTypeDefinition<_strand_v1_AdminAclFilter, _strand_v1_AdminAclFilter__Output>
+      AdminAclResult: MessageTypeDefinition<_strand_v1_AdminAclResult, _strand_v1_AdminAclResult__Output>
       AdminAlterConfigsResult: MessageTypeDefinition<_strand_v1_AdminAlterConfigsResult, _strand_v1_AdminAlterConfigsResult__Output>
       AdminBrokerState: MessageTypeDefinition<_strand_v1_AdminBrokerState, _strand_v1_AdminBrokerState__Output>
       AdminConfigChange: MessageTypeDefinition<_strand_v1_AdminConfigChange, _strand_v1_AdminConfigChange__Output>
@@ -100,6 +113,7 @@ export interface ProtoGrpcType {
       AdminConfigResult: MessageTypeDefinition<_strand_v1_AdminConfigResult, _strand_v1_AdminConfigResult__Output>
       AdminConfigSource: EnumTypeDefinition
       AdminConfigValue: MessageTypeDefinition<_strand_v1_AdminConfigValue, _strand_v1_AdminConfigValue__Output>
+      AdminDeleteAclsResult: MessageTypeDefinition<_strand_v1_AdminDeleteAclsResult, _strand_v1_AdminDeleteAclsResult__Output>
       AdminNewTopic: MessageTypeDefinition<_strand_v1_AdminNewTopic, _strand_v1_AdminNewTopic__Output>
       AdminQuorumVoter: MessageTypeDefinition<_strand_v1_AdminQuorumVoter, _strand_v1_AdminQuorumVoter__Output>
       AdminReplicaAssignment: MessageTypeDefinition<_strand_v1_AdminReplicaAssignment, _strand_v1_AdminReplicaAssignment__Output>
@@ -121,12 +135,18 @@ export interface ProtoGrpcType {
       AdminServiceAlterConfigsResponse: MessageTypeDefinition<_strand_v1_AdminServiceAlterConfigsResponse, _strand_v1_AdminServiceAlterConfigsResponse__Output>
       AdminServiceAlterUserScramCredentialsRequest: MessageTypeDefinition<_strand_v1_AdminServiceAlterUserScramCredentialsRequest, _strand_v1_AdminServiceAlterUserScramCredentialsRequest__Output>
       AdminServiceAlterUserScramCredentialsResponse: MessageTypeDefinition<_strand_v1_AdminServiceAlterUserScramCredentialsResponse, _strand_v1_AdminServiceAlterUserScramCredentialsResponse__Output>
+      AdminServiceCreateAclsRequest: MessageTypeDefinition<_strand_v1_AdminServiceCreateAclsRequest, _strand_v1_AdminServiceCreateAclsRequest__Output>
+      AdminServiceCreateAclsResponse: MessageTypeDefinition<_strand_v1_AdminServiceCreateAclsResponse, _strand_v1_AdminServiceCreateAclsResponse__Output>
       AdminServiceCreatePartitionsRequest: MessageTypeDefinition<_strand_v1_AdminServiceCreatePartitionsRequest, _strand_v1_AdminServiceCreatePartitionsRequest__Output>
       AdminServiceCreatePartitionsResponse: MessageTypeDefinition<_strand_v1_AdminServiceCreatePartitionsResponse, _strand_v1_AdminServiceCreatePartitionsResponse__Output>
       AdminServiceCreateTopicsRequest: MessageTypeDefinition<_strand_v1_AdminServiceCreateTopicsRequest, _strand_v1_AdminServiceCreateTopicsRequest__Output>
       AdminServiceCreateTopicsResponse: MessageTypeDefinition<_strand_v1_AdminServiceCreateTopicsResponse, _strand_v1_AdminServiceCreateTopicsResponse__Output>
+      AdminServiceDeleteAclsRequest: MessageTypeDefinition<_strand_v1_AdminServiceDeleteAclsRequest, _strand_v1_AdminServiceDeleteAclsRequest__Output>
+      AdminServiceDeleteAclsResponse: MessageTypeDefinition<_strand_v1_AdminServiceDeleteAclsResponse, _strand_v1_AdminServiceDeleteAclsResponse__Output>
       AdminServiceDeleteTopicsRequest: MessageTypeDefinition<_strand_v1_AdminServiceDeleteTopicsRequest, _strand_v1_AdminServiceDeleteTopicsRequest__Output>
       AdminServiceDeleteTopicsResponse: MessageTypeDefinition<_strand_v1_AdminServiceDeleteTopicsResponse, _strand_v1_AdminServiceDeleteTopicsResponse__Output>
+      AdminServiceDescribeAclsRequest: MessageTypeDefinition<_strand_v1_AdminServiceDescribeAclsRequest, _strand_v1_AdminServiceDescribeAclsRequest__Output>
+      AdminServiceDescribeAclsResponse: MessageTypeDefinition<_strand_v1_AdminServiceDescribeAclsResponse, _strand_v1_AdminServiceDescribeAclsResponse__Output>
       AdminServiceDescribeClusterRequest: MessageTypeDefinition<_strand_v1_AdminServiceDescribeClusterRequest, _strand_v1_AdminServiceDescribeClusterRequest__Output>
       AdminServiceDescribeClusterResponse: MessageTypeDefinition<_strand_v1_AdminServiceDescribeClusterResponse, _strand_v1_AdminServiceDescribeClusterResponse__Output>
       AdminServiceDescribeConfigsRequest: MessageTypeDefinition<_strand_v1_AdminServiceDescribeConfigsRequest, _strand_v1_AdminServiceDescribeConfigsRequest__Output>

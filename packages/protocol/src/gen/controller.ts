@@ -2,6 +2,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AclEntry as _strand_v1_AclEntry, AclEntry__Output as _strand_v1_AclEntry__Output } from './strand/v1/AclEntry.ts';
+import type { AclFilter as _strand_v1_AclFilter, AclFilter__Output as _strand_v1_AclFilter__Output } from './strand/v1/AclFilter.ts';
 import type { AddRaftVoterRequest as _strand_v1_AddRaftVoterRequest, AddRaftVoterRequest__Output as _strand_v1_AddRaftVoterRequest__Output } from './strand/v1/AddRaftVoterRequest.ts';
 import type { AddRaftVoterResponse as _strand_v1_AddRaftVoterResponse, AddRaftVoterResponse__Output as _strand_v1_AddRaftVoterResponse__Output } from './strand/v1/AddRaftVoterResponse.ts';
 import type { AllocateProducerIdsRequest as _strand_v1_AllocateProducerIdsRequest, AllocateProducerIdsRequest__Output as _strand_v1_AllocateProducerIdsRequest__Output } from './strand/v1/AllocateProducerIdsRequest.ts';
@@ -20,6 +22,9 @@ import type { ConfigChange as _strand_v1_ConfigChange, ConfigChange__Output as _
 import type { ControllerError as _strand_v1_ControllerError, ControllerError__Output as _strand_v1_ControllerError__Output } from './strand/v1/ControllerError.ts';
 import type { ControllerServiceClient as _strand_v1_ControllerServiceClient, ControllerServiceDefinition as _strand_v1_ControllerServiceDefinition } from './strand/v1/ControllerService.ts';
 import type { CreatableTopic as _strand_v1_CreatableTopic, CreatableTopic__Output as _strand_v1_CreatableTopic__Output } from './strand/v1/CreatableTopic.ts';
+import type { CreateAclResult as _strand_v1_CreateAclResult, CreateAclResult__Output as _strand_v1_CreateAclResult__Output } from './strand/v1/CreateAclResult.ts';
+import type { CreateAclsRequest as _strand_v1_CreateAclsRequest, CreateAclsRequest__Output as _strand_v1_CreateAclsRequest__Output } from './strand/v1/CreateAclsRequest.ts';
+import type { CreateAclsResponse as _strand_v1_CreateAclsResponse, CreateAclsResponse__Output as _strand_v1_CreateAclsResponse__Output } from './strand/v1/CreateAclsResponse.ts';
 import type { CreatePartitionsRequest as _strand_v1_CreatePartitionsRequest, CreatePartitionsRequest__Output as _strand_v1_CreatePartitionsRequest__Output } from './strand/v1/CreatePartitionsRequest.ts';
 import type { CreatePartitionsResponse as _strand_v1_CreatePartitionsResponse, CreatePartitionsResponse__Output as _strand_v1_CreatePartitionsResponse__Output } from './strand/v1/CreatePartitionsResponse.ts';
 import type { CreatePartitionsResult as _strand_v1_CreatePartitionsResult, CreatePartitionsResult__Output as _strand_v1_CreatePartitionsResult__Output } from './strand/v1/CreatePartitionsResult.ts';
@@ -27,6 +32,9 @@ import type { CreatePartitionsTopic as _strand_v1_CreatePartitionsTopic, CreateP
 import type { CreateTopicResult as _strand_v1_CreateTopicResult, CreateTopicResult__Output as _strand_v1_CreateTopicResult__Output } from './strand/v1/CreateTopicResult.ts';
 import type { CreateTopicsRequest as _strand_v1_CreateTopicsRequest, CreateTopicsRequest__Output as _strand_v1_CreateTopicsRequest__Output } from './strand/v1/CreateTopicsRequest.ts';
 import type { CreateTopicsResponse as _strand_v1_CreateTopicsResponse, CreateTopicsResponse__Output as _strand_v1_CreateTopicsResponse__Output } from './strand/v1/CreateTopicsResponse.ts';
+import type { DeleteAclsFilterResult as _strand_v1_DeleteAclsFilterResult, DeleteAclsFilterResult__Output as _strand_v1_DeleteAclsFilterResult__Output } from './strand/v1/DeleteAclsFilterResult.ts';
+import type { DeleteAclsRequest as _strand_v1_DeleteAclsRequest, DeleteAclsRequest__Output as _strand_v1_DeleteAclsRequest__Output } from './strand/v1/DeleteAclsRequest.ts';
+import type { DeleteAclsResponse as _strand_v1_DeleteAclsResponse, DeleteAclsResponse__Output as _strand_v1_DeleteAclsResponse__Output } from './strand/v1/DeleteAclsResponse.ts';
 import type { DeleteTopicResult as _strand_v1_DeleteTopicResult, DeleteTopicResult__Output as _strand_v1_DeleteTopicResult__Output } from './strand/v1/DeleteTopicResult.ts';
 import type { DeleteTopicsRequest as _strand_v1_DeleteTopicsRequest, DeleteTopicsRequest__Output as _strand_v1_DeleteTopicsRequest__Output } from './strand/v1/DeleteTopicsRequest.ts';
 import type { DeleteTopicsResponse as _strand_v1_DeleteTopicsResponse, DeleteTopicsResponse__Output as _strand_v1_DeleteTopicsResponse__Output } from './strand/v1/DeleteTopicsResponse.ts';
@@ -52,6 +60,8 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   strand: {
     v1: {
+      AclEntry: MessageTypeDefinition<_strand_v1_AclEntry, _strand_v1_AclEntry__Output>
+      AclFilter: MessageTypeDefinition<_strand_v1_AclFilter, _strand_v1_AclFilter__Output>
       AddRaftVoterRequest: MessageTypeDefinition<_strand_v1_AddRaftVoterRequest, _strand_v1_AddRaftVoterRequest__Output>
       AddRaftVoterResponse: MessageTypeDefinition<_strand_v1_AddRaftVoterResponse, _strand_v1_AddRaftVoterResponse__Output>
       AllocateProducerIdsRequest: MessageTypeDefinition<_strand_v1_AllocateProducerIdsRequest, _strand_v1_AllocateProducerIdsRequest__Output>
@@ -74,6 +84,9 @@ export interface ProtoGrpcType {
        */
       ControllerService: SubtypeConstructor<typeof grpc.Client, _strand_v1_ControllerServiceClient> & { service: _strand_v1_ControllerServiceDefinition }
       CreatableTopic: MessageTypeDefinition<_strand_v1_CreatableTopic, _strand_v1_CreatableTopic__Output>
+      CreateAclResult: MessageTypeDefinition<_strand_v1_CreateAclResult, _strand_v1_CreateAclResult__Output>
+      CreateAclsRequest: MessageTypeDefinition<_strand_v1_CreateAclsRequest, _strand_v1_CreateAclsRequest__Output>
+      CreateAclsResponse: MessageTypeDefinition<_strand_v1_CreateAclsResponse, _strand_v1_CreateAclsResponse__Output>
       CreatePartitionsRequest: MessageTypeDefinition<_strand_v1_CreatePartitionsRequest, _strand_v1_CreatePartitionsRequest__Output>
       CreatePartitionsResponse: MessageTypeDefinition<_strand_v1_CreatePartitionsResponse, _strand_v1_CreatePartitionsResponse__Output>
       CreatePartitionsResult: MessageTypeDefinition<_strand_v1_CreatePartitionsResult, _strand_v1_CreatePartitionsResult__Output>
@@ -81,6 +94,9 @@ export interface ProtoGrpcType {
       CreateTopicResult: MessageTypeDefinition<_strand_v1_CreateTopicResult, _strand_v1_CreateTopicResult__Output>
       CreateTopicsRequest: MessageTypeDefinition<_strand_v1_CreateTopicsRequest, _strand_v1_CreateTopicsRequest__Output>
       CreateTopicsResponse: MessageTypeDefinition<_strand_v1_CreateTopicsResponse, _strand_v1_CreateTopicsResponse__Output>
+      DeleteAclsFilterResult: MessageTypeDefinition<_strand_v1_DeleteAclsFilterResult, _strand_v1_DeleteAclsFilterResult__Output>
+      DeleteAclsRequest: MessageTypeDefinition<_strand_v1_DeleteAclsRequest, _strand_v1_DeleteAclsRequest__Output>
+      DeleteAclsResponse: MessageTypeDefinition<_strand_v1_DeleteAclsResponse, _strand_v1_DeleteAclsResponse__Output>
       DeleteTopicResult: MessageTypeDefinition<_strand_v1_DeleteTopicResult, _strand_v1_DeleteTopicResult__Output>
       DeleteTopicsRequest: MessageTypeDefinition<_strand_v1_DeleteTopicsRequest, _strand_v1_DeleteTopicsRequest__Output>
       DeleteTopicsResponse: MessageTypeDefinition<_strand_v1_DeleteTopicsResponse, _strand_v1_DeleteTopicsResponse__Output>

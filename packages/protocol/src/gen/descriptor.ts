@@ -674,6 +674,18 @@ export const protoDescriptor: INamespace = {
                   "requestType": "AdminServiceRemoveRaftVoterRequest",
                   "responseType": "AdminServiceRemoveRaftVoterResponse"
                 },
+                "CreateAcls": {
+                  "requestType": "AdminServiceCreateAclsRequest",
+                  "responseType": "AdminServiceCreateAclsResponse"
+                },
+                "DescribeAcls": {
+                  "requestType": "AdminServiceDescribeAclsRequest",
+                  "responseType": "AdminServiceDescribeAclsResponse"
+                },
+                "DeleteAcls": {
+                  "requestType": "AdminServiceDeleteAclsRequest",
+                  "responseType": "AdminServiceDeleteAclsResponse"
+                },
                 "AlterUserScramCredentials": {
                   "requestType": "AdminServiceAlterUserScramCredentialsRequest",
                   "responseType": "AdminServiceAlterUserScramCredentialsResponse"
@@ -1357,6 +1369,218 @@ export const protoDescriptor: INamespace = {
                 }
               }
             },
+            "AdminAcl": {
+              "fields": {
+                "id": {
+                  "type": "string",
+                  "id": 1
+                },
+                "principal": {
+                  "type": "string",
+                  "id": 2
+                },
+                "host": {
+                  "type": "string",
+                  "id": 3
+                },
+                "resourceType": {
+                  "type": "string",
+                  "id": 4
+                },
+                "patternType": {
+                  "type": "string",
+                  "id": 5
+                },
+                "resourceName": {
+                  "type": "string",
+                  "id": 6
+                },
+                "operation": {
+                  "type": "string",
+                  "id": 7
+                },
+                "permission": {
+                  "type": "string",
+                  "id": 8
+                }
+              }
+            },
+            "AdminAclFilter": {
+              "oneofs": {
+                "_principal": {
+                  "oneof": [
+                    "principal"
+                  ]
+                },
+                "_host": {
+                  "oneof": [
+                    "host"
+                  ]
+                },
+                "_resourceType": {
+                  "oneof": [
+                    "resourceType"
+                  ]
+                },
+                "_patternType": {
+                  "oneof": [
+                    "patternType"
+                  ]
+                },
+                "_resourceName": {
+                  "oneof": [
+                    "resourceName"
+                  ]
+                },
+                "_operation": {
+                  "oneof": [
+                    "operation"
+                  ]
+                },
+                "_permission": {
+                  "oneof": [
+                    "permission"
+                  ]
+                }
+              },
+              "fields": {
+                "principal": {
+                  "type": "string",
+                  "id": 1,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "host": {
+                  "type": "string",
+                  "id": 2,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "resourceType": {
+                  "type": "string",
+                  "id": 3,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "patternType": {
+                  "type": "string",
+                  "id": 4,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "resourceName": {
+                  "type": "string",
+                  "id": 5,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "operation": {
+                  "type": "string",
+                  "id": 6,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "permission": {
+                  "type": "string",
+                  "id": 7,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                }
+              }
+            },
+            "AdminServiceCreateAclsRequest": {
+              "fields": {
+                "acls": {
+                  "rule": "repeated",
+                  "type": "AdminAcl",
+                  "id": 1
+                }
+              }
+            },
+            "AdminAclResult": {
+              "fields": {
+                "id": {
+                  "type": "string",
+                  "id": 1
+                },
+                "errorCode": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 3
+                }
+              }
+            },
+            "AdminServiceCreateAclsResponse": {
+              "fields": {
+                "results": {
+                  "rule": "repeated",
+                  "type": "AdminAclResult",
+                  "id": 1
+                }
+              }
+            },
+            "AdminServiceDescribeAclsRequest": {
+              "fields": {
+                "filter": {
+                  "type": "AdminAclFilter",
+                  "id": 1
+                }
+              }
+            },
+            "AdminServiceDescribeAclsResponse": {
+              "fields": {
+                "acls": {
+                  "rule": "repeated",
+                  "type": "AdminAcl",
+                  "id": 1
+                }
+              }
+            },
+            "AdminServiceDeleteAclsRequest": {
+              "fields": {
+                "filters": {
+                  "rule": "repeated",
+                  "type": "AdminAclFilter",
+                  "id": 1
+                }
+              }
+            },
+            "AdminDeleteAclsResult": {
+              "fields": {
+                "errorCode": {
+                  "type": "int32",
+                  "id": 1
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 2
+                },
+                "removed": {
+                  "rule": "repeated",
+                  "type": "AdminAcl",
+                  "id": 3
+                }
+              }
+            },
+            "AdminServiceDeleteAclsResponse": {
+              "fields": {
+                "results": {
+                  "rule": "repeated",
+                  "type": "AdminDeleteAclsResult",
+                  "id": 1
+                }
+              }
+            },
             "ControllerService": {
               "methods": {
                 "RegisterBroker": {
@@ -1411,6 +1635,14 @@ export const protoDescriptor: INamespace = {
                 "RemoveRaftVoter": {
                   "requestType": "RemoveRaftVoterRequest",
                   "responseType": "RemoveRaftVoterResponse"
+                },
+                "CreateAcls": {
+                  "requestType": "CreateAclsRequest",
+                  "responseType": "CreateAclsResponse"
+                },
+                "DeleteAcls": {
+                  "requestType": "DeleteAclsRequest",
+                  "responseType": "DeleteAclsResponse"
                 }
               }
             },
@@ -2180,6 +2412,201 @@ export const protoDescriptor: INamespace = {
                 }
               }
             },
+            "AclEntry": {
+              "fields": {
+                "id": {
+                  "type": "string",
+                  "id": 1
+                },
+                "principal": {
+                  "type": "string",
+                  "id": 2
+                },
+                "host": {
+                  "type": "string",
+                  "id": 3
+                },
+                "resourceType": {
+                  "type": "string",
+                  "id": 4
+                },
+                "patternType": {
+                  "type": "string",
+                  "id": 5
+                },
+                "resourceName": {
+                  "type": "string",
+                  "id": 6
+                },
+                "operation": {
+                  "type": "string",
+                  "id": 7
+                },
+                "permission": {
+                  "type": "string",
+                  "id": 8
+                }
+              }
+            },
+            "AclFilter": {
+              "oneofs": {
+                "_principal": {
+                  "oneof": [
+                    "principal"
+                  ]
+                },
+                "_host": {
+                  "oneof": [
+                    "host"
+                  ]
+                },
+                "_resourceType": {
+                  "oneof": [
+                    "resourceType"
+                  ]
+                },
+                "_patternType": {
+                  "oneof": [
+                    "patternType"
+                  ]
+                },
+                "_resourceName": {
+                  "oneof": [
+                    "resourceName"
+                  ]
+                },
+                "_operation": {
+                  "oneof": [
+                    "operation"
+                  ]
+                },
+                "_permission": {
+                  "oneof": [
+                    "permission"
+                  ]
+                }
+              },
+              "fields": {
+                "principal": {
+                  "type": "string",
+                  "id": 1,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "host": {
+                  "type": "string",
+                  "id": 2,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "resourceType": {
+                  "type": "string",
+                  "id": 3,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "patternType": {
+                  "type": "string",
+                  "id": 4,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "resourceName": {
+                  "type": "string",
+                  "id": 5,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "operation": {
+                  "type": "string",
+                  "id": 6,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                },
+                "permission": {
+                  "type": "string",
+                  "id": 7,
+                  "options": {
+                    "proto3_optional": true
+                  }
+                }
+              }
+            },
+            "CreateAclsRequest": {
+              "fields": {
+                "acls": {
+                  "rule": "repeated",
+                  "type": "AclEntry",
+                  "id": 1
+                }
+              }
+            },
+            "CreateAclResult": {
+              "fields": {
+                "error": {
+                  "type": "ControllerError",
+                  "id": 1
+                },
+                "id": {
+                  "type": "string",
+                  "id": 2
+                }
+              }
+            },
+            "CreateAclsResponse": {
+              "fields": {
+                "error": {
+                  "type": "ControllerError",
+                  "id": 1
+                },
+                "results": {
+                  "rule": "repeated",
+                  "type": "CreateAclResult",
+                  "id": 2
+                }
+              }
+            },
+            "DeleteAclsRequest": {
+              "fields": {
+                "filters": {
+                  "rule": "repeated",
+                  "type": "AclFilter",
+                  "id": 1
+                }
+              }
+            },
+            "DeleteAclsFilterResult": {
+              "fields": {
+                "error": {
+                  "type": "ControllerError",
+                  "id": 1
+                },
+                "removed": {
+                  "rule": "repeated",
+                  "type": "AclEntry",
+                  "id": 2
+                }
+              }
+            },
+            "DeleteAclsResponse": {
+              "fields": {
+                "error": {
+                  "type": "ControllerError",
+                  "id": 1
+                },
+                "results": {
+                  "rule": "repeated",
+                  "type": "DeleteAclsFilterResult",
+                  "id": 2
+                }
+              }
+            },
             "CoordinatorHint": {
               "fields": {
                 "nodeId": {
@@ -2941,6 +3368,8 @@ export const protoDescriptor: INamespace = {
                     "featureLevel",
                     "producerIdsBlock",
                     "clusterId",
+                    "accessControlEntry",
+                    "removeAccessControlEntry",
                     "noOp",
                     "userScramCredential",
                     "removeUserScramCredential"
@@ -3003,6 +3432,14 @@ export const protoDescriptor: INamespace = {
                 "clusterId": {
                   "type": "ClusterIdRecord",
                   "id": 33
+                },
+                "accessControlEntry": {
+                  "type": "AccessControlEntryRecord",
+                  "id": 43
+                },
+                "removeAccessControlEntry": {
+                  "type": "RemoveAccessControlEntryRecord",
+                  "id": 44
                 },
                 "noOp": {
                   "type": "NoOpRecord",
@@ -3350,6 +3787,50 @@ export const protoDescriptor: INamespace = {
             },
             "NoOpRecord": {
               "fields": {}
+            },
+            "AccessControlEntryRecord": {
+              "fields": {
+                "id": {
+                  "type": "string",
+                  "id": 1
+                },
+                "principal": {
+                  "type": "string",
+                  "id": 2
+                },
+                "host": {
+                  "type": "string",
+                  "id": 3
+                },
+                "resourceType": {
+                  "type": "string",
+                  "id": 4
+                },
+                "patternType": {
+                  "type": "string",
+                  "id": 5
+                },
+                "resourceName": {
+                  "type": "string",
+                  "id": 6
+                },
+                "operation": {
+                  "type": "string",
+                  "id": 7
+                },
+                "permission": {
+                  "type": "string",
+                  "id": 8
+                }
+              }
+            },
+            "RemoveAccessControlEntryRecord": {
+              "fields": {
+                "id": {
+                  "type": "string",
+                  "id": 1
+                }
+              }
             },
             "RaftService": {
               "methods": {

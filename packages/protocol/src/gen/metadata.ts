@@ -2,6 +2,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AccessControlEntryRecord as _strand_v1_AccessControlEntryRecord, AccessControlEntryRecord__Output as _strand_v1_AccessControlEntryRecord__Output } from './strand/v1/AccessControlEntryRecord.ts';
 import type { BrokerControlledShutdownRecord as _strand_v1_BrokerControlledShutdownRecord, BrokerControlledShutdownRecord__Output as _strand_v1_BrokerControlledShutdownRecord__Output } from './strand/v1/BrokerControlledShutdownRecord.ts';
 import type { BrokerIdList as _strand_v1_BrokerIdList, BrokerIdList__Output as _strand_v1_BrokerIdList__Output } from './strand/v1/BrokerIdList.ts';
 import type { BrokerListener as _strand_v1_BrokerListener, BrokerListener__Output as _strand_v1_BrokerListener__Output } from './strand/v1/BrokerListener.ts';
@@ -16,6 +17,7 @@ import type { PartitionChangeRecord as _strand_v1_PartitionChangeRecord, Partiti
 import type { PartitionRecord as _strand_v1_PartitionRecord, PartitionRecord__Output as _strand_v1_PartitionRecord__Output } from './strand/v1/PartitionRecord.ts';
 import type { ProducerIdsBlockRecord as _strand_v1_ProducerIdsBlockRecord, ProducerIdsBlockRecord__Output as _strand_v1_ProducerIdsBlockRecord__Output } from './strand/v1/ProducerIdsBlockRecord.ts';
 import type { RegisterBrokerRecord as _strand_v1_RegisterBrokerRecord, RegisterBrokerRecord__Output as _strand_v1_RegisterBrokerRecord__Output } from './strand/v1/RegisterBrokerRecord.ts';
+import type { RemoveAccessControlEntryRecord as _strand_v1_RemoveAccessControlEntryRecord, RemoveAccessControlEntryRecord__Output as _strand_v1_RemoveAccessControlEntryRecord__Output } from './strand/v1/RemoveAccessControlEntryRecord.ts';
 import type { RemoveTopicRecord as _strand_v1_RemoveTopicRecord, RemoveTopicRecord__Output as _strand_v1_RemoveTopicRecord__Output } from './strand/v1/RemoveTopicRecord.ts';
 import type { RemoveUserScramCredentialRecord as _strand_v1_RemoveUserScramCredentialRecord, RemoveUserScramCredentialRecord__Output as _strand_v1_RemoveUserScramCredentialRecord__Output } from './strand/v1/RemoveUserScramCredentialRecord.ts';
 import type { TopicRecord as _strand_v1_TopicRecord, TopicRecord__Output as _strand_v1_TopicRecord__Output } from './strand/v1/TopicRecord.ts';
@@ -30,6 +32,7 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   strand: {
     v1: {
+      AccessControlEntryRecord: MessageTypeDefinition<_strand_v1_AccessControlEntryRecord, _strand_v1_AccessControlEntryRecord__Output>
       BrokerControlledShutdownRecord: MessageTypeDefinition<_strand_v1_BrokerControlledShutdownRecord, _strand_v1_BrokerControlledShutdownRecord__Output>
       BrokerIdList: MessageTypeDefinition<_strand_v1_BrokerIdList, _strand_v1_BrokerIdList__Output>
       BrokerListener: MessageTypeDefinition<_strand_v1_BrokerListener, _strand_v1_BrokerListener__Output>
@@ -45,6 +48,7 @@ export interface ProtoGrpcType {
       PartitionRecord: MessageTypeDefinition<_strand_v1_PartitionRecord, _strand_v1_PartitionRecord__Output>
       ProducerIdsBlockRecord: MessageTypeDefinition<_strand_v1_ProducerIdsBlockRecord, _strand_v1_ProducerIdsBlockRecord__Output>
       RegisterBrokerRecord: MessageTypeDefinition<_strand_v1_RegisterBrokerRecord, _strand_v1_RegisterBrokerRecord__Output>
+      RemoveAccessControlEntryRecord: MessageTypeDefinition<_strand_v1_RemoveAccessControlEntryRecord, _strand_v1_RemoveAccessControlEntryRecord__Output>
       RemoveTopicRecord: MessageTypeDefinition<_strand_v1_RemoveTopicRecord, _strand_v1_RemoveTopicRecord__Output>
       RemoveUserScramCredentialRecord: MessageTypeDefinition<_strand_v1_RemoveUserScramCredentialRecord, _strand_v1_RemoveUserScramCredentialRecord__Output>
       TopicRecord: MessageTypeDefinition<_strand_v1_TopicRecord, _strand_v1_TopicRecord__Output>

@@ -290,6 +290,7 @@ export function addRaftService(
   logger: Logger = noopLogger,
 ): void {
   const service = strandGrpc().strand.v1.RaftService.service;
+  const refusals = new LogLimiter();
   server.addService(service, {
     Step(
       call: grpc.ServerUnaryCall<StepRequest__Output, StepResponse>,
@@ -305,8 +306,19 @@ export function addRaftService(
         });
         return;
       }
+      const messages: unknown = call.request?.messages;
+      const forged = peer.tls ? forgedSender(messages, peer.nodeId) : null;
+      if (forged !== null) {
+        // Refused as a whole, not dropped one by one: the caller is a node speaking for
+        // another, which its operator must hear about (and the listener counts).
+        const host = call.getPeer().replace(/:\d+$/, "");
+        const suppressed = refusals.hit(host);
+        if (suppressed !== null)
+          logger.warn({ peer: host, why: forged, suppressed }, "raft Step refused");
+        callback({ code: grpc.status.PERMISSION_DENIED, details: forged });
+        return;
+      }
       try {
-        const messages: unknown = call.request?.messages;
         accepted = transport.receiveWire(
           Array.isArray(messages) ? messages : [],
           call.getPeer(),
@@ -318,4 +330,19 @@ export function addRaftService(
       callback(null, { accepted });
     },
   });
+}
+
+/**
+ * Why a Step request must be refused because one of its messages claims a sender other than
+ * `certNode` (the node the caller's certificate names), or null. Messages without a numeric
+ * `from` are left to the validation in `receiveWire`.
+ */
+function forgedSender(messages: unknown, certNode: number | null): string | null {
+  if (!Array.isArray(messages)) return null;
+  for (const m of messages as unknown[]) {
+    const from = (m as { from?: unknown } | null)?.from;
+    if (typeof from !== "number" || from === certNode) continue;
+    return `Raft Step: a message from node ${from} refused: the client certificate belongs to node ${certNode}`;
+  }
+  return null;
 }

@@ -179,11 +179,14 @@ function checkRequest(ctx: ReplicaContext, request: ReplicaFetchQuery): ReplicaF
       `broker ${request.replicaId} is not registered`,
     );
   }
+  // Equal, not "no older": an epoch the controller never handed out (e.g. 2^63-1) would
+  // otherwise outlive every re-registration, and a fetch from a previous incarnation of the
+  // broker must not count toward the ISR or the high watermark.
   const epoch = request.brokerEpoch;
-  if (epoch === null || epoch < BigInt(broker.epoch)) {
+  if (epoch === null || epoch !== BigInt(broker.epoch)) {
     return refuse(
       ErrorCode.STALE_BROKER_EPOCH,
-      `broker epoch ${epoch ?? "(not an int64)"} is older than ${broker.epoch}`,
+      `broker epoch ${epoch ?? "(not an int64)"} is not the registered ${broker.epoch}`,
     );
   }
   if (request.partitions.length > REPLICA_FETCH_PARTITIONS_MAX) {

@@ -8,12 +8,18 @@ import type { AdminServiceAlterConfigsRequest as _strand_v1_AdminServiceAlterCon
 import type { AdminServiceAlterConfigsResponse as _strand_v1_AdminServiceAlterConfigsResponse, AdminServiceAlterConfigsResponse__Output as _strand_v1_AdminServiceAlterConfigsResponse__Output } from '../../strand/v1/AdminServiceAlterConfigsResponse.ts';
 import type { AdminServiceAlterUserScramCredentialsRequest as _strand_v1_AdminServiceAlterUserScramCredentialsRequest, AdminServiceAlterUserScramCredentialsRequest__Output as _strand_v1_AdminServiceAlterUserScramCredentialsRequest__Output } from '../../strand/v1/AdminServiceAlterUserScramCredentialsRequest.ts';
 import type { AdminServiceAlterUserScramCredentialsResponse as _strand_v1_AdminServiceAlterUserScramCredentialsResponse, AdminServiceAlterUserScramCredentialsResponse__Output as _strand_v1_AdminServiceAlterUserScramCredentialsResponse__Output } from '../../strand/v1/AdminServiceAlterUserScramCredentialsResponse.ts';
+import type { AdminServiceCreateAclsRequest as _strand_v1_AdminServiceCreateAclsRequest, AdminServiceCreateAclsRequest__Output as _strand_v1_AdminServiceCreateAclsRequest__Output } from '../../strand/v1/AdminServiceCreateAclsRequest.ts';
+import type { AdminServiceCreateAclsResponse as _strand_v1_AdminServiceCreateAclsResponse, AdminServiceCreateAclsResponse__Output as _strand_v1_AdminServiceCreateAclsResponse__Output } from '../../strand/v1/AdminServiceCreateAclsResponse.ts';
 import type { AdminServiceCreatePartitionsRequest as _strand_v1_AdminServiceCreatePartitionsRequest, AdminServiceCreatePartitionsRequest__Output as _strand_v1_AdminServiceCreatePartitionsRequest__Output } from '../../strand/v1/AdminServiceCreatePartitionsRequest.ts';
 import type { AdminServiceCreatePartitionsResponse as _strand_v1_AdminServiceCreatePartitionsResponse, AdminServiceCreatePartitionsResponse__Output as _strand_v1_AdminServiceCreatePartitionsResponse__Output } from '../../strand/v1/AdminServiceCreatePartitionsResponse.ts';
 import type { AdminServiceCreateTopicsRequest as _strand_v1_AdminServiceCreateTopicsRequest, AdminServiceCreateTopicsRequest__Output as _strand_v1_AdminServiceCreateTopicsRequest__Output } from '../../strand/v1/AdminServiceCreateTopicsRequest.ts';
 import type { AdminServiceCreateTopicsResponse as _strand_v1_AdminServiceCreateTopicsResponse, AdminServiceCreateTopicsResponse__Output as _strand_v1_AdminServiceCreateTopicsResponse__Output } from '../../strand/v1/AdminServiceCreateTopicsResponse.ts';
+import type { AdminServiceDeleteAclsRequest as _strand_v1_AdminServiceDeleteAclsRequest, AdminServiceDeleteAclsRequest__Output as _strand_v1_AdminServiceDeleteAclsRequest__Output } from '../../strand/v1/AdminServiceDeleteAclsRequest.ts';
+import type { AdminServiceDeleteAclsResponse as _strand_v1_AdminServiceDeleteAclsResponse, AdminServiceDeleteAclsResponse__Output as _strand_v1_AdminServiceDeleteAclsResponse__Output } from '../../strand/v1/AdminServiceDeleteAclsResponse.ts';
 import type { AdminServiceDeleteTopicsRequest as _strand_v1_AdminServiceDeleteTopicsRequest, AdminServiceDeleteTopicsRequest__Output as _strand_v1_AdminServiceDeleteTopicsRequest__Output } from '../../strand/v1/AdminServiceDeleteTopicsRequest.ts';
 import type { AdminServiceDeleteTopicsResponse as _strand_v1_AdminServiceDeleteTopicsResponse, AdminServiceDeleteTopicsResponse__Output as _strand_v1_AdminServiceDeleteTopicsResponse__Output } from '../../strand/v1/AdminServiceDeleteTopicsResponse.ts';
+import type { AdminServiceDescribeAclsRequest as _strand_v1_AdminServiceDescribeAclsRequest, AdminServiceDescribeAclsRequest__Output as _strand_v1_AdminServiceDescribeAclsRequest__Output } from '../../strand/v1/AdminServiceDescribeAclsRequest.ts';
+import type { AdminServiceDescribeAclsResponse as _strand_v1_AdminServiceDescribeAclsResponse, AdminServiceDescribeAclsResponse__Output as _strand_v1_AdminServiceDescribeAclsResponse__Output } from '../../strand/v1/AdminServiceDescribeAclsResponse.ts';
 import type { AdminServiceDescribeClusterRequest as _strand_v1_AdminServiceDescribeClusterRequest, AdminServiceDescribeClusterRequest__Output as _strand_v1_AdminServiceDescribeClusterRequest__Output } from '../../strand/v1/AdminServiceDescribeClusterRequest.ts';
 import type { AdminServiceDescribeClusterResponse as _strand_v1_AdminServiceDescribeClusterResponse, AdminServiceDescribeClusterResponse__Output as _strand_v1_AdminServiceDescribeClusterResponse__Output } from '../../strand/v1/AdminServiceDescribeClusterResponse.ts';
 import type { AdminServiceDescribeConfigsRequest as _strand_v1_AdminServiceDescribeConfigsRequest, AdminServiceDescribeConfigsRequest__Output as _strand_v1_AdminServiceDescribeConfigsRequest__Output } from '../../strand/v1/AdminServiceDescribeConfigsRequest.ts';
@@ -81,6 +87,21 @@ export interface AdminServiceClient extends grpc.Client {
   alterUserScramCredentials(argument: _strand_v1_AdminServiceAlterUserScramCredentialsRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceAlterUserScramCredentialsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Creates access control entries (needs ALTER on the cluster; docs/security.md).
+   */
+  CreateAcls(argument: _strand_v1_AdminServiceCreateAclsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceCreateAclsResponse__Output>): grpc.ClientUnaryCall;
+  CreateAcls(argument: _strand_v1_AdminServiceCreateAclsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AdminServiceCreateAclsResponse__Output>): grpc.ClientUnaryCall;
+  CreateAcls(argument: _strand_v1_AdminServiceCreateAclsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceCreateAclsResponse__Output>): grpc.ClientUnaryCall;
+  CreateAcls(argument: _strand_v1_AdminServiceCreateAclsRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceCreateAclsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Creates access control entries (needs ALTER on the cluster; docs/security.md).
+   */
+  createAcls(argument: _strand_v1_AdminServiceCreateAclsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceCreateAclsResponse__Output>): grpc.ClientUnaryCall;
+  createAcls(argument: _strand_v1_AdminServiceCreateAclsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AdminServiceCreateAclsResponse__Output>): grpc.ClientUnaryCall;
+  createAcls(argument: _strand_v1_AdminServiceCreateAclsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceCreateAclsResponse__Output>): grpc.ClientUnaryCall;
+  createAcls(argument: _strand_v1_AdminServiceCreateAclsRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceCreateAclsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Raises a topic's partition count (Kafka's CreatePartitions).
    */
   CreatePartitions(argument: _strand_v1_AdminServiceCreatePartitionsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceCreatePartitionsResponse__Output>): grpc.ClientUnaryCall;
@@ -111,6 +132,21 @@ export interface AdminServiceClient extends grpc.Client {
   createTopics(argument: _strand_v1_AdminServiceCreateTopicsRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceCreateTopicsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Deletes the entries matching any filter and returns them (needs ALTER on the cluster).
+   */
+  DeleteAcls(argument: _strand_v1_AdminServiceDeleteAclsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceDeleteAclsResponse__Output>): grpc.ClientUnaryCall;
+  DeleteAcls(argument: _strand_v1_AdminServiceDeleteAclsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AdminServiceDeleteAclsResponse__Output>): grpc.ClientUnaryCall;
+  DeleteAcls(argument: _strand_v1_AdminServiceDeleteAclsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceDeleteAclsResponse__Output>): grpc.ClientUnaryCall;
+  DeleteAcls(argument: _strand_v1_AdminServiceDeleteAclsRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceDeleteAclsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Deletes the entries matching any filter and returns them (needs ALTER on the cluster).
+   */
+  deleteAcls(argument: _strand_v1_AdminServiceDeleteAclsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceDeleteAclsResponse__Output>): grpc.ClientUnaryCall;
+  deleteAcls(argument: _strand_v1_AdminServiceDeleteAclsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AdminServiceDeleteAclsResponse__Output>): grpc.ClientUnaryCall;
+  deleteAcls(argument: _strand_v1_AdminServiceDeleteAclsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceDeleteAclsResponse__Output>): grpc.ClientUnaryCall;
+  deleteAcls(argument: _strand_v1_AdminServiceDeleteAclsRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceDeleteAclsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Deletes topics.
    */
   DeleteTopics(argument: _strand_v1_AdminServiceDeleteTopicsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceDeleteTopicsResponse__Output>): grpc.ClientUnaryCall;
@@ -124,6 +160,21 @@ export interface AdminServiceClient extends grpc.Client {
   deleteTopics(argument: _strand_v1_AdminServiceDeleteTopicsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AdminServiceDeleteTopicsResponse__Output>): grpc.ClientUnaryCall;
   deleteTopics(argument: _strand_v1_AdminServiceDeleteTopicsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceDeleteTopicsResponse__Output>): grpc.ClientUnaryCall;
   deleteTopics(argument: _strand_v1_AdminServiceDeleteTopicsRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceDeleteTopicsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Lists the access control entries matching a filter (needs DESCRIBE on the cluster).
+   */
+  DescribeAcls(argument: _strand_v1_AdminServiceDescribeAclsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeAclsResponse__Output>): grpc.ClientUnaryCall;
+  DescribeAcls(argument: _strand_v1_AdminServiceDescribeAclsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeAclsResponse__Output>): grpc.ClientUnaryCall;
+  DescribeAcls(argument: _strand_v1_AdminServiceDescribeAclsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeAclsResponse__Output>): grpc.ClientUnaryCall;
+  DescribeAcls(argument: _strand_v1_AdminServiceDescribeAclsRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeAclsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Lists the access control entries matching a filter (needs DESCRIBE on the cluster).
+   */
+  describeAcls(argument: _strand_v1_AdminServiceDescribeAclsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeAclsResponse__Output>): grpc.ClientUnaryCall;
+  describeAcls(argument: _strand_v1_AdminServiceDescribeAclsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeAclsResponse__Output>): grpc.ClientUnaryCall;
+  describeAcls(argument: _strand_v1_AdminServiceDescribeAclsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeAclsResponse__Output>): grpc.ClientUnaryCall;
+  describeAcls(argument: _strand_v1_AdminServiceDescribeAclsRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeAclsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Describes the cluster: brokers (including fenced ones) and the controller.
@@ -240,6 +291,11 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
   AlterUserScramCredentials: grpc.handleUnaryCall<_strand_v1_AdminServiceAlterUserScramCredentialsRequest__Output, _strand_v1_AdminServiceAlterUserScramCredentialsResponse>;
   
   /**
+   * Creates access control entries (needs ALTER on the cluster; docs/security.md).
+   */
+  CreateAcls: grpc.handleUnaryCall<_strand_v1_AdminServiceCreateAclsRequest__Output, _strand_v1_AdminServiceCreateAclsResponse>;
+  
+  /**
    * Raises a topic's partition count (Kafka's CreatePartitions).
    */
   CreatePartitions: grpc.handleUnaryCall<_strand_v1_AdminServiceCreatePartitionsRequest__Output, _strand_v1_AdminServiceCreatePartitionsResponse>;
@@ -250,9 +306,19 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
   CreateTopics: grpc.handleUnaryCall<_strand_v1_AdminServiceCreateTopicsRequest__Output, _strand_v1_AdminServiceCreateTopicsResponse>;
   
   /**
+   * Deletes the entries matching any filter and returns them (needs ALTER on the cluster).
+   */
+  DeleteAcls: grpc.handleUnaryCall<_strand_v1_AdminServiceDeleteAclsRequest__Output, _strand_v1_AdminServiceDeleteAclsResponse>;
+  
+  /**
    * Deletes topics.
    */
   DeleteTopics: grpc.handleUnaryCall<_strand_v1_AdminServiceDeleteTopicsRequest__Output, _strand_v1_AdminServiceDeleteTopicsResponse>;
+  
+  /**
+   * Lists the access control entries matching a filter (needs DESCRIBE on the cluster).
+   */
+  DescribeAcls: grpc.handleUnaryCall<_strand_v1_AdminServiceDescribeAclsRequest__Output, _strand_v1_AdminServiceDescribeAclsResponse>;
   
   /**
    * Describes the cluster: brokers (including fenced ones) and the controller.
@@ -290,9 +356,12 @@ export interface AdminServiceDefinition extends grpc.ServiceDefinition {
   AddRaftVoter: MethodDefinition<_strand_v1_AdminServiceAddRaftVoterRequest, _strand_v1_AdminServiceAddRaftVoterResponse, _strand_v1_AdminServiceAddRaftVoterRequest__Output, _strand_v1_AdminServiceAddRaftVoterResponse__Output>
   AlterConfigs: MethodDefinition<_strand_v1_AdminServiceAlterConfigsRequest, _strand_v1_AdminServiceAlterConfigsResponse, _strand_v1_AdminServiceAlterConfigsRequest__Output, _strand_v1_AdminServiceAlterConfigsResponse__Output>
   AlterUserScramCredentials: MethodDefinition<_strand_v1_AdminServiceAlterUserScramCredentialsRequest, _strand_v1_AdminServiceAlterUserScramCredentialsResponse, _strand_v1_AdminServiceAlterUserScramCredentialsRequest__Output, _strand_v1_AdminServiceAlterUserScramCredentialsResponse__Output>
+  CreateAcls: MethodDefinition<_strand_v1_AdminServiceCreateAclsRequest, _strand_v1_AdminServiceCreateAclsResponse, _strand_v1_AdminServiceCreateAclsRequest__Output, _strand_v1_AdminServiceCreateAclsResponse__Output>
   CreatePartitions: MethodDefinition<_strand_v1_AdminServiceCreatePartitionsRequest, _strand_v1_AdminServiceCreatePartitionsResponse, _strand_v1_AdminServiceCreatePartitionsRequest__Output, _strand_v1_AdminServiceCreatePartitionsResponse__Output>
   CreateTopics: MethodDefinition<_strand_v1_AdminServiceCreateTopicsRequest, _strand_v1_AdminServiceCreateTopicsResponse, _strand_v1_AdminServiceCreateTopicsRequest__Output, _strand_v1_AdminServiceCreateTopicsResponse__Output>
+  DeleteAcls: MethodDefinition<_strand_v1_AdminServiceDeleteAclsRequest, _strand_v1_AdminServiceDeleteAclsResponse, _strand_v1_AdminServiceDeleteAclsRequest__Output, _strand_v1_AdminServiceDeleteAclsResponse__Output>
   DeleteTopics: MethodDefinition<_strand_v1_AdminServiceDeleteTopicsRequest, _strand_v1_AdminServiceDeleteTopicsResponse, _strand_v1_AdminServiceDeleteTopicsRequest__Output, _strand_v1_AdminServiceDeleteTopicsResponse__Output>
+  DescribeAcls: MethodDefinition<_strand_v1_AdminServiceDescribeAclsRequest, _strand_v1_AdminServiceDescribeAclsResponse, _strand_v1_AdminServiceDescribeAclsRequest__Output, _strand_v1_AdminServiceDescribeAclsResponse__Output>
   DescribeCluster: MethodDefinition<_strand_v1_AdminServiceDescribeClusterRequest, _strand_v1_AdminServiceDescribeClusterResponse, _strand_v1_AdminServiceDescribeClusterRequest__Output, _strand_v1_AdminServiceDescribeClusterResponse__Output>
   DescribeConfigs: MethodDefinition<_strand_v1_AdminServiceDescribeConfigsRequest, _strand_v1_AdminServiceDescribeConfigsResponse, _strand_v1_AdminServiceDescribeConfigsRequest__Output, _strand_v1_AdminServiceDescribeConfigsResponse__Output>
   DescribeQuorum: MethodDefinition<_strand_v1_AdminServiceDescribeQuorumRequest, _strand_v1_AdminServiceDescribeQuorumResponse, _strand_v1_AdminServiceDescribeQuorumRequest__Output, _strand_v1_AdminServiceDescribeQuorumResponse__Output>

@@ -14,10 +14,14 @@ import type { AlterUserScramCredentialRequest as _strand_v1_AlterUserScramCreden
 import type { AlterUserScramCredentialResponse as _strand_v1_AlterUserScramCredentialResponse, AlterUserScramCredentialResponse__Output as _strand_v1_AlterUserScramCredentialResponse__Output } from '../../strand/v1/AlterUserScramCredentialResponse.ts';
 import type { BrokerHeartbeatRequest as _strand_v1_BrokerHeartbeatRequest, BrokerHeartbeatRequest__Output as _strand_v1_BrokerHeartbeatRequest__Output } from '../../strand/v1/BrokerHeartbeatRequest.ts';
 import type { BrokerHeartbeatResponse as _strand_v1_BrokerHeartbeatResponse, BrokerHeartbeatResponse__Output as _strand_v1_BrokerHeartbeatResponse__Output } from '../../strand/v1/BrokerHeartbeatResponse.ts';
+import type { CreateAclsRequest as _strand_v1_CreateAclsRequest, CreateAclsRequest__Output as _strand_v1_CreateAclsRequest__Output } from '../../strand/v1/CreateAclsRequest.ts';
+import type { CreateAclsResponse as _strand_v1_CreateAclsResponse, CreateAclsResponse__Output as _strand_v1_CreateAclsResponse__Output } from '../../strand/v1/CreateAclsResponse.ts';
 import type { CreatePartitionsRequest as _strand_v1_CreatePartitionsRequest, CreatePartitionsRequest__Output as _strand_v1_CreatePartitionsRequest__Output } from '../../strand/v1/CreatePartitionsRequest.ts';
 import type { CreatePartitionsResponse as _strand_v1_CreatePartitionsResponse, CreatePartitionsResponse__Output as _strand_v1_CreatePartitionsResponse__Output } from '../../strand/v1/CreatePartitionsResponse.ts';
 import type { CreateTopicsRequest as _strand_v1_CreateTopicsRequest, CreateTopicsRequest__Output as _strand_v1_CreateTopicsRequest__Output } from '../../strand/v1/CreateTopicsRequest.ts';
 import type { CreateTopicsResponse as _strand_v1_CreateTopicsResponse, CreateTopicsResponse__Output as _strand_v1_CreateTopicsResponse__Output } from '../../strand/v1/CreateTopicsResponse.ts';
+import type { DeleteAclsRequest as _strand_v1_DeleteAclsRequest, DeleteAclsRequest__Output as _strand_v1_DeleteAclsRequest__Output } from '../../strand/v1/DeleteAclsRequest.ts';
+import type { DeleteAclsResponse as _strand_v1_DeleteAclsResponse, DeleteAclsResponse__Output as _strand_v1_DeleteAclsResponse__Output } from '../../strand/v1/DeleteAclsResponse.ts';
 import type { DeleteTopicsRequest as _strand_v1_DeleteTopicsRequest, DeleteTopicsRequest__Output as _strand_v1_DeleteTopicsRequest__Output } from '../../strand/v1/DeleteTopicsRequest.ts';
 import type { DeleteTopicsResponse as _strand_v1_DeleteTopicsResponse, DeleteTopicsResponse__Output as _strand_v1_DeleteTopicsResponse__Output } from '../../strand/v1/DeleteTopicsResponse.ts';
 import type { DescribeClusterRequest as _strand_v1_DescribeClusterRequest, DescribeClusterRequest__Output as _strand_v1_DescribeClusterRequest__Output } from '../../strand/v1/DescribeClusterRequest.ts';
@@ -132,6 +136,21 @@ export interface ControllerServiceClient extends grpc.Client {
   brokerHeartbeat(argument: _strand_v1_BrokerHeartbeatRequest, callback: grpc.requestCallback<_strand_v1_BrokerHeartbeatResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Creates access control entries (a broker forwards AdminService.CreateAcls here).
+   */
+  CreateAcls(argument: _strand_v1_CreateAclsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_CreateAclsResponse__Output>): grpc.ClientUnaryCall;
+  CreateAcls(argument: _strand_v1_CreateAclsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_CreateAclsResponse__Output>): grpc.ClientUnaryCall;
+  CreateAcls(argument: _strand_v1_CreateAclsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_CreateAclsResponse__Output>): grpc.ClientUnaryCall;
+  CreateAcls(argument: _strand_v1_CreateAclsRequest, callback: grpc.requestCallback<_strand_v1_CreateAclsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Creates access control entries (a broker forwards AdminService.CreateAcls here).
+   */
+  createAcls(argument: _strand_v1_CreateAclsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_CreateAclsResponse__Output>): grpc.ClientUnaryCall;
+  createAcls(argument: _strand_v1_CreateAclsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_CreateAclsResponse__Output>): grpc.ClientUnaryCall;
+  createAcls(argument: _strand_v1_CreateAclsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_CreateAclsResponse__Output>): grpc.ClientUnaryCall;
+  createAcls(argument: _strand_v1_CreateAclsRequest, callback: grpc.requestCallback<_strand_v1_CreateAclsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Raises the partition count of topics (Kafka's CreatePartitions), each topic's new
    * partitions as one atomic metadata batch.
    */
@@ -162,6 +181,21 @@ export interface ControllerServiceClient extends grpc.Client {
   createTopics(argument: _strand_v1_CreateTopicsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_CreateTopicsResponse__Output>): grpc.ClientUnaryCall;
   createTopics(argument: _strand_v1_CreateTopicsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_CreateTopicsResponse__Output>): grpc.ClientUnaryCall;
   createTopics(argument: _strand_v1_CreateTopicsRequest, callback: grpc.requestCallback<_strand_v1_CreateTopicsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Deletes every access control entry matching any of the filters.
+   */
+  DeleteAcls(argument: _strand_v1_DeleteAclsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_DeleteAclsResponse__Output>): grpc.ClientUnaryCall;
+  DeleteAcls(argument: _strand_v1_DeleteAclsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_DeleteAclsResponse__Output>): grpc.ClientUnaryCall;
+  DeleteAcls(argument: _strand_v1_DeleteAclsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_DeleteAclsResponse__Output>): grpc.ClientUnaryCall;
+  DeleteAcls(argument: _strand_v1_DeleteAclsRequest, callback: grpc.requestCallback<_strand_v1_DeleteAclsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Deletes every access control entry matching any of the filters.
+   */
+  deleteAcls(argument: _strand_v1_DeleteAclsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_DeleteAclsResponse__Output>): grpc.ClientUnaryCall;
+  deleteAcls(argument: _strand_v1_DeleteAclsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_DeleteAclsResponse__Output>): grpc.ClientUnaryCall;
+  deleteAcls(argument: _strand_v1_DeleteAclsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_DeleteAclsResponse__Output>): grpc.ClientUnaryCall;
+  deleteAcls(argument: _strand_v1_DeleteAclsRequest, callback: grpc.requestCallback<_strand_v1_DeleteAclsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Deletes topics by name.
@@ -283,6 +317,11 @@ export interface ControllerServiceHandlers extends grpc.UntypedServiceImplementa
   BrokerHeartbeat: grpc.handleUnaryCall<_strand_v1_BrokerHeartbeatRequest__Output, _strand_v1_BrokerHeartbeatResponse>;
   
   /**
+   * Creates access control entries (a broker forwards AdminService.CreateAcls here).
+   */
+  CreateAcls: grpc.handleUnaryCall<_strand_v1_CreateAclsRequest__Output, _strand_v1_CreateAclsResponse>;
+  
+  /**
    * Raises the partition count of topics (Kafka's CreatePartitions), each topic's new
    * partitions as one atomic metadata batch.
    */
@@ -292,6 +331,11 @@ export interface ControllerServiceHandlers extends grpc.UntypedServiceImplementa
    * Creates topics, each as one atomic metadata batch.
    */
   CreateTopics: grpc.handleUnaryCall<_strand_v1_CreateTopicsRequest__Output, _strand_v1_CreateTopicsResponse>;
+  
+  /**
+   * Deletes every access control entry matching any of the filters.
+   */
+  DeleteAcls: grpc.handleUnaryCall<_strand_v1_DeleteAclsRequest__Output, _strand_v1_DeleteAclsResponse>;
   
   /**
    * Deletes topics by name.
@@ -331,8 +375,10 @@ export interface ControllerServiceDefinition extends grpc.ServiceDefinition {
   AlterPartition: MethodDefinition<_strand_v1_AlterPartitionRequest, _strand_v1_AlterPartitionResponse, _strand_v1_AlterPartitionRequest__Output, _strand_v1_AlterPartitionResponse__Output>
   AlterUserScramCredential: MethodDefinition<_strand_v1_AlterUserScramCredentialRequest, _strand_v1_AlterUserScramCredentialResponse, _strand_v1_AlterUserScramCredentialRequest__Output, _strand_v1_AlterUserScramCredentialResponse__Output>
   BrokerHeartbeat: MethodDefinition<_strand_v1_BrokerHeartbeatRequest, _strand_v1_BrokerHeartbeatResponse, _strand_v1_BrokerHeartbeatRequest__Output, _strand_v1_BrokerHeartbeatResponse__Output>
+  CreateAcls: MethodDefinition<_strand_v1_CreateAclsRequest, _strand_v1_CreateAclsResponse, _strand_v1_CreateAclsRequest__Output, _strand_v1_CreateAclsResponse__Output>
   CreatePartitions: MethodDefinition<_strand_v1_CreatePartitionsRequest, _strand_v1_CreatePartitionsResponse, _strand_v1_CreatePartitionsRequest__Output, _strand_v1_CreatePartitionsResponse__Output>
   CreateTopics: MethodDefinition<_strand_v1_CreateTopicsRequest, _strand_v1_CreateTopicsResponse, _strand_v1_CreateTopicsRequest__Output, _strand_v1_CreateTopicsResponse__Output>
+  DeleteAcls: MethodDefinition<_strand_v1_DeleteAclsRequest, _strand_v1_DeleteAclsResponse, _strand_v1_DeleteAclsRequest__Output, _strand_v1_DeleteAclsResponse__Output>
   DeleteTopics: MethodDefinition<_strand_v1_DeleteTopicsRequest, _strand_v1_DeleteTopicsResponse, _strand_v1_DeleteTopicsRequest__Output, _strand_v1_DeleteTopicsResponse__Output>
   DescribeCluster: MethodDefinition<_strand_v1_DescribeClusterRequest, _strand_v1_DescribeClusterResponse, _strand_v1_DescribeClusterRequest__Output, _strand_v1_DescribeClusterResponse__Output>
   FetchMetadata: MethodDefinition<_strand_v1_FetchMetadataRequest, _strand_v1_FetchMetadataResponse, _strand_v1_FetchMetadataRequest__Output, _strand_v1_FetchMetadataResponse__Output>

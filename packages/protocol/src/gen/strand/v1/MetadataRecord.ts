@@ -16,6 +16,8 @@ import type { ClusterIdRecord as _strand_v1_ClusterIdRecord, ClusterIdRecord__Ou
 import type { NoOpRecord as _strand_v1_NoOpRecord, NoOpRecord__Output as _strand_v1_NoOpRecord__Output } from '../../strand/v1/NoOpRecord.ts';
 import type { UserScramCredentialRecord as _strand_v1_UserScramCredentialRecord, UserScramCredentialRecord__Output as _strand_v1_UserScramCredentialRecord__Output } from '../../strand/v1/UserScramCredentialRecord.ts';
 import type { RemoveUserScramCredentialRecord as _strand_v1_RemoveUserScramCredentialRecord, RemoveUserScramCredentialRecord__Output as _strand_v1_RemoveUserScramCredentialRecord__Output } from '../../strand/v1/RemoveUserScramCredentialRecord.ts';
+import type { AccessControlEntryRecord as _strand_v1_AccessControlEntryRecord, AccessControlEntryRecord__Output as _strand_v1_AccessControlEntryRecord__Output } from '../../strand/v1/AccessControlEntryRecord.ts';
+import type { RemoveAccessControlEntryRecord as _strand_v1_RemoveAccessControlEntryRecord, RemoveAccessControlEntryRecord__Output as _strand_v1_RemoveAccessControlEntryRecord__Output } from '../../strand/v1/RemoveAccessControlEntryRecord.ts';
 
 /**
  * The envelope of every metadata record: a version and exactly one record body.
@@ -90,9 +92,17 @@ export interface MetadataRecord {
    */
   'removeUserScramCredential'?: (_strand_v1_RemoveUserScramCredentialRecord | null);
   /**
+   * An access control entry was created (docs/security.md "Authorization").
+   */
+  'accessControlEntry'?: (_strand_v1_AccessControlEntryRecord | null);
+  /**
+   * An access control entry was deleted.
+   */
+  'removeAccessControlEntry'?: (_strand_v1_RemoveAccessControlEntryRecord | null);
+  /**
    * The record body.
    */
-  'record'?: "registerBroker"|"unregisterBroker"|"fenceBroker"|"unfenceBroker"|"brokerControlledShutdown"|"topic"|"partition"|"partitionChange"|"removeTopic"|"config"|"featureLevel"|"producerIdsBlock"|"clusterId"|"noOp"|"userScramCredential"|"removeUserScramCredential";
+  'record'?: "registerBroker"|"unregisterBroker"|"fenceBroker"|"unfenceBroker"|"brokerControlledShutdown"|"topic"|"partition"|"partitionChange"|"removeTopic"|"config"|"featureLevel"|"producerIdsBlock"|"clusterId"|"accessControlEntry"|"removeAccessControlEntry"|"noOp"|"userScramCredential"|"removeUserScramCredential";
 }
 
 /**
@@ -168,7 +178,15 @@ export interface MetadataRecord__Output {
    */
   'removeUserScramCredential'?: (_strand_v1_RemoveUserScramCredentialRecord__Output | null);
   /**
+   * An access control entry was created (docs/security.md "Authorization").
+   */
+  'accessControlEntry'?: (_strand_v1_AccessControlEntryRecord__Output | null);
+  /**
+   * An access control entry was deleted.
+   */
+  'removeAccessControlEntry'?: (_strand_v1_RemoveAccessControlEntryRecord__Output | null);
+  /**
    * The record body.
    */
-  'record'?: "registerBroker"|"unregisterBroker"|"fenceBroker"|"unfenceBroker"|"brokerControlledShutdown"|"topic"|"partition"|"partitionChange"|"removeTopic"|"config"|"featureLevel"|"producerIdsBlock"|"clusterId"|"noOp"|"userScramCredential"|"removeUserScramCredential";
+  'record'?: "registerBroker"|"unregisterBroker"|"fenceBroker"|"unfenceBroker"|"brokerControlledShutdown"|"topic"|"partition"|"partitionChange"|"removeTopic"|"config"|"featureLevel"|"producerIdsBlock"|"clusterId"|"accessControlEntry"|"removeAccessControlEntry"|"noOp"|"userScramCredential"|"removeUserScramCredential";
 }
