@@ -2,11 +2,13 @@
 // REQUEST_TIMED_OUT "forwarding to broker N timed out", not LEADER_NOT_AVAILABLE (the leader
 // exists; a client that re-routes on LEADER_NOT_AVAILABLE would chase a leader that did not
 // move); other forwarding failures still answer LEADER_NOT_AVAILABLE.
+
 import * as grpc from "@grpc/grpc-js";
 import type { MetadataImage } from "@strand/controller";
 import { type ClientStubs, ErrorCode } from "@strand/protocol";
 import { describe, expect, it } from "vitest";
 import type { PartitionError } from "../src/replica/types.ts";
+import { ANONYMOUS } from "../src/security/principal.ts";
 import type { ServiceContext } from "../src/services/context.ts";
 import { routeRequest } from "../src/services/routing.ts";
 
@@ -32,7 +34,7 @@ async function forwardFailingWith(error: Error): Promise<PartitionError> {
     contextLedBy(2),
     "Produce",
     [{ topic: "t", partition: 0 }],
-    false,
+    { forwarded: false, principal: ANONYMOUS },
     {
       local: async () => [],
       remote: async () => Promise.reject(error),

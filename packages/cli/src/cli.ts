@@ -16,6 +16,7 @@ import { groupCommands } from "./commands/group.ts";
 import { perfCommands } from "./commands/perf.ts";
 import { produceCommand } from "./commands/produce.ts";
 import { topicCommands } from "./commands/topic.ts";
+import { userCommands } from "./commands/user.ts";
 import { describeFailure, EXIT, printFailure } from "./output.ts";
 
 const COMMANDS: readonly Command[] = [
@@ -26,6 +27,7 @@ const COMMANDS: readonly Command[] = [
   ...groupCommands,
   ...aclCommands,
   ...perfCommands,
+  ...userCommands,
 ];
 
 const USAGE = [

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { connect, isIP } from "node:net";
 import { connect as tlsConnect } from "node:tls";
-import { Strand, type TlsOptions } from "@strand/client";
+import { type ClientAuth, Strand, type TlsOptions } from "@strand/client";
 import {
   flag,
   int,
@@ -66,8 +66,66 @@ export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
     valueName: "FILE",
     description: "PEM private key of --tls-cert (env STRAND_TLS_KEY)",
   },
+  {
+    name: "user",
+    type: "string",
+    valueName: "NAME",
+    description: "log in as this SCRAM-SHA-512 user (env STRAND_USER; needs TLS)",
+  },
+  {
+    name: "password",
+    type: "string",
+    valueName: "PASSWORD",
+    description: "the --user's password (prefer env STRAND_PASSWORD: it stays out of `ps`)",
+  },
+  {
+    name: "token",
+    type: "string",
+    valueName: "JWT",
+    description: "a JWT bearer token (env STRAND_TOKEN; needs TLS)",
+  },
+  {
+    name: "token-file",
+    type: "string",
+    valueName: "FILE",
+    description: "a file holding the JWT, re-read for every call (env STRAND_TOKEN_FILE)",
+  },
   { name: "help", short: "h", type: "boolean", description: "print this help" },
 ];
+
+/**
+ * Credentials from --user/--password, --token or --token-file (or STRAND_USER,
+ * STRAND_PASSWORD, STRAND_TOKEN, STRAND_TOKEN_FILE); undefined when none is given.
+ */
+export function authOf(options: OptionValues, env: NodeJS.ProcessEnv): ClientAuth | undefined {
+  const value = (name: string, envName: string): string | undefined =>
+    str(options, name) ?? (env[envName] === "" ? undefined : env[envName]);
+  const user = value("user", "STRAND_USER");
+  const password = value("password", "STRAND_PASSWORD");
+  const token = value("token", "STRAND_TOKEN");
+  const tokenFile = value("token-file", "STRAND_TOKEN_FILE");
+  const given = [user !== undefined, token !== undefined, tokenFile !== undefined];
+  if (given.filter(Boolean).length > 1)
+    throw new UsageError("give one of --user, --token and --token-file");
+  if (user !== undefined) {
+    if (password === undefined) throw new UsageError("--user needs --password or STRAND_PASSWORD");
+    return { scram: { username: user, password } };
+  }
+  if (password !== undefined) throw new UsageError("--password needs --user");
+  if (token !== undefined) return { token };
+  if (tokenFile !== undefined) {
+    const read = () => {
+      try {
+        return readFileSync(tokenFile, "utf8").trim();
+      } catch (error) {
+        throw new UsageError(`--token-file ${tokenFile}: ${(error as Error).message}`);
+      }
+    };
+    read();
+    return { token: read };
+  }
+  return undefined;
+}
 
 /**
  * TLS to the brokers from --tls-ca/--tls-cert/--tls-key (or STRAND_TLS_*), or --tls alone for
@@ -248,6 +306,11 @@ export function prepare(
   const timeoutMs = int(parsed.options, "timeout-ms", { min: 1, fallback: 5_000 })!;
   const brokers = brokersOf(parsed.options, env);
   const tls = tlsOf(parsed.options, env);
+  const auth = authOf(parsed.options, env);
+  if (auth !== undefined && tls === undefined)
+    throw new UsageError(
+      "credentials need TLS (--tls, --tls-ca or STRAND_TLS_CA): they are never sent in plaintext",
+    );
   let strand: Strand | null = null;
   const invocation: Invocation = {
     options: parsed.options,
@@ -264,6 +327,7 @@ export function prepare(
         requestTimeoutMs: timeoutMs,
         retry: { initialMs: 50, maxMs: 500 },
         ...(tls === undefined ? {} : { tls }),
+        ...(auth === undefined ? {} : { auth }),
       });
       return strand;
     },

@@ -9,6 +9,8 @@ import { sleep } from "@strand/base";
 import type {
   AdminServiceAddRaftVoterResponse__Output,
   AdminServiceAlterConfigsResponse__Output,
+  AdminServiceAlterUserScramCredentialsRequest,
+  AdminServiceAlterUserScramCredentialsResponse__Output,
   AdminServiceCreatePartitionsResponse__Output,
   AdminServiceCreateTopicsResponse__Output,
   AdminServiceDeleteTopicsResponse__Output,
@@ -16,6 +18,7 @@ import type {
   AdminServiceDescribeConfigsResponse__Output,
   AdminServiceDescribeQuorumResponse__Output,
   AdminServiceDescribeTopicsResponse__Output,
+  AdminServiceDescribeUserScramCredentialsResponse__Output,
   AdminServiceRemoveRaftVoterResponse__Output,
   AdminTopicResult__Output,
 } from "@strand/protocol";
@@ -30,6 +33,7 @@ import {
   type OffsetResetTarget,
   type ResetOffsetsOptions,
 } from "./admin-groups.ts";
+import { scramUpsertion } from "./auth.ts";
 import type { ClientContext } from "./context.ts";
 import { ConnectionError, errorForCode, StrandClientError, TimeoutError } from "./errors.ts";
 import { type BrokerConnection, unary } from "./grpc.ts";
@@ -162,6 +166,12 @@ export interface VoterChange {
   readonly nodeId: number;
   /** The voter's storage directory id. */
   readonly directoryId: string;
+}
+
+/** A SCRAM user as `listUsers` describes it: never keys. */
+export interface UserDescription {
+  readonly name: string;
+  readonly credentials: readonly { readonly mechanism: string; readonly iterations: number }[];
 }
 
 /** A resource that has configs. */
@@ -620,6 +630,62 @@ export class Admin {
       options,
     );
     throwFirst([{ ...r, where: {} }]);
+  }
+
+  /**
+   * Creates or replaces a SCRAM-SHA-512 user (Kafka's KIP-554). The password is salted and
+   * hashed here (`iterations` PBKDF2 rounds, at least 4096); only the salted hash travels, and
+   * the broker keeps only what verifies a login. Throws UNACCEPTABLE_CREDENTIAL (93) on a bad
+   * name or iteration count.
+   */
+  async createUser(
+    name: string,
+    password: string,
+    options: AdminCallOptions & { readonly iterations?: number } = {},
+  ): Promise<void> {
+    const upsertion = scramUpsertion(name, password, options.iterations ?? 8192);
+    await this.#alterUsers({ upsertions: [upsertion], deletions: [] }, options);
+  }
+
+  /** Deletes a SCRAM user; its sessions end. Throws RESOURCE_NOT_FOUND (91) for an unknown user. */
+  async deleteUser(name: string, options: AdminCallOptions = {}): Promise<void> {
+    await this.#alterUsers(
+      { upsertions: [], deletions: [{ name, mechanism: "SCRAM-SHA-512" }] },
+      options,
+    );
+  }
+
+  /** Every SCRAM user with its mechanisms and iteration counts (never keys), sorted by name. */
+  async listUsers(options: AdminCallOptions = {}): Promise<UserDescription[]> {
+    const r = await this.#anyBroker(
+      "listUsers",
+      (c, signal) =>
+        unary<AdminServiceDescribeUserScramCredentialsResponse__Output>(
+          (o, cb) => c.admin.DescribeUserScramCredentials({ names: [] }, o, cb),
+          this.#opts(signal, "DescribeUserScramCredentials", c.address),
+        ),
+      options,
+    );
+    return r.users.map((u) => ({
+      name: u.name,
+      credentials: u.credentials.map((c) => ({ mechanism: c.mechanism, iterations: c.iterations })),
+    }));
+  }
+
+  async #alterUsers(
+    request: AdminServiceAlterUserScramCredentialsRequest,
+    options: AdminCallOptions,
+  ): Promise<void> {
+    const r = await this.#anyBroker(
+      "alterUserScramCredentials",
+      (c, signal) =>
+        unary<AdminServiceAlterUserScramCredentialsResponse__Output>(
+          (o, cb) => c.admin.AlterUserScramCredentials(request, o, cb),
+          this.#opts(signal, "AlterUserScramCredentials", c.address),
+        ),
+      options,
+    );
+    throwFirst(r.results.map((x) => ({ ...x, where: {} })));
   }
 
   /** Earliest (log start) and latest (high watermark) offsets of every partition. */

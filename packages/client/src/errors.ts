@@ -66,6 +66,12 @@ export class StrandClientError extends Error {
   }
 }
 
+/**
+ * The broker refused the client's credentials (gRPC UNAUTHENTICATED): a wrong password, an
+ * unknown user, an expired or foreign token, or none where the listener requires them.
+ */
+export class AuthenticationError extends StrandClientError {}
+
 /** The broker does not lead the partition (NOT_LEADER_OR_FOLLOWER, retriable). */
 export class NotLeaderError extends StrandClientError {}
 

@@ -9,6 +9,7 @@ import * as grpc from "@grpc/grpc-js";
 import { assert } from "@strand/base";
 import type {
   AdminServiceClient,
+  AuthServiceClient,
   FetchServiceClient,
   GroupServiceClient,
   MetadataServiceClient,
@@ -23,6 +24,13 @@ import {
   type TlsClientOptions,
 } from "@strand/protocol";
 import {
+  authChannelCredentials,
+  type ClientAuth,
+  ScramSession,
+  sessionInterceptor,
+} from "./auth.ts";
+import {
+  AuthenticationError,
   AuthorizationError,
   abortedError,
   CLIENT_ERROR_CODES,
@@ -50,12 +58,29 @@ export class BrokerConnection {
   readonly admin: AdminServiceClient;
   /** GroupService stub (consumer groups). */
   readonly group: GroupServiceClient;
+  /** AuthService stub (SCRAM login). */
+  readonly auth: AuthServiceClient;
 
-  /** @param creds - the channel's credentials (TLS or plaintext, see {@link ConnectionPool}) */
-  constructor(address: string, creds: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
+  /**
+   * @param tls - the channel's credentials (TLS or plaintext, see {@link ConnectionPool})
+   * @param auth - credentials sent with every call (TLS only; see auth.ts)
+   */
+  constructor(
+    address: string,
+    tls: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+    auth?: ClientAuth,
+  ) {
     const v1 = strandGrpc().strand.v1;
     this.address = address;
+    // SCRAM sessions are per broker: each connection logs in on its own broker.
+    const session =
+      auth !== undefined && "scram" in auth
+        ? new ScramSession(auth.scram.username, auth.scram.password)
+        : null;
+    const creds = auth === undefined ? tls : authChannelCredentials(tls, auth, session);
+    const interceptors = session === null ? [] : [sessionInterceptor(session)];
     this.produce = new v1.ProduceService(address, creds, {
+      interceptors,
       ...clientChannelOptions(),
       // While calls are open, ping every second and drop the connection when a ping gets no
       // answer within a second: a stopped or cut-off broker fails its calls (UNAVAILABLE,
@@ -63,7 +88,9 @@ export class BrokerConnection {
       "grpc.keepalive_time_ms": KEEPALIVE_TIME_MS,
       "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS,
     });
-    const options = { channelOverride: this.produce.getChannel() };
+    const options = { channelOverride: this.produce.getChannel(), interceptors };
+    this.auth = new v1.AuthService(address, creds, options);
+    session?.bind(this.auth);
     this.fetch = new v1.FetchService(address, creds, options);
     this.metadata = new v1.MetadataService(address, creds, options);
     this.admin = new v1.AdminService(address, creds, options);
@@ -80,11 +107,16 @@ export class BrokerConnection {
 export class ConnectionPool {
   readonly #connections = new Map<string, BrokerConnection>();
   readonly #credentials: grpc.ChannelCredentials;
+  readonly #auth: ClientAuth | undefined;
   #closed = false;
 
-  /** @param tls - TLS to every broker (CA, client certificate); plaintext when absent */
-  constructor(tls?: TlsClientOptions | boolean) {
+  /**
+   * @param tls - TLS to every broker (CA, client certificate); plaintext when absent
+   * @param auth - credentials for every call (needs `tls`)
+   */
+  constructor(tls?: TlsClientOptions | boolean, auth?: ClientAuth) {
     this.#credentials = channelCredentials(tls);
+    this.#auth = auth;
   }
 
   /** The connection to `address` (host:port), opened on first use. */
@@ -93,7 +125,7 @@ export class ConnectionPool {
     assert(/^[^:]+:\d+$/.test(address) || address.startsWith("["), `bad address ${address}`);
     let connection = this.#connections.get(address);
     if (connection === undefined) {
-      connection = new BrokerConnection(address, this.#credentials);
+      connection = new BrokerConnection(address, this.#credentials, this.#auth);
       this.#connections.set(address, connection);
     }
     return connection;
@@ -179,6 +211,12 @@ export function fromGrpcError(error: grpc.ServiceError, options: CallOptions): S
         ...base,
         code: CLIENT_ERROR_CODES.NETWORK_EXCEPTION,
         retriable: true,
+      });
+    case grpc.status.UNAUTHENTICATED:
+      return new AuthenticationError(`${where} was refused: ${error.details}`, {
+        ...base,
+        code: ErrorCode.SASL_AUTHENTICATION_FAILED,
+        retriable: false,
       });
     case grpc.status.INVALID_ARGUMENT:
       return new StrandClientError(`${where} was refused: ${error.details}`, {

@@ -33,6 +33,7 @@ export type {
   ResourceConfigs,
   TopicDescription,
   TopicResult,
+  UserDescription,
   VoterChange,
 } from "./admin.ts";
 export { Admin } from "./admin.ts";
@@ -54,6 +55,7 @@ export type {
   OffsetResetTarget,
   ResetOffsetsOptions,
 } from "./admin-groups.ts";
+export type { ClientAuth } from "./auth.ts";
 export type {
   CommitOffset,
   ConsumerOptions,
@@ -68,6 +70,7 @@ export { Consumer } from "./consumer.ts";
 export type { ErrorLocation, StrandClientErrorOptions, StrandErrorCode } from "./errors.ts";
 export {
   AbortedError,
+  AuthenticationError,
   AuthorizationError,
   CLIENT_ERROR_CODES,
   ConnectionError,

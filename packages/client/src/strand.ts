@@ -5,6 +5,7 @@
 import { assert, type ChildLogger as Logger, noopLogger as silentLogger } from "@strand/base";
 import type { TlsClientOptions } from "@strand/protocol";
 import { Admin } from "./admin.ts";
+import { type ClientAuth, checkAuth } from "./auth.ts";
 import { Consumer, type ConsumerOptions } from "./consumer.ts";
 import type { ClientContext } from "./context.ts";
 import { ConnectionPool } from "./grpc.ts";
@@ -32,6 +33,11 @@ export interface StrandOptions {
    * `true` for TLS with the system's roots. Default plaintext (docs/security.md).
    */
   readonly tls?: TlsClientOptions | boolean;
+  /**
+   * Credentials (docs/security.md): `{ scram: { username, password } }` or `{ token }` (a JWT,
+   * or a function returning a fresh one). Needs `tls`: credentials never travel in plaintext.
+   */
+  readonly auth?: ClientAuth;
 }
 
 const ADDRESS = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/;
@@ -60,7 +66,8 @@ export class Strand {
   /** Creates a client; nothing connects until the first request. */
   constructor(options: StrandOptions) {
     const bootstrap = checkBrokers(options.brokers);
-    this.#pool = new ConnectionPool(options.tls);
+    checkAuth(options.auth, options.tls);
+    this.#pool = new ConnectionPool(options.tls, options.auth);
     const retry = checkRetryOptions({ ...DEFAULT_RETRY, ...options.retry });
     const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     const deliveryTimeoutMs = options.deliveryTimeoutMs ?? 120_000;

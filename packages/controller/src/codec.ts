@@ -23,6 +23,7 @@ import {
   type MetadataRecordType,
   type PartitionChangeRecord,
   RECORD_VERSIONS,
+  type ScramMechanism,
 } from "./records.ts";
 import {
   type BrokerId,
@@ -118,6 +119,17 @@ function bodyToWire(record: MetadataRecord): object {
       };
     case "clusterId":
       return { clusterId: record.clusterId };
+    case "userScramCredential":
+      return {
+        name: record.name,
+        mechanism: record.mechanism,
+        salt: Buffer.from(record.salt),
+        iterations: record.iterations,
+        storedKey: Buffer.from(record.storedKey),
+        serverKey: Buffer.from(record.serverKey),
+      };
+    case "removeUserScramCredential":
+      return { name: record.name, mechanism: record.mechanism };
     case "accessControlEntry":
       return { ...record.entry };
     case "removeAccessControlEntry":
@@ -175,6 +187,11 @@ function resourceFromWire(wire: string): ConfigResourceType {
     if (name === wire) return type as ConfigResourceType;
   }
   throw new MetadataRecordError(`unknown config resource type ${wire}`);
+}
+
+function mechanismFromWire(wire: string): ScramMechanism {
+  if (wire !== "SCRAM-SHA-512") throw new MetadataRecordError(`unknown SCRAM mechanism ${wire}`);
+  return wire;
 }
 
 const ACL_ID = /^[0-9a-f]{24}$/;
@@ -276,6 +293,22 @@ function bodyFromWire(e: MetadataRecord__Output, type: MetadataRecordType): Meta
     }
     case "clusterId":
       return { type, clusterId: e.clusterId!.clusterId };
+    case "userScramCredential": {
+      const b = e.userScramCredential!;
+      return {
+        type,
+        name: b.name,
+        mechanism: mechanismFromWire(b.mechanism),
+        salt: new Uint8Array(b.salt),
+        iterations: b.iterations,
+        storedKey: new Uint8Array(b.storedKey),
+        serverKey: new Uint8Array(b.serverKey),
+      };
+    }
+    case "removeUserScramCredential": {
+      const b = e.removeUserScramCredential!;
+      return { type, name: b.name, mechanism: mechanismFromWire(b.mechanism) };
+    }
     case "accessControlEntry":
       return { type, entry: aclFromWire(e.accessControlEntry!) };
     case "removeAccessControlEntry":

@@ -25,6 +25,7 @@ import {
   deleteTopic,
   updateFeature,
 } from "./topics.ts";
+import { alterUserScramCredential } from "./users.ts";
 
 /** A result whose response is the one for request type `T`. */
 export type ResultOf<T extends ControllerRequest["type"]> = ControllerResult<
@@ -61,6 +62,8 @@ export function handleRequest(
       return allocateProducerIds(state, request);
     case "alterConfigs":
       return alterConfigs(state, request);
+    case "alterUserScramCredential":
+      return alterUserScramCredential(state, request);
     case "updateFeature":
       return updateFeature(state, request);
     case "electPreferredLeaders":

@@ -20,6 +20,7 @@ import type {
   MetadataRecord,
   PartitionChangeRecord,
   RegisterBrokerRecord,
+  ScramMechanism,
   UnfenceBrokerRecord,
 } from "./records.ts";
 import {
@@ -89,11 +90,22 @@ export interface MetadataImage {
   readonly nextProducerId: bigint;
   /** The cluster's id; null until the first active controller has written it. */
   readonly clusterId: string | null;
+  /** SCRAM users: name -> mechanism -> credential (a user without credentials is absent). */
+  readonly users: ReadonlyMap<string, ReadonlyMap<ScramMechanism, ScramCredential>>;
   /**
    * Index: broker id -> the partitions that list it as a replica (which covers ISR and leader),
    * by {@link partitionKey}. Elections for a leaving broker read this instead of every partition.
    */
   readonly partitionsByBroker: ReadonlyMap<BrokerId, ReadonlyMap<string, TopicIdPartition>>;
+}
+
+/** A user's SCRAM credential of one mechanism (RFC 5802 StoredKey and ServerKey). */
+export interface ScramCredential {
+  readonly mechanism: ScramMechanism;
+  readonly salt: Uint8Array;
+  readonly iterations: number;
+  readonly storedKey: Uint8Array;
+  readonly serverKey: Uint8Array;
 }
 
 /** A block of producer ids handed to a broker. */
@@ -122,6 +134,7 @@ export const EMPTY_IMAGE: MetadataImage = Object.freeze({
   lastProducerIdsBlock: null,
   nextProducerId: 0n,
   clusterId: null,
+  users: new Map(),
   partitionsByBroker: new Map(),
 });
 
@@ -161,6 +174,8 @@ export class MetadataDelta {
   readonly changedConfigs = new Set<string>();
   /** Features changed. */
   readonly changedFeatures = new Set<string>();
+  /** Users whose SCRAM credentials were set or removed. */
+  readonly changedUsers = new Set<string>();
 
   #offset: MetadataOffset;
   #epoch: number;
@@ -170,6 +185,7 @@ export class MetadataDelta {
   #configs: Map<string, ReadonlyMap<string, string>> | null = null;
   #acls: Map<string, AclEntry> | null = null;
   #features: Map<string, number> | null = null;
+  #users: Map<string, ReadonlyMap<ScramMechanism, ScramCredential>> | null = null;
   #lastProducerIdsBlock: ProducerIdsBlock | null;
   #clusterId: string | null;
   /** Partition maps this delta owns (copied or created here): written in place, not copied. */
@@ -250,6 +266,14 @@ export class MetadataDelta {
         );
         this.#clusterId = record.clusterId;
         break;
+      case "userScramCredential": {
+        const { type: _, name, ...credential } = record;
+        this.#setScram(name, record.mechanism, Object.freeze(credential));
+        break;
+      }
+      case "removeUserScramCredential":
+        this.#setScram(record.name, record.mechanism, null);
+        break;
       case "accessControlEntry":
         this.#acls ??= new Map(this.base.acls);
         this.#acls.set(record.entry.id, Object.freeze({ ...record.entry }));
@@ -328,6 +352,7 @@ export class MetadataDelta {
       lastProducerIdsBlock: this.#lastProducerIdsBlock,
       nextProducerId: this.#nextProducerId(),
       clusterId: this.#clusterId,
+      users: this.#users ?? this.base.users,
       partitionsByBroker: this.#byBroker ?? this.base.partitionsByBroker,
     });
   }
@@ -468,6 +493,17 @@ export class MetadataDelta {
       leaderEpoch: leaderChanged ? leaderEpoch(p.leaderEpoch + 1) : p.leaderEpoch,
       partitionEpoch: partitionEpoch(p.partitionEpoch + 1),
     });
+  }
+
+  /** Sets (or with null removes) one credential; a user left with none disappears. */
+  #setScram(name: string, mechanism: ScramMechanism, credential: ScramCredential | null): void {
+    this.#users ??= new Map(this.base.users);
+    const credentials = new Map(this.#users.get(name));
+    if (credential === null) credentials.delete(mechanism);
+    else credentials.set(mechanism, credential);
+    if (credentials.size === 0) this.#users.delete(name);
+    else this.#users.set(name, credentials);
+    this.changedUsers.add(name);
   }
 
   #setConfig(resource: ConfigResource, key: string, value: string | null): void {

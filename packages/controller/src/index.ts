@@ -34,6 +34,7 @@ export {
   MetadataDelta,
   type MetadataImage,
   type PartitionRegistration,
+  type ScramCredential,
   type TopicImage,
 } from "./image.ts";
 export {
@@ -50,7 +51,7 @@ export {
   VoterSetMismatchError,
 } from "./node/index.ts";
 export { describeConfigs, localChanges } from "./queries.ts";
-export type { ConfigResource, MetadataRecord } from "./records.ts";
+export type { ConfigResource, MetadataRecord, ScramMechanism } from "./records.ts";
 export type { AlterPartitionRequest, AlterPartitionResponse } from "./requests.ts";
 export {
   type BrokerId,
@@ -64,4 +65,10 @@ export {
   type TopicId,
   topicId,
 } from "./types.ts";
+export {
+  SCRAM_ITERATIONS_MAX,
+  SCRAM_ITERATIONS_MIN,
+  SCRAM_MECHANISMS,
+  userNameError,
+} from "./users.ts";
 export { configError } from "./validation.ts";

@@ -147,6 +147,30 @@ export interface ClusterIdRecord {
   readonly clusterId: string;
 }
 
+/** The one SCRAM mechanism Strand stores (RFC 7677's family, with SHA-512 as Kafka's). */
+export type ScramMechanism = "SCRAM-SHA-512";
+
+/**
+ * A user's SCRAM credential was set: what verifies a proof of the password (RFC 5802
+ * StoredKey, ServerKey), never the password or the salted password.
+ */
+export interface UserScramCredentialRecord {
+  readonly type: "userScramCredential";
+  readonly name: string;
+  readonly mechanism: ScramMechanism;
+  readonly salt: Uint8Array;
+  readonly iterations: number;
+  readonly storedKey: Uint8Array;
+  readonly serverKey: Uint8Array;
+}
+
+/** A user's SCRAM credential of one mechanism was removed. */
+export interface RemoveUserScramCredentialRecord {
+  readonly type: "removeUserScramCredential";
+  readonly name: string;
+  readonly mechanism: ScramMechanism;
+}
+
 /** An access control entry was created (acls.ts). */
 export interface AccessControlEntryRecord {
   readonly type: "accessControlEntry";
@@ -179,6 +203,8 @@ export type MetadataRecord =
   | FeatureLevelRecord
   | ProducerIdsBlockRecord
   | ClusterIdRecord
+  | UserScramCredentialRecord
+  | RemoveUserScramCredentialRecord
   | AccessControlEntryRecord
   | RemoveAccessControlEntryRecord
   | NoOpRecord;
@@ -204,6 +230,8 @@ export const RECORD_VERSIONS: Readonly<Record<MetadataRecordType, number>> = Obj
   featureLevel: 1,
   producerIdsBlock: 1,
   clusterId: 1,
+  userScramCredential: 1,
+  removeUserScramCredential: 1,
   accessControlEntry: 1,
   removeAccessControlEntry: 1,
   noOp: 1,

@@ -10,7 +10,7 @@ import type {
   DeleteAclsResponse,
 } from "./acls.ts";
 import type { MetadataImage, PartitionRegistration } from "./image.ts";
-import type { BrokerListener, ConfigResource, MetadataRecord } from "./records.ts";
+import type { BrokerListener, ConfigResource, MetadataRecord, ScramMechanism } from "./records.ts";
 import type {
   BrokerEpoch,
   BrokerId,
@@ -212,6 +212,19 @@ export interface AlterConfigsRequest {
   readonly validateOnly?: boolean;
 }
 
+/** Sets (credential non-null) or deletes (null) one user's SCRAM credential. */
+export interface AlterUserScramCredentialRequest {
+  readonly type: "alterUserScramCredential";
+  readonly name: string;
+  readonly mechanism: ScramMechanism;
+  readonly credential: {
+    readonly salt: Uint8Array;
+    readonly iterations: number;
+    readonly storedKey: Uint8Array;
+    readonly serverKey: Uint8Array;
+  } | null;
+}
+
 /** Sets a feature's finalized level (0 removes it). */
 export interface UpdateFeatureRequest {
   readonly type: "updateFeature";
@@ -239,6 +252,7 @@ export type ControllerRequest =
   | AlterPartitionRequest
   | AllocateProducerIdsRequest
   | AlterConfigsRequest
+  | AlterUserScramCredentialRequest
   | UpdateFeatureRequest
   | ElectPreferredLeadersRequest
   | CreateAclsRequest
@@ -255,6 +269,7 @@ export interface ControllerResponses {
   alterPartition: AlterPartitionResponse;
   allocateProducerIds: AllocateProducerIdsResponse;
   alterConfigs: ResponseBase;
+  alterUserScramCredential: ResponseBase;
   updateFeature: ResponseBase;
   electPreferredLeaders: ElectPreferredLeadersResponse;
   createAcls: CreateAclsResponse;

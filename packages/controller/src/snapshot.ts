@@ -41,6 +41,11 @@ export function imageToRecords(image: MetadataImage): MetadataRecord[] {
       out.push({ type: "config", resource, key, value });
     }
   }
+  for (const [name, credentials] of [...image.users].sort(([a], [b]) => a.localeCompare(b))) {
+    for (const credential of credentials.values()) {
+      out.push({ type: "userScramCredential", name, ...credential });
+    }
+  }
   for (const entry of [...image.acls.values()].sort((a, b) => a.id.localeCompare(b.id))) {
     out.push({ type: "accessControlEntry", entry });
   }

@@ -325,6 +325,25 @@ export const ErrorCode = Object.freeze({
     false,
     "The group has as many members as group.consumer.max.size allows; stop a member or raise the setting.",
   ),
+  // Authentication (docs/security.md); numbers and names are Kafka's.
+  SASL_AUTHENTICATION_FAILED: row(
+    58,
+    "SASL_AUTHENTICATION_FAILED",
+    false,
+    "The user name, password or token did not verify; check the credentials (strand user list) and log in again.",
+  ),
+  RESOURCE_NOT_FOUND: row(
+    91,
+    "RESOURCE_NOT_FOUND",
+    false,
+    "The named user (or other resource) does not exist; check the name, e.g. with strand user list.",
+  ),
+  UNACCEPTABLE_CREDENTIAL: row(
+    93,
+    "UNACCEPTABLE_CREDENTIAL",
+    false,
+    "The credential breaks a rule: SCRAM-SHA-512 only, 4096..1000000 iterations, a 16..64-byte salt, a user name of 1..256 printable characters.",
+  ),
 } satisfies Record<string, ErrorCodeInfo>);
 
 /** Name of an error code in the table. */

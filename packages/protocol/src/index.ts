@@ -85,6 +85,21 @@ export {
   type RecordInput,
 } from "./records.ts";
 export {
+  type ClientFirst,
+  parseClientFirst,
+  SCRAM_MESSAGE_MAX,
+  ScramClient,
+  ScramError,
+  type ScramHash,
+  type ScramKeys,
+  saltedPassword,
+  scramHashOf,
+  scramKeys,
+  scramNonce,
+  serverFirstMessage,
+  verifyClientFinal,
+} from "./scram.ts";
+export {
   isXerialFramed,
   snappyDecompress,
   snappyXerialCompress,

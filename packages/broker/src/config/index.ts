@@ -2,6 +2,7 @@
 
 export { type ParsedFlags, parseFlags } from "./flags.ts";
 export {
+  type AuthMechanism,
   type ClientAuth,
   ConfigError,
   type ConfigSources,

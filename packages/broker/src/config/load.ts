@@ -31,6 +31,9 @@ export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" |
 /** Client certificates on a TLS listener: not asked for, asked for, or required (mTLS). */
 export type ClientAuth = "none" | "requested" | "required";
 
+/** A way clients authenticate on the client listener (`authentication.mechanisms`). */
+export type AuthMechanism = "mtls" | "scram" | "jwt";
+
 /** A parsed setting value. */
 export type SettingValue =
   | number
@@ -38,6 +41,7 @@ export type SettingValue =
   | string
   | HostPort
   | readonly NodeRole[]
+  | readonly AuthMechanism[]
   | readonly Voter[]
   | readonly string[];
 
@@ -63,6 +67,15 @@ export interface NodeConfig {
   readonly listenersAdminTlsCaFile: string;
   readonly listenersAdminTlsClientAuth: ClientAuth;
   readonly tlsReloadIntervalMs: number;
+  readonly authenticationMechanisms: readonly AuthMechanism[];
+  readonly authenticationAnonymousEnable: boolean;
+  readonly authenticationSessionLifetimeMs: number;
+  readonly authenticationSessionsMax: number;
+  readonly authenticationJwtJwksFile: string;
+  readonly authenticationJwtIssuer: string;
+  readonly authenticationJwtAudience: string;
+  readonly authenticationJwtPrincipalClaim: string;
+  readonly authenticationJwtClockSkewMs: number;
   /** `authorizer`: none (allow everything) or acl. */
   readonly authorizer: "none" | "acl";
   /** `super.users`: principal names, e.g. `User:admin`. */
@@ -304,6 +317,10 @@ export function parseSetting(spec: SettingSpec, text: string, source: SettingSou
     case "client-auth":
       if (value === "none" || value === "requested" || value === "required") return value;
       throw new ConfigError(`${where} must be none, requested or required, got "${text}"`);
+    case "text":
+      return value;
+    case "auth-mechanisms":
+      return parseMechanisms(where, value);
     case "authorizer":
       if (value === "none" || value === "acl") return value;
       throw new ConfigError(`${where} must be none or acl, got "${text}"`);
@@ -313,6 +330,15 @@ export function parseSetting(spec: SettingSpec, text: string, source: SettingSou
       if (/^\d+(\.\d+)?$/.test(value) && Number(value) <= 1) return Number(value);
       throw new ConfigError(`${where} must be a number between 0 and 1, got "${text}"`);
   }
+}
+
+/** The comma list of `authentication.mechanisms`, each known and once. */
+function parseMechanisms(where: string, text: string): readonly AuthMechanism[] {
+  const names = text === "" ? [] : text.split(",").map((m) => m.trim());
+  const bad = names.filter((m) => m !== "mtls" && m !== "scram" && m !== "jwt");
+  if (bad.length > 0 || new Set(names).size !== names.length)
+    throw new ConfigError(`${where} must be a list of mtls, scram, jwt, got "${text}"`);
+  return names as AuthMechanism[];
 }
 
 /** `User:a,User:b` (or `;`-separated, as Kafka's super.users) -> the list; "" -> none. */

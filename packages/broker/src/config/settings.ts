@@ -18,6 +18,8 @@ export type SettingKind =
   | "ratio"
   | "file"
   | "client-auth"
+  | "text"
+  | "auth-mechanisms"
   | "authorizer"
   | "principals";
 
@@ -128,7 +130,7 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     kind: "client-auth",
     defaultText: "none",
     description:
-      "Client certificates on the client gRPC listener with TLS on: none (not asked for), requested (asked for but not enforced: a connection without one, or with one the CA does not verify, is accepted) or required (mTLS: a connection without a certificate from listeners.client.tls.ca.file is refused in the handshake).",
+      "Client certificates on the client gRPC listener with TLS on: none (they name no user; with internal TLS on, certificates are still asked for and checked against the cluster CA so brokers forwarding requests are recognised as nodes), requested (asked for but not enforced: a connection without one, or with one the CA does not verify, is accepted, and only a verified one names a user) or required (mTLS: a connection without a certificate from listeners.client.tls.ca.file is refused in the handshake).",
   }),
   setting({
     key: "listeners.internal.tls.cert.file",
@@ -199,6 +201,71 @@ export const SETTINGS: readonly SettingSpec[] = Object.freeze([
     max: MS_MAX,
     description:
       "How often the TLS certificate, key and CA files of every listener are re-read; a change (a valid certificate and matching key) applies to new connections without a restart.",
+  }),
+  setting({
+    key: "authentication.mechanisms",
+    kind: "auth-mechanisms",
+    defaultText: "mtls,scram,jwt",
+    description:
+      "How clients may authenticate on the client listener, a comma list of mtls (a client certificate the CA verified; its CN is the user), scram (SCRAM-SHA-512 login through AuthService, then a session token) and jwt (a bearer token checked against authentication.jwt.jwks.file). Credentials are refused on a plaintext listener.",
+  }),
+  setting({
+    key: "authentication.anonymous.enable",
+    kind: "boolean",
+    defaultText: "true",
+    description:
+      "Whether a call without credentials is served (as User:ANONYMOUS) on the client listener; false refuses it UNAUTHENTICATED. The default keeps a development cluster usable with nothing configured.",
+  }),
+  setting({
+    key: "authentication.session.lifetime.ms",
+    kind: "integer",
+    defaultText: "3600000",
+    min: 1000,
+    max: MS_MAX,
+    description:
+      "How long a SCRAM session token is valid after the login; the SDK logs in again when it expires. Sessions live in the memory of the broker that issued them.",
+  }),
+  setting({
+    key: "authentication.sessions.max",
+    kind: "integer",
+    defaultText: "10000",
+    min: 1,
+    max: INT32_MAX,
+    description:
+      "Most live SCRAM sessions per broker; a login beyond it evicts the session that expires first.",
+  }),
+  setting({
+    key: "authentication.jwt.jwks.file",
+    kind: "file",
+    defaultText: "",
+    description:
+      "JSON Web Key Set file (RSA and EC P-256 public keys with kid) that JWT bearer tokens are verified against (RS256, ES256 only); empty: bearer tokens are refused. Re-read every tls.reload.interval.ms.",
+  }),
+  setting({
+    key: "authentication.jwt.issuer",
+    kind: "text",
+    defaultText: "",
+    description: "The iss claim a bearer token must carry; empty: not checked.",
+  }),
+  setting({
+    key: "authentication.jwt.audience",
+    kind: "text",
+    defaultText: "",
+    description: "A value the token's aud claim must contain; empty: not checked.",
+  }),
+  setting({
+    key: "authentication.jwt.principal.claim",
+    kind: "string",
+    defaultText: "sub",
+    description: "The claim that names the user of a bearer token (User:<claim value>).",
+  }),
+  setting({
+    key: "authentication.jwt.clock.skew.ms",
+    kind: "integer",
+    defaultText: "30000",
+    min: 0,
+    max: 600000,
+    description: "Tolerance of exp and nbf for clocks that disagree.",
   }),
   setting({
     key: "advertised.client",

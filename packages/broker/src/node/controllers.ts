@@ -12,6 +12,8 @@ import type {
   AlterConfigsResponse__Output,
   AlterPartitionRequest,
   AlterPartitionResponse__Output,
+  AlterUserScramCredentialRequest,
+  AlterUserScramCredentialResponse__Output,
   BrokerHeartbeatRequest,
   BrokerHeartbeatResponse__Output,
   ControllerError__Output,
@@ -150,6 +152,13 @@ export class ControllerRouter implements ControllerWrites {
   /** AlterConfigs on the active controller. */
   alterConfigs(r: AlterConfigsRequest): Promise<AlterConfigsResponse__Output> {
     return this.call((c) => c.alterConfigs(r));
+  }
+
+  /** AlterUserScramCredential on the active controller. */
+  alterUserScramCredential(
+    r: AlterUserScramCredentialRequest,
+  ): Promise<AlterUserScramCredentialResponse__Output> {
+    return this.call((c) => c.alterUserScramCredential(r));
   }
 
   /** CreateAcls on the active controller. */

@@ -51,6 +51,7 @@ import { createReplicationHandlers } from "../services/replication-service.ts";
 import { replicationServiceDefinition } from "../services/replication-wire.ts";
 import { allocateProducerIdsVia } from "./allocate-producer-ids.ts";
 import { alterPartitionVia } from "./alter-partition.ts";
+import { NodeAuthentication } from "./authentication.ts";
 import { InitialCatchUp } from "./catch-up.ts";
 import { recordCleanerPass } from "./cleaner-metrics.ts";
 import { ClientListener } from "./client-listener.ts";
@@ -117,6 +118,7 @@ export class BrokerNode {
   #admin: AdminServer | null = null;
   #groups: GroupCoordinator | null = null;
   #tls: NodeTls | null = null;
+  #auth: NodeAuthentication | null = null;
   readonly #peers = new Map<string, ClientStubs>();
   readonly #shutdown = new AbortController();
   readonly #imageWaiters = new Set<() => void>();
@@ -258,6 +260,16 @@ export class BrokerNode {
     return this.#tls;
   }
 
+  /** Client authentication; an unusable JWKS file stops the start with one clear line. */
+  #openAuthentication(tls: boolean, image: () => MetadataImage): NodeAuthentication {
+    try {
+      const logger = this.logger.child({ component: "authentication" });
+      return new NodeAuthentication(this.config, tls, image, this.metrics.registry, logger);
+    } catch (error) {
+      throw new NodeStartError((error as Error).message);
+    }
+  }
+
   #tlsParts(): NodeTls {
     if (this.#tls === null) throw new Error("TLS not opened");
     return this.#tls;
@@ -362,15 +374,22 @@ export class BrokerNode {
       heartbeatIntervalMs: c.brokerHeartbeatIntervalMs,
       logger: this.#child("lifecycle"),
     });
-    const clientServer = new grpc.Server(clientListenerOptions(c));
+    const auth = this.#openAuthentication(tls.client !== null, () => follower.image);
+    this.#auth = auth;
+    const clientServer = new grpc.Server(clientListenerOptions(c, auth.interceptor()));
     const groups = this.#groupCoordinator(replicas, follower);
-    const serviceContext = { ...this.#serviceContext(replicas, follower), groups };
+    const serviceContext = {
+      ...this.#serviceContext(replicas, follower),
+      groups,
+      authenticator: auth.authenticator,
+    };
     groups.bindEdge({
       createOffsetsTopic: (settings) => createOffsetsTopic(serviceContext, settings),
       lookupOffsets: (items) => lookupOffsets(serviceContext, items),
       recordTimestamp: (t, p, offset) => recordTimestamp(serviceContext, t, p, offset),
     });
     addClientServices(clientServer, serviceContext);
+    auth.addAuthService(clientServer, serviceContext);
     clientServer.addService(healthServiceDefinition(), this.health.client.handlers());
     addReflection(clientServer, CLIENT_SERVICE_NAMES);
     const clientListener = await ClientListener.listen(
@@ -642,6 +661,7 @@ export class BrokerNode {
     await this.#admin?.close();
     await this.#logs?.close();
     this.#tls?.close();
+    this.#auth?.close();
   }
 
   #child(component: string): ServiceLogger {
@@ -677,12 +697,17 @@ function bind(
  * descriptor budget that refuses new calls before Raft or storage runs out of descriptors,
  * and the interceptor that answers undecodable requests INVALID_ARGUMENT.
  */
-function clientListenerOptions(c: NodeConfig): grpc.ServerOptions {
+function clientListenerOptions(
+  c: NodeConfig,
+  authentication: grpc.ServerInterceptor,
+): grpc.ServerOptions {
   return {
     ...clientServerOptions(c.socketRequestMaxBytes),
     "grpc.max_connection_idle_ms": c.connectionsMaxIdleMs,
     interceptors: [
       new DescriptorBudget(c.fileDescriptorsReserve).interceptor(),
+      // Before any decoding complaint: an unauthenticated caller learns nothing else.
+      authentication,
       ...clientServiceInterceptors(),
     ],
   };

@@ -56,9 +56,18 @@ export class NodeTls {
     this.admin = admin && { files: admin, clientAuth: c.listenersAdminTlsClientAuth };
   }
 
-  /** Server credentials of the client listener. */
+  /**
+   * Server credentials of the client listener. With `client.auth=none` and internal TLS on, it
+   * still asks for (never requires) a certificate verified by the cluster CA: brokers forward
+   * client requests here with their node certificate, and a forwarded principal is honoured
+   * only from a verified node (docs/security.md). Client certificates then name no user.
+   */
   clientServer(): grpc.ServerCredentials {
-    return serverCredentials(this.client);
+    const client = this.client;
+    const internal = this.internal;
+    if (client === null || client.clientAuth !== "none" || internal === null)
+      return serverCredentials(client);
+    return createCertificateProviderServerCredentials(client.files, internal.files, false);
   }
 
   /** Server credentials of the internal listener: mTLS with TLS on. */

@@ -57,6 +57,7 @@ import {
   deniedMessage,
 } from "./access.ts";
 import { createAcls, deleteAcls, describeAclsResponse } from "./admin-acls.ts";
+import { alterUserScramCredentials, describeUserScramCredentials } from "./admin-users.ts";
 import type { ServiceContext, TopicDefaults } from "./context.ts";
 import { errorCodeOutcome, type UnaryImpl, unaryHandler } from "./instrument.ts";
 import { clientAddress, topicMetadata } from "./metadata.ts";
@@ -521,5 +522,18 @@ export function adminServiceHandlers(ctx: ServiceContext): AdminServiceHandlers 
       await onCluster(call, "alter");
       return deleteAcls(ctx, call.request);
     }),
+    AlterUserScramCredentials: handler("AlterUserScramCredentials", async (call) => {
+      await onCluster(call, "alter");
+      return alterUserScramCredentials(ctx, call.request);
+    }),
+    // Answers from the local image; a missing user is not a failed call.
+    DescribeUserScramCredentials: unaryHandler(
+      ctx,
+      "DescribeUserScramCredentials",
+      async (call) => {
+        await onCluster(call, "describe");
+        return describeUserScramCredentials(ctx.image(), call.request);
+      },
+    ),
   };
 }

@@ -11,6 +11,8 @@ import type {
   AddRaftVoterResponse__Output,
   AlterConfigsRequest,
   AlterConfigsResponse__Output,
+  AlterUserScramCredentialRequest,
+  AlterUserScramCredentialResponse__Output,
   ClientStubs,
   CreateAclsRequest,
   CreateAclsResponse__Output,
@@ -41,6 +43,9 @@ export interface ControllerWrites {
   createTopics(request: CreateTopicsRequest): Promise<CreateTopicsResponse__Output>;
   deleteTopics(request: DeleteTopicsRequest): Promise<DeleteTopicsResponse__Output>;
   alterConfigs(request: AlterConfigsRequest): Promise<AlterConfigsResponse__Output>;
+  alterUserScramCredential(
+    request: AlterUserScramCredentialRequest,
+  ): Promise<AlterUserScramCredentialResponse__Output>;
   createPartitions(request: CreatePartitionsRequest): Promise<CreatePartitionsResponse__Output>;
   /** DescribeCluster on a controller (the active one when known): the quorum's state. */
   describeQuorum(): Promise<DescribeClusterResponse__Output>;

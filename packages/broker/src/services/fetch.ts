@@ -43,7 +43,7 @@ import { callAccess, deniedTopics, requireTopics, servePermitted } from "./acces
 import { DEFAULT_STREAM_BOUNDS, type ServiceContext } from "./context.ts";
 import { countStream, type RequestTiming, statusLabel, unaryHandler } from "./instrument.ts";
 import { alignByKey, groupByTopic } from "./requests.ts";
-import { isForwarded, routeRequest, unaryCall } from "./routing.ts";
+import { type CallOrigin, callOrigin, routeRequest, unaryCall } from "./routing.ts";
 import { StreamLimits } from "./stream-limits.ts";
 import { codeName, hintFromWire, hintToWire, toStatus, UnavailableError } from "./wire.ts";
 
@@ -120,9 +120,9 @@ export function fetchPartitions(
   ctx: ServiceContext,
   options: FetchOptions,
   items: readonly FetchPartition[],
-  forwarded: boolean,
+  origin: CallOrigin,
 ): Promise<FetchPartitionResult[]> {
-  return routeRequest(ctx, "Fetch", items, forwarded, {
+  return routeRequest(ctx, "Fetch", items, origin, {
     local: async (local) =>
       alignByKey(local, await ctx.replicas.fetch(options, local), failedFetch),
     remote: async (stubs, remote, metadata) => {
@@ -218,7 +218,7 @@ async function handleFetch(
       ctx,
       { ...parsed.options, signal: callSignal(ctx, call), onWaited },
       items,
-      isForwarded(call.metadata),
+      callOrigin(call.metadata),
     ),
   );
   ctx.metrics.fetchWaitSeconds.observe(timing.waitedMs / 1000);
@@ -264,7 +264,7 @@ async function subscribeRound(
   const options: FetchOptions = { minBytes: 1, maxBytes, maxWaitMs: SUBSCRIBE_POLL_MS, signal };
   let results: FetchPartitionResult[];
   try {
-    results = await fetchPartitions(ctx, options, positions, isForwarded(call.metadata));
+    results = await fetchPartitions(ctx, options, positions, callOrigin(call.metadata));
   } catch (error) {
     if (!(error instanceof UnavailableError)) throw error;
     await idle(error.retryAfterMs, signal);
@@ -379,9 +379,9 @@ function specToWire(spec: OffsetSpec): {
 export function listOffsets(
   ctx: ServiceContext,
   items: readonly ListOffsetsItem[],
-  forwarded: boolean,
+  origin: CallOrigin,
 ): Promise<ListOffsetsItemResult[]> {
-  return routeRequest(ctx, "ListOffsets", items, forwarded, {
+  return routeRequest(ctx, "ListOffsets", items, origin, {
     local: (local) =>
       Promise.all(
         local.map(async (i) => ({
@@ -429,7 +429,7 @@ async function handleListOffsets(
   const items = parseListOffsets(call.request);
   const denied = deniedTopics(await callAccess(ctx, call), "describe", items);
   const results = await servePermitted(items, denied, failedOffsets, (permitted) =>
-    listOffsets(ctx, permitted, isForwarded(call.metadata)),
+    listOffsets(ctx, permitted, callOrigin(call.metadata)),
   );
   return {
     topics: groupByTopic(results, (r) => ({

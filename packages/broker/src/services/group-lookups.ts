@@ -8,6 +8,7 @@ import type { OffsetLookup, OffsetLookupResult, OffsetsTopicSettings } from "../
 import { OFFSETS_TOPIC } from "../groups/types.ts";
 import type { ServiceContext } from "./context.ts";
 import { fetchPartitions, listOffsets } from "./fetch.ts";
+import { internalOrigin } from "./routing.ts";
 
 const TIMESTAMP_FETCH_BYTES = 64 * 1024;
 
@@ -17,7 +18,7 @@ export async function lookupOffsets(
   items: readonly OffsetLookup[],
 ): Promise<OffsetLookupResult[]> {
   if (items.length === 0) return [];
-  const results = await listOffsets(ctx, items, false);
+  const results = await listOffsets(ctx, items, internalOrigin(ctx));
   return results.map((r) => ({
     topic: r.topic,
     partition: r.partition,
@@ -46,7 +47,7 @@ export async function recordTimestamp(
         partitionMaxBytes: TIMESTAMP_FETCH_BYTES,
       },
     ],
-    false,
+    internalOrigin(ctx),
   );
   if (r === undefined || r.errorCode !== 0) return null;
   for (const view of iterateBatches(r.records, { verifyCrc: false })) {

@@ -38,7 +38,7 @@ import type { ServiceContext } from "./context.ts";
 import { initProducerIdHandler } from "./init-producer-id.ts";
 import { countStream, statusLabel, unaryHandler } from "./instrument.ts";
 import { alignByKey, groupByTopic } from "./requests.ts";
-import { isForwarded, routeRequest, unaryCall } from "./routing.ts";
+import { type CallOrigin, callOrigin, routeRequest, unaryCall } from "./routing.ts";
 import {
   codeName,
   hintFromWire,
@@ -143,10 +143,10 @@ function failedResult(item: ProducePartition, error: PartitionError): ProducePar
 export async function produce(
   ctx: ServiceContext,
   parsed: ParsedProduce,
-  forwarded: boolean,
+  origin: CallOrigin,
 ): Promise<ProducePartitionResult[]> {
   const routable = parsed.items.filter((_, i) => !parsed.corrupt.has(i));
-  const served = await routeRequest(ctx, "Produce", routable, forwarded, {
+  const served = await routeRequest(ctx, "Produce", routable, origin, {
     local: async (items) =>
       alignByKey(items, await ctx.replicas.produce(parsed.options, items), failedResult),
     remote: (stubs, items, metadata) =>
@@ -234,17 +234,17 @@ function outcome(response: ProduceResponse): string {
 async function handleProduce(
   ctx: ServiceContext,
   req: ProduceRequest__Output,
-  forwarded: boolean,
+  origin: CallOrigin,
   access: CallAccess,
 ): Promise<ProduceResponse> {
   const parsed = withDenied(parseProduce(req, ctx.defaults.requestTimeoutMs), access);
   if (parsed.options.acks === "none") {
-    produce(ctx, parsed, forwarded).catch((error: unknown) =>
+    produce(ctx, parsed, origin).catch((error: unknown) =>
       ctx.logger.warn({ err: String(error) }, "acks=none produce failed"),
     );
     return { topics: [] };
   }
-  return produceResponse(await produce(ctx, parsed, forwarded));
+  return produceResponse(await produce(ctx, parsed, origin));
 }
 
 /** Fails the items whose topic the caller may not WRITE (TOPIC_AUTHORIZATION_FAILED). */
@@ -261,7 +261,7 @@ export function produceServiceHandlers(ctx: ServiceContext): ProduceServiceHandl
       ctx,
       "Produce",
       async (call) =>
-        handleProduce(ctx, call.request, isForwarded(call.metadata), await callAccess(ctx, call)),
+        handleProduce(ctx, call.request, callOrigin(call.metadata), await callAccess(ctx, call)),
       outcome,
     ),
     ProduceStream: (call) => produceStream(ctx, call),
@@ -273,7 +273,7 @@ function produceStream(
   ctx: ServiceContext,
   call: grpc.ServerDuplexStream<ProduceStreamRequest__Output, ProduceStreamResponse>,
 ): void {
-  const forwarded = isForwarded(call.metadata);
+  const origin = callOrigin(call.metadata);
   // Who the stream's caller is does not change: authenticate once, on the first request.
   let access: Promise<CallAccess> | null = null;
   let inFlight = 0;
@@ -307,7 +307,7 @@ function produceStream(
     const request = msg.request;
     access ??= callAccess(ctx, call);
     access
-      .then((a) => handleProduce(ctx, request, forwarded, a))
+      .then((a) => handleProduce(ctx, request, origin, a))
       .then(
         (response) => {
           stop();

@@ -9,8 +9,10 @@
 import * as grpc from "@grpc/grpc-js";
 import { assert } from "@strand/base";
 import type { MetadataImage } from "@strand/controller";
-import { type ClientStubs, ErrorCode, FORWARDED_HEADER } from "@strand/protocol";
+import { type ClientStubs, ErrorCode, FORWARDED_HEADER, PRINCIPAL_HEADER } from "@strand/protocol";
 import type { LeaderHint, PartitionError } from "../replica/types.ts";
+import { encodePrincipal, principalOf } from "../security/authenticator.ts";
+import type { Principal } from "../security/principal.ts";
 import type { ServiceContext } from "./context.ts";
 import { partitionError, UnavailableError } from "./wire.ts";
 
@@ -40,6 +42,26 @@ export interface RouteHandlers<T, R> {
 /** True when the call came from another broker (never forward it again). */
 export function isForwarded(metadata: grpc.Metadata): boolean {
   return metadata.get(FORWARDED_HEADER).length > 0;
+}
+
+/**
+ * Where a routed request comes from: whether another broker already forwarded it, and on
+ * whose behalf it runs. A forward carries the principal (docs/security.md), so the leader
+ * serves it as the client, not as the forwarding node.
+ */
+export interface CallOrigin {
+  readonly forwarded: boolean;
+  readonly principal: Principal;
+}
+
+/** The origin of a client call the client listener's interceptor authenticated. */
+export function callOrigin(metadata: grpc.Metadata): CallOrigin {
+  return { forwarded: isForwarded(metadata), principal: principalOf(metadata) };
+}
+
+/** The origin of the broker's own lookups (the group coordinator's): the node itself. */
+export function internalOrigin(ctx: ServiceContext): CallOrigin {
+  return { forwarded: false, principal: { kind: "node", nodeId: ctx.nodeId } };
 }
 
 /** The client address of broker `id` as a leader hint (undefined when unknown). */
@@ -122,10 +144,10 @@ export async function routeRequest<T extends PartitionKey, R>(
   ctx: ServiceContext,
   method: string,
   items: readonly T[],
-  forwarded: boolean,
+  origin: CallOrigin,
   handlers: RouteHandlers<T, R>,
 ): Promise<R[]> {
-  const plan = planRoutes(ctx, items, forwarded);
+  const plan = planRoutes(ctx, items, origin.forwarded);
   const noLeader = [...plan.failed.values()].filter(
     (e) => e.errorCode === ErrorCode.LEADER_NOT_AVAILABLE.code,
   );
@@ -147,7 +169,7 @@ export async function routeRequest<T extends PartitionKey, R>(
     );
   }
   for (const [leader, indexes] of plan.remote)
-    jobs.push(forwardGroup(ctx, method, leader, indexes, items, results, handlers));
+    jobs.push(forwardGroup(ctx, method, origin, leader, indexes, items, results, handlers));
   await Promise.all(jobs);
   return results.map((r, i) => {
     assert(r !== undefined, `no result for item ${i}`);
@@ -158,6 +180,7 @@ export async function routeRequest<T extends PartitionKey, R>(
 async function forwardGroup<T extends PartitionKey, R>(
   ctx: ServiceContext,
   method: string,
+  origin: CallOrigin,
   leader: number,
   indexes: readonly number[],
   items: readonly T[],
@@ -168,6 +191,7 @@ async function forwardGroup<T extends PartitionKey, R>(
   const stubs = ctx.peer(leader);
   const metadata = new grpc.Metadata();
   metadata.set(FORWARDED_HEADER, String(ctx.nodeId));
+  metadata.set(PRINCIPAL_HEADER, encodePrincipal(origin.principal));
   let out: R[] | null = null;
   let why = `broker ${leader} is not reachable`;
   let code = ErrorCode.LEADER_NOT_AVAILABLE;

@@ -13,6 +13,8 @@ import type {
   AlterConfigsResponse__Output,
   AlterPartitionRequest,
   AlterPartitionResponse__Output,
+  AlterUserScramCredentialRequest,
+  AlterUserScramCredentialResponse__Output,
   BrokerHeartbeatRequest,
   BrokerHeartbeatResponse__Output,
   ControllerServiceClient,
@@ -131,6 +133,14 @@ export class ControllerClient {
     metadata: grpc.Metadata = new grpc.Metadata(),
   ): Promise<AlterConfigsResponse__Output> {
     return this.#unary((o, cb) => this.raw.AlterConfigs(r, metadata, o, cb));
+  }
+
+  /** AlterUserScramCredential. */
+  alterUserScramCredential(
+    r: AlterUserScramCredentialRequest,
+    metadata: grpc.Metadata = new grpc.Metadata(),
+  ): Promise<AlterUserScramCredentialResponse__Output> {
+    return this.#unary((o, cb) => this.raw.AlterUserScramCredential(r, metadata, o, cb));
   }
 
   /** CreateAcls. */

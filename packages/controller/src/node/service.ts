@@ -17,6 +17,8 @@ import type {
   AlterConfigsResponse,
   AlterPartitionRequest__Output,
   AlterPartitionResponse,
+  AlterUserScramCredentialRequest__Output,
+  AlterUserScramCredentialResponse,
   BrokerHeartbeatRequest__Output,
   BrokerHeartbeatResponse,
   ControllerError,
@@ -47,6 +49,7 @@ import {
   allocateProducerIdsFromWire,
   alterConfigsFromWire,
   alterPartitionFromWire,
+  alterUserScramCredentialFromWire,
   type ControllerHint,
   createPartitionsFromWire,
   createTopicFromWire,
@@ -282,6 +285,14 @@ async function alterConfigs(
   return { error: responseError(res, host.hint()) };
 }
 
+async function alterUserScramCredential(
+  host: ServiceHost,
+  r: AlterUserScramCredentialRequest__Output,
+): Promise<AlterUserScramCredentialResponse> {
+  const res = await host.controller.handle(alterUserScramCredentialFromWire(r), host.nowMs());
+  return { error: responseError(res, host.hint()) };
+}
+
 async function createAcls(
   host: ServiceHost,
   r: CreateAclsRequest__Output,
@@ -372,6 +383,12 @@ export function controllerServiceHandlers(host: ServiceHost): grpc.UntypedServic
       "AlterConfigs",
       (r: AlterConfigsRequest__Output) => alterConfigs(host, r),
       (c, r, md) => c.alterConfigs(r, md),
+    ),
+    AlterUserScramCredential: write(
+      host,
+      "AlterUserScramCredential",
+      (r: AlterUserScramCredentialRequest__Output) => alterUserScramCredential(host, r),
+      (c, r, md) => c.alterUserScramCredential(r, md),
     ),
     AddRaftVoter: write(
       host,

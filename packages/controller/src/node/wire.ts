@@ -9,6 +9,7 @@ import type {
   AllocateProducerIdsRequest__Output,
   AlterConfigsRequest__Output,
   AlterPartitionRequest__Output,
+  AlterUserScramCredentialRequest__Output,
   BrokerEndpoint,
   BrokerHeartbeatRequest__Output,
   ControllerError,
@@ -33,6 +34,7 @@ import type {
   AllocateProducerIdsRequest,
   AlterConfigsRequest,
   AlterPartitionRequest,
+  AlterUserScramCredentialRequest,
   BrokerHeartbeatRequest,
   CreatePartitionsRequest,
   CreateTopicRequest,
@@ -202,6 +204,33 @@ export function alterConfigsFromWire(r: AlterConfigsRequest__Output): AlterConfi
     resource: { type, name: str(r.name, "name", true) },
     changes,
     validateOnly: r.validateOnly === true,
+  };
+}
+
+/**
+ * AlterUserScramCredential from the wire. Only the shape is checked here; the credential's
+ * rules (name, mechanism, iterations, sizes) are the handler's, answered UNACCEPTABLE_CREDENTIAL.
+ */
+export function alterUserScramCredentialFromWire(
+  r: AlterUserScramCredentialRequest__Output,
+): AlterUserScramCredentialRequest {
+  const bytes = (v: unknown, what: string): Uint8Array => {
+    if (!(v instanceof Uint8Array)) bad(`${what} must be bytes`);
+    return new Uint8Array(v);
+  };
+  return {
+    type: "alterUserScramCredential",
+    name: str(r.name, "name"),
+    mechanism: str(r.mechanism, "mechanism") as AlterUserScramCredentialRequest["mechanism"],
+    credential:
+      r.delete === true
+        ? null
+        : {
+            salt: bytes(r.salt, "salt"),
+            iterations: Number(r.iterations),
+            storedKey: bytes(r.storedKey, "stored_key"),
+            serverKey: bytes(r.serverKey, "server_key"),
+          },
   };
 }
 

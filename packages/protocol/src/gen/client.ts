@@ -17,11 +17,18 @@ import type { AdminNewTopic as _strand_v1_AdminNewTopic, AdminNewTopic__Output a
 import type { AdminQuorumVoter as _strand_v1_AdminQuorumVoter, AdminQuorumVoter__Output as _strand_v1_AdminQuorumVoter__Output } from './strand/v1/AdminQuorumVoter.ts';
 import type { AdminReplicaAssignment as _strand_v1_AdminReplicaAssignment, AdminReplicaAssignment__Output as _strand_v1_AdminReplicaAssignment__Output } from './strand/v1/AdminReplicaAssignment.ts';
 import type { AdminResourceChanges as _strand_v1_AdminResourceChanges, AdminResourceChanges__Output as _strand_v1_AdminResourceChanges__Output } from './strand/v1/AdminResourceChanges.ts';
+import type { AdminScramCredentialInfo as _strand_v1_AdminScramCredentialInfo, AdminScramCredentialInfo__Output as _strand_v1_AdminScramCredentialInfo__Output } from './strand/v1/AdminScramCredentialInfo.ts';
+import type { AdminScramDeletion as _strand_v1_AdminScramDeletion, AdminScramDeletion__Output as _strand_v1_AdminScramDeletion__Output } from './strand/v1/AdminScramDeletion.ts';
+import type { AdminScramResult as _strand_v1_AdminScramResult, AdminScramResult__Output as _strand_v1_AdminScramResult__Output } from './strand/v1/AdminScramResult.ts';
+import type { AdminScramUpsertion as _strand_v1_AdminScramUpsertion, AdminScramUpsertion__Output as _strand_v1_AdminScramUpsertion__Output } from './strand/v1/AdminScramUpsertion.ts';
+import type { AdminScramUser as _strand_v1_AdminScramUser, AdminScramUser__Output as _strand_v1_AdminScramUser__Output } from './strand/v1/AdminScramUser.ts';
 import type { AdminServiceClient as _strand_v1_AdminServiceClient, AdminServiceDefinition as _strand_v1_AdminServiceDefinition } from './strand/v1/AdminService.ts';
 import type { AdminServiceAddRaftVoterRequest as _strand_v1_AdminServiceAddRaftVoterRequest, AdminServiceAddRaftVoterRequest__Output as _strand_v1_AdminServiceAddRaftVoterRequest__Output } from './strand/v1/AdminServiceAddRaftVoterRequest.ts';
 import type { AdminServiceAddRaftVoterResponse as _strand_v1_AdminServiceAddRaftVoterResponse, AdminServiceAddRaftVoterResponse__Output as _strand_v1_AdminServiceAddRaftVoterResponse__Output } from './strand/v1/AdminServiceAddRaftVoterResponse.ts';
 import type { AdminServiceAlterConfigsRequest as _strand_v1_AdminServiceAlterConfigsRequest, AdminServiceAlterConfigsRequest__Output as _strand_v1_AdminServiceAlterConfigsRequest__Output } from './strand/v1/AdminServiceAlterConfigsRequest.ts';
 import type { AdminServiceAlterConfigsResponse as _strand_v1_AdminServiceAlterConfigsResponse, AdminServiceAlterConfigsResponse__Output as _strand_v1_AdminServiceAlterConfigsResponse__Output } from './strand/v1/AdminServiceAlterConfigsResponse.ts';
+import type { AdminServiceAlterUserScramCredentialsRequest as _strand_v1_AdminServiceAlterUserScramCredentialsRequest, AdminServiceAlterUserScramCredentialsRequest__Output as _strand_v1_AdminServiceAlterUserScramCredentialsRequest__Output } from './strand/v1/AdminServiceAlterUserScramCredentialsRequest.ts';
+import type { AdminServiceAlterUserScramCredentialsResponse as _strand_v1_AdminServiceAlterUserScramCredentialsResponse, AdminServiceAlterUserScramCredentialsResponse__Output as _strand_v1_AdminServiceAlterUserScramCredentialsResponse__Output } from './strand/v1/AdminServiceAlterUserScramCredentialsResponse.ts';
 import type { AdminServiceCreateAclsRequest as _strand_v1_AdminServiceCreateAclsRequest, AdminServiceCreateAclsRequest__Output as _strand_v1_AdminServiceCreateAclsRequest__Output } from './strand/v1/AdminServiceCreateAclsRequest.ts';
 import type { AdminServiceCreateAclsResponse as _strand_v1_AdminServiceCreateAclsResponse, AdminServiceCreateAclsResponse__Output as _strand_v1_AdminServiceCreateAclsResponse__Output } from './strand/v1/AdminServiceCreateAclsResponse.ts';
 import type { AdminServiceCreatePartitionsRequest as _strand_v1_AdminServiceCreatePartitionsRequest, AdminServiceCreatePartitionsRequest__Output as _strand_v1_AdminServiceCreatePartitionsRequest__Output } from './strand/v1/AdminServiceCreatePartitionsRequest.ts';
@@ -42,9 +49,16 @@ import type { AdminServiceDescribeQuorumRequest as _strand_v1_AdminServiceDescri
 import type { AdminServiceDescribeQuorumResponse as _strand_v1_AdminServiceDescribeQuorumResponse, AdminServiceDescribeQuorumResponse__Output as _strand_v1_AdminServiceDescribeQuorumResponse__Output } from './strand/v1/AdminServiceDescribeQuorumResponse.ts';
 import type { AdminServiceDescribeTopicsRequest as _strand_v1_AdminServiceDescribeTopicsRequest, AdminServiceDescribeTopicsRequest__Output as _strand_v1_AdminServiceDescribeTopicsRequest__Output } from './strand/v1/AdminServiceDescribeTopicsRequest.ts';
 import type { AdminServiceDescribeTopicsResponse as _strand_v1_AdminServiceDescribeTopicsResponse, AdminServiceDescribeTopicsResponse__Output as _strand_v1_AdminServiceDescribeTopicsResponse__Output } from './strand/v1/AdminServiceDescribeTopicsResponse.ts';
+import type { AdminServiceDescribeUserScramCredentialsRequest as _strand_v1_AdminServiceDescribeUserScramCredentialsRequest, AdminServiceDescribeUserScramCredentialsRequest__Output as _strand_v1_AdminServiceDescribeUserScramCredentialsRequest__Output } from './strand/v1/AdminServiceDescribeUserScramCredentialsRequest.ts';
+import type { AdminServiceDescribeUserScramCredentialsResponse as _strand_v1_AdminServiceDescribeUserScramCredentialsResponse, AdminServiceDescribeUserScramCredentialsResponse__Output as _strand_v1_AdminServiceDescribeUserScramCredentialsResponse__Output } from './strand/v1/AdminServiceDescribeUserScramCredentialsResponse.ts';
 import type { AdminServiceRemoveRaftVoterRequest as _strand_v1_AdminServiceRemoveRaftVoterRequest, AdminServiceRemoveRaftVoterRequest__Output as _strand_v1_AdminServiceRemoveRaftVoterRequest__Output } from './strand/v1/AdminServiceRemoveRaftVoterRequest.ts';
 import type { AdminServiceRemoveRaftVoterResponse as _strand_v1_AdminServiceRemoveRaftVoterResponse, AdminServiceRemoveRaftVoterResponse__Output as _strand_v1_AdminServiceRemoveRaftVoterResponse__Output } from './strand/v1/AdminServiceRemoveRaftVoterResponse.ts';
 import type { AdminTopicResult as _strand_v1_AdminTopicResult, AdminTopicResult__Output as _strand_v1_AdminTopicResult__Output } from './strand/v1/AdminTopicResult.ts';
+import type { AuthServiceClient as _strand_v1_AuthServiceClient, AuthServiceDefinition as _strand_v1_AuthServiceDefinition } from './strand/v1/AuthService.ts';
+import type { AuthServiceScramFinishRequest as _strand_v1_AuthServiceScramFinishRequest, AuthServiceScramFinishRequest__Output as _strand_v1_AuthServiceScramFinishRequest__Output } from './strand/v1/AuthServiceScramFinishRequest.ts';
+import type { AuthServiceScramFinishResponse as _strand_v1_AuthServiceScramFinishResponse, AuthServiceScramFinishResponse__Output as _strand_v1_AuthServiceScramFinishResponse__Output } from './strand/v1/AuthServiceScramFinishResponse.ts';
+import type { AuthServiceScramStartRequest as _strand_v1_AuthServiceScramStartRequest, AuthServiceScramStartRequest__Output as _strand_v1_AuthServiceScramStartRequest__Output } from './strand/v1/AuthServiceScramStartRequest.ts';
+import type { AuthServiceScramStartResponse as _strand_v1_AuthServiceScramStartResponse, AuthServiceScramStartResponse__Output as _strand_v1_AuthServiceScramStartResponse__Output } from './strand/v1/AuthServiceScramStartResponse.ts';
 import type { BrokerMetadata as _strand_v1_BrokerMetadata, BrokerMetadata__Output as _strand_v1_BrokerMetadata__Output } from './strand/v1/BrokerMetadata.ts';
 import type { FetchPartition as _strand_v1_FetchPartition, FetchPartition__Output as _strand_v1_FetchPartition__Output } from './strand/v1/FetchPartition.ts';
 import type { FetchPartitionResult as _strand_v1_FetchPartitionResult, FetchPartitionResult__Output as _strand_v1_FetchPartitionResult__Output } from './strand/v1/FetchPartitionResult.ts';
@@ -104,6 +118,11 @@ export interface ProtoGrpcType {
       AdminQuorumVoter: MessageTypeDefinition<_strand_v1_AdminQuorumVoter, _strand_v1_AdminQuorumVoter__Output>
       AdminReplicaAssignment: MessageTypeDefinition<_strand_v1_AdminReplicaAssignment, _strand_v1_AdminReplicaAssignment__Output>
       AdminResourceChanges: MessageTypeDefinition<_strand_v1_AdminResourceChanges, _strand_v1_AdminResourceChanges__Output>
+      AdminScramCredentialInfo: MessageTypeDefinition<_strand_v1_AdminScramCredentialInfo, _strand_v1_AdminScramCredentialInfo__Output>
+      AdminScramDeletion: MessageTypeDefinition<_strand_v1_AdminScramDeletion, _strand_v1_AdminScramDeletion__Output>
+      AdminScramResult: MessageTypeDefinition<_strand_v1_AdminScramResult, _strand_v1_AdminScramResult__Output>
+      AdminScramUpsertion: MessageTypeDefinition<_strand_v1_AdminScramUpsertion, _strand_v1_AdminScramUpsertion__Output>
+      AdminScramUser: MessageTypeDefinition<_strand_v1_AdminScramUser, _strand_v1_AdminScramUser__Output>
       /**
        * Cluster administration. Writes are forwarded to the active controller; any broker answers.
        * Messages are named AdminService<Method>Request/Response (buf's service-prefixed form) so
@@ -114,6 +133,8 @@ export interface ProtoGrpcType {
       AdminServiceAddRaftVoterResponse: MessageTypeDefinition<_strand_v1_AdminServiceAddRaftVoterResponse, _strand_v1_AdminServiceAddRaftVoterResponse__Output>
       AdminServiceAlterConfigsRequest: MessageTypeDefinition<_strand_v1_AdminServiceAlterConfigsRequest, _strand_v1_AdminServiceAlterConfigsRequest__Output>
       AdminServiceAlterConfigsResponse: MessageTypeDefinition<_strand_v1_AdminServiceAlterConfigsResponse, _strand_v1_AdminServiceAlterConfigsResponse__Output>
+      AdminServiceAlterUserScramCredentialsRequest: MessageTypeDefinition<_strand_v1_AdminServiceAlterUserScramCredentialsRequest, _strand_v1_AdminServiceAlterUserScramCredentialsRequest__Output>
+      AdminServiceAlterUserScramCredentialsResponse: MessageTypeDefinition<_strand_v1_AdminServiceAlterUserScramCredentialsResponse, _strand_v1_AdminServiceAlterUserScramCredentialsResponse__Output>
       AdminServiceCreateAclsRequest: MessageTypeDefinition<_strand_v1_AdminServiceCreateAclsRequest, _strand_v1_AdminServiceCreateAclsRequest__Output>
       AdminServiceCreateAclsResponse: MessageTypeDefinition<_strand_v1_AdminServiceCreateAclsResponse, _strand_v1_AdminServiceCreateAclsResponse__Output>
       AdminServiceCreatePartitionsRequest: MessageTypeDefinition<_strand_v1_AdminServiceCreatePartitionsRequest, _strand_v1_AdminServiceCreatePartitionsRequest__Output>
@@ -134,9 +155,21 @@ export interface ProtoGrpcType {
       AdminServiceDescribeQuorumResponse: MessageTypeDefinition<_strand_v1_AdminServiceDescribeQuorumResponse, _strand_v1_AdminServiceDescribeQuorumResponse__Output>
       AdminServiceDescribeTopicsRequest: MessageTypeDefinition<_strand_v1_AdminServiceDescribeTopicsRequest, _strand_v1_AdminServiceDescribeTopicsRequest__Output>
       AdminServiceDescribeTopicsResponse: MessageTypeDefinition<_strand_v1_AdminServiceDescribeTopicsResponse, _strand_v1_AdminServiceDescribeTopicsResponse__Output>
+      AdminServiceDescribeUserScramCredentialsRequest: MessageTypeDefinition<_strand_v1_AdminServiceDescribeUserScramCredentialsRequest, _strand_v1_AdminServiceDescribeUserScramCredentialsRequest__Output>
+      AdminServiceDescribeUserScramCredentialsResponse: MessageTypeDefinition<_strand_v1_AdminServiceDescribeUserScramCredentialsResponse, _strand_v1_AdminServiceDescribeUserScramCredentialsResponse__Output>
       AdminServiceRemoveRaftVoterRequest: MessageTypeDefinition<_strand_v1_AdminServiceRemoveRaftVoterRequest, _strand_v1_AdminServiceRemoveRaftVoterRequest__Output>
       AdminServiceRemoveRaftVoterResponse: MessageTypeDefinition<_strand_v1_AdminServiceRemoveRaftVoterResponse, _strand_v1_AdminServiceRemoveRaftVoterResponse__Output>
       AdminTopicResult: MessageTypeDefinition<_strand_v1_AdminTopicResult, _strand_v1_AdminTopicResult__Output>
+      /**
+       * Logs in on this broker. SCRAM-SHA-512 (RFC 5802 messages, as text) in two round trips; the
+       * answer is a session token that later calls carry in the `strand-session` header. Works only
+       * over TLS. Every failure is UNAUTHENTICATED with the reason.
+       */
+      AuthService: SubtypeConstructor<typeof grpc.Client, _strand_v1_AuthServiceClient> & { service: _strand_v1_AuthServiceDefinition }
+      AuthServiceScramFinishRequest: MessageTypeDefinition<_strand_v1_AuthServiceScramFinishRequest, _strand_v1_AuthServiceScramFinishRequest__Output>
+      AuthServiceScramFinishResponse: MessageTypeDefinition<_strand_v1_AuthServiceScramFinishResponse, _strand_v1_AuthServiceScramFinishResponse__Output>
+      AuthServiceScramStartRequest: MessageTypeDefinition<_strand_v1_AuthServiceScramStartRequest, _strand_v1_AuthServiceScramStartRequest__Output>
+      AuthServiceScramStartResponse: MessageTypeDefinition<_strand_v1_AuthServiceScramStartResponse, _strand_v1_AuthServiceScramStartResponse__Output>
       BrokerMetadata: MessageTypeDefinition<_strand_v1_BrokerMetadata, _strand_v1_BrokerMetadata__Output>
       FetchPartition: MessageTypeDefinition<_strand_v1_FetchPartition, _strand_v1_FetchPartition__Output>
       FetchPartitionResult: MessageTypeDefinition<_strand_v1_FetchPartitionResult, _strand_v1_FetchPartitionResult__Output>

@@ -12,6 +12,8 @@ import type { AlterConfigsRequest as _strand_v1_AlterConfigsRequest, AlterConfig
 import type { AlterConfigsResponse as _strand_v1_AlterConfigsResponse, AlterConfigsResponse__Output as _strand_v1_AlterConfigsResponse__Output } from './strand/v1/AlterConfigsResponse.ts';
 import type { AlterPartitionRequest as _strand_v1_AlterPartitionRequest, AlterPartitionRequest__Output as _strand_v1_AlterPartitionRequest__Output } from './strand/v1/AlterPartitionRequest.ts';
 import type { AlterPartitionResponse as _strand_v1_AlterPartitionResponse, AlterPartitionResponse__Output as _strand_v1_AlterPartitionResponse__Output } from './strand/v1/AlterPartitionResponse.ts';
+import type { AlterUserScramCredentialRequest as _strand_v1_AlterUserScramCredentialRequest, AlterUserScramCredentialRequest__Output as _strand_v1_AlterUserScramCredentialRequest__Output } from './strand/v1/AlterUserScramCredentialRequest.ts';
+import type { AlterUserScramCredentialResponse as _strand_v1_AlterUserScramCredentialResponse, AlterUserScramCredentialResponse__Output as _strand_v1_AlterUserScramCredentialResponse__Output } from './strand/v1/AlterUserScramCredentialResponse.ts';
 import type { BrokerDescription as _strand_v1_BrokerDescription, BrokerDescription__Output as _strand_v1_BrokerDescription__Output } from './strand/v1/BrokerDescription.ts';
 import type { BrokerEndpoint as _strand_v1_BrokerEndpoint, BrokerEndpoint__Output as _strand_v1_BrokerEndpoint__Output } from './strand/v1/BrokerEndpoint.ts';
 import type { BrokerHeartbeatRequest as _strand_v1_BrokerHeartbeatRequest, BrokerHeartbeatRequest__Output as _strand_v1_BrokerHeartbeatRequest__Output } from './strand/v1/BrokerHeartbeatRequest.ts';
@@ -68,6 +70,8 @@ export interface ProtoGrpcType {
       AlterConfigsResponse: MessageTypeDefinition<_strand_v1_AlterConfigsResponse, _strand_v1_AlterConfigsResponse__Output>
       AlterPartitionRequest: MessageTypeDefinition<_strand_v1_AlterPartitionRequest, _strand_v1_AlterPartitionRequest__Output>
       AlterPartitionResponse: MessageTypeDefinition<_strand_v1_AlterPartitionResponse, _strand_v1_AlterPartitionResponse__Output>
+      AlterUserScramCredentialRequest: MessageTypeDefinition<_strand_v1_AlterUserScramCredentialRequest, _strand_v1_AlterUserScramCredentialRequest__Output>
+      AlterUserScramCredentialResponse: MessageTypeDefinition<_strand_v1_AlterUserScramCredentialResponse, _strand_v1_AlterUserScramCredentialResponse__Output>
       BrokerDescription: MessageTypeDefinition<_strand_v1_BrokerDescription, _strand_v1_BrokerDescription__Output>
       BrokerEndpoint: MessageTypeDefinition<_strand_v1_BrokerEndpoint, _strand_v1_BrokerEndpoint__Output>
       BrokerHeartbeatRequest: MessageTypeDefinition<_strand_v1_BrokerHeartbeatRequest, _strand_v1_BrokerHeartbeatRequest__Output>

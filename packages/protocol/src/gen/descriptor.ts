@@ -685,6 +685,204 @@ export const protoDescriptor: INamespace = {
                 "DeleteAcls": {
                   "requestType": "AdminServiceDeleteAclsRequest",
                   "responseType": "AdminServiceDeleteAclsResponse"
+                },
+                "AlterUserScramCredentials": {
+                  "requestType": "AdminServiceAlterUserScramCredentialsRequest",
+                  "responseType": "AdminServiceAlterUserScramCredentialsResponse"
+                },
+                "DescribeUserScramCredentials": {
+                  "requestType": "AdminServiceDescribeUserScramCredentialsRequest",
+                  "responseType": "AdminServiceDescribeUserScramCredentialsResponse"
+                }
+              }
+            },
+            "AdminScramUpsertion": {
+              "fields": {
+                "name": {
+                  "type": "string",
+                  "id": 1
+                },
+                "mechanism": {
+                  "type": "string",
+                  "id": 2
+                },
+                "iterations": {
+                  "type": "int32",
+                  "id": 3
+                },
+                "salt": {
+                  "type": "bytes",
+                  "id": 4
+                },
+                "saltedPassword": {
+                  "type": "bytes",
+                  "id": 5
+                }
+              }
+            },
+            "AdminScramDeletion": {
+              "fields": {
+                "name": {
+                  "type": "string",
+                  "id": 1
+                },
+                "mechanism": {
+                  "type": "string",
+                  "id": 2
+                }
+              }
+            },
+            "AdminServiceAlterUserScramCredentialsRequest": {
+              "fields": {
+                "upsertions": {
+                  "rule": "repeated",
+                  "type": "AdminScramUpsertion",
+                  "id": 1
+                },
+                "deletions": {
+                  "rule": "repeated",
+                  "type": "AdminScramDeletion",
+                  "id": 2
+                }
+              }
+            },
+            "AdminScramResult": {
+              "fields": {
+                "name": {
+                  "type": "string",
+                  "id": 1
+                },
+                "errorCode": {
+                  "type": "int32",
+                  "id": 2
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 3
+                }
+              }
+            },
+            "AdminServiceAlterUserScramCredentialsResponse": {
+              "fields": {
+                "results": {
+                  "rule": "repeated",
+                  "type": "AdminScramResult",
+                  "id": 1
+                }
+              }
+            },
+            "AdminServiceDescribeUserScramCredentialsRequest": {
+              "fields": {
+                "names": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 1
+                }
+              }
+            },
+            "AdminScramCredentialInfo": {
+              "fields": {
+                "mechanism": {
+                  "type": "string",
+                  "id": 1
+                },
+                "iterations": {
+                  "type": "int32",
+                  "id": 2
+                }
+              }
+            },
+            "AdminScramUser": {
+              "fields": {
+                "name": {
+                  "type": "string",
+                  "id": 1
+                },
+                "credentials": {
+                  "rule": "repeated",
+                  "type": "AdminScramCredentialInfo",
+                  "id": 2
+                },
+                "errorCode": {
+                  "type": "int32",
+                  "id": 3
+                },
+                "errorMessage": {
+                  "type": "string",
+                  "id": 4
+                }
+              }
+            },
+            "AdminServiceDescribeUserScramCredentialsResponse": {
+              "fields": {
+                "users": {
+                  "rule": "repeated",
+                  "type": "AdminScramUser",
+                  "id": 1
+                }
+              }
+            },
+            "AuthService": {
+              "methods": {
+                "ScramStart": {
+                  "requestType": "AuthServiceScramStartRequest",
+                  "responseType": "AuthServiceScramStartResponse"
+                },
+                "ScramFinish": {
+                  "requestType": "AuthServiceScramFinishRequest",
+                  "responseType": "AuthServiceScramFinishResponse"
+                }
+              }
+            },
+            "AuthServiceScramStartRequest": {
+              "fields": {
+                "mechanism": {
+                  "type": "string",
+                  "id": 1
+                },
+                "clientFirst": {
+                  "type": "string",
+                  "id": 2
+                }
+              }
+            },
+            "AuthServiceScramStartResponse": {
+              "fields": {
+                "exchangeId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "serverFirst": {
+                  "type": "string",
+                  "id": 2
+                }
+              }
+            },
+            "AuthServiceScramFinishRequest": {
+              "fields": {
+                "exchangeId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "clientFinal": {
+                  "type": "string",
+                  "id": 2
+                }
+              }
+            },
+            "AuthServiceScramFinishResponse": {
+              "fields": {
+                "serverFinal": {
+                  "type": "string",
+                  "id": 1
+                },
+                "sessionToken": {
+                  "type": "string",
+                  "id": 2
+                },
+                "lifetimeMs": {
+                  "type": "int64",
+                  "id": 3
                 }
               }
             },
@@ -1417,6 +1615,10 @@ export const protoDescriptor: INamespace = {
                   "requestType": "AlterConfigsRequest",
                   "responseType": "AlterConfigsResponse"
                 },
+                "AlterUserScramCredential": {
+                  "requestType": "AlterUserScramCredentialRequest",
+                  "responseType": "AlterUserScramCredentialResponse"
+                },
                 "DescribeCluster": {
                   "requestType": "DescribeClusterRequest",
                   "responseType": "DescribeClusterResponse"
@@ -1915,6 +2117,46 @@ export const protoDescriptor: INamespace = {
               }
             },
             "AlterConfigsResponse": {
+              "fields": {
+                "error": {
+                  "type": "ControllerError",
+                  "id": 1
+                }
+              }
+            },
+            "AlterUserScramCredentialRequest": {
+              "fields": {
+                "name": {
+                  "type": "string",
+                  "id": 1
+                },
+                "mechanism": {
+                  "type": "string",
+                  "id": 2
+                },
+                "delete": {
+                  "type": "bool",
+                  "id": 3
+                },
+                "salt": {
+                  "type": "bytes",
+                  "id": 4
+                },
+                "iterations": {
+                  "type": "int32",
+                  "id": 5
+                },
+                "storedKey": {
+                  "type": "bytes",
+                  "id": 6
+                },
+                "serverKey": {
+                  "type": "bytes",
+                  "id": 7
+                }
+              }
+            },
+            "AlterUserScramCredentialResponse": {
               "fields": {
                 "error": {
                   "type": "ControllerError",
@@ -3128,7 +3370,9 @@ export const protoDescriptor: INamespace = {
                     "clusterId",
                     "accessControlEntry",
                     "removeAccessControlEntry",
-                    "noOp"
+                    "noOp",
+                    "userScramCredential",
+                    "removeUserScramCredential"
                   ]
                 }
               },
@@ -3200,6 +3444,54 @@ export const protoDescriptor: INamespace = {
                 "noOp": {
                   "type": "NoOpRecord",
                   "id": 40
+                },
+                "userScramCredential": {
+                  "type": "UserScramCredentialRecord",
+                  "id": 41
+                },
+                "removeUserScramCredential": {
+                  "type": "RemoveUserScramCredentialRecord",
+                  "id": 42
+                }
+              }
+            },
+            "UserScramCredentialRecord": {
+              "fields": {
+                "name": {
+                  "type": "string",
+                  "id": 1
+                },
+                "mechanism": {
+                  "type": "string",
+                  "id": 2
+                },
+                "salt": {
+                  "type": "bytes",
+                  "id": 3
+                },
+                "iterations": {
+                  "type": "int32",
+                  "id": 4
+                },
+                "storedKey": {
+                  "type": "bytes",
+                  "id": 5
+                },
+                "serverKey": {
+                  "type": "bytes",
+                  "id": 6
+                }
+              }
+            },
+            "RemoveUserScramCredentialRecord": {
+              "fields": {
+                "name": {
+                  "type": "string",
+                  "id": 1
+                },
+                "mechanism": {
+                  "type": "string",
+                  "id": 2
                 }
               }
             },

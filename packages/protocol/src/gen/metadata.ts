@@ -19,9 +19,11 @@ import type { ProducerIdsBlockRecord as _strand_v1_ProducerIdsBlockRecord, Produ
 import type { RegisterBrokerRecord as _strand_v1_RegisterBrokerRecord, RegisterBrokerRecord__Output as _strand_v1_RegisterBrokerRecord__Output } from './strand/v1/RegisterBrokerRecord.ts';
 import type { RemoveAccessControlEntryRecord as _strand_v1_RemoveAccessControlEntryRecord, RemoveAccessControlEntryRecord__Output as _strand_v1_RemoveAccessControlEntryRecord__Output } from './strand/v1/RemoveAccessControlEntryRecord.ts';
 import type { RemoveTopicRecord as _strand_v1_RemoveTopicRecord, RemoveTopicRecord__Output as _strand_v1_RemoveTopicRecord__Output } from './strand/v1/RemoveTopicRecord.ts';
+import type { RemoveUserScramCredentialRecord as _strand_v1_RemoveUserScramCredentialRecord, RemoveUserScramCredentialRecord__Output as _strand_v1_RemoveUserScramCredentialRecord__Output } from './strand/v1/RemoveUserScramCredentialRecord.ts';
 import type { TopicRecord as _strand_v1_TopicRecord, TopicRecord__Output as _strand_v1_TopicRecord__Output } from './strand/v1/TopicRecord.ts';
 import type { UnfenceBrokerRecord as _strand_v1_UnfenceBrokerRecord, UnfenceBrokerRecord__Output as _strand_v1_UnfenceBrokerRecord__Output } from './strand/v1/UnfenceBrokerRecord.ts';
 import type { UnregisterBrokerRecord as _strand_v1_UnregisterBrokerRecord, UnregisterBrokerRecord__Output as _strand_v1_UnregisterBrokerRecord__Output } from './strand/v1/UnregisterBrokerRecord.ts';
+import type { UserScramCredentialRecord as _strand_v1_UserScramCredentialRecord, UserScramCredentialRecord__Output as _strand_v1_UserScramCredentialRecord__Output } from './strand/v1/UserScramCredentialRecord.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -48,9 +50,11 @@ export interface ProtoGrpcType {
       RegisterBrokerRecord: MessageTypeDefinition<_strand_v1_RegisterBrokerRecord, _strand_v1_RegisterBrokerRecord__Output>
       RemoveAccessControlEntryRecord: MessageTypeDefinition<_strand_v1_RemoveAccessControlEntryRecord, _strand_v1_RemoveAccessControlEntryRecord__Output>
       RemoveTopicRecord: MessageTypeDefinition<_strand_v1_RemoveTopicRecord, _strand_v1_RemoveTopicRecord__Output>
+      RemoveUserScramCredentialRecord: MessageTypeDefinition<_strand_v1_RemoveUserScramCredentialRecord, _strand_v1_RemoveUserScramCredentialRecord__Output>
       TopicRecord: MessageTypeDefinition<_strand_v1_TopicRecord, _strand_v1_TopicRecord__Output>
       UnfenceBrokerRecord: MessageTypeDefinition<_strand_v1_UnfenceBrokerRecord, _strand_v1_UnfenceBrokerRecord__Output>
       UnregisterBrokerRecord: MessageTypeDefinition<_strand_v1_UnregisterBrokerRecord, _strand_v1_UnregisterBrokerRecord__Output>
+      UserScramCredentialRecord: MessageTypeDefinition<_strand_v1_UserScramCredentialRecord, _strand_v1_UserScramCredentialRecord__Output>
     }
   }
 }

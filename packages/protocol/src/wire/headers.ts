@@ -11,3 +11,16 @@ export const FORWARDED_BY_HEADER = "strand-forwarded-by";
 
 /** Trailer on UNAVAILABLE answers: how long to wait before retrying, in milliseconds. */
 export const RETRY_AFTER_HEADER = "strand-retry-after-ms";
+
+/** Request header: a SCRAM session token from AuthService.ScramFinish (docs/security.md). */
+export const SESSION_HEADER = "strand-session";
+
+/** Request header: `Bearer <JWT>` (RFC 6750). */
+export const AUTHORIZATION_HEADER = "authorization";
+
+/**
+ * Request header of a forwarded client request: the principal the forwarding broker
+ * authenticated, as JSON. A broker honours it only from a caller whose certificate names a
+ * cluster node; from anyone else the call is refused.
+ */
+export const PRINCIPAL_HEADER = "strand-principal";

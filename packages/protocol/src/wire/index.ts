@@ -12,7 +12,14 @@ export {
   strandGrpc,
   strandPackageDefinition,
 } from "./definition.ts";
-export { FORWARDED_BY_HEADER, FORWARDED_HEADER, RETRY_AFTER_HEADER } from "./headers.ts";
+export {
+  AUTHORIZATION_HEADER,
+  FORWARDED_BY_HEADER,
+  FORWARDED_HEADER,
+  PRINCIPAL_HEADER,
+  RETRY_AFTER_HEADER,
+  SESSION_HEADER,
+} from "./headers.ts";
 export {
   healthPackageDefinition,
   healthServiceDefinition,

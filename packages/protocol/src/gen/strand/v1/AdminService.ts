@@ -6,6 +6,8 @@ import type { AdminServiceAddRaftVoterRequest as _strand_v1_AdminServiceAddRaftV
 import type { AdminServiceAddRaftVoterResponse as _strand_v1_AdminServiceAddRaftVoterResponse, AdminServiceAddRaftVoterResponse__Output as _strand_v1_AdminServiceAddRaftVoterResponse__Output } from '../../strand/v1/AdminServiceAddRaftVoterResponse.ts';
 import type { AdminServiceAlterConfigsRequest as _strand_v1_AdminServiceAlterConfigsRequest, AdminServiceAlterConfigsRequest__Output as _strand_v1_AdminServiceAlterConfigsRequest__Output } from '../../strand/v1/AdminServiceAlterConfigsRequest.ts';
 import type { AdminServiceAlterConfigsResponse as _strand_v1_AdminServiceAlterConfigsResponse, AdminServiceAlterConfigsResponse__Output as _strand_v1_AdminServiceAlterConfigsResponse__Output } from '../../strand/v1/AdminServiceAlterConfigsResponse.ts';
+import type { AdminServiceAlterUserScramCredentialsRequest as _strand_v1_AdminServiceAlterUserScramCredentialsRequest, AdminServiceAlterUserScramCredentialsRequest__Output as _strand_v1_AdminServiceAlterUserScramCredentialsRequest__Output } from '../../strand/v1/AdminServiceAlterUserScramCredentialsRequest.ts';
+import type { AdminServiceAlterUserScramCredentialsResponse as _strand_v1_AdminServiceAlterUserScramCredentialsResponse, AdminServiceAlterUserScramCredentialsResponse__Output as _strand_v1_AdminServiceAlterUserScramCredentialsResponse__Output } from '../../strand/v1/AdminServiceAlterUserScramCredentialsResponse.ts';
 import type { AdminServiceCreateAclsRequest as _strand_v1_AdminServiceCreateAclsRequest, AdminServiceCreateAclsRequest__Output as _strand_v1_AdminServiceCreateAclsRequest__Output } from '../../strand/v1/AdminServiceCreateAclsRequest.ts';
 import type { AdminServiceCreateAclsResponse as _strand_v1_AdminServiceCreateAclsResponse, AdminServiceCreateAclsResponse__Output as _strand_v1_AdminServiceCreateAclsResponse__Output } from '../../strand/v1/AdminServiceCreateAclsResponse.ts';
 import type { AdminServiceCreatePartitionsRequest as _strand_v1_AdminServiceCreatePartitionsRequest, AdminServiceCreatePartitionsRequest__Output as _strand_v1_AdminServiceCreatePartitionsRequest__Output } from '../../strand/v1/AdminServiceCreatePartitionsRequest.ts';
@@ -26,6 +28,8 @@ import type { AdminServiceDescribeQuorumRequest as _strand_v1_AdminServiceDescri
 import type { AdminServiceDescribeQuorumResponse as _strand_v1_AdminServiceDescribeQuorumResponse, AdminServiceDescribeQuorumResponse__Output as _strand_v1_AdminServiceDescribeQuorumResponse__Output } from '../../strand/v1/AdminServiceDescribeQuorumResponse.ts';
 import type { AdminServiceDescribeTopicsRequest as _strand_v1_AdminServiceDescribeTopicsRequest, AdminServiceDescribeTopicsRequest__Output as _strand_v1_AdminServiceDescribeTopicsRequest__Output } from '../../strand/v1/AdminServiceDescribeTopicsRequest.ts';
 import type { AdminServiceDescribeTopicsResponse as _strand_v1_AdminServiceDescribeTopicsResponse, AdminServiceDescribeTopicsResponse__Output as _strand_v1_AdminServiceDescribeTopicsResponse__Output } from '../../strand/v1/AdminServiceDescribeTopicsResponse.ts';
+import type { AdminServiceDescribeUserScramCredentialsRequest as _strand_v1_AdminServiceDescribeUserScramCredentialsRequest, AdminServiceDescribeUserScramCredentialsRequest__Output as _strand_v1_AdminServiceDescribeUserScramCredentialsRequest__Output } from '../../strand/v1/AdminServiceDescribeUserScramCredentialsRequest.ts';
+import type { AdminServiceDescribeUserScramCredentialsResponse as _strand_v1_AdminServiceDescribeUserScramCredentialsResponse, AdminServiceDescribeUserScramCredentialsResponse__Output as _strand_v1_AdminServiceDescribeUserScramCredentialsResponse__Output } from '../../strand/v1/AdminServiceDescribeUserScramCredentialsResponse.ts';
 import type { AdminServiceRemoveRaftVoterRequest as _strand_v1_AdminServiceRemoveRaftVoterRequest, AdminServiceRemoveRaftVoterRequest__Output as _strand_v1_AdminServiceRemoveRaftVoterRequest__Output } from '../../strand/v1/AdminServiceRemoveRaftVoterRequest.ts';
 import type { AdminServiceRemoveRaftVoterResponse as _strand_v1_AdminServiceRemoveRaftVoterResponse, AdminServiceRemoveRaftVoterResponse__Output as _strand_v1_AdminServiceRemoveRaftVoterResponse__Output } from '../../strand/v1/AdminServiceRemoveRaftVoterResponse.ts';
 
@@ -64,6 +68,23 @@ export interface AdminServiceClient extends grpc.Client {
   alterConfigs(argument: _strand_v1_AdminServiceAlterConfigsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AdminServiceAlterConfigsResponse__Output>): grpc.ClientUnaryCall;
   alterConfigs(argument: _strand_v1_AdminServiceAlterConfigsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceAlterConfigsResponse__Output>): grpc.ClientUnaryCall;
   alterConfigs(argument: _strand_v1_AdminServiceAlterConfigsRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceAlterConfigsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Creates, replaces and deletes SCRAM users (Kafka's KIP-554): the client sends the salted
+   * password, never the password.
+   */
+  AlterUserScramCredentials(argument: _strand_v1_AdminServiceAlterUserScramCredentialsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceAlterUserScramCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  AlterUserScramCredentials(argument: _strand_v1_AdminServiceAlterUserScramCredentialsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AdminServiceAlterUserScramCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  AlterUserScramCredentials(argument: _strand_v1_AdminServiceAlterUserScramCredentialsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceAlterUserScramCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  AlterUserScramCredentials(argument: _strand_v1_AdminServiceAlterUserScramCredentialsRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceAlterUserScramCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Creates, replaces and deletes SCRAM users (Kafka's KIP-554): the client sends the salted
+   * password, never the password.
+   */
+  alterUserScramCredentials(argument: _strand_v1_AdminServiceAlterUserScramCredentialsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceAlterUserScramCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  alterUserScramCredentials(argument: _strand_v1_AdminServiceAlterUserScramCredentialsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AdminServiceAlterUserScramCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  alterUserScramCredentials(argument: _strand_v1_AdminServiceAlterUserScramCredentialsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceAlterUserScramCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  alterUserScramCredentials(argument: _strand_v1_AdminServiceAlterUserScramCredentialsRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceAlterUserScramCredentialsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Creates access control entries (needs ALTER on the cluster; docs/security.md).
@@ -216,6 +237,21 @@ export interface AdminServiceClient extends grpc.Client {
   describeTopics(argument: _strand_v1_AdminServiceDescribeTopicsRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeTopicsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Lists SCRAM users: names, mechanisms and iterations, never keys.
+   */
+  DescribeUserScramCredentials(argument: _strand_v1_AdminServiceDescribeUserScramCredentialsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeUserScramCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  DescribeUserScramCredentials(argument: _strand_v1_AdminServiceDescribeUserScramCredentialsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeUserScramCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  DescribeUserScramCredentials(argument: _strand_v1_AdminServiceDescribeUserScramCredentialsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeUserScramCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  DescribeUserScramCredentials(argument: _strand_v1_AdminServiceDescribeUserScramCredentialsRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeUserScramCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Lists SCRAM users: names, mechanisms and iterations, never keys.
+   */
+  describeUserScramCredentials(argument: _strand_v1_AdminServiceDescribeUserScramCredentialsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeUserScramCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  describeUserScramCredentials(argument: _strand_v1_AdminServiceDescribeUserScramCredentialsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeUserScramCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  describeUserScramCredentials(argument: _strand_v1_AdminServiceDescribeUserScramCredentialsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeUserScramCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  describeUserScramCredentials(argument: _strand_v1_AdminServiceDescribeUserScramCredentialsRequest, callback: grpc.requestCallback<_strand_v1_AdminServiceDescribeUserScramCredentialsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Removes a voter from the metadata quorum (forwarded to the controller's RemoveRaftVoter).
    */
   RemoveRaftVoter(argument: _strand_v1_AdminServiceRemoveRaftVoterRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AdminServiceRemoveRaftVoterResponse__Output>): grpc.ClientUnaryCall;
@@ -247,6 +283,12 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
    * Sets or deletes dynamic configs.
    */
   AlterConfigs: grpc.handleUnaryCall<_strand_v1_AdminServiceAlterConfigsRequest__Output, _strand_v1_AdminServiceAlterConfigsResponse>;
+  
+  /**
+   * Creates, replaces and deletes SCRAM users (Kafka's KIP-554): the client sends the salted
+   * password, never the password.
+   */
+  AlterUserScramCredentials: grpc.handleUnaryCall<_strand_v1_AdminServiceAlterUserScramCredentialsRequest__Output, _strand_v1_AdminServiceAlterUserScramCredentialsResponse>;
   
   /**
    * Creates access control entries (needs ALTER on the cluster; docs/security.md).
@@ -299,6 +341,11 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
   DescribeTopics: grpc.handleUnaryCall<_strand_v1_AdminServiceDescribeTopicsRequest__Output, _strand_v1_AdminServiceDescribeTopicsResponse>;
   
   /**
+   * Lists SCRAM users: names, mechanisms and iterations, never keys.
+   */
+  DescribeUserScramCredentials: grpc.handleUnaryCall<_strand_v1_AdminServiceDescribeUserScramCredentialsRequest__Output, _strand_v1_AdminServiceDescribeUserScramCredentialsResponse>;
+  
+  /**
    * Removes a voter from the metadata quorum (forwarded to the controller's RemoveRaftVoter).
    */
   RemoveRaftVoter: grpc.handleUnaryCall<_strand_v1_AdminServiceRemoveRaftVoterRequest__Output, _strand_v1_AdminServiceRemoveRaftVoterResponse>;
@@ -308,6 +355,7 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
 export interface AdminServiceDefinition extends grpc.ServiceDefinition {
   AddRaftVoter: MethodDefinition<_strand_v1_AdminServiceAddRaftVoterRequest, _strand_v1_AdminServiceAddRaftVoterResponse, _strand_v1_AdminServiceAddRaftVoterRequest__Output, _strand_v1_AdminServiceAddRaftVoterResponse__Output>
   AlterConfigs: MethodDefinition<_strand_v1_AdminServiceAlterConfigsRequest, _strand_v1_AdminServiceAlterConfigsResponse, _strand_v1_AdminServiceAlterConfigsRequest__Output, _strand_v1_AdminServiceAlterConfigsResponse__Output>
+  AlterUserScramCredentials: MethodDefinition<_strand_v1_AdminServiceAlterUserScramCredentialsRequest, _strand_v1_AdminServiceAlterUserScramCredentialsResponse, _strand_v1_AdminServiceAlterUserScramCredentialsRequest__Output, _strand_v1_AdminServiceAlterUserScramCredentialsResponse__Output>
   CreateAcls: MethodDefinition<_strand_v1_AdminServiceCreateAclsRequest, _strand_v1_AdminServiceCreateAclsResponse, _strand_v1_AdminServiceCreateAclsRequest__Output, _strand_v1_AdminServiceCreateAclsResponse__Output>
   CreatePartitions: MethodDefinition<_strand_v1_AdminServiceCreatePartitionsRequest, _strand_v1_AdminServiceCreatePartitionsResponse, _strand_v1_AdminServiceCreatePartitionsRequest__Output, _strand_v1_AdminServiceCreatePartitionsResponse__Output>
   CreateTopics: MethodDefinition<_strand_v1_AdminServiceCreateTopicsRequest, _strand_v1_AdminServiceCreateTopicsResponse, _strand_v1_AdminServiceCreateTopicsRequest__Output, _strand_v1_AdminServiceCreateTopicsResponse__Output>
@@ -318,5 +366,6 @@ export interface AdminServiceDefinition extends grpc.ServiceDefinition {
   DescribeConfigs: MethodDefinition<_strand_v1_AdminServiceDescribeConfigsRequest, _strand_v1_AdminServiceDescribeConfigsResponse, _strand_v1_AdminServiceDescribeConfigsRequest__Output, _strand_v1_AdminServiceDescribeConfigsResponse__Output>
   DescribeQuorum: MethodDefinition<_strand_v1_AdminServiceDescribeQuorumRequest, _strand_v1_AdminServiceDescribeQuorumResponse, _strand_v1_AdminServiceDescribeQuorumRequest__Output, _strand_v1_AdminServiceDescribeQuorumResponse__Output>
   DescribeTopics: MethodDefinition<_strand_v1_AdminServiceDescribeTopicsRequest, _strand_v1_AdminServiceDescribeTopicsResponse, _strand_v1_AdminServiceDescribeTopicsRequest__Output, _strand_v1_AdminServiceDescribeTopicsResponse__Output>
+  DescribeUserScramCredentials: MethodDefinition<_strand_v1_AdminServiceDescribeUserScramCredentialsRequest, _strand_v1_AdminServiceDescribeUserScramCredentialsResponse, _strand_v1_AdminServiceDescribeUserScramCredentialsRequest__Output, _strand_v1_AdminServiceDescribeUserScramCredentialsResponse__Output>
   RemoveRaftVoter: MethodDefinition<_strand_v1_AdminServiceRemoveRaftVoterRequest, _strand_v1_AdminServiceRemoveRaftVoterResponse, _strand_v1_AdminServiceRemoveRaftVoterRequest__Output, _strand_v1_AdminServiceRemoveRaftVoterResponse__Output>
 }

@@ -10,6 +10,8 @@ import type { AlterConfigsRequest as _strand_v1_AlterConfigsRequest, AlterConfig
 import type { AlterConfigsResponse as _strand_v1_AlterConfigsResponse, AlterConfigsResponse__Output as _strand_v1_AlterConfigsResponse__Output } from '../../strand/v1/AlterConfigsResponse.ts';
 import type { AlterPartitionRequest as _strand_v1_AlterPartitionRequest, AlterPartitionRequest__Output as _strand_v1_AlterPartitionRequest__Output } from '../../strand/v1/AlterPartitionRequest.ts';
 import type { AlterPartitionResponse as _strand_v1_AlterPartitionResponse, AlterPartitionResponse__Output as _strand_v1_AlterPartitionResponse__Output } from '../../strand/v1/AlterPartitionResponse.ts';
+import type { AlterUserScramCredentialRequest as _strand_v1_AlterUserScramCredentialRequest, AlterUserScramCredentialRequest__Output as _strand_v1_AlterUserScramCredentialRequest__Output } from '../../strand/v1/AlterUserScramCredentialRequest.ts';
+import type { AlterUserScramCredentialResponse as _strand_v1_AlterUserScramCredentialResponse, AlterUserScramCredentialResponse__Output as _strand_v1_AlterUserScramCredentialResponse__Output } from '../../strand/v1/AlterUserScramCredentialResponse.ts';
 import type { BrokerHeartbeatRequest as _strand_v1_BrokerHeartbeatRequest, BrokerHeartbeatRequest__Output as _strand_v1_BrokerHeartbeatRequest__Output } from '../../strand/v1/BrokerHeartbeatRequest.ts';
 import type { BrokerHeartbeatResponse as _strand_v1_BrokerHeartbeatResponse, BrokerHeartbeatResponse__Output as _strand_v1_BrokerHeartbeatResponse__Output } from '../../strand/v1/BrokerHeartbeatResponse.ts';
 import type { CreateAclsRequest as _strand_v1_CreateAclsRequest, CreateAclsRequest__Output as _strand_v1_CreateAclsRequest__Output } from '../../strand/v1/CreateAclsRequest.ts';
@@ -100,6 +102,21 @@ export interface ControllerServiceClient extends grpc.Client {
   alterPartition(argument: _strand_v1_AlterPartitionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AlterPartitionResponse__Output>): grpc.ClientUnaryCall;
   alterPartition(argument: _strand_v1_AlterPartitionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AlterPartitionResponse__Output>): grpc.ClientUnaryCall;
   alterPartition(argument: _strand_v1_AlterPartitionRequest, callback: grpc.requestCallback<_strand_v1_AlterPartitionResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Sets or deletes one user's SCRAM credential (keys derived by the broker; never passwords).
+   */
+  AlterUserScramCredential(argument: _strand_v1_AlterUserScramCredentialRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AlterUserScramCredentialResponse__Output>): grpc.ClientUnaryCall;
+  AlterUserScramCredential(argument: _strand_v1_AlterUserScramCredentialRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AlterUserScramCredentialResponse__Output>): grpc.ClientUnaryCall;
+  AlterUserScramCredential(argument: _strand_v1_AlterUserScramCredentialRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AlterUserScramCredentialResponse__Output>): grpc.ClientUnaryCall;
+  AlterUserScramCredential(argument: _strand_v1_AlterUserScramCredentialRequest, callback: grpc.requestCallback<_strand_v1_AlterUserScramCredentialResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Sets or deletes one user's SCRAM credential (keys derived by the broker; never passwords).
+   */
+  alterUserScramCredential(argument: _strand_v1_AlterUserScramCredentialRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AlterUserScramCredentialResponse__Output>): grpc.ClientUnaryCall;
+  alterUserScramCredential(argument: _strand_v1_AlterUserScramCredentialRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_AlterUserScramCredentialResponse__Output>): grpc.ClientUnaryCall;
+  alterUserScramCredential(argument: _strand_v1_AlterUserScramCredentialRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_AlterUserScramCredentialResponse__Output>): grpc.ClientUnaryCall;
+  alterUserScramCredential(argument: _strand_v1_AlterUserScramCredentialRequest, callback: grpc.requestCallback<_strand_v1_AlterUserScramCredentialResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * A broker's periodic heartbeat; it also asks for fencing or a controlled shutdown
@@ -289,6 +306,11 @@ export interface ControllerServiceHandlers extends grpc.UntypedServiceImplementa
   AlterPartition: grpc.handleUnaryCall<_strand_v1_AlterPartitionRequest__Output, _strand_v1_AlterPartitionResponse>;
   
   /**
+   * Sets or deletes one user's SCRAM credential (keys derived by the broker; never passwords).
+   */
+  AlterUserScramCredential: grpc.handleUnaryCall<_strand_v1_AlterUserScramCredentialRequest__Output, _strand_v1_AlterUserScramCredentialResponse>;
+  
+  /**
    * A broker's periodic heartbeat; it also asks for fencing or a controlled shutdown
    * (Kafka folds ControlledShutdown into the heartbeat the same way).
    */
@@ -351,6 +373,7 @@ export interface ControllerServiceDefinition extends grpc.ServiceDefinition {
   AllocateProducerIds: MethodDefinition<_strand_v1_AllocateProducerIdsRequest, _strand_v1_AllocateProducerIdsResponse, _strand_v1_AllocateProducerIdsRequest__Output, _strand_v1_AllocateProducerIdsResponse__Output>
   AlterConfigs: MethodDefinition<_strand_v1_AlterConfigsRequest, _strand_v1_AlterConfigsResponse, _strand_v1_AlterConfigsRequest__Output, _strand_v1_AlterConfigsResponse__Output>
   AlterPartition: MethodDefinition<_strand_v1_AlterPartitionRequest, _strand_v1_AlterPartitionResponse, _strand_v1_AlterPartitionRequest__Output, _strand_v1_AlterPartitionResponse__Output>
+  AlterUserScramCredential: MethodDefinition<_strand_v1_AlterUserScramCredentialRequest, _strand_v1_AlterUserScramCredentialResponse, _strand_v1_AlterUserScramCredentialRequest__Output, _strand_v1_AlterUserScramCredentialResponse__Output>
   BrokerHeartbeat: MethodDefinition<_strand_v1_BrokerHeartbeatRequest, _strand_v1_BrokerHeartbeatResponse, _strand_v1_BrokerHeartbeatRequest__Output, _strand_v1_BrokerHeartbeatResponse__Output>
   CreateAcls: MethodDefinition<_strand_v1_CreateAclsRequest, _strand_v1_CreateAclsResponse, _strand_v1_CreateAclsRequest__Output, _strand_v1_CreateAclsResponse__Output>
   CreatePartitions: MethodDefinition<_strand_v1_CreatePartitionsRequest, _strand_v1_CreatePartitionsResponse, _strand_v1_CreatePartitionsRequest__Output, _strand_v1_CreatePartitionsResponse__Output>

@@ -14,6 +14,8 @@ import type { FeatureLevelRecord as _strand_v1_FeatureLevelRecord, FeatureLevelR
 import type { ProducerIdsBlockRecord as _strand_v1_ProducerIdsBlockRecord, ProducerIdsBlockRecord__Output as _strand_v1_ProducerIdsBlockRecord__Output } from '../../strand/v1/ProducerIdsBlockRecord.ts';
 import type { ClusterIdRecord as _strand_v1_ClusterIdRecord, ClusterIdRecord__Output as _strand_v1_ClusterIdRecord__Output } from '../../strand/v1/ClusterIdRecord.ts';
 import type { NoOpRecord as _strand_v1_NoOpRecord, NoOpRecord__Output as _strand_v1_NoOpRecord__Output } from '../../strand/v1/NoOpRecord.ts';
+import type { UserScramCredentialRecord as _strand_v1_UserScramCredentialRecord, UserScramCredentialRecord__Output as _strand_v1_UserScramCredentialRecord__Output } from '../../strand/v1/UserScramCredentialRecord.ts';
+import type { RemoveUserScramCredentialRecord as _strand_v1_RemoveUserScramCredentialRecord, RemoveUserScramCredentialRecord__Output as _strand_v1_RemoveUserScramCredentialRecord__Output } from '../../strand/v1/RemoveUserScramCredentialRecord.ts';
 import type { AccessControlEntryRecord as _strand_v1_AccessControlEntryRecord, AccessControlEntryRecord__Output as _strand_v1_AccessControlEntryRecord__Output } from '../../strand/v1/AccessControlEntryRecord.ts';
 import type { RemoveAccessControlEntryRecord as _strand_v1_RemoveAccessControlEntryRecord, RemoveAccessControlEntryRecord__Output as _strand_v1_RemoveAccessControlEntryRecord__Output } from '../../strand/v1/RemoveAccessControlEntryRecord.ts';
 
@@ -82,6 +84,14 @@ export interface MetadataRecord {
    */
   'noOp'?: (_strand_v1_NoOpRecord | null);
   /**
+   * A user's SCRAM credential was set (created or replaced).
+   */
+  'userScramCredential'?: (_strand_v1_UserScramCredentialRecord | null);
+  /**
+   * A user's SCRAM credential was removed.
+   */
+  'removeUserScramCredential'?: (_strand_v1_RemoveUserScramCredentialRecord | null);
+  /**
    * An access control entry was created (docs/security.md "Authorization").
    */
   'accessControlEntry'?: (_strand_v1_AccessControlEntryRecord | null);
@@ -92,7 +102,7 @@ export interface MetadataRecord {
   /**
    * The record body.
    */
-  'record'?: "registerBroker"|"unregisterBroker"|"fenceBroker"|"unfenceBroker"|"brokerControlledShutdown"|"topic"|"partition"|"partitionChange"|"removeTopic"|"config"|"featureLevel"|"producerIdsBlock"|"clusterId"|"accessControlEntry"|"removeAccessControlEntry"|"noOp";
+  'record'?: "registerBroker"|"unregisterBroker"|"fenceBroker"|"unfenceBroker"|"brokerControlledShutdown"|"topic"|"partition"|"partitionChange"|"removeTopic"|"config"|"featureLevel"|"producerIdsBlock"|"clusterId"|"accessControlEntry"|"removeAccessControlEntry"|"noOp"|"userScramCredential"|"removeUserScramCredential";
 }
 
 /**
@@ -160,6 +170,14 @@ export interface MetadataRecord__Output {
    */
   'noOp'?: (_strand_v1_NoOpRecord__Output | null);
   /**
+   * A user's SCRAM credential was set (created or replaced).
+   */
+  'userScramCredential'?: (_strand_v1_UserScramCredentialRecord__Output | null);
+  /**
+   * A user's SCRAM credential was removed.
+   */
+  'removeUserScramCredential'?: (_strand_v1_RemoveUserScramCredentialRecord__Output | null);
+  /**
    * An access control entry was created (docs/security.md "Authorization").
    */
   'accessControlEntry'?: (_strand_v1_AccessControlEntryRecord__Output | null);
@@ -170,5 +188,5 @@ export interface MetadataRecord__Output {
   /**
    * The record body.
    */
-  'record'?: "registerBroker"|"unregisterBroker"|"fenceBroker"|"unfenceBroker"|"brokerControlledShutdown"|"topic"|"partition"|"partitionChange"|"removeTopic"|"config"|"featureLevel"|"producerIdsBlock"|"clusterId"|"accessControlEntry"|"removeAccessControlEntry"|"noOp";
+  'record'?: "registerBroker"|"unregisterBroker"|"fenceBroker"|"unfenceBroker"|"brokerControlledShutdown"|"topic"|"partition"|"partitionChange"|"removeTopic"|"config"|"featureLevel"|"producerIdsBlock"|"clusterId"|"accessControlEntry"|"removeAccessControlEntry"|"noOp"|"userScramCredential"|"removeUserScramCredential";
 }
