@@ -35,6 +35,7 @@ import {
   transportPrincipal,
   UnauthenticatedError,
 } from "./principal.ts";
+import { SCRAM_MECHANISM } from "./scram-server.ts";
 import type { SessionStore } from "./sessions.ts";
 
 /** What the authenticator needs from the node. */
@@ -216,9 +217,18 @@ export class ClientAuthenticator implements Authenticator {
         "unknown session token (the broker restarted or it was never issued here): log in again",
       );
     if (s === "expired") throw new Refusal("scram", "expired", "the session expired: log in again");
-    if (this.#o.image().users.get(s.user) === undefined) {
+    const credential = this.#o.image().users.get(s.user)?.get(SCRAM_MECHANISM);
+    if (credential === undefined) {
       this.#o.sessions.closeUser(s.user);
       throw new Refusal("scram", "unknown_user", `user ${s.user} no longer exists`);
+    }
+    if (!Buffer.from(credential.storedKey).equals(Buffer.from(s.storedKey))) {
+      this.#o.sessions.closeUser(s.user, credential.storedKey);
+      throw new Refusal(
+        "scram",
+        "password_changed",
+        `the password of user ${s.user} changed since this session's login: log in again`,
+      );
     }
     return { kind: "user", name: s.user, mechanism: "scram" };
   }

@@ -22,7 +22,9 @@ import { UnauthenticatedError } from "./principal.ts";
 export const SCRAM_EXCHANGE_TIMEOUT_MS = 10_000;
 /** Most exchanges pending at once; more are refused until older ones finish or expire. */
 export const SCRAM_EXCHANGES_MAX = 1_000;
-const MECHANISM = "SCRAM-SHA-512";
+/** The one SCRAM mechanism Strand takes (its name in credentials and logins). */
+export const SCRAM_MECHANISM = "SCRAM-SHA-512";
+const MECHANISM = SCRAM_MECHANISM;
 const FAKE_ITERATIONS = 4096;
 
 interface Pending {
@@ -73,12 +75,15 @@ export class ScramServer {
     return { exchangeId, serverFirst };
   }
 
-  /** ScramFinish: the user and server-final-message; throws {@link LoginError}. */
+  /**
+   * ScramFinish: the user, the StoredKey the login proved and the server-final-message;
+   * throws {@link LoginError}.
+   */
   finish(
     image: MetadataImage,
     exchangeId: string,
     clientFinal: string,
-  ): { user: string; serverFinal: string } {
+  ): { user: string; storedKey: Uint8Array; serverFinal: string } {
     this.#expire();
     const pending = this.#pending.get(exchangeId);
     this.#pending.delete(exchangeId);
@@ -97,7 +102,7 @@ export class ScramServer {
         credential,
         "sha512",
       );
-      return { user, serverFinal };
+      return { user, storedKey: credential.storedKey, serverFinal };
     } catch (error) {
       if (error instanceof ScramError && /does not verify/.test(error.message))
         throw new LoginError("bad_credentials", failed);

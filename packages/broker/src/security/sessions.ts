@@ -11,6 +11,11 @@ import { assert } from "@strand/base";
 /** A live session. */
 export interface Session {
   readonly user: string;
+  /**
+   * The StoredKey of the credential the login proved: a session outlives neither its user
+   * nor a new password (a different key).
+   */
+  readonly storedKey: Uint8Array;
   readonly expiresAtMs: number;
 }
 
@@ -37,12 +42,19 @@ export class SessionStore {
     return this.#sessions.size;
   }
 
-  /** Opens a session for `user`: the token and its lifetime. */
-  open(user: string): { readonly token: string; readonly lifetimeMs: number } {
+  /** Opens a session for `user`, who logged in with `storedKey`: the token and its lifetime. */
+  open(
+    user: string,
+    storedKey: Uint8Array,
+  ): { readonly token: string; readonly lifetimeMs: number } {
     this.#evictExpired();
     if (this.#sessions.size >= this.#max) this.#evictSoonest();
     const token = randomBytes(32).toString("base64url");
-    this.#sessions.set(key(token), { user, expiresAtMs: this.#now() + this.#lifetimeMs });
+    this.#sessions.set(key(token), {
+      user,
+      storedKey,
+      expiresAtMs: this.#now() + this.#lifetimeMs,
+    });
     return { token, lifetimeMs: this.#lifetimeMs };
   }
 
@@ -58,9 +70,15 @@ export class SessionStore {
     return session;
   }
 
-  /** Ends every session of `user` (deleted or re-keyed). */
-  closeUser(user: string): void {
-    for (const [k, s] of this.#sessions) if (s.user === user) this.#sessions.delete(k);
+  /**
+   * Ends the sessions of `user` (deleted), or only those opened with another key than
+   * `current` (a new password): a login with the new password keeps its session.
+   */
+  closeUser(user: string, current?: Uint8Array): void {
+    const keep = current === undefined ? null : Buffer.from(current);
+    for (const [k, s] of this.#sessions)
+      if (s.user === user && (keep === null || !keep.equals(Buffer.from(s.storedKey))))
+        this.#sessions.delete(k);
   }
 
   #evictExpired(): void {

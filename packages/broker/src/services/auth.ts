@@ -63,12 +63,12 @@ export function authServiceHandlers(
     ),
     ScramFinish: unaryHandler(ctx, "ScramFinish", async (call) =>
       guarded(call, () => {
-        const { user, serverFinal } = deps.scram.finish(
+        const { user, storedKey, serverFinal } = deps.scram.finish(
           ctx.image(),
           stringField(call.request.exchangeId, "exchange_id", 1),
           stringField(call.request.clientFinal, "client_final", 1),
         );
-        const session = deps.sessions.open(user);
+        const session = deps.sessions.open(user, storedKey);
         ctx.logger.info({ user, peer: call.getPeer() }, "SCRAM login");
         return {
           serverFinal,

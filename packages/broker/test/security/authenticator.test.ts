@@ -16,8 +16,13 @@ let clock = 1_800_000_000_000;
 const now = () => clock;
 const quiet = { warn: () => {}, info: () => {}, error: () => {}, debug: () => {} };
 
+const KEY_1 = new Uint8Array(64).fill(1);
+const KEY_2 = new Uint8Array(64).fill(2);
+
 function setup(o: { tls?: boolean; anonymous?: boolean; users?: string[] } = {}) {
-  const users = new Map((o.users ?? ["alice"]).map((u) => [u, new Map()]));
+  const users = new Map(
+    (o.users ?? ["alice"]).map((u) => [u, new Map([["SCRAM-SHA-512", { storedKey: KEY_1 }]])]),
+  );
   const image = { ...EMPTY_IMAGE, users } as unknown as MetadataImage;
   const sessions = new SessionStore(60_000, 10, now);
   const registry = new Registry();
@@ -65,7 +70,7 @@ describe("the client authenticator", () => {
       name: "app",
       mechanism: "mtls",
     });
-    const { token } = sessions.open("alice");
+    const { token } = sessions.open("alice", KEY_1);
     expect(await auth.authenticate(call({ "strand-session": token }))).toEqual(alice);
     const bearer = `Bearer ${jwt(key, { sub: "bob", exp: clock / 1000 + 60 })}`;
     expect(await auth.authenticate(call({ authorization: bearer }))).toEqual({
@@ -79,7 +84,7 @@ describe("the client authenticator", () => {
 
   it("refuses credentials on a plaintext listener", async () => {
     const { auth, sessions, registry } = setup({ tls: false });
-    const { token } = sessions.open("alice");
+    const { token } = sessions.open("alice", KEY_1);
     await expect(auth.authenticate(call({ "strand-session": token }, null))).rejects.toThrow(
       /refused on a plaintext listener/,
     );
@@ -109,16 +114,29 @@ describe("the client authenticator", () => {
     await expect(auth.authenticate(call({ "strand-session": "nope" }))).rejects.toThrow(
       /unknown session token/,
     );
-    const { token } = sessions.open("alice");
+    const { token } = sessions.open("alice", KEY_1);
     clock += 60_001;
     await expect(auth.authenticate(call({ "strand-session": token }))).rejects.toThrow(
       /session expired/,
     );
     const deleted = setup({ users: [] });
-    const t2 = deleted.sessions.open("alice").token;
+    const t2 = deleted.sessions.open("alice", KEY_1).token;
     await expect(deleted.auth.authenticate(call({ "strand-session": t2 }))).rejects.toThrow(
       /no longer exists/,
     );
+  });
+
+  it("ends a session opened before the user's password changed, not one opened after", async () => {
+    const { auth, sessions } = setup({ users: ["alice"] });
+    const before = sessions.open("alice", KEY_2).token;
+    const after = sessions.open("alice", KEY_1).token;
+    await expect(auth.authenticate(call({ "strand-session": before }))).rejects.toThrow(
+      /password of user alice changed/,
+    );
+    await expect(auth.authenticate(call({ "strand-session": before }))).rejects.toThrow(
+      /unknown session token/,
+    );
+    await expect(auth.authenticate(call({ "strand-session": after }))).resolves.toEqual(alice);
   });
 
   it("honours a forwarded principal only from a node certificate", async () => {
@@ -156,9 +174,9 @@ describe("the client authenticator", () => {
 
   it("bounds the number of sessions, evicting the soonest to expire", () => {
     const store = new SessionStore(1_000, 2, now);
-    const a = store.open("a").token;
-    store.open("b");
-    store.open("c");
+    const a = store.open("a", KEY_1).token;
+    store.open("b", KEY_1);
+    store.open("c", KEY_1);
     expect(store.size).toBe(2);
     expect(store.lookup(a)).toBe("unknown");
   });
