@@ -29,6 +29,8 @@ export const CHART_OWNED_SETTINGS: readonly string[] = [
   ),
   "listeners.client.tls.client.auth",
   "listeners.admin.tls.client.auth",
+  "authorizer",
+  "super.users",
 ];
 
 type Schema = Record<string, unknown>;
@@ -132,6 +134,13 @@ export function chartSchema(): Schema {
           clientAuth: { enum: ["none", "requested", "required"] },
         }),
         admin: obj({ enabled: bool, clientAuth: { enum: ["none", "requested"] } }),
+      }),
+      authorization: obj({
+        enabled: bool,
+        superUsers: {
+          type: "array",
+          items: { type: "string", pattern: "^(User|Node):[^;,\\s]+$" },
+        },
       }),
       shutdown: obj({
         timeoutSeconds: int(1),

@@ -4,7 +4,8 @@
 // helm-chart-run.test.ts. The three pods each pick their own certificate by node id
 // (`node-{node.id}.crt`), form one cluster over mTLS by their DNS names, answer the rendered
 // HTTPS probes (unverified, as the kubelet does), and the rendered `helm test` pod passes with
-// the client certificate the chart hands it.
+// the client certificate the chart hands it — with `authorization.enabled`, so the nodes run
+// authorizer=acl and the chart's own client (User:admin) is the super user that may.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:https";
@@ -103,6 +104,7 @@ describe.skipIf(!isolated)("the chart's pods with TLS from a Secret", () => {
         "ports.admin": String(ports.admin),
         "tls.enabled": "true",
         "tls.secretName": "strand-tls",
+        "authorization.enabled": "true",
         "config.controller\\.tick\\.ms": "50",
         "config.broker\\.heartbeat\\.interval\\.ms": "200",
         "config.broker\\.session\\.timeout\\.ms": "3000",

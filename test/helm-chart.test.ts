@@ -454,6 +454,43 @@ describe("helm chart deploy/helm/strand", () => {
     }
   });
 
+  describe("ACLs", () => {
+    const withTls = { "tls.enabled": "true", "tls.secretName": "strand-tls" };
+
+    it("sets authorizer=acl with the chart's own client and the extra super users", async () => {
+      const off = envOf(strandContainer(await render({ set: withTls })));
+      expect(off.has("STRAND_AUTHORIZER")).toBe(false);
+      const objects = await render({
+        set: {
+          ...withTls,
+          "authorization.enabled": "true",
+          "authorization.superUsers[0]": "User:ops",
+        },
+      });
+      for (const object of objects) await validateObject(object);
+      const env = envOf(strandContainer(objects));
+      expect(env.get("STRAND_AUTHORIZER")).toBe("acl");
+      expect(env.get("STRAND_SUPER_USERS")).toBe("User:admin;User:ops");
+    });
+
+    it("refuses ACLs without TLS on the client listener, and the settings through config:", async () => {
+      expect(await renderError({ set: { "authorization.enabled": "true" } })).toMatch(
+        /authorization\.enabled needs tls\.enabled/,
+      );
+      expect(
+        await renderError({
+          set: { ...withTls, "authorization.enabled": "true", "tls.client.enabled": "false" },
+        }),
+      ).toMatch(/needs tls\.enabled and tls\.client\.enabled/);
+      expect(await renderError({ set: { "config.authorizer": "acl" } })).toMatch(
+        /additional properties 'authorizer'/i,
+      );
+      expect(await renderError({ set: { "authorization.superUsers[0]": "admin" } })).toMatch(
+        /superUsers/,
+      );
+    });
+  });
+
   const refusals: [string, Record<string, string>, RegExp][] = [
     ["a wrong type", { replicaCount: "three" }, /replicaCount.*(integer|got string)/s],
     ["an unknown key", { replicas: "3" }, /additional properties 'replicas' not allowed/i],

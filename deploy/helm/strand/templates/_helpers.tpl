@@ -104,7 +104,7 @@ app.kubernetes.io/component: {{ .Values.roles | replace "," "-" }}
 
 {{/* Settings the chart owns; config: may not set them (the schema refuses them too). */}}
 {{- define "strand.ownedSettings" -}}
-{{- list "node.id" "node.id.from.hostname" "node.id.offset" "process.roles" "data.dir" "listeners.client" "listeners.internal" "listeners.admin" "advertised.client" "advertised.internal" "controller.quorum.voters" "cluster.id" "shutdown.timeout.ms" "shutdown.drain.timeout.ms" "listeners.client.tls.cert.file" "listeners.client.tls.key.file" "listeners.client.tls.ca.file" "listeners.internal.tls.cert.file" "listeners.internal.tls.key.file" "listeners.internal.tls.ca.file" "listeners.admin.tls.cert.file" "listeners.admin.tls.key.file" "listeners.admin.tls.ca.file" "listeners.client.tls.client.auth" "listeners.admin.tls.client.auth" | toJson -}}
+{{- list "node.id" "node.id.from.hostname" "node.id.offset" "process.roles" "data.dir" "listeners.client" "listeners.internal" "listeners.admin" "advertised.client" "advertised.internal" "controller.quorum.voters" "cluster.id" "shutdown.timeout.ms" "shutdown.drain.timeout.ms" "listeners.client.tls.cert.file" "listeners.client.tls.key.file" "listeners.client.tls.ca.file" "listeners.internal.tls.cert.file" "listeners.internal.tls.key.file" "listeners.internal.tls.ca.file" "listeners.admin.tls.cert.file" "listeners.admin.tls.key.file" "listeners.admin.tls.ca.file" "listeners.client.tls.client.auth" "listeners.admin.tls.client.auth" "authorizer" "super.users" | toJson -}}
 {{- end -}}
 
 {{/* A strand CLI container: the image's entrypoint is `strand`. */}}
@@ -161,6 +161,14 @@ volumeMounts:
 {{- fail "tls.certManager.issuerRef.name is required with tls.source certManager" -}}
 {{- end -}}
 {{- end -}}
+{{- if and .Values.authorization.enabled (not (and .Values.tls.enabled .Values.tls.client.enabled)) -}}
+{{- fail "authorization.enabled needs tls.enabled and tls.client.enabled: without TLS every client is User:ANONYMOUS" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* super.users with authorization on: the chart's own client (User:admin) and the extra ones. */}}
+{{- define "strand.superUsers" -}}
+{{- prepend .Values.authorization.superUsers "User:admin" | uniq | join ";" -}}
 {{- end -}}
 
 {{/* Secret of node `id`'s certificate made by cert-manager. Call with (list $ id). */}}
