@@ -17,17 +17,21 @@ import { type BrokerConnection, type CallOptions, unary } from "./grpc.ts";
 export type AclResourceType = "topic" | "group" | "cluster";
 
 /** The operations an ACL allows or denies (Kafka's, lower-case). */
-export type AclOperation =
-  | "all"
-  | "read"
-  | "write"
-  | "create"
-  | "delete"
-  | "alter"
-  | "describe"
-  | "describe_configs"
-  | "alter_configs"
-  | "idempotent_write";
+export const ACL_OPERATIONS = [
+  "all",
+  "read",
+  "write",
+  "create",
+  "delete",
+  "alter",
+  "describe",
+  "describe_configs",
+  "alter_configs",
+  "idempotent_write",
+] as const;
+
+/** One of {@link ACL_OPERATIONS}. */
+export type AclOperation = (typeof ACL_OPERATIONS)[number];
 
 /** An ACL to create. */
 export interface AclBinding {

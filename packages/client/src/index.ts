@@ -44,6 +44,7 @@ export type {
   AclOperation,
   AclResourceType,
 } from "./admin-acls.ts";
+export { ACL_OPERATIONS } from "./admin-acls.ts";
 export type {
   GroupCallOptions,
   GroupDescription,

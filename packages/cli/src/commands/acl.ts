@@ -5,24 +5,20 @@
  * options as filters (absent = any); `delete` with no filter at all is refused, so a typo
  * cannot wipe every ACL.
  */
-import type { Acl, AclBinding, AclFilter, AclOperation, AclResourceType } from "@strand/client";
+import {
+  ACL_OPERATIONS,
+  type Acl,
+  type AclBinding,
+  type AclFilter,
+  type AclOperation,
+  type AclResourceType,
+} from "@strand/client";
 import type { OptionSpec, OptionValues } from "../args.ts";
 import { flag, str, UsageError } from "../args.ts";
 import type { Command, Invocation } from "../command.ts";
 import { EXIT, println, table, toJson } from "../output.ts";
 
-const OPERATIONS: readonly AclOperation[] = [
-  "all",
-  "read",
-  "write",
-  "create",
-  "delete",
-  "alter",
-  "describe",
-  "describe_configs",
-  "alter_configs",
-  "idempotent_write",
-];
+const OPERATIONS: readonly AclOperation[] = ACL_OPERATIONS;
 
 /** `describe-configs` and `describe_configs` both name the operation. */
 function operation(raw: string | undefined): AclOperation | undefined {
