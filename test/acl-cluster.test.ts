@@ -23,6 +23,7 @@ import {
 } from "@strand/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type NodeProcess, startNode, waitReady } from "../scripts/lib/cluster.ts";
+import { tlsNodeFlags } from "../scripts/lib/tls-certs.ts";
 import { FAST_SETTINGS, layout } from "./support/cluster.ts";
 import { runStrand } from "./support/strand-cli.ts";
 
@@ -115,9 +116,7 @@ beforeAll(async () => {
     expect(c.code, c.stderr).toBe(0);
   }
   const l = await layout(3);
-  const ca = join(certs, "ca.crt");
   for (const id of [1, 2, 3]) {
-    const node = (ext: string) => join(certs, `node-${id}.${ext}`);
     nodes.push(
       startNode({
         id,
@@ -126,17 +125,7 @@ beforeAll(async () => {
         bootstrap: true,
         args: [
           ...FAST_SETTINGS,
-          ...["--listeners.client.tls.cert.file", node("crt")],
-          ...["--listeners.client.tls.key.file", node("key")],
-          ...[
-            "--listeners.client.tls.ca.file",
-            ca,
-            "--listeners.client.tls.client.auth",
-            "required",
-          ],
-          ...["--listeners.internal.tls.cert.file", node("crt")],
-          ...["--listeners.internal.tls.key.file", node("key")],
-          ...["--listeners.internal.tls.ca.file", ca],
+          ...tlsNodeFlags(certs, id, { client: "required", admin: false }),
           ...["--authorizer", "acl", "--super.users", "User:admin"],
         ],
       }),

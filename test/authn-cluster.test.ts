@@ -19,6 +19,7 @@ import { clientChannelOptions, type MetadataServiceClient, strandGrpc } from "@s
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jwks, jwt, testKey } from "../packages/broker/test/security/jwt-tokens.ts";
 import { startNode as launchNode, waitReady } from "../scripts/lib/cluster.ts";
+import { tlsNodeFlags } from "../scripts/lib/tls-certs.ts";
 import { FAST_SETTINGS, layout, type NodeProcess } from "./support/cluster.ts";
 import { rawBroker } from "./support/scram-login.ts";
 import { runStrand } from "./support/strand-cli.ts";
@@ -94,14 +95,8 @@ function expiredCertificate(dir: string): void {
 }
 
 function tlsFlags(id: number): string[] {
-  const node = (ext: string) => join(certs, `node-${id}.${ext}`);
-  const ca = join(certs, "ca.crt");
   return [
-    ...["--listeners.client.tls.cert.file", node("crt"), "--listeners.client.tls.key.file"],
-    ...[node("key"), "--listeners.client.tls.ca.file", ca],
-    ...["--listeners.client.tls.client.auth", "requested"],
-    ...["--listeners.internal.tls.cert.file", node("crt")],
-    ...["--listeners.internal.tls.key.file", node("key"), "--listeners.internal.tls.ca.file", ca],
+    ...tlsNodeFlags(certs, id, { client: "requested", admin: false }),
     ...["--authentication.anonymous.enable", "false"],
     ...["--authentication.jwt.jwks.file", join(root, "jwks.json")],
     ...["--authentication.jwt.issuer", ISS, "--authentication.jwt.audience", "strand"],

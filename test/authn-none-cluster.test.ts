@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { AuthenticationError, Strand } from "@strand/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNode as launchNode, waitReady } from "../scripts/lib/cluster.ts";
+import { tlsNodeFlags } from "../scripts/lib/tls-certs.ts";
 import { FAST_SETTINGS, layout, type NodeProcess } from "./support/cluster.ts";
 import { rawBroker } from "./support/scram-login.ts";
 import { runStrand } from "./support/strand-cli.ts";
@@ -24,9 +25,7 @@ beforeAll(async () => {
   const made = await runStrand("", ["cert", "cluster", "--dir", certs, "--nodes", "3"], "", 30_000);
   expect(made.code, made.stderr).toBe(0);
   const l = await layout(3);
-  const ca = join(certs, "ca.crt");
   for (const id of [1, 2, 3]) {
-    const node = (ext: string) => join(certs, `node-${id}.${ext}`);
     nodes.push(
       launchNode({
         id,
@@ -35,11 +34,7 @@ beforeAll(async () => {
         bootstrap: true,
         args: [
           ...FAST_SETTINGS,
-          ...["--listeners.client.tls.cert.file", node("crt")],
-          ...["--listeners.client.tls.key.file", node("key")],
-          ...["--listeners.internal.tls.cert.file", node("crt")],
-          ...["--listeners.internal.tls.key.file", node("key")],
-          ...["--listeners.internal.tls.ca.file", ca],
+          ...tlsNodeFlags(certs, id, { client: "none", admin: false }),
           ...["--authentication.anonymous.enable", "false"],
         ],
       }),

@@ -39,12 +39,24 @@ export function certPair(dir: string, who: string): CertPair {
   };
 }
 
+/** Which listeners {@link tlsNodeFlags} puts on TLS, and how the client listener asks for certificates. */
+export interface TlsListeners {
+  /** `listeners.client.tls.client.auth`; null: the client listener stays plaintext. */
+  readonly client: "none" | "requested" | "required" | null;
+  /** HTTPS on the admin listener, requiring a client certificate. */
+  readonly admin: boolean;
+}
+
 /**
- * `server start` flags for node `id` with TLS on every listener, each requiring a client
- * certificate from the CA in `dir` (mTLS on internal, client and admin). `id` may be the
+ * `server start` flags for node `id` with mTLS on the internal listener and TLS on the others
+ * as `listeners` says, certificates from `dir` (`strand cert cluster`). `id` may be the
  * placeholder `{node.id}`, which every node resolves to its own id (the same flags for all).
  */
-export function mtlsNodeFlags(dir: string, id: number | "{node.id}"): string[] {
+export function tlsNodeFlags(
+  dir: string,
+  id: number | "{node.id}",
+  listeners: TlsListeners,
+): string[] {
   const ca = join(dir, "ca.crt");
   const crt = join(dir, `node-${id}.crt`);
   const key = join(dir, `node-${id}.key`);
@@ -52,11 +64,22 @@ export function mtlsNodeFlags(dir: string, id: number | "{node.id}"): string[] {
     ...[`--listeners.${name}.tls.cert.file`, crt, `--listeners.${name}.tls.key.file`, key],
     ...[`--listeners.${name}.tls.ca.file`, ca],
   ];
+  const client = listeners.client;
   return [
     ...listener("internal"),
-    ...listener("client"),
-    ...["--listeners.client.tls.client.auth", "required"],
-    ...listener("admin"),
-    ...["--listeners.admin.tls.client.auth", "required"],
+    ...(client === null
+      ? []
+      : [...listener("client"), "--listeners.client.tls.client.auth", client]),
+    ...(listeners.admin
+      ? [...listener("admin"), "--listeners.admin.tls.client.auth", "required"]
+      : []),
   ];
+}
+
+/**
+ * `server start` flags for node `id` with TLS on every listener, each requiring a client
+ * certificate from the CA in `dir` (mTLS on internal, client and admin).
+ */
+export function mtlsNodeFlags(dir: string, id: number | "{node.id}"): string[] {
+  return tlsNodeFlags(dir, id, { client: "required", admin: true });
 }
