@@ -154,6 +154,8 @@ interface Options {
   readonly clientRate: number;
   readonly clientInFlight: number | undefined;
   readonly profileDir: string | undefined;
+  /** Extra Node flags for every node (`--node-flags`, space-separated). */
+  readonly nodeFlags: readonly string[];
   readonly json: boolean;
   /** Also run produce/fetch/e2e on an mTLS cluster and report it beside plaintext. */
   readonly tls: boolean;
@@ -185,6 +187,7 @@ function usage(): string {
     "                         selects the soak phase",
     "  --tls                  then run produce, fetch and e2e again on a cluster with mTLS on",
     "                         every listener, and report both with the TLS/plaintext ratio",
+    '  --node-flags "F ..."   extra Node flags for every node, e.g. "--max-semi-space-size=32"',
     "  --profile DIR          run every node with --cpu-prof into DIR and summarize self time",
     "  --json                 print the results as JSON",
   ].join("\n");
@@ -207,6 +210,7 @@ function parseOptions(): Options | null {
       "client-in-flight": { type: "string" },
       phases: { type: "string", default: DEFAULT_PHASES.join(",") },
       profile: { type: "string" },
+      "node-flags": { type: "string" },
       json: { type: "boolean", default: false },
       tls: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
@@ -248,6 +252,7 @@ function parseOptions(): Options | null {
     soakMinutes,
     phases,
     profileDir: values.profile === undefined ? undefined : resolve(values.profile),
+    nodeFlags: (values["node-flags"] ?? "").split(" ").filter((f) => f !== ""),
     json: values.json,
     tls: values.tls,
   };
@@ -1205,6 +1210,7 @@ async function main(): Promise<void> {
     try {
       await started.start({
         nodes: 3,
+        nodeFlags: options.nodeFlags,
         ...(options.profileDir === undefined ? {} : { cpuProfileDir: options.profileDir }),
       });
       clusterPart = await runCluster(options, started);
