@@ -990,7 +990,7 @@ function printClient(c: ClientResult): void {
   console.log(`    send -> ack          ${line(e.sendToAck)}`);
   console.log(`    ack -> receive       ${line(e.ackToReceive)}`);
   console.log(
-    `    bench process GC: ${fmt(e.benchGc.count)} pauses, ${fmt(e.benchGc.ms, 1)} ms in all, longest ${fmt(e.benchGc.maxMs, 1)} ms`,
+    `    bench process GC: ${fmt(e.benchGc.count)} pauses, ${fmt(e.benchGc.ms, 1)} ms in all, longest ${fmt(e.benchGc.maxMs, 1)} ms (${e.benchGc.byKind})`,
   );
   printNodeGc(e.nodeGc ?? undefined);
 }
