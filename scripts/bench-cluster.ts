@@ -187,7 +187,7 @@ function usage(): string {
     "                         selects the soak phase",
     "  --tls                  then run produce, fetch and e2e again on a cluster with mTLS on",
     "                         every listener, and report both with the TLS/plaintext ratio",
-    '  --node-flags "F ..."   extra Node flags for every node, e.g. "--max-semi-space-size=32"',
+    '  --node-flags="F ..."   extra Node flags for every node, e.g. --node-flags=--max-semi-space-size=2',
     "  --profile DIR          run every node with --cpu-prof into DIR and summarize self time",
     "  --json                 print the results as JSON",
   ].join("\n");
