@@ -47,7 +47,13 @@ import {
   type RecordInput,
   strandGrpc,
 } from "@strand/protocol";
-import { type ClientResult, clientRun } from "./bench/client.ts";
+import {
+  CLIENT_PARTS,
+  type ClientPart,
+  type ClientResult,
+  clientRun,
+  type LatencySummary,
+} from "./bench/client.ts";
 import { BenchCluster } from "./bench/cluster.ts";
 import {
   nowUs,
@@ -143,7 +149,13 @@ interface Options {
   readonly e2eLingerMs: number;
   readonly soakMinutes: number;
   readonly phases: ReadonlySet<string>;
+  /** The client phase's sub-phases, its e2e rate and its producer's in-flight limit. */
+  readonly clientParts: ReadonlySet<ClientPart>;
+  readonly clientRate: number;
+  readonly clientInFlight: number | undefined;
   readonly profileDir: string | undefined;
+  /** Extra Node flags for every node (`--node-flags`, space-separated). */
+  readonly nodeFlags: readonly string[];
   readonly json: boolean;
   /** Also run produce/fetch/e2e on an mTLS cluster and report it beside plaintext. */
   readonly tls: boolean;
@@ -167,10 +179,15 @@ function usage(): string {
     "  --e2e-linger-ms N      the paced producer sends what is due every N ms (default 5)",
     "  --phases LIST          any of produce,fetch,e2e,ceiling,client,soak (default all but",
     "                         client and soak)",
+    "  --client-parts LIST    the client phase's sub-phases: any of single,batched,consume,e2e",
+    "                         (default all; consume needs batched)",
+    "  --client-rate N        records/s of the client phase's end-to-end producer (default 5000)",
+    "  --client-in-flight N   its producer's maxInFlightPerPartition (default: the SDK's, 5)",
     `  --soak-minutes N       soak length in minutes, fractions allowed (default ${SOAK_DEFAULT_MINUTES});`,
     "                         selects the soak phase",
     "  --tls                  then run produce, fetch and e2e again on a cluster with mTLS on",
     "                         every listener, and report both with the TLS/plaintext ratio",
+    '  --node-flags="F ..."   extra Node flags for every node, e.g. --node-flags=--max-semi-space-size=2',
     "  --profile DIR          run every node with --cpu-prof into DIR and summarize self time",
     "  --json                 print the results as JSON",
   ].join("\n");
@@ -188,8 +205,12 @@ function parseOptions(): Options | null {
       "e2e-seconds": { type: "string", default: "10" },
       "e2e-linger-ms": { type: "string", default: "5" },
       "soak-minutes": { type: "string" },
+      "client-parts": { type: "string", default: CLIENT_PARTS.join(",") },
+      "client-rate": { type: "string", default: "5000" },
+      "client-in-flight": { type: "string" },
       phases: { type: "string", default: DEFAULT_PHASES.join(",") },
       profile: { type: "string" },
+      "node-flags": { type: "string" },
       json: { type: "boolean", default: false },
       tls: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
@@ -208,7 +229,18 @@ function parseOptions(): Options | null {
   for (const p of phases)
     if (!(PHASES as readonly string[]).includes(p))
       throw new Error(`--phases: unknown phase ${p}; use ${PHASES.join(",")}`);
+  const clientParts = new Set<ClientPart>();
+  for (const p of values["client-parts"].split(",")) {
+    if (!(CLIENT_PARTS as readonly string[]).includes(p))
+      throw new Error(`--client-parts: unknown part ${p}; use ${CLIENT_PARTS.join(",")}`);
+    clientParts.add(p as ClientPart);
+  }
+  const clientInFlight = values["client-in-flight"];
   return {
+    clientParts,
+    clientRate: positive("client-rate", values["client-rate"]),
+    clientInFlight:
+      clientInFlight === undefined ? undefined : positive("client-in-flight", clientInFlight),
     records: positive("records", values.records),
     recordSize: positive("record-size", values["record-size"]),
     batchBytes: values["batch-bytes"].split(",").map((b) => positive("batch-bytes", b)),
@@ -220,6 +252,7 @@ function parseOptions(): Options | null {
     soakMinutes,
     phases,
     profileDir: values.profile === undefined ? undefined : resolve(values.profile),
+    nodeFlags: (values["node-flags"] ?? "").split(" ").filter((f) => f !== ""),
     json: values.json,
     tls: values.tls,
   };
@@ -820,7 +853,7 @@ function targets(r: Omit<Report, "targets">): Report["targets"] {
     );
   }
   const c = r.client;
-  if (c !== undefined && c !== null) {
+  if (c?.single != null)
     out.push(
       target(
         `SDK: one record per send(), ${fmt(c.single.pending)} pending, 1 partition`,
@@ -830,6 +863,7 @@ function targets(r: Omit<Report, "targets">): Report["targets"] {
         true,
       ),
     );
+  if (c?.e2e != null) {
     const e2e = `SDK end to end at ${fmt(c.e2e.rate)} records/s, lingerMs 0, 1 partition`;
     out.push(target(`${e2e}, p99`, c.e2e.p99, TARGET.e2eP99Light, "ms", false));
     out.push(target(`${e2e}, p99.9`, c.e2e.p999, TARGET.e2eP999Light, "ms", false));
@@ -934,19 +968,31 @@ function printSoak(s: SoakResult): void {
 
 function printClient(c: ClientResult): void {
   console.log("\nclient (@strand/client, acks=all, idempotent)");
-  console.log(
-    `  one record per send(), ${fmt(c.single.pending)} pending, 1 partition, 100 B   ${fmt(c.single.recordsPerSec)} records/s, heap max ${fmt(c.single.heapMaxMb)} MB`,
-  );
-  console.log(
-    `  sends of 64 x 1 KiB, 64 pending, 6 partitions          ${fmt(c.batched.recordsPerSec)} records/s, ${fmt(c.batched.mbPerSec, 1)} MB/s`,
-  );
-  console.log(
-    `  consumer from the start, 1 KiB                         ${fmt(c.consume.recordsPerSec)} records/s, ${fmt(c.consume.mbPerSec, 1)} MB/s`,
-  );
+  if (c.single !== null)
+    console.log(
+      `  one record per send(), ${fmt(c.single.pending)} pending, 1 partition, 100 B   ${fmt(c.single.recordsPerSec)} records/s, heap max ${fmt(c.single.heapMaxMb)} MB`,
+    );
+  if (c.batched !== null)
+    console.log(
+      `  sends of 64 x 1 KiB, 64 pending, 6 partitions          ${fmt(c.batched.recordsPerSec)} records/s, ${fmt(c.batched.mbPerSec, 1)} MB/s`,
+    );
+  if (c.consume !== null)
+    console.log(
+      `  consumer from the start, 1 KiB                         ${fmt(c.consume.recordsPerSec)} records/s, ${fmt(c.consume.mbPerSec, 1)} MB/s`,
+    );
   const e = c.e2e;
+  if (e === null) return;
+  const line = (l: LatencySummary) =>
+    `p50 ${fmt(l.p50, 2)} ms  p99 ${fmt(l.p99, 2)} ms  p99.9 ${fmt(l.p999, 2)} ms  max ${fmt(l.max, 2)} ms (${fmt(l.count)} records)`;
   console.log(
-    `  end to end ${fmt(e.rate)} records/s, lingerMs 0, 1 partition  p50 ${fmt(e.p50, 2)} ms  p99 ${fmt(e.p99, 2)} ms  p99.9 ${fmt(e.p999, 2)} ms  max ${fmt(e.max, 2)} ms (${fmt(e.count)} records)`,
+    `  end to end ${fmt(e.rate)} records/s, lingerMs 0, 1 partition, ${e.inFlightPerPartition} in flight  ${line(e)}`,
   );
+  console.log(`    send -> ack          ${line(e.sendToAck)}`);
+  console.log(`    ack -> receive       ${line(e.ackToReceive)}`);
+  console.log(
+    `    bench process GC: ${fmt(e.benchGc.count)} pauses, ${fmt(e.benchGc.ms, 1)} ms in all, longest ${fmt(e.benchGc.maxMs, 1)} ms (${e.benchGc.byKind})`,
+  );
+  printNodeGc(e.nodeGc ?? undefined);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1020,7 +1066,10 @@ async function runCluster(
             await createTopic(conns, name, partitions);
           },
           seconds: options.e2eSeconds,
-          e2eRate: 5_000,
+          e2eRate: options.clientRate,
+          parts: options.clientParts,
+          inFlightPerPartition: options.clientInFlight,
+          nodeGc: () => gcTotals(cluster.nodes),
           log,
         }),
       );
@@ -1161,6 +1210,7 @@ async function main(): Promise<void> {
     try {
       await started.start({
         nodes: 3,
+        nodeFlags: options.nodeFlags,
         ...(options.profileDir === undefined ? {} : { cpuProfileDir: options.profileDir }),
       });
       clusterPart = await runCluster(options, started);

@@ -39,6 +39,8 @@ export interface ClusterOptions {
   readonly nodes: number;
   /** When set, every node runs with `--cpu-prof --cpu-prof-dir <dir>/node-<id>`. */
   readonly cpuProfileDir?: string;
+  /** Extra Node flags for every node (e.g. V8 GC flags), before the script. */
+  readonly nodeFlags?: readonly string[];
   /** Extra `server start` flags for every node. */
   readonly extraArgs?: readonly string[];
   /** The admin listeners serve HTTPS: what the readiness wait presents and trusts. */
@@ -69,7 +71,7 @@ export class BenchCluster {
             layout,
             dataDir: join(this.dataRoot, `node-${id}`),
             bootstrap: true,
-            nodeFlags: prof,
+            nodeFlags: [...(options.nodeFlags ?? []), ...prof],
             args: ["--log.level", "warn", ...(options.extraArgs ?? [])],
             ...(options.adminTls === undefined ? {} : { adminTls: options.adminTls }),
           }),

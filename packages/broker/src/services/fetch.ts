@@ -40,6 +40,7 @@ import type {
   PartitionError,
 } from "../replica/types.ts";
 import { callAccess, deniedTopics, requireTopics, servePermitted } from "./access.ts";
+import { callSignal } from "./call-signal.ts";
 import { DEFAULT_STREAM_BOUNDS, type ServiceContext } from "./context.ts";
 import { countStream, type RequestTiming, statusLabel, unaryHandler } from "./instrument.ts";
 import { alignByKey, groupByTopic } from "./requests.ts";
@@ -193,16 +194,6 @@ function fetchOutcome(response: FetchResponse): string {
   return "NONE";
 }
 
-/** An AbortSignal that fires when the call is cancelled or the node shuts down. */
-function callSignal(
-  ctx: ServiceContext,
-  call: { on(event: "cancelled", fn: () => void): unknown },
-): AbortSignal {
-  const controller = new AbortController();
-  call.on("cancelled", () => controller.abort());
-  return AbortSignal.any([controller.signal, ctx.shutdownSignal]);
-}
-
 async function handleFetch(
   ctx: ServiceContext,
   call: grpc.ServerUnaryCall<FetchRequest__Output, FetchResponse>,
@@ -213,14 +204,15 @@ async function handleFetch(
     timing.waitedMs += ms;
   };
   const denied = deniedTopics(await callAccess(ctx, call), "read", parsed.items);
+  const cancel = callSignal(ctx.shutdownSignal, call);
   const results = await servePermitted(parsed.items, denied, failedFetch, (items) =>
     fetchPartitions(
       ctx,
-      { ...parsed.options, signal: callSignal(ctx, call), onWaited },
+      { ...parsed.options, signal: cancel.signal, onWaited },
       items,
       callOrigin(call.metadata),
     ),
-  );
+  ).finally(cancel.answered);
   ctx.metrics.fetchWaitSeconds.observe(timing.waitedMs / 1000);
   return {
     topics: groupByTopic(results, fetchResultToWire).map(([topic, partitions]) => ({
@@ -292,9 +284,24 @@ async function subscribe(
   call: grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>,
 ): Promise<void> {
   const maxBytes = int32Field(call.request.maxBytes, "max_bytes");
-  let positions = parseFetchTopics(call.request.topics);
+  const positions = parseFetchTopics(call.request.topics);
   requireTopics(await callAccess(ctx, call), "read", positions);
-  const signal = callSignal(ctx, call);
+  const cancel = callSignal(ctx.shutdownSignal, call);
+  try {
+    await subscribeLoop(ctx, call, positions, maxBytes, cancel.signal);
+  } finally {
+    cancel.answered();
+  }
+}
+
+async function subscribeLoop(
+  ctx: ServiceContext,
+  call: grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>,
+  initial: FetchPartition[],
+  maxBytes: number,
+  signal: AbortSignal,
+): Promise<void> {
+  let positions = initial;
   while (positions.length > 0 && !signal.aborted) {
     const started = Date.now();
     const round = await subscribeRound(
