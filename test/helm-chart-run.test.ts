@@ -6,7 +6,7 @@
 // admin port, the rendered `helm test` pod's steps (create topic, produce, consume) pass, and
 // SIGTERM to one pod moves its leaderships away (controlled shutdown) before it exits 0,
 // within the rendered grace period.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +18,7 @@ import {
   type PodPlace,
   runContainer,
   startContainer,
+  stopPods,
   writeHosts,
 } from "./support/chart-pods.ts";
 import { freePorts, waitFor } from "./support/free-ports.ts";
@@ -110,10 +111,7 @@ describe.skipIf(!isolated)("the chart's pods as local processes", () => {
   }, 60_000);
 
   afterAll(async () => {
-    for (const p of pods) if (p.proc.child.exitCode === null) p.proc.child.kill("SIGKILL");
-    await Promise.all(pods.map((p) => p.proc.exited));
-    // STRAND_KEEP=1 keeps the pods' logs and data dirs for a look after a failure.
-    if (process.env.STRAND_KEEP === undefined) rmSync(dir, { recursive: true, force: true });
+    await stopPods(pods, dir);
   });
 
   it("forms one cluster: ids from the ordinals, probes green on the admin port", async () => {

@@ -7,7 +7,7 @@
 // the client certificate the chart hands it — with `authorization.enabled`, so the nodes run
 // authorizer=acl and the chart's own client (User:admin) is the super user that may.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +20,7 @@ import {
   type PodPlace,
   runContainer,
   startContainer,
+  stopPods,
   writeHosts,
 } from "./support/chart-pods.ts";
 import { freePorts, waitFor } from "./support/free-ports.ts";
@@ -139,9 +140,7 @@ describe.skipIf(!isolated)("the chart's pods with TLS from a Secret", () => {
   }, 60_000);
 
   afterAll(async () => {
-    for (const p of pods) if (p.proc.child.exitCode === null) p.proc.child.kill("SIGKILL");
-    await Promise.all(pods.map((p) => p.proc.exited));
-    if (process.env.STRAND_KEEP === undefined) rmSync(dir, { recursive: true, force: true });
+    await stopPods(pods, dir);
   });
 
   it("forms one cluster over mTLS, each pod with its own certificate; HTTPS probes green", async () => {

@@ -7,7 +7,7 @@
 // --mount`, root only): the node's real resolver, no code of the node changed. unshare and sh
 // exec in place, so the pid is node's and SIGTERM reaches it directly, as in the image.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { createWriteStream, readFileSync, writeFileSync } from "node:fs";
+import { createWriteStream, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -174,4 +174,17 @@ export async function runContainer(
   const code = await p.exited;
   clearTimeout(timer);
   return { code, output: p.log() };
+}
+
+/**
+ * Stops the pods' processes (SIGKILL to any still running), waits for them to exit, and
+ * removes `dir` (their logs and data) unless STRAND_KEEP is set, for a look after a failure.
+ */
+export async function stopPods(
+  pods: readonly { readonly proc: ContainerProcess }[],
+  dir: string,
+): Promise<void> {
+  for (const p of pods) if (p.proc.child.exitCode === null) p.proc.child.kill("SIGKILL");
+  await Promise.all(pods.map((p) => p.proc.exited));
+  if (process.env.STRAND_KEEP === undefined) rmSync(dir, { recursive: true, force: true });
 }
