@@ -3,6 +3,7 @@
  * package and no third-party one. The pure Raft core imports only `@strand/base/assert`,
  * which pulls in no clock, timer or I/O.
  */
+export { onAbort } from "./abort.ts";
 export { AssertionFailure, assert } from "./assert.ts";
 export { Coalescer, forEachConcurrently } from "./concurrency.ts";
 export {

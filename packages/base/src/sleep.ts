@@ -1,5 +1,7 @@
 /** Abortable waits: every wait in Strand can be cut short by a shutdown or a caller's signal. */
 
+import { onAbort } from "./abort.ts";
+
 /**
  * Sleeps `ms`. When `signal` fires first (or already has), rejects with `abortError(reason)`,
  * by default the signal's own reason (as `node:timers/promises` does).
@@ -11,15 +13,18 @@ export function sleep(
 ): Promise<void> {
   if (signal?.aborted === true) return Promise.reject(abortError(signal.reason));
   return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortError(signal?.reason));
-    };
+    // Registered through onAbort: the signal is often a long-lived one (see abort.ts).
+    const forget =
+      signal === undefined
+        ? null
+        : onAbort(signal, () => {
+            clearTimeout(timer);
+            reject(abortError(signal.reason));
+          });
     const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
+      forget?.();
       resolve();
     }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
 
@@ -32,11 +37,10 @@ export function idle(ms: number, signal: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
     const finish = (elapsed: boolean) => {
       clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
+      forget();
       resolve(elapsed);
     };
-    const onAbort = () => finish(false);
+    const forget = onAbort(signal, () => finish(false));
     const timer = setTimeout(() => finish(true), ms);
-    signal.addEventListener("abort", onAbort, { once: true });
   });
 }

@@ -21,7 +21,7 @@
  * buffered. A seek, pause or revocation drops what a prefetch brings (generations).
  */
 
-import { assert, sleep } from "@strand/base";
+import { assert, onAbort, sleep } from "@strand/base";
 import type { FetchResponse__Output } from "@strand/protocol";
 import {
   BATCH_HEADER_BYTES,
@@ -45,8 +45,8 @@ import {
 import { commitOffsets, fetchCommitted, type OffsetToCommit, STANDALONE } from "./group-offsets.ts";
 import { GroupSession, type PartitionHost, type RebalanceListener } from "./group-session.ts";
 import type { Subscription } from "./group-state.ts";
-import { unary } from "./grpc.ts";
 import { listOffsets, type OffsetQuery } from "./offsets.ts";
+import { streamOrUnary } from "./request-stream.ts";
 import { anySignal, backoffMs } from "./retry.ts";
 import { refreshQuietly } from "./routing.ts";
 import type { ConsumedMessage, ConsumerBatch, TopicPartition } from "./types.ts";
@@ -283,6 +283,8 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
   readonly #buffer: Buffered[] = [];
   readonly #inFlight = new Set<Promise<void>>();
   readonly #stop = new AbortController();
+  /** close() or the client's close: made once, not per poll (see {@link poll}). */
+  #stopped: AbortSignal | null = null;
   #session: GroupSession | null = null;
   /** Batches the last poll() returned: processed once the application polls again. */
   #handedOut: Buffered[] = [];
@@ -549,7 +551,7 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
    * most about maxWaitMs), and returns the batches ready for unpaused partitions (maybe none).
    */
   async poll(options: { readonly signal?: AbortSignal } = {}): Promise<ConsumerBatch[]> {
-    const signal = anySignal(options.signal, this.#stop.signal, this.#ctx.closed);
+    const signal = anySignal(options.signal, this.#stoppedSignal());
     if (signal?.aborted === true) throw abortedError("poll()", signal.reason);
     for (const b of this.#handedOut) this.#markProcessed(b);
     this.#handedOut = [];
@@ -581,9 +583,20 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
     }
     const buffered = new Set(this.#buffer.map((b) => b.position));
     this.#startFetches(
-      anySignal(this.#stop.signal, this.#ctx.closed),
+      this.#stoppedSignal(),
       (p, address) => !buffered.has(p) && !busy.has(address),
     );
+  }
+
+  /**
+   * One signal for close() and the client's close, made on first use. A composite signal per
+   * poll cost a scavenge-surviving object graph per call (Node's AbortSignal.any holds its
+   * sources and listeners through weak references that young-generation GC keeps alive), which
+   * made this process's scavenges slow and its latency tail long.
+   */
+  #stoppedSignal(): AbortSignal {
+    this.#stopped ??= AbortSignal.any([this.#stop.signal, this.#ctx.closed]);
+    return this.#stopped;
   }
 
   #throwFailure(): void {
@@ -634,15 +647,16 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
         await Promise.race([sleep(ms, signal), woken]);
         return;
       }
-      let onAbort: (() => void) | undefined;
+      let forget = (): void => {};
       const aborted = new Promise<void>((_, reject) => {
-        onAbort = () => reject(abortedError("poll()", signal?.reason));
-        signal?.addEventListener("abort", onAbort, { once: true });
+        // Through onAbort, not a listener: the signal lives as long as the consumer (abort.ts).
+        if (signal !== undefined && !signal.aborted)
+          forget = onAbort(signal, () => reject(abortedError("poll()", signal.reason)));
       });
       try {
         await Promise.race([...this.#inFlight, aborted, woken]);
       } finally {
-        if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
+        forget();
         aborted.catch(() => undefined);
       }
     } finally {
@@ -761,30 +775,28 @@ export class Consumer implements AsyncIterable<ConsumerBatch> {
     for (const s of snapshot) byTopic.set(s.p.topic, [...(byTopic.get(s.p.topic) ?? []), s]);
     let response: FetchResponse__Output;
     try {
-      response = await unary<FetchResponse__Output>(
-        (o, cb) =>
-          this.#ctx.pool.get(address).fetch.Fetch(
-            {
-              maxWaitMs: this.#options.maxWaitMs,
-              minBytes: this.#options.minBytes,
-              maxBytes: this.#options.maxBytes,
-              isolationLevel: "ISOLATION_LEVEL_READ_COMMITTED",
-              topics: [...byTopic].map(([topic, list]) => ({
-                topic,
-                partitions: list.map((s) => {
-                  const epoch = this.#ctx.metadata.leader(topic, s.p.partition)?.leaderEpoch;
-                  return {
-                    partition: s.p.partition,
-                    fetchOffset: String(s.offset),
-                    partitionMaxBytes: this.#options.maxBytesPerPartition,
-                    ...(epoch === undefined ? {} : { currentLeaderEpoch: epoch }),
-                  };
-                }),
-              })),
-            },
-            o,
-            cb,
-          ),
+      const connection = this.#ctx.pool.get(address);
+      response = await streamOrUnary(
+        connection.fetchStream,
+        {
+          maxWaitMs: this.#options.maxWaitMs,
+          minBytes: this.#options.minBytes,
+          maxBytes: this.#options.maxBytes,
+          isolationLevel: "ISOLATION_LEVEL_READ_COMMITTED",
+          topics: [...byTopic].map(([topic, list]) => ({
+            topic,
+            partitions: list.map((s) => {
+              const epoch = this.#ctx.metadata.leader(topic, s.p.partition)?.leaderEpoch;
+              return {
+                partition: s.p.partition,
+                fetchOffset: String(s.offset),
+                partitionMaxBytes: this.#options.maxBytesPerPartition,
+                ...(epoch === undefined ? {} : { currentLeaderEpoch: epoch }),
+              };
+            }),
+          })),
+        },
+        (r, o, cb) => connection.fetch.Fetch(r, o, cb),
         {
           address,
           method: "Fetch",

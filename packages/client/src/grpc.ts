@@ -6,13 +6,17 @@
  */
 
 import * as grpc from "@grpc/grpc-js";
-import { assert } from "@strand/base";
+import { assert, onAbort } from "@strand/base";
 import type {
   AdminServiceClient,
   AuthServiceClient,
+  FetchRequest,
+  FetchResponse__Output,
   FetchServiceClient,
   GroupServiceClient,
   MetadataServiceClient,
+  ProduceRequest,
+  ProduceResponse__Output,
   ProduceServiceClient,
 } from "@strand/protocol";
 import {
@@ -38,11 +42,21 @@ import {
   StrandClientError,
   TimeoutError,
 } from "./errors.ts";
+import { RequestStream } from "./request-stream.ts";
 
 /** Interval of keepalive pings on a connection with calls open, in milliseconds. */
 export const KEEPALIVE_TIME_MS = 1_000;
 /** How long a keepalive ping may go unanswered before the connection is dropped. */
 export const KEEPALIVE_TIMEOUT_MS = 1_000;
+
+/**
+ * Produce requests in flight on one ProduceStream at most (the broker allows 1,000); more go
+ * unary. Far above what a producer sends one broker (maxInFlightPerPartition per partition,
+ * partitions merged into one request per broker).
+ */
+export const PRODUCE_STREAM_IN_FLIGHT = 500;
+/** Fetch requests in flight on one FetchStream at most (the broker allows 100). */
+export const FETCH_STREAM_IN_FLIGHT = 50;
 
 /** Stubs for the client services of one broker, sharing one channel. */
 export class BrokerConnection {
@@ -60,6 +74,10 @@ export class BrokerConnection {
   readonly group: GroupServiceClient;
   /** AuthService stub (SCRAM login). */
   readonly auth: AuthServiceClient;
+  /** Produce requests over one ProduceStream; null with call credentials (see below). */
+  readonly produceStream: RequestStream<ProduceRequest, ProduceResponse__Output> | null;
+  /** Fetch requests over one FetchStream; null with call credentials (see below). */
+  readonly fetchStream: RequestStream<FetchRequest, FetchResponse__Output> | null;
 
   /**
    * @param tls - the channel's credentials (TLS or plaintext, see {@link ConnectionPool})
@@ -95,10 +113,21 @@ export class BrokerConnection {
     this.metadata = new v1.MetadataService(address, creds, options);
     this.admin = new v1.AdminService(address, creds, options);
     this.group = new v1.GroupService(address, creds, options);
+    // Streams only without call credentials: a stream authenticates once, when it opens,
+    // while a token source is asked again for every unary call (and a SCRAM session renewed).
+    const streams = auth === undefined;
+    this.produceStream = streams
+      ? new RequestStream(() => this.produce.ProduceStream(), PRODUCE_STREAM_IN_FLIGHT)
+      : null;
+    this.fetchStream = streams
+      ? new RequestStream(() => this.fetch.FetchStream(), FETCH_STREAM_IN_FLIGHT)
+      : null;
   }
 
   /** Closes the channel; calls in flight fail with CANCELLED. */
   close(): void {
+    this.produceStream?.close();
+    this.fetchStream?.close();
     this.produce.close();
   }
 }
@@ -168,14 +197,9 @@ export function unary<Res>(start: UnaryStart<Res>, options: CallOptions): Promis
   if (signal?.aborted === true) return Promise.reject(abortedError(options.method, signal.reason));
   return new Promise<Res>((resolve, reject) => {
     let settled = false;
-    const onAbort = () => {
-      if (settled) return;
-      settled = true;
-      call.cancel();
-      reject(abortedError(options.method, signal?.reason));
-    };
+    let forget: (() => void) | null = null;
     const call = start({ deadline: Date.now() + options.timeoutMs }, (error, response) => {
-      signal?.removeEventListener("abort", onAbort);
+      forget?.();
       if (settled) return;
       settled = true;
       if (error !== null) reject(fromGrpcError(error, options));
@@ -183,7 +207,14 @@ export function unary<Res>(start: UnaryStart<Res>, options: CallOptions): Promis
         reject(new ConnectionError(`${options.method} to ${options.address}: empty response`));
       else resolve(response);
     });
-    signal?.addEventListener("abort", onAbort, { once: true });
+    // Registered through onAbort: the signal is often a long-lived one (see @strand/base abort.ts).
+    if (signal !== undefined && !settled)
+      forget = onAbort(signal, () => {
+        if (settled) return;
+        settled = true;
+        call.cancel();
+        reject(abortedError(options.method, signal.reason));
+      });
   });
 }
 

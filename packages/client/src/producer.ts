@@ -39,7 +39,7 @@
  */
 
 import * as grpc from "@grpc/grpc-js";
-import { assert, sleep } from "@strand/base";
+import { assert, onAbort, sleep } from "@strand/base";
 import type { InitProducerIdResponse__Output, ProduceResponse__Output } from "@strand/protocol";
 import {
   type CompressionName,
@@ -68,6 +68,7 @@ import {
 } from "./errors.ts";
 import { unary } from "./grpc.ts";
 import type { CachedTopic } from "./metadata.ts";
+import { streamOrUnary } from "./request-stream.ts";
 import { anySignal, backoffMs } from "./retry.ts";
 import { IMMEDIATE_HOPS_MAX, refreshQuietly } from "./routing.ts";
 import type { Acks, HeaderValue, Message, MessageHeaders, RecordMetadata } from "./types.ts";
@@ -133,6 +134,11 @@ export interface ProducerIdentity {
 }
 
 const ACKS_WIRE = { all: "ACKS_ALL", leader: "ACKS_LEADER", none: "ACKS_NONE" } as const;
+/**
+ * Requests larger than this go unary, not on the ProduceStream: a message over a listener's
+ * limit fails the whole stream, and every listener takes at least 16 MiB.
+ */
+const STREAM_REQUEST_BYTES_MAX = 4 * 1024 * 1024;
 /** Slack over the broker's produce timeout before the client gives up on a request. */
 const REQUEST_SLACK_MS = 5_000;
 const SEQUENCE_MAX = 2 ** 31 - 1;
@@ -371,11 +377,9 @@ export class Producer {
     this.#unsettled.add(pending);
     // Only a caller's own signal needs a per-send listener; the client's close is covered by
     // the one listener set up in the constructor.
-    if (record.signal !== undefined) {
-      const onAbort = () => pending.fail(abortedError("send()", signal.reason));
-      signal.addEventListener("abort", onAbort, { once: true });
-      pending.detach = () => signal.removeEventListener("abort", onAbort);
-    }
+    // Through onAbort, not a listener: one signal may serve many sends (see @strand/base abort.ts).
+    if (record.signal !== undefined && !signal.aborted)
+      pending.detach = onAbort(signal, () => pending.fail(abortedError("send()", signal.reason)));
     // The signal may have fired while identity or metadata were awaited: an abort event that
     // already happened is never delivered to a listener added later.
     if (signal.aborted) pending.fail(abortedError("send()", signal.reason));
@@ -846,9 +850,12 @@ export class Producer {
 
   async #produce(address: string, acks: string, parts: RequestPart[]): Promise<void> {
     const byTopic = new Map<string, { partition: number; records: Buffer }[]>();
+    let bytes = 0;
     for (const { q, batches } of parts) {
       const list = byTopic.get(q.topic) ?? [];
-      list.push({ partition: q.partition, records: Buffer.concat(batches.map((b) => b.encoded!)) });
+      const records = Buffer.concat(batches.map((b) => b.encoded!));
+      bytes += records.length;
+      list.push({ partition: q.partition, records });
       byTopic.set(q.topic, list);
     }
     const timeoutMs = this.#ctx.requestTimeoutMs;
@@ -862,25 +869,26 @@ export class Producer {
     this.#requests.add(request);
     this.#armProbe();
     try {
-      const response = await unary<ProduceResponse__Output>(
-        (o, cb) =>
-          this.#ctx.pool.get(address).produce.Produce(
-            {
-              acks: acks as (typeof ACKS_WIRE)[Acks],
-              timeoutMs,
-              topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
-            },
-            o,
-            cb,
-          ),
-        {
-          address,
-          method: "Produce",
-          timeoutMs: timeoutMs + REQUEST_SLACK_MS,
-          // Its own signal, not one combined with ctx.closed: close() aborts every request
-          // from the one listener above.
-          signal: request.abort.signal,
-        },
+      const body = {
+        acks: acks as (typeof ACKS_WIRE)[Acks],
+        timeoutMs,
+        topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+      };
+      const callOptions = {
+        address,
+        method: "Produce",
+        timeoutMs: timeoutMs + REQUEST_SLACK_MS,
+        // Its own signal, not one combined with ctx.closed: close() aborts every request
+        // from the one listener above.
+        signal: request.abort.signal,
+      };
+      const connection = this.#ctx.pool.get(address);
+      // A request over STREAM_REQUEST_BYTES_MAX goes unary (see there).
+      const response = await streamOrUnary(
+        bytes <= STREAM_REQUEST_BYTES_MAX ? connection.produceStream : null,
+        body,
+        (r, o, cb) => connection.produce.Produce(r, o, cb),
+        callOptions,
       );
       for (const part of parts) this.#onResult(part, acks, response);
     } catch (error) {

@@ -79,6 +79,29 @@ export type ProduceScript = (call: {
   readonly partition: number;
 }) => ScriptedAnswer | null;
 
+/** Runs a scripted answer (see `FakeCluster.#unary`) and passes it to `cb` when due. */
+function answerWith(
+  run: () => unknown,
+  cb: (status: { code: grpc.status; details: string } | null, value: unknown) => void,
+): void {
+  try {
+    const out = run();
+    if (out === HANG) return;
+    if (out instanceof Held) {
+      setTimeout(() => answerWith(out.run, cb), out.ms);
+      return;
+    }
+    if (out instanceof Delayed) {
+      setTimeout(() => cb(null, out.value), out.ms);
+      return;
+    }
+    cb(null, out);
+  } catch (error) {
+    if (error instanceof StatusAnswer) cb({ code: error.code, details: error.message }, null);
+    else cb({ code: grpc.status.INTERNAL, details: String(error) }, null);
+  }
+}
+
 export class FakeCluster {
   readonly servers: grpc.Server[] = [];
   readonly ports: number[] = [];
@@ -89,6 +112,11 @@ export class FakeCluster {
   readonly metadataCalls: number[] = [];
   readonly fetchCalls: { broker: number; offsets: string[] }[] = [];
   readonly faults = new Map<string, Fault>();
+  /**
+   * Whether brokers serve FetchStream (false: it answers UNIMPLEMENTED, as brokers before it
+   * did, and the consumer falls back to unary Fetch).
+   */
+  fetchStreams = true;
   /** Whether InitProducerId answers (else UNIMPLEMENTED, as brokers without idempotence). */
   producerIds = false;
   /** Scripted Produce answers, consulted after the leader check and before `faults`. */
@@ -122,7 +150,10 @@ export class FakeCluster {
           const ms = c.hold?.({ broker: id }) ?? 0;
           return ms > 0 ? new Held(ms, () => c.produce(id, req)) : c.produce(id, req);
         }),
-        ProduceStream: (call: grpc.ServerDuplexStream<unknown, unknown>) => call.end(),
+        ProduceStream: c.#stream((req) => {
+          const ms = c.hold?.({ broker: id }) ?? 0;
+          return ms > 0 ? new Held(ms, () => c.produce(id, req)) : c.produce(id, req);
+        }),
         InitProducerId: (_call: unknown, cb: grpc.sendUnaryData<unknown>) =>
           c.producerIds
             ? cb(null, { producerId: "42", producerEpoch: 0, errorCode: 0, errorMessage: "" })
@@ -130,6 +161,10 @@ export class FakeCluster {
       });
       server.addService(v1.FetchService.service, {
         Fetch: c.#unary((req) => c.fetch(id, req)),
+        FetchStream: c.#stream((req) => {
+          if (!c.fetchStreams) throw new StatusAnswer(grpc.status.UNIMPLEMENTED);
+          return c.fetch(id, req);
+        }),
         ListOffsets: c.#unary((req) => c.listOffsets(id, req)),
         Subscribe: (call: grpc.ServerWritableStream<unknown, unknown>) => call.end(),
       });
@@ -158,26 +193,41 @@ export class FakeCluster {
 
   // biome-ignore lint/suspicious/noExplicitAny: a test double serving untyped requests
   #unary(fn: (req: any) => unknown): grpc.handleUnaryCall<any, any> {
-    return (call, cb) => {
-      const answer = (run: () => unknown) => {
-        try {
-          const out = run();
-          if (out === HANG) return;
-          if (out instanceof Held) {
-            setTimeout(() => answer(out.run), out.ms);
-            return;
-          }
-          if (out instanceof Delayed) {
-            setTimeout(() => cb(null, out.value), out.ms);
-            return;
-          }
-          cb(null, out);
-        } catch (error) {
-          if (error instanceof StatusAnswer) cb({ code: error.code, details: error.message }, null);
-          else cb({ code: grpc.status.INTERNAL, details: String(error) }, null);
-        }
-      };
-      answer(() => fn(call.request));
+    return (call, cb) => answerWith(() => fn(call.request), cb);
+  }
+
+  /**
+   * A correlated stream (ProduceStream, FetchStream) answering each request as `#unary`
+   * would; a status answer fails the whole stream, as a broker's does.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: a test double serving untyped requests
+  #stream(fn: (req: any) => unknown): grpc.handleBidiStreamingCall<any, any> {
+    return (call) => {
+      let failed = false;
+      let inFlight = 0;
+      let ended = false;
+      call.on("data", (message: { correlationId: string; request: unknown }) => {
+        inFlight++;
+        answerWith(
+          () => fn(message.request),
+          (status, response) => {
+            inFlight--;
+            if (failed || call.cancelled) return;
+            if (status !== null) {
+              failed = true;
+              call.emit("error", status);
+              return;
+            }
+            call.write({ correlationId: message.correlationId, response });
+            if (ended && inFlight === 0) call.end();
+          },
+        );
+      });
+      call.on("end", () => {
+        ended = true;
+        if (inFlight === 0 && !failed) call.end();
+      });
+      call.on("error", () => undefined);
     };
   }
 

@@ -5,9 +5,13 @@
  * Why "until answered": grpc-js emits `cancelled` when any call's HTTP/2 stream closes, an
  * answered one included. Aborting then built a DOMException (stack trace and all) and ran the
  * abort listeners for every Fetch, about 2 % of a leader's busy time at light load, for a
- * signal nobody listens to any more. A plain listener on the shutdown signal, removed on
- * answer, also replaces an `AbortSignal.any` per call.
+ * signal nobody listens to any more. A callback on the shutdown signal, dropped on answer,
+ * also replaces an `AbortSignal.any` per call; it is registered through `onAbort`, not as a
+ * listener, because a listener per call on the long-lived shutdown signal made every call's
+ * objects survive young-generation GC (see @strand/base abort.ts).
  */
+
+import { onAbort } from "@strand/base";
 
 /** The part of a grpc-js server call this needs. */
 export interface CancellableCall {
@@ -25,13 +29,11 @@ export interface CallSignal {
 export function callSignal(shutdown: AbortSignal, call: CancellableCall): CallSignal {
   const controller = new AbortController();
   let done = false;
-  const onShutdown = () => {
-    if (!done) controller.abort(shutdown.reason);
-  };
+  let forget: (() => void) | null = null;
   const answered = () => {
     if (done) return;
     done = true;
-    shutdown.removeEventListener("abort", onShutdown);
+    forget?.();
   };
   call.on("cancelled", () => {
     if (done) return;
@@ -39,6 +41,9 @@ export function callSignal(shutdown: AbortSignal, call: CancellableCall): CallSi
     answered();
   });
   if (shutdown.aborted) controller.abort(shutdown.reason);
-  else shutdown.addEventListener("abort", onShutdown, { once: true });
+  else
+    forget = onAbort(shutdown, () => {
+      if (!done) controller.abort(shutdown.reason);
+    });
   return { signal: controller.signal, answered };
 }

@@ -1,10 +1,11 @@
 /**
- * FetchService: Fetch (a long poll), Subscribe (a server stream built from repeated long
+ * FetchService: Fetch (a long poll), FetchStream (the same requests on one bidi stream, with
+ * correlation ids: request-stream.ts), Subscribe (a server stream built from repeated long
  * polls that pushes batches as the high watermark moves) and ListOffsets. Partitions led
  * elsewhere are forwarded one hop (routing.ts); every field is validated at the edge.
  */
 import type * as grpc from "@grpc/grpc-js";
-import { idle } from "@strand/base";
+import { idle, onAbort } from "@strand/base";
 import type {
   FetchRequest,
   FetchRequest__Output,
@@ -39,10 +40,17 @@ import type {
   OffsetSpec,
   PartitionError,
 } from "../replica/types.ts";
-import { callAccess, deniedTopics, requireTopics, servePermitted } from "./access.ts";
+import {
+  type CallAccess,
+  callAccess,
+  deniedTopics,
+  requireTopics,
+  servePermitted,
+} from "./access.ts";
 import { callSignal } from "./call-signal.ts";
 import { DEFAULT_STREAM_BOUNDS, type ServiceContext } from "./context.ts";
 import { countStream, type RequestTiming, statusLabel, unaryHandler } from "./instrument.ts";
+import { serveRequestStream } from "./request-stream.ts";
 import { alignByKey, groupByTopic } from "./requests.ts";
 import { type CallOrigin, callOrigin, routeRequest, unaryCall } from "./routing.ts";
 import { StreamLimits } from "./stream-limits.ts";
@@ -52,6 +60,11 @@ import { codeName, hintFromWire, hintToWire, toStatus, UnavailableError } from "
 export const DEFAULT_FETCH_MAX_BYTES = 52_428_800;
 /** Per-partition cap when the request sets none (Kafka's max.partition.fetch.bytes). */
 export const DEFAULT_PARTITION_MAX_BYTES = 1_048_576;
+/**
+ * Fetch requests in flight on one FetchStream at most: each may park a long poll, and a
+ * consumer has one or two per broker (a fetch and a prefetch).
+ */
+export const FETCH_STREAM_IN_FLIGHT_MAX = 100;
 /** Long-poll wait of each round of a Subscribe stream. */
 export const SUBSCRIBE_POLL_MS = 500;
 const FORWARD_SLACK_MS = 5_000;
@@ -199,20 +212,35 @@ async function handleFetch(
   call: grpc.ServerUnaryCall<FetchRequest__Output, FetchResponse>,
   timing: RequestTiming,
 ): Promise<FetchResponse> {
-  const parsed = parseFetch(call.request);
+  const access = await callAccess(ctx, call);
+  const cancel = callSignal(ctx.shutdownSignal, call);
+  return serveFetch(
+    ctx,
+    call.request,
+    access,
+    callOrigin(call.metadata),
+    cancel.signal,
+    timing,
+  ).finally(cancel.answered);
+}
+
+/** Serves one fetch request (of a Fetch call or a FetchStream); parks on `signal`. */
+async function serveFetch(
+  ctx: ServiceContext,
+  request: FetchRequest__Output,
+  access: CallAccess,
+  origin: CallOrigin,
+  signal: AbortSignal,
+  timing: RequestTiming,
+): Promise<FetchResponse> {
+  const parsed = parseFetch(request);
   const onWaited = (ms: number) => {
     timing.waitedMs += ms;
   };
-  const denied = deniedTopics(await callAccess(ctx, call), "read", parsed.items);
-  const cancel = callSignal(ctx.shutdownSignal, call);
+  const denied = deniedTopics(access, "read", parsed.items);
   const results = await servePermitted(parsed.items, denied, failedFetch, (items) =>
-    fetchPartitions(
-      ctx,
-      { ...parsed.options, signal: cancel.signal, onWaited },
-      items,
-      callOrigin(call.metadata),
-    ),
-  ).finally(cancel.answered);
+    fetchPartitions(ctx, { ...parsed.options, signal, onWaited }, items, origin),
+  );
   ctx.metrics.fetchWaitSeconds.observe(timing.waitedMs / 1000);
   return {
     topics: groupByTopic(results, fetchResultToWire).map(([topic, partitions]) => ({
@@ -234,14 +262,16 @@ function waitDrain(
   call: grpc.ServerWritableStream<SubscribeRequest__Output, SubscribeResponse>,
   signal: AbortSignal,
 ): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       call.off("drain", done);
-      signal.removeEventListener("abort", done);
+      forget();
       resolve();
     };
     call.once("drain", done);
-    signal.addEventListener("abort", done, { once: true });
+    // Through onAbort: the stream's signal outlives many drain waits (@strand/base abort.ts).
+    const forget = onAbort(signal, done);
   });
 }
 
@@ -461,6 +491,14 @@ export function fetchServiceHandlers(ctx: ServiceContext): FetchServiceHandlers 
       (call, timing) => handleFetch(ctx, call, timing),
       fetchOutcome,
     ),
+    FetchStream: (call) =>
+      serveRequestStream<FetchRequest__Output, FetchResponse>(ctx, call, {
+        method: "FetchStream",
+        inFlightMax: FETCH_STREAM_IN_FLIGHT_MAX,
+        serve: (request, access, signal, timing) =>
+          serveFetch(ctx, request, access, callOrigin(call.metadata), signal, timing),
+        outcome: fetchOutcome,
+      }),
     ListOffsets: unaryHandler(ctx, "ListOffsets", (call) => handleListOffsets(ctx, call)),
     Subscribe: (call) => {
       // A stream lives as long as the consumer: counted open, never timed as one request.

@@ -11,8 +11,6 @@ import type {
   ProduceResponse,
   ProduceResponse__Output,
   ProduceServiceHandlers,
-  ProduceStreamRequest__Output,
-  ProduceStreamResponse,
   ProducePartitionResult as WireResult,
 } from "@strand/protocol";
 import {
@@ -36,17 +34,11 @@ import type {
 import { type CallAccess, callAccess, deniedTopics } from "./access.ts";
 import type { ServiceContext } from "./context.ts";
 import { initProducerIdHandler } from "./init-producer-id.ts";
-import { countStream, statusLabel, unaryHandler } from "./instrument.ts";
+import { unaryHandler } from "./instrument.ts";
+import { serveRequestStream } from "./request-stream.ts";
 import { alignByKey, groupByTopic } from "./requests.ts";
 import { type CallOrigin, callOrigin, routeRequest, unaryCall } from "./routing.ts";
-import {
-  codeName,
-  hintFromWire,
-  hintToWire,
-  partitionError,
-  toStatus,
-  UnavailableError,
-} from "./wire.ts";
+import { codeName, hintFromWire, hintToWire, partitionError } from "./wire.ts";
 
 /** Produce requests in flight on one ProduceStream at most. */
 export const STREAM_IN_FLIGHT_MAX = 1_000;
@@ -264,74 +256,13 @@ export function produceServiceHandlers(ctx: ServiceContext): ProduceServiceHandl
         handleProduce(ctx, call.request, callOrigin(call.metadata), await callAccess(ctx, call)),
       outcome,
     ),
-    ProduceStream: (call) => produceStream(ctx, call),
+    ProduceStream: (call) =>
+      serveRequestStream<ProduceRequest__Output, ProduceResponse>(ctx, call, {
+        method: "ProduceStream",
+        inFlightMax: STREAM_IN_FLIGHT_MAX,
+        serve: (request, access) => handleProduce(ctx, request, callOrigin(call.metadata), access),
+        outcome,
+      }),
     InitProducerId: initProducerIdHandler(ctx),
   };
-}
-
-function produceStream(
-  ctx: ServiceContext,
-  call: grpc.ServerDuplexStream<ProduceStreamRequest__Output, ProduceStreamResponse>,
-): void {
-  const origin = callOrigin(call.metadata);
-  // Who the stream's caller is does not change: authenticate once, on the first request.
-  let access: Promise<CallAccess> | null = null;
-  let inFlight = 0;
-  let failed = false;
-  let ended = false;
-  const finishIfDone = () => {
-    if (ended && inFlight === 0 && !failed) call.end();
-  };
-  const fail = (error: unknown) => {
-    if (failed) return;
-    failed = true;
-    const status = toStatus(error);
-    countStream(ctx, "ProduceStream", statusLabel(status.code));
-    call.emit("error", status);
-  };
-  const onAbort = () =>
-    fail(new UnavailableError("the broker is shutting down; reconnect to another broker"));
-  ctx.shutdownSignal.addEventListener("abort", onAbort, { once: true });
-  call.on("data", (msg: ProduceStreamRequest__Output) => {
-    if (failed) return;
-    if (inFlight >= STREAM_IN_FLIGHT_MAX)
-      return fail(
-        new InvalidArgumentError(
-          `more than ${STREAM_IN_FLIGHT_MAX} produce requests in flight on one stream; wait for responses`,
-        ),
-      );
-    if (msg.request === null)
-      return fail(new InvalidArgumentError(`request ${msg.correlationId} has no request body`));
-    inFlight++;
-    const stop = ctx.metrics.requestDurationSeconds.startTimer({ method: "ProduceStream" });
-    const request = msg.request;
-    access ??= callAccess(ctx, call);
-    access
-      .then((a) => handleProduce(ctx, request, origin, a))
-      .then(
-        (response) => {
-          stop();
-          inFlight--;
-          ctx.metrics.requestsTotal.inc({ method: "ProduceStream", code: outcome(response) });
-          if (!failed && !call.cancelled)
-            call.write({ correlationId: msg.correlationId, response });
-          finishIfDone();
-        },
-        (error: unknown) => {
-          stop();
-          inFlight--;
-          fail(error);
-        },
-      );
-  });
-  call.on("end", () => {
-    ended = true;
-    finishIfDone();
-  });
-  ctx.metrics.openStreams.inc({ method: "ProduceStream" });
-  call.on("close", () => {
-    ctx.metrics.openStreams.dec({ method: "ProduceStream" });
-    ctx.shutdownSignal.removeEventListener("abort", onAbort);
-  });
-  call.on("error", () => undefined);
 }

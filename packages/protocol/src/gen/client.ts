@@ -65,6 +65,8 @@ import type { FetchPartitionResult as _strand_v1_FetchPartitionResult, FetchPart
 import type { FetchRequest as _strand_v1_FetchRequest, FetchRequest__Output as _strand_v1_FetchRequest__Output } from './strand/v1/FetchRequest.ts';
 import type { FetchResponse as _strand_v1_FetchResponse, FetchResponse__Output as _strand_v1_FetchResponse__Output } from './strand/v1/FetchResponse.ts';
 import type { FetchServiceClient as _strand_v1_FetchServiceClient, FetchServiceDefinition as _strand_v1_FetchServiceDefinition } from './strand/v1/FetchService.ts';
+import type { FetchStreamRequest as _strand_v1_FetchStreamRequest, FetchStreamRequest__Output as _strand_v1_FetchStreamRequest__Output } from './strand/v1/FetchStreamRequest.ts';
+import type { FetchStreamResponse as _strand_v1_FetchStreamResponse, FetchStreamResponse__Output as _strand_v1_FetchStreamResponse__Output } from './strand/v1/FetchStreamResponse.ts';
 import type { FetchTopic as _strand_v1_FetchTopic, FetchTopic__Output as _strand_v1_FetchTopic__Output } from './strand/v1/FetchTopic.ts';
 import type { FetchTopicResult as _strand_v1_FetchTopicResult, FetchTopicResult__Output as _strand_v1_FetchTopicResult__Output } from './strand/v1/FetchTopicResult.ts';
 import type { InitProducerIdRequest as _strand_v1_InitProducerIdRequest, InitProducerIdRequest__Output as _strand_v1_InitProducerIdRequest__Output } from './strand/v1/InitProducerIdRequest.ts';
@@ -179,6 +181,8 @@ export interface ProtoGrpcType {
        * Reads committed record batches from partition leaders.
        */
       FetchService: SubtypeConstructor<typeof grpc.Client, _strand_v1_FetchServiceClient> & { service: _strand_v1_FetchServiceDefinition }
+      FetchStreamRequest: MessageTypeDefinition<_strand_v1_FetchStreamRequest, _strand_v1_FetchStreamRequest__Output>
+      FetchStreamResponse: MessageTypeDefinition<_strand_v1_FetchStreamResponse, _strand_v1_FetchStreamResponse__Output>
       FetchTopic: MessageTypeDefinition<_strand_v1_FetchTopic, _strand_v1_FetchTopic__Output>
       FetchTopicResult: MessageTypeDefinition<_strand_v1_FetchTopicResult, _strand_v1_FetchTopicResult__Output>
       InitProducerIdRequest: MessageTypeDefinition<_strand_v1_InitProducerIdRequest, _strand_v1_InitProducerIdRequest__Output>

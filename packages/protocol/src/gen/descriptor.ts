@@ -220,6 +220,12 @@ export const protoDescriptor: INamespace = {
                   "responseType": "SubscribeResponse",
                   "responseStream": true
                 },
+                "FetchStream": {
+                  "requestType": "FetchStreamRequest",
+                  "requestStream": true,
+                  "responseType": "FetchStreamResponse",
+                  "responseStream": true
+                },
                 "ListOffsets": {
                   "requestType": "ListOffsetsRequest",
                   "responseType": "ListOffsetsResponse"
@@ -377,6 +383,30 @@ export const protoDescriptor: INamespace = {
                 },
                 "result": {
                   "type": "FetchPartitionResult",
+                  "id": 2
+                }
+              }
+            },
+            "FetchStreamRequest": {
+              "fields": {
+                "correlationId": {
+                  "type": "uint64",
+                  "id": 1
+                },
+                "request": {
+                  "type": "FetchRequest",
+                  "id": 2
+                }
+              }
+            },
+            "FetchStreamResponse": {
+              "fields": {
+                "correlationId": {
+                  "type": "uint64",
+                  "id": 1
+                },
+                "response": {
+                  "type": "FetchResponse",
                   "id": 2
                 }
               }

@@ -125,6 +125,8 @@ export type * from './strand/v1/FetchPartitionResult.ts';
 export type * from './strand/v1/FetchRequest.ts';
 export type * from './strand/v1/FetchResponse.ts';
 export type * from './strand/v1/FetchService.ts';
+export type * from './strand/v1/FetchStreamRequest.ts';
+export type * from './strand/v1/FetchStreamResponse.ts';
 export type * from './strand/v1/FetchTopic.ts';
 export type * from './strand/v1/FetchTopicResult.ts';
 export type * from './strand/v1/FindCoordinatorRequest.ts';

@@ -13,6 +13,7 @@ export const BULK_METHODS: readonly string[] = Object.freeze([
   "strand.v1.ProduceService/ProduceStream",
   "strand.v1.FetchService/Fetch",
   "strand.v1.FetchService/Subscribe",
+  "strand.v1.FetchService/FetchStream",
   "strand.v1.ReplicationService/ReplicaFetch",
 ]);
 

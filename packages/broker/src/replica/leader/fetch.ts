@@ -3,6 +3,8 @@
  * a long poll parked in the DelayedFetchPurgatory that completes on HW advances (no polling)
  * or at maxWaitMs, or when the caller aborts.
  */
+
+import { onAbort } from "@strand/base";
 import {
   BATCH_HEADER_BYTES,
   BATCH_LOG_OVERHEAD_BYTES,
@@ -57,12 +59,13 @@ export async function fetch(
   if (options.signal?.aborted === true || ctx.closed) return first.results;
   return new Promise((resolve) => {
     let settled = false;
+    let forget: (() => void) | null = null;
     const parkedAtMs = ctx.clock();
     const complete = (): void => {
       if (settled) return;
       settled = true;
       options.onWaited?.(Math.max(0, ctx.clock() - parkedAtMs));
-      options.signal?.removeEventListener("abort", complete);
+      forget?.();
       readAll(ctx, options, partitions).then(
         (again) => resolve(again.results),
         () => resolve(first.results),
@@ -82,7 +85,9 @@ export async function fetch(
       return;
     }
     ctx.timer.schedule(deadlineMs);
-    options.signal?.addEventListener("abort", complete, { once: true });
+    // Through onAbort: a Subscribe stream's signal outlives many parked rounds (base abort.ts).
+    const signal = options.signal;
+    if (signal !== undefined && !signal.aborted) forget = onAbort(signal, complete);
     if (hwMoved(ctx, first.seen)) complete();
   });
 }

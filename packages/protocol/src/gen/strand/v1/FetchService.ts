@@ -4,6 +4,8 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { FetchRequest as _strand_v1_FetchRequest, FetchRequest__Output as _strand_v1_FetchRequest__Output } from '../../strand/v1/FetchRequest.ts';
 import type { FetchResponse as _strand_v1_FetchResponse, FetchResponse__Output as _strand_v1_FetchResponse__Output } from '../../strand/v1/FetchResponse.ts';
+import type { FetchStreamRequest as _strand_v1_FetchStreamRequest, FetchStreamRequest__Output as _strand_v1_FetchStreamRequest__Output } from '../../strand/v1/FetchStreamRequest.ts';
+import type { FetchStreamResponse as _strand_v1_FetchStreamResponse, FetchStreamResponse__Output as _strand_v1_FetchStreamResponse__Output } from '../../strand/v1/FetchStreamResponse.ts';
 import type { ListOffsetsRequest as _strand_v1_ListOffsetsRequest, ListOffsetsRequest__Output as _strand_v1_ListOffsetsRequest__Output } from '../../strand/v1/ListOffsetsRequest.ts';
 import type { ListOffsetsResponse as _strand_v1_ListOffsetsResponse, ListOffsetsResponse__Output as _strand_v1_ListOffsetsResponse__Output } from '../../strand/v1/ListOffsetsResponse.ts';
 import type { SubscribeRequest as _strand_v1_SubscribeRequest, SubscribeRequest__Output as _strand_v1_SubscribeRequest__Output } from '../../strand/v1/SubscribeRequest.ts';
@@ -29,6 +31,23 @@ export interface FetchServiceClient extends grpc.Client {
   fetch(argument: _strand_v1_FetchRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_strand_v1_FetchResponse__Output>): grpc.ClientUnaryCall;
   fetch(argument: _strand_v1_FetchRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_strand_v1_FetchResponse__Output>): grpc.ClientUnaryCall;
   fetch(argument: _strand_v1_FetchRequest, callback: grpc.requestCallback<_strand_v1_FetchResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * A long-lived stream of fetch requests, each tagged with a correlation id and served as
+   * Fetch serves it; responses come back tagged with the same id, in the order they complete.
+   * One HTTP/2 stream for many requests: the SDK's consumer uses it (docs/client.md,
+   * "Transport"). At most 100 requests in flight on one stream.
+   */
+  FetchStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_strand_v1_FetchStreamRequest, _strand_v1_FetchStreamResponse__Output>;
+  FetchStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_strand_v1_FetchStreamRequest, _strand_v1_FetchStreamResponse__Output>;
+  /**
+   * A long-lived stream of fetch requests, each tagged with a correlation id and served as
+   * Fetch serves it; responses come back tagged with the same id, in the order they complete.
+   * One HTTP/2 stream for many requests: the SDK's consumer uses it (docs/client.md,
+   * "Transport"). At most 100 requests in flight on one stream.
+   */
+  fetchStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_strand_v1_FetchStreamRequest, _strand_v1_FetchStreamResponse__Output>;
+  fetchStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_strand_v1_FetchStreamRequest, _strand_v1_FetchStreamResponse__Output>;
   
   /**
    * Looks up offsets by position (earliest, latest) or by timestamp.
@@ -71,6 +90,14 @@ export interface FetchServiceHandlers extends grpc.UntypedServiceImplementation 
   Fetch: grpc.handleUnaryCall<_strand_v1_FetchRequest__Output, _strand_v1_FetchResponse>;
   
   /**
+   * A long-lived stream of fetch requests, each tagged with a correlation id and served as
+   * Fetch serves it; responses come back tagged with the same id, in the order they complete.
+   * One HTTP/2 stream for many requests: the SDK's consumer uses it (docs/client.md,
+   * "Transport"). At most 100 requests in flight on one stream.
+   */
+  FetchStream: grpc.handleBidiStreamingCall<_strand_v1_FetchStreamRequest__Output, _strand_v1_FetchStreamResponse>;
+  
+  /**
    * Looks up offsets by position (earliest, latest) or by timestamp.
    */
   ListOffsets: grpc.handleUnaryCall<_strand_v1_ListOffsetsRequest__Output, _strand_v1_ListOffsetsResponse>;
@@ -85,6 +112,7 @@ export interface FetchServiceHandlers extends grpc.UntypedServiceImplementation 
 
 export interface FetchServiceDefinition extends grpc.ServiceDefinition {
   Fetch: MethodDefinition<_strand_v1_FetchRequest, _strand_v1_FetchResponse, _strand_v1_FetchRequest__Output, _strand_v1_FetchResponse__Output>
+  FetchStream: MethodDefinition<_strand_v1_FetchStreamRequest, _strand_v1_FetchStreamResponse, _strand_v1_FetchStreamRequest__Output, _strand_v1_FetchStreamResponse__Output>
   ListOffsets: MethodDefinition<_strand_v1_ListOffsetsRequest, _strand_v1_ListOffsetsResponse, _strand_v1_ListOffsetsRequest__Output, _strand_v1_ListOffsetsResponse__Output>
   Subscribe: MethodDefinition<_strand_v1_SubscribeRequest, _strand_v1_SubscribeResponse, _strand_v1_SubscribeRequest__Output, _strand_v1_SubscribeResponse__Output>
 }
