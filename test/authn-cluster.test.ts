@@ -6,7 +6,8 @@
 // signed by another key, an expired token. Accepted: a user created with the real
 // `strand user create` produces and consumes through the SDK with SCRAM; a JWT principal
 // produces. A forwarded request carrying the principal header from a non-node certificate is
-// PERMISSION_DENIED. Failures are counted in strand_authentication_failures_total.
+// PERMISSION_DENIED. A FetchStream opened with a SCRAM session ends UNAUTHENTICATED once
+// the user's password changes. Failures are counted in strand_authentication_failures_total.
 // Certificates come from `strand cert` and openssl in a temp dir; ports are random; every
 // process is stopped.
 import { execFileSync } from "node:child_process";
@@ -195,6 +196,46 @@ describe("client authentication on a TLS cluster", () => {
     ]);
     expect(asAlice.code, asAlice.stderr).toBe(0);
     expect(asAlice.stdout).toMatch(/authn/);
+  }, 60_000);
+
+  it("ends a stream whose SCRAM session a new password ended", async () => {
+    const admin = client({ tls: adminCert() }).admin();
+    await admin.createTopics([{ topic: "authn-stream", numPartitions: 1, replicationFactor: 3 }]);
+    await admin.createUser("carol", "first-pw", { timeoutMs: 20_000 });
+    const raw = rawBroker(nodes[0]!.clientAddress, pem(certs, "ca.crt"));
+    closers.push(() => raw.close());
+    const session = await raw.login("carol", "first-pw");
+    const stream = raw.fetchStream(session);
+    const ended = new Promise<grpc.ServiceError>((resolve) => stream.on("error", resolve));
+    const answers: string[] = [];
+    stream.on("data", (m: { correlationId: string }) => answers.push(m.correlationId));
+    let id = 0;
+    const ask = () =>
+      stream.write({
+        correlationId: ++id,
+        request: {
+          maxWaitMs: 0,
+          topics: [{ topic: "authn-stream", partitions: [{ partition: 0, fetchOffset: 0 }] }],
+        },
+      });
+    ask();
+    await expect.poll(() => answers, { timeout: 10_000 }).toContain("1");
+
+    await admin.createUser("carol", "second-pw", { timeoutMs: 20_000 });
+    // The broker re-checks a stream's credentials at most STREAM_REAUTH_MS (1 s) apart, once
+    // the new credential reached its metadata: keep asking until the stream ends.
+    const asking = setInterval(ask, 200);
+    try {
+      const error = await Promise.race([
+        ended,
+        new Promise<null>((resolve) => setTimeout(() => resolve(null), 15_000)),
+      ]);
+      expect(error?.code).toBe(grpc.status.UNAUTHENTICATED);
+      expect(error?.details).toMatch(/password of user carol changed/);
+    } finally {
+      clearInterval(asking);
+      stream.cancel();
+    }
   }, 60_000);
 
   it("answers a refused credential at once, with the rule", async () => {

@@ -1,7 +1,8 @@
 /**
  * Raw gRPC helpers for authentication tests: a SCRAM-SHA-512 login on one broker's
- * AuthService (the server signature checked) and a ListOffsets sent to that broker with the
- * session, so a test can address a broker that does not lead the partition (a forward).
+ * AuthService (the server signature checked), a ListOffsets sent to that broker with the
+ * session, so a test can address a broker that does not lead the partition (a forward), and
+ * a FetchStream opened with the session.
  */
 import * as grpc from "@grpc/grpc-js";
 import {
@@ -56,6 +57,12 @@ export function rawBroker(address: string, ca: Buffer) {
         topics: [{ topic, partitions: [{ partition, spec: "OFFSET_SPEC_LATEST" }] }],
       };
       return rpc((cb) => fetch.ListOffsets(request, md, cb));
+    },
+    /** Opens a FetchStream that presents `session` (every request rides its first metadata). */
+    fetchStream(session: string) {
+      const md = new grpc.Metadata();
+      md.set("strand-session", session);
+      return fetch.FetchStream(md);
     },
     close(): void {
       auth.close();

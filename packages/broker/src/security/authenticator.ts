@@ -28,6 +28,7 @@ import type { AuthAudit, AuthFailure } from "./metrics.ts";
 import {
   ANONYMOUS,
   type AuthenticatedCall,
+  type AuthenticateOptions,
   type Authenticator,
   PermissionDeniedError,
   type Principal,
@@ -113,8 +114,11 @@ export class ClientAuthenticator implements Authenticator {
   }
 
   /** {@inheritDoc Authenticator.authenticate} */
-  async authenticate(call: AuthenticatedCall & { getPeer?(): string }): Promise<Principal> {
-    const known = remembered.get(call.metadata);
+  async authenticate(
+    call: AuthenticatedCall & { getPeer?(): string },
+    options: AuthenticateOptions = {},
+  ): Promise<Principal> {
+    const known = options.fresh === true ? undefined : remembered.get(call.metadata);
     if (known !== undefined) return known;
     try {
       const principal = this.#resolve(call);

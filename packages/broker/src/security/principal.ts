@@ -44,7 +44,16 @@ export interface AuthenticatedCall extends AuthContextSource {
  * carries credentials that do not verify, or carries none where the listener requires them.
  */
 export interface Authenticator {
-  authenticate(call: AuthenticatedCall): Promise<Principal>;
+  /**
+   * @param options.fresh - check the credentials again although this call was authenticated
+   *   before (a long-lived stream: its session may have ended or its token expired since)
+   */
+  authenticate(call: AuthenticatedCall, options?: AuthenticateOptions): Promise<Principal>;
+}
+
+/** Options of {@link Authenticator.authenticate}. */
+export interface AuthenticateOptions {
+  readonly fresh?: boolean;
 }
 
 /** Credentials were wrong or missing: gRPC UNAUTHENTICATED, with the reason. */

@@ -10,6 +10,7 @@ import type { PartitionError } from "../replica/types.ts";
 import {
   ANONYMOUS,
   type AuthenticatedCall,
+  type AuthenticateOptions,
   PermissionDeniedError,
   type Principal,
   principalName,
@@ -67,15 +68,19 @@ export function peerHost(peer: string): string {
   return v4?.[1] ?? "*";
 }
 
-/** The access of `call`: authenticates it (UNAUTHENTICATED on bad credentials) when needed. */
+/**
+ * The access of `call`: authenticates it (UNAUTHENTICATED on bad credentials) when needed;
+ * `fresh` checks the credentials of an already authenticated call again (a stream).
+ */
 export async function callAccess(
   ctx: ServiceContext,
   call: AuthenticatedCall & { getPeer(): string },
+  options: AuthenticateOptions = {},
 ): Promise<CallAccess> {
   const authorizer = ctx.authorizer;
   if ((authorizer === undefined || !authorizer.enabled) && ctx.authenticator === undefined)
     return ALLOW_ALL;
-  const principal = await (ctx.authenticator ?? transportAuthenticator).authenticate(call);
+  const principal = await (ctx.authenticator ?? transportAuthenticator).authenticate(call, options);
   if (authorizer === undefined || !authorizer.enabled) return { ...ALLOW_ALL, principal };
   const host = peerHost(call.getPeer());
   const request = (operation: AclOperation, resourceType: AclResourceType, resourceName: string) =>

@@ -50,7 +50,7 @@ import {
 import { callSignal } from "./call-signal.ts";
 import { DEFAULT_STREAM_BOUNDS, type ServiceContext } from "./context.ts";
 import { countStream, type RequestTiming, statusLabel, unaryHandler } from "./instrument.ts";
-import { serveRequestStream } from "./request-stream.ts";
+import { STREAM_REAUTH_MS, serveRequestStream } from "./request-stream.ts";
 import { alignByKey, groupByTopic } from "./requests.ts";
 import { type CallOrigin, callOrigin, routeRequest, unaryCall } from "./routing.ts";
 import { StreamLimits } from "./stream-limits.ts";
@@ -318,7 +318,11 @@ async function subscribe(
   requireTopics(await callAccess(ctx, call), "read", positions);
   const cancel = callSignal(ctx.shutdownSignal, call);
   try {
-    await subscribeLoop(ctx, call, positions, maxBytes, cancel.signal);
+    await subscribeLoop(ctx, call, positions, maxBytes, cancel.signal, () =>
+      callAccess(ctx, call, { fresh: true }).then((access) =>
+        requireTopics(access, "read", positions),
+      ),
+    );
   } finally {
     cancel.answered();
   }
@@ -330,10 +334,18 @@ async function subscribeLoop(
   initial: FetchPartition[],
   maxBytes: number,
   signal: AbortSignal,
+  recheckAccess: () => Promise<void>,
 ): Promise<void> {
   let positions = initial;
+  let checkedAt = Date.now();
   while (positions.length > 0 && !signal.aborted) {
     const started = Date.now();
+    // A session that ended, a token that expired or a revoked ACL ends the stream within
+    // about a round (request-stream.ts, STREAM_REAUTH_MS).
+    if (started - checkedAt >= STREAM_REAUTH_MS) {
+      await recheckAccess();
+      checkedAt = started;
+    }
     const round = await subscribeRound(
       ctx,
       call,

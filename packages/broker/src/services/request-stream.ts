@@ -5,8 +5,10 @@
  * stream for many requests spares both ends a stream, headers and call objects per request
  * (docs/client.md, "Transport").
  *
- * The caller is authenticated once, on the first request (who a stream's caller is does not
- * change; docs/security.md). A request that fails as a whole (bad bytes, refused credentials)
+ * The caller is authenticated on the first request and again on the first request after
+ * {@link STREAM_REAUTH_MS}: who a stream's caller is does not change, but a session can end
+ * (a new password, expiry) or a token expire, and the stream must not outlive it
+ * (docs/security.md). A request that fails as a whole (bad bytes, refused credentials)
  * ends the stream with that status, as it would have ended its unary call; requests beyond
  * the in-flight bound end it with INVALID_ARGUMENT; a node shutdown ends it UNAVAILABLE.
  */
@@ -17,6 +19,12 @@ import { callSignal } from "./call-signal.ts";
 import type { ServiceContext } from "./context.ts";
 import { countStream, type OutcomeOf, type RequestTiming, statusLabel } from "./instrument.ts";
 import { toStatus, UnavailableError } from "./wire.ts";
+
+/**
+ * How long a stream's authentication stands before a request checks it again: the bound on
+ * how long a stream outlives a session that ended or a token that expired.
+ */
+export const STREAM_REAUTH_MS = 1_000;
 
 /** A stream message: a request and its correlation id. */
 export interface TaggedRequest<Req> {
@@ -53,6 +61,7 @@ export function serveRequestStream<Req, Res>(
 ): void {
   const method = how.method;
   let access: Promise<CallAccess> | null = null;
+  let accessAtMs = 0;
   let inFlight = 0;
   let failed = false;
   let ended = false;
@@ -87,7 +96,11 @@ export function serveRequestStream<Req, Res>(
     const timing: RequestTiming = { waitedMs: 0 };
     const startMs = performance.now();
     const request = message.request;
-    access ??= callAccess(ctx, call);
+    const now = performance.now();
+    if (access === null || now - accessAtMs >= STREAM_REAUTH_MS) {
+      access = callAccess(ctx, call, { fresh: access !== null });
+      accessAtMs = now;
+    }
     access
       .then((a) => how.serve(request, a, cancel.signal, timing))
       .then(
