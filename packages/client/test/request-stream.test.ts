@@ -1,6 +1,6 @@
 // Goal: a request on a RequestStream keeps the contract of a unary call against a real grpc-js
 // server: its own answer (by correlation id, whatever the order), its own deadline (the
-// TimeoutError unary() gives), its own
+// TimeoutError unary() gives, even when an earlier request has a later deadline), its own
 // AbortSignal, and the same typed errors when the stream fails. The stream ends after
 // STREAM_IDLE_MS without requests and reopens on demand; it is unavailable (callers go unary)
 // at inFlightMax requests, after close(), and for good on a broker without the method.
@@ -219,6 +219,22 @@ describe("RequestStream", () => {
     ]);
     expect(await send("next")).toBe("next");
     expect(broker.streams).toHaveLength(1);
+  });
+
+  it("times out a request at its own deadline when an earlier one has a later deadline", async () => {
+    const { broker, send, call } = await setup();
+    broker.onRequest = () => undefined; // nothing is answered
+    const long = new AbortController();
+    const first = outcome(send("long", call(30_000, long.signal)));
+    const started = Date.now();
+    const short = await Promise.race([
+      outcome(send("short", call(200))),
+      new Promise<null>((r) => setTimeout(() => r(null), 3_000)),
+    ]);
+    expect(short?.error).toBeInstanceOf(TimeoutError);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    long.abort();
+    expect((await first).error).toBeInstanceOf(AbortedError);
   });
 
   it("rejects only the request whose signal aborts", async () => {
