@@ -25,32 +25,37 @@ const callbacksBySignal = new WeakMap<AbortSignal, Set<() => void>>();
  */
 export function onAbort(signal: AbortSignal, callback: () => void): () => void {
   assert(!signal.aborted, "onAbort on an aborted signal: check signal.aborted first");
-  let callbacks = callbacksBySignal.get(signal);
-  if (callbacks === undefined) {
-    const set = new Set<() => void>();
-    callbacks = set;
-    callbacksBySignal.set(signal, set);
-    signal.addEventListener(
-      "abort",
-      () => {
-        callbacksBySignal.delete(signal);
-        for (const run of [...set]) {
-          try {
-            run();
-          } catch (error) {
-            queueMicrotask(() => {
-              throw error;
-            });
-          }
-        }
-        set.clear();
-      },
-      { once: true },
-    );
-  }
-  const registered = callbacks;
+  const registered = callbacksBySignal.get(signal) ?? listen(signal);
   registered.add(callback);
   return () => {
     registered.delete(callback);
   };
+}
+
+/**
+ * Adds the signal's one listener. A function of its own: a listener made inside onAbort would
+ * share onAbort's closure context, which holds `callback`, and so keep the first callback
+ * registered on each signal (and all it holds) alive as long as the signal.
+ */
+function listen(signal: AbortSignal): Set<() => void> {
+  const set = new Set<() => void>();
+  callbacksBySignal.set(signal, set);
+  signal.addEventListener(
+    "abort",
+    () => {
+      callbacksBySignal.delete(signal);
+      for (const run of [...set]) {
+        try {
+          run();
+        } catch (error) {
+          queueMicrotask(() => {
+            throw error;
+          });
+        }
+      }
+      set.clear();
+    },
+    { once: true },
+  );
+  return set;
 }

@@ -1,5 +1,6 @@
 // Goal: sleep waits, and an abort (before or during) ends it at once: sleep rejects with the
 // caller's error, idle resolves false. A shutdown must never wait out a backoff.
+import { getEventListeners } from "node:events";
 import { describe, expect, it } from "vitest";
 import { idle, sleep } from "../src/sleep.ts";
 
@@ -36,5 +37,22 @@ describe("idle", () => {
     ac.abort();
     expect(await p).toBe(false);
     expect(await idle(10_000, ac.signal)).toBe(false);
+  });
+});
+
+describe("sleep and idle on one long-lived signal", () => {
+  it("end every pending wait on abort, through one listener", async () => {
+    const ac = new AbortController();
+    const start = performance.now();
+    const sleeps = Array.from({ length: 3 }, () => sleep(10_000, ac.signal));
+    const idles = Array.from({ length: 3 }, () => idle(10_000, ac.signal));
+    // Waits that finished on their own must not fire (or hold anything) when the signal aborts.
+    await sleep(1, ac.signal);
+    expect(await idle(1, ac.signal)).toBe(true);
+    expect(getEventListeners(ac.signal, "abort")).toHaveLength(1);
+    ac.abort(new Error("shutdown"));
+    for (const p of sleeps) await expect(p).rejects.toThrow("shutdown");
+    expect(await Promise.all(idles)).toEqual([false, false, false]);
+    expect(performance.now() - start).toBeLessThan(5_000);
   });
 });

@@ -58,6 +58,8 @@ class Open<Req, Res> {
   readonly call: grpc.ClientDuplexStream<Tagged<Req>, TaggedResponse<Res>>;
   readonly waiting = new Map<number, Waiting<Res>>();
   deadlineTimer: NodeJS.Timeout | null = null;
+  /** When deadlineTimer fires (valid while it is set). */
+  deadlineTimerAtMs = 0;
   idleTimer: NodeJS.Timeout | null = null;
   /** When the last request on it settled (valid while none waits). */
   idleSinceMs = 0;
@@ -111,7 +113,12 @@ export class RequestStream<Req, Res> {
             );
       const deadlineMs = Date.now() + options.timeoutMs;
       stream.waiting.set(id, { options, deadlineMs, resolve, reject, forget });
-      if (stream.deadlineTimer === null) this.#armDeadline(stream, deadlineMs);
+      // Requests on one stream may have different timeouts (producers or consumers with other
+      // settings share it): an earlier deadline than the timer's moves the timer.
+      if (stream.deadlineTimer === null || deadlineMs < stream.deadlineTimerAtMs) {
+        if (stream.deadlineTimer !== null) clearTimeout(stream.deadlineTimer);
+        this.#armDeadline(stream, deadlineMs);
+      }
       stream.call.write({ correlationId: id, request });
     });
   }
@@ -190,9 +197,11 @@ export class RequestStream<Req, Res> {
   /**
    * One timer per stream, at the earliest deadline: requests past theirs fail as a unary
    * call's DEADLINE_EXCEEDED would (the stream stays open; a late answer is dropped). Neither
-   * timer is cleared when requests come and go, so a request costs no timer of its own.
+   * timer is cleared when requests come and go, so a request costs no timer of its own (only
+   * one with an earlier deadline than the timer's moves it).
    */
   #armDeadline(stream: Open<Req, Res>, atMs: number): void {
+    stream.deadlineTimerAtMs = atMs;
     stream.deadlineTimer = setTimeout(
       () => {
         stream.deadlineTimer = null;

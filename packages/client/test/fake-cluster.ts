@@ -117,6 +117,11 @@ export class FakeCluster {
    * did, and the consumer falls back to unary Fetch).
    */
   fetchStreams = true;
+  /**
+   * Produce and Fetch requests served, by how they came: unary calls or messages on a stream
+   * (a FetchStream refused for `fetchStreams` false is not counted).
+   */
+  readonly served = { Produce: 0, ProduceStream: 0, Fetch: 0, FetchStream: 0 };
   /** Whether InitProducerId answers (else UNIMPLEMENTED, as brokers without idempotence). */
   producerIds = false;
   /** Scripted Produce answers, consulted after the leader check and before `faults`. */
@@ -147,10 +152,12 @@ export class FakeCluster {
       });
       server.addService(v1.ProduceService.service, {
         Produce: c.#unary((req) => {
+          c.served.Produce++;
           const ms = c.hold?.({ broker: id }) ?? 0;
           return ms > 0 ? new Held(ms, () => c.produce(id, req)) : c.produce(id, req);
         }),
         ProduceStream: c.#stream((req) => {
+          c.served.ProduceStream++;
           const ms = c.hold?.({ broker: id }) ?? 0;
           return ms > 0 ? new Held(ms, () => c.produce(id, req)) : c.produce(id, req);
         }),
@@ -160,9 +167,13 @@ export class FakeCluster {
             : cb({ code: grpc.status.UNIMPLEMENTED, details: "not yet" }, null),
       });
       server.addService(v1.FetchService.service, {
-        Fetch: c.#unary((req) => c.fetch(id, req)),
+        Fetch: c.#unary((req) => {
+          c.served.Fetch++;
+          return c.fetch(id, req);
+        }),
         FetchStream: c.#stream((req) => {
           if (!c.fetchStreams) throw new StatusAnswer(grpc.status.UNIMPLEMENTED);
+          c.served.FetchStream++;
           return c.fetch(id, req);
         }),
         ListOffsets: c.#unary((req) => c.listOffsets(id, req)),
