@@ -62,7 +62,13 @@ import {
   type WindowUs,
 } from "./bench/cpuprofile.ts";
 import { type GcTotals, gcDelta, gcTotals } from "./bench/node-gc.ts";
-import { type MemoryTrend, memorySampler, memoryTrends } from "./bench/soak.ts";
+import {
+  type MemorySample,
+  type MemoryTrend,
+  memorySampler,
+  memorySamples,
+  memoryTrends,
+} from "./bench/soak.ts";
 import { type CeilingResult, measureCeiling } from "./bench-grpc-ceiling.ts";
 import { stopOnSignals } from "./lib/cluster.ts";
 import { certPair, makeClusterCertificates, mtlsNodeFlags } from "./lib/tls-certs.ts";
@@ -126,6 +132,8 @@ const CHANNEL_OPTIONS = clientChannelOptions();
  */
 const IN_FLIGHT_BYTES = 512 * 1024;
 const PHASES = ["produce", "fetch", "e2e", "ceiling", "client", "soak"] as const;
+/** Seconds the soak waits without load before its last memory sample. */
+const SOAK_IDLE_SECONDS = 30;
 /** The soak's load: this share of the produce rate measured just before it. */
 const SOAK_RATE_SHARE = 0.5;
 const SOAK_PROBE_SECONDS = 10;
@@ -719,6 +727,8 @@ interface SoakResult {
   readonly minutes: number;
   readonly e2e: E2eResult;
   readonly memory: MemoryTrend[];
+  /** Every node's memory {@link SOAK_IDLE_SECONDS} after the load stopped. */
+  readonly afterIdle: MemorySample[];
 }
 
 /**
@@ -756,7 +766,18 @@ async function soakRun(
   });
   e2e.nodeGc = gcDelta(gcBefore, await gcTotals(cluster.nodes));
   const memory = memoryTrends(await sampler.stop());
-  return { maxRecordsPerSec: probe.recordsPerSec, minutes: options.soakMinutes, e2e, memory };
+  // Memory a node holds only while loaded (queued requests, buffers the allocator keeps for
+  // reuse) should go back or stay put once the load stops; a leak stays and keeps its growth.
+  log(`soak: idle for ${SOAK_IDLE_SECONDS} s`);
+  await new Promise((r) => setTimeout(r, SOAK_IDLE_SECONDS * 1000));
+  const afterIdle = await memorySamples(cluster.nodes, seconds + SOAK_IDLE_SECONDS);
+  return {
+    maxRecordsPerSec: probe.recordsPerSec,
+    minutes: options.soakMinutes,
+    e2e,
+    memory,
+    afterIdle,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -958,12 +979,17 @@ function printSoak(s: SoakResult): void {
   );
   printNodeGc(e.nodeGc);
   console.log(
-    "  node   RSS start -> end (max) MB    heap used start -> end (max) MB    external start -> end MB",
+    `  node   RSS start -> end (max) MB    heap used start -> end (max) MB    heap total start -> end    external start -> end    anonymous start -> end    after ${SOAK_IDLE_SECONDS} s idle: RSS / anonymous MB`,
   );
-  for (const m of s.memory)
+  for (const m of s.memory) {
+    const idle = s.afterIdle.find((a) => a.node === m.node);
     console.log(
-      `  ${String(m.node).padEnd(6)} ${`${fmt(m.start.rssMb)} -> ${fmt(m.end.rssMb)} (${fmt(m.rssMaxMb)})`.padEnd(28)} ${`${fmt(m.start.heapUsedMb)} -> ${fmt(m.end.heapUsedMb)} (${fmt(m.heapUsedMaxMb)})`.padEnd(34)} ${fmt(m.start.externalMb)} -> ${fmt(m.end.externalMb)}`,
+      `  ${String(m.node).padEnd(6)} ${`${fmt(m.start.rssMb)} -> ${fmt(m.end.rssMb)} (${fmt(m.rssMaxMb)})`.padEnd(28)} ${`${fmt(m.start.heapUsedMb)} -> ${fmt(m.end.heapUsedMb)} (${fmt(m.heapUsedMaxMb)})`.padEnd(34)} ${`${fmt(m.start.heapTotalMb)} -> ${fmt(m.end.heapTotalMb)}`.padEnd(26)} ${`${fmt(m.start.externalMb)} -> ${fmt(m.end.externalMb)}`.padEnd(24)} ${`${fmt(m.start.anonMb)} -> ${fmt(m.end.anonMb)}`.padEnd(25)} ${idle === undefined ? "-" : `${fmt(idle.rssMb)} / ${fmt(idle.anonMb)}`}`,
     );
+  }
+  console.log("  RSS over the soak, MB (one sample per interval):");
+  for (const m of s.memory)
+    console.log(`    node ${m.node}: ${m.samples.map((x) => fmt(x.rssMb)).join(" ")}`);
 }
 
 function printClient(c: ClientResult): void {

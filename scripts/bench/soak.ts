@@ -2,8 +2,12 @@
  * Memory of the nodes during the cluster benchmark's soak (`--soak-minutes N`): resident set
  * and V8 heap per node, read from each node's own /metrics (prom-client's default process
  * metrics), sampled at the start, periodically and at the end, so a leak shows as a trend
- * rather than one noisy figure.
+ * rather than one noisy figure. On Linux each sample also splits the resident set into
+ * anonymous memory (heap, buffers, malloc arenas) and file pages (code, mapped files) from
+ * /proc/<pid>/smaps_rollup: RSS that grows outside the V8 heap and external counters is
+ * anonymous memory the allocator holds.
  */
+import { readFileSync } from "node:fs";
 import type { NodeProcess } from "../lib/cluster.ts";
 
 /** One node's memory at one moment, in MB (10^6 bytes). */
@@ -15,6 +19,20 @@ export interface MemorySample {
   readonly heapTotalMb: number;
   /** Buffers outside the V8 heap (records, the tail cache, gRPC frames). */
   readonly externalMb: number;
+  /** Anonymous resident memory (smaps_rollup); NaN off Linux. */
+  readonly anonMb: number;
+}
+
+/** A node's anonymous resident memory in MB from /proc/<pid>/smaps_rollup, or NaN. */
+function anonymousMb(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+    const kb = /^Anonymous:\s+(\d+) kB/m.exec(text)?.[1];
+    return kb === undefined ? Number.NaN : (Number(kb) * 1024) / 1e6;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** The value of a metric with one series (labels such as node_id allowed), or NaN. */
@@ -42,6 +60,7 @@ export async function memorySamples(
         heapUsedMb: mb("nodejs_heap_size_used_bytes"),
         heapTotalMb: mb("nodejs_heap_size_total_bytes"),
         externalMb: mb("nodejs_external_memory_bytes"),
+        anonMb: anonymousMb(n.child.pid),
       };
     }),
   );
@@ -76,13 +95,15 @@ export function memorySampler(
   };
 }
 
-/** Per node: the first and the last sample, and the largest RSS and heap seen. */
+/** Per node: the first and the last sample, the largest RSS and heap seen, and the series. */
 export interface MemoryTrend {
   readonly node: number;
   readonly start: MemorySample;
   readonly end: MemorySample;
   readonly rssMaxMb: number;
   readonly heapUsedMaxMb: number;
+  /** Every sample, oldest first: whether RSS levels off shows here, not in start and end. */
+  readonly samples: readonly MemorySample[];
 }
 
 /** Groups samples by node into first/last/max. */
@@ -97,5 +118,6 @@ export function memoryTrends(samples: readonly MemorySample[]): MemoryTrend[] {
       end: list[list.length - 1] as MemorySample,
       rssMaxMb: Math.max(...list.map((s) => s.rssMb)),
       heapUsedMaxMb: Math.max(...list.map((s) => s.heapUsedMb)),
+      samples: list,
     }));
 }
