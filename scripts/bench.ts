@@ -1,5 +1,5 @@
 /**
- * Runs the benchmark suites: `npm run bench -- [cluster|storage|protocol|all] [suite options]`.
+ * Runs the benchmark suites: `npm run bench -- [cluster|storage|protocol|...|all] [suite options]`.
  * Each suite is its own script; this one only dispatches, so `npm run bench` has one entry.
  */
 import { spawnSync } from "node:child_process";
@@ -15,6 +15,7 @@ const suites: Record<string, string> = {
   partitions: "bench-partitions.ts",
   protocol: "bench-protocol.ts",
   storage: "bench-storage.ts",
+  "transport-gc": "bench-transport-gc.ts",
 };
 
 const [which = "all", ...rest] = process.argv.slice(2);
