@@ -147,7 +147,16 @@ export class RequestStream<Req, Res> {
         );
       else waiting.resolve(message.response);
     });
-    stream.call.on("error", (status: grpc.ServiceError) => {
+    stream.call.on("error", (error: Partial<grpc.ServiceError>) => {
+      // A stream error without a gRPC status (a write on a stream grpc-js already closed) is
+      // a connection problem, retriable like UNAVAILABLE.
+      const status =
+        typeof error.code === "number"
+          ? (error as grpc.ServiceError)
+          : ({
+              code: grpc.status.UNAVAILABLE,
+              details: String(error.message),
+            } as grpc.ServiceError);
       if (status.code === grpc.status.UNIMPLEMENTED) {
         this.#unsupported = true;
         this.#fail(stream, (o) => olderBroker(o, status));

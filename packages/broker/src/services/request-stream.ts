@@ -98,7 +98,11 @@ export function serveRequestStream<Req, Res>(
     const request = message.request;
     const now = performance.now();
     if (access === null || now - accessAtMs >= STREAM_REAUTH_MS) {
-      access = callAccess(ctx, call, { fresh: access !== null });
+      // Chained after the previous check, so requests are served in the order they came
+      // (an idempotent producer's sequence numbers expect it) even if a check is slow.
+      const previous = access;
+      const next = callAccess(ctx, call, { fresh: previous !== null });
+      access = previous === null ? next : previous.then(() => next);
       accessAtMs = now;
     }
     access
