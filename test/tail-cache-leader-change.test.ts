@@ -4,9 +4,11 @@
 // N batches go to A alone (acks=leader), so A's tail cache holds them. A is then SIGSTOPped
 // (not killed: its memory, cache included, survives) and the followers resumed; the second
 // replica B is elected and M batches are committed on it. A resumes as a follower, truncates
-// its N batches (they must leave its cache too) and replicates B's. Then B is SIGSTOPped and A,
-// first in replica order, is elected again. Everything A serves from its cache and its file is
-// then checked, offset by offset, against A's own log read from disk after the nodes stop.
+// its N batches (they must leave its cache too) and replicates B's without caching them (a
+// follower's appends are not cached). Then B is SIGSTOPped and A, first in replica order, is
+// elected again and takes K more batches, which its cache holds. Everything A serves from its
+// cache and its file is then checked, offset by offset, against A's own log read from disk
+// after the nodes stop.
 import { ErrorCode } from "@strand/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -112,6 +114,10 @@ describe("tail cache across leader changes", () => {
     }
     expect(again.leaderId).toBe(a);
     expect(again.leaderEpoch).toBeGreaterThan(onB.leaderEpoch);
+    // A follower's appends are not cached: only what A appends as leader again is.
+    expect(await cachedBytes(c, a)).toBe(0);
+    const later = producer("k", "ACKS_ALL");
+    for (let i = 0, k = randomInt(random, 2, 6); i < k; i++) await ackOne(later, `k ${i}`);
     expect(await cachedBytes(c, a)).toBeGreaterThan(0);
     const served = await fetchAll(c, a, TOPIC, 0);
     const firstU = unreplicated.acked[0]?.baseOffset ?? 0n;
@@ -124,7 +130,8 @@ describe("tail cache across leader changes", () => {
     expect(servedTail.records).toEqual(disk.filter((r) => r.offset >= firstU));
     // Every m record is there; a u record only where A's log kept it (replicated before the stop).
     const values = new Set(served.records.map((r) => r.value));
-    for (const batch of fresh.acked) for (const v of batch.values) expect(values.has(v)).toBe(true);
+    for (const batch of [...fresh.acked, ...later.acked])
+      for (const v of batch.values) expect(values.has(v)).toBe(true);
     const diskValues = new Set(onDisk.records.map((r) => r.value));
     for (const v of values) expect(diskValues.has(v)).toBe(true);
   }, 180_000);

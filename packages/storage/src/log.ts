@@ -359,8 +359,9 @@ export class Log {
    * caller's buffer, after the client checks of log-validator.ts (codec, records against the
    * header, timestamps, no control/transactional batches). Follower path: the first batch
    * must start at the log end offset and each next one where the previous ended, headers
-   * only. The buffer is written with one write; nothing is copied. The log keeps a reference
-   * to it in its tail cache: the caller hands the buffer over and must not modify it after.
+   * only. The buffer is written with one write; nothing is copied. A leader's log keeps a
+   * reference to it in its tail cache: the caller hands the buffer over and must not modify it
+   * after.
    */
   append(batches: Buffer, options: AppendOptions): Promise<AppendResult> {
     return this.exclusive("append", async () => {
@@ -381,7 +382,11 @@ export class Log {
       await segment.append(batches);
       const previousEnd = this.logEndOffsetValue;
       // The cache and the log end move together (no await between): a read sees both or neither.
-      this.tail?.append(batches);
+      // Only a leader's appends are cached: a follower serves no reads, and caching its
+      // appends cost a copy of every replicated byte (they are views of a larger message).
+      // Cleared instead, so the cache stays contiguous up to the log end.
+      if (options.assignOffsets) this.tail?.append(batches);
+      else this.tail?.clear();
       this.logEndOffsetValue = info.lastOffset + 1n;
       await this.recordEpochs(previousEnd, info.epochStarts);
       this.unflushedMessages += Number(info.lastOffset - info.firstOffset + 1n);

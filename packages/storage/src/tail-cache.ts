@@ -5,7 +5,9 @@
  *
  * A {@link TailCache} holds only batches of the log's active segment, contiguous and ending at
  * the log end: the log clears it on roll, truncation and whole-log replacement, so it never
- * holds bytes the log no longer holds (the cleaner rewrites sealed segments only). The memory
+ * holds bytes the log no longer holds (the cleaner rewrites sealed segments only). Only a
+ * leader's appends are cached; a follower's append clears it (a follower serves no reads, and
+ * a replica that becomes leader reads its older tail from the file until new appends arrive). The memory
  * is bounded per broker by one {@link TailCacheBudget} shared by every log of a LogManager.
  */
 import { assert } from "@strand/base";

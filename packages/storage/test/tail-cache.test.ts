@@ -127,6 +127,29 @@ describe("invalidation", () => {
     await t.close();
   });
 
+  it("holds a leader's appends only: a follower's append empties it, reads stay exact", async () => {
+    const t = await twin(1 << 20);
+    await t.append(buildBatches(2, { records: 3 }));
+    expect(t.budget.stats().bytes).toBe(BATCH * 2);
+    const follow = async (log: Log) =>
+      log.append(buildBatch({ records: 3, baseOffset: 6n, leaderEpoch: 1 }), {
+        assignOffsets: false,
+        leaderEpoch: 1,
+      });
+    await follow(t.cached);
+    await follow(t.plain);
+    expect(t.budget.stats().bytes).toBe(0);
+    // Leading again: new appends are cached after the uncached follower batch.
+    await t.append(buildBatch({ records: 3 }), 2);
+    expect(t.budget.stats().bytes).toBe(BATCH);
+    for (const start of [0n, 6n, 9n]) {
+      const a = await t.cached.read(start, { maxBytes: 1 << 20 });
+      const b = await t.plain.read(start, { maxBytes: 1 << 20 });
+      expect(a.records.equals(b.records)).toBe(true);
+    }
+    await t.close();
+  });
+
   it("a roll empties it, so it only ever holds the active segment (never what the cleaner rewrites)", async () => {
     const t = await twin(1 << 20, { segmentBytes: BATCH * 3 });
     for (let i = 0; i < 7; i++) await t.append(buildBatch({ records: 3 }));
