@@ -7,7 +7,8 @@
 // CreateTopics beyond max.partitions.per.broker (INVALID_PARTITIONS), a gzip request that
 // inflates beyond socket.request.max.bytes (RESOURCE_EXHAUSTED), every hostile record batch of
 // support/hostile-batches.ts (its documented code), a Subscribe beyond the per-connection cap
-// (RESOURCE_EXHAUSTED) and 500 idle TCP connections per node (docs/errors.md "Request limits",
+// (RESOURCE_EXHAUSTED), a FetchStream with more parked requests than its bound or a request
+// without a body (INVALID_ARGUMENT) and 500 idle TCP connections per node (docs/errors.md "Request limits",
 // docs/operations.md "Limits on what clients hold"). Afterwards every node is alive and ready,
 // the baseline reads back intact at its offsets, a new produce/consume works, and each node's
 // resident memory and open descriptors stay within the bounds below. Per-area details live in
@@ -426,6 +427,36 @@ describe("hostile input against one running 3-node cluster", () => {
     expect(beyond.error?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(beyond.error?.details).toContain("subscribe.streams.per.connection.max");
     for (const o of opened) o.stream.cancel();
+  }, 30_000);
+
+  it("FetchStream: parked requests beyond its bound and a request without a body end the stream", async () => {
+    const leader = await leaderOf("batches"); // holds one record: a fetch at offset 1 parks
+    const v1 = strandGrpc().strand.v1;
+    const client: FetchServiceClient = new v1.FetchService(
+      leader.clientAddress,
+      grpc.credentials.createInsecure(),
+      { ...clientChannelOptions(), "grpc.use_local_subchannel_pool": 1 },
+    );
+    channels.push(client);
+    const ended = (stream: grpc.ClientDuplexStream<unknown, unknown>) =>
+      new Promise<grpc.ServiceError>((resolve) => stream.on("error", resolve));
+    const parked = {
+      maxWaitMs: 30_000,
+      topics: [{ topic: "batches", partitions: [{ partition: 0, fetchOffset: "1" }] }],
+    };
+    const flooded = client.FetchStream();
+    const floodEnd = ended(flooded);
+    for (let id = 1; id <= 101; id++) flooded.write({ correlationId: id, request: parked });
+    const flood = await floodEnd;
+    expect(flood.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(flood.details).toContain("more than 100 FetchStream requests in flight");
+
+    const empty = client.FetchStream();
+    const emptyEnd = ended(empty);
+    empty.write({ correlationId: 7 });
+    const bodiless = await emptyEnd;
+    expect(bodiless.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(bodiless.details).toContain("request 7 has no request body");
   }, 30_000);
 
   it(`${IDLE_CONNECTIONS} idle TCP connections per node: the node keeps serving, then they close`, async () => {
