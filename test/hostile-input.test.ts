@@ -438,8 +438,9 @@ describe("hostile input against one running 3-node cluster", () => {
       { ...clientChannelOptions(), "grpc.use_local_subchannel_pool": 1 },
     );
     channels.push(client);
-    const ended = (stream: grpc.ClientDuplexStream<unknown, unknown>) =>
-      new Promise<grpc.ServiceError>((resolve) => stream.on("error", resolve));
+    const ended = (stream: {
+      on(event: "error", listener: (e: grpc.ServiceError) => void): unknown;
+    }) => new Promise<grpc.ServiceError>((resolve) => stream.on("error", resolve));
     const parked = {
       maxWaitMs: 30_000,
       topics: [{ topic: "batches", partitions: [{ partition: 0, fetchOffset: "1" }] }],

@@ -225,6 +225,12 @@ function notControllerResponse(request: ControllerRequest): object {
       return { ...base, firstProducerId: -1n, size: 0 };
     case "electPreferredLeaders":
       return { ...base, moved: 0 };
+    // Without these the service answered INTERNAL ("reading 'map'") instead of NOT_CONTROLLER
+    // to an ACL change that reached a controller just deposed.
+    case "createAcls":
+      return { ...base, ids: [] };
+    case "deleteAcls":
+      return { ...base, removed: [] };
     default:
       return base;
   }

@@ -81,6 +81,14 @@ describe("Controller", () => {
     expect(r.errorCode.name).toBe("NOT_CONTROLLER");
   });
 
+  it("answers NOT_CONTROLLER to ACL changes with their empty lists (the wire maps them)", async () => {
+    const c = new Controller({ log: new MemoryLog() });
+    const created = await c.handle({ type: "createAcls", acls: [] }, 0);
+    expect([created.errorCode.name, created.ids]).toEqual(["NOT_CONTROLLER", []]);
+    const deleted = await c.handle({ type: "deleteAcls", filters: [] }, 0);
+    expect([deleted.errorCode.name, deleted.removed]).toEqual(["NOT_CONTROLLER", []]);
+  });
+
   it("completes a response when its batch commits, with the broker epoch", async () => {
     const { log, active, standby } = setup();
     let done = false;
