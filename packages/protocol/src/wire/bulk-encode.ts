@@ -44,13 +44,16 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 function int64Input(value: unknown, unsigned: boolean): number | bigint {
   if (typeof value === "number") {
     const whole = Number.isFinite(value) ? Math.trunc(value) : 0;
-    if (whole >= 0 && Number.isSafeInteger(whole)) return whole;
+    // A negative safe integer stays a number too: Writer.varint writes its 64-bit two's
+    // complement without a BigInt.
+    if (Number.isSafeInteger(whole)) return whole;
     // Long.fromNumber saturates outside the int64 range.
     const clamped = Math.min(Math.max(whole, -(2 ** 63)), 2 ** 63 - 1024);
     return BigInt.asUintN(64, BigInt(clamped));
   }
   if (typeof value === "string") {
-    if (value.length <= 15 && /^\d+$/.test(value)) return Number(value);
+    // Up to 15 digits is always a safe integer; "-1" (no offset, no timestamp) is common.
+    if (value.length <= 16 && /^-?\d{1,15}$/.test(value)) return Number(value);
     return BigInt.asUintN(64, BigInt(value));
   }
   if (typeof value === "bigint")
@@ -164,7 +167,7 @@ class Writer {
   varint(value: number): void {
     const buf = this.buf;
     if (value < 0) {
-      this.bigVarint(BigInt.asUintN(64, BigInt(value)));
+      this.negativeVarint(value);
       return;
     }
     while (value >= 0x80000000) {
@@ -176,6 +179,26 @@ class Writer {
       value >>>= 7;
     }
     buf[this.pos++] = value;
+  }
+
+  /**
+   * A negative safe integer as the 10-byte varint of its 64-bit two's complement (what
+   * protobufjs writes), from its two 32-bit halves as protobufjs's LongBits does.
+   */
+  negativeVarint(value: number): void {
+    const buf = this.buf;
+    let lo = value >>> 0;
+    let hi = Math.floor(value / 0x100000000) >>> 0;
+    while (hi !== 0) {
+      buf[this.pos++] = (lo & 0x7f) | 0x80;
+      lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+      hi >>>= 7;
+    }
+    while (lo > 0x7f) {
+      buf[this.pos++] = (lo & 0x7f) | 0x80;
+      lo >>>= 7;
+    }
+    buf[this.pos++] = lo;
   }
 
   bigVarint(value: bigint): void {
