@@ -428,21 +428,25 @@ export class Log {
   private async maybeRoll(info: BatchesInfo, appendBytes: number): Promise<LogSegment> {
     const active = this.activeSegment();
     if (active.sizeBytes === 0) return active;
-    const reason = await this.rollReason(active, info, appendBytes);
+    // Runs per append: the first timestamp without a promise once the segment knows it.
+    const firstTimestamp = active.tailStateKnown
+      ? active.knownFirstBatchTimestamp()
+      : await active.firstBatchTimestamp();
+    const reason = this.rollReason(active, info, appendBytes, firstTimestamp);
     if (reason === undefined) return active;
     return this.roll(info.firstOffset, reason);
   }
 
-  private async rollReason(
+  private rollReason(
     active: LogSegment,
     info: BatchesInfo,
     appendBytes: number,
-  ): Promise<string | undefined> {
+    firstTimestamp: bigint | undefined,
+  ): string | undefined {
     if (active.sizeBytes > this.config.segmentBytes - appendBytes) return "segment.bytes";
     if (!active.canHoldOffset(info.lastOffset)) return "relative offset overflow";
     // Kafka's rule: age measured between the first batch's timestamp and the new batches'
     // when batches carry timestamps (replicas then roll alike), else by the clock.
-    const firstTimestamp = await active.firstBatchTimestamp();
     const waitedMs =
       firstTimestamp !== undefined && firstTimestamp >= 0n && info.maxTimestamp >= 0n
         ? Number(info.maxTimestamp - firstTimestamp)
@@ -562,14 +566,15 @@ export class Log {
       options.maxOffset !== undefined && options.maxOffset < logEndOffset
         ? options.maxOffset
         : logEndOffset;
-    const empty = {
+    // Made only when answered (not on every read: the tail cache answers most).
+    const empty = () => ({
       records: Buffer.alloc(0),
       firstOffset: startOffset,
       nextOffset: startOffset,
       logStartOffset,
       logEndOffset,
-    };
-    if (startOffset >= maxOffset) return empty;
+    });
+    if (startOffset >= maxOffset) return empty();
     const cached = this.tail?.read(startOffset, {
       maxBytes: options.maxBytes,
       maxOffset,
@@ -589,7 +594,7 @@ export class Log {
         const result = await segment.read(startOffset, segmentOptions);
         if (result !== undefined) return { ...result, logStartOffset, logEndOffset };
       }
-      return empty;
+      return empty();
     } catch (error) {
       throw this.fail("read", error);
     } finally {
