@@ -349,19 +349,8 @@ async function readPartition(
   const failed = (
     error: ErrorCodeInfo,
     message: string,
-    extra: Partial<ReplicaFetchPartitionAnswer> = {},
-  ): PartitionRead => ({
-    result: {
-      topicId: entry.topicId,
-      partition: entry.partition,
-      errorCode: error.code,
-      errorMessage: message,
-      ...extra,
-    },
-    bytes: 0,
-    fetchOffset: null,
-    logEndOffset: -1n,
-  });
+    extra?: Partial<ReplicaFetchPartitionAnswer>,
+  ): PartitionRead => failedRead(entry, error, message, extra);
   const p = ctx.partitions.get(partitionKey(entry.topic, entry.partition));
   if (p === undefined)
     return failed(
@@ -411,13 +400,17 @@ async function readPartition(
   if (outcome.isrProposal !== null) sendIsrProposal(ctx, p, state, outcome.isrProposal);
   try {
     const read = await log.read(fetchOffset, { maxBytes, minOneBatch });
+    // The bounds written out rather than spread from bounds(): this runs per answer.
     const result = {
       topicId: entry.topicId,
       partition: entry.partition,
       errorCode: 0,
       errorMessage: "",
       records: read.records,
-      ...bounds(),
+      highWatermark: state.highWatermark,
+      logStartOffset: log.logStartOffset,
+      logEndOffset: log.logEndOffset,
+      leaderEpoch: state.leaderEpoch,
     };
     ctx.metrics?.replicationOutBytesTotal.inc(read.records.length);
     return { result, bytes: read.records.length, fetchOffset, logEndOffset: read.logEndOffset };
@@ -428,4 +421,24 @@ async function readPartition(
       records: EMPTY,
     });
   }
+}
+
+function failedRead(
+  entry: ReplicaFetchPartitionQuery,
+  error: ErrorCodeInfo,
+  message: string,
+  extra: Partial<ReplicaFetchPartitionAnswer> | undefined,
+): PartitionRead {
+  return {
+    result: {
+      topicId: entry.topicId,
+      partition: entry.partition,
+      errorCode: error.code,
+      errorMessage: message,
+      ...extra,
+    },
+    bytes: 0,
+    fetchOffset: null,
+    logEndOffset: -1n,
+  };
 }
