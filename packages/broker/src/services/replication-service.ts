@@ -55,7 +55,9 @@ function serveStream(
     draining = true;
     let request: ReplicaFetchRequest__Output | undefined;
     try {
-      while ((request = pending.shift()) !== undefined) {
+      for (;;) {
+        request = pending.shift();
+        if (request === undefined) break;
         const answer = open ? await leader.answer(queryFromWire(request), isOpen, session) : null;
         queued -= 1;
         if (answer !== null && open) call.write(answerToWire(answer));
