@@ -39,6 +39,8 @@ function bigVarintSize(value: bigint): number {
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** Hoisted: a regex literal in the function body is a new RegExp object per evaluation. */
+const SAFE_DECIMAL = /^-?\d{1,15}$/;
 
 /** An int64/uint64 input as fromObject accepts it: a non-negative safe number, or a bigint. */
 function int64Input(value: unknown, unsigned: boolean): number | bigint {
@@ -53,7 +55,7 @@ function int64Input(value: unknown, unsigned: boolean): number | bigint {
   }
   if (typeof value === "string") {
     // Up to 15 digits is always a safe integer; "-1" (no offset, no timestamp) is common.
-    if (value.length <= 16 && /^-?\d{1,15}$/.test(value)) return Number(value);
+    if (value.length <= 16 && SAFE_DECIMAL.test(value)) return Number(value);
     return BigInt.asUintN(64, BigInt(value));
   }
   if (typeof value === "bigint")
