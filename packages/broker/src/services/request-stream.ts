@@ -53,6 +53,7 @@ export function serveRequestStream<Req, Res>(
 ): void {
   const method = how.method;
   let access: Promise<CallAccess> | null = null;
+  let granted: CallAccess | null = null;
   let inFlight = 0;
   let failed = false;
   let ended = false;
@@ -84,7 +85,15 @@ export function serveRequestStream<Req, Res>(
     if (message.request === null)
       return fail(new InvalidArgumentError(`request ${message.correlationId} has no request body`));
     inFlight++;
-    access ??= callAccess(ctx, call);
+    if (access === null) {
+      access = callAccess(ctx, call);
+      access.then(
+        (a) => {
+          granted = a;
+        },
+        () => {},
+      );
+    }
     void serveOne(message.correlationId, message.request, access);
   });
   // One async function per request rather than a chain of thens: fewer closures and
@@ -98,7 +107,9 @@ export function serveRequestStream<Req, Res>(
     const startMs = performance.now();
     let response: Res;
     try {
-      response = await how.serve(request, await callerAccess, cancel.signal, timing);
+      // Once the caller is known, skip awaiting it again (a promise turn per request).
+      const a = granted ?? (await callerAccess);
+      response = await how.serve(request, a, cancel.signal, timing);
     } catch (error) {
       inFlight--;
       observe(ctx, method, startMs, timing);
