@@ -551,7 +551,22 @@ export class Log {
    * starts at or after `maxOffset`. Throws LogOffsetOutOfRangeError outside
    * [logStartOffset, logEndOffset]. Reads do not wait for appends.
    */
-  async read(startOffset: bigint, options: ReadOptions): Promise<ReadResult> {
+  read(startOffset: bigint, options: ReadOptions): Promise<ReadResult> {
+    // Not async: most reads (every follower and consumer at the tail) are answered by the
+    // tail cache at once, and an async function's frame and promise cost more than the
+    // settled promise handed back here. Throws still become rejections.
+    try {
+      return this.readFromTail(startOffset, options) ?? this.readSegments(startOffset, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * The checks of {@link read} and its answer when no segment needs reading (an empty read
+   * or a tail-cache hit), as a settled promise; undefined when the segments must be read.
+   */
+  private readFromTail(startOffset: bigint, options: ReadOptions): Promise<ReadResult> | undefined {
     this.checkUsable();
     const logStartOffset = this.logStartOffsetValue;
     const logEndOffset = this.logEndOffsetValue;
@@ -566,7 +581,33 @@ export class Log {
       options.maxOffset !== undefined && options.maxOffset < logEndOffset
         ? options.maxOffset
         : logEndOffset;
-    // Made only when answered (not on every read: the tail cache answers most).
+    if (startOffset >= maxOffset) {
+      const records = Buffer.alloc(0);
+      const nextOffset = startOffset;
+      return Promise.resolve({
+        records,
+        firstOffset: startOffset,
+        nextOffset,
+        logStartOffset,
+        logEndOffset,
+      });
+    }
+    const cached = this.tail?.read(startOffset, {
+      maxBytes: options.maxBytes,
+      maxOffset,
+      minOneBatch: options.minOneBatch ?? true,
+    });
+    if (cached !== undefined) return Promise.resolve({ ...cached, logStartOffset, logEndOffset });
+    return undefined;
+  }
+
+  private async readSegments(startOffset: bigint, options: ReadOptions): Promise<ReadResult> {
+    const logStartOffset = this.logStartOffsetValue;
+    const logEndOffset = this.logEndOffsetValue;
+    const maxOffset =
+      options.maxOffset !== undefined && options.maxOffset < logEndOffset
+        ? options.maxOffset
+        : logEndOffset;
     const empty = () => ({
       records: Buffer.alloc(0),
       firstOffset: startOffset,
@@ -574,13 +615,6 @@ export class Log {
       logStartOffset,
       logEndOffset,
     });
-    if (startOffset >= maxOffset) return empty();
-    const cached = this.tail?.read(startOffset, {
-      maxBytes: options.maxBytes,
-      maxOffset,
-      minOneBatch: options.minOneBatch ?? true,
-    });
-    if (cached !== undefined) return { ...cached, logStartOffset, logEndOffset };
     // Pin the candidate segments synchronously so retention cannot close them mid-read.
     const candidates = this.segments.slice(floorSegmentIndex(this.segments, startOffset));
     for (const segment of candidates) segment.retain();
