@@ -103,7 +103,12 @@ export class BatchHeaderView {
 
   /** batchLength: bytes after the batchLength field. */
   get batchLength(): number {
-    return this.buffer.readInt32BE(this.position + OFFSET_BATCH_LENGTH);
+    // Read by hand: Buffer#readInt32BE validates its offset through a Node-internal wrapper
+    // that allocates an arguments array per call, and this getter runs several times per
+    // batch per walk. In bounds: the constructor checked the 12-byte log overhead.
+    const buf = this.buffer;
+    const at = this.position + OFFSET_BATCH_LENGTH;
+    return (buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!;
   }
 
   /** Total bytes of the batch including baseOffset and batchLength. */
