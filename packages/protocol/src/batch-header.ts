@@ -103,7 +103,7 @@ export class BatchHeaderView {
 
   /** batchLength: bytes after the batchLength field. */
   get batchLength(): number {
-    return this.buffer.readInt32BE(this.position + OFFSET_BATCH_LENGTH);
+    return int32At(this.buffer, this.position + OFFSET_BATCH_LENGTH);
   }
 
   /** Total bytes of the batch including baseOffset and batchLength. */
@@ -113,12 +113,12 @@ export class BatchHeaderView {
 
   /** Offset of the first record (stamped by the leader). */
   get baseOffset(): bigint {
-    return this.buffer.readBigInt64BE(this.position + OFFSET_BASE_OFFSET);
+    return int64At(this.buffer, this.position + OFFSET_BASE_OFFSET);
   }
 
   /** Leader epoch of the leader that appended the batch. */
   get partitionLeaderEpoch(): number {
-    return this.buffer.readInt32BE(this.position + OFFSET_PARTITION_LEADER_EPOCH);
+    return int32At(this.buffer, this.position + OFFSET_PARTITION_LEADER_EPOCH);
   }
 
   /** Format version; 2 for a valid batch. */
@@ -158,7 +158,7 @@ export class BatchHeaderView {
 
   /** Offset delta of the last record from baseOffset. */
   get lastOffsetDelta(): number {
-    return this.buffer.readInt32BE(this.position + OFFSET_LAST_OFFSET_DELTA);
+    return int32At(this.buffer, this.position + OFFSET_LAST_OFFSET_DELTA);
   }
 
   /** Offset of the last record: baseOffset + lastOffsetDelta. */
@@ -173,17 +173,17 @@ export class BatchHeaderView {
 
   /** Timestamp (ms) the record deltas count from. */
   get baseTimestamp(): bigint {
-    return this.buffer.readBigInt64BE(this.position + OFFSET_BASE_TIMESTAMP);
+    return int64At(this.buffer, this.position + OFFSET_BASE_TIMESTAMP);
   }
 
   /** Largest record timestamp (ms), or the append time. */
   get maxTimestamp(): bigint {
-    return this.buffer.readBigInt64BE(this.position + OFFSET_MAX_TIMESTAMP);
+    return int64At(this.buffer, this.position + OFFSET_MAX_TIMESTAMP);
   }
 
   /** Idempotent producer id; -1 when none. */
   get producerId(): bigint {
-    return this.buffer.readBigInt64BE(this.position + OFFSET_PRODUCER_ID);
+    return int64At(this.buffer, this.position + OFFSET_PRODUCER_ID);
   }
 
   /** Producer epoch; -1 when none. */
@@ -193,12 +193,12 @@ export class BatchHeaderView {
 
   /** Sequence number of the first record; -1 when none. */
   get baseSequence(): number {
-    return this.buffer.readInt32BE(this.position + OFFSET_BASE_SEQUENCE);
+    return int32At(this.buffer, this.position + OFFSET_BASE_SEQUENCE);
   }
 
   /** Number of records the header declares. */
   get recordCount(): number {
-    return this.buffer.readInt32BE(this.position + OFFSET_RECORD_COUNT);
+    return int32At(this.buffer, this.position + OFFSET_RECORD_COUNT);
   }
 
   /** CRC-32C computed over attributes..end of the batch. */
@@ -278,4 +278,24 @@ export class BatchHeaderView {
 
 function hex32(n: number): string {
   return `0x${n.toString(16).padStart(8, "0")}`;
+}
+
+// The header fields are read by hand. Buffer#readInt32BE and #readBigInt64BE validate their
+// offset through a Node-internal wrapper that allocates an arguments array per call, and
+// readBigInt64BE builds four BigInts for one value; these getters run several times per
+// batch per walk (validation, producer state, indexes, the tail cache). Out of bounds, the
+// Buffer methods still run and throw as before.
+
+function int32At(buf: Buffer, at: number): number {
+  if (at < 0 || at + 4 > buf.length) return buf.readInt32BE(at);
+  return (buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!;
+}
+
+/** One BigInt per read when the value is within ±2^53 (offsets, timestamps, ids). */
+function int64At(buf: Buffer, at: number): bigint {
+  if (at < 0 || at + 8 > buf.length) return buf.readBigInt64BE(at);
+  const hi = int32At(buf, at);
+  if (hi < -0x200000 || hi >= 0x200000) return buf.readBigInt64BE(at);
+  const lo = int32At(buf, at + 4) >>> 0;
+  return BigInt(hi * 0x100000000 + lo);
 }

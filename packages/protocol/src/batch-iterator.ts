@@ -48,11 +48,32 @@ export function* iterateBatches(
 
 /** Scans `buffer` and reports its complete batches and whether a partial tail follows. */
 export function scanBatches(buffer: Buffer, options: IterateBatchesOptions = {}): BatchScan {
-  const batches: BatchHeaderView[] = [];
+  const batches = batchViews(buffer, options);
   let validBytes = 0;
-  for (const view of iterateBatches(buffer, options)) {
-    batches.push(view);
-    validBytes += view.sizeBytes;
-  }
+  for (let i = 0; i < batches.length; i++) validBytes += batches[i]!.sizeBytes;
   return { batches, validBytes, partialTail: validBytes < buffer.length };
+}
+
+/** Headers only: {@link iterateBatches} without CRC checks, the option object shared. */
+export const FRAMING_ONLY: IterateBatchesOptions = { verifyCrc: false };
+
+/**
+ * The views {@link iterateBatches} yields, as an array: the same checks, without a
+ * generator and an iterator result per batch (the broker walks every appended buffer's
+ * headers several times per produce).
+ */
+export function batchViews(buffer: Buffer, options: IterateBatchesOptions = {}): BatchHeaderView[] {
+  const verifyCrc = options.verifyCrc ?? true;
+  const views: BatchHeaderView[] = [];
+  let position = 0;
+  while (buffer.length - position >= BATCH_LOG_OVERHEAD_BYTES) {
+    const view = new BatchHeaderView(buffer, position);
+    const length = view.batchLength;
+    if (length >= 0 && view.sizeBytes > buffer.length - position) break; // partial tail
+    if (verifyCrc) view.validate();
+    else view.validateFraming();
+    views.push(view);
+    position += view.sizeBytes;
+  }
+  return views;
 }

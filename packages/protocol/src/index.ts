@@ -36,6 +36,8 @@ export {
 } from "./batch-inspect.ts";
 export {
   type BatchScan,
+  batchViews,
+  FRAMING_ONLY,
   type IterateBatchesOptions,
   iterateBatches,
   scanBatches,

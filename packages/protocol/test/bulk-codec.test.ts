@@ -63,6 +63,9 @@ const int64 = fc.oneof(
   fc.integer({ min: 0, max: 2 ** 40 }).map(String),
   fc.integer({ min: 0, max: 2 ** 31 }),
   fc.constantFrom("0", "-1", "9223372036854775807", "-9223372036854775808"),
+  // Negative safe integers, written without a BigInt (Writer.negativeVarint).
+  fc.integer({ min: -(2 ** 53) + 1, max: -1 }),
+  fc.integer({ min: -(2 ** 53) + 1, max: -1 }).map(String),
 );
 const uint64 = fc.oneof(
   fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }).map(String),

@@ -433,21 +433,25 @@ export class Log {
   private async maybeRoll(info: BatchesInfo, appendBytes: number): Promise<LogSegment> {
     const active = this.activeSegment();
     if (active.sizeBytes === 0) return active;
-    const reason = await this.rollReason(active, info, appendBytes);
+    // Runs per append: the first timestamp without a promise once the segment knows it.
+    const firstTimestamp = active.tailStateKnown
+      ? active.knownFirstBatchTimestamp()
+      : await active.firstBatchTimestamp();
+    const reason = this.rollReason(active, info, appendBytes, firstTimestamp);
     if (reason === undefined) return active;
     return this.roll(info.firstOffset, reason);
   }
 
-  private async rollReason(
+  private rollReason(
     active: LogSegment,
     info: BatchesInfo,
     appendBytes: number,
-  ): Promise<string | undefined> {
+    firstTimestamp: bigint | undefined,
+  ): string | undefined {
     if (active.sizeBytes > this.config.segmentBytes - appendBytes) return "segment.bytes";
     if (!active.canHoldOffset(info.lastOffset)) return "relative offset overflow";
     // Kafka's rule: age measured between the first batch's timestamp and the new batches'
     // when batches carry timestamps (replicas then roll alike), else by the clock.
-    const firstTimestamp = await active.firstBatchTimestamp();
     const waitedMs =
       firstTimestamp !== undefined && firstTimestamp >= 0n && info.maxTimestamp >= 0n
         ? Number(info.maxTimestamp - firstTimestamp)
@@ -552,7 +556,22 @@ export class Log {
    * starts at or after `maxOffset`. Throws LogOffsetOutOfRangeError outside
    * [logStartOffset, logEndOffset]. Reads do not wait for appends.
    */
-  async read(startOffset: bigint, options: ReadOptions): Promise<ReadResult> {
+  read(startOffset: bigint, options: ReadOptions): Promise<ReadResult> {
+    // Not async: most reads (every follower and consumer at the tail) are answered by the
+    // tail cache at once, and an async function's frame and promise cost more than the
+    // settled promise handed back here. Throws still become rejections.
+    try {
+      return this.readFromTail(startOffset, options) ?? this.readSegments(startOffset, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * The checks of {@link read} and its answer when no segment needs reading (an empty read
+   * or a tail-cache hit), as a settled promise; undefined when the segments must be read.
+   */
+  private readFromTail(startOffset: bigint, options: ReadOptions): Promise<ReadResult> | undefined {
     this.checkUsable();
     const logStartOffset = this.logStartOffsetValue;
     const logEndOffset = this.logEndOffsetValue;
@@ -567,20 +586,40 @@ export class Log {
       options.maxOffset !== undefined && options.maxOffset < logEndOffset
         ? options.maxOffset
         : logEndOffset;
-    const empty = {
-      records: Buffer.alloc(0),
-      firstOffset: startOffset,
-      nextOffset: startOffset,
-      logStartOffset,
-      logEndOffset,
-    };
-    if (startOffset >= maxOffset) return empty;
+    if (startOffset >= maxOffset) {
+      const records = Buffer.alloc(0);
+      const nextOffset = startOffset;
+      return Promise.resolve({
+        records,
+        firstOffset: startOffset,
+        nextOffset,
+        logStartOffset,
+        logEndOffset,
+      });
+    }
     const cached = this.tail?.read(startOffset, {
       maxBytes: options.maxBytes,
       maxOffset,
       minOneBatch: options.minOneBatch ?? true,
     });
-    if (cached !== undefined) return { ...cached, logStartOffset, logEndOffset };
+    if (cached !== undefined) return Promise.resolve({ ...cached, logStartOffset, logEndOffset });
+    return undefined;
+  }
+
+  private async readSegments(startOffset: bigint, options: ReadOptions): Promise<ReadResult> {
+    const logStartOffset = this.logStartOffsetValue;
+    const logEndOffset = this.logEndOffsetValue;
+    const maxOffset =
+      options.maxOffset !== undefined && options.maxOffset < logEndOffset
+        ? options.maxOffset
+        : logEndOffset;
+    const empty = () => ({
+      records: Buffer.alloc(0),
+      firstOffset: startOffset,
+      nextOffset: startOffset,
+      logStartOffset,
+      logEndOffset,
+    });
     // Pin the candidate segments synchronously so retention cannot close them mid-read.
     const candidates = this.segments.slice(floorSegmentIndex(this.segments, startOffset));
     for (const segment of candidates) segment.retain();
@@ -594,7 +633,7 @@ export class Log {
         const result = await segment.read(startOffset, segmentOptions);
         if (result !== undefined) return { ...result, logStartOffset, logEndOffset };
       }
-      return empty;
+      return empty();
     } catch (error) {
       throw this.fail("read", error);
     } finally {

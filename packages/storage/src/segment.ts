@@ -322,11 +322,17 @@ export class LogSegment implements CachedFile {
    * caller's bytes, then a header walk (no record work) for the sparse indexes.
    */
   async append(batches: Buffer): Promise<void> {
-    await this.indexes();
-    await this.ensureTailState();
+    // Every append runs this: once the indexes and tail state are loaded and the handle is
+    // open (the steady state of the active segment), write without the async helpers and
+    // their promises.
+    if (!this.offsetIndexValue || !this.timeIndexValue) await this.loadIndexes();
+    if (!this.tailStateKnown) await this.ensureTailState();
     const position = this.size;
     assert(position + batches.length <= INT32_MAX, "segment would exceed int32 positions");
-    await this.withFile(async (handle) => writeAllSync(handle, batches, position));
+    if (this.handle !== null && this.evictionFailure === undefined) {
+      if (!this.pinnedOpen) this.ctx.handles?.touch(this);
+      writeAllSync(this.handle, batches, position);
+    } else await this.withFile(async (handle) => writeAllSync(handle, batches, position));
     this.size += batches.length;
     this.dirty = true;
     this.appendCount += 1;
@@ -378,6 +384,17 @@ export class LogSegment implements CachedFile {
   async largestTimestamp(): Promise<bigint> {
     await this.ensureTailState();
     return this.maxTimestampSoFar!;
+  }
+
+  /** True once the tail state is loaded: {@link knownFirstBatchTimestamp} may be used. */
+  get tailStateKnown(): boolean {
+    return this.maxTimestampSoFar !== undefined;
+  }
+
+  /** {@link firstBatchTimestamp} without a promise, once {@link tailStateKnown}. */
+  knownFirstBatchTimestamp(): bigint | undefined {
+    assert(this.tailStateKnown, "the segment's tail state is not loaded");
+    return this.firstBatchTimestampValue;
   }
 
   /** maxTimestamp of the first batch, undefined when empty (segment.ms roll rule). */

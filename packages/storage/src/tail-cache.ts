@@ -255,12 +255,14 @@ export class TailCache {
     this.#budget.counted(hit);
     if (!hit) return undefined;
     let c = this.#findChunk(startOffset);
-    let s = this.#chunks[c]!.spans.findIndex((span) => span.lastOffset >= startOffset);
-    const head = this.#chunks[c]!.spans[s]!;
-    const empty = { records: EMPTY, firstOffset: head.baseOffset, nextOffset: head.baseOffset };
-    if (head.baseOffset >= options.maxOffset) return empty;
+    // A loop, not findIndex with a closure: this runs for every tail read (each fetch).
+    const headSpans = this.#chunks[c]!.spans;
+    let s = 0;
+    while (headSpans[s]!.lastOffset < startOffset) s++;
+    const head = headSpans[s]!;
+    if (head.baseOffset >= options.maxOffset) return emptyAt(head.baseOffset);
     const headBytes = head.end - head.start;
-    if (headBytes > options.maxBytes && !options.minOneBatch) return empty;
+    if (headBytes > options.maxBytes && !options.minOneBatch) return emptyAt(head.baseOffset);
     const budget = Math.max(options.maxBytes, headBytes);
     const parts: Buffer[] = [];
     let taken = 0;
@@ -302,3 +304,7 @@ export class TailCache {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+function emptyAt(offset: bigint): TailRead {
+  return { records: EMPTY, firstOffset: offset, nextOffset: offset };
+}

@@ -14,9 +14,10 @@
 import { assert } from "@strand/base";
 import {
   type BatchHeaderView,
+  batchViews,
   ErrorCode,
   type ErrorCodeInfo,
-  iterateBatches,
+  FRAMING_ONLY,
 } from "@strand/protocol";
 
 /** Batches remembered per producer id (Kafka's NUM_BATCHES_TO_RETAIN, the in-flight limit). */
@@ -237,7 +238,7 @@ export function checkBatches(state: ProducerStateMap, records: Buffer): AppendCh
   let skipBytes = 0;
   let leading = true;
   const duplicates: OffsetRange[] = [];
-  for (const view of iterateBatches(records, { verifyCrc: false })) {
+  for (const view of batchViews(records, FRAMING_ONLY)) {
     const batch = producerBatchOf(view);
     if (batch === null) {
       leading = false;
@@ -272,7 +273,7 @@ export function checkBatches(state: ProducerStateMap, records: Buffer): AppendCh
 
 /** True when some batch in `records` carries a producer id (header reads only). */
 export function hasProducerIds(records: Buffer): boolean {
-  for (const view of iterateBatches(records, { verifyCrc: false })) {
+  for (const view of batchViews(records, FRAMING_ONLY)) {
     if (view.producerId >= 0n) return true;
   }
   return false;

@@ -69,7 +69,7 @@ class DeadlineQueue<W extends Deadline> {
     while (i > 0) {
       const parent = (i - 1) >> 1;
       if (heap[parent]!.deadlineMs <= heap[i]!.deadlineMs) break;
-      [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
+      swap(heap, parent, i);
       i = parent;
     }
   }
@@ -88,7 +88,7 @@ class DeadlineQueue<W extends Deadline> {
       if (l < heap.length && heap[l]!.deadlineMs < heap[m]!.deadlineMs) m = l;
       if (r < heap.length && heap[r]!.deadlineMs < heap[m]!.deadlineMs) m = r;
       if (m === i) return top;
-      [heap[m], heap[i]] = [heap[i]!, heap[m]!];
+      swap(heap, m, i);
       i = m;
     }
   }
@@ -301,4 +301,11 @@ export class DelayedFetchPurgatory<T> {
       this.#byPartition.get(key)?.delete(waiter.id);
     }
   }
+}
+
+/** Swaps two heap slots through a temporary; a destructuring swap allocates (deadline-timer.ts). */
+function swap(heap: Deadline[], a: number, b: number): void {
+  const t = heap[a]!;
+  heap[a] = heap[b]!;
+  heap[b] = t;
 }

@@ -71,7 +71,7 @@ export class DeadlineTimer {
     while (i > 0) {
       const parent = (i - 1) >> 1;
       if (heap[parent]! <= heap[i]!) break;
-      [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
+      swap(heap, parent, i);
       i = parent;
     }
   }
@@ -90,8 +90,18 @@ export class DeadlineTimer {
       if (l < heap.length && heap[l]! < heap[m]!) m = l;
       if (r < heap.length && heap[r]! < heap[m]!) m = r;
       if (m === i) return;
-      [heap[m], heap[i]] = [heap[i]!, heap[m]!];
+      swap(heap, m, i);
       i = m;
     }
   }
+}
+
+/**
+ * Swaps two heap slots through a temporary: a destructuring swap (`[a, b] = [b, a]`) builds
+ * an array and iterates it unless optimized away, and this runs per deadline on every fetch.
+ */
+function swap(heap: number[], a: number, b: number): void {
+  const t = heap[a]!;
+  heap[a] = heap[b]!;
+  heap[b] = t;
 }

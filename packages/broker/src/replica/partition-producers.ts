@@ -13,7 +13,7 @@
  * state is always a replay of its log.
  */
 import { assert, type Logger, Mutex, noopLogger } from "@strand/base";
-import { type BatchHeaderView, iterateBatches } from "@strand/protocol";
+import { type BatchHeaderView, batchViews, FRAMING_ONLY, iterateBatches } from "@strand/protocol";
 import { type Log, LogOffsetOutOfRangeError } from "@strand/storage";
 import { ProducerStateMap, producerBatchOf } from "../core/producer-state.ts";
 
@@ -102,7 +102,7 @@ export class PartitionProducerState {
       this.#verified = false;
       return;
     }
-    for (const view of iterateBatches(records, { verifyCrc: false })) this.#applyView(view);
+    for (const view of batchViews(records, FRAMING_ONLY)) this.#applyView(view);
   }
 
   /** Forgets producer ids idle for `expirationMs`; returns how many. */

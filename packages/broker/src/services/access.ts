@@ -106,22 +106,28 @@ export function deniedTopics<T extends { readonly topic: string }>(
   access: CallAccess,
   operation: AclOperation,
   items: readonly T[],
-): Map<number, PartitionError> {
-  const decisions = new Map<string, boolean>();
-  const denied = new Map<number, PartitionError>();
-  items.forEach((item, i) => {
-    let ok = decisions.get(item.topic);
+): ReadonlyMap<number, PartitionError> {
+  // Runs per produce and fetch: the maps are made only when there is more than one item or
+  // something is denied; the usual answer is the shared empty map.
+  const decisions = items.length > 1 ? new Map<string, boolean>() : null;
+  let denied: Map<number, PartitionError> | null = null;
+  for (let i = 0; i < items.length; i++) {
+    const topic = items[i]!.topic;
+    let ok = decisions?.get(topic);
     if (ok === undefined) {
-      ok = access.allowed(operation, "topic", item.topic);
-      decisions.set(item.topic, ok);
+      ok = access.allowed(operation, "topic", topic);
+      decisions?.set(topic, ok);
     }
     if (!ok) {
-      const text = deniedMessage(access.principal, operation, "topic", item.topic);
+      const text = deniedMessage(access.principal, operation, "topic", topic);
+      denied ??= new Map();
       denied.set(i, { errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED.code, errorMessage: text });
     }
-  });
-  return denied;
+  }
+  return denied ?? NONE_DENIED;
 }
+
+const NONE_DENIED: ReadonlyMap<number, PartitionError> = new Map();
 
 /**
  * Serves the items not in `denied` with `serve` and answers the denied ones with their error,

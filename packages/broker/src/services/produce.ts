@@ -90,10 +90,12 @@ export function parseProduce(req: ProduceRequest__Output, defaultTimeoutMs: numb
       items.push({ topic, partition, records });
     });
   });
-  noDuplicates(
-    items.map((i) => `${i.topic}-${i.partition}`),
-    "partition",
-  );
+  // One partition (the usual request) cannot repeat: no key strings to build.
+  if (items.length > 1)
+    noDuplicates(
+      items.map((i) => `${i.topic}-${i.partition}`),
+      "partition",
+    );
   return {
     options: { acks, timeoutMs: timeoutMs === 0 ? defaultTimeoutMs : timeoutMs },
     items,
@@ -137,7 +139,9 @@ export async function produce(
   parsed: ParsedProduce,
   origin: CallOrigin,
 ): Promise<ProducePartitionResult[]> {
-  const routable = parsed.items.filter((_, i) => !parsed.corrupt.has(i));
+  const corrupt = parsed.corrupt;
+  const routable =
+    corrupt.size === 0 ? parsed.items : parsed.items.filter((_, i) => !corrupt.has(i));
   const served = await routeRequest(ctx, "Produce", routable, origin, {
     local: async (items) =>
       alignByKey(items, await ctx.replicas.produce(parsed.options, items), failedResult),
@@ -145,9 +149,10 @@ export async function produce(
       forwardProduce(stubs.produce, parsed.options, items, metadata),
     failed: failedResult,
   });
+  if (corrupt.size === 0) return served;
   let k = 0;
   return parsed.items.map((item, i) => {
-    const bad = parsed.corrupt.get(i);
+    const bad = corrupt.get(i);
     return bad === undefined ? served[k++]! : failedResult(item, bad);
   });
 }

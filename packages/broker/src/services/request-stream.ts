@@ -62,6 +62,8 @@ export function serveRequestStream<Req, Res>(
   const method = how.method;
   let access: Promise<CallAccess> | null = null;
   let accessAtMs = 0;
+  /** The settled `access`, so a request need not await it (null while a check runs). */
+  let granted: CallAccess | null = null;
   let inFlight = 0;
   let failed = false;
   let ended = false;
@@ -93,36 +95,51 @@ export function serveRequestStream<Req, Res>(
     if (message.request === null)
       return fail(new InvalidArgumentError(`request ${message.correlationId} has no request body`));
     inFlight++;
-    const timing: RequestTiming = { waitedMs: 0 };
-    const startMs = performance.now();
-    const request = message.request;
     const now = performance.now();
     if (access === null || now - accessAtMs >= STREAM_REAUTH_MS) {
       // Chained after the previous check, so requests are served in the order they came
       // (an idempotent producer's sequence numbers expect it) even if a check is slow.
       const previous = access;
       const next = callAccess(ctx, call, { fresh: previous !== null });
-      access = previous === null ? next : previous.then(() => next);
+      const checked = previous === null ? next : previous.then(() => next);
+      access = checked;
       accessAtMs = now;
-    }
-    access
-      .then((a) => how.serve(request, a, cancel.signal, timing))
-      .then(
-        (response) => {
-          inFlight--;
-          observe(ctx, method, startMs, timing);
-          ctx.metrics.requestsTotal.inc({ method, code: how.outcome(response) });
-          if (!failed && !call.cancelled)
-            call.write({ correlationId: message.correlationId, response });
-          finishIfDone();
+      granted = null;
+      checked.then(
+        (a) => {
+          if (access === checked) granted = a;
         },
-        (error: unknown) => {
-          inFlight--;
-          observe(ctx, method, startMs, timing);
-          fail(error);
-        },
+        () => {},
       );
+    }
+    void serveOne(message.correlationId, message.request, access);
   });
+  // One async function per request rather than a chain of thens: fewer closures and
+  // promises for every request of the stream.
+  const serveOne = async (
+    correlationId: string,
+    request: Req,
+    callerAccess: Promise<CallAccess>,
+  ): Promise<void> => {
+    const timing: RequestTiming = { waitedMs: 0 };
+    const startMs = performance.now();
+    let response: Res;
+    try {
+      // Once the caller is known, skip awaiting it again (a promise turn per request).
+      const a = granted ?? (await callerAccess);
+      response = await how.serve(request, a, cancel.signal, timing);
+    } catch (error) {
+      inFlight--;
+      observe(ctx, method, startMs, timing);
+      fail(error);
+      return;
+    }
+    inFlight--;
+    observe(ctx, method, startMs, timing);
+    ctx.metrics.requestsTotal.inc({ method, code: how.outcome(response) });
+    if (!failed && !call.cancelled) call.write({ correlationId, response });
+    finishIfDone();
+  };
   call.on("end", () => {
     ended = true;
     finishIfDone();

@@ -11,6 +11,8 @@ export function alignByKey<
   T extends { topic: string; partition: number },
   R extends { topic: string; partition: number },
 >(items: readonly T[], results: readonly R[], missing: (item: T, error: PartitionError) => R): R[] {
+  // The usual case, results already in the items' order, needs no map or key strings.
+  if (results.length === items.length && sameKeys(items, results)) return results.slice();
   const byKey = new Map(results.map((r) => [`${r.topic}\u0000${r.partition}`, r]));
   return items.map(
     (item) =>
@@ -22,11 +24,26 @@ export function alignByKey<
   );
 }
 
+function sameKeys(
+  items: readonly { topic: string; partition: number }[],
+  results: readonly { topic: string; partition: number }[],
+): boolean {
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
+    const result = results[i]!;
+    if (item.topic !== result.topic || item.partition !== result.partition) return false;
+  }
+  return true;
+}
+
 /** Groups items by topic, keeping first-seen topic order. */
 export function groupByTopic<T extends { topic: string }, P>(
   items: readonly T[],
   map: (item: T) => P,
 ): [string, P[]][] {
+  // One topic (the usual request) needs no map.
+  if (items.length > 0 && items.every((item) => item.topic === items[0]!.topic))
+    return [[items[0]!.topic, items.map(map)]];
   const groups = new Map<string, P[]>();
   for (const item of items) {
     const list = groups.get(item.topic) ?? [];

@@ -113,12 +113,35 @@ export function decodeMessage(spec: MessageSpec, bytes: Uint8Array): Record<stri
   return decodeFields(spec, reader, buf.length);
 }
 
+/** A message's default fields: the scalars as one template, the repeated fields' names. */
+interface Defaults {
+  readonly template: Record<string, unknown>;
+  readonly repeated: readonly string[];
+}
+
+const defaultsBySpec = new WeakMap<MessageSpec, Defaults>();
+
+/**
+ * A fresh object of `spec`'s defaults. Cloning a template made once per spec gives every
+ * message one object of its final shape, where adding the fields one by one would grow
+ * (reallocate) its property store several times; this runs for every decoded message.
+ */
 function defaults(spec: MessageSpec): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const field of spec.fields) {
-    if (field.optionalKey !== null) continue;
-    out[field.name] = field.repeated ? [] : defaultValue(field);
+  let d = defaultsBySpec.get(spec);
+  if (d === undefined) {
+    const template: Record<string, unknown> = {};
+    const repeated: string[] = [];
+    for (const field of spec.fields) {
+      if (field.optionalKey !== null) continue;
+      if (field.repeated) repeated.push(field.name);
+      // Placeholder in field order so the clone keeps protobuf's key order.
+      template[field.name] = field.repeated ? null : defaultValue(field);
+    }
+    d = { template, repeated };
+    defaultsBySpec.set(spec, d);
   }
+  const out = { ...d.template };
+  for (let i = 0; i < d.repeated.length; i++) out[d.repeated[i]!] = [];
   return out;
 }
 

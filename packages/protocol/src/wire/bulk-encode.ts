@@ -38,20 +38,30 @@ function bigVarintSize(value: bigint): number {
   return size;
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** Hoisted: a regex literal in the function body is a new RegExp object per evaluation. */
+const SAFE_DECIMAL = /^-?\d{1,15}$/;
+
 /** An int64/uint64 input as fromObject accepts it: a non-negative safe number, or a bigint. */
 function int64Input(value: unknown, unsigned: boolean): number | bigint {
   if (typeof value === "number") {
     const whole = Number.isFinite(value) ? Math.trunc(value) : 0;
-    if (whole >= 0 && Number.isSafeInteger(whole)) return whole;
+    // A negative safe integer stays a number too: Writer.varint writes its 64-bit two's
+    // complement without a BigInt.
+    if (Number.isSafeInteger(whole)) return whole;
     // Long.fromNumber saturates outside the int64 range.
     const clamped = Math.min(Math.max(whole, -(2 ** 63)), 2 ** 63 - 1024);
     return BigInt.asUintN(64, BigInt(clamped));
   }
   if (typeof value === "string") {
-    if (value.length <= 15 && /^\d+$/.test(value)) return Number(value);
+    // Up to 15 digits is always a safe integer; "-1" (no offset, no timestamp) is common.
+    if (value.length <= 16 && SAFE_DECIMAL.test(value)) return Number(value);
     return BigInt.asUintN(64, BigInt(value));
   }
-  if (typeof value === "bigint") return BigInt.asUintN(64, value);
+  if (typeof value === "bigint")
+    // A safe non-negative bigint (offsets, timestamps) as a number writes the same varint
+    // without allocating the wrapped copy asUintN makes.
+    return value >= 0n && value <= MAX_SAFE ? Number(value) : BigInt.asUintN(64, value);
   if (typeof value === "object" && value !== null && "low" in value && "high" in value) {
     const long = value as { low: number; high: number };
     return (BigInt(long.high >>> 0) << 32n) | BigInt(long.low >>> 0);
@@ -110,9 +120,14 @@ function sizeMessageValue(field: FieldSpec, value: unknown, sizes: number[]): nu
   return varintSize(inner) + inner;
 }
 
+// The field and item loops here and in writeFields index instead of `for...of`: they run for
+// every message of every request and answer, and an iterator per loop showed up as a top
+// allocation site of the broker.
 function sizeFields(spec: MessageSpec, value: Record<string, unknown>, sizes: number[]): number {
   let size = 0;
-  for (const field of spec.fields) {
+  const fields = spec.fields;
+  for (let f = 0; f < fields.length; f++) {
+    const field = fields[f]!;
     const v = value[field.name];
     if (v == null) continue;
     const tagSize = varintSize(field.tag);
@@ -120,13 +135,13 @@ function sizeFields(spec: MessageSpec, value: Record<string, unknown>, sizes: nu
       if (!Array.isArray(v)) throw new TypeError(`.${field.name}: array expected`);
       if (v.length === 0) continue;
       if (field.kind === "message") {
-        for (const item of v) size += tagSize + sizeMessageValue(field, item, sizes);
+        for (let i = 0; i < v.length; i++) size += tagSize + sizeMessageValue(field, v[i], sizes);
       } else if ((field.tag & 7) === LEN && field.kind !== "string" && field.kind !== "bytes") {
         let packed = 0;
-        for (const item of v) packed += scalarSize(field, item);
+        for (let i = 0; i < v.length; i++) packed += scalarSize(field, v[i]);
         sizes.push(packed);
         size += tagSize + varintSize(packed) + packed;
-      } else for (const item of v) size += tagSize + scalarSize(field, item);
+      } else for (let i = 0; i < v.length; i++) size += tagSize + scalarSize(field, v[i]);
       continue;
     }
     if (field.kind === "message") size += tagSize + sizeMessageValue(field, v, sizes);
@@ -154,7 +169,7 @@ class Writer {
   varint(value: number): void {
     const buf = this.buf;
     if (value < 0) {
-      this.bigVarint(BigInt.asUintN(64, BigInt(value)));
+      this.negativeVarint(value);
       return;
     }
     while (value >= 0x80000000) {
@@ -166,6 +181,26 @@ class Writer {
       value >>>= 7;
     }
     buf[this.pos++] = value;
+  }
+
+  /**
+   * A negative safe integer as the 10-byte varint of its 64-bit two's complement (what
+   * protobufjs writes), from its two 32-bit halves as protobufjs's LongBits does.
+   */
+  negativeVarint(value: number): void {
+    const buf = this.buf;
+    let lo = value >>> 0;
+    let hi = Math.floor(value / 0x100000000) >>> 0;
+    while (hi !== 0) {
+      buf[this.pos++] = (lo & 0x7f) | 0x80;
+      lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+      hi >>>= 7;
+    }
+    while (lo > 0x7f) {
+      buf[this.pos++] = (lo & 0x7f) | 0x80;
+      lo >>>= 7;
+    }
+    buf[this.pos++] = lo;
   }
 
   bigVarint(value: bigint): void {
@@ -222,25 +257,27 @@ function writeMessageValue(field: FieldSpec, value: unknown, writer: Writer): vo
 }
 
 function writeFields(spec: MessageSpec, value: Record<string, unknown>, writer: Writer): void {
-  for (const field of spec.fields) {
+  const fields = spec.fields;
+  for (let f = 0; f < fields.length; f++) {
+    const field = fields[f]!;
     const v = value[field.name];
     if (v == null) continue;
     if (field.repeated) {
       const items = v as unknown[];
       if (items.length === 0) continue;
       if (field.kind === "message") {
-        for (const item of items) {
+        for (let i = 0; i < items.length; i++) {
           writer.varint(field.tag);
-          writeMessageValue(field, item, writer);
+          writeMessageValue(field, items[i], writer);
         }
       } else if ((field.tag & 7) === LEN && field.kind !== "string" && field.kind !== "bytes") {
         writer.varint(field.tag);
         writer.varint(writer.nextSize());
-        for (const item of items) writeScalar(field, item, writer);
+        for (let i = 0; i < items.length; i++) writeScalar(field, items[i], writer);
       } else
-        for (const item of items) {
+        for (let i = 0; i < items.length; i++) {
           writer.varint(field.tag);
-          writeScalar(field, item, writer);
+          writeScalar(field, items[i], writer);
         }
       continue;
     }

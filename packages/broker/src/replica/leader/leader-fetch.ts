@@ -254,7 +254,9 @@ async function readSession(
   seen.clear();
   let answerNow = false;
   let bytes = 0;
-  for (const [key, entry] of session.partitions) {
+  // By key then get: destructuring each [key, entry] pair allocated per partition per round.
+  for (const key of session.partitions.keys()) {
+    const entry = session.partitions.get(key)!;
     const query = entry.query;
     const explicit = entry.sentRound === session.round;
     const p = explicit ? undefined : ctx.partitions.get(key);
@@ -273,7 +275,7 @@ async function readSession(
     }
     const budget = Math.max(0, Math.max(1, request.maxBytes) - bytes);
     const maxBytes = Math.min(budget, Math.max(1, query.partitionMaxBytes));
-    const r = await readPartition(ctx, request.replicaId, query, maxBytes, bytes === 0);
+    const r = await readPartition(ctx, request.replicaId, query, maxBytes, bytes === 0, key);
     bytes += r.bytes;
     const news = r.result.errorCode !== 0 || r.result.divergingEpoch != null || r.bytes > 0;
     if (news) answerNow = true;
@@ -345,24 +347,14 @@ async function readPartition(
   entry: ReplicaFetchPartitionQuery,
   maxBytes: number,
   minOneBatch: boolean,
+  key: string = partitionKey(entry.topic, entry.partition),
 ): Promise<PartitionRead> {
   const failed = (
     error: ErrorCodeInfo,
     message: string,
-    extra: Partial<ReplicaFetchPartitionAnswer> = {},
-  ): PartitionRead => ({
-    result: {
-      topicId: entry.topicId,
-      partition: entry.partition,
-      errorCode: error.code,
-      errorMessage: message,
-      ...extra,
-    },
-    bytes: 0,
-    fetchOffset: null,
-    logEndOffset: -1n,
-  });
-  const p = ctx.partitions.get(partitionKey(entry.topic, entry.partition));
+    extra?: Partial<ReplicaFetchPartitionAnswer>,
+  ): PartitionRead => failedRead(entry, error, message, extra);
+  const p = ctx.partitions.get(key);
   if (p === undefined)
     return failed(
       ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
@@ -411,13 +403,17 @@ async function readPartition(
   if (outcome.isrProposal !== null) sendIsrProposal(ctx, p, state, outcome.isrProposal);
   try {
     const read = await log.read(fetchOffset, { maxBytes, minOneBatch });
+    // The bounds written out rather than spread from bounds(): this runs per answer.
     const result = {
       topicId: entry.topicId,
       partition: entry.partition,
       errorCode: 0,
       errorMessage: "",
       records: read.records,
-      ...bounds(),
+      highWatermark: state.highWatermark,
+      logStartOffset: log.logStartOffset,
+      logEndOffset: log.logEndOffset,
+      leaderEpoch: state.leaderEpoch,
     };
     ctx.metrics?.replicationOutBytesTotal.inc(read.records.length);
     return { result, bytes: read.records.length, fetchOffset, logEndOffset: read.logEndOffset };
@@ -428,4 +424,24 @@ async function readPartition(
       records: EMPTY,
     });
   }
+}
+
+function failedRead(
+  entry: ReplicaFetchPartitionQuery,
+  error: ErrorCodeInfo,
+  message: string,
+  extra: Partial<ReplicaFetchPartitionAnswer> | undefined,
+): PartitionRead {
+  return {
+    result: {
+      topicId: entry.topicId,
+      partition: entry.partition,
+      errorCode: error.code,
+      errorMessage: message,
+      ...extra,
+    },
+    bytes: 0,
+    fetchOffset: null,
+    logEndOffset: -1n,
+  };
 }

@@ -5,7 +5,7 @@
  * Batches stay opaque: the log validates headers and CRCs; nothing decodes records.
  */
 import type { MetadataImage } from "@strand/controller";
-import { ErrorCode, iterateBatches } from "@strand/protocol";
+import { batchViews, ErrorCode, FRAMING_ONLY } from "@strand/protocol";
 import type { LeaderPartitionState } from "../../core/leader-partition.ts";
 import type { OffsetRange } from "../../core/producer-state.ts";
 import type { ReplicaContext } from "../context.ts";
@@ -96,7 +96,7 @@ function result(
 function appendedBaseOffsets(records: Buffer, firstOffset: bigint): bigint[] {
   const offsets: bigint[] = [];
   let next = firstOffset;
-  for (const view of iterateBatches(records, { verifyCrc: false })) {
+  for (const view of batchViews(records, FRAMING_ONLY)) {
     offsets.push(next);
     next += BigInt(view.lastOffsetDelta) + 1n;
   }
