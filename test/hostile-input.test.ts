@@ -210,6 +210,17 @@ function produce(address: string, topic: string, records: Buffer) {
   ).then((r) => r.topics[0]!.partitions[0]!);
 }
 
+/** A FetchService client on a channel of its own (not shared with other tests' calls). */
+function ownFetchClient(node: NodeProcess): FetchServiceClient {
+  const client: FetchServiceClient = new (strandGrpc().strand.v1.FetchService)(
+    node.clientAddress,
+    grpc.credentials.createInsecure(),
+    { ...clientChannelOptions(), "grpc.use_local_subchannel_pool": 1 },
+  );
+  channels.push(client);
+  return client;
+}
+
 describe("hostile input against one running 3-node cluster", () => {
   it("baseline: writes records with acks=all and reads them back; measures RSS and descriptors", async () => {
     const admin = strand.admin();
@@ -401,14 +412,8 @@ describe("hostile input against one running 3-node cluster", () => {
   }, 60_000);
 
   it("Subscribe streams beyond the per-connection cap: RESOURCE_EXHAUSTED naming the setting", async () => {
-    const leader = await leaderOf("batches"); // holds one record: a stream's first push
-    const v1 = strandGrpc().strand.v1;
-    const client: FetchServiceClient = new v1.FetchService(
-      leader.clientAddress,
-      grpc.credentials.createInsecure(),
-      { ...clientChannelOptions(), "grpc.use_local_subchannel_pool": 1 },
-    );
-    channels.push(client);
+    // The leader of "batches" holds one record: a stream's first push.
+    const client = ownFetchClient(await leaderOf("batches"));
     type Stream = grpc.ClientReadableStream<unknown>;
     const open = (): Promise<{ stream: Stream; error: grpc.ServiceError | null }> => {
       const stream = client.Subscribe({
@@ -430,14 +435,8 @@ describe("hostile input against one running 3-node cluster", () => {
   }, 30_000);
 
   it("FetchStream: parked requests beyond its bound and a request without a body end the stream", async () => {
-    const leader = await leaderOf("batches"); // holds one record: a fetch at offset 1 parks
-    const v1 = strandGrpc().strand.v1;
-    const client: FetchServiceClient = new v1.FetchService(
-      leader.clientAddress,
-      grpc.credentials.createInsecure(),
-      { ...clientChannelOptions(), "grpc.use_local_subchannel_pool": 1 },
-    );
-    channels.push(client);
+    // The leader of "batches" holds one record: a fetch at offset 1 parks.
+    const client = ownFetchClient(await leaderOf("batches"));
     const ended = (stream: {
       on(event: "error", listener: (e: grpc.ServiceError) => void): unknown;
     }) => new Promise<grpc.ServiceError>((resolve) => stream.on("error", resolve));
