@@ -4,6 +4,7 @@
  * the caller needs ALTER (create, delete) or DESCRIBE (list) on the cluster.
  */
 import type {
+  AclOperation,
   AdminAcl__Output,
   AdminAclFilter,
   AdminServiceCreateAclsResponse__Output,
@@ -16,22 +17,7 @@ import { type BrokerConnection, type CallOptions, unary } from "./grpc.ts";
 /** The kinds of resource an ACL protects. */
 export type AclResourceType = "topic" | "group" | "cluster";
 
-/** The operations an ACL allows or denies (Kafka's, lower-case). */
-export const ACL_OPERATIONS = [
-  "all",
-  "read",
-  "write",
-  "create",
-  "delete",
-  "alter",
-  "describe",
-  "describe_configs",
-  "alter_configs",
-  "idempotent_write",
-] as const;
-
-/** One of {@link ACL_OPERATIONS}. */
-export type AclOperation = (typeof ACL_OPERATIONS)[number];
+export { ACL_OPERATIONS, type AclOperation } from "@strand/protocol";
 
 /** An ACL to create. */
 export interface AclBinding {

@@ -6,7 +6,7 @@
  * authorizer's; here only what is stored.
  */
 import { createHash } from "node:crypto";
-import { ErrorCode } from "@strand/protocol";
+import { ACL_OPERATIONS, type AclOperation, ErrorCode } from "@strand/protocol";
 import type { MetadataImage } from "./image.ts";
 import type { MetadataRecord } from "./records.ts";
 import type { ControllerResult, QuorumControllerState, ResponseBase } from "./requests.ts";
@@ -21,21 +21,7 @@ export const ACL_PATTERN_TYPES = ["literal", "prefixed"] as const;
 /** literal | prefixed. */
 export type AclPatternType = (typeof ACL_PATTERN_TYPES)[number];
 
-/** The operations (Kafka's AclOperation, lower-case). */
-export const ACL_OPERATIONS = [
-  "all",
-  "read",
-  "write",
-  "create",
-  "delete",
-  "alter",
-  "describe",
-  "describe_configs",
-  "alter_configs",
-  "idempotent_write",
-] as const;
-/** One operation. */
-export type AclOperation = (typeof ACL_OPERATIONS)[number];
+export { ACL_OPERATIONS, type AclOperation } from "@strand/protocol";
 
 /** allow | deny. */
 export type AclPermission = "allow" | "deny";

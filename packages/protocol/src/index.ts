@@ -4,6 +4,8 @@
  * re-exported here: import it from `@strand/protocol`.
  * @packageDocumentation
  */
+
+export { ACL_OPERATIONS, type AclOperation } from "./acl.ts";
 export {
   ATTR_COMPRESSION_MASK,
   ATTR_CONTROL,
