@@ -669,13 +669,19 @@ export class Log {
 
   /**
    * Removes every batch at or after `offset` (the whole batch containing it, as Kafka), across
-   * segments, fixing indexes, the epoch cache and the recovery point. A no-op at or past the
-   * log end; below the log start it empties the log and restarts it at `offset`.
+   * segments, fixing indexes, the epoch cache and the recovery point. At or past the log end
+   * no batch goes, only epochs that start at the log end (and so hold no batch); below the
+   * log start it empties the log and restarts it at `offset`.
    */
   truncateTo(offset: bigint): Promise<TruncationResult> {
     return this.exclusive("truncate", async () => {
       assert(offset >= 0n, `truncation offset ${offset} is negative`);
       if (offset >= this.logEndOffsetValue) {
+        // No batch goes, but an epoch this replica recorded when it became leader and then
+        // appended nothing in does (Kafka's UnifiedLog.truncateTo): a later leader never saw
+        // that epoch, so a follower still naming it as its last would diverge on every fetch.
+        if (this.epochCache.truncateFromEnd(this.logEndOffsetValue))
+          await this.epochCache.persist();
         return { bytesRemoved: 0, segmentsDeleted: 0, logEndOffset: this.logEndOffsetValue };
       }
       if (offset < this.logStartOffsetValue) {

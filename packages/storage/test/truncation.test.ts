@@ -92,6 +92,23 @@ describe("truncateTo", () => {
     expect(await log.truncateTo(99n)).toMatchObject({ bytesRemoved: 0 });
   });
 
+  // A replica that became leader (its epoch recorded at its log end) and lost leadership
+  // before appending anything: the new leader never saw that epoch, so the follower's fetches
+  // diverge until its log forgets it. Keeping it made every fetch diverge again, forever, and
+  // the replica never rejoined the ISR (as Kafka's UnifiedLog.truncateTo, the epoch cache is
+  // cut at the log end even when no batch goes).
+  it("at the log end drops a leader epoch that holds no batch", async () => {
+    await log.assignLeaderEpoch(4);
+    expect(log.latestEpoch()).toBe(4);
+    expect(await log.truncateTo(18n)).toMatchObject({ bytesRemoved: 0, logEndOffset: 18n });
+    expect(log.latestEpoch()).toBe(3);
+    expect(log.epochEntries().at(-1)).toEqual({ epoch: 3, startOffset: 12n });
+    // Persisted: a reopen does not bring the empty epoch back.
+    await log.close();
+    log = await Log.open(dir, config);
+    expect(log.latestEpoch()).toBe(3);
+  });
+
   it("lowers the recovery point and its checkpoint", async () => {
     await log.flush();
     expect(log.recoveryPoint).toBe(18n);
