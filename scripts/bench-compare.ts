@@ -148,11 +148,15 @@ function figures(r: ClusterReport): Figure[] {
   }
   const c = r.client;
   if (c !== undefined && c !== null) {
-    hi("SDK single sends, records/s", c.single.recordsPerSec);
-    hi("SDK batched produce, MB/s", c.batched.mbPerSec);
-    hi("SDK consume, MB/s", c.consume.mbPerSec);
-    lo("SDK end to end p99 ms", c.e2e.p99);
-    lo("SDK end to end p99.9 ms", c.e2e.p999);
+    // Each sub-phase is null when --client-parts left it out.
+    if (c.single !== null) hi("SDK single sends, records/s", c.single.recordsPerSec);
+    if (c.batched !== null) hi("SDK batched produce, MB/s", c.batched.mbPerSec);
+    if (c.consume !== null) hi("SDK consume, MB/s", c.consume.mbPerSec);
+    if (c.e2e !== null) {
+      lo("SDK end to end p50 ms", c.e2e.p50);
+      lo("SDK end to end p99 ms", c.e2e.p99);
+      lo("SDK end to end p99.9 ms", c.e2e.p999);
+    }
   }
   return out;
 }
