@@ -87,6 +87,14 @@ describe("a leader that appended nothing", () => {
       15_000,
     );
 
+    // A new leader's HW reaches the old one's only once its followers fetched again.
+    const last = committed.acked.at(-1)!;
+    const acknowledgedEnd = last.baseOffset + BigInt(last.values.length);
+    await waitFor(
+      "the leader's HW at every acknowledged record",
+      async () => ((await c.highWatermark(full.leaderId, TOPIC, 0)) ?? -1n) >= acknowledgedEnd,
+      15_000,
+    );
     const served = await fetchAll(c, full.leaderId, TOPIC, 0);
     const values = new Set(served.records.map((r) => r.value));
     for (const batch of committed.acked)
