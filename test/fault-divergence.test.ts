@@ -29,19 +29,6 @@ afterEach(async (ctx) => {
   cluster = undefined;
 });
 
-/**
- * Sends until one batch is acknowledged. Retriable refusals are retried as a client would: a
- * leader named by metadata may not have taken over yet (NOT_LEADER_OR_FOLLOWER), and a new
- * leader appears only after the controller fences the old one.
- */
-async function ackOne(p: SequenceProducer, what: string): Promise<void> {
-  await waitFor(
-    what,
-    async () => ((await p.sendOnce()).code === ErrorCode.NONE.code ? true : undefined),
-    10_000,
-  );
-}
-
 describe("divergence", () => {
   it(`an old leader truncates its unreplicated batches and ends equal to the new leader (seed ${SEED})`, async () => {
     const random = mulberry32(SEED);
@@ -72,7 +59,7 @@ describe("divergence", () => {
     // A prefix every replica holds (acks=all with the full ISR).
     const committed = producer("c", "ACKS_ALL");
     const k = randomInt(random, 3, 15);
-    for (let i = 0; i < k; i++) await ackOne(committed, `committed batch ${i}`);
+    for (let i = 0; i < k; i++) await committed.ackOne(`committed batch ${i}`);
 
     // N batches on the leader alone.
     for (const id of followers) c.stop(id);
@@ -96,7 +83,7 @@ describe("divergence", () => {
     );
     const fresh = producer("m", "ACKS_ALL");
     const m = randomInt(random, 2, 10);
-    for (let i = 0; i < m; i++) await ackOne(fresh, `batch ${i} on the new leader`);
+    for (let i = 0; i < m; i++) await fresh.ackOne(`batch ${i} on the new leader`);
     // The old leader comes back, truncates, catches up and rejoins.
     const back = c.restart(oldLeader);
     await c.waitReady([back]);

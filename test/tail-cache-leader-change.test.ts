@@ -32,14 +32,6 @@ afterEach(async (ctx) => {
   cluster = undefined;
 });
 
-async function ackOne(p: SequenceProducer, what: string): Promise<void> {
-  await waitFor(
-    what,
-    async () => ((await p.sendOnce()).code === ErrorCode.NONE.code ? true : undefined),
-    15_000,
-  );
-}
-
 /** Bytes held in node `id`'s tail cache now (its /metrics). */
 async function cachedBytes(c: FaultCluster, id: number): Promise<number> {
   const { body } = await c.node(id).http("/metrics");
@@ -73,7 +65,7 @@ describe("tail cache across leader changes", () => {
       });
 
     const committed = producer("c", "ACKS_ALL");
-    for (let i = 0, k = randomInt(random, 3, 10); i < k; i++) await ackOne(committed, `c ${i}`);
+    for (let i = 0, k = randomInt(random, 3, 10); i < k; i++) await committed.ackOne(`c ${i}`);
     for (const id of followers) c.stop(id);
     const unreplicated = producer("u", "ACKS_LEADER");
     for (let i = 0, n = randomInt(random, 3, 8); i < n; i++)
@@ -91,7 +83,7 @@ describe("tail cache across leader changes", () => {
       30_000,
     );
     const fresh = producer("m", "ACKS_ALL");
-    for (let i = 0, m = randomInt(random, 8, 16); i < m; i++) await ackOne(fresh, `m ${i}`);
+    for (let i = 0, m = randomInt(random, 8, 16); i < m; i++) await fresh.ackOne(`m ${i}`);
 
     // A follows: truncates the u batches and replicates B's.
     c.resume(a);
@@ -117,7 +109,7 @@ describe("tail cache across leader changes", () => {
     // A follower's appends are not cached: only what A appends as leader again is.
     expect(await cachedBytes(c, a)).toBe(0);
     const later = producer("k", "ACKS_ALL");
-    for (let i = 0, k = randomInt(random, 2, 6); i < k; i++) await ackOne(later, `k ${i}`);
+    for (let i = 0, k = randomInt(random, 2, 6); i < k; i++) await later.ackOne(`k ${i}`);
     expect(await cachedBytes(c, a)).toBeGreaterThan(0);
     const served = await fetchAll(c, a, TOPIC, 0);
     const firstU = unreplicated.acked[0]?.baseOffset ?? 0n;

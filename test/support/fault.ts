@@ -469,6 +469,19 @@ export class SequenceProducer {
     return answer;
   }
 
+  /**
+   * Sends until one batch is acknowledged. Refusals are retried as a client would: a leader
+   * named by metadata may not have taken over yet (NOT_LEADER_OR_FOLLOWER), and a new leader
+   * appears only after the controller fences the old one.
+   */
+  async ackOne(what: string, timeoutMs = 15_000): Promise<void> {
+    await waitFor(
+      what,
+      async () => ((await this.sendOnce()).code === ErrorCode.NONE.code ? true : undefined),
+      timeoutMs,
+    );
+  }
+
   async #send(): Promise<{ code: number | string; acked?: AckedBatch }> {
     const o = this.#o;
     if (this.#leaderId < 0 || !o.cluster.isUp(this.#leaderId)) {
