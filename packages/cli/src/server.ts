@@ -108,9 +108,16 @@ const EXTERNAL_MEMORY_FLAG = "external-memory-accounted-in-global-limit";
  * of produce every node ran about four mark-compacts a second. This V8 flag counts external
  * memory in the heap's own growing limit instead (docs/performance.md, "External memory and
  * mark-compacts"). Returns the flag to set, or null when the operator already chose either way
- * (`--[no-]external-memory-accounted-in-global-limit` on the command line or in NODE_OPTIONS).
+ * (`--[no-]external-memory-accounted-in-global-limit` on the command line or in NODE_OPTIONS)
+ * or on a Node older than 24 (measured on 24's V8; an older V8 may not know the flag, and V8
+ * answers an unknown one with an error line on stderr).
  */
-export function externalMemoryFlag(execArgv: readonly string[], nodeOptions = ""): string | null {
+export function externalMemoryFlag(
+  execArgv: readonly string[],
+  nodeOptions = "",
+  nodeVersion = process.versions.node,
+): string | null {
+  if (Number(nodeVersion.split(".")[0]) < 24) return null;
   const given = [...execArgv, ...nodeOptions.split(/\s+/)];
   const chosen = given.some((a) => a.replaceAll("_", "-").endsWith(EXTERNAL_MEMORY_FLAG));
   return chosen ? null : `--${EXTERNAL_MEMORY_FLAG}`;
