@@ -161,6 +161,8 @@ interface Options {
   readonly clientParts: ReadonlySet<ClientPart>;
   readonly clientRate: number;
   readonly clientInFlight: number | undefined;
+  /** The client phase consumer's maxBytesPerPartition (the SDK default when undefined). */
+  readonly consumePartitionBytes: number | undefined;
   readonly profileDir: string | undefined;
   /** Extra Node flags for every node (`--node-flags`, space-separated). */
   readonly nodeFlags: readonly string[];
@@ -191,6 +193,8 @@ function usage(): string {
     "                         (default all; consume needs batched)",
     "  --client-rate N        records/s of the client phase's end-to-end producer (default 5000)",
     "  --client-in-flight N   its producer's maxInFlightPerPartition (default: the SDK's, 5)",
+    "  --consume-partition-bytes N  the client consumer's maxBytesPerPartition (default: the",
+    "                         SDK's, 1 MiB)",
     `  --soak-minutes N       soak length in minutes, fractions allowed (default ${SOAK_DEFAULT_MINUTES});`,
     "                         selects the soak phase",
     "  --tls                  then run produce, fetch and e2e again on a cluster with mTLS on",
@@ -216,6 +220,7 @@ function parseOptions(): Options | null {
       "client-parts": { type: "string", default: CLIENT_PARTS.join(",") },
       "client-rate": { type: "string", default: "5000" },
       "client-in-flight": { type: "string" },
+      "consume-partition-bytes": { type: "string" },
       phases: { type: "string", default: DEFAULT_PHASES.join(",") },
       profile: { type: "string" },
       "node-flags": { type: "string" },
@@ -249,6 +254,10 @@ function parseOptions(): Options | null {
     clientRate: positive("client-rate", values["client-rate"]),
     clientInFlight:
       clientInFlight === undefined ? undefined : positive("client-in-flight", clientInFlight),
+    consumePartitionBytes:
+      values["consume-partition-bytes"] === undefined
+        ? undefined
+        : positive("consume-partition-bytes", values["consume-partition-bytes"]),
     records: positive("records", values.records),
     recordSize: positive("record-size", values["record-size"]),
     batchBytes: values["batch-bytes"].split(",").map((b) => positive("batch-bytes", b)),
@@ -1004,7 +1013,7 @@ function printClient(c: ClientResult): void {
     );
   if (c.consume !== null)
     console.log(
-      `  consumer from the start, 1 KiB                         ${fmt(c.consume.recordsPerSec)} records/s, ${fmt(c.consume.mbPerSec, 1)} MB/s`,
+      `  consumer from the start, 1 KiB                         ${fmt(c.consume.recordsPerSec)} records/s, ${fmt(c.consume.mbPerSec, 1)} MB/s${c.consume.partitionBytes === undefined ? "" : ` (maxBytesPerPartition ${fmt(c.consume.partitionBytes)})`}`,
     );
   const e = c.e2e;
   if (e === null) return;
@@ -1095,6 +1104,7 @@ async function runCluster(
           e2eRate: options.clientRate,
           parts: options.clientParts,
           inFlightPerPartition: options.clientInFlight,
+          consumePartitionBytes: options.consumePartitionBytes,
           nodeGc: () => gcTotals(cluster.nodes),
           log,
         }),

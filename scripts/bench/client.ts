@@ -25,7 +25,12 @@ export interface ClientResult {
     readonly heapMaxMb: number;
   } | null;
   readonly batched: { readonly recordsPerSec: number; readonly mbPerSec: number } | null;
-  readonly consume: { readonly recordsPerSec: number; readonly mbPerSec: number } | null;
+  readonly consume: {
+    readonly recordsPerSec: number;
+    readonly mbPerSec: number;
+    /** The consumer's maxBytesPerPartition when not the SDK's default. */
+    readonly partitionBytes?: number;
+  } | null;
   readonly e2e: E2eResult | null;
 }
 
@@ -74,6 +79,8 @@ export interface ClientOptions {
   readonly parts: ReadonlySet<ClientPart>;
   /** The e2e producer's maxInFlightPerPartition (the SDK default when undefined). */
   readonly inFlightPerPartition?: number | undefined;
+  /** The consumer's maxBytesPerPartition (the SDK default when undefined). */
+  readonly consumePartitionBytes?: number | undefined;
   /** Every node's cumulative GC figures now, to put beside the e2e tail. */
   readonly nodeGc?: () => Promise<Map<number, GcTotals>>;
   readonly log: (line: string) => void;
@@ -182,7 +189,12 @@ async function batchedSends(
 async function consumeAll(o: ClientOptions, records: number): Promise<ClientResult["consume"]> {
   const strand = new Strand({ brokers: [...o.brokers] });
   try {
-    const consumer = strand.consumer({ autoOffsetReset: "earliest" });
+    const consumer = strand.consumer({
+      autoOffsetReset: "earliest",
+      ...(o.consumePartitionBytes === undefined
+        ? {}
+        : { maxBytesPerPartition: o.consumePartitionBytes }),
+    });
     consumer.assign(
       Array.from({ length: BATCHED_PARTITIONS }, (_, partition) => ({
         topic: "bench-client-batched",
@@ -200,7 +212,12 @@ async function consumeAll(o: ClientOptions, records: number): Promise<ClientResu
         for (const m of b.messages) bytes += m.value?.length ?? 0;
       }
     const seconds = (performance.now() - started) / 1000;
-    return { recordsPerSec: seen / seconds, mbPerSec: bytes / 1e6 / seconds };
+    const partitionBytes = o.consumePartitionBytes;
+    return {
+      recordsPerSec: seen / seconds,
+      mbPerSec: bytes / 1e6 / seconds,
+      ...(partitionBytes === undefined ? {} : { partitionBytes }),
+    };
   } finally {
     await strand.close();
   }
