@@ -58,14 +58,24 @@ async function appendRound(dir: string, model: Model, random: () => number, roun
   }
 }
 
-/** Starts the cleaner child and SIGKILLs it `delayMs` after it opened the log. */
-async function cleanAndKill(dir: string, delayMs: number): Promise<"killed" | "finished"> {
+/** When the parent kills the cleaner child. */
+type Kill = { readonly afterOpenMs: number } | { readonly atIoChunk: number };
+
+/**
+ * Starts the cleaner child and SIGKILLs it `afterOpenMs` after it opened the log (anywhere:
+ * between passes as often as inside one), or at its `atIoChunk`-th chunk of cleaner I/O
+ * (inside a pass, reading or writing a cleaned segment, whatever the machine's speed).
+ */
+async function cleanAndKill(dir: string, kill: Kill): Promise<"killed" | "finished"> {
   let finished = false;
+  let chunks = 0;
   await runCrashChild(
     cleaner,
     [dir],
     (line, child) => {
-      if (line === "opened") setTimeout(() => sigkill(child), delayMs);
+      if (line === "opened" && "afterOpenMs" in kill)
+        setTimeout(() => sigkill(child), kill.afterOpenMs);
+      if (line === "io" && "atIoChunk" in kill && ++chunks === kill.atIoChunk) sigkill(child);
       if (line === "done") finished = true;
     },
     30_000,
@@ -122,12 +132,16 @@ describe("compaction crash safety", () => {
     const outcomes = { killed: 0, finished: 0, "rolled-back": 0, completed: 0, none: 0 };
     for (let i = 0; i < KILLS; i++) {
       const before = await appendRound(dir, model, random, i);
-      const outcome = await cleanAndKill(dir, randomInt(random, 0, 200));
+      const delayMs = randomInt(random, 0, 200);
+      // Every third kill is aimed at a chunk of a pass's I/O, so the recovery of a half-written
+      // cleaned segment or of a committed swap is exercised whatever the machine's speed.
+      const kill = i % 3 === 2 ? { atIoChunk: 1 + (delayMs % 8) } : { afterOpenMs: delayMs };
+      const outcome = await cleanAndKill(dir, kill);
       outcomes[outcome] += 1;
       outcomes[await verify(dir, model, before)] += 1;
     }
-    // Kills land inside passes (the child sleeps on every chunk of I/O): some found a
-    // half-written cleaned segment or a committed swap to finish.
+    // Kills land inside passes (the child sleeps on every chunk of I/O, and every third kill
+    // is aimed at one): some found a half-written cleaned segment or a committed swap to finish.
     expect(outcomes.killed).toBeGreaterThan(0);
     expect(outcomes["rolled-back"] + outcomes.completed).toBeGreaterThan(0);
     console.info(`compaction crash outcomes (seed ${SEED}): ${JSON.stringify(outcomes)}`);
