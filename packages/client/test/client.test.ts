@@ -273,6 +273,19 @@ function storeBatch(
   part.next += BigInt(values.length);
 }
 
+/** Topic "t" with ["a", "b"] in partition 0 and ["x"] in 1, and a consumer assigned both. */
+function twoPartitionConsumer(cluster: FakeCluster, strand: Strand) {
+  cluster.addTopic("t", 2);
+  storeBatch(cluster, "t", 0, ["a", "b"]);
+  storeBatch(cluster, "t", 1, ["x"]);
+  const consumer = strand.consumer({ maxWaitMs: 50, autoOffsetReset: "earliest" });
+  consumer.assign([
+    { topic: "t", partition: 0 },
+    { topic: "t", partition: 1 },
+  ]);
+  return consumer;
+}
+
 describe("transport", () => {
   // Unary calls per request are what the streams replace (request-stream.ts): a regression to
   // unary would pass every other test here.
@@ -303,14 +316,7 @@ describe("transport", () => {
   it("fetches everything with unary calls from brokers without FetchStream", async () => {
     const { cluster, strand } = await setup(2);
     cluster.fetchStreams = false;
-    cluster.addTopic("t", 2);
-    storeBatch(cluster, "t", 0, ["a", "b"]);
-    storeBatch(cluster, "t", 1, ["x"]);
-    const consumer = strand.consumer({ maxWaitMs: 50, autoOffsetReset: "earliest" });
-    consumer.assign([
-      { topic: "t", partition: 0 },
-      { topic: "t", partition: 1 },
-    ]);
+    const consumer = twoPartitionConsumer(cluster, strand);
     const seen = await readAll(consumer, 3);
     expect(seen.sort()).toEqual(["0:a", "0:b", "1:x"]);
     storeBatch(cluster, "t", 0, ["c"]); // and keeps reading after the fallback
@@ -410,14 +416,7 @@ describe("consumer", () => {
 
   it("seeks by timestamp and to latest, pauses and resumes, runs eachMessage until aborted", async () => {
     const { cluster, strand } = await setup(2);
-    cluster.addTopic("t", 2);
-    storeBatch(cluster, "t", 0, ["a", "b"]);
-    storeBatch(cluster, "t", 1, ["x"]);
-    const consumer = strand.consumer({ maxWaitMs: 50, autoOffsetReset: "earliest" });
-    consumer.assign([
-      { topic: "t", partition: 0 },
-      { topic: "t", partition: 1 },
-    ]);
+    const consumer = twoPartitionConsumer(cluster, strand);
     consumer.seek({ topic: "t", partition: 1, offset: "latest" });
     consumer.pause([{ topic: "t", partition: 0 }]);
     expect(await consumer.poll()).toEqual([]);
